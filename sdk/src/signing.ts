@@ -1,0 +1,110 @@
+// The signing rules of the ScanPay contract, shared by the server and the SDK so the two cannot drift.
+// Only node:crypto: the SDK has no runtime dependencies.
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+export const HMAC_SCHEME = 'SCANPAY-HMAC-SHA256'
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
+
+export interface RequestToSign {
+  method: string
+  /** The path and query exactly as sent, e.g. `/v1/orders?limit=10`. */
+  pathAndQuery: string
+  /** Unix seconds. */
+  timestamp: number | string
+  nonce: string
+  /** The raw body bytes; empty for none. */
+  body: string | Uint8Array
+}
+
+/** The exact bytes a signed request's HMAC covers. */
+export function canonicalRequest(req: RequestToSign): Buffer {
+  const head = `${req.method.toUpperCase()}\n${req.pathAndQuery}\n${req.timestamp}\n${req.nonce}\n`
+  const body = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : Buffer.from(req.body)
+  return Buffer.concat([Buffer.from(head, 'utf8'), body, Buffer.from('\n', 'utf8')])
+}
+
+export function signRequest(secret: string, req: RequestToSign): string {
+  return createHmac('sha256', secret).update(canonicalRequest(req)).digest('base64')
+}
+
+export function authorizationHeader(keyId: string, secret: string, req: RequestToSign): string {
+  const signature = signRequest(secret, req)
+  return `${HMAC_SCHEME} key_id="${keyId}",timestamp="${req.timestamp}",nonce="${req.nonce}",signature="${signature}"`
+}
+
+export interface ParsedAuthorization {
+  keyId: string
+  timestamp: string
+  nonce: string
+  signature: string
+}
+
+/** Parses `SCANPAY-HMAC-SHA256 key_id="…",timestamp="…",nonce="…",signature="…"`; null when malformed. */
+export function parseAuthorization(header: string): ParsedAuthorization | null {
+  if (!header.startsWith(HMAC_SCHEME + ' ')) return null
+  const params = new Map<string, string>()
+  for (const part of header.slice(HMAC_SCHEME.length + 1).split(',')) {
+    const m = /^\s*([a-z_]+)="([^"]*)"\s*$/.exec(part)
+    if (!m || params.has(m[1]!)) return null
+    params.set(m[1]!, m[2]!)
+  }
+  const keyId = params.get('key_id')
+  const timestamp = params.get('timestamp')
+  const nonce = params.get('nonce')
+  const signature = params.get('signature')
+  if (params.size !== 4 || !keyId || !timestamp || !nonce || !signature) return null
+  return { keyId, timestamp, nonce, signature }
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** The string a payment link's `sig` covers: every other parameter sorted by name, `name=value` joined by `&`. */
+export function paymentLinkCanonical(params: Record<string, string>): string {
+  return Object.keys(params)
+    .filter((name) => name !== 'sig')
+    .sort()
+    .map((name) => `${name}=${encodeURIComponent(params[name]!)}`)
+    .join('&')
+}
+
+export function signPaymentLink(secret: string, params: Record<string, string>): string {
+  return createHmac('sha256', secret).update(paymentLinkCanonical(params)).digest('base64url')
+}
+
+export interface PaymentLinkInput {
+  publicUrl: string
+  keyId: string
+  secret: string
+  amount: number
+  outTradeNo: string
+  subject: string
+  /** Unix seconds after which the link no longer creates an order. */
+  expiresAt: number
+  currency?: string
+  extra?: Record<string, string>
+}
+
+/** Builds a signed payment link offline, exactly as the contract's `/l/{key_id}` expects. */
+export function buildPaymentLink(input: PaymentLinkInput): string {
+  const params: Record<string, string> = {
+    ...input.extra,
+    amount: String(input.amount),
+    currency: input.currency ?? 'CNY',
+    out_trade_no: input.outTradeNo,
+    subject: input.subject,
+    expires_at: String(input.expiresAt),
+  }
+  const sig = signPaymentLink(input.secret, params)
+  const query = paymentLinkCanonical(params)
+  return `${input.publicUrl.replace(/\/$/, '')}/l/${encodeURIComponent(input.keyId)}?${query}&sig=${sig}`
+}
+
+/** Standard Webhooks: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body` keyed with the secret's bytes. */
+export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64')
+  return 'v1,' + createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')
+}

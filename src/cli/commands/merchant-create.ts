@@ -1,0 +1,63 @@
+// scanpay merchant create: makes a merchant and prints its credentials, once.
+import type { Config } from '../../config/config.ts'
+import { createMerchant } from '../../merchants/create-merchant.ts'
+import { SecretBox } from '../../security/secret-box.ts'
+import { migrate, openDatabase } from '../../storage/database.ts'
+import { SqlMerchantStore } from '../../storage/merchant-store.ts'
+import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
+
+export async function runMerchantCreate(
+  config: Config,
+  opts: { name?: string; webhookUrl?: string; json: boolean },
+): Promise<number> {
+  const name = opts.name?.trim()
+  if (!name || name.length > 128) {
+    console.error('--name is required (1-128 characters)')
+    return 2
+  }
+  const webhookUrl = opts.webhookUrl ?? null
+  if (webhookUrl !== null) {
+    let url: URL
+    try {
+      url = new URL(webhookUrl)
+    } catch {
+      console.error('--webhook-url must be an http(s) URL')
+      return 2
+    }
+    if (!/^https?:$/.test(url.protocol) || webhookUrl.length > 1024) {
+      console.error('--webhook-url must be an http(s) URL of at most 1024 characters')
+      return 2
+    }
+    if (config.production && isObviouslyInternal(url)) {
+      console.error('--webhook-url must not point at a loopback, private or link-local address in production')
+      return 2
+    }
+  }
+  const database = await openDatabase(config.databaseUrl)
+  try {
+    await migrate(database.db)
+    const created = await createMerchant(new SqlMerchantStore(database.db), new SecretBox(config.masterKey), { name, webhookUrl })
+    if (opts.json) {
+      const { merchant_id, test, live, webhook_secret } = created
+      process.stdout.write(JSON.stringify({ merchant_id, test, live, webhook_secret }) + '\n')
+    } else {
+      console.log(printable(created))
+    }
+    return 0
+  } finally {
+    await database.close()
+  }
+}
+
+export function printable(c: Awaited<ReturnType<typeof createMerchant>>): string {
+  return [
+    `Merchant ${c.merchant_id} (${c.name})`,
+    `  test key id:     ${c.test.key_id}`,
+    `  test secret:     ${c.test.secret}`,
+    `  live key id:     ${c.live.key_id}`,
+    `  live secret:     ${c.live.secret}`,
+    `  webhook secret:  ${c.webhook_secret}`,
+    `  webhook URL:     ${c.webhook_url ?? '(none: set notify_url on each order)'}`,
+    'The secrets are shown only this once: store them now.',
+  ].join('\n')
+}

@@ -1,0 +1,28 @@
+// scanpay start: runs the platform until SIGINT/SIGTERM, then shuts down gracefully.
+import type { Config } from '../../config/config.ts'
+import { createMerchant } from '../../merchants/create-merchant.ts'
+import { startServer } from '../../server.ts'
+import { printable } from './merchant-create.ts'
+
+export async function runStart(config: Config): Promise<number> {
+  const server = await startServer(config)
+  const { ctx } = server
+  ctx.logger.info({ address: server.address, public_url: config.publicUrl, database: ctx.storage.database.description }, 'ScanPay is running')
+  if (!config.production && (await ctx.storage.merchants.count()) === 0) {
+    const demo = await createMerchant(ctx.storage.merchants, ctx.box, { name: 'Demo Shop', webhookUrl: null })
+    console.log(`\nNo merchants yet, so a demo merchant was created for development:\n${printable(demo)}\n`)
+  }
+  console.log(`ScanPay listening on ${server.address} (public URL ${config.publicUrl}, ${ctx.storage.database.description})`)
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      ctx.logger.info({ signal }, 'shutting down: finishing requests and deliveries in flight')
+      server.stop().then(resolve, (err) => {
+        ctx.logger.error({ err }, 'shutdown failed')
+        resolve()
+      })
+    }
+    process.once('SIGINT', shutdown)
+    process.once('SIGTERM', shutdown)
+  })
+  return 0
+}

@@ -1,0 +1,81 @@
+// The only reader of process.env: builds one validated, frozen configuration from flags and the environment.
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+
+export interface Config {
+  readonly production: boolean
+  readonly host: string
+  readonly port: number
+  /** Origin put into pay_url, without a trailing slash. */
+  readonly publicUrl: string
+  readonly databaseUrl: string
+  readonly masterKey: Buffer
+  readonly logLevel: string
+  /** Requests per second each API key may make (token bucket, burst of twice this). */
+  readonly rateLimitPerSecond: number
+  /** How often background jobs (expiry, delivery polling) look for work. */
+  readonly jobIntervalMs: number
+  readonly webhookTimeoutMs: number
+  /** Most webhook requests in flight at once, and per merchant, so one slow merchant cannot starve the rest. */
+  readonly webhookConcurrency: number
+  readonly webhookConcurrencyPerMerchant: number
+}
+
+export interface Flags {
+  port?: string | number
+  host?: string
+  db?: string
+  publicUrl?: string
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/scanpay.db'
+
+function positiveInt(name: string, raw: string | number | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  return n
+}
+
+/** In development, a missing master key is generated once into the data folder beside the SQLite file. */
+function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl: string): Buffer {
+  if (raw) {
+    const key = Buffer.from(raw, 'base64')
+    if (key.length !== 32) throw new Error('SCANPAY_MASTER_KEY must be base64 of 32 bytes (openssl rand -base64 32)')
+    return key
+  }
+  if (production) throw new Error('SCANPAY_MASTER_KEY is required when NODE_ENV=production')
+  const folder = databaseUrl.startsWith('sqlite:') && !databaseUrl.includes(':memory:')
+    ? dirname(resolve(databaseUrl.slice('sqlite:'.length)))
+    : resolve('data')
+  const file = join(folder, 'master.key')
+  if (existsSync(file)) return loadMasterKey(readFileSync(file, 'utf8').trim(), production, databaseUrl)
+  mkdirSync(folder, { recursive: true })
+  const key = randomBytes(32)
+  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 })
+  return key
+}
+
+export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production'
+  const host = flags.host ?? env.HOST ?? '127.0.0.1'
+  const port = positiveInt('PORT', flags.port ?? env.PORT, 8080)
+  const databaseUrl = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+  const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
+  if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new Error(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
+  return Object.freeze({
+    production,
+    host,
+    port,
+    publicUrl,
+    databaseUrl,
+    masterKey: loadMasterKey(env.SCANPAY_MASTER_KEY, production, databaseUrl),
+    logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    rateLimitPerSecond: positiveInt('SCANPAY_RATE_LIMIT', env.SCANPAY_RATE_LIMIT, 1000),
+    jobIntervalMs: positiveInt('SCANPAY_JOB_INTERVAL_MS', env.SCANPAY_JOB_INTERVAL_MS, 1000),
+    webhookTimeoutMs: positiveInt('SCANPAY_WEBHOOK_TIMEOUT_MS', env.SCANPAY_WEBHOOK_TIMEOUT_MS, 10_000),
+    webhookConcurrency: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY', env.SCANPAY_WEBHOOK_CONCURRENCY, 256),
+    webhookConcurrencyPerMerchant: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT', env.SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, 32),
+  })
+}

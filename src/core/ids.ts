@@ -1,0 +1,32 @@
+// Prefixed, time-ordered identifiers: a 10-char millisecond timestamp then 16 random chars (Crockford base32).
+import { randomBytes } from 'node:crypto'
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'
+
+export type IdPrefix = 'mch' | 'ord' | 'pay' | 'rfd' | 'evt' | 'req' | 'whd'
+
+function encodeTime(ms: number): string {
+  let out = ''
+  let n = ms
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[n % 32] + out
+    n = Math.floor(n / 32)
+  }
+  return out
+}
+
+function randomChars(count: number): string {
+  const bytes = randomBytes(count)
+  let out = ''
+  for (let i = 0; i < count; i++) out += ALPHABET[bytes[i]! & 31]
+  return out
+}
+
+export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
+  return `${prefix}_${encodeTime(nowMs)}${randomChars(16)}`
+}
+
+/** A URL-safe capability token with 192 bits of randomness; it encodes nothing. */
+export function newToken(): string {
+  return randomBytes(24).toString('base64url')
+}

@@ -1,0 +1,31 @@
+// Money is an integer count of the currency's minor unit, end to end.
+
+export const MIN_AMOUNT = 1
+export const MAX_AMOUNT = 100_000_000_000
+
+const MINOR_DIGITS: Record<string, number> = { JPY: 0, KRW: 0, VND: 0, BHD: 3, KWD: 3, OMR: 3, JOD: 3, TND: 3 }
+const SYMBOLS: Record<string, string> = { CNY: '¥', USD: '$', EUR: '€', GBP: '£', JPY: '¥', HKD: 'HK$' }
+
+export function isValidAmount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= MIN_AMOUNT && value <= MAX_AMOUNT
+}
+
+export function minorDigits(currency: string): number {
+  return MINOR_DIGITS[currency] ?? 2
+}
+
+/** `1234, CNY` → `12.34`, by string arithmetic on the integer: no floats. */
+export function formatMinor(amount: number, currency: string): string {
+  const digits = minorDigits(currency)
+  const negative = amount < 0
+  const text = String(Math.abs(amount))
+  if (digits === 0) return (negative ? '-' : '') + text
+  const padded = text.padStart(digits + 1, '0')
+  return `${negative ? '-' : ''}${padded.slice(0, -digits)}.${padded.slice(-digits)}`
+}
+
+/** `1234, CNY` → `¥12.34`; currencies without a symbol read `12.34 XYZ`. */
+export function formatMoney(amount: number, currency: string): string {
+  const symbol = SYMBOLS[currency]
+  return symbol ? `${symbol}${formatMinor(amount, currency)}` : `${formatMinor(amount, currency)} ${currency}`
+}

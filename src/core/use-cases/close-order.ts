@@ -1,0 +1,29 @@
+// Closes a pending order at the merchant's request; closing a closed order returns it unchanged.
+import { AppError } from '../errors.ts'
+import type { Order } from '../order.ts'
+import type { UseCaseDeps } from './context.ts'
+import { expireOrder } from './expire-orders.ts'
+import { orderEvent } from './order-events.ts'
+
+export async function closeOrder(deps: UseCaseDeps, order: Order): Promise<Order> {
+  const now = deps.clock.now()
+  if (order.status === 'pending' && order.expiresAt <= now) {
+    // Its time ran out before the expiry job reached it: it expires now, and cannot be closed.
+    order = await expireOrder(deps, order)
+  }
+  const closed = await deps.tx.transaction(async (w) => {
+    if (!(await w.orders.markClosed(order, now))) return null
+    const next: Order = { ...order, status: 'closed', closedAt: now, updatedAt: now }
+    await w.events.insert(orderEvent(deps, 'order.closed', next, now))
+    return next
+  })
+  if (closed) {
+    deps.listener.orderChanged(closed)
+    deps.listener.eventsWritten()
+    return closed
+  }
+  const current = (await deps.tx.transaction((w) => w.orders.byId(order.merchantId, order.mode, order.id))) ?? order
+  if (current.status === 'closed') return current
+  if (current.status === 'expired') throw new AppError('order_not_pending', 'the order has expired and cannot be closed')
+  throw new AppError('order_paid', `the order is ${current.status} and cannot be closed`)
+}

@@ -1,0 +1,92 @@
+// Creates an order, idempotently on (merchant, mode, out_trade_no).
+import { createHash } from 'node:crypto'
+import { AppError } from '../errors.ts'
+import { newId, newToken } from '../ids.ts'
+import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
+import type { UseCaseDeps } from './context.ts'
+
+export interface CreateOrderInput {
+  outTradeNo: string
+  amount: number
+  currency: string
+  subject: string
+  description: string | null
+  notifyUrl: string | null
+  returnUrl: string | null
+  expiresInSeconds: number
+  channels: ChannelName[] | undefined
+  metadata: Record<string, string>
+}
+
+export interface CreateOrderResult {
+  order: Order
+  created: boolean
+}
+
+/** A fingerprint of the parameters that define the order, with defaults applied and keys in a fixed order. */
+export function orderRequestHash(input: CreateOrderInput): string {
+  const metadata = Object.fromEntries(Object.entries(input.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  const canonical = JSON.stringify([
+    input.outTradeNo,
+    input.amount,
+    input.currency,
+    input.subject,
+    input.description,
+    input.notifyUrl,
+    input.returnUrl,
+    input.expiresInSeconds,
+    input.channels ? [...new Set(input.channels)].sort() : null,
+    metadata,
+  ])
+  return createHash('sha256').update(canonical).digest('hex')
+}
+
+export async function createOrder(
+  deps: UseCaseDeps,
+  merchantId: string,
+  mode: Mode,
+  input: CreateOrderInput,
+): Promise<CreateOrderResult> {
+  if (mode === 'live' && input.channels?.includes('sandbox')) {
+    throw new AppError('channel_unavailable', 'the sandbox channel only pays test-mode orders', 'channels')
+  }
+  const now = deps.clock.now()
+  const requestHash = orderRequestHash(input)
+  const order: Order = {
+    id: newId('ord', now),
+    merchantId,
+    mode,
+    status: 'pending',
+    outTradeNo: input.outTradeNo,
+    amount: input.amount,
+    amountRefunded: 0,
+    currency: input.currency,
+    subject: input.subject,
+    description: input.description,
+    metadata: input.metadata,
+    channels: channelsForMode(mode, input.channels),
+    notifyUrl: input.notifyUrl,
+    returnUrl: input.returnUrl,
+    payToken: newToken(),
+    channel: null,
+    channelTradeNo: null,
+    requestHash,
+    createdAt: now,
+    expiresAt: now + input.expiresInSeconds * 1000,
+    paidAt: null,
+    closedAt: null,
+    updatedAt: now,
+  }
+  const created = await deps.tx.transaction((w) => w.orders.insertIfAbsent(order))
+  if (created) return { order, created: true }
+  const existing = await deps.tx.transaction((w) => w.orders.byOutTradeNo(merchantId, mode, input.outTradeNo))
+  if (!existing) throw new Error('order vanished after a conflicting insert')
+  if (existing.requestHash !== requestHash) {
+    throw new AppError(
+      'out_trade_no_conflict',
+      `an order with out_trade_no ${JSON.stringify(input.outTradeNo)} already exists with different parameters`,
+      'out_trade_no',
+    )
+  }
+  return { order: existing, created: false }
+}

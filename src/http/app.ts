@@ -1,0 +1,83 @@
+// Builds the Fastify application: the merchant API, the checkout, channel callbacks and operations.
+import Fastify, { LogController } from 'fastify'
+import swagger from '@fastify/swagger'
+import { newId } from '../core/ids.ts'
+import type { AppContext } from '../context.ts'
+import { checkoutRoutes } from './checkout/routes.ts'
+import { sendError, toAppError } from './error-response.ts'
+import { merchantApi } from './merchant-api/routes.ts'
+import { opsRoutes } from './ops-routes.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received, for HMAC signatures and idempotency fingerprints. */
+    rawBody?: string
+  }
+}
+
+export const BODY_LIMIT = 64 * 1024
+
+export async function buildApp(ctx: AppContext) {
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    // Per-request lines would dominate the log under load; errors are still logged with the request id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => newId('req'),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ajv: {
+      // Strict: no type coercion and no silent removal of unknown fields; they are errors.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(['application/json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    const text = body as string
+    req.rawBody = text
+    if (text.length === 0) return done(null, undefined)
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }), undefined)
+    }
+  })
+  // Form posts from the checkout page (pay / decline buttons).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    req.rawBody = body as string
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.inc('scanpay_http_requests_total', { route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) })
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const appErr = toAppError(err as Error)
+    if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
+    return sendError(req, reply, appErr)
+  })
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, toAppError(Object.assign(new Error('not found'), { statusCode: 404 }))))
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'ScanPay API', version: '1' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'sk_test_… or sk_live_…' },
+          hmac: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'SCANPAY-HMAC-SHA256 key_id="…",timestamp="…",nonce="…",signature="…"' },
+        },
+      },
+    },
+  })
+
+  await app.register(opsRoutes(ctx))
+  await app.register(checkoutRoutes(ctx))
+  await app.register(merchantApi(ctx))
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  return app
+}

@@ -1,0 +1,75 @@
+// Turns anything thrown into the contract's error shape, with the status its type maps to.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError } from '../core/errors.ts'
+import { FIELD_RULES } from './schemas.ts'
+
+interface AjvIssue {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+/** Maps the first schema violation to a code, the offending field and a message a developer can act on. */
+export function validationError(issues: AjvIssue[], context: string): AppError {
+  const issue = issues[0]
+  if (!issue) return new AppError('body_invalid', 'the request is invalid')
+  const path = issue.instancePath.split('/').filter(Boolean)
+  if (issue.keyword === 'additionalProperties') {
+    const field = [...path, String(issue.params.additionalProperty)].join('.')
+    return new AppError('parameter_unknown', `unknown parameter ${field}`, field)
+  }
+  if (issue.keyword === 'required') {
+    const field = [...path, String(issue.params.missingProperty)].join('.')
+    return new AppError('parameter_missing', `${field} is required`, field)
+  }
+  const top = path[0]
+  if (!top) {
+    return new AppError('body_invalid', context === 'body' ? 'the body must be a JSON object' : `invalid ${context}`)
+  }
+  const field = path.join('.')
+  const rule = FIELD_RULES[top] ?? `${field} is invalid`
+  return new AppError(top === 'amount' ? 'amount_invalid' : 'parameter_invalid', rule, field)
+}
+
+export function errorBody(err: AppError, requestId: string) {
+  return {
+    error: {
+      type: err.type,
+      code: err.code,
+      message: err.message,
+      ...(err.param !== undefined ? { param: err.param } : {}),
+      request_id: requestId,
+    },
+  }
+}
+
+/** Normalizes Fastify's own errors (bad JSON, too large, wrong media type) and unexpected ones. */
+export function toAppError(err: FastifyError | AppError | Error): AppError {
+  if (err instanceof AppError) return err
+  const fe = err as FastifyError & { validation?: AjvIssue[]; validationContext?: string }
+  if (fe.validation) return validationError(fe.validation, fe.validationContext ?? 'body')
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const e = new AppError('body_too_large', 'the request body is larger than 64 KiB')
+      return Object.assign(e, { status: 413 })
+    }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const e = new AppError('unsupported_media_type', 'send the body as application/json')
+      return Object.assign(e, { status: 415 })
+    }
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('body_invalid', 'the body is not valid JSON')
+  }
+  if (err instanceof SyntaxError) return new AppError('body_invalid', 'the body is not valid JSON')
+  const status = (fe as { statusCode?: number }).statusCode
+  if (status === 404) return new AppError('route_missing', 'no such route')
+  if (status && status >= 400 && status < 500) return new AppError('body_invalid', fe.message)
+  return new AppError('internal_error', 'something went wrong on our side; the request changed nothing')
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  if (err.headers) reply.headers(err.headers)
+  return reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(errorBody(err, request.id))
+}

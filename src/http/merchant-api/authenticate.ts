@@ -1,0 +1,65 @@
+// Authenticates a /v1 request: a Bearer secret, or an HMAC-signed request with a timestamp window and a
+// nonce replay guard shared by every node through the database. Also applies the per-key rate limit.
+import type { FastifyRequest } from 'fastify'
+import { NONCE_PATTERN, parseAuthorization, safeEqual, signRequest } from '../../../sdk/src/signing.ts'
+import { AppError } from '../../core/errors.ts'
+import type { ApiKey, MerchantDirectory } from '../../merchants/merchant-directory.ts'
+import type { SqlNonceStore } from '../../storage/nonce-store.ts'
+import type { RateLimiter } from './rate-limiter.ts'
+
+export const TIMESTAMP_WINDOW_S = 300
+export const NONCE_TTL_MS = 15 * 60 * 1000
+
+export interface AuthDeps {
+  directory: MerchantDirectory
+  nonces: SqlNonceStore
+  rateLimiter: RateLimiter
+  now(): number
+}
+
+function invalid(code: 'authentication_invalid' | 'signature_invalid' | 'timestamp_out_of_window' | 'nonce_reused', message: string) {
+  return new AppError(code, message)
+}
+
+export async function authenticate(deps: AuthDeps, req: FastifyRequest): Promise<ApiKey> {
+  const header = req.headers.authorization
+  if (!header) throw new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
+  const key = header.startsWith('Bearer ') ? await bearer(deps, header.slice(7).trim()) : await signed(deps, req, header)
+  deps.rateLimiter.take(key.keyId)
+  return key
+}
+
+async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
+  if (!/^sk_(test|live)_[A-Za-z0-9_-]{20,100}$/.test(secret)) throw invalid('authentication_invalid', 'the API secret is not valid')
+  const key = await deps.directory.keyBySecret(secret)
+  if (!key) throw invalid('authentication_invalid', 'the API secret is not valid')
+  return key
+}
+
+async function signed(deps: AuthDeps, req: FastifyRequest, header: string): Promise<ApiKey> {
+  const auth = parseAuthorization(header)
+  if (!auth) throw invalid('authentication_invalid', 'the Authorization header is neither Bearer nor a well-formed SCANPAY-HMAC-SHA256 signature')
+  if (!NONCE_PATTERN.test(auth.nonce)) throw invalid('authentication_invalid', 'the nonce must be 16-64 characters of A-Z a-z 0-9 _ -')
+  if (!/^\d{1,12}$/.test(auth.timestamp)) throw invalid('authentication_invalid', 'the timestamp must be unix seconds')
+  const nowMs = deps.now()
+  if (Math.abs(Number(auth.timestamp) - nowMs / 1000) > TIMESTAMP_WINDOW_S) {
+    throw invalid('timestamp_out_of_window', `the timestamp is more than ${TIMESTAMP_WINDOW_S} s from the server's clock`)
+  }
+  const key = await deps.directory.keyById(auth.keyId)
+  if (!key) throw invalid('authentication_invalid', 'unknown key_id')
+  const expected = signRequest(key.secret, {
+    method: req.method,
+    pathAndQuery: req.url,
+    timestamp: auth.timestamp,
+    nonce: auth.nonce,
+    body: req.rawBody ?? '',
+  })
+  if (!safeEqual(expected, auth.signature)) {
+    throw invalid('signature_invalid', 'the signature does not match: sign METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n with the secret')
+  }
+  // Only a correctly signed request consumes its nonce, so nobody can burn another merchant's nonces.
+  if (!(await deps.nonces.claim(key.keyId, auth.nonce, nowMs, NONCE_TTL_MS))) {
+    throw invalid('nonce_reused', 'this nonce was already used with this key in the last 15 minutes')
+  }
+  return key
+}

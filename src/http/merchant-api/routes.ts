@@ -1,0 +1,205 @@
+// The merchant API v1: orders, events and test helpers, behind authentication.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AppError, notFound } from '../../core/errors.ts'
+import type { ChannelName, Order } from '../../core/order.ts'
+import { closeOrder } from '../../core/use-cases/close-order.ts'
+import { createOrder } from '../../core/use-cases/create-order.ts'
+import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
+import type { AppContext } from '../../context.ts'
+import type { ApiKey } from '../../merchants/merchant-directory.ts'
+import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
+import { decodeCursor, encodeCursor, presentEvent, presentOrder } from '../presenters.ts'
+import {
+  CreateOrderBody,
+  EmptyBody,
+  ErrorResource,
+  IdParams,
+  ListEventsQuery,
+  ListOrdersQuery,
+  OrderResource,
+} from '../schemas.ts'
+import { authenticate } from './authenticate.ts'
+import { withIdempotency } from './idempotency.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: ApiKey
+  }
+}
+
+const errors = { 400: ErrorResource, 401: ErrorResource, 404: ErrorResource, 409: ErrorResource }
+const security: { [label: string]: string[] }[] = [{ bearer: [] }, { hmac: [] }]
+
+function parseTime(value: string | undefined, param: string): number | undefined {
+  if (value === undefined) return undefined
+  const ms = /^\d{1,12}$/.test(value) ? Number(value) * 1000 : Date.parse(value)
+  if (!Number.isFinite(ms) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}/.test(value)) {
+    throw new AppError('parameter_invalid', `${param} must be an ISO 8601 time or unix seconds`, param)
+  }
+  return ms
+}
+
+function cursorOf(value: string | undefined) {
+  if (value === undefined) return undefined
+  const c = decodeCursor(value)
+  if (!c) throw new AppError('cursor_invalid', 'cursor must be a next_cursor returned by a previous page', 'cursor')
+  return c
+}
+
+function checkUrl(ctx: AppContext, url: string | null | undefined, param: string): string | null {
+  if (url === undefined || url === null) return null
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new AppError('parameter_invalid', `${param} must be an http(s) URL of at most 1024 characters`, param)
+  }
+  if (ctx.config.production && isObviouslyInternal(parsed)) {
+    throw new AppError('url_not_allowed', `${param} must not point at a loopback, private or link-local address`, param)
+  }
+  return url
+}
+
+export function merchantApi(ctx: AppContext) {
+  const { storage, deps } = ctx
+  const present = (o: Order) => presentOrder(ctx.config.publicUrl, o)
+  const authDeps = { directory: ctx.directory, nonces: storage.nonces, rateLimiter: ctx.rateLimiter, now: () => ctx.clock.now() }
+
+  async function orderOf(req: FastifyRequest<{ Params: IdParams }>): Promise<Order> {
+    const key = req.apiKey!
+    const order = await storage.orders.byId(key.merchantId, key.mode, req.params.id)
+    if (!order) throw notFound('order', 'id')
+    return order
+  }
+
+  return async function routes(app: FastifyInstance) {
+    app.addHook('preValidation', async (req) => {
+      req.apiKey = await authenticate(authDeps, req)
+    })
+
+    app.post<{ Body: CreateOrderBody }>(
+      '/v1/orders',
+      { schema: { tags: ['orders'], summary: 'Create an order', body: CreateOrderBody, security, response: { 200: OrderResource, 201: OrderResource, ...errors } } },
+      async (req, reply) => {
+        const key = req.apiKey!
+        const b = req.body
+        return withIdempotency(storage.idempotency, ctx.clock.now, key, req, reply, async () => {
+          const { order, created } = await createOrder(deps, key.merchantId, key.mode, {
+            outTradeNo: b.out_trade_no,
+            amount: b.amount,
+            currency: b.currency ?? 'CNY',
+            subject: b.subject,
+            description: b.description ?? null,
+            notifyUrl: checkUrl(ctx, b.notify_url, 'notify_url'),
+            returnUrl: checkUrl(ctx, b.return_url, 'return_url'),
+            expiresInSeconds: b.expires_in ?? 900,
+            channels: b.channels as ChannelName[] | undefined,
+            metadata: b.metadata ?? {},
+          })
+          return { status: created ? 201 : 200, body: present(order) }
+        })
+      },
+    )
+
+    app.get<{ Querystring: ListOrdersQuery }>(
+      '/v1/orders',
+      { schema: { tags: ['orders'], summary: 'List orders, newest first', querystring: ListOrdersQuery, security } },
+      async (req) => {
+        const key = req.apiKey!
+        const q = req.query
+        const limit = Number(q.limit ?? 10)
+        const rows = await storage.orders.list({
+          merchantId: key.merchantId,
+          mode: key.mode,
+          status: q.status as Order['status'] | undefined,
+          outTradeNo: q.out_trade_no,
+          createdGte: parseTime(q.created_gte, 'created_gte'),
+          createdLt: parseTime(q.created_lt, 'created_lt'),
+          before: cursorOf(q.cursor),
+          limit: limit + 1,
+        })
+        const page = rows.slice(0, limit)
+        const last = page[page.length - 1]
+        const hasMore = rows.length > limit
+        return { object: 'list', data: page.map(present), has_more: hasMore, next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null }
+      },
+    )
+
+    app.get<{ Params: IdParams }>(
+      '/v1/orders/:id',
+      { schema: { tags: ['orders'], summary: 'Retrieve an order', params: IdParams, security, response: { 200: OrderResource, ...errors } } },
+      async (req) => present(await orderOf(req)),
+    )
+
+    app.post<{ Params: IdParams }>(
+      '/v1/orders/:id/close',
+      { schema: { tags: ['orders'], summary: 'Close a pending order', params: IdParams, body: EmptyBody, security, response: { 200: OrderResource, ...errors } } },
+      async (req, reply) =>
+        withIdempotency(storage.idempotency, ctx.clock.now, req.apiKey!, req, reply, async () => ({
+          status: 200,
+          body: present(await closeOrder(deps, await orderOf(req))),
+        })),
+    )
+
+    app.post<{ Params: IdParams }>(
+      '/v1/test_helpers/orders/:id/pay',
+      { schema: { tags: ['test helpers'], summary: 'Pay a pending test order through the sandbox', params: IdParams, body: EmptyBody, security, response: { 200: OrderResource, ...errors } } },
+      async (req, reply) => {
+        if (req.apiKey!.mode !== 'test') throw new AppError('test_mode_only', 'test helpers need a test-mode key')
+        return withIdempotency(storage.idempotency, ctx.clock.now, req.apiKey!, req, reply, async () => {
+          const outcome = await payWithSandbox(deps, await orderOf(req))
+          if (outcome.result !== 'paid') {
+            throw new AppError('order_not_pending', `the order is ${outcome.order.status}, not pending`)
+          }
+          return { status: 200, body: present(outcome.order) }
+        })
+      },
+    )
+
+    app.get<{ Querystring: ListEventsQuery }>(
+      '/v1/events',
+      { schema: { tags: ['events'], summary: 'List events, newest first', querystring: ListEventsQuery, security } },
+      async (req) => {
+        const key = req.apiKey!
+        const limit = Number(req.query.limit ?? 10)
+        const rows = await storage.events.list({
+          merchantId: key.merchantId,
+          mode: key.mode,
+          orderId: req.query.order_id,
+          before: cursorOf(req.query.cursor),
+          limit: limit + 1,
+        })
+        const page = rows.slice(0, limit)
+        const data = await Promise.all(page.map(async (e) => presentEvent(e, await storage.events.attempts(key.merchantId, e.id))))
+        const last = page[page.length - 1]
+        const hasMore = rows.length > limit
+        return { object: 'list', data, has_more: hasMore, next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null }
+      },
+    )
+
+    app.get<{ Params: IdParams }>(
+      '/v1/events/:id',
+      { schema: { tags: ['events'], summary: 'Retrieve an event with its delivery attempts', params: IdParams, security } },
+      async (req) => {
+        const key = req.apiKey!
+        const event = await storage.events.byId(key.merchantId, key.mode, req.params.id)
+        if (!event) throw notFound('event', 'id')
+        return presentEvent(event, await storage.events.attempts(key.merchantId, event.id))
+      },
+    )
+
+    app.post<{ Params: IdParams }>(
+      '/v1/events/:id/redeliver',
+      { schema: { tags: ['events'], summary: 'Queue one more delivery now', params: IdParams, body: EmptyBody, security } },
+      async (req) => {
+        const key = req.apiKey!
+        const event = await storage.events.byId(key.merchantId, key.mode, req.params.id)
+        if (!event) throw notFound('event', 'id')
+        await storage.events.requestRedelivery(key.merchantId, event.id, ctx.clock.now())
+        ctx.worker.wake()
+        const after = (await storage.events.byId(key.merchantId, key.mode, event.id))!
+        return presentEvent(after, await storage.events.attempts(key.merchantId, event.id))
+      },
+    )
+  }
+}

@@ -1,0 +1,41 @@
+// Operations: liveness, readiness and Prometheus metrics.
+import type { FastifyInstance } from 'fastify'
+import type { AppContext } from '../context.ts'
+
+export function opsRoutes(ctx: AppContext) {
+  return async function routes(app: FastifyInstance) {
+    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+
+    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+      try {
+        await ctx.storage.ping()
+        return { status: 'ready', database: ctx.storage.database.dialect }
+      } catch (err) {
+        ctx.logger.warn({ err }, 'readiness check failed')
+        return reply.code(503).send({ status: 'unavailable', database: ctx.storage.database.dialect })
+      }
+    })
+
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      const now = ctx.clock.now()
+      const [byStatus, depth] = await Promise.all([ctx.storage.orders.countByStatus(), ctx.storage.deliveries.depth(now)])
+      const text = ctx.metrics.render([
+        {
+          name: 'scanpay_orders',
+          help: 'Orders stored, by status',
+          samples: Object.entries(byStatus).map(([status, value]) => ({ labels: { status }, value })),
+        },
+        {
+          name: 'scanpay_webhook_queue_depth',
+          help: 'Events waiting for delivery: due now, and all still pending',
+          samples: [
+            { labels: { state: 'due' }, value: depth.due },
+            { labels: { state: 'waiting' }, value: depth.waiting },
+          ],
+        },
+        { name: 'scanpay_webhook_inflight', help: 'Webhook requests in flight on this node', samples: [{ labels: {}, value: ctx.worker.inflight }] },
+      ])
+      return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text)
+    })
+  }
+}

@@ -1,0 +1,60 @@
+// How orders and events look from outside: the contract's JSON shapes.
+import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
+import type { Order } from '../core/order.ts'
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+export function payUrl(publicUrl: string, token: string): string {
+  return `${publicUrl}/pay/${token}`
+}
+
+export function presentOrder(publicUrl: string, o: Order) {
+  const url = payUrl(publicUrl, o.payToken)
+  return {
+    id: o.id,
+    object: 'order' as const,
+    mode: o.mode,
+    status: o.status,
+    out_trade_no: o.outTradeNo,
+    amount: o.amount,
+    amount_refunded: o.amountRefunded,
+    currency: o.currency,
+    subject: o.subject,
+    description: o.description,
+    metadata: o.metadata,
+    pay_url: url,
+    qr_code: { content: url, svg_url: `${url}/qr.svg`, png_url: `${url}/qr.png` },
+    channel: o.channel,
+    channel_trade_no: o.channelTradeNo,
+    notify_url: o.notifyUrl,
+    return_url: o.returnUrl,
+    created_at: iso(o.createdAt)!,
+    expires_at: iso(o.expiresAt)!,
+    paid_at: iso(o.paidAt),
+    closed_at: iso(o.closedAt),
+  }
+}
+
+export function presentEvent(e: StoredEvent, attempts: DeliveryAttempt[]) {
+  return {
+    id: e.id,
+    object: 'event' as const,
+    type: e.type,
+    order_id: e.orderId,
+    created_at: iso(e.createdAt)!,
+    data: e.data,
+    delivery_status: e.deliveryStatus,
+    attempts: attempts.map((a) => ({ at: iso(a.at)!, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error })),
+  }
+}
+
+/** Opaque keyset cursor: the (created_at, id) of the last row of a page. */
+export function encodeCursor(createdAt: number, id: string): string {
+  return Buffer.from(`${createdAt}:${id}`, 'utf8').toString('base64url')
+}
+
+export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8')
+  const m = /^(\d{1,16}):([a-z]{3}_[0-9a-z]{26})$/.exec(text)
+  return m ? { createdAt: Number(m[1]), id: m[2]! } : null
+}

@@ -1,0 +1,117 @@
+// The API's JSON schemas (TypeBox): Fastify validates requests with them and the OpenAPI document is built
+// from the same objects. Every object rejects unknown fields.
+import { Type, type Static } from '@sinclair/typebox'
+
+const Url = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' })
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+
+export const CHANNEL_NAMES = ['sandbox', 'wechatpay', 'alipay'] as const
+
+export const CreateOrderBody = Type.Object(
+  {
+    out_trade_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
+    amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
+    currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
+    subject: Type.String({ minLength: 1, maxLength: 128 }),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 512 }))),
+    notify_url: Type.Optional(Nullable(Url)),
+    return_url: Type.Optional(Nullable(Url)),
+    expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+    channels: Type.Optional(
+      Type.Array(Type.Union(CHANNEL_NAMES.map((c) => Type.Literal(c))), { minItems: 1, maxItems: 3, uniqueItems: true }),
+    ),
+    metadata: Type.Optional(
+      Type.Object({}, {
+        maxProperties: 20,
+        propertyNames: { minLength: 1, maxLength: 40 },
+        additionalProperties: Type.String({ maxLength: 500 }),
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type CreateOrderBody = Static<typeof CreateOrderBody>
+
+/** Human messages for each field's rules, used in 400 errors. */
+export const FIELD_RULES: Record<string, string> = {
+  out_trade_no: 'out_trade_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
+  amount: 'amount must be an integer from 1 to 100000000000',
+  currency: 'currency must be an ISO 4217 code of three upper-case letters',
+  subject: 'subject must be a string of 1-128 characters',
+  description: 'description must be a string of at most 512 characters',
+  notify_url: 'notify_url must be an http(s) URL of at most 1024 characters',
+  return_url: 'return_url must be an http(s) URL of at most 1024 characters',
+  expires_in: 'expires_in must be an integer number of seconds from 60 to 86400',
+  channels: 'channels must be a non-empty list of distinct names among sandbox, wechatpay, alipay',
+  metadata: 'metadata must be an object of at most 20 keys of 1-40 characters with string values of at most 500 characters',
+  limit: 'limit must be an integer from 1 to 100',
+  status: 'status must be one of pending, paid, expired, closed, partially_refunded, refunded',
+  created_gte: 'created_gte must be an ISO 8601 time or unix seconds',
+  created_lt: 'created_lt must be an ISO 8601 time or unix seconds',
+  cursor: 'cursor must be a next_cursor returned by a previous page',
+  order_id: 'order_id must be an order id',
+}
+
+export const ListOrdersQuery = Type.Object(
+  {
+    out_trade_no: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    status: Type.Optional(
+      Type.Union(['pending', 'paid', 'expired', 'closed', 'partially_refunded', 'refunded'].map((s) => Type.Literal(s))),
+    ),
+    created_gte: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    created_lt: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+export type ListOrdersQuery = Static<typeof ListOrdersQuery>
+
+export const ListEventsQuery = Type.Object(
+  {
+    order_id: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+export type ListEventsQuery = Static<typeof ListEventsQuery>
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
+export type IdParams = Static<typeof IdParams>
+
+export const EmptyBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()])
+
+export const OrderResource = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('order'),
+  mode: Type.Union([Type.Literal('test'), Type.Literal('live')]),
+  status: Type.String(),
+  out_trade_no: Type.String(),
+  amount: Type.Integer(),
+  amount_refunded: Type.Integer(),
+  currency: Type.String(),
+  subject: Type.String(),
+  description: Nullable(Type.String()),
+  metadata: Type.Record(Type.String(), Type.String()),
+  pay_url: Type.String(),
+  qr_code: Type.Object({ content: Type.String(), svg_url: Type.String(), png_url: Type.String() }),
+  channel: Nullable(Type.String()),
+  channel_trade_no: Nullable(Type.String()),
+  notify_url: Nullable(Type.String()),
+  return_url: Nullable(Type.String()),
+  created_at: Type.String(),
+  expires_at: Type.String(),
+  paid_at: Nullable(Type.String()),
+  closed_at: Nullable(Type.String()),
+})
+
+export const ErrorResource = Type.Object({
+  error: Type.Object({
+    type: Type.String(),
+    code: Type.String(),
+    message: Type.String(),
+    param: Type.Optional(Type.String()),
+    request_id: Type.String(),
+  }),
+})

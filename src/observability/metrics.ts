@@ -1,0 +1,48 @@
+// Prometheus counters kept in memory, plus gauges read on scrape (orders by status, queue depth).
+
+type Labels = Record<string, string>
+
+function key(name: string, labels: Labels): string {
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+  return parts.length ? `${name}{${parts.join(',')}}` : name
+}
+
+export class Metrics {
+  readonly #counters = new Map<string, number>()
+  readonly #help = new Map<string, string>()
+
+  constructor() {
+    this.describe('scanpay_http_requests_total', 'HTTP requests by route and status code')
+    this.describe('scanpay_webhook_deliveries_total', 'Webhook delivery attempts by outcome')
+  }
+
+  describe(name: string, help: string): void {
+    this.#help.set(name, help)
+  }
+
+  inc(name: string, labels: Labels = {}, by = 1): void {
+    const k = key(name, labels)
+    this.#counters.set(k, (this.#counters.get(k) ?? 0) + by)
+  }
+
+  /** Renders counters and the given gauges in the Prometheus text format. */
+  render(gauges: { name: string; help: string; samples: { labels: Labels; value: number }[] }[]): string {
+    const lines: string[] = []
+    const byName = new Map<string, string[]>()
+    for (const [k, v] of this.#counters) {
+      const name = k.split('{')[0]!
+      if (!byName.has(name)) byName.set(name, [])
+      byName.get(name)!.push(`${k} ${v}`)
+    }
+    for (const [name, help] of this.#help) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...(byName.get(name) ?? []))
+    }
+    for (const g of gauges) {
+      lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`)
+      for (const s of g.samples) lines.push(`${key(g.name, s.labels)} ${s.value}`)
+    }
+    return lines.join('\n') + '\n'
+  }
+}

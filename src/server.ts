@@ -1,0 +1,36 @@
+// Runs the whole platform in one process: HTTP, the webhook dispatcher and the background jobs, with a
+// graceful shutdown that finishes requests and deliveries in flight.
+import type { Config } from './config/config.ts'
+import { createContext, type AppContext, type ContextOptions } from './context.ts'
+import { buildApp } from './http/app.ts'
+
+export interface RunningServer {
+  ctx: AppContext
+  app: Awaited<ReturnType<typeof buildApp>>
+  /** The origin it listens on, e.g. http://127.0.0.1:8080. */
+  address: string
+  stop(): Promise<void>
+}
+
+export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
+  const ctx = await createContext(config, options)
+  const app = await buildApp(ctx)
+  await app.listen({ port: config.port, host: config.host })
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : config.port
+  ctx.worker.start()
+  ctx.jobs.start()
+  let stopping: Promise<void> | null = null
+  return {
+    ctx,
+    app,
+    address: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    stop() {
+      stopping ??= (async () => {
+        await app.close()
+        await ctx.close()
+      })()
+      return stopping
+    },
+  }
+}

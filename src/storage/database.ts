@@ -1,0 +1,85 @@
+// Opens the database a URL names: SQLite (better-sqlite3, WAL) by default, PostgreSQL for postgres:// URLs.
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely'
+import pg from 'pg'
+import { MIGRATIONS } from './migrations/index.ts'
+import type { Database } from './schema.ts'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface OpenDatabase {
+  db: Kysely<Database>
+  dialect: Dialect
+  /** Human-readable location, without credentials. */
+  description: string
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** PostgreSQL schema to use (tests isolate themselves in one); created when missing. */
+  pgSchema?: string
+  poolSize?: number
+}
+
+// int8 (bigint) columns hold millisecond times and minor-unit amounts, all below 2^53: read them as numbers.
+pg.types.setTypeParser(20, (value: string) => Number(value))
+
+export function dialectOf(url: string): Dialect {
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres'
+  if (url.startsWith('sqlite:')) return 'sqlite'
+  throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url)}`)
+}
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<OpenDatabase> {
+  if (dialectOf(url) === 'postgres') {
+    const schema = options.pgSchema
+    if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`)
+    if (schema) {
+      const setup = new pg.Client({ connectionString: url })
+      await setup.connect()
+      await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+      await setup.end()
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    })
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const u = new URL(url)
+    return {
+      db,
+      dialect: 'postgres',
+      description: `postgres://${u.host}${u.pathname}${schema ? ` (schema ${schema})` : ''}`,
+      close: () => db.destroy(),
+    }
+  }
+  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+  const memory = path === ':memory:' || path === ''
+  const file = memory ? ':memory:' : resolve(path)
+  if (!memory) mkdirSync(dirname(file), { recursive: true })
+  const sqlite = new SQLite(file)
+  // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive power loss.
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return { db, dialect: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() }
+}
+
+class StaticMigrations implements MigrationProvider {
+  async getMigrations() {
+    return MIGRATIONS
+  }
+}
+
+/** Brings the schema up to date; returns the names of the migrations it applied. */
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticMigrations() })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) throw error instanceof Error ? error : new Error(String(error))
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

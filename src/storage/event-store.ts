@@ -1,0 +1,106 @@
+// Events (the outbox) in SQL, and the attempts made to deliver them.
+import type { Kysely, Selectable } from 'kysely'
+import type { DeliveryAttempt, DeliveryStatus, EventType, NewEvent, StoredEvent } from '../core/events.ts'
+import type { Mode } from '../core/order.ts'
+import type { EventListFilter, EventStore } from '../core/ports.ts'
+import type { Database, EventsTable } from './schema.ts'
+
+export function rowToEvent(row: Selectable<EventsTable>): StoredEvent {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    mode: row.mode,
+    orderId: row.order_id,
+    type: row.type as EventType,
+    data: JSON.parse(row.data),
+    notifyUrl: row.notify_url,
+    createdAt: Number(row.created_at),
+    deliveryStatus: row.delivery_status as DeliveryStatus,
+    attemptCount: Number(row.attempt_count),
+    nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
+  }
+}
+
+export class SqlEventStore implements EventStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(e: NewEvent): Promise<void> {
+    await this.db
+      .insertInto('events')
+      .values({
+        id: e.id,
+        merchant_id: e.merchantId,
+        mode: e.mode,
+        order_id: e.orderId,
+        type: e.type,
+        data: JSON.stringify(e.data),
+        notify_url: e.notifyUrl,
+        created_at: e.createdAt,
+        delivery_status: 'pending',
+        attempt_count: 0,
+        next_attempt_at: e.createdAt,
+        locked_until: null,
+        one_shot: 0,
+      })
+      .execute()
+  }
+
+  async byId(merchantId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
+    const row = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('id', '=', id)
+      .where('mode', '=', mode)
+      .executeTakeFirst()
+    return row ? rowToEvent(row) : null
+  }
+
+  async list(f: EventListFilter): Promise<StoredEvent[]> {
+    let q = this.db.selectFrom('events').selectAll().where('merchant_id', '=', f.merchantId).where('mode', '=', f.mode)
+    if (f.orderId !== undefined) q = q.where('order_id', '=', f.orderId)
+    const before = f.before
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      )
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
+    return rows.map(rowToEvent)
+  }
+
+  async attempts(merchantId: string, eventId: string): Promise<DeliveryAttempt[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries')
+      .select(['attempted_at', 'status_code', 'latency_ms', 'error'])
+      .where('merchant_id', '=', merchantId)
+      .where('event_id', '=', eventId)
+      .orderBy('attempted_at')
+      .orderBy('id')
+      .execute()
+    return rows.map((r) => ({
+      at: Number(r.attempted_at),
+      statusCode: r.status_code === null ? null : Number(r.status_code),
+      latencyMs: Number(r.latency_ms),
+      error: r.error,
+    }))
+  }
+
+  async requestRedelivery(merchantId: string, id: string, now: number): Promise<boolean> {
+    // A pending event just moves its next try forward; a finished one gets exactly one more attempt.
+    const r = await this.db
+      .updateTable('events')
+      .set((eb) => ({
+        next_attempt_at: now,
+        one_shot: eb.case().when('delivery_status', '=', 'pending').then(0).else(1).end(),
+        delivery_status: 'pending',
+      }))
+      .where('merchant_id', '=', merchantId)
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+}

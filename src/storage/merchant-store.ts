@@ -1,0 +1,87 @@
+// Merchants and their API keys. Secrets are stored sealed by the master key, and hashed for Bearer lookups.
+import type { Kysely } from 'kysely'
+import type { Mode } from '../core/order.ts'
+import type { Database } from './schema.ts'
+
+export interface MerchantRecord {
+  id: string
+  name: string
+  webhookUrl: string | null
+  webhookSecretEnc: string
+  createdAt: number
+}
+
+export interface ApiKeyRecord {
+  id: string
+  merchantId: string
+  mode: Mode
+  secretHash: string
+  secretEnc: string
+  revokedAt: number | null
+}
+
+export class SqlMerchantStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(merchant: MerchantRecord, keys: ApiKeyRecord[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('merchants')
+        .values({
+          id: merchant.id,
+          name: merchant.name,
+          webhook_url: merchant.webhookUrl,
+          webhook_secret_enc: merchant.webhookSecretEnc,
+          created_at: merchant.createdAt,
+        })
+        .execute()
+      for (const k of keys) {
+        await trx
+          .insertInto('api_keys')
+          .values({
+            id: k.id,
+            merchant_id: k.merchantId,
+            mode: k.mode,
+            secret_hash: k.secretHash,
+            secret_enc: k.secretEnc,
+            created_at: merchant.createdAt,
+            revoked_at: null,
+          })
+          .execute()
+      }
+    })
+  }
+
+  async byId(id: string): Promise<MerchantRecord | null> {
+    const r = await this.db.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst()
+    return r
+      ? { id: r.id, name: r.name, webhookUrl: r.webhook_url, webhookSecretEnc: r.webhook_secret_enc, createdAt: Number(r.created_at) }
+      : null
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom('merchants').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    return Number(r.n)
+  }
+
+  async keyByHash(secretHash: string): Promise<ApiKeyRecord | null> {
+    const r = await this.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst()
+    return r ? toKey(r) : null
+  }
+
+  async keyById(id: string): Promise<ApiKeyRecord | null> {
+    const r = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+    return r ? toKey(r) : null
+  }
+}
+
+function toKey(r: { id: string; merchant_id: string; mode: Mode; secret_hash: string; secret_enc: string; revoked_at: number | null }): ApiKeyRecord {
+  return {
+    id: r.id,
+    merchantId: r.merchant_id,
+    mode: r.mode,
+    secretHash: r.secret_hash,
+    secretEnc: r.secret_enc,
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  }
+}

@@ -1,0 +1,181 @@
+// Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
+import type { Kysely, Selectable } from 'kysely'
+import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
+import type { OrderListFilter, OrderStore } from '../core/ports.ts'
+import type { Database, OrdersTable } from './schema.ts'
+
+export function rowToOrder(row: Selectable<OrdersTable>): Order {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    mode: row.mode,
+    status: row.status as OrderStatus,
+    outTradeNo: row.out_trade_no,
+    amount: Number(row.amount),
+    amountRefunded: Number(row.amount_refunded),
+    currency: row.currency,
+    subject: row.subject,
+    description: row.description,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    channels: JSON.parse(row.channels) as ChannelName[],
+    notifyUrl: row.notify_url,
+    returnUrl: row.return_url,
+    payToken: row.pay_token,
+    channel: row.channel as ChannelName | null,
+    channelTradeNo: row.channel_trade_no,
+    requestHash: row.request_hash,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    paidAt: row.paid_at === null ? null : Number(row.paid_at),
+    closedAt: row.closed_at === null ? null : Number(row.closed_at),
+    updatedAt: Number(row.updated_at),
+  }
+}
+
+function orderToRow(o: Order): OrdersTable {
+  return {
+    id: o.id,
+    merchant_id: o.merchantId,
+    mode: o.mode,
+    status: o.status,
+    out_trade_no: o.outTradeNo,
+    amount: o.amount,
+    amount_refunded: o.amountRefunded,
+    currency: o.currency,
+    subject: o.subject,
+    description: o.description,
+    metadata: JSON.stringify(o.metadata),
+    channels: JSON.stringify(o.channels),
+    notify_url: o.notifyUrl,
+    return_url: o.returnUrl,
+    pay_token: o.payToken,
+    channel: o.channel,
+    channel_trade_no: o.channelTradeNo,
+    request_hash: o.requestHash,
+    created_at: o.createdAt,
+    expires_at: o.expiresAt,
+    paid_at: o.paidAt,
+    closed_at: o.closedAt,
+    updated_at: o.updatedAt,
+  }
+}
+
+export class SqlOrderStore implements OrderStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertIfAbsent(order: Order): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('orders')
+      .values(orderToRow(order))
+      .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
+      .returning('id')
+      .executeTakeFirst()
+    return inserted !== undefined
+  }
+
+  async byId(merchantId: string, mode: Order['mode'], id: string): Promise<Order | null> {
+    const row = await this.db
+      .selectFrom('orders')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('id', '=', id)
+      .where('mode', '=', mode)
+      .executeTakeFirst()
+    return row ? rowToOrder(row) : null
+  }
+
+  async byOutTradeNo(merchantId: string, mode: Order['mode'], outTradeNo: string): Promise<Order | null> {
+    const row = await this.db
+      .selectFrom('orders')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('mode', '=', mode)
+      .where('out_trade_no', '=', outTradeNo)
+      .executeTakeFirst()
+    return row ? rowToOrder(row) : null
+  }
+
+  async byToken(token: string): Promise<Order | null> {
+    const row = await this.db.selectFrom('orders').selectAll().where('pay_token', '=', token).executeTakeFirst()
+    return row ? rowToOrder(row) : null
+  }
+
+  async list(f: OrderListFilter): Promise<Order[]> {
+    let q = this.db
+      .selectFrom('orders')
+      .selectAll()
+      .where('merchant_id', '=', f.merchantId)
+      .where('mode', '=', f.mode)
+    if (f.status) q = q.where('status', '=', f.status)
+    if (f.outTradeNo !== undefined) q = q.where('out_trade_no', '=', f.outTradeNo)
+    if (f.createdGte !== undefined) q = q.where('created_at', '>=', f.createdGte)
+    if (f.createdLt !== undefined) q = q.where('created_at', '<', f.createdLt)
+    const before = f.before
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      )
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
+    return rows.map(rowToOrder)
+  }
+
+  async markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('orders')
+      .set({ status: 'paid', channel, channel_trade_no: channelTradeNo, paid_at: now, updated_at: now })
+      .where('merchant_id', '=', order.merchantId)
+      .where('id', '=', order.id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async markClosed(order: Order, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('orders')
+      .set({ status: 'closed', closed_at: now, updated_at: now })
+      .where('merchant_id', '=', order.merchantId)
+      .where('id', '=', order.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async markExpired(order: Order, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('orders')
+      .set({ status: 'expired', updated_at: now })
+      .where('merchant_id', '=', order.merchantId)
+      .where('id', '=', order.id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async duePendingExpiry(now: number, limit: number): Promise<Order[]> {
+    const rows = await this.db
+      .selectFrom('orders')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)
+      .execute()
+    return rows.map(rowToOrder)
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('orders')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute()
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
+  }
+}

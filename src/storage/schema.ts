@@ -1,0 +1,135 @@
+// Row types of every table, as Kysely sees them. Times are integer milliseconds since the epoch; money is
+// integer minor units; JSON is stored as text so both dialects read it the same way.
+
+export interface MerchantsTable {
+  id: string
+  name: string
+  webhook_url: string | null
+  /** AES-256-GCM ciphertext of the whsec_ secret. */
+  webhook_secret_enc: string
+  created_at: number
+}
+
+export interface ApiKeysTable {
+  id: string
+  merchant_id: string
+  mode: 'test' | 'live'
+  /** SHA-256 of the secret, for Bearer lookups without decrypting. */
+  secret_hash: string
+  /** AES-256-GCM ciphertext of the secret, needed to verify HMAC signatures. */
+  secret_enc: string
+  created_at: number
+  revoked_at: number | null
+}
+
+export interface OrdersTable {
+  id: string
+  merchant_id: string
+  mode: 'test' | 'live'
+  status: string
+  out_trade_no: string
+  amount: number
+  amount_refunded: number
+  currency: string
+  subject: string
+  description: string | null
+  metadata: string
+  channels: string
+  notify_url: string | null
+  return_url: string | null
+  pay_token: string
+  channel: string | null
+  channel_trade_no: string | null
+  request_hash: string
+  created_at: number
+  expires_at: number
+  paid_at: number | null
+  closed_at: number | null
+  updated_at: number
+}
+
+export interface PaymentsTable {
+  id: string
+  merchant_id: string
+  order_id: string
+  channel: string
+  status: string
+  amount: number
+  currency: string
+  channel_trade_no: string | null
+  /** 1 when a success arrived for an order that was no longer pending. */
+  unexpected: number
+  created_at: number
+  updated_at: number
+}
+
+export interface EventsTable {
+  id: string
+  merchant_id: string
+  mode: 'test' | 'live'
+  order_id: string
+  type: string
+  data: string
+  /** Where the order asked its events to go; null means the merchant's default URL at delivery time. */
+  notify_url: string | null
+  created_at: number
+  delivery_status: string
+  attempt_count: number
+  next_attempt_at: number | null
+  /** A worker's lease: others skip the event until this time passes. */
+  locked_until: number | null
+  /** 1 when a redelivery asked for exactly one more attempt outside the retry schedule. */
+  one_shot: number
+}
+
+export interface WebhookDeliveriesTable {
+  id: string
+  merchant_id: string
+  event_id: string
+  url: string | null
+  attempted_at: number
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+}
+
+export interface NoncesTable {
+  key_id: string
+  nonce: string
+  expires_at: number
+}
+
+export interface IdempotencyKeysTable {
+  merchant_id: string
+  mode: 'test' | 'live'
+  key: string
+  request_hash: string
+  status_code: number
+  response_body: string
+  created_at: number
+  expires_at: number
+}
+
+export interface ChannelNotificationsTable {
+  id: string
+  channel: string
+  /** The channel's own id for this notification, unique per channel (dedupe). */
+  notification_id: string
+  merchant_id: string | null
+  payment_id: string | null
+  received_at: number
+  outcome: string
+  raw_body: string
+}
+
+export interface Database {
+  merchants: MerchantsTable
+  api_keys: ApiKeysTable
+  orders: OrdersTable
+  payments: PaymentsTable
+  events: EventsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  nonces: NoncesTable
+  idempotency_keys: IdempotencyKeysTable
+  channel_notifications: ChannelNotificationsTable
+}
