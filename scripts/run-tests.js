@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under the given folders (default: src, test, sdk, examples) with node's test runner
+// and tsx. Node 20's runner takes no globs, so the files are listed here.
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const roots = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const flags = process.argv.slice(2).filter((a) => a.startsWith('-'))
+const files = []
+function walk(dir) {
+  if (!existsSync(dir)) return
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) walk(path)
+    else if (name.endsWith('.test.ts')) files.push(path)
+  }
+}
+for (const root of roots.length ? roots : ['src', 'test', 'sdk', 'examples']) {
+  if (existsSync(root) && statSync(root).isFile()) files.push(root)
+  else walk(root)
+}
+files.sort()
+if (files.length === 0) {
+  console.error('no test files found')
+  process.exit(1)
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000', ...flags, ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+)
+process.exit(result.status ?? 1)

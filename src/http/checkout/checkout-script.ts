@@ -1,0 +1,49 @@
+// The checkout page's only script: countdown, live status (SSE, polling as fallback) and the sandbox buttons.
+// Plain ES2017 in a string so the page needs no bundler and no second request; kept small by hand.
+// It reads everything it needs from data-* attributes, which the server escapes, never from inline JSON.
+// When the countdown reaches zero it asks the server rather than deciding alone: the server's clock is the one
+// that counts, and a payment may have won at the last second. An SSE error (a proxy that buffers or drops the
+// stream) switches to polling for good, so the page never goes stale.
+
+export const CHECKOUT_SCRIPT = `(function(){
+var d=document,root=d.getElementById('co');if(!root)return;
+var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=false,es=null,poller=0;
+var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0;
+function pad(n){return(n<10?'0':'')+n}
+function tick(){
+var s=Math.max(0,Math.ceil((left-(performance.now()-t0))/1000));
+if(clock)clock.textContent=(s>=3600?Math.floor(s/3600)+':'+pad(Math.floor(s/60)%60):Math.floor(s/60))+':'+pad(s%60);
+if(s===0){clearInterval(timer);check()}
+}
+function settle(){done=true;clearInterval(timer);clearTimeout(poller);if(es){es.close();es=null}}
+function apply(s){
+if(!s||s===status||s==='pending')return;
+status=s;root.dataset.status=s;settle();
+var tpl=d.getElementById('t-'+(s==='expired'||s==='closed'?s:'paid'));
+if(!tpl)return;
+live.replaceChildren(tpl.content.cloneNode(true));
+var h=live.querySelector('h2');if(h)h.focus();
+}
+function check(){
+return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});
+}
+function poll(){if(done)return;check().then(function(){if(!done)poller=setTimeout(poll,2000)})}
+function listen(){
+if(!window.EventSource){poll();return}
+es=new EventSource(base+'/events');
+es.addEventListener('status',function(e){try{apply(JSON.parse(e.data).status)}catch(_){}});
+es.onerror=function(){if(done)return;if(es){es.close();es=null}poll()};
+}
+function say(t){var m=d.getElementById('msg');if(m)m.textContent=t}
+d.addEventListener('submit',function(e){
+var f=e.target;if(!f||!f.hasAttribute||!f.hasAttribute('data-js'))return;
+e.preventDefault();
+var bs=live.querySelectorAll('button');bs.forEach(function(b){b.disabled=true});
+root.setAttribute('aria-busy','true');say('');
+fetch(f.action,{method:'POST',headers:{accept:'application/json'}})
+.then(function(r){return r.json().then(function(j){if(!r.ok)throw j;return j})})
+.then(function(j){if(j.declined)say(ds.declined);apply(j.status)},function(){say(ds.failed)})
+.then(function(){bs.forEach(function(b){b.disabled=false});root.removeAttribute('aria-busy')});
+});
+if(status==='pending'){timer=setInterval(tick,1000);tick();listen()}
+})()`

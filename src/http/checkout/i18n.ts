@@ -1,0 +1,160 @@
+// Every string the customer sees, in English and Simplified Chinese, and how a request picks its language.
+import type { ChannelName } from '../../core/order.ts'
+
+export type Lang = 'en' | 'zh-CN'
+export const LANGS: readonly Lang[] = ['en', 'zh-CN']
+
+export interface Messages {
+  /** The language's own name, for the switcher on the other language's pages. */
+  languageName: string
+  testMode: string
+  testModeNote: string
+  timeLeft: string
+  payWith: string
+  channel: Record<ChannelName, string>
+  channelUnavailable: string
+  /** Must begin with "Pay" (English) or contain "支付" (Chinese): the contract names the button so. */
+  payButton(amount: string): string
+  /** Must not begin with "Pay" nor contain "支付". */
+  declineButton: string
+  declined: string
+  failed: string
+  scanOnPhone: string
+  qrAlt: string
+  paidTitle: string
+  paidBody: string
+  returnToMerchant: string
+  expiredTitle: string
+  expiredBody: string
+  closedTitle: string
+  closedBody: string
+  notFoundTitle: string
+  notFoundBody: string
+  errorTitle: string
+  poweredBy: string
+  linkErrors: {
+    key: string
+    signature: string
+    invalid(param: string): string
+    expired: string
+    conflict: string
+    notPayable: string
+    internal: string
+  }
+}
+
+const en: Messages = {
+  languageName: 'English',
+  testMode: 'Test mode',
+  testModeNote: 'Sandbox wallet: no real money moves.',
+  timeLeft: 'Time left',
+  payWith: 'Pay with',
+  channel: { sandbox: 'Sandbox wallet', wechatpay: 'WeChat Pay', alipay: 'Alipay' },
+  channelUnavailable: 'This channel is not available yet.',
+  payButton: (amount) => `Pay ${amount}`,
+  declineButton: 'Decline',
+  declined: 'Payment declined. You can try again.',
+  failed: 'Something went wrong. Please try again.',
+  scanOnPhone: 'Or scan with your phone',
+  qrAlt: 'QR code of this payment page',
+  paidTitle: 'Payment successful',
+  paidBody: 'Thank you. Your payment has been received.',
+  returnToMerchant: 'Return to merchant',
+  expiredTitle: 'Order expired',
+  expiredBody: 'The time to pay this order has run out. Ask the merchant for a new one.',
+  closedTitle: 'Order closed',
+  closedBody: 'The merchant closed this order. It can no longer be paid.',
+  notFoundTitle: 'Payment page not found',
+  notFoundBody: 'This payment link is not valid. Check the link or ask the merchant for a new one.',
+  errorTitle: 'This payment link cannot be used',
+  poweredBy: 'Secured by ScanPay',
+  linkErrors: {
+    key: 'The link was made with a key that does not exist or has been revoked.',
+    signature: 'The link’s signature does not match its contents. It may have been changed after it was made.',
+    invalid: (param) => `The link’s “${param}” is missing or invalid.`,
+    expired: 'This payment link has expired. Ask the merchant for a new one.',
+    conflict: 'An order with this number already exists with different details.',
+    notPayable: 'The merchant cannot take this payment.',
+    internal: 'Something went wrong on our side. Nothing was charged. Please try again.',
+  },
+}
+
+const zhCN: Messages = {
+  languageName: '中文',
+  testMode: '测试模式',
+  testModeNote: '沙箱钱包：不会产生真实扣款。',
+  timeLeft: '剩余时间',
+  payWith: '支付方式',
+  channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },
+  channelUnavailable: '该支付方式暂未开通。',
+  payButton: (amount) => `确认支付 ${amount}`,
+  declineButton: '拒绝付款',
+  declined: '已拒绝付款，您可以重新尝试。',
+  failed: '出错了，请重试。',
+  scanOnPhone: '或用手机扫码',
+  qrAlt: '本支付页面的二维码',
+  paidTitle: '支付成功',
+  paidBody: '感谢您的付款，商户已收到。',
+  returnToMerchant: '返回商户',
+  expiredTitle: '订单已过期',
+  expiredBody: '本订单的付款时间已过，请联系商户重新下单。',
+  closedTitle: '订单已关闭',
+  closedBody: '商户已关闭本订单，无法再付款。',
+  notFoundTitle: '找不到支付页面',
+  notFoundBody: '此支付链接无效，请检查链接或联系商户获取新的链接。',
+  errorTitle: '此支付链接无法使用',
+  poweredBy: 'ScanPay 安全支付',
+  linkErrors: {
+    key: '生成此链接的密钥不存在或已被吊销。',
+    signature: '链接签名与内容不符，链接可能已被篡改。',
+    invalid: (param) => `链接中的“${param}”缺失或无效。`,
+    expired: '此支付链接已过期，请联系商户获取新的链接。',
+    conflict: '已存在相同订单号但内容不同的订单。',
+    notPayable: '商户暂时无法收取此笔付款。',
+    internal: '服务出现问题，未发生扣款，请稍后重试。',
+  },
+}
+
+const MESSAGES: Record<Lang, Messages> = { en, 'zh-CN': zhCN }
+
+export function messages(lang: Lang): Messages {
+  return MESSAGES[lang]
+}
+
+/** `?lang=` when it names a language we have; null otherwise (an unknown value falls back, it is not an error). */
+export function parseLangParam(value: unknown): Lang | null {
+  if (typeof value !== 'string') return null
+  const v = value.trim().toLowerCase()
+  if (v === 'en' || v.startsWith('en-')) return 'en'
+  if (v === 'zh-cn' || v === 'zh' || v === 'zh-hans') return 'zh-CN'
+  return null
+}
+
+/**
+ * The customer's choice from Accept-Language: the most preferred tag we can serve, any Chinese (zh, zh-TW,
+ * zh-Hant…) reading Simplified Chinese since it is the only Chinese we have; English otherwise.
+ */
+export function languageFromAcceptLanguage(header: string | undefined): Lang {
+  if (!header) return 'en'
+  const ranges = header
+    .slice(0, 1000)
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';')
+      const qParam = params.map((p) => p.trim()).find((p) => /^q=/i.test(p))
+      const q = qParam === undefined ? 1 : Number(qParam.slice(2))
+      return { tag: tag.trim().toLowerCase(), q: Number.isFinite(q) ? q : 0, index }
+    })
+    .filter((r) => r.tag !== '' && r.q > 0)
+    // Stable by position among equal weights, as RFC 9110 leaves ties to the order given.
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+  for (const r of ranges) {
+    if (r.tag === 'zh' || r.tag.startsWith('zh-')) return 'zh-CN'
+    if (r.tag === 'en' || r.tag.startsWith('en-')) return 'en'
+  }
+  return 'en'
+}
+
+export function negotiateLanguage(langParam: unknown, acceptLanguage: string | undefined): Lang {
+  return parseLangParam(langParam) ?? languageFromAcceptLanguage(acceptLanguage)
+}

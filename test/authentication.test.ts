@@ -1,0 +1,118 @@
+// Authentication over real HTTP: Bearer, the HMAC scheme, clock skew, nonce replay, and rate limits.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { it } from 'node:test'
+import { authorizationHeader } from '../sdk/src/signing.ts'
+import { describeEachDatabase } from './helpers/each-database.ts'
+import { api, ORDER, signedApi } from './helpers/server.ts'
+import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
+
+describeEachDatabase('authentication', (t) => {
+  const url = () => t.server.url
+  const key = () => t.server.merchant.test
+
+  it('accepts a signed request, GET with a query and POST with a body', async () => {
+    const created = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'hmac-1' })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const listed = await signedApi(url(), key(), 'GET', '/v1/orders?out_trade_no=hmac-1&limit=5')
+    assert.equal(listed.status, 200)
+    assert.equal(listed.body.data[0].id, created.body.id)
+  })
+
+  it('rejects a missing, malformed or wrong credential with 401 authentication', async () => {
+    const cases: Record<string, string | undefined> = {
+      none: undefined,
+      'unknown bearer': 'Bearer sk_test_' + 'x'.repeat(43),
+      'bearer not a secret': 'Bearer hello',
+      'basic auth': 'Basic dXNlcjpwYXNz',
+      'hmac missing fields': 'SCANPAY-HMAC-SHA256 key_id="key_test_x",timestamp="1"',
+    }
+    for (const [name, authorization] of Object.entries(cases)) {
+      const res = await fetch(`${url()}/v1/orders`, { headers: authorization ? { authorization } : {} })
+      const body = (await res.json()) as any
+      assert.equal(res.status, 401, name)
+      assert.equal(body.error.type, 'authentication', name)
+      assert.ok(res.headers.get('x-request-id'), name)
+    }
+  })
+
+  it('rejects a tampered body, a wrong secret and an unknown key id, and writes nothing', async () => {
+    const before = await snapshot(t.server)
+    const body = JSON.stringify({ ...ORDER, out_trade_no: 'tamper-1' })
+    const timestamp = Math.floor(Date.now() / 1000)
+    const nonce = randomBytes(16).toString('hex')
+    const authorization = authorizationHeader(key().key_id, key().secret, { method: 'POST', pathAndQuery: '/v1/orders', timestamp, nonce, body })
+    const tampered = await fetch(`${url()}/v1/orders`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: body.replace('1234', '1'),
+    })
+    assert.equal(tampered.status, 401)
+    assert.equal(((await tampered.json()) as any).error.code, 'signature_invalid')
+    const wrongSecret = await signedApi(url(), { key_id: key().key_id, secret: 'sk_test_wrong' }, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'tamper-2' })
+    assert.equal(wrongSecret.status, 401)
+    const unknownKey = await signedApi(url(), { key_id: 'key_test_nobody', secret: key().secret }, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'tamper-3' })
+    assert.equal(unknownKey.status, 401)
+    const otherPath = authorizationHeader(key().key_id, key().secret, { method: 'GET', pathAndQuery: '/v1/orders?limit=1', timestamp, nonce: randomBytes(16).toString('hex'), body: '' })
+    const moved = await fetch(`${url()}/v1/orders?limit=2`, { headers: { authorization: otherPath } })
+    assert.equal(moved.status, 401, 'the query string is signed')
+    await assertUnchanged(t.server, before)
+  })
+
+  it('rejects a timestamp more than 300 s away, either way', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    for (const timestamp of [now - 301, now + 301]) {
+      const res = await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { timestamp })
+      assert.equal(res.status, 401)
+      assert.equal(res.body.error.code, 'timestamp_out_of_window')
+    }
+    const edge = await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { timestamp: now - 290 })
+    assert.equal(edge.status, 200)
+  })
+
+  it('rejects a replayed nonce, even with a fresh signature, and a nonce of the wrong shape', async () => {
+    const nonce = 'replay_' + randomBytes(8).toString('hex')
+    const first = await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce })
+    assert.equal(first.status, 200)
+    const replay = await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce })
+    assert.equal(replay.status, 401)
+    assert.equal(replay.body.error.code, 'nonce_reused')
+    // The same nonce is free for another key.
+    const other = await t.server.newMerchant('Nonce Owner')
+    assert.equal((await signedApi(url(), other.test, 'GET', '/v1/orders', undefined, { nonce })).status, 200)
+    for (const bad of ['short', 'has space in it 12345', 'x'.repeat(65)]) {
+      const res = await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce: bad })
+      assert.equal(res.status, 401, bad)
+    }
+  })
+
+  it('replays of a signed create are refused before anything is written', async () => {
+    const body = JSON.stringify({ ...ORDER, out_trade_no: 'replay-create' })
+    const timestamp = Math.floor(Date.now() / 1000)
+    const nonce = randomBytes(16).toString('hex')
+    const authorization = authorizationHeader(key().key_id, key().secret, { method: 'POST', pathAndQuery: '/v1/orders', timestamp, nonce, body })
+    const send = () => fetch(`${url()}/v1/orders`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body })
+    assert.equal((await send()).status, 201)
+    const before = await snapshot(t.server)
+    assert.equal((await send()).status, 401)
+    await assertUnchanged(t.server, before)
+  })
+})
+
+describeEachDatabase(
+  'rate limits',
+  (t) => {
+    it('answers 429 with Retry-After once a key spends its burst', async () => {
+      const sk = t.server.merchant.test.secret
+      const results = await Promise.all(Array.from({ length: 30 }, () => api(t.server.url, sk, 'GET', '/v1/orders?limit=1')))
+      const limited = results.filter((r) => r.status === 429)
+      assert.ok(limited.length > 0, 'some requests were limited')
+      assert.equal(limited[0]!.body.error.type, 'rate_limited')
+      assert.ok(Number(limited[0]!.headers.get('retry-after')) >= 1)
+      // Another merchant's key has its own bucket.
+      const other = await t.server.newMerchant('Calm')
+      assert.equal((await api(t.server.url, other.test.secret, 'GET', '/v1/orders')).status, 200)
+    })
+  },
+  { env: { SCANPAY_RATE_LIMIT: '5' } },
+)

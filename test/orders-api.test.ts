@@ -1,0 +1,239 @@
+// The merchant API over real HTTP, on SQLite and PostgreSQL: orders, validation, idempotency, isolation.
+import assert from 'node:assert/strict'
+import { it } from 'node:test'
+import { describeEachDatabase } from './helpers/each-database.ts'
+import { api, ORDER } from './helpers/server.ts'
+import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
+
+describeEachDatabase('orders API', (t) => {
+  const sk = () => t.server.merchant.test.secret
+  const url = () => t.server.url
+
+  it('creates an order with the contract shape, then gets it by id and by out_trade_no', async () => {
+    const body = {
+      out_trade_no: 'shape-1', amount: 1234, currency: 'CNY', subject: 'Latte', description: 'oat milk',
+      notify_url: 'https://shop.example/hooks', return_url: 'https://shop.example/orders/1', expires_in: 600,
+      channels: ['wechatpay', 'alipay'], metadata: { table: '7' },
+    }
+    const res = await api(url(), sk(), 'POST', '/v1/orders', body)
+    assert.equal(res.status, 201)
+    assert.match(res.headers.get('x-request-id') ?? '', /^req_/)
+    const o = res.body
+    assert.match(o.id, /^ord_/)
+    assert.equal(o.object, 'order')
+    assert.equal(o.mode, 'test')
+    assert.equal(o.status, 'pending')
+    assert.equal(o.amount, 1234)
+    assert.equal(o.amount_refunded, 0)
+    assert.equal(o.description, 'oat milk')
+    assert.deepEqual(o.metadata, { table: '7' })
+    assert.equal(o.channel, null)
+    assert.equal(o.paid_at, null)
+    const token = new URL(o.pay_url).pathname.split('/')[2]
+    assert.ok(token && token.length >= 22, 'token carries at least 128 bits')
+    assert.equal(o.pay_url, `${url()}/pay/${token}`)
+    assert.deepEqual(o.qr_code, { content: o.pay_url, svg_url: `${o.pay_url}/qr.svg`, png_url: `${o.pay_url}/qr.png` })
+    assert.equal(Date.parse(o.expires_at) - Date.parse(o.created_at), 600_000)
+    const keys = ['id', 'object', 'mode', 'status', 'out_trade_no', 'amount', 'amount_refunded', 'currency', 'subject', 'description', 'metadata', 'pay_url', 'qr_code', 'channel', 'channel_trade_no', 'notify_url', 'return_url', 'created_at', 'expires_at', 'paid_at', 'closed_at']
+    assert.deepEqual(Object.keys(o).sort(), keys.sort())
+
+    const got = await api(url(), sk(), 'GET', `/v1/orders/${o.id}`)
+    assert.equal(got.status, 200)
+    assert.deepEqual(got.body, o)
+    const byNo = await api(url(), sk(), 'GET', '/v1/orders?out_trade_no=shape-1')
+    assert.equal(byNo.body.data.length, 1)
+    assert.equal(byNo.body.data[0].id, o.id)
+  })
+
+  it('defaults currency to CNY and expires_in to 900 s', async () => {
+    const res = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'defaults-1' })
+    assert.equal(res.status, 201)
+    assert.equal(res.body.currency, 'CNY')
+    assert.equal(Date.parse(res.body.expires_at) - Date.parse(res.body.created_at), 900_000)
+  })
+
+  it('is idempotent on out_trade_no: same parameters 200 with the same order, different ones 409', async () => {
+    const first = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'idem-1' })
+    assert.equal(first.status, 201)
+    const again = await api(url(), sk(), 'POST', '/v1/orders', { subject: 'Latte', amount: 1234, out_trade_no: 'idem-1', currency: 'CNY' })
+    assert.equal(again.status, 200)
+    assert.deepEqual(again.body, first.body)
+    const before = await snapshot(t.server)
+    const conflict = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'idem-1', amount: 999 })
+    assert.equal(conflict.status, 409)
+    assert.equal(conflict.body.error.code, 'out_trade_no_conflict')
+    assert.equal(conflict.body.error.type, 'conflict')
+    await assertUnchanged(t.server, before)
+  })
+
+  it('creates exactly one order from 50 concurrent identical requests', async () => {
+    const body = { ...ORDER, out_trade_no: 'race-50' }
+    const results = await Promise.all(Array.from({ length: 50 }, () => api(url(), sk(), 'POST', '/v1/orders', body)))
+    assert.ok(results.every((r) => r.status === 200 || r.status === 201), JSON.stringify(results.map((r) => r.status)))
+    assert.equal(results.filter((r) => r.status === 201).length, 1)
+    assert.equal(new Set(results.map((r) => r.body.id)).size, 1)
+    const list = await api(url(), sk(), 'GET', '/v1/orders?out_trade_no=race-50')
+    assert.equal(list.body.data.length, 1)
+  })
+
+  it('creates exactly one order from 50 concurrent requests sharing an Idempotency-Key', async () => {
+    const body = { ...ORDER, out_trade_no: 'race-key' }
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => api(url(), sk(), 'POST', '/v1/orders', body, { 'idempotency-key': 'k-race' })),
+    )
+    assert.ok(results.every((r) => r.status === 200 || r.status === 201))
+    assert.equal(new Set(results.map((r) => r.body.id)).size, 1)
+  })
+
+  it('replays the first response for a reused Idempotency-Key and refuses it with another body', async () => {
+    const h = { 'idempotency-key': 'key-abc' }
+    const first = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'ik-1' }, h)
+    assert.equal(first.status, 201)
+    const replay = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'ik-1' }, h)
+    assert.equal(replay.status, 201, 'the first response, status included')
+    assert.deepEqual(replay.body, first.body)
+    const before = await snapshot(t.server)
+    const reused = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'ik-2' }, h)
+    assert.equal(reused.status, 409)
+    assert.equal(reused.body.error.code, 'idempotency_key_reused')
+    await assertUnchanged(t.server, before)
+    const tooLong = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'ik-3' }, { 'idempotency-key': 'x'.repeat(256) })
+    assert.equal(tooLong.status, 400)
+    assert.equal(tooLong.body.error.param, 'Idempotency-Key')
+  })
+
+  const invalid: [string, unknown, string, string][] = [
+    ['amount as float', { ...ORDER, amount: 12.34 }, 'amount', 'amount_invalid'],
+    ['amount as string', { ...ORDER, amount: '1234' }, 'amount', 'amount_invalid'],
+    ['amount zero', { ...ORDER, amount: 0 }, 'amount', 'amount_invalid'],
+    ['amount too large', { ...ORDER, amount: 100_000_000_001 }, 'amount', 'amount_invalid'],
+    ['amount missing', { out_trade_no: 'x', subject: 's' }, 'amount', 'parameter_missing'],
+    ['out_trade_no with space', { ...ORDER, out_trade_no: 'a b' }, 'out_trade_no', 'parameter_invalid'],
+    ['out_trade_no too long', { ...ORDER, out_trade_no: 'a'.repeat(65) }, 'out_trade_no', 'parameter_invalid'],
+    ['subject empty', { ...ORDER, subject: '' }, 'subject', 'parameter_invalid'],
+    ['subject too long', { ...ORDER, subject: 's'.repeat(129) }, 'subject', 'parameter_invalid'],
+    ['description too long', { ...ORDER, description: 'd'.repeat(513) }, 'description', 'parameter_invalid'],
+    ['currency lower case', { ...ORDER, currency: 'cny' }, 'currency', 'parameter_invalid'],
+    ['expires_in too short', { ...ORDER, expires_in: 59 }, 'expires_in', 'parameter_invalid'],
+    ['expires_in too long', { ...ORDER, expires_in: 86_401 }, 'expires_in', 'parameter_invalid'],
+    ['notify_url not http', { ...ORDER, notify_url: 'ftp://x.example/' }, 'notify_url', 'parameter_invalid'],
+    ['return_url too long', { ...ORDER, return_url: 'https://x.example/' + 'a'.repeat(1010) }, 'return_url', 'parameter_invalid'],
+    ['unknown channel', { ...ORDER, channels: ['paypal'] }, 'channels.0', 'parameter_invalid'],
+    ['metadata value not string', { ...ORDER, metadata: { a: 1 } }, 'metadata.a', 'parameter_invalid'],
+    ['metadata key too long', { ...ORDER, metadata: { ['k'.repeat(41)]: 'v' } }, 'metadata', 'parameter_invalid'],
+    ['metadata too many keys', { ...ORDER, metadata: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])) }, 'metadata', 'parameter_invalid'],
+    ['metadata value too long', { ...ORDER, metadata: { a: 'v'.repeat(501) } }, 'metadata.a', 'parameter_invalid'],
+    ['unknown field', { ...ORDER, tip: 1 }, 'tip', 'parameter_unknown'],
+  ]
+  for (const [name, body, param, code] of invalid) {
+    it(`rejects ${name} with 400 and changes nothing`, async () => {
+      const before = await snapshot(t.server)
+      const res = await api(url(), sk(), 'POST', '/v1/orders', body)
+      assert.equal(res.status, 400, JSON.stringify(res.body))
+      assert.equal(res.body.error.type, 'invalid_request')
+      assert.equal(res.body.error.code, code)
+      assert.equal(res.body.error.param, param)
+      assert.match(res.body.error.request_id, /^req_/)
+      assert.equal(res.headers.get('x-request-id'), res.body.error.request_id)
+      await assertUnchanged(t.server, before)
+    })
+  }
+
+  it('rejects malformed JSON, a non-object body, a wrong media type and a body over 64 KiB', async () => {
+    const before = await snapshot(t.server)
+    const bad = await api(url(), sk(), 'POST', '/v1/orders', '{"amount": 12,')
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.error.code, 'body_invalid')
+    const arr = await api(url(), sk(), 'POST', '/v1/orders', '[1,2]')
+    assert.equal(arr.status, 400)
+    const media = await api(url(), sk(), 'POST', '/v1/orders', 'amount=1', { 'content-type': 'text/plain' })
+    assert.equal(media.status, 415)
+    assert.equal(media.body.error.type, 'invalid_request')
+    const huge = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, description: 'x'.repeat(70_000) })
+    assert.equal(huge.status, 413)
+    assert.equal(huge.body.error.type, 'invalid_request')
+    await assertUnchanged(t.server, before)
+  })
+
+  it('lists newest first with cursor pagination and filters', async () => {
+    const m = await t.server.newMerchant('Lister')
+    const s = m.test.secret
+    const ids: string[] = []
+    for (let i = 0; i < 7; i++) {
+      const r = await api(url(), s, 'POST', '/v1/orders', { ...ORDER, out_trade_no: `list-${i}` })
+      ids.push(r.body.id)
+    }
+    await api(url(), s, 'POST', `/v1/orders/${ids[2]}/close`)
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: any = await api(url(), s, 'GET', `/v1/orders?limit=3${cursor ? `&cursor=${cursor}` : ''}`)
+      assert.equal(page.status, 200)
+      assert.equal(page.body.object, 'list')
+      seen.push(...page.body.data.map((o: any) => o.id))
+      cursor = page.body.has_more ? page.body.next_cursor : null
+      if (!page.body.has_more) assert.equal(page.body.next_cursor, null)
+    } while (cursor)
+    assert.deepEqual(seen, [...ids].reverse())
+    const closed = await api(url(), s, 'GET', '/v1/orders?status=closed')
+    assert.deepEqual(closed.body.data.map((o: any) => o.id), [ids[2]])
+    const future = await api(url(), s, 'GET', `/v1/orders?created_gte=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)
+    assert.equal(future.body.data.length, 0)
+    const past = await api(url(), s, 'GET', `/v1/orders?created_lt=${Math.floor(Date.now() / 1000) + 60}&limit=100`)
+    assert.equal(past.body.data.length, 7)
+    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=zzz', 'created_gte=yesterday', 'colour=red']) {
+      const r = await api(url(), s, 'GET', `/v1/orders?${q}`)
+      assert.equal(r.status, 400, q)
+      assert.equal(r.body.error.type, 'invalid_request', q)
+    }
+  })
+
+  it('closes a pending order once; closing again returns it unchanged; a paid order answers 409', async () => {
+    const o = (await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'close-1' })).body
+    const closed = await api(url(), sk(), 'POST', `/v1/orders/${o.id}/close`)
+    assert.equal(closed.status, 200)
+    assert.equal(closed.body.status, 'closed')
+    assert.ok(closed.body.closed_at)
+    const again = await api(url(), sk(), 'POST', `/v1/orders/${o.id}/close`)
+    assert.deepEqual(again.body, closed.body)
+    const events = await api(url(), sk(), 'GET', `/v1/events?order_id=${o.id}`)
+    assert.deepEqual(events.body.data.map((e: any) => e.type), ['order.closed'])
+
+    const p = (await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'close-2' })).body
+    assert.equal((await api(url(), sk(), 'POST', `/v1/test_helpers/orders/${p.id}/pay`)).status, 200)
+    const before = await snapshot(t.server)
+    const refused = await api(url(), sk(), 'POST', `/v1/orders/${p.id}/close`)
+    assert.equal(refused.status, 409)
+    assert.equal(refused.body.error.code, 'order_paid')
+    await assertUnchanged(t.server, before)
+  })
+
+  it('answers 404 for unknown orders, and merchants never see each other’s orders', async () => {
+    const mine = (await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'private-1' })).body
+    const other = await t.server.newMerchant('Other')
+    const res = await api(url(), other.test.secret, 'GET', `/v1/orders/${mine.id}`)
+    assert.equal(res.status, 404)
+    assert.equal(res.body.error.type, 'not_found')
+    assert.equal((await api(url(), other.test.secret, 'POST', `/v1/orders/${mine.id}/close`)).status, 404)
+    assert.equal((await api(url(), other.test.secret, 'GET', '/v1/orders?out_trade_no=private-1')).body.data.length, 0)
+    // The same out_trade_no is free for another merchant.
+    assert.equal((await api(url(), other.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'private-1' })).status, 201)
+    assert.equal((await api(url(), sk(), 'GET', '/v1/orders/ord_nope')).status, 404)
+  })
+
+  it('keeps test and live apart: live keys never see test orders and may not use the test helpers', async () => {
+    const live = t.server.merchant.live.secret
+    const testOrder = (await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-1' })).body
+    assert.equal((await api(url(), live, 'GET', `/v1/orders/${testOrder.id}`)).status, 404)
+    const liveOrder = await api(url(), live, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-1' })
+    assert.equal(liveOrder.status, 201, 'out_trade_no is unique per mode')
+    assert.equal(liveOrder.body.mode, 'live')
+    assert.equal((await api(url(), sk(), 'GET', `/v1/orders/${liveOrder.body.id}`)).status, 404)
+    const helper = await api(url(), live, 'POST', `/v1/test_helpers/orders/${liveOrder.body.id}/pay`)
+    assert.equal(helper.status, 403)
+    assert.equal(helper.body.error.type, 'permission')
+    const sandbox = await api(url(), live, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-2', channels: ['sandbox'] })
+    assert.equal(sandbox.status, 400)
+    assert.equal(sandbox.body.error.param, 'channels')
+  })
+})
