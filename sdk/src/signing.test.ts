@@ -1,0 +1,91 @@
+// The signing rules against fixed vectors (documented in docs/authentication.md and cross-checked with openssl)
+// and the Standard Webhooks specification's published example.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import {
+  authorizationHeader,
+  buildPaymentLink,
+  canonicalRequest,
+  paymentLinkCanonical,
+  parseAuthorization,
+  signPaymentLink,
+  signRequest,
+  signWebhook,
+} from './signing.ts'
+
+const SECRET = 'sk_test_4eC39HqLyjWDarjtT1zdp7dcScanPayDocsVector00'
+const VECTORS = [
+  { method: 'POST', pathAndQuery: '/v1/orders', timestamp: 1764150000, nonce: 'n0nce-0123456789abcdef', body: '{"out_trade_no":"A-1001","amount":1234,"subject":"Latte"}', signature: 'aWxM+t7iBl+stL6XylitiPAdI2O0uIG9llhJhIfvHrk=' },
+  { method: 'GET', pathAndQuery: '/v1/orders?limit=10&status=paid', timestamp: 1764150000, nonce: 'n0nce-fedcba9876543210', body: '', signature: 'uXPrh9GdAUjYCreYYrGoRHr8+/HirIdMUpn/vLOlOCI=' },
+  { method: 'POST', pathAndQuery: '/v1/orders/ord_01jd0000000000000000000000/close', timestamp: 1764150123, nonce: 'abcdefghijklmnop', body: '', signature: 'g8E9Xrq+n7rPLe4Uy0mORfMPY1pNHUrziahM90bBuPQ=' },
+]
+
+describe('request signing', () => {
+  for (const [i, v] of VECTORS.entries()) {
+    it(`matches vector ${i + 1}`, () => {
+      assert.equal(signRequest(SECRET, v), v.signature)
+      assert.equal(signRequest(SECRET, { ...v, method: v.method.toLowerCase() }), v.signature, 'method is upper-cased')
+    })
+  }
+
+  it('documents exactly these vectors', () => {
+    const doc = readFileSync(new URL('../../docs/authentication.md', import.meta.url), 'utf8')
+    assert.ok(doc.includes(SECRET))
+    for (const v of VECTORS) assert.ok(doc.includes(v.signature) && doc.includes(v.nonce), v.signature)
+  })
+
+  it('builds the canonical request with a trailing newline after the body', () => {
+    assert.equal(canonicalRequest({ method: 'get', pathAndQuery: '/v1/x', timestamp: 1, nonce: 'n', body: '' }).toString(), 'GET\n/v1/x\n1\nn\n\n')
+  })
+
+  it('signs body bytes, not a re-encoding of them', () => {
+    const body = '{"subject":"拿铁"}'
+    assert.equal(
+      signRequest(SECRET, { method: 'POST', pathAndQuery: '/', timestamp: 1, nonce: 'n', body }),
+      signRequest(SECRET, { method: 'POST', pathAndQuery: '/', timestamp: 1, nonce: 'n', body: Buffer.from(body) }),
+    )
+  })
+
+  it('round-trips the Authorization header and rejects malformed ones', () => {
+    const v = VECTORS[0]!
+    const header = authorizationHeader('key_test_abc', SECRET, v)
+    assert.deepEqual(parseAuthorization(header), { keyId: 'key_test_abc', timestamp: '1764150000', nonce: v.nonce, signature: v.signature })
+    for (const bad of [
+      'Bearer x',
+      'SCANPAY-HMAC-SHA256 key_id="a",timestamp="1",nonce="n"',
+      'SCANPAY-HMAC-SHA256 key_id="a",timestamp="1",nonce="n",signature="s",extra="x"',
+      'SCANPAY-HMAC-SHA256 key_id="a",key_id="b",nonce="n",signature="s"',
+      'SCANPAY-HMAC-SHA256 key_id=a,timestamp="1",nonce="n",signature="s"',
+    ]) {
+      assert.equal(parseAuthorization(bad), null, bad)
+    }
+  })
+})
+
+describe('payment links', () => {
+  const params = { amount: '1234', currency: 'CNY', out_trade_no: 'A-1001', subject: 'Latte 拿铁', expires_at: '1764150900' }
+
+  it('matches the documented vector', () => {
+    assert.equal(paymentLinkCanonical(params), 'amount=1234&currency=CNY&expires_at=1764150900&out_trade_no=A-1001&subject=Latte%20%E6%8B%BF%E9%93%81')
+    assert.equal(signPaymentLink(SECRET, params), 'HYin0MoyrAJy-oXbrXP9DTOuB09UBpsv0T_X-HhEOUI')
+    assert.equal(signPaymentLink(SECRET, { ...params, sig: 'ignored' }), 'HYin0MoyrAJy-oXbrXP9DTOuB09UBpsv0T_X-HhEOUI')
+  })
+
+  it('builds a link whose query verifies', () => {
+    const link = new URL(buildPaymentLink({ publicUrl: 'https://pay.example/', keyId: 'key_test_x', secret: SECRET, amount: 1234, outTradeNo: 'A-1001', subject: 'Latte 拿铁', expiresAt: 1764150900 }))
+    assert.equal(link.pathname, '/l/key_test_x')
+    const q = Object.fromEntries(link.searchParams)
+    assert.equal(q.sig, 'HYin0MoyrAJy-oXbrXP9DTOuB09UBpsv0T_X-HhEOUI')
+    assert.equal(signPaymentLink(SECRET, q), q.sig)
+  })
+})
+
+describe('webhook signatures', () => {
+  it('matches the Standard Webhooks specification example', () => {
+    assert.equal(
+      signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'),
+      'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    )
+  })
+})

@@ -1,0 +1,45 @@
+// scanpay listen: a development webhook endpoint that verifies each delivery's signature and prints it,
+// so a merchant can watch its events before writing its own handler.
+import { createServer } from 'node:http'
+import { safeEqual, signWebhook } from '../../../sdk/src/signing.ts'
+
+const TOLERANCE_S = 300
+
+/** Verifies a Standard Webhooks delivery; returns null when valid, else why not. */
+export function verifyDelivery(secret: string, headers: Record<string, string | string[] | undefined>, body: string, nowS: number): string | null {
+  const id = headers['webhook-id']
+  const timestamp = headers['webhook-timestamp']
+  const signatures = headers['webhook-signature']
+  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return 'missing webhook-* headers'
+  if (!/^\d+$/.test(timestamp) || Math.abs(nowS - Number(timestamp)) > TOLERANCE_S) return 'timestamp outside the 5-minute tolerance'
+  const expected = signWebhook(secret, id, Number(timestamp), body)
+  return signatures.split(' ').some((s) => safeEqual(s, expected)) ? null : 'signature does not match (wrong secret, or the body was changed)'
+}
+
+export async function runListen(opts: { port: number; host: string; secret?: string }): Promise<number> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      const problem = opts.secret ? verifyDelivery(opts.secret, req.headers, body, Math.floor(Date.now() / 1000)) : 'not checked (no --secret)'
+      let summary = body
+      try {
+        const event = JSON.parse(body) as { id: string; type: string; data?: { id?: string; status?: string } }
+        summary = `${event.type} ${event.id} order=${event.data?.id} status=${event.data?.status}`
+      } catch {
+        // Not JSON: print it raw.
+      }
+      console.log(`${new Date().toISOString()} ${req.method} ${req.url} ${summary}  signature: ${problem ?? 'verified'}`)
+      res.writeHead(problem && opts.secret ? 400 : 200, { 'content-type': 'text/plain' }).end(problem ?? 'ok')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(opts.port, opts.host, resolve))
+  console.log(`Listening for webhooks on http://${opts.host}:${opts.port}/ (Ctrl-C to stop)`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  server.close()
+  return 0
+}

@@ -1,0 +1,21 @@
+// The per-key token bucket.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { AppError } from '../../core/errors.ts'
+import { RateLimiter } from './rate-limiter.ts'
+
+describe('rate limiter', () => {
+  it('allows a burst of twice the rate, then refuses with Retry-After, then refills', () => {
+    let now = 0
+    const limiter = new RateLimiter(5, () => now)
+    for (let i = 0; i < 10; i++) limiter.take('k')
+    assert.throws(
+      () => limiter.take('k'),
+      (err: unknown) => err instanceof AppError && err.status === 429 && err.headers?.['retry-after'] === '1',
+    )
+    limiter.take('other')
+    now += 1000
+    for (let i = 0; i < 5; i++) limiter.take('k')
+    assert.throws(() => limiter.take('k'))
+  })
+})
