@@ -1,0 +1,84 @@
+// The scanpay command as a user runs it: migrate, merchant create --json, and start with its demo merchant.
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { freePort } from './helpers/server.ts'
+import { eventually } from './helpers/webhook-receiver.ts'
+
+const run = promisify(execFile)
+const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
+const env = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn' }
+
+function tempDb(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-cli-')), 'scanpay.db')}`
+}
+
+describe('scanpay CLI', () => {
+  it('migrate brings a new database up to date, then reports it is', async () => {
+    const db = tempDb()
+    const first = await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    assert.match(first.stdout, /applied 0001-initial/)
+    const second = await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    assert.match(second.stdout, /up to date/)
+  })
+
+  it('merchant create --json prints exactly one JSON object with the credentials', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'CLI Shop', '--webhook-url', 'http://127.0.0.1:9/h', '--json', '--db', tempDb()], { env })
+    const lines = stdout.trim().split('\n')
+    assert.equal(lines.length, 1)
+    const m = JSON.parse(lines[0]!)
+    assert.deepEqual(Object.keys(m).sort(), ['live', 'merchant_id', 'test', 'webhook_secret'])
+    assert.match(m.merchant_id, /^mch_/)
+    assert.match(m.test.key_id, /^key_test_/)
+    assert.match(m.test.secret, /^sk_test_/)
+    assert.match(m.live.key_id, /^key_live_/)
+    assert.match(m.live.secret, /^sk_live_/)
+    assert.equal(Buffer.from(m.webhook_secret.slice('whsec_'.length), 'base64').length, 32)
+  })
+
+  it('merchant create refuses a missing name or a bad URL', async () => {
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--json', '--db', tempDb()], { env }), /--name is required/)
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--webhook-url', 'ftp://x', '--db', tempDb()], { env }), /http\(s\)/)
+  })
+
+  it('production mode needs a master key', async () => {
+    await assert.rejects(run(process.execPath, [BIN, 'migrate', '--db', tempDb()], { env: { ...env, NODE_ENV: 'production' } }), /SCANPAY_MASTER_KEY is required/)
+  })
+
+  it('start serves the API with a demo merchant printed once, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort()
+    const db = tempDb()
+    const child = spawn(process.execPath, [BIN, 'start', '--port', String(port), '--db', db], { env })
+    let out = ''
+    child.stdout.on('data', (c) => (out += c))
+    child.stderr.on('data', (c) => (out += c))
+    try {
+      const secret = await eventually(async () => /test secret:\s+(sk_test_\S+)/.exec(out)?.[1], 20_000, 'the demo merchant')
+      const res = await fetch(`http://127.0.0.1:${port}/v1/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ out_trade_no: 'cli-1', amount: 100, subject: 'Tea' }),
+      })
+      assert.equal(res.status, 201)
+      const order = (await res.json()) as any
+      assert.equal(order.pay_url.startsWith(`http://127.0.0.1:${port}/pay/`), true)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const code = await new Promise((r) => child.on('exit', r))
+    assert.equal(code, 0)
+    // A second start finds a merchant and makes no demo one.
+    const port2 = await freePort()
+    const again = spawn(process.execPath, [BIN, 'start', '--port', String(port2), '--db', db], { env })
+    let out2 = ''
+    again.stdout.on('data', (c) => (out2 += c))
+    await eventually(async () => out2.includes('listening'), 20_000, 'second start')
+    again.kill('SIGTERM')
+    await new Promise((r) => again.on('exit', r))
+    assert.ok(!out2.includes('demo merchant'))
+  })
+})
