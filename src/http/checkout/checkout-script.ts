@@ -1,5 +1,6 @@
 // The checkout page's only script: countdown, live status (SSE, polling as fallback) and the sandbox buttons.
-// Plain ES2017 in a string so the page needs no bundler and no second request; kept small by hand.
+// Plain ES5-level DOM and fetch in a string, so the page needs no bundler and no second request and still runs
+// in the older WebViews inside chat and wallet apps (hence no replaceChildren, arrow functions or classes).
 // It reads everything it needs from data-* attributes, which the server escapes, never from inline JSON.
 // When the countdown reaches zero it asks the server rather than deciding alone: the server's clock is the one
 // that counts, and a payment may have won at the last second. An SSE error (a proxy that buffers or drops the
@@ -21,7 +22,7 @@ if(!s||s===status||s==='pending')return;
 status=s;root.dataset.status=s;settle();
 var tpl=d.getElementById('t-'+(s==='expired'||s==='closed'?s:'paid'));
 if(!tpl)return;
-live.replaceChildren(tpl.content.cloneNode(true));
+live.textContent='';live.appendChild(tpl.content.cloneNode(true));
 var h=live.querySelector('h2');if(h)h.focus();
 }
 function check(){

@@ -46,7 +46,7 @@ export interface Messages {
 const en: Messages = {
   languageName: 'English',
   testMode: 'Test mode',
-  testModeNote: 'Sandbox wallet: no real money moves.',
+  testModeNote: 'No real money moves.',
   timeLeft: 'Time left',
   payWith: 'Pay with',
   channel: { sandbox: 'Sandbox wallet', wechatpay: 'WeChat Pay', alipay: 'Alipay' },
@@ -82,7 +82,7 @@ const en: Messages = {
 const zhCN: Messages = {
   languageName: '中文',
   testMode: '测试模式',
-  testModeNote: '沙箱钱包：不会产生真实扣款。',
+  testModeNote: '测试用，不会产生真实扣款。',
   timeLeft: '剩余时间',
   payWith: '支付方式',
   channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },

@@ -1,7 +1,183 @@
-// The customer's side: checkout page, QR codes, live status and signed payment links. (Being built.)
-import type { FastifyInstance } from 'fastify'
+// The customer's side: checkout page, QR codes, live status and signed payment links. No authentication:
+// the unguessable pay token (or a link's signature) is the capability.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { effectiveStatus, type Order } from '../../core/order.ts'
 import type { AppContext } from '../../context.ts'
+import { sendError, toAppError } from '../error-response.ts'
+import { payUrl } from '../presenters.ts'
+import { checkoutPage, errorPage, notFoundPage } from './checkout-page.ts'
+import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang } from './i18n.ts'
+import { customerStatus, plausibleToken } from './order-status.ts'
+import { newNonce, sendPage } from './page-response.ts'
+import { isPlausibleKeyId, orderForLink, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
+import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
+import { StatusStreams } from './status-stream.ts'
 
-export function checkoutRoutes(_ctx: AppContext) {
-  return async function routes(_app: FastifyInstance) {}
+interface TokenRoute {
+  Params: { token: string }
+  Querystring: Record<string, unknown>
+}
+
+/** Routes whose failures a person reads in a browser, so they get a page rather than JSON. */
+const PAGE_ROUTES = new Set(['/pay/:token', '/l/:keyId'])
+const FORM_ROUTES = new Set(['/pay/:token/sandbox/pay', '/pay/:token/sandbox/decline'])
+
+const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
+
+function langOf(req: FastifyRequest): Lang {
+  return negotiateLanguage((req.query as Record<string, unknown> | undefined)?.lang, req.headers['accept-language'])
+}
+
+function pagePath(token: string, lang: Lang | null, extra = ''): string {
+  const query = [lang && `lang=${encodeURIComponent(lang)}`, extra].filter(Boolean).join('&')
+  return `/pay/${encodeURIComponent(token)}${query ? `?${query}` : ''}`
+}
+
+export function checkoutRoutes(ctx: AppContext) {
+  const qrCache = new QrCache()
+  const streams = new StatusStreams({
+    now: () => ctx.clock.now(),
+    reload: (token) => ctx.storage.orders.byToken(token),
+    onOrder: (token, fn) => ctx.notifier.onOrder(token, fn),
+    onError: (err) => ctx.logger.warn({ err }, 'status stream could not read the order'),
+  })
+
+  async function findOrder(token: string): Promise<Order | null> {
+    return plausibleToken(token) ? ctx.storage.orders.byToken(token) : null
+  }
+
+  function sendNotFoundPage(req: FastifyRequest, reply: FastifyReply) {
+    const lang = langOf(req)
+    const nonce = newNonce()
+    return sendPage(reply, 404, nonce, notFoundPage(lang, nonce))
+  }
+
+  return async function routes(app: FastifyInstance) {
+    // Open streams would otherwise hold the server's close open until every customer left the page.
+    app.addHook('preClose', (done) => {
+      streams.closeAll()
+      done()
+    })
+
+    app.setErrorHandler((err, req, reply) => {
+      const appErr = toAppError(err as Error)
+      if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
+      const url = req.routeOptions.url ?? ''
+      if (!PAGE_ROUTES.has(url) && !(FORM_ROUTES.has(url) && !wantsJson(req))) return sendError(req, reply, appErr)
+      if (appErr.status === 404) return sendNotFoundPage(req, reply)
+      const lang = langOf(req)
+      const t = messages(lang)
+      const nonce = newNonce()
+      if (appErr.headers) reply.headers(appErr.headers)
+      const text = appErr.status >= 500 ? t.linkErrors.internal : appErr.status === 403 ? t.linkErrors.notPayable : t.failed
+      return sendPage(reply, appErr.status, nonce, errorPage(lang, nonce, text))
+    })
+
+    app.get<TokenRoute>('/pay/:token', { schema: { hide: true } }, async (req, reply) => {
+      const order = await findOrder(req.params.token)
+      if (!order) return sendNotFoundPage(req, reply)
+      const lang = langOf(req)
+      const nonce = newNonce()
+      const now = ctx.clock.now()
+      const merchant = await ctx.directory.merchant(order.merchantId)
+      const page = checkoutPage({
+        order,
+        status: effectiveStatus(order, now),
+        merchantName: merchant?.name ?? '',
+        lang,
+        nonce,
+        now,
+        channelAvailable: (name) => ctx.channels.get(name) !== undefined,
+        declined: req.query.declined === '1',
+      })
+      return sendPage(reply, 200, nonce, page)
+    })
+
+    app.get<TokenRoute>('/pay/:token/status', { schema: { hide: true } }, async (req, reply) => {
+      const order = await findOrder(req.params.token)
+      if (!order) throw notFound('order', 'token')
+      return reply.header('cache-control', 'no-store').send(customerStatus(order, ctx.clock.now()))
+    })
+
+    // HEAD would open a stream nobody reads.
+    app.get<TokenRoute>('/pay/:token/events', { schema: { hide: true }, exposeHeadRoute: false }, async (req, reply) => {
+      const order = await findOrder(req.params.token)
+      if (!order) throw notFound('order', 'token')
+      if (streams.full) {
+        const err = new AppError('rate_limited', 'too many live streams on this server; poll /status instead')
+        err.headers = { 'retry-after': '5' }
+        throw err
+      }
+      reply.hijack()
+      streams.open(reply.raw, order, { 'x-request-id': req.id })
+    })
+
+    for (const format of ['svg', 'png'] as const satisfies readonly QrFormat[]) {
+      app.get<TokenRoute>(`/pay/:token/qr.${format}`, { schema: { hide: true } }, async (req, reply) => {
+        const { token } = req.params
+        let qr = qrCache.get(token, format)
+        if (!qr) {
+          if (!(await findOrder(token))) throw notFound('order', 'token')
+          qr = await qrCache.render(token, format, payUrl(ctx.config.publicUrl, token))
+        }
+        // The code of a token never changes: let browsers and CDNs keep it.
+        reply.headers({ 'cache-control': 'public, max-age=86400, immutable', etag: qr.etag, 'x-content-type-options': 'nosniff' })
+        if (etagMatches(req.headers['if-none-match'], qr.etag)) return reply.code(304).send()
+        // An SVG opened on its own is a document: it gets no script and no outside requests.
+        if (format === 'svg') reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        return reply.header('content-type', qr.contentType).send(qr.body)
+      })
+    }
+
+    async function sandbox(req: FastifyRequest<TokenRoute>, reply: FastifyReply, action: 'pay' | 'decline') {
+      const order = await findOrder(req.params.token)
+      if (!order) throw notFound('order', 'token')
+      if (order.mode !== 'test') throw new AppError('test_mode_only', 'the sandbox wallet only pays test-mode orders')
+      // The same path as POST /v1/test_helpers/orders/{id}/pay: same checks, same events.
+      const current = action === 'pay' ? (await payWithSandbox(ctx.deps, order)).order : order
+      const status = customerStatus(current, ctx.clock.now())
+      const declined = action === 'decline' && status.status === 'pending'
+      if (wantsJson(req)) return reply.header('cache-control', 'no-store').send({ ...status, declined })
+      // Without script the form lands back on the page, which shows the outcome (post/redirect/get).
+      const lang = parseLangParam(req.query.lang)
+      return reply.code(303).header('cache-control', 'no-store').header('location', pagePath(order.payToken, lang, declined ? 'declined=1' : '')).send()
+    }
+
+    app.post<TokenRoute>('/pay/:token/sandbox/pay', { schema: { hide: true } }, (req, reply) => sandbox(req, reply, 'pay'))
+    app.post<TokenRoute>('/pay/:token/sandbox/decline', { schema: { hide: true } }, (req, reply) => sandbox(req, reply, 'decline'))
+
+    app.get<{ Params: { keyId: string } }>('/l/:keyId', { schema: { hide: true } }, async (req, reply) => {
+      const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : ''
+      const lang = parseLangParam(new URLSearchParams(rawQuery).get('lang')) ?? languageFromAcceptLanguage(req.headers['accept-language'])
+      const t = messages(lang).linkErrors
+      const nonce = newNonce()
+      const refuse = (status: number, reason: string, text: string) => {
+        req.log.info({ key_id: req.params.keyId.slice(0, 80), reason, status }, 'payment link refused')
+        return sendPage(reply, status, nonce, errorPage(lang, nonce, text))
+      }
+
+      const { keyId } = req.params
+      const key = isPlausibleKeyId(keyId) ? await ctx.directory.keyById(keyId) : null
+      if (!key) return refuse(403, 'unknown key', t.key)
+      const query = readLinkQuery(rawQuery)
+      if ('repeated' in query) return refuse(400, `repeated ${query.repeated}`, t.invalid(query.repeated))
+      // The signature is checked before anything else is believed, and before anything is written.
+      if (!verifyLinkSignature(key.secret, query.params)) return refuse(403, 'bad signature', t.signature)
+      const link = validateLinkParams(query.params, ctx.config.production)
+      if ('kind' in link) return refuse(400, `${link.kind} ${link.param}`, t.invalid(link.param))
+      if (link.expiresAt * 1000 <= ctx.clock.now()) return refuse(410, 'expired', t.expired)
+
+      let order: Order
+      try {
+        order = await orderForLink(ctx.deps, ctx.storage.orders, key.merchantId, key.mode, link)
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'out_trade_no_conflict') return refuse(409, 'out_trade_no conflict', t.conflict)
+        if (err instanceof AppError && err.status < 500) return refuse(err.status, err.code, t.notPayable)
+        throw err
+      }
+      return reply.code(303).headers({ location: pagePath(order.payToken, link.lang), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send()
+    })
+  }
 }

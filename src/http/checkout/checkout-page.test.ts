@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Order, OrderStatus } from '../../core/order.ts'
+import { checkoutPage, errorPage, formatTimeLeft, notFoundPage, type CheckoutView } from './checkout-page.ts'
+
+const NOW = 1_764_150_000_000
+const ORDER: Order = {
+  id: 'ord_x', merchantId: 'mch_x', mode: 'test', status: 'pending', outTradeNo: 'A-1', amount: 1234, amountRefunded: 0,
+  currency: 'CNY', subject: 'Latte', description: null, metadata: {}, channels: ['sandbox'], notifyUrl: null,
+  returnUrl: 'https://shop.example/back', payToken: 'tok_abcdefghijklmnopqrstu', channel: null, channelTradeNo: null,
+  requestHash: 'h', createdAt: NOW, expiresAt: NOW + 900_000, paidAt: null, closedAt: null, updatedAt: NOW,
+}
+
+function render(order: Partial<Order> = {}, view: Partial<CheckoutView> = {}): string {
+  const o = { ...ORDER, ...order }
+  return checkoutPage({
+    order: o, status: o.status, merchantName: 'Shop', lang: 'en', nonce: 'n0nce', now: NOW,
+    channelAvailable: (name) => name === 'sandbox', declined: false, ...view,
+  }).toString()
+}
+
+describe('formatTimeLeft', () => {
+  it('counts minutes and seconds, hours from an hour up, rounding up and never below zero', () => {
+    assert.equal(formatTimeLeft(900_000), '15:00')
+    assert.equal(formatTimeLeft(59_001), '1:00')
+    assert.equal(formatTimeLeft(3_599_000), '59:59')
+    assert.equal(formatTimeLeft(3_600_000), '1:00:00')
+    assert.equal(formatTimeLeft(86_400_000), '24:00:00')
+    assert.equal(formatTimeLeft(-5), '0:00')
+  })
+})
+
+describe('checkoutPage', () => {
+  it('shows a pending test order with the sandbox wallet, its end states ready for the script', () => {
+    const page = render()
+    assert.match(page, /<html lang="en">/)
+    assert.match(page, /¥12\.34/)
+    assert.match(page, />Pay ¥12\.34<\/button>/)
+    assert.match(page, />Decline<\/button>/)
+    assert.match(page, /action="\/pay\/tok_abcdefghijklmnopqrstu\/sandbox\/pay\?lang=en"/)
+    assert.match(page, />15:00<\/time>/)
+    for (const s of ['paid', 'expired', 'closed']) assert.match(page, new RegExp(`<template id="t-${s}">`))
+    assert.match(page, /<script nonce="n0nce">/)
+    assert.match(page, /<style nonce="n0nce">/)
+  })
+
+  it('writes Chinese pages in Chinese', () => {
+    const page = render({}, { lang: 'zh-CN' })
+    assert.match(page, /<html lang="zh-CN">/)
+    assert.match(page, />确认支付 ¥12\.34<\/button>/)
+    assert.match(page, />拒绝付款<\/button>/)
+  })
+
+  it('lists a live order’s channels, noting those not available yet, with no sandbox', () => {
+    const page = render({ mode: 'live', channels: ['wechatpay', 'alipay'] })
+    assert.match(page, /WeChat Pay/)
+    assert.match(page, /Alipay/)
+    assert.equal(page.match(/not available yet/g)?.length, 2)
+    assert.doesNotMatch(page, /<button/)
+    assert.doesNotMatch(page, /Test mode/)
+  })
+
+  it('shows end states without the wallet or the script', () => {
+    const cases: [OrderStatus, RegExp][] = [
+      ['paid', /Payment successful/], ['refunded', /Payment successful/], ['partially_refunded', /Payment successful/],
+      ['expired', /Order expired/], ['closed', /Order closed/],
+    ]
+    for (const [status, text] of cases) {
+      const page = render({ status })
+      assert.match(page, text, status)
+      assert.doesNotMatch(page, /<button|<script|<template/, status)
+    }
+  })
+
+  it('offers the way back only to a paid order, and only to an http(s) URL', () => {
+    assert.match(render({ status: 'paid' }), /<a class="btn pri" href="https:\/\/shop\.example\/back"/)
+    assert.doesNotMatch(render({ status: 'paid', returnUrl: null }), /Return to merchant/)
+    assert.doesNotMatch(render({ status: 'paid', returnUrl: 'javascript:alert(1)' }), /Return to merchant|javascript:/)
+    assert.doesNotMatch(render({ status: 'expired' }), /Return to merchant/)
+  })
+
+  it('escapes everything the merchant wrote', () => {
+    const xss = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    const page = render({ subject: xss, description: xss, returnUrl: `https://x.example/"><script>alert(1)</script>` }, { merchantName: xss })
+    assert.doesNotMatch(page, /<script>alert|<img src=x/)
+    assert.match(page, /&lt;script&gt;alert\(1\)&lt;\/script&gt;&quot;&gt;&lt;img src=x onerror=alert\(1\)&gt;/)
+  })
+
+  it('says when the customer declined', () => {
+    assert.match(render({}, { declined: true }), /<p id="msg" class="msg" role="status">Payment declined/)
+  })
+})
+
+describe('message pages', () => {
+  it('say an unknown page is not found, in the language asked for', () => {
+    assert.match(notFoundPage('en', 'n').toString(), /Payment page not found/)
+    assert.match(notFoundPage('zh-CN', 'n').toString(), /<html lang="zh-CN">[\s\S]*找不到支付页面/)
+  })
+
+  it('escape the reason they give', () => {
+    assert.match(errorPage('en', 'n', '<b>').toString(), /&lt;b&gt;/)
+  })
+})

@@ -1,0 +1,138 @@
+// Renders the customer's pages: the checkout (pending), its end states, unknown tokens and unusable links.
+import { formatMoney } from '../../core/money.ts'
+import type { ChannelName, Order, OrderStatus } from '../../core/order.ts'
+import { CHECKOUT_SCRIPT } from './checkout-script.ts'
+import { html, unsafeRaw, type SafeHtml } from './html.ts'
+import { LANGS, messages, type Lang, type Messages } from './i18n.ts'
+import { documentShell } from './layout.ts'
+import { endStateOf, safeReturnUrl, type EndState } from './order-status.ts'
+
+const ICONS = {
+  paid: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12.5l4.5 4.5L19 7.5"/></svg>'),
+  expired: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="8.5"/><path d="M12 7.5V12l3 2"/></svg>'),
+  closed: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M7.5 7.5l9 9M16.5 7.5l-9 9"/></svg>'),
+  wallet: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="3.5" y="6" width="17" height="13" rx="2.5"/><path d="M3.5 10h17M15 14.5h2"/></svg>'),
+  alert: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 7v6.5M12 17v.01"/></svg>'),
+}
+
+export interface CheckoutView {
+  order: Order
+  /** Effective status at `now` (an order past expires_at reads expired before the job writes it). */
+  status: OrderStatus
+  merchantName: string
+  lang: Lang
+  nonce: string
+  now: number
+  /** Whether this platform can take payments through a channel yet. */
+  channelAvailable(name: ChannelName): boolean
+  /** The customer just declined in the sandbox wallet (the no-script path lands here). */
+  declined: boolean
+}
+
+const pagePath = (token: string) => `/pay/${encodeURIComponent(token)}`
+const withLang = (path: string, lang: Lang) => `${path}?lang=${encodeURIComponent(lang)}`
+
+/** `m:ss`, or `h:mm:ss` from an hour up: the same format the script keeps counting in. */
+export function formatTimeLeft(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000))
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const minutes = Math.floor(s / 60)
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${pad(minutes % 60)}:${pad(s % 60)}` : `${minutes}:${pad(s % 60)}`
+}
+
+/** The merchant's initial for the avatar; a whole code point, so an emoji or CJK character is not cut in half. */
+function initial(name: string): string {
+  return (Array.from(name.trim())[0] ?? '·').toUpperCase()
+}
+
+function endState(state: EndState, t: Messages, returnUrl: string | null): SafeHtml {
+  if (state === 'paid') {
+    const back = safeReturnUrl(returnUrl)
+    return html`<section class="sec end ok" aria-live="polite"><div class="ic">${ICONS.paid}</div><h2 tabindex="-1">${t.paidTitle}</h2><p>${t.paidBody}</p>${
+      back && html`<a class="btn pri" href="${back}" rel="noopener noreferrer">${t.returnToMerchant}</a>`
+    }</section>`
+  }
+  const title = state === 'expired' ? t.expiredTitle : t.closedTitle
+  const body = state === 'expired' ? t.expiredBody : t.closedBody
+  return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p></section>`
+}
+
+function channelList(v: CheckoutView, t: Messages, amount: string): SafeHtml {
+  const { order } = v
+  const path = pagePath(order.payToken)
+  const items = order.channels.map((name) => {
+    if (name === 'sandbox' && order.mode === 'test') {
+      return html`<li><span class="dot c-sandbox" aria-hidden="true">${ICONS.wallet}</span><span><b>${t.channel.sandbox}</b><small>${t.testModeNote}</small></span></li>`
+    }
+    const available = v.channelAvailable(name)
+    return html`<li${available ? null : html` class="off"`}><span class="dot c-${name}" aria-hidden="true">${ICONS.wallet}</span><span><b>${t.channel[name]}</b>${
+      !available && html`<small>${t.channelUnavailable}</small>`
+    }</span></li>`
+  })
+  const wallet =
+    order.mode === 'test' && order.channels.includes('sandbox')
+      ? html`<form method="post" action="${withLang(`${path}/sandbox/pay`, v.lang)}" data-js><button class="btn pri" type="submit">${t.payButton(amount)}</button></form>
+<form method="post" action="${withLang(`${path}/sandbox/decline`, v.lang)}" data-js><button class="btn sub" type="submit">${t.declineButton}</button></form>
+<p id="msg" class="msg" role="status">${v.declined ? t.declined : ''}</p>`
+      : null
+  return html`<section class="sec" aria-labelledby="pw"><h2 id="pw">${t.payWith}</h2><ul class="ch">${items}</ul>
+${wallet}
+<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div></section>`
+}
+
+export function checkoutPage(v: CheckoutView): SafeHtml {
+  const { order } = v
+  const t = messages(v.lang)
+  const amount = formatMoney(order.amount, order.currency)
+  const state = endStateOf(v.status)
+  const leftMs = Math.max(0, order.expiresAt - v.now)
+  const live = state
+    ? endState(state, t, order.returnUrl)
+    : html`<p class="tm">${t.timeLeft}<time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${formatTimeLeft(leftMs)}</time></p>
+${channelList(v, t, amount)}`
+  // The pending page carries its end states, so the script can show them the moment the status changes.
+  const templates = state
+    ? null
+    : (['paid', 'expired', 'closed'] as const).map((s) => html`<template id="t-${s}">${endState(s, t, order.returnUrl)}</template>`)
+  const other = LANGS.find((l) => l !== v.lang)!
+  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${leftMs}" data-declined="${t.declined}" data-failed="${t.failed}">
+${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
+<div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
+<div class="mn">${v.merchantName}</div>
+<p class="amt">${amount}</p>
+<h1>${order.subject}</h1>
+${order.description && html`<p class="ds">${order.description}</p>`}
+<div id="live">${live}</div>
+${templates}
+</main>`
+  return documentShell({
+    lang: v.lang,
+    t,
+    title: `${amount} · ${order.subject} · ${v.merchantName}`,
+    nonce: v.nonce,
+    body,
+    script: state ? undefined : CHECKOUT_SCRIPT,
+    switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },
+  })
+}
+
+function messagePage(lang: Lang, nonce: string, title: string, text: string): SafeHtml {
+  const t = messages(lang)
+  return documentShell({
+    lang,
+    t,
+    title,
+    nonce,
+    body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h2>${title}</h2><p>${text}</p></section></main>`,
+  })
+}
+
+export function notFoundPage(lang: Lang, nonce: string): SafeHtml {
+  const t = messages(lang)
+  return messagePage(lang, nonce, t.notFoundTitle, t.notFoundBody)
+}
+
+/** A payment link that cannot be used, or any failure on the customer's side, explained in their language. */
+export function errorPage(lang: Lang, nonce: string, text: string): SafeHtml {
+  return messagePage(lang, nonce, messages(lang).errorTitle, text)
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { languageFromAcceptLanguage, LANGS, messages, negotiateLanguage, parseLangParam } from './i18n.ts'
+
+describe('language negotiation', () => {
+  it('takes ?lang= first', () => {
+    assert.equal(negotiateLanguage('zh-CN', 'en-US,en;q=0.9'), 'zh-CN')
+    assert.equal(negotiateLanguage('en', 'zh-CN,zh;q=0.9'), 'en')
+  })
+
+  it('reads ?lang= without regard to case and ignores values it does not know', () => {
+    assert.equal(parseLangParam('zh-cn'), 'zh-CN')
+    assert.equal(parseLangParam('EN'), 'en')
+    assert.equal(parseLangParam('fr'), null)
+    assert.equal(parseLangParam(['en', 'zh-CN']), null)
+    assert.equal(negotiateLanguage('fr', 'zh-TW'), 'zh-CN')
+  })
+
+  it('maps any Chinese in Accept-Language to Simplified Chinese', () => {
+    for (const header of ['zh', 'zh-CN', 'zh-TW', 'zh-Hant-HK', 'ZH-cn;q=0.8']) {
+      assert.equal(languageFromAcceptLanguage(header), 'zh-CN', header)
+    }
+  })
+
+  it('falls back to English when nothing is asked for or nothing matches', () => {
+    assert.equal(languageFromAcceptLanguage(undefined), 'en')
+    assert.equal(languageFromAcceptLanguage(''), 'en')
+    assert.equal(languageFromAcceptLanguage('fr-FR,de;q=0.8'), 'en')
+    assert.equal(languageFromAcceptLanguage('*'), 'en')
+  })
+
+  it('honours quality values rather than position', () => {
+    assert.equal(languageFromAcceptLanguage('en;q=0.5,zh-CN;q=0.9'), 'zh-CN')
+    assert.equal(languageFromAcceptLanguage('zh;q=0.4,en-GB;q=0.8'), 'en')
+    assert.equal(languageFromAcceptLanguage('zh;q=0,en'), 'en')
+  })
+
+  it('takes the most preferred language it can serve', () => {
+    assert.equal(languageFromAcceptLanguage('fr-FR,zh;q=0.8,en;q=0.5'), 'zh-CN')
+    assert.equal(languageFromAcceptLanguage('en-US,en;q=0.9,zh-CN;q=0.8'), 'en')
+  })
+})
+
+describe('messages', () => {
+  it('name the sandbox buttons as the contract requires', () => {
+    const en = messages('en')
+    const zh = messages('zh-CN')
+    assert.match(en.payButton('¥12.34'), /^Pay/)
+    assert.doesNotMatch(en.declineButton, /^Pay/)
+    assert.match(zh.payButton('¥12.34'), /支付/)
+    assert.doesNotMatch(zh.declineButton, /支付/)
+  })
+
+  it('keep Chinese out of the English strings', () => {
+    const cjk = /[\u3000-\u9fff\uff00-\uffef]/
+    const texts: string[] = []
+    const walk = (v: unknown) => {
+      if (typeof v === 'string') texts.push(v)
+      else if (typeof v === 'function') texts.push(String(v('X')))
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk)
+    }
+    walk(messages('en'))
+    for (const text of texts) assert.doesNotMatch(text, cjk, text)
+  })
+
+  it('have the same keys in every language', () => {
+    const shape = (v: unknown): unknown =>
+      v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)])) : typeof v
+    for (const lang of LANGS) assert.deepEqual(shape(messages(lang)), shape(messages('en')), lang)
+  })
+})

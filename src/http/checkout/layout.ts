@@ -1,0 +1,73 @@
+// The document around every customer page: head, the one inline stylesheet, footer. Mobile first, no external assets.
+import { html, unsafeRaw, type SafeHtml } from './html.ts'
+import type { Lang, Messages } from './i18n.ts'
+
+const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#667085;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
+@media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#3f86f5;--brh:#5b98f7;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;padding:16px;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;-webkit-text-size-adjust:100%}
+main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);border-radius:20px;padding:28px 22px 24px;box-shadow:0 1px 2px rgba(16,24,40,.05),0 12px 32px rgba(16,24,40,.08);text-align:center}
+.tag{display:inline-block;font-size:12px;font-weight:600;line-height:22px;padding:0 10px;border-radius:99px;color:var(--wa);background:var(--wab);margin-bottom:16px}
+.av{width:52px;height:52px;margin:0 auto 8px;border-radius:16px;background:var(--br);color:#fff;font-size:24px;font-weight:600;line-height:52px}
+.mn{font-weight:600;overflow-wrap:anywhere}
+.amt{font-size:46px;line-height:1.1;font-weight:700;margin:20px 0 6px;letter-spacing:-.02em;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
+.ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
+.tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
+.tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums;margin-left:4px}
+.sec{margin-top:22px;padding-top:20px;border-top:1px solid var(--ln);text-align:left}
+h2{font-size:13px;font-weight:600;letter-spacing:.03em;color:var(--mu);margin:0 0 10px}
+h2:focus{outline:none}
+.ch{list-style:none;margin:0;padding:0}
+.ch li{display:flex;gap:12px;align-items:center;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;margin-bottom:8px}
+.ch b{display:block;font-weight:600}
+.ch small{display:block;color:var(--mu);font-size:13px}
+.dot{width:32px;height:32px;border-radius:9px;flex:none;display:grid;place-items:center;color:#fff}
+.dot svg{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linejoin:round}
+.ch .off{opacity:.55}
+.c-sandbox{background:#f59e0b}.c-wechatpay{background:#07c160}.c-alipay{background:#1677ff}
+form{margin:0}
+.btn{display:block;width:100%;min-height:52px;margin-top:12px;padding:13px 16px;border-radius:14px;border:1px solid transparent;font:inherit;font-size:17px;font-weight:600;line-height:24px;text-align:center;text-decoration:none;cursor:pointer;-webkit-tap-highlight-color:transparent}
+.pri{background:var(--br);color:#fff}
+.pri:hover{background:var(--brh)}
+.sub{background:none;color:var(--fg);border-color:var(--ln)}
+.btn:disabled{opacity:.6;cursor:progress}
+.btn:focus-visible{outline:3px solid var(--br);outline-offset:2px}
+.msg{min-height:20px;margin:10px 0 -6px;text-align:center;color:var(--wa);font-size:14px}
+.end{text-align:center}
+.end h2{font-size:21px;color:var(--fg);letter-spacing:0;margin:0 0 6px}
+.end p{margin:0;color:var(--mu)}
+.ic{width:68px;height:68px;margin:6px auto 14px;border-radius:50%;display:grid;place-items:center;background:var(--nb);color:var(--mu)}
+.ic svg{width:36px;height:36px;fill:none;stroke:currentColor;stroke-width:2.4;stroke-linecap:round;stroke-linejoin:round}
+.ok .ic{background:var(--okb);color:var(--ok)}
+.ok .btn{margin-top:22px}
+.qr{display:none}
+@media(min-width:720px) and (hover:hover){.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
+footer{margin:16px 0 8px;font-size:13px;color:var(--mu)}
+footer a{color:inherit;margin-left:14px}`
+
+export interface ShellInput {
+  lang: Lang
+  t: Messages
+  title: string
+  nonce: string
+  body: SafeHtml
+  script?: string
+  /** Same page in the other language; omitted where switching would change what the page does. */
+  switchTo?: { lang: Lang; href: string; name: string }
+}
+
+export function documentShell(p: ShellInput): SafeHtml {
+  return html`<!doctype html>
+<html lang="${p.lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
+<meta name="robots" content="noindex,nofollow">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>${p.title}</title>
+<style nonce="${p.nonce}">${unsafeRaw(CSS)}</style></head>
+<body>${p.body}
+<footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>
+${p.script !== undefined && html`<script nonce="${p.nonce}">${unsafeRaw(p.script)}</script>`}
+</body></html>`
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { LruCache } from './lru-cache.ts'
+
+describe('LruCache', () => {
+  it('evicts the least recently used entry past its entry bound', () => {
+    const c = new LruCache<string, number>(2)
+    c.set('a', 1)
+    c.set('b', 2)
+    assert.equal(c.get('a'), 1)
+    c.set('c', 3)
+    assert.equal(c.get('b'), undefined)
+    assert.equal(c.get('a'), 1)
+    assert.equal(c.get('c'), 3)
+    assert.equal(c.size, 2)
+  })
+
+  it('evicts by size past its byte bound and keeps the count right on replace', () => {
+    const c = new LruCache<string, string>(100, 10, (v) => v.length)
+    c.set('a', 'xxxx')
+    c.set('b', 'yyyy')
+    c.set('a', 'zz')
+    assert.equal(c.bytes, 6)
+    c.set('c', 'wwwww')
+    assert.equal(c.get('b'), undefined)
+    assert.equal(c.bytes, 7)
+  })
+
+  it('does not take an entry larger than the whole budget', () => {
+    const c = new LruCache<string, string>(10, 4, (v) => v.length)
+    c.set('a', 'ok')
+    c.set('big', 'too large')
+    assert.equal(c.get('big'), undefined)
+    assert.equal(c.get('a'), 'ok')
+  })
+
+  it('refuses a bound below one entry', () => {
+    assert.throws(() => new LruCache(0), RangeError)
+  })
+})

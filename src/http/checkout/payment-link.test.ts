@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { buildPaymentLink, signPaymentLink } from '../../../sdk/src/signing.ts'
+import type { Order } from '../../core/order.ts'
+import { linkDescribes, orderLifetime, readLinkQuery, validateLinkParams, verifyLinkSignature, type PaymentLink } from './payment-link.ts'
+
+const SECRET = 'sk_test_secret'
+const BASE = { amount: '1234', currency: 'CNY', out_trade_no: 'A-1001', subject: 'Latte', expires_at: '1764150900' }
+
+function params(query: string): Record<string, string> {
+  const read = readLinkQuery(query)
+  assert.ok('params' in read)
+  return read.params
+}
+
+describe('readLinkQuery', () => {
+  it('reads each name once', () => {
+    assert.deepEqual({ ...params('a=1&b=x%20y&c=') }, { a: '1', b: 'x y', c: '' })
+  })
+
+  it('refuses a repeated name, which a signature cannot cover unambiguously', () => {
+    assert.deepEqual(readLinkQuery('amount=1&amount=2'), { repeated: 'amount' })
+  })
+
+  it('is not fooled by names that exist on Object.prototype', () => {
+    assert.deepEqual({ ...params('constructor=1&toString=2') }, { constructor: '1', toString: '2' })
+  })
+})
+
+describe('verifyLinkSignature', () => {
+  it('accepts a link built by the SDK', () => {
+    const url = new URL(buildPaymentLink({ publicUrl: 'https://pay.example', keyId: 'key_test_x', secret: SECRET, amount: 1234, outTradeNo: 'A-1001', subject: 'Latte & cake / 拿铁', expiresAt: 1764150900 }))
+    assert.equal(verifyLinkSignature(SECRET, params(url.search.slice(1))), true)
+  })
+
+  it('refuses a changed value, a missing sig and another secret', () => {
+    const sig = signPaymentLink(SECRET, BASE)
+    assert.equal(verifyLinkSignature(SECRET, { ...BASE, sig }), true)
+    assert.equal(verifyLinkSignature(SECRET, { ...BASE, amount: '1', sig }), false)
+    assert.equal(verifyLinkSignature(SECRET, { ...BASE, extra: 'x', sig }), false)
+    assert.equal(verifyLinkSignature(SECRET, { ...BASE }), false)
+    assert.equal(verifyLinkSignature('sk_test_other', { ...BASE, sig }), false)
+  })
+})
+
+describe('validateLinkParams', () => {
+  const ok = (p: Record<string, string>) => {
+    const link = validateLinkParams(p, false)
+    assert.ok(!('kind' in link), JSON.stringify(link))
+    return link as PaymentLink
+  }
+  const bad = (p: Record<string, string>, param: string) => assert.deepEqual(validateLinkParams(p, false), { kind: 'malformed', param })
+
+  it('reads a minimal link, currency defaulting to CNY', () => {
+    const { currency, ...rest } = BASE
+    assert.equal(currency, 'CNY')
+    assert.deepEqual(ok({ ...rest, sig: 'x' }), {
+      amount: 1234, currency: 'CNY', outTradeNo: 'A-1001', subject: 'Latte', expiresAt: 1764150900,
+      description: null, returnUrl: null, notifyUrl: null, lang: null,
+    })
+  })
+
+  it('reads the optional parameters', () => {
+    const link = ok({ ...BASE, description: 'Oat milk', return_url: 'https://shop.example/r', notify_url: 'https://shop.example/n', lang: 'zh-CN' })
+    assert.equal(link.description, 'Oat milk')
+    assert.equal(link.returnUrl, 'https://shop.example/r')
+    assert.equal(link.notifyUrl, 'https://shop.example/n')
+    assert.equal(link.lang, 'zh-CN')
+  })
+
+  it('takes amounts as plain decimals from 1 to 10^11 only', () => {
+    assert.equal(ok({ ...BASE, amount: '100000000000' }).amount, 100_000_000_000)
+    for (const amount of ['0', '-1', '+1', '01', '12.34', '1e3', ' 1', '100000000001', '', '0x10', '１２']) bad({ ...BASE, amount }, 'amount')
+  })
+
+  it('applies the API rules to every field', () => {
+    bad({ ...BASE, currency: 'cny' }, 'currency')
+    bad({ ...BASE, currency: '' }, 'currency')
+    bad({ ...BASE, out_trade_no: 'A 1' }, 'out_trade_no')
+    bad({ ...BASE, out_trade_no: 'x'.repeat(65) }, 'out_trade_no')
+    bad({ ...BASE, subject: '' }, 'subject')
+    bad({ ...BASE, subject: 'x'.repeat(129) }, 'subject')
+    assert.equal(ok({ ...BASE, subject: '拿'.repeat(128) }).subject.length, 128)
+    bad({ ...BASE, description: 'x'.repeat(513) }, 'description')
+    bad({ ...BASE, expires_at: 'soon' }, 'expires_at')
+    bad({ ...BASE, expires_at: '1764150900.5' }, 'expires_at')
+    bad({ ...BASE, return_url: 'javascript:alert(1)' }, 'return_url')
+    bad({ ...BASE, notify_url: 'https://x.example/' + 'a'.repeat(1024) }, 'notify_url')
+    bad({ ...BASE, lang: 'fr' }, 'lang')
+  })
+
+  it('requires the named parameters and refuses unknown ones', () => {
+    for (const name of ['amount', 'out_trade_no', 'subject', 'expires_at'] as const) {
+      const p: Record<string, string> = { ...BASE }
+      delete p[name]
+      bad(p, name)
+    }
+    bad({ ...BASE, metadata: '{}' }, 'metadata')
+  })
+
+  it('refuses internal URLs in production only', () => {
+    assert.deepEqual(validateLinkParams({ ...BASE, notify_url: 'http://127.0.0.1/hook' }, true), { kind: 'url_not_allowed', param: 'notify_url' })
+    assert.equal(ok({ ...BASE, notify_url: 'http://127.0.0.1/hook' }).notifyUrl, 'http://127.0.0.1/hook')
+  })
+})
+
+describe('orderLifetime', () => {
+  const now = 1_764_150_000_000
+  it('lasts until the link expires', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now), 900))
+  it('is at least a minute', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 5 }, now), 60))
+  it('is at most a day', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 30 * 86_400 }, now), 86_400))
+  it('counts whole seconds', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now + 400), 899))
+})
+
+describe('linkDescribes', () => {
+  const link: PaymentLink = { amount: 1234, currency: 'CNY', outTradeNo: 'A-1001', subject: 'Latte', expiresAt: 1, description: null, returnUrl: null, notifyUrl: null, lang: null }
+  const order = { mode: 'test', amount: 1234, currency: 'CNY', subject: 'Latte', description: null, returnUrl: null, notifyUrl: null, metadata: {}, channels: ['sandbox'] } as unknown as Order
+
+  it('matches the order the link made, whatever its lifetime', () => assert.equal(linkDescribes(order, link), true))
+  it('does not match an order with other details', () => {
+    assert.equal(linkDescribes({ ...order, amount: 1 }, link), false)
+    assert.equal(linkDescribes({ ...order, description: 'x' }, link), false)
+    assert.equal(linkDescribes({ ...order, metadata: { a: 'b' } }, link), false)
+    assert.equal(linkDescribes({ ...order, mode: 'live', channels: ['wechatpay'] }, link), false)
+  })
+})

@@ -1,0 +1,172 @@
+// Signed payment links (/l/{key_id}): reading, verifying and validating one, and turning it into its order.
+import { safeEqual, signPaymentLink } from '../../../sdk/src/signing.ts'
+import { AppError } from '../../core/errors.ts'
+import { MAX_AMOUNT } from '../../core/money.ts'
+import { channelsForMode, type Mode, type Order } from '../../core/order.ts'
+import type { OrderStore } from '../../core/ports.ts'
+import type { UseCaseDeps } from '../../core/use-cases/context.ts'
+import { createOrder, type CreateOrderInput } from '../../core/use-cases/create-order.ts'
+import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
+import { parseLangParam, type Lang } from './i18n.ts'
+
+/** Order lifetimes the API allows; a link's own expiry is clamped into them. */
+const MIN_EXPIRES_IN = 60
+const MAX_EXPIRES_IN = 86_400
+
+const KNOWN = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'description', 'return_url', 'notify_url', 'lang', 'sig'])
+
+export interface PaymentLink {
+  amount: number
+  currency: string
+  outTradeNo: string
+  subject: string
+  /** Unix seconds after which the link no longer creates an order. */
+  expiresAt: number
+  description: string | null
+  returnUrl: string | null
+  notifyUrl: string | null
+  lang: Lang | null
+}
+
+export type LinkFailure = { kind: 'malformed' | 'url_not_allowed'; param: string }
+
+export function isPlausibleKeyId(keyId: string): boolean {
+  return /^key_(test|live)_[A-Za-z0-9_-]{8,64}$/.test(keyId)
+}
+
+/**
+ * The query as name → value. A repeated name is malformed: the signature covers one value per name, and
+ * which of two a reader would take is exactly the ambiguity an attacker looks for.
+ */
+export function readLinkQuery(rawQuery: string): { params: Record<string, string> } | { repeated: string } {
+  const params: Record<string, string> = Object.create(null)
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
+    if (Object.hasOwn(params, name)) return { repeated: name }
+    params[name] = value
+  }
+  return { params }
+}
+
+/** True when `sig` is the HMAC of every other parameter under the key's secret. */
+export function verifyLinkSignature(secret: string, params: Record<string, string>): boolean {
+  const sig = params.sig
+  if (!sig) return false
+  return safeEqual(signPaymentLink(secret, params), sig)
+}
+
+const codePoints = (s: string) => Array.from(s).length
+const URL_PATTERN = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\s]+$/
+
+function urlParam(params: Record<string, string>, name: string, production: boolean): string | null | LinkFailure {
+  const value = params[name]
+  if (value === undefined) return null
+  if (value.length > 1024 || !URL_PATTERN.test(value) || !URL.canParse(value)) return { kind: 'malformed', param: name }
+  if (production && isObviouslyInternal(new URL(value))) return { kind: 'url_not_allowed', param: name }
+  return value
+}
+
+const isFailure = (v: unknown): v is LinkFailure => typeof v === 'object' && v !== null && 'kind' in v
+
+/** The same field rules as POST /v1/orders, applied to the link's text values. */
+export function validateLinkParams(params: Record<string, string>, production: boolean): PaymentLink | LinkFailure {
+  for (const name of Object.keys(params)) {
+    if (!KNOWN.has(name)) return { kind: 'malformed', param: name }
+  }
+  const { amount, currency = 'CNY', out_trade_no, subject, expires_at, description, lang } = params
+  // A plain decimal: no sign, dot, exponent or leading zero, so one amount has exactly one spelling.
+  if (amount === undefined || !/^[1-9][0-9]{0,11}$/.test(amount) || Number(amount) > MAX_AMOUNT) return { kind: 'malformed', param: 'amount' }
+  if (!/^[A-Z]{3}$/.test(currency)) return { kind: 'malformed', param: 'currency' }
+  if (out_trade_no === undefined || !/^[A-Za-z0-9_\-.|*]{1,64}$/.test(out_trade_no)) return { kind: 'malformed', param: 'out_trade_no' }
+  if (subject === undefined || codePoints(subject) < 1 || codePoints(subject) > 128) return { kind: 'malformed', param: 'subject' }
+  if (description !== undefined && codePoints(description) > 512) return { kind: 'malformed', param: 'description' }
+  if (expires_at === undefined || !/^[1-9][0-9]{0,11}$/.test(expires_at)) return { kind: 'malformed', param: 'expires_at' }
+  const parsedLang = lang === undefined ? null : parseLangParam(lang)
+  if (lang !== undefined && parsedLang === null) return { kind: 'malformed', param: 'lang' }
+  const returnUrl = urlParam(params, 'return_url', production)
+  if (isFailure(returnUrl)) return returnUrl
+  const notifyUrl = urlParam(params, 'notify_url', production)
+  if (isFailure(notifyUrl)) return notifyUrl
+  return {
+    amount: Number(amount),
+    currency,
+    outTradeNo: out_trade_no,
+    subject,
+    expiresAt: Number(expires_at),
+    description: description ?? null,
+    returnUrl,
+    notifyUrl,
+    lang: parsedLang,
+  }
+}
+
+/** Seconds the order lives: until the link expires, within the 60 s to 24 h the API allows. */
+export function orderLifetime(link: Pick<PaymentLink, 'expiresAt'>, nowMs: number): number {
+  const left = Math.floor((link.expiresAt * 1000 - nowMs) / 1000)
+  return Math.min(MAX_EXPIRES_IN, Math.max(MIN_EXPIRES_IN, left))
+}
+
+/**
+ * Whether an existing order is the one this link describes. The lifetime is left out on purpose: it is
+ * counted from the moment the link is first opened, so every later opening computes a different one.
+ */
+export function linkDescribes(order: Order, link: PaymentLink): boolean {
+  const channels = channelsForMode(order.mode, undefined)
+  return (
+    order.amount === link.amount &&
+    order.currency === link.currency &&
+    order.subject === link.subject &&
+    order.description === link.description &&
+    order.returnUrl === link.returnUrl &&
+    order.notifyUrl === link.notifyUrl &&
+    Object.keys(order.metadata).length === 0 &&
+    order.channels.length === channels.length &&
+    channels.every((c) => order.channels.includes(c))
+  )
+}
+
+function conflict(link: PaymentLink): AppError {
+  return new AppError(
+    'out_trade_no_conflict',
+    `an order with out_trade_no ${JSON.stringify(link.outTradeNo)} already exists with different parameters`,
+    'out_trade_no',
+  )
+}
+
+/**
+ * The link's order: the existing one when this link (or the API, with the same parameters) made it, else a
+ * new one. Idempotent on out_trade_no like the API; different parameters are a conflict.
+ */
+export async function orderForLink(
+  deps: UseCaseDeps,
+  orders: Pick<OrderStore, 'byOutTradeNo'>,
+  merchantId: string,
+  mode: Mode,
+  link: PaymentLink,
+): Promise<Order> {
+  const existing = await orders.byOutTradeNo(merchantId, mode, link.outTradeNo)
+  if (existing) {
+    if (!linkDescribes(existing, link)) throw conflict(link)
+    return existing
+  }
+  const input: CreateOrderInput = {
+    outTradeNo: link.outTradeNo,
+    amount: link.amount,
+    currency: link.currency,
+    subject: link.subject,
+    description: link.description,
+    notifyUrl: link.notifyUrl,
+    returnUrl: link.returnUrl,
+    expiresInSeconds: orderLifetime(link, deps.clock.now()),
+    channels: undefined,
+    metadata: {},
+  }
+  try {
+    return (await createOrder(deps, merchantId, mode, input)).order
+  } catch (err) {
+    // Two openings at once: the other one inserted first, with a lifetime a second apart. Same link, same order.
+    if (!(err instanceof AppError) || err.code !== 'out_trade_no_conflict') throw err
+    const winner = await orders.byOutTradeNo(merchantId, mode, link.outTradeNo)
+    if (winner && linkDescribes(winner, link)) return winner
+    throw err
+  }
+}

@@ -1,0 +1,111 @@
+// Server-Sent Events of an order's customer status: the current one at once, then one event per change.
+import type { ServerResponse } from 'node:http'
+import type { Order } from '../../core/order.ts'
+import { customerStatus, isSettled, type CustomerStatus } from './order-status.ts'
+
+export interface StatusStreamDeps {
+  now(): number
+  /** Reads the order again; another node may have changed it. */
+  reload(token: string): Promise<Order | null>
+  /** Subscribes to in-process changes of this token's order; returns the unsubscribe. */
+  onOrder(token: string, fn: (order: Order) => void): () => void
+  onError(err: unknown): void
+}
+
+export interface StatusStreamOptions {
+  /** How often the database is read again, for changes made by other nodes and for expiry by time. */
+  pollMs: number
+  /** A comment line this often keeps proxies and NATs from dropping an idle stream. */
+  heartbeatMs: number
+}
+
+export const DEFAULT_STREAM_OPTIONS: StatusStreamOptions = { pollMs: 2000, heartbeatMs: 15_000 }
+
+/** The streams open on this node, so shutdown can end them instead of waiting for customers to leave. */
+export class StatusStreams {
+  readonly #open = new Set<() => void>()
+
+  constructor(
+    private readonly deps: StatusStreamDeps,
+    private readonly options: StatusStreamOptions = DEFAULT_STREAM_OPTIONS,
+    /** Past this many, new clients are refused with 503 and fall back to polling. */
+    readonly maxOpen = 10_000,
+  ) {}
+
+  get openCount(): number {
+    return this.#open.size
+  }
+
+  get full(): boolean {
+    return this.#open.size >= this.maxOpen
+  }
+
+  /** Takes over the raw response (already hijacked from Fastify) until a settled status or a disconnect. */
+  open(res: ServerResponse, order: Order, headers: Record<string, string>): void {
+    const { deps, options } = this
+    const token = order.payToken
+    let last: CustomerStatus['status'] | null = null
+    let closed = false
+    let reading = false
+
+    const send = (o: Order) => {
+      if (closed) return
+      const current = customerStatus(o, deps.now())
+      if (current.status === last) return
+      last = current.status
+      res.write(`event: status\ndata: ${JSON.stringify(current)}\n\n`)
+      // Nothing the customer waits for can follow a settled status, so the stream ends with it.
+      if (isSettled(current.status)) close()
+    }
+
+    const close = () => {
+      if (closed) return
+      closed = true
+      clearInterval(poller)
+      clearInterval(heartbeat)
+      unsubscribe()
+      this.#open.delete(close)
+      if (!res.writableEnded) res.end()
+    }
+
+    const reload = async () => {
+      // A slow database must not pile reads up behind each other.
+      if (reading || closed) return
+      reading = true
+      try {
+        const fresh = await deps.reload(token)
+        if (fresh) send(fresh)
+      } catch (err) {
+        deps.onError(err)
+      } finally {
+        reading = false
+      }
+    }
+
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      // nginx and similar buffer responses unless told otherwise, which would hold events back.
+      'x-accel-buffering': 'no',
+    })
+    // A reconnecting EventSource waits this long; the page falls back to polling on error anyway.
+    res.write(`retry: ${options.pollMs}\n\n`)
+
+    const unsubscribe = deps.onOrder(token, send)
+    const poller = setInterval(reload, options.pollMs)
+    const heartbeat = setInterval(() => {
+      if (!closed) res.write(': heartbeat\n\n')
+    }, options.heartbeatMs)
+    this.#open.add(close)
+    res.on('close', close)
+    res.on('error', close)
+    send(order)
+  }
+
+  /** Ends every open stream; clients reconnect (or poll) to another node. */
+  closeAll(): void {
+    for (const close of [...this.#open]) close()
+  }
+}

@@ -1,0 +1,605 @@
+// The customer's side over real HTTP, on every database: pages, QR codes, live status, sandbox, payment links.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import jsqr from 'jsqr'
+import { PNG } from 'pngjs'
+import { buildPaymentLink, signPaymentLink } from '../sdk/src/signing.ts'
+import { describeEachDatabase } from './helpers/each-database.ts'
+import { api, ORDER, startTestServer, type TestServer } from './helpers/server.ts'
+
+// jsqr is CommonJS whose types declare a default export: under NodeNext that is the `default` property.
+const jsQR = jsqr.default
+
+interface Page {
+  status: number
+  headers: Headers
+  text: string
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<Page> {
+  const res = await fetch(url, { headers, redirect: 'manual' })
+  return { status: res.status, headers: res.headers, text: await res.text() }
+}
+
+let seq = 0
+const nextNo = () => `CO-${process.pid}-${++seq}`
+
+async function newOrder(server: TestServer, body: Record<string, unknown> = {}, secret = server.merchant.test.secret) {
+  const res = await api(server.url, secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: nextNo(), ...body })
+  assert.equal(res.status, 201, JSON.stringify(res.body))
+  return { ...res.body, token: (res.body.pay_url as string).split('/pay/')[1]! } as { id: string; pay_url: string; token: string; [k: string]: any }
+}
+
+async function ordersByNo(server: TestServer, outTradeNo: string, secret = server.merchant.test.secret) {
+  const res = await api(server.url, secret, 'GET', `/v1/orders?out_trade_no=${encodeURIComponent(outTradeNo)}`)
+  assert.equal(res.status, 200)
+  return res.body.data as any[]
+}
+
+function assertPageHeaders(page: Page) {
+  assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8')
+  assert.equal(page.headers.get('cache-control'), 'no-store')
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff')
+  assert.equal(page.headers.get('referrer-policy'), 'no-referrer')
+  const csp = page.headers.get('content-security-policy') ?? ''
+  const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1]
+  assert.ok(nonce, csp)
+  for (const directive of [
+    "default-src 'none'", `style-src 'nonce-${nonce}'`, "img-src 'self' data:", "connect-src 'self'",
+    "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+  ]) {
+    assert.ok(csp.includes(directive), `${directive} in ${csp}`)
+  }
+  // Every script and style on the page carries this response's nonce, and nothing else runs.
+  for (const tag of page.text.match(/<(script|style)\b[^>]*>/g) ?? []) assert.ok(tag.includes(`nonce="${nonce}"`), tag)
+  assert.doesNotMatch(page.text, /\son[a-z]+=/i, 'no inline event handlers')
+  assert.doesNotMatch(page.text, /\ssrc="(https?:)?\/\/|<link[^>]+href="(https?:)?\/\//, 'no external assets')
+}
+
+/** Reads server-sent events from a streaming fetch, one at a time. */
+function sseReader(res: Response) {
+  const reader = res.body!.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  return {
+    async next(timeoutMs = 5000): Promise<{ event: string; data: any } | null> {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        let cut: number
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut)
+          buffer = buffer.slice(cut + 2)
+          const event = /^event: (.*)$/m.exec(block)?.[1]
+          const data = /^data: (.*)$/m.exec(block)?.[1]
+          if (event && data) return { event, data: JSON.parse(data) }
+        }
+        const left = deadline - Date.now()
+        if (left <= 0) throw new Error('no event in time')
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no event in time')), left)),
+        ])
+        if (chunk.done) return null
+        buffer += decoder.decode(chunk.value, { stream: true })
+      }
+    },
+    cancel: () => reader.cancel().catch(() => {}),
+  }
+}
+
+const XSS = [
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  "'><svg onload=alert(1)>",
+  '</title><script>alert(document.domain)</script>',
+  '<iframe src="javascript:alert(1)"></iframe>',
+  '{{constructor.constructor("alert(1)")()}}<b>',
+]
+
+describeEachDatabase('checkout', (t) => {
+  it('shows a pending test order: merchant, subject, description, amount, countdown, sandbox wallet', async () => {
+    const order = await newOrder(t.server, { description: 'Oat milk, extra hot', return_url: 'https://shop.example/back' })
+    const page = await get(order.pay_url)
+    assert.equal(page.status, 200)
+    assertPageHeaders(page)
+    assert.match(page.text, /<html lang="en">/)
+    assert.match(page.text, /Test Shop/)
+    assert.match(page.text, /<h1>Latte<\/h1>/)
+    assert.match(page.text, /Oat milk, extra hot/)
+    assert.match(page.text, /<p class="amt">¥12\.34<\/p>/)
+    assert.match(page.text, /<time id="left" datetime="[^"]+">1[45]:\d\d<\/time>/)
+    assert.match(page.text, /Sandbox wallet/)
+    assert.match(page.text, /<button[^>]*>Pay ¥12\.34<\/button>/)
+    assert.match(page.text, /<button[^>]*>Decline<\/button>/)
+    assert.match(page.text, /<form method="post" action="\/pay\/[^"]+\/sandbox\/pay\?lang=en"/)
+    assert.ok(page.text.includes(`/pay/${order.token}/events`) || page.text.includes("'/events'"), 'listens for live status')
+    assert.ok(Buffer.byteLength(page.text) < 15_000, `page is ${Buffer.byteLength(page.text)} bytes`)
+  })
+
+  it('speaks Simplified Chinese from ?lang= or Accept-Language, ?lang= winning', async () => {
+    const order = await newOrder(t.server)
+    const byParam = await get(order.pay_url + '?lang=zh-CN')
+    const byHeader = await get(order.pay_url, { 'accept-language': 'zh-TW,zh;q=0.9,en;q=0.5' })
+    for (const page of [byParam, byHeader]) {
+      assert.equal(page.status, 200)
+      assert.match(page.text, /<html lang="zh-CN">/)
+      assert.match(page.text, /<button[^>]*>确认支付 ¥12\.34<\/button>/)
+      assert.match(page.text, /<button[^>]*>拒绝付款<\/button>/)
+      assert.match(page.text, /剩余时间/)
+    }
+    assert.match(byHeader.headers.get('vary') ?? '', /accept-language/i)
+    const english = await get(order.pay_url + '?lang=en', { 'accept-language': 'zh-CN' })
+    assert.match(english.text, /<html lang="en">/)
+    assert.doesNotMatch(english.text.replace(/<footer>[\s\S]*<\/footer>/, ''), /[\u4e00-\u9fff]/, 'no Chinese on the English page outside the language switch')
+  })
+
+  it('shows a live order’s channels, noting those not available yet, and no sandbox', async () => {
+    const order = await newOrder(t.server, { channels: ['wechatpay', 'alipay'] }, t.server.merchant.live.secret)
+    const page = await get(order.pay_url)
+    assert.equal(page.status, 200)
+    assert.match(page.text, /WeChat Pay/)
+    assert.match(page.text, /Alipay/)
+    // Channels this build has no adapter for yet say so; the others are listed plainly.
+    const missing = (['wechatpay', 'alipay'] as const).filter((name) => !t.server.server.ctx.channels.get(name))
+    assert.equal(page.text.match(/This channel is not available yet/g)?.length ?? 0, missing.length)
+    assert.doesNotMatch(page.text, /<button|Sandbox wallet|Test mode/)
+    const zh = await get(order.pay_url + '?lang=zh-CN')
+    assert.match(zh.text, /微信支付/)
+    assert.match(zh.text, /支付宝/)
+  })
+
+  it('shows a paid order as paid, with the way back to the merchant', async () => {
+    const order = await newOrder(t.server, { return_url: 'https://shop.example/orders/1?x=1&y=2' })
+    assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)).status, 200)
+    const page = await get(order.pay_url)
+    assert.equal(page.status, 200)
+    assertPageHeaders(page)
+    assert.match(page.text, /Payment successful/)
+    assert.match(page.text, /<a class="btn pri" href="https:\/\/shop\.example\/orders\/1\?x=1&amp;y=2"[^>]*>Return to merchant<\/a>/)
+    assert.doesNotMatch(page.text, /<button/)
+    assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /支付成功[\s\S]*返回商户/)
+  })
+
+  it('shows a paid order without a return_url with no way back', async () => {
+    const order = await newOrder(t.server)
+    await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+    const page = await get(order.pay_url)
+    assert.match(page.text, /Payment successful/)
+    assert.doesNotMatch(page.text, /Return to merchant/)
+  })
+
+  it('shows a closed order as closed', async () => {
+    const order = await newOrder(t.server)
+    assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/close`)).status, 200)
+    const page = await get(order.pay_url)
+    assert.equal(page.status, 200)
+    assert.match(page.text, /Order closed/)
+    assert.doesNotMatch(page.text, /<button/)
+    assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已关闭/)
+  })
+
+  it('answers an unknown token with a 404 page that says so, in the customer’s language', async () => {
+    for (const token of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
+      const page = await get(`${t.server.url}/pay/${token}`)
+      assert.equal(page.status, 404, token)
+      assertPageHeaders(page)
+      assert.match(page.text, /Payment page not found/)
+      assert.doesNotMatch(page.text, /<script>alert/)
+    }
+    const zh = await get(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, { 'accept-language': 'zh-CN' })
+    assert.match(zh.text, /<html lang="zh-CN">[\s\S]*找不到支付页面/)
+  })
+
+  it('never lets merchant-written text run as markup', async () => {
+    for (const payload of XSS) {
+      const merchant = await t.server.newMerchant(payload)
+      const order = await newOrder(
+        t.server,
+        { subject: payload.slice(0, 128), description: payload, metadata: { note: payload, [payload.slice(0, 40)]: 'x' }, return_url: `https://shop.example/${payload.replace(/\s/g, '')}` },
+        merchant.test.secret,
+      )
+      const check = (page: Page, what: string) => {
+        assert.equal(page.status, 200)
+        assert.ok(!page.text.includes(payload), `${what}: raw ${payload}`)
+        assert.ok(!page.text.includes(payload.replace(/\s/g, '')), `${what}: raw return_url ${payload}`)
+        assert.doesNotMatch(page.text, /<script>|<img src=x|<svg onload|<iframe|\}\}<b>/, what)
+      }
+      check(await get(order.pay_url), 'pending')
+      check(await get(order.pay_url + '?lang=zh-CN'), 'pending zh')
+      await api(t.server.url, merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      const paid = await get(order.pay_url)
+      check(paid, 'paid')
+      const href = /<a class="btn pri" href="([^"]*)"/.exec(paid.text)?.[1]
+      assert.ok(href?.startsWith('https://shop.example/'), href)
+    }
+  })
+
+  it('serves the QR code of pay_url as a PNG that decodes back to it, cacheable', async () => {
+    const order = await newOrder(t.server)
+    const res = await fetch(`${order.pay_url}/qr.png`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'image/png')
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=86400, immutable')
+    const etag = res.headers.get('etag')
+    assert.match(etag ?? '', /^"[^"]+"$/)
+    const png = PNG.sync.read(Buffer.from(await res.arrayBuffer()))
+    const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height)
+    assert.equal(decoded?.data, order.pay_url)
+    assert.equal(decoded?.data, order.qr_code.content)
+    const again = await fetch(`${order.pay_url}/qr.png`, { headers: { 'if-none-match': etag! } })
+    assert.equal(again.status, 304)
+    assert.equal(again.headers.get('etag'), etag)
+  })
+
+  it('serves the QR code as SVG with its content type', async () => {
+    const order = await newOrder(t.server)
+    const res = await fetch(order.qr_code.svg_url)
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') ?? '', /^image\/svg\+xml/)
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=86400, immutable')
+    assert.ok(res.headers.get('etag'))
+    assert.match(await res.text(), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*<\/svg>\s*$/)
+    const second = await fetch(order.qr_code.svg_url)
+    assert.equal(second.headers.get('etag'), res.headers.get('etag'))
+  })
+
+  it('answers 404 for the QR code of an unknown token', async () => {
+    for (const format of ['svg', 'png']) {
+      const res = await fetch(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/qr.${format}`)
+      assert.equal(res.status, 404)
+      assert.equal((await res.json()).error.code, 'resource_missing')
+    }
+  })
+
+  it('reports the status as JSON, uncached', async () => {
+    const order = await newOrder(t.server, { return_url: 'https://shop.example/back' })
+    const res = await fetch(`${order.pay_url}/status`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('cache-control'), 'no-store')
+    assert.deepEqual(await res.json(), { status: 'pending', expires_at: order.expires_at, return_url: 'https://shop.example/back' })
+    await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+    assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'paid')
+    const plain = await newOrder(t.server)
+    assert.equal((await (await fetch(`${plain.pay_url}/status`)).json()).return_url, null)
+  })
+
+  it('answers 404 JSON for the status of an unknown token', async () => {
+    const res = await fetch(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/status`)
+    assert.equal(res.status, 404)
+    const body = await res.json()
+    assert.equal(body.error.code, 'resource_missing')
+    assert.equal(body.error.type, 'not_found')
+  })
+
+  it('streams the status: the current one at once, then paid when the test helper pays, then ends', async () => {
+    const order = await newOrder(t.server)
+    const controller = new AbortController()
+    const res = await fetch(`${order.pay_url}/events`, { signal: controller.signal })
+    try {
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/)
+      assert.equal(res.headers.get('cache-control'), 'no-store')
+      const events = sseReader(res)
+      assert.deepEqual(await events.next(), { event: 'status', data: { status: 'pending', expires_at: order.expires_at, return_url: null } })
+      const paid = await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      assert.equal(paid.status, 200)
+      const next = await events.next()
+      assert.equal(next?.event, 'status')
+      assert.equal(next?.data.status, 'paid')
+      assert.equal(await events.next(), null, 'the stream ends after a settled status')
+    } finally {
+      controller.abort()
+    }
+  })
+
+  it('streams a settled order’s status once and ends', async () => {
+    const order = await newOrder(t.server)
+    await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/close`)
+    const events = sseReader(await fetch(`${order.pay_url}/events`))
+    assert.equal((await events.next())?.data.status, 'closed')
+    assert.equal(await events.next(), null)
+  })
+
+  it('answers 404 for the stream of an unknown token', async () => {
+    const res = await fetch(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/events`)
+    assert.equal(res.status, 404)
+    assert.equal((await res.json()).error.code, 'resource_missing')
+  })
+
+  it('pays through the sandbox wallet (script path), exactly once, with the order.paid event', async () => {
+    const order = await newOrder(t.server)
+    const pay = () => fetch(`${order.pay_url}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
+    const res = await pay()
+    assert.equal(res.status, 200)
+    assert.equal((await res.json()).status, 'paid')
+    const after = await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/orders/${order.id}`)
+    assert.equal(after.body.status, 'paid')
+    assert.equal(after.body.channel, 'sandbox')
+    const again = await pay()
+    assert.equal(again.status, 200)
+    assert.equal((await again.json()).status, 'paid')
+    const events = await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/events?order_id=${order.id}`)
+    assert.deepEqual(events.body.data.map((e: any) => e.type), ['order.paid'])
+  })
+
+  it('pays through the sandbox wallet without script: a form post, then back to the page', async () => {
+    const order = await newOrder(t.server)
+    const res = await fetch(`${order.pay_url}/sandbox/pay?lang=zh-CN`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    })
+    assert.equal(res.status, 303)
+    assert.equal(res.headers.get('location'), `/pay/${order.token}?lang=zh-CN`)
+    const page = await get(t.server.url + res.headers.get('location'))
+    assert.match(page.text, /支付成功/)
+  })
+
+  it('declines without changing the order', async () => {
+    const order = await newOrder(t.server)
+    const res = await fetch(`${order.pay_url}/sandbox/decline`, { method: 'POST', headers: { accept: 'application/json' } })
+    assert.equal(res.status, 200)
+    const body = await res.json()
+    assert.equal(body.status, 'pending')
+    assert.equal(body.declined, true)
+    const form = await fetch(`${order.pay_url}/sandbox/decline?lang=en`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
+    assert.equal(form.status, 303)
+    const page = await get(t.server.url + form.headers.get('location'))
+    assert.match(page.text, /Payment declined\. You can try again\./)
+    assert.match(page.text, /<button[^>]*>Pay ¥12\.34<\/button>/)
+    const after = await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/orders/${order.id}`)
+    assert.equal(after.body.status, 'pending')
+    const events = await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/events?order_id=${order.id}`)
+    assert.equal(events.body.data.length, 0)
+  })
+
+  it('refuses the sandbox for live orders and unknown tokens', async () => {
+    const order = await newOrder(t.server, {}, t.server.merchant.live.secret)
+    const res = await fetch(`${order.pay_url}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
+    assert.equal(res.status, 403)
+    assert.equal((await res.json()).error.code, 'test_mode_only')
+    const page = await fetch(`${order.pay_url}/sandbox/pay`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
+    assert.equal(page.status, 403)
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/)
+    const after = await api(t.server.url, t.server.merchant.live.secret, 'GET', `/v1/orders/${order.id}`)
+    assert.equal(after.body.status, 'pending')
+    const unknown = await fetch(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
+    assert.equal(unknown.status, 404)
+  })
+
+  linkTests(t)
+})
+
+/** Signed payment links, /l/{key_id}. */
+function linkTests(t: { readonly server: TestServer }) {
+  const link = (overrides: Partial<Parameters<typeof buildPaymentLink>[0]> = {}) =>
+    buildPaymentLink({
+      publicUrl: t.server.url,
+      keyId: t.server.merchant.test.key_id,
+      secret: t.server.merchant.test.secret,
+      amount: 1234,
+      outTradeNo: nextNo(),
+      subject: 'Latte',
+      expiresAt: Math.floor(Date.now() / 1000) + 600,
+      ...overrides,
+    })
+
+  it('payment link: creates the order and redirects to its checkout; the same link again gives the same order', async () => {
+    const outTradeNo = nextNo()
+    const url = link({ outTradeNo, subject: 'Latte & cake / 拿铁', extra: { description: 'Table 7', return_url: 'https://shop.example/back' } })
+    const first = await get(url)
+    assert.equal(first.status, 303)
+    const location = first.headers.get('location')!
+    assert.match(location, /^\/pay\/[A-Za-z0-9_-]+$/)
+    const orders = await ordersByNo(t.server, outTradeNo)
+    assert.equal(orders.length, 1)
+    const order = orders[0]
+    assert.equal(order.pay_url, t.server.url + location)
+    assert.equal(order.amount, 1234)
+    assert.equal(order.currency, 'CNY')
+    assert.equal(order.subject, 'Latte & cake / 拿铁')
+    assert.equal(order.description, 'Table 7')
+    assert.equal(order.return_url, 'https://shop.example/back')
+    assert.equal(order.mode, 'test')
+    const lifetime = (Date.parse(order.expires_at) - Date.parse(order.created_at)) / 1000
+    assert.ok(lifetime >= 595 && lifetime <= 600, String(lifetime))
+    const page = await get(t.server.url + location)
+    assert.equal(page.status, 200)
+    assert.match(page.text, /Latte &amp; cake \/ 拿铁/)
+
+    await new Promise((r) => setTimeout(r, 1100))
+    const second = await get(url)
+    assert.equal(second.status, 303)
+    assert.equal(second.headers.get('location'), location)
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 1)
+  })
+
+  it('payment link: opened many times at once still makes one order', async () => {
+    const outTradeNo = nextNo()
+    const url = link({ outTradeNo })
+    const results = await Promise.all(Array.from({ length: 8 }, () => get(url)))
+    assert.deepEqual(results.map((r) => r.status), Array(8).fill(303))
+    assert.equal(new Set(results.map((r) => r.headers.get('location'))).size, 1)
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 1)
+  })
+
+  it('payment link: carries a signed lang to the checkout', async () => {
+    const res = await get(link({ extra: { lang: 'zh-CN' } }))
+    assert.equal(res.status, 303)
+    assert.match(res.headers.get('location')!, /\?lang=zh-CN$/)
+  })
+
+  it('payment link: a live key makes a live order', async () => {
+    const outTradeNo = nextNo()
+    const res = await get(link({ outTradeNo, keyId: t.server.merchant.live.key_id, secret: t.server.merchant.live.secret }))
+    assert.equal(res.status, 303)
+    const [order] = await ordersByNo(t.server, outTradeNo, t.server.merchant.live.secret)
+    assert.equal(order.mode, 'live')
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+  })
+
+  it('payment link: a tampered amount is refused with 403 and creates nothing', async () => {
+    const outTradeNo = nextNo()
+    const url = new URL(link({ outTradeNo }))
+    url.searchParams.set('amount', '1')
+    const page = await get(url.href)
+    assert.equal(page.status, 403)
+    assertPageHeaders(page)
+    assert.match(page.text, /signature does not match/)
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+  })
+
+  it('payment link: a missing or foreign signature, or an added parameter, is refused with 403', async () => {
+    for (const mutate of [
+      (u: URL) => u.searchParams.delete('sig'),
+      (u: URL) => u.searchParams.set('sig', signPaymentLink(t.server.merchant.live.secret, Object.fromEntries(u.searchParams))),
+      (u: URL) => u.searchParams.set('description', 'free'),
+      (u: URL) => u.searchParams.set('subject', 'Espresso'),
+    ]) {
+      const outTradeNo = nextNo()
+      const url = new URL(link({ outTradeNo }))
+      mutate(url)
+      assert.equal((await get(url.href)).status, 403, url.href)
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    }
+  })
+
+  it('payment link: an expired link is refused with 410 and creates nothing', async () => {
+    const outTradeNo = nextNo()
+    const page = await get(link({ outTradeNo, expiresAt: Math.floor(Date.now() / 1000) - 1 }), { 'accept-language': 'zh-CN' })
+    assert.equal(page.status, 410)
+    assert.match(page.text, /<html lang="zh-CN">[\s\S]*此支付链接已过期/)
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+  })
+
+  it('payment link: an unknown or malformed key is refused with 403', async () => {
+    for (const keyId of ['key_test_AAAAAAAAAAAAAAAA', 'nonsense', '<script>']) {
+      const outTradeNo = nextNo()
+      const page = await get(link({ outTradeNo, keyId }))
+      assert.equal(page.status, 403, keyId)
+      assert.doesNotMatch(page.text, /<script>/)
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    }
+  })
+
+  it('payment link: correctly signed but invalid parameters are refused with 400 and create nothing', async () => {
+    const cases: Record<string, string>[] = [
+      { amount: '12.34' }, { amount: '0' }, { amount: '0100' }, { amount: '100000000001' }, { currency: 'cny' },
+      { out_trade_no: 'bad no' }, { subject: '' }, { subject: 'x'.repeat(129) }, { expires_at: 'tomorrow' },
+      { return_url: 'javascript:alert(1)' }, { unknown: 'x' }, { lang: 'fr' },
+    ]
+    for (const bad of cases) {
+      const outTradeNo = nextNo()
+      const params: Record<string, string> = {
+        amount: '1234', currency: 'CNY', out_trade_no: outTradeNo, subject: 'Latte',
+        expires_at: String(Math.floor(Date.now() / 1000) + 600), ...bad,
+      }
+      const sig = signPaymentLink(t.server.merchant.test.secret, params)
+      const query = new URLSearchParams({ ...params, sig }).toString()
+      const page = await get(`${t.server.url}/l/${t.server.merchant.test.key_id}?${query}`)
+      assert.equal(page.status, 400, JSON.stringify(bad))
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    }
+    const url = link()
+    assert.equal((await get(`${url}&amount=1`)).status, 400, 'repeated parameter')
+  })
+
+  it('payment link: an out_trade_no already used with other details is a 409 page', async () => {
+    const order = await newOrder(t.server, { amount: 999 })
+    const page = await get(link({ outTradeNo: order.out_trade_no }))
+    assert.equal(page.status, 409)
+    assert.match(page.text, /already exists with different details/)
+    const orders = await ordersByNo(t.server, order.out_trade_no)
+    assert.equal(orders.length, 1)
+    assert.equal(orders[0].amount, 999)
+  })
+
+  it('payment link: an order the API made with the same details is the link’s order', async () => {
+    const order = await newOrder(t.server)
+    const res = await get(link({ outTradeNo: order.out_trade_no }))
+    assert.equal(res.status, 303)
+    assert.equal(res.headers.get('location'), `/pay/${order.token}`)
+  })
+}
+
+// Expiry needs time to pass: this server's clock is moved forward by hand.
+const clock = { offset: 0, now: () => Date.now() + clock.offset }
+describeEachDatabase(
+  'checkout expiry',
+  (t) => {
+    it('shows an order past expires_at as expired, in page, status and stream, before or after the job', async () => {
+      const order = await newOrder(t.server, { expires_in: 60 })
+      clock.offset += 61_000
+      const page = await get(order.pay_url)
+      assert.equal(page.status, 200)
+      assert.match(page.text, /Order expired/)
+      assert.doesNotMatch(page.text, /<button/)
+      assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已过期/)
+      assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'expired')
+      const events = sseReader(await fetch(`${order.pay_url}/events`))
+      assert.equal((await events.next())?.data.status, 'expired')
+      assert.equal(await events.next(), null)
+      const pay = await fetch(`${order.pay_url}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
+      assert.equal((await pay.json()).status, 'expired')
+    })
+
+    it('streams expired when the time runs out while the page is open', async () => {
+      const order = await newOrder(t.server, { expires_in: 60 })
+      const controller = new AbortController()
+      const events = sseReader(await fetch(`${order.pay_url}/events`, { signal: controller.signal }))
+      try {
+        assert.equal((await events.next())?.data.status, 'pending')
+        clock.offset += 61_000
+        assert.equal((await events.next(5000))?.data.status, 'expired')
+      } finally {
+        controller.abort()
+      }
+    })
+
+    it('payment link: an order lives until the link expires, at least a minute and at most a day', async () => {
+      const now = Math.floor(clock.now() / 1000)
+      for (const [expiresAt, lifetime] of [[now + 10, 60], [now + 3 * 86_400, 86_400]] as const) {
+        const outTradeNo = nextNo()
+        const url = buildPaymentLink({
+          publicUrl: t.server.url, keyId: t.server.merchant.test.key_id, secret: t.server.merchant.test.secret,
+          amount: 500, outTradeNo, subject: 'Tea', expiresAt,
+        })
+        assert.equal((await get(url)).status, 303)
+        const [order] = await ordersByNo(t.server, outTradeNo)
+        assert.equal((Date.parse(order.expires_at) - Date.parse(order.created_at)) / 1000, lifetime)
+      }
+    })
+
+    it('payment link: expiry is judged by the server’s clock', async () => {
+      const outTradeNo = nextNo()
+      const url = buildPaymentLink({
+        publicUrl: t.server.url, keyId: t.server.merchant.test.key_id, secret: t.server.merchant.test.secret,
+        amount: 500, outTradeNo, subject: 'Tea', expiresAt: Math.floor(clock.now() / 1000) + 30,
+      })
+      clock.offset += 31_000
+      assert.equal((await get(url)).status, 410)
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    })
+  },
+  { clock },
+)
+
+describe('checkout shutdown', () => {
+  it('ends open status streams instead of waiting for customers to leave', async () => {
+    const server = await startTestServer('sqlite')
+    let stopped = false
+    try {
+      const order = await newOrder(server)
+      const events = sseReader(await fetch(`${order.pay_url}/events`))
+      assert.equal((await events.next())?.data.status, 'pending')
+      const started = Date.now()
+      await server.stop()
+      stopped = true
+      assert.ok(Date.now() - started < 5000, 'stopped promptly')
+      assert.equal(await events.next(), null, 'the stream ended')
+    } finally {
+      if (!stopped) await server.stop()
+    }
+  })
+})

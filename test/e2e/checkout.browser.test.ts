@@ -1,0 +1,224 @@
+// The checkout in a real browser (Debian's Chromium, headless) on a phone-sized screen, in both languages.
+// One database kind is enough here; the HTTP suite covers SQLite and PostgreSQL.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { api, ORDER, startTestServer, type TestServer } from '../helpers/server.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const available = existsSync(CHROMIUM)
+if (!available && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests`)
+const skip = available ? false : `no Chromium at ${CHROMIUM}; install Debian's chromium package to run the browser tests`
+
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+
+const LANGS = [
+  { lang: 'en', pay: /^Pay/, decline: 'Decline', paid: 'Payment successful', declined: 'Payment declined. You can try again.' },
+  { lang: 'zh-CN', pay: /支付/, decline: '拒绝付款', paid: '支付成功', declined: '已拒绝付款，您可以重新尝试。' },
+] as const
+
+let seq = 0
+const nextNo = () => `BR-${process.pid}-${++seq}`
+
+describe('checkout in a browser', { skip }, () => {
+  let server: TestServer
+  let browser: Browser
+
+  before(async () => {
+    server = await startTestServer('sqlite')
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await server?.stop()
+  })
+
+  async function newOrder(body: Record<string, unknown> = {}, secret = server.merchant.test.secret) {
+    const res = await api(server.url, secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: nextNo(), ...body })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return res.body as { id: string; pay_url: string }
+  }
+
+  async function orderStatus(id: string, secret = server.merchant.test.secret): Promise<string> {
+    return (await api(server.url, secret, 'GET', `/v1/orders/${id}`)).body.status
+  }
+
+  /**
+   * A phone with a page that records what would betray a bug: dialogs (an XSS payload running), CSP
+   * violations and script errors (the page breaking its own policy), and navigations after the first.
+   */
+  async function phone(options: { javaScriptEnabled?: boolean } = {}) {
+    const context: BrowserContext = await browser.newContext({ ...PHONE, ...options })
+    const page: Page = await context.newPage()
+    const problems: string[] = []
+    const dialogs: string[] = []
+    let navigations = 0
+    page.on('dialog', (d) => {
+      dialogs.push(d.message())
+      void d.dismiss()
+    })
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 404/.test(m.text())) problems.push(`console: ${m.text()}`)
+    })
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++
+    })
+    return { context, page, problems, dialogs, navigations: () => navigations }
+  }
+
+  /** A marker on window survives only as long as the document does: if it is still there, nothing reloaded. */
+  async function markDocument(page: Page) {
+    await page.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'same document'))
+  }
+
+  async function assertSameDocument(page: Page) {
+    assert.equal(await page.evaluate(() => (window as unknown as { __marker?: string }).__marker), 'same document', 'the page reloaded')
+  }
+
+  for (const l of LANGS) {
+    describe(l.lang, () => {
+      it('tapping pay shows success without reloading, and the order is paid', async () => {
+        const order = await newOrder({ description: 'Oat milk, extra hot', return_url: 'https://shop.example/back' })
+        const p = await phone()
+        try {
+          await p.page.goto(`${order.pay_url}?lang=${l.lang}`)
+          assert.equal(await p.page.getAttribute('html', 'lang'), l.lang)
+          await p.page.screenshot({ path: `/tmp/scanpay-checkout-${l.lang}.png`, fullPage: true })
+          const before = await p.page.locator('#left').textContent()
+          await p.page.waitForFunction((text) => document.getElementById('left')?.textContent !== text, before, { timeout: 3000 })
+          await markDocument(p.page)
+          const navigations = p.navigations()
+          await p.page.getByRole('button', { name: l.pay }).tap()
+          await p.page.getByRole('heading', { name: l.paid }).waitFor({ timeout: 5000 })
+          await assertSameDocument(p.page)
+          assert.equal(p.navigations(), navigations, 'no navigation happened')
+          assert.equal(await p.page.getByRole('button').count(), 0, 'the wallet is gone')
+          const back = p.page.getByRole('link', { name: l.lang === 'en' ? 'Return to merchant' : '返回商户' })
+          assert.equal(await back.getAttribute('href'), 'https://shop.example/back')
+          assert.equal(await orderStatus(order.id), 'paid')
+          await p.page.screenshot({ path: `/tmp/scanpay-checkout-paid-${l.lang}.png`, fullPage: true })
+          assert.deepEqual(p.problems, [])
+        } finally {
+          await p.context.close()
+        }
+      })
+
+      it('declining keeps the order pending and says so', async () => {
+        const order = await newOrder()
+        const p = await phone()
+        try {
+          await p.page.goto(`${order.pay_url}?lang=${l.lang}`)
+          await markDocument(p.page)
+          await p.page.getByRole('button', { name: l.decline }).tap()
+          await p.page.getByRole('status').filter({ hasText: l.declined }).waitFor({ timeout: 5000 })
+          await assertSameDocument(p.page)
+          assert.equal(await p.page.getByRole('button', { name: l.pay }).isEnabled(), true, 'the customer can try again')
+          assert.equal(await orderStatus(order.id), 'pending')
+          assert.deepEqual(p.problems, [])
+        } finally {
+          await p.context.close()
+        }
+      })
+
+      it('an order paid elsewhere updates the open page live', async () => {
+        const order = await newOrder()
+        const p = await phone()
+        try {
+          await p.page.goto(`${order.pay_url}?lang=${l.lang}`)
+          await markDocument(p.page)
+          // The stream is open once the page has its first event; give it a moment to connect.
+          await p.page.waitForTimeout(300)
+          const paid = await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+          assert.equal(paid.status, 200)
+          await p.page.getByRole('heading', { name: l.paid }).waitFor({ timeout: 5000 })
+          await assertSameDocument(p.page)
+          assert.deepEqual(p.problems, [])
+        } finally {
+          await p.context.close()
+        }
+      })
+
+      it('an XSS payload in the subject, description or merchant name never runs', async () => {
+        const payload = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+        const merchant = await server.newMerchant(`<img src=x onerror=alert(3)>${l.lang}`)
+        const order = await newOrder({ subject: payload, description: `'><svg onload=alert(4)>` }, merchant.test.secret)
+        const p = await phone()
+        try {
+          await p.page.goto(`${order.pay_url}?lang=${l.lang}`)
+          assert.equal(await p.page.getByRole('heading', { level: 1 }).textContent(), payload, 'shown as text')
+          await p.page.getByRole('button', { name: l.pay }).tap()
+          await p.page.getByRole('heading', { name: l.paid }).waitFor({ timeout: 5000 })
+          await p.page.waitForTimeout(200)
+          assert.deepEqual(p.dialogs, [])
+          assert.equal(await orderStatus(order.id, merchant.test.secret), 'paid')
+        } finally {
+          await p.context.close()
+        }
+      })
+    })
+  }
+
+  it('falls back to polling when the event stream is unavailable', async () => {
+    const order = await newOrder()
+    const p = await phone()
+    try {
+      await p.page.route('**/events', (route) => route.fulfill({ status: 503, body: '' }))
+      await p.page.goto(order.pay_url)
+      await markDocument(p.page)
+      await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 6000 })
+      await assertSameDocument(p.page)
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('shows a closed order’s end state live', async () => {
+    const order = await newOrder()
+    const p = await phone()
+    try {
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.waitForTimeout(300)
+      await api(server.url, server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/close`)
+      await p.page.getByRole('heading', { name: '订单已关闭' }).waitFor({ timeout: 5000 })
+      assert.equal(await p.page.getByRole('button').count(), 0)
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('pays without JavaScript through the plain form', async () => {
+    const order = await newOrder()
+    const p = await phone({ javaScriptEnabled: false })
+    try {
+      await p.page.goto(order.pay_url)
+      await p.page.getByRole('button', { name: /^Pay/ }).tap()
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
+      assert.equal(await orderStatus(order.id), 'paid')
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('lays out within a phone’s width', async () => {
+    const order = await newOrder({ subject: 'A rather long subject line that goes on and on to test wrapping on a small phone screen' })
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 640 })
+      await p.page.goto(order.pay_url)
+      const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      assert.equal(overflow, 0, 'no horizontal scrolling')
+      const box = await p.page.getByRole('button', { name: /^Pay/ }).boundingBox()
+      assert.ok(box && box.height >= 44, 'the pay button is a comfortable tap target')
+    } finally {
+      await p.context.close()
+    }
+  })
+})
