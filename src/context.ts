@@ -1,16 +1,23 @@
 // The composition root: builds every part of the platform from one validated, frozen config.
 import pino, { type Logger } from 'pino'
+import { ChannelCredentials } from './channels/channel-credentials.ts'
+import { createRealChannels } from './channels/real-channels.ts'
 import { ChannelRegistry } from './channels/registry.ts'
+import { SandboxChannel } from './channels/sandbox/sandbox-channel.ts'
 import type { Config } from './config/config.ts'
 import type { Clock } from './core/ports.ts'
+import type { ChannelPaymentDeps } from './core/use-cases/channel-payment-deps.ts'
 import type { UseCaseDeps } from './core/use-cases/context.ts'
-import { presentOrder } from './http/presenters.ts'
+import type { RefundDeps } from './core/use-cases/refund-deps.ts'
+import { presentOrder, presentRefund } from './http/presenters.ts'
 import { RateLimiter } from './http/merchant-api/rate-limiter.ts'
 import { BackgroundJobs } from './jobs/background-jobs.ts'
 import { MerchantDirectory } from './merchants/merchant-directory.ts'
 import { Metrics } from './observability/metrics.ts'
 import { SecretBox } from './security/secret-box.ts'
 import { migrate, openDatabase } from './storage/database.ts'
+import { SqlChannelCredentialStore } from './storage/channel-credential-store.ts'
+import { SqlChannelNotificationStore } from './storage/channel-notification-store.ts'
 import { Storage } from './storage/storage.ts'
 import { ChangeNotifier } from './webhooks/change-notifier.ts'
 import { DeliveryWorker } from './webhooks/delivery-worker.ts'
@@ -27,6 +34,13 @@ export interface AppContext {
   rateLimiter: RateLimiter
   channels: ChannelRegistry
   deps: UseCaseDeps
+  /** The use-case deps plus the channels that give money back, for refunds. */
+  refundDeps: RefundDeps
+  /** The use-case deps plus the channel adapters and notify URLs, for real-channel payments. */
+  channelDeps: ChannelPaymentDeps
+  /** Merchants' sealed channel credentials (live mode). */
+  channelCredentials: ChannelCredentials
+  channelNotifications: SqlChannelNotificationStore
   worker: DeliveryWorker
   jobs: BackgroundJobs
   close(): Promise<void>
@@ -54,6 +68,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
     present: (order) => presentOrder(config.publicUrl, order),
     listener: notifier,
   }
+  const channelCredentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box, () => clock.now())
+  const channels = new ChannelRegistry([new SandboxChannel(), ...createRealChannels({ credentials: channelCredentials, clock })])
+  const channelDeps: ChannelPaymentDeps = {
+    ...deps,
+    channel: (name) => channels.get(name),
+    // The merchant in the path tells us whose keys verify and decrypt the notification.
+    notifyUrl: (channel, merchantId) => `${config.publicUrl}/channels/${channel}/notify/${merchantId}`,
+  }
+  const refundDeps: RefundDeps = { ...deps, channel: (name) => channels.get(name), presentRefund }
   const worker = new DeliveryWorker({
     queue: storage.deliveries,
     directory,
@@ -67,7 +90,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     guardEndpoints: config.production,
   })
   notifier.onEvents(() => worker.wake())
-  const jobs = new BackgroundJobs(deps, storage, logger, config.jobIntervalMs)
+  const jobs = new BackgroundJobs(deps, storage, logger, config.jobIntervalMs, refundDeps, channelDeps)
   return {
     config,
     logger,
@@ -78,8 +101,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
     notifier,
     metrics,
     rateLimiter: new RateLimiter(config.rateLimitPerSecond, clock.now),
-    channels: new ChannelRegistry(),
+    channels,
     deps,
+    refundDeps,
+    channelDeps,
+    channelCredentials,
+    channelNotifications: new SqlChannelNotificationStore(database.db),
     worker,
     jobs,
     async close() {

@@ -1,16 +1,22 @@
 // The scanpay command: start, migrate, merchant create.
 import { parseArgs } from 'node:util'
 import { loadConfig, type Flags } from '../config/config.ts'
+import { runChannelBill } from './commands/channel-bill.ts'
+import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
 import { runMerchantCreate } from './commands/merchant-create.ts'
 import { runMigrate } from './commands/migrate.ts'
+import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
 
 const USAGE = `Usage:
-  scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL]
+  scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL] [--workers N]
   scanpay migrate [--db URL]
   scanpay merchant create --name NAME [--webhook-url URL] [--json] [--db URL]
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
+  scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
+  scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
+  scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
 Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, NODE_ENV.`
 
@@ -28,6 +34,13 @@ export async function main(argv: string[]): Promise<number> {
       'webhook-url': { type: 'string' },
       json: { type: 'boolean' },
       secret: { type: 'string' },
+      workers: { type: 'string' },
+      merchant: { type: 'string' },
+      'from-file': { type: 'string' },
+      check: { type: 'boolean' },
+      'keys-dir': { type: 'string' },
+      'serial-mode': { type: 'string' },
+      date: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -37,10 +50,19 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE)
     return command || values.help ? 0 : 1
   }
-  if (command === 'start') return runStart(loadConfig(flags))
+  if (command === 'start') return runStart(loadConfig(flags), { workers: values.workers })
   if (command === 'migrate') return runMigrate(loadConfig(flags))
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
+  }
+  if (command === 'channel' && sub === 'set') {
+    return runChannelSet(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], fromFile: values['from-file'], check: values.check ?? false })
+  }
+  if (command === 'channel' && sub === 'bill') {
+    return runChannelBill(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], date: values.date, json: values.json ?? false })
+  }
+  if (command === 'simulate') {
+    return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })
   }
   if (command === 'listen') {
     return runListen({ port: Number(values.port ?? 9000), host: values.host ?? '127.0.0.1', secret: values.secret })

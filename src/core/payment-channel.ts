@@ -7,6 +7,47 @@ export type ChannelPaymentState =
   | { status: 'closed' }
   | { status: 'failed'; reason?: string }
 
+/** What a channel says about a refund: anything it does not say is final stays pending. */
+export type ChannelRefundState =
+  | { status: 'pending' }
+  | { status: 'succeeded'; channelRefundNo: string }
+  | { status: 'failed'; reason: string }
+
+export interface ChannelRefundInput {
+  /** Our refund id, used as the channel's out_refund_no: submitting it twice refunds once. */
+  refundId: string
+  /** The paid order the money goes back from (its channel_trade_no names the channel's payment). */
+  order: Order
+  amount: number
+  currency: string
+  reason: string | null
+  /**
+   * The payment to refund when it is not the one that paid the order (an unexpected success: the order was
+   * closed, expired or paid through another attempt). Absent: the order's own channel_trade_no.
+   */
+  payment?: RefundedPayment
+}
+
+export interface RefundedPayment {
+  /** Our payment id (the channel's out_trade_no). */
+  id: string
+  channelTradeNo: string | null
+  amount: number
+}
+
+export interface ChannelRefundRef {
+  refundId: string
+  order: Order
+  payment?: RefundedPayment
+}
+
+/** Who a notification is for, when the route it arrived on says (per-merchant notify URLs). */
+export interface ChannelNotificationRequest {
+  headers: Record<string, string | string[] | undefined>
+  rawBody: string
+  merchantId?: string
+}
+
 export interface CreatePaymentInput {
   /** Our payment id, used as the channel's out_trade_no so notifications correlate without a lookup. */
   paymentId: string
@@ -26,6 +67,8 @@ export interface ChannelNotification {
   notificationId: string
   paymentId: string
   state: ChannelPaymentState
+  /** The merchant whose credentials verified it, when the adapter had to find out. */
+  merchantId?: string
 }
 
 export interface ChannelReply {
@@ -52,6 +95,12 @@ export interface PaymentChannel {
   createPayment(input: CreatePaymentInput): Promise<CreatedPayment>
   queryPayment(ref: { paymentId: string; order: Order }): Promise<ChannelPaymentState>
   closePayment(ref: { paymentId: string; order: Order }): Promise<void>
-  parseNotification(req: { headers: Record<string, string | string[] | undefined>; rawBody: string }): Promise<ChannelNotification>
+  /** Asks the channel to give money back; throws ChannelError (saying whether the outcome is unknown). */
+  refund(input: ChannelRefundInput): Promise<ChannelRefundState>
+  /** Asks the channel where a refund stands, to settle one whose outcome was not known. */
+  queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState>
+  parseNotification(req: ChannelNotificationRequest): Promise<ChannelNotification>
   acknowledge(outcome: 'ok' | 'error'): ChannelReply
+  /** Whether this merchant can be paid through the channel now (e.g. has credentials); absent means always. */
+  availableFor?(merchantId: string): Promise<boolean>
 }

@@ -1,6 +1,7 @@
 // What the use cases need from the outside world. Storage, the clock and channels implement these.
 import type { DeliveryAttempt, NewEvent, StoredEvent } from './events.ts'
 import type { ChannelName, Mode, Order, OrderStatus } from './order.ts'
+import type { Refund } from './refund.ts'
 
 export interface Clock {
   now(): number
@@ -11,14 +12,25 @@ export interface Payment {
   merchantId: string
   orderId: string
   channel: ChannelName
-  status: 'pending' | 'succeeded' | 'failed' | 'closed'
+  status: PaymentStatus
   amount: number
   currency: string
   channelTradeNo: string | null
   unexpected: boolean
   createdAt: number
   updatedAt: number
+  /** What the customer's app scans for this attempt (a channel's code_url / qr_code), once opened. */
+  qrContent?: string | null
+  /** When the reconciler next asks the channel about this attempt while it is open; null when not due. */
+  nextCheckAt?: number | null
+  checkCount?: number
 }
+
+/**
+ * pending: the channel order is open. succeeded: the channel took the money. failed / closed: it will not.
+ * refund_requested / refunded: an unexpected success (the order was no longer pending) being given back.
+ */
+export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'closed' | 'refund_requested' | 'refunded'
 
 export interface OrderListFilter {
   merchantId: string
@@ -50,6 +62,23 @@ export interface OrderStore {
 
 export interface PaymentStore {
   insert(payment: Payment): Promise<void>
+  /** By our payment id alone: it is the channel's out_trade_no, so a notification names it. */
+  byId(id: string): Promise<Payment | null>
+  /** The open (pending) attempt of an order through a channel, newest first. */
+  openAttempt(merchantId: string, orderId: string, channel: ChannelName): Promise<Payment | null>
+  setQrContent(payment: Payment, qrContent: string, now: number): Promise<void>
+  /** Conditional move of one attempt: only from one of `from`; false when another writer got there first. */
+  move(
+    payment: Pick<Payment, 'merchantId' | 'id'>,
+    from: readonly PaymentStatus[],
+    to: PaymentStatus,
+    now: number,
+    set?: { channelTradeNo?: string; unexpected?: boolean; nextCheckAt?: number | null },
+  ): Promise<boolean>
+  /** Open attempts and unexpected payments awaiting their refund whose next check is due, oldest first. */
+  dueForCheck(now: number, limit: number): Promise<Payment[]>
+  /** Claims the next check (so one node asks the channel), pushing the one after to nextCheckAt. */
+  claimCheck(payment: Payment, nextCheckAt: number | null): Promise<boolean>
 }
 
 export interface EventListFilter {
@@ -69,11 +98,49 @@ export interface EventStore {
   requestRedelivery(merchantId: string, id: string, now: number): Promise<boolean>
 }
 
+export interface RefundListFilter {
+  merchantId: string
+  mode: Mode
+  orderId: string
+  before?: { createdAt: number; id: string }
+  limit: number
+}
+
+/**
+ * Refunds, and the refund accounting on their order's row (amount_refund_reserved, amount_refunded and the
+ * refund statuses). Every move is a conditional UPDATE whose row count says who won.
+ */
+export interface RefundStore {
+  /** Inserts unless (merchant, mode, out_refund_no) exists; true when this call inserted it. */
+  insertIfAbsent(refund: Refund): Promise<boolean>
+  byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null>
+  byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null>
+  listForOrder(filter: RefundListFilter): Promise<Refund[]>
+  /**
+   * Reserves `amount` of the order for a new refund, only while the order is paid or partially refunded and
+   * its pending and succeeded refunds stay within what was paid; false when refused.
+   */
+  reserveOnOrder(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Promise<boolean>
+  /** Gives a failed refund's reservation back to the order. */
+  releaseOnOrder(refund: Refund, now: number): Promise<boolean>
+  /** Adds a succeeded refund to the order's amount_refunded and moves it to partially_refunded or refunded. */
+  applyToOrder(refund: Refund, now: number): Promise<boolean>
+  /** pending → succeeded; false when it was no longer pending. */
+  markSucceeded(refund: Refund, channelRefundNo: string, now: number): Promise<boolean>
+  /** pending → failed; false when it was no longer pending. */
+  markFailed(refund: Refund, reason: string, now: number): Promise<boolean>
+  /** Pending refunds whose next check is due, oldest first. */
+  dueForCheck(now: number, limit: number): Promise<Refund[]>
+  /** Claims the next check of a pending refund (so one node asks the channel), pushing the one after back. */
+  claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean>
+}
+
 /** The stores a use case may touch inside one transaction. */
 export interface UnitOfWork {
   orders: OrderStore
   payments: PaymentStore
   events: EventStore
+  refunds: RefundStore
 }
 
 export interface Transactor {

@@ -1,8 +1,9 @@
 // Builds the Fastify application: the merchant API, the checkout, channel callbacks and operations.
 import Fastify, { LogController } from 'fastify'
 import swagger from '@fastify/swagger'
-import { newId } from '../core/ids.ts'
+import { randomBytes } from 'node:crypto'
 import type { AppContext } from '../context.ts'
+import { channelNotifyRoutes } from './channel-notify/routes.ts'
 import { checkoutRoutes } from './checkout/routes.ts'
 import { sendError, toAppError } from './error-response.ts'
 import { merchantApi } from './merchant-api/routes.ts'
@@ -17,13 +18,30 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 64 * 1024
 
+// Request ids must be unique, not secret: their random part is drawn from a 4 KiB pool, since one crypto call
+// per request cost more than the rest of the id. Same shape as every other id: req_ + time + 16 chars.
+const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'
+let idPool = Buffer.alloc(0)
+let idPoolAt = 0
+function requestId(): string {
+  if (idPoolAt + 16 > idPool.length) {
+    idPool = randomBytes(4096)
+    idPoolAt = 0
+  }
+  let time = ''
+  for (let i = 0, n = Date.now(); i < 10; i++, n = Math.floor(n / 32)) time = ID_ALPHABET[n % 32] + time
+  let random = ''
+  for (let i = 0; i < 16; i++) random += ID_ALPHABET[idPool[idPoolAt++]! & 31]
+  return `req_${time}${random}`
+}
+
 export async function buildApp(ctx: AppContext) {
   const app = Fastify({
     loggerInstance: ctx.logger,
     // Per-request lines would dominate the log under load; errors are still logged with the request id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: BODY_LIMIT,
-    genReqId: () => newId('req'),
+    genReqId: requestId,
     requestIdHeader: false,
     return503OnClosing: true,
     ajv: {
@@ -78,6 +96,7 @@ export async function buildApp(ctx: AppContext) {
   await app.register(opsRoutes(ctx))
   await app.register(checkoutRoutes(ctx))
   await app.register(merchantApi(ctx))
+  await app.register(channelNotifyRoutes(ctx))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

@@ -1,6 +1,7 @@
-// How orders and events look from outside: the contract's JSON shapes.
+// How orders, refunds and events look from outside: the contract's JSON shapes.
 import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
 import type { Order } from '../core/order.ts'
+import type { Refund } from '../core/refund.ts'
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
@@ -32,6 +33,22 @@ export function presentOrder(publicUrl: string, o: Order) {
     expires_at: iso(o.expiresAt)!,
     paid_at: iso(o.paidAt),
     closed_at: iso(o.closedAt),
+  }
+}
+
+export function presentRefund(r: Refund) {
+  return {
+    id: r.id,
+    object: 'refund' as const,
+    order_id: r.orderId,
+    amount: r.amount,
+    currency: r.currency,
+    status: r.status,
+    out_refund_no: r.outRefundNo,
+    reason: r.reason,
+    failure_reason: r.failureReason,
+    created_at: iso(r.createdAt)!,
+    succeeded_at: iso(r.succeededAt),
   }
 }
 

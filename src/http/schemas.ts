@@ -32,6 +32,16 @@ export const CreateOrderBody = Type.Object(
 )
 export type CreateOrderBody = Static<typeof CreateOrderBody>
 
+export const CreateRefundBody = Type.Object(
+  {
+    amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
+    out_refund_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
+    reason: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  },
+  { additionalProperties: false },
+)
+export type CreateRefundBody = Static<typeof CreateRefundBody>
+
 /** Human messages for each field's rules, used in 400 errors. */
 export const FIELD_RULES: Record<string, string> = {
   out_trade_no: 'out_trade_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
@@ -50,6 +60,8 @@ export const FIELD_RULES: Record<string, string> = {
   created_lt: 'created_lt must be an ISO 8601 time or unix seconds',
   cursor: 'cursor must be a next_cursor returned by a previous page',
   order_id: 'order_id must be an order id',
+  out_refund_no: 'out_refund_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
+  reason: 'reason must be a string of at most 256 characters',
 }
 
 export const ListOrdersQuery = Type.Object(
@@ -76,6 +88,15 @@ export const ListEventsQuery = Type.Object(
   { additionalProperties: false },
 )
 export type ListEventsQuery = Static<typeof ListEventsQuery>
+
+export const ListRefundsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+export type ListRefundsQuery = Static<typeof ListRefundsQuery>
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
 export type IdParams = Static<typeof IdParams>
@@ -104,6 +125,27 @@ export const OrderResource = Type.Object({
   expires_at: Type.String(),
   paid_at: Nullable(Type.String()),
   closed_at: Nullable(Type.String()),
+})
+
+export const RefundResource = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('refund'),
+  order_id: Type.String(),
+  amount: Type.Integer(),
+  currency: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  out_refund_no: Type.String(),
+  reason: Nullable(Type.String()),
+  failure_reason: Nullable(Type.String()),
+  created_at: Type.String(),
+  succeeded_at: Nullable(Type.String()),
+})
+
+export const RefundList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(RefundResource),
+  has_more: Type.Boolean(),
+  next_cursor: Nullable(Type.String()),
 })
 
 export const ErrorResource = Type.Object({

@@ -40,7 +40,7 @@ class TtlCache<V> {
 }
 
 export class MerchantDirectory {
-  readonly #byHash = new TtlCache<ApiKey | null>()
+  readonly #bySecret = new TtlCache<ApiKey | null>()
   readonly #byKeyId = new TtlCache<ApiKey | null>()
   readonly #merchants = new TtlCache<Merchant | null>()
 
@@ -50,12 +50,13 @@ export class MerchantDirectory {
   ) {}
 
   async keyBySecret(secret: string, now = Date.now()): Promise<ApiKey | null> {
-    const hash = sha256Hex(secret)
-    const cached = this.#byHash.get(hash, now)
+    // Keyed by the secret itself (the ApiKey holds it anyway), so a cache hit costs no SHA-256; the hash is
+    // only what the database is asked by.
+    const cached = this.#bySecret.get(secret, now)
     if (cached !== undefined) return cached
-    const row = await this.store.keyByHash(hash)
+    const row = await this.store.keyByHash(sha256Hex(secret))
     const key = row && row.revokedAt === null ? { keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret } : null
-    this.#byHash.set(hash, key, now)
+    this.#bySecret.set(secret, key, now)
     return key
   }
 

@@ -2,6 +2,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Dialect } from './database.ts'
 import { rowToEvent } from './event-store.ts'
+import type { Write } from './nonce-store.ts'
 import type { Database } from './schema.ts'
 import type { StoredEvent } from '../core/events.ts'
 
@@ -26,6 +27,7 @@ export class SqlDeliveryQueue {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
+    private readonly write: Write = (fn) => db.transaction().execute(fn),
   ) {}
 
   /**
@@ -36,7 +38,7 @@ export class SqlDeliveryQueue {
     const lockClause = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
     // Merchants already at their concurrency cap wait, so their backlog cannot crowd out everyone else's.
     const skip = skipMerchants.length > 0 ? sql`AND merchant_id NOT IN (${sql.join(skipMerchants)})` : sql``
-    const rows = await this.db.transaction().execute(async (trx) => {
+    const rows = await this.write(async (trx) => {
       const due = await sql<{ merchant_id: string; id: string }>`
         SELECT merchant_id, id FROM events
         WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
@@ -57,7 +59,7 @@ export class SqlDeliveryQueue {
 
   /** Records one attempt and moves the event on, in one transaction. */
   async record(event: StoredEvent, outcome: AttemptOutcome): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       await trx
         .insertInto('webhook_deliveries')
         .values({

@@ -2,20 +2,29 @@
 import type { Kysely } from 'kysely'
 import type { Database } from './schema.ts'
 
+/** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
+export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+
 export class SqlNonceStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly write: Write = (fn) => db.transaction().execute(fn),
+  ) {}
 
   /** Records the nonce; false when the key used it before and it has not yet expired. */
   async claim(keyId: string, nonce: string, now: number, ttlMs: number): Promise<boolean> {
-    const inserted = await this.db
-      .insertInto('nonces')
-      .values({ key_id: keyId, nonce, expires_at: now + ttlMs })
-      .onConflict((oc) =>
-        // An expired row may be reused: the window it guarded has closed.
-        oc.columns(['key_id', 'nonce']).doUpdateSet({ expires_at: now + ttlMs }).where('nonces.expires_at', '<=', now),
-      )
-      .returning('nonce')
-      .executeTakeFirst()
+    // The claim must be durable before the request it guards is answered; a group commit keeps that cheap.
+    const inserted = await this.write((trx) =>
+      trx
+        .insertInto('nonces')
+        .values({ key_id: keyId, nonce, expires_at: now + ttlMs })
+        .onConflict((oc) =>
+          // An expired row may be reused: the window it guarded has closed.
+          oc.columns(['key_id', 'nonce']).doUpdateSet({ expires_at: now + ttlMs }).where('nonces.expires_at', '<=', now),
+        )
+        .returning('nonce')
+        .executeTakeFirst(),
+    )
     return inserted !== undefined
   }
 

@@ -1,5 +1,5 @@
 // Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
-import type { Kysely, Selectable } from 'kysely'
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
 import type { OrderListFilter, OrderStore } from '../core/ports.ts'
 import type { Database, OrdersTable } from './schema.ts'
@@ -60,17 +60,33 @@ function orderToRow(o: Order): OrdersTable {
   }
 }
 
+/** The compiled INSERT of an order, per dialect (its adapter): Kysely's building and compiling is per-call work. */
+const insertSql = new WeakMap<object, string>()
+
 export class SqlOrderStore implements OrderStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insertIfAbsent(order: Order): Promise<boolean> {
-    const inserted = await this.db
+    const row = orderToRow(order)
+    // The hot path of order creation: the statement's text never changes, only its values, so it is built
+    // and compiled once per dialect and then sent with the new values (see insertSql).
+    const adapter = this.db.getExecutor().adapter
+    const text = insertSql.get(adapter)
+    if (text) {
+      const r = await this.db.executeQuery<{ id: string }>(CompiledQuery.raw(text, Object.values(row)))
+      return r.rows.length > 0
+    }
+    const compiled = this.db
       .insertInto('orders')
-      .values(orderToRow(order))
+      .values(row)
       .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
       .returning('id')
-      .executeTakeFirst()
-    return inserted !== undefined
+      .compile()
+    // Reuse the text only if its parameters are exactly the row's values in key order, as Kysely makes them.
+    const values = Object.values(row)
+    if (compiled.parameters.length === values.length && compiled.parameters.every((p, i) => p === values[i])) insertSql.set(adapter, compiled.sql)
+    const r = await this.db.executeQuery(compiled)
+    return r.rows.length > 0
   }
 
   async byId(merchantId: string, mode: Order['mode'], id: string): Promise<Order | null> {

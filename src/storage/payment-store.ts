@@ -1,7 +1,27 @@
-// Payments in SQL: one row per customer attempt through a channel.
-import type { Kysely } from 'kysely'
-import type { Payment, PaymentStore } from '../core/ports.ts'
-import type { Database } from './schema.ts'
+// Payments in SQL: one row per customer attempt through a channel. Every move is a conditional UPDATE.
+import type { Kysely, Selectable } from 'kysely'
+import type { ChannelName } from '../core/order.ts'
+import type { Payment, PaymentStatus, PaymentStore } from '../core/ports.ts'
+import type { Database, PaymentsTable } from './schema.ts'
+
+export function rowToPayment(r: Selectable<PaymentsTable>): Payment {
+  return {
+    id: r.id,
+    merchantId: r.merchant_id,
+    orderId: r.order_id,
+    channel: r.channel as ChannelName,
+    status: r.status as PaymentStatus,
+    amount: Number(r.amount),
+    currency: r.currency,
+    channelTradeNo: r.channel_trade_no,
+    unexpected: Number(r.unexpected) === 1,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    qrContent: r.qr_content,
+    nextCheckAt: r.next_check_at === null ? null : Number(r.next_check_at),
+    checkCount: Number(r.check_count),
+  }
+}
 
 export class SqlPaymentStore implements PaymentStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -21,7 +41,87 @@ export class SqlPaymentStore implements PaymentStore {
         unexpected: p.unexpected ? 1 : 0,
         created_at: p.createdAt,
         updated_at: p.updatedAt,
+        qr_content: p.qrContent ?? null,
+        next_check_at: p.nextCheckAt ?? null,
+        check_count: p.checkCount ?? 0,
       })
       .execute()
+  }
+
+  async byId(id: string): Promise<Payment | null> {
+    const r = await this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+    return r ? rowToPayment(r) : null
+  }
+
+  async openAttempt(merchantId: string, orderId: string, channel: ChannelName): Promise<Payment | null> {
+    const r = await this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('order_id', '=', orderId)
+      .where('channel', '=', channel)
+      .where('status', '=', 'pending')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return r ? rowToPayment(r) : null
+  }
+
+  async setQrContent(p: Payment, qrContent: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ qr_content: qrContent, updated_at: now })
+      .where('merchant_id', '=', p.merchantId)
+      .where('id', '=', p.id)
+      .execute()
+  }
+
+  async move(
+    p: Pick<Payment, 'merchantId' | 'id'>,
+    from: readonly PaymentStatus[],
+    to: PaymentStatus,
+    now: number,
+    set: { channelTradeNo?: string; unexpected?: boolean; nextCheckAt?: number | null } = {},
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('payments')
+      .set({
+        status: to,
+        updated_at: now,
+        ...(set.channelTradeNo !== undefined ? { channel_trade_no: set.channelTradeNo } : {}),
+        ...(set.unexpected !== undefined ? { unexpected: set.unexpected ? 1 : 0 } : {}),
+        ...(set.nextCheckAt !== undefined ? { next_check_at: set.nextCheckAt } : {}),
+      })
+      .where('merchant_id', '=', p.merchantId)
+      .where('id', '=', p.id)
+      .where('status', 'in', [...from])
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async dueForCheck(now: number, limit: number): Promise<Payment[]> {
+    const rows = await this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('next_check_at', '<=', now)
+      .where('status', 'in', ['pending', 'refund_requested'])
+      .orderBy('next_check_at')
+      .limit(limit)
+      .execute()
+    return rows.map(rowToPayment)
+  }
+
+  async claimCheck(p: Payment, nextCheckAt: number | null): Promise<boolean> {
+    // Matching the check count we read makes the claim win for one node only.
+    const r = await this.db
+      .updateTable('payments')
+      .set((eb) => ({ next_check_at: nextCheckAt, check_count: eb('check_count', '+', 1) }))
+      .where('merchant_id', '=', p.merchantId)
+      .where('id', '=', p.id)
+      .where('check_count', '=', p.checkCount ?? 0)
+      .where('status', '=', p.status)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
   }
 }

@@ -1,5 +1,6 @@
 // Row types of every table, as Kysely sees them. Times are integer milliseconds since the epoch; money is
 // integer minor units; JSON is stored as text so both dialects read it the same way.
+import type { Generated } from 'kysely'
 
 export interface MerchantsTable {
   id: string
@@ -48,6 +49,35 @@ export interface OrdersTable {
   updated_at: number
 }
 
+/** The order's refund accounting (migration 0002), kept apart so an inserted order need not name it. */
+export interface OrderRefundColumns {
+  /** The sum of the order's pending and succeeded refunds; never above amount. */
+  amount_refund_reserved: Generated<number>
+}
+
+export interface RefundsTable {
+  id: string
+  merchant_id: string
+  mode: 'test' | 'live'
+  order_id: string
+  amount: number
+  currency: string
+  status: string
+  out_refund_no: string
+  reason: string | null
+  failure_reason: string | null
+  channel: string
+  channel_refund_no: string | null
+  request_hash: string
+  created_at: number
+  succeeded_at: number | null
+  failed_at: number | null
+  updated_at: number
+  /** When the reconciliation job next asks the channel about this refund while it is pending. */
+  next_check_at: number
+  check_count: number
+}
+
 export interface PaymentsTable {
   id: string
   merchant_id: string
@@ -59,6 +89,21 @@ export interface PaymentsTable {
   channel_trade_no: string | null
   /** 1 when a success arrived for an order that was no longer pending. */
   unexpected: number
+  created_at: number
+  updated_at: number
+  /** The channel's code_url / qr_code for this attempt (migration 0004). */
+  qr_content: string | null
+  /** When the reconciler next asks the channel about this attempt; null when nothing is left to ask. */
+  next_check_at: number | null
+  check_count: Generated<number>
+}
+
+/** A merchant's credentials for one real channel (migration 0003), sealed with the master key. */
+export interface ChannelCredentialsTable {
+  merchant_id: string
+  channel: string
+  account_id: string
+  credentials_enc: string
   created_at: number
   updated_at: number
 }
@@ -125,11 +170,13 @@ export interface ChannelNotificationsTable {
 export interface Database {
   merchants: MerchantsTable
   api_keys: ApiKeysTable
-  orders: OrdersTable
+  orders: OrdersTable & OrderRefundColumns
   payments: PaymentsTable
   events: EventsTable
   webhook_deliveries: WebhookDeliveriesTable
   nonces: NoncesTable
   idempotency_keys: IdempotencyKeysTable
   channel_notifications: ChannelNotificationsTable
+  refunds: RefundsTable
+  channel_credentials: ChannelCredentialsTable
 }

@@ -4,37 +4,55 @@ import type { Transactor, UnitOfWork } from '../core/ports.ts'
 import type { OpenDatabase } from './database.ts'
 import { SqlDeliveryQueue } from './delivery-queue.ts'
 import { SqlEventStore } from './event-store.ts'
+import { GroupCommit } from './group-commit.ts'
 import { SqlIdempotencyStore } from './idempotency-store.ts'
 import { SqlMerchantStore } from './merchant-store.ts'
 import { SqlNonceStore } from './nonce-store.ts'
 import { SqlOrderStore } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
+import { SqlRefundStore } from './refund-store.ts'
 import type { Database } from './schema.ts'
 
 function unitOfWork(db: Kysely<Database>): UnitOfWork {
-  return { orders: new SqlOrderStore(db), payments: new SqlPaymentStore(db), events: new SqlEventStore(db) }
+  return {
+    orders: new SqlOrderStore(db),
+    payments: new SqlPaymentStore(db),
+    events: new SqlEventStore(db),
+    refunds: new SqlRefundStore(db),
+  }
 }
 
 export class Storage implements Transactor {
   readonly orders: SqlOrderStore
   readonly events: SqlEventStore
+  readonly refunds: SqlRefundStore
   readonly merchants: SqlMerchantStore
   readonly nonces: SqlNonceStore
   readonly idempotency: SqlIdempotencyStore
   readonly deliveries: SqlDeliveryQueue
+  /** SQLite: concurrent transactions share one fsync (see group-commit.ts). PostgreSQL groups commits itself. */
+  readonly #group: GroupCommit<Database> | null
 
   constructor(readonly database: OpenDatabase) {
     const db = database.db
+    this.#group = database.dialect === 'sqlite' ? new GroupCommit(db) : null
+    const write = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => this.write(fn)
     this.orders = new SqlOrderStore(db)
     this.events = new SqlEventStore(db)
+    this.refunds = new SqlRefundStore(db)
     this.merchants = new SqlMerchantStore(db)
-    this.nonces = new SqlNonceStore(db)
+    this.nonces = new SqlNonceStore(db, write)
     this.idempotency = new SqlIdempotencyStore(db)
-    this.deliveries = new SqlDeliveryQueue(db, database.dialect)
+    this.deliveries = new SqlDeliveryQueue(db, database.dialect, write)
   }
 
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
-    return this.database.db.transaction().execute((trx) => fn(unitOfWork(trx)))
+    return this.write((trx) => fn(unitOfWork(trx)))
+  }
+
+  /** Runs fn in one transaction; on SQLite it may share its commit with others, and returns once durable. */
+  write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#group ? this.#group.run(fn) : this.database.db.transaction().execute(fn)
   }
 
   async ping(): Promise<void> {

@@ -3,12 +3,16 @@
 import { randomBytes } from 'node:crypto'
 import { AppError } from '../../core/errors.ts'
 import type { Order } from '../../core/order.ts'
-import type {
-  ChannelNotification,
-  ChannelPaymentState,
-  ChannelReply,
-  CreatedPayment,
-  PaymentChannel,
+import {
+  ChannelError,
+  type ChannelNotification,
+  type ChannelPaymentState,
+  type ChannelRefundInput,
+  type ChannelRefundRef,
+  type ChannelRefundState,
+  type ChannelReply,
+  type CreatedPayment,
+  type PaymentChannel,
 } from '../../core/payment-channel.ts'
 import type { UseCaseDeps } from '../../core/use-cases/context.ts'
 import { recordPaymentSuccess, type PaymentSuccessOutcome } from '../../core/use-cases/record-payment-success.ts'
@@ -27,6 +31,18 @@ export class SandboxChannel implements PaymentChannel {
   }
 
   async closePayment(): Promise<void> {}
+
+  /** Test mode gives money back at once. The refund number derives from our id, so asking twice agrees. */
+  async refund(input: ChannelRefundInput): Promise<ChannelRefundState> {
+    if (input.order.mode !== 'test') throw new ChannelError('the sandbox only refunds test-mode orders', false, false)
+    return { status: 'succeeded', channelRefundNo: sandboxRefundNo(input.refundId) }
+  }
+
+  /** Every refund the sandbox is asked about has succeeded: it never leaves one half done. */
+  async queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState> {
+    if (ref.order.mode !== 'test') throw new ChannelError('the sandbox only refunds test-mode orders', false, false)
+    return { status: 'succeeded', channelRefundNo: sandboxRefundNo(ref.refundId) }
+  }
 
   async parseNotification(): Promise<ChannelNotification> {
     throw new AppError('route_missing', 'the sandbox sends no notifications')
@@ -50,4 +66,8 @@ export async function payWithSandbox(deps: UseCaseDeps, order: Order): Promise<P
     amount: order.amount,
     currency: order.currency,
   })
+}
+
+function sandboxRefundNo(refundId: string): string {
+  return `sbr_${refundId.replace(/^rfd_/, '')}`
 }

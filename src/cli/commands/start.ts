@@ -1,10 +1,22 @@
-// scanpay start: runs the platform until SIGINT/SIGTERM, then shuts down gracefully.
+// scanpay start: runs the platform until SIGINT/SIGTERM, then shuts down gracefully. With --workers N, a
+// cluster primary runs N of these on one PostgreSQL (start-workers.ts).
+import cluster from 'node:cluster'
 import type { Config } from '../../config/config.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { startServer } from '../../server.ts'
 import { printable } from './merchant-create.ts'
+import { parseWorkers, runPrimary } from './start-workers.ts'
 
-export async function runStart(config: Config): Promise<number> {
+export async function runStart(config: Config, options: { workers?: string } = {}): Promise<number> {
+  const workers = parseWorkers(options.workers)
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers)
+  const code = await runNode(config)
+  // A cluster worker's channel to its primary would keep it alive after a graceful stop.
+  if (cluster.isWorker) cluster.worker?.disconnect()
+  return code
+}
+
+async function runNode(config: Config): Promise<number> {
   const server = await startServer(config)
   const { ctx } = server
   ctx.logger.info({ address: server.address, public_url: config.publicUrl, database: ctx.storage.database.description }, 'ScanPay is running')

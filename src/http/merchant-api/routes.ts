@@ -1,4 +1,4 @@
-// The merchant API v1: orders, events and test helpers, behind authentication.
+// The merchant API v1: orders, refunds, events and test helpers, behind authentication.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { ChannelName, Order } from '../../core/order.ts'
@@ -19,6 +19,7 @@ import {
   OrderResource,
 } from '../schemas.ts'
 import { authenticate } from './authenticate.ts'
+import { refundRoutes } from './refund-routes.ts'
 import { withIdempotency } from './idempotency.ts'
 
 declare module 'fastify' {
@@ -76,6 +77,8 @@ export function merchantApi(ctx: AppContext) {
     app.addHook('preValidation', async (req) => {
       req.apiKey = await authenticate(authDeps, req)
     })
+
+    refundRoutes(app, ctx)
 
     app.post<{ Body: CreateOrderBody }>(
       '/v1/orders',

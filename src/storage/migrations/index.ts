@@ -1,7 +1,13 @@
 // The static, numbered list of migrations. They never import application code and run on both dialects.
 import type { Migration } from 'kysely'
 import { m0001Initial } from './0001-initial.ts'
+import { m0002Refunds } from './0002-refunds.ts'
+import { m0003ChannelCredentials } from './0003-channel-credentials.ts'
+import { m0004ChannelPayments } from './0004-channel-payments.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
+  '0002-refunds': m0002Refunds,
+  '0003-channel-credentials': m0003ChannelCredentials,
+  '0004-channel-payments': m0004ChannelPayments,
 }

@@ -1,0 +1,69 @@
+// The benchmark's one table (printed) and its JSON record (bench/results/<timestamp>.json and latest.json).
+import { cpus, loadavg, totalmem } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export interface Row {
+  scenario: string
+  /** Requests (or orders, deliveries) per second; null where the scenario measures latency only. */
+  throughput: number | null
+  unit: string
+  p50: number | null
+  p99: number | null
+  errors: number | null
+  /** What the figure is compared with, and the ratio to it. */
+  ceiling?: string
+  ratio?: number | null
+  rssMb?: number | null
+  /** Server CPU time (user + system) per request, in µs: unlike throughput, other load on the machine barely moves it. */
+  cpuUsPerRequest?: number | null
+  target?: string
+  /** true: target met; false: missed; null: informational or not measurable here. */
+  met?: boolean | null
+  note?: string
+}
+
+export function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
+  return {
+    nproc: cpus().length,
+    cpu: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+    ramGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    /** Other work on the machine while the run started (1, 5, 15 min): a loaded machine lowers every figure. */
+    loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+    platform: `${process.platform} ${process.arch}`,
+  }
+}
+
+const fmt = (n: number | null | undefined, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n) ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+export function table(rows: Row[]): string {
+  const head = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
+  const body = rows.map((r) => [
+    r.scenario,
+    r.throughput === null ? '—' : `${fmt(r.throughput)} ${r.unit}`,
+    fmt(r.p50, 1),
+    fmt(r.p99, 1),
+    fmt(r.errors),
+    r.ratio === undefined || r.ratio === null ? '—' : `${fmt(r.ratio, 2)} × ${r.ceiling}`,
+    fmt(r.rssMb),
+    fmt(r.cpuUsPerRequest),
+    r.target ?? '',
+    r.met === undefined || r.met === null ? '' : r.met ? 'yes' : 'NO',
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+}
+
+export function writeResults(dir: string, record: object): string {
+  mkdirSync(dir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const file = join(dir, `${stamp}.json`)
+  const text = JSON.stringify(record, null, 2) + '\n'
+  writeFileSync(file, text)
+  writeFileSync(join(dir, 'latest.json'), text)
+  return file
+}

@@ -1,0 +1,123 @@
+// The API's objects and parameters as TypeScript types, in the contract's own (snake_case) field names, so
+// what you read in the docs is what you type.
+
+export type Mode = 'test' | 'live'
+export type OrderStatus = 'pending' | 'paid' | 'expired' | 'closed' | 'partially_refunded' | 'refunded'
+export type RefundStatus = 'pending' | 'succeeded' | 'failed'
+export type ChannelName = 'sandbox' | 'wechatpay' | 'alipay'
+export type EventType = 'order.paid' | 'order.expired' | 'order.closed' | 'refund.succeeded' | 'refund.failed' | 'payment.unexpected'
+
+export interface Order {
+  id: string
+  object: 'order'
+  mode: Mode
+  status: OrderStatus
+  out_trade_no: string
+  /** Integer minor units (CNY: fen, so 1234 is ¥12.34). */
+  amount: number
+  amount_refunded: number
+  currency: string
+  subject: string
+  description: string | null
+  metadata: Record<string, string>
+  pay_url: string
+  qr_code: { content: string; svg_url: string; png_url: string }
+  channel: ChannelName | null
+  channel_trade_no: string | null
+  notify_url: string | null
+  return_url: string | null
+  created_at: string
+  expires_at: string
+  paid_at: string | null
+  closed_at: string | null
+}
+
+export interface Refund {
+  id: string
+  object: 'refund'
+  order_id: string
+  amount: number
+  currency: string
+  status: RefundStatus
+  out_refund_no: string
+  reason: string | null
+  failure_reason: string | null
+  created_at: string
+  succeeded_at: string | null
+}
+
+/** A refund event's data: the refund, with its order as it stood right after the change. */
+export interface RefundEventData extends Refund {
+  order: Order
+}
+
+export interface DeliveryAttempt {
+  at: string
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+}
+
+export interface Event<T = unknown> {
+  id: string
+  object: 'event'
+  type: EventType
+  order_id: string
+  created_at: string
+  data: T
+  delivery_status: 'pending' | 'delivered' | 'failed'
+  attempts: DeliveryAttempt[]
+}
+
+export interface List<T> {
+  object: 'list'
+  data: T[]
+  has_more: boolean
+  next_cursor: string | null
+}
+
+export interface CreateOrderParams {
+  out_trade_no: string
+  amount: number
+  subject: string
+  currency?: string
+  description?: string | null
+  notify_url?: string | null
+  return_url?: string | null
+  /** Seconds, 60-86400 (default 900). */
+  expires_in?: number
+  channels?: ChannelName[]
+  metadata?: Record<string, string>
+}
+
+export interface ListParams {
+  /** 1-100 (default 10). */
+  limit?: number
+  cursor?: string
+}
+
+export interface ListOrdersParams extends ListParams {
+  out_trade_no?: string
+  status?: OrderStatus
+  /** ISO 8601 time, unix seconds, or a Date. */
+  created_gte?: string | number | Date
+  created_lt?: string | number | Date
+}
+
+export interface ListEventsParams extends ListParams {
+  order_id?: string
+}
+
+export interface CreateRefundParams {
+  amount: number
+  out_refund_no: string
+  reason?: string | null
+}
+
+/** What a webhook's body carries. */
+export interface WebhookEvent<T = any> {
+  id: string
+  type: EventType
+  timestamp: string
+  data: T
+}

@@ -1,0 +1,217 @@
+// The Alipay OpenAPI adapter (当面付: alipay.trade.precreate gives the qr_code the customer scans). Stateless:
+// each call loads the order's merchant's credentials, signs by the RSA2 rules, and verifies the answer over
+// its raw text before believing it.
+import type { Clock } from '../../core/ports.ts'
+import type { Order } from '../../core/order.ts'
+import {
+  ChannelError,
+  type ChannelNotification,
+  type ChannelNotificationRequest,
+  type ChannelPaymentState,
+  type ChannelRefundInput,
+  type ChannelRefundRef,
+  type ChannelRefundState,
+  type ChannelReply,
+  type CreatedPayment,
+  type CreatePaymentInput,
+  type PaymentChannel,
+} from '../../core/payment-channel.ts'
+import { channelFetch, type ChannelFetch } from '../channel-http.ts'
+import { alipayTime } from '../shanghai-time.ts'
+import { NotificationRejected } from '../notification-rejected.ts'
+import { parseAlipayBill, type AlipayBill } from './bill.ts'
+import type { AlipayCredentials } from './credentials.ts'
+import { extractSignedResponse, notifySignContent, requestSignContent, responseKeyOf, rsa2Sign, rsa2Verify } from './signing.ts'
+import {
+  isDefiniteRefusal,
+  paymentStateOf,
+  precreateBiz,
+  toAlipayAmount,
+  type AlipayResult,
+  type PrecreateResult,
+  type QueryResult,
+  type RefundQueryResult,
+  type RefundResult,
+} from './transformers.ts'
+
+export interface AlipayChannelOptions {
+  credentials(merchantId: string): Promise<AlipayCredentials | null>
+  /** Finds the merchant of a notification that arrived without one in its URL, by its app_id. */
+  credentialsForAppId?(appId: string): Promise<{ merchantId: string; credentials: AlipayCredentials }[]>
+  clock: Clock
+  fetch?: ChannelFetch
+  timeoutMs?: number
+}
+
+export class AlipayChannel implements PaymentChannel {
+  readonly name = 'alipay' as const
+  readonly #o: AlipayChannelOptions
+  readonly #fetch: ChannelFetch
+
+  constructor(options: AlipayChannelOptions) {
+    this.#o = options
+    this.#fetch = options.fetch ?? channelFetch
+  }
+
+  async availableFor(merchantId: string): Promise<boolean> {
+    return (await this.#o.credentials(merchantId)) !== null
+  }
+
+  async #creds(merchantId: string): Promise<AlipayCredentials> {
+    const c = await this.#o.credentials(merchantId)
+    if (!c) throw new ChannelError('the merchant has no Alipay credentials (scanpay channel set … alipay)', false, false)
+    return c
+  }
+
+  /** System parameters in the query string and biz_content in the form body, as the official SDK sends them. */
+  async #call<T extends AlipayResult>(creds: AlipayCredentials, method: string, biz: Record<string, unknown>, extra: Record<string, string> = {}): Promise<T> {
+    const system: Record<string, string> = {
+      app_id: creds.appId,
+      method,
+      format: 'JSON',
+      charset: 'utf-8',
+      sign_type: 'RSA2',
+      // Alipay reads timestamps as Beijing time, whatever the server's time zone.
+      timestamp: alipayTime(this.#o.clock.now()),
+      version: '1.0',
+      ...extra,
+    }
+    const bizContent = JSON.stringify(biz)
+    const sign = rsa2Sign(requestSignContent({ ...system, biz_content: bizContent }), creds.privateKey)
+    const query = new URLSearchParams({ ...system, sign }).toString()
+    const separator = creds.gatewayUrl.includes('?') ? '&' : '?'
+    const res = await this.#fetch({
+      method: 'POST',
+      url: `${creds.gatewayUrl}${separator}${query}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json', 'user-agent': 'scanpay-alipay/1' },
+      body: new URLSearchParams({ biz_content: bizContent }).toString(),
+      timeoutMs: this.#o.timeoutMs ?? 10_000,
+    })
+    if (res.status !== 200) {
+      throw new ChannelError(`Alipay ${method}: HTTP ${res.status}`, true, res.status >= 500 || res.status === 429)
+    }
+    const extracted = extractSignedResponse(res.text, responseKeyOf(method))
+    if (!extracted) throw new ChannelError(`Alipay ${method}: the response has no ${responseKeyOf(method)}`, true, true)
+    let result: T
+    try {
+      result = JSON.parse(extracted.signedText) as T
+    } catch {
+      throw new ChannelError(`Alipay ${method}: the response is not JSON`, true, true)
+    }
+    const signed = extracted.sign !== null && rsa2Verify(extracted.signedText, extracted.sign, creds.alipayPublicKey)
+    // A success must carry a valid signature; an unsigned gateway error can only make us give up, never pay.
+    if (!signed && (result.code === '10000' || extracted.sign !== null)) {
+      throw new ChannelError(`Alipay ${method}: response signature rejected`, true, true)
+    }
+    return result
+  }
+
+  #fail(method: string, r: AlipayResult): ChannelError {
+    const definite = isDefiniteRefusal(r)
+    return new ChannelError(`Alipay ${method} failed: ${r.code} ${r.msg}${r.sub_code ? ` ${r.sub_code}: ${r.sub_msg ?? ''}` : ''}`, !definite, !definite)
+  }
+
+  async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
+    const creds = await this.#creds(input.order.merchantId)
+    let biz
+    try {
+      biz = precreateBiz(input.paymentId, input.order, this.#o.clock.now())
+    } catch (err) {
+      throw new ChannelError((err as Error).message, false, false)
+    }
+    const r = await this.#call<PrecreateResult>(creds, 'alipay.trade.precreate', biz, { notify_url: input.notifyUrl })
+    if (r.code !== '10000' || typeof r.qr_code !== 'string') throw this.#fail('alipay.trade.precreate', r)
+    return { qrContent: r.qr_code, channelPaymentId: input.paymentId }
+  }
+
+  async queryPayment(ref: { paymentId: string; order: Order }): Promise<ChannelPaymentState> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const r = await this.#call<QueryResult>(creds, 'alipay.trade.query', { out_trade_no: ref.paymentId })
+    // Alipay creates the trade only when the buyer scans: until then it "does not exist", and may still.
+    if (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST') return { status: 'pending' }
+    if (r.code !== '10000') throw this.#fail('alipay.trade.query', r)
+    if (r.out_trade_no !== ref.paymentId) throw new ChannelError('Alipay answered about another trade', true, true)
+    return paymentStateOf(r)
+  }
+
+  async closePayment(ref: { paymentId: string; order: Order }): Promise<void> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const r = await this.#call<AlipayResult>(creds, 'alipay.trade.close', { out_trade_no: ref.paymentId })
+    // Closing before the scan answers TRADE_NOT_EXIST but still stops a later payment.
+    if (r.code === '10000' || (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST')) return
+    throw this.#fail('alipay.trade.close', r)
+  }
+
+  async refund(input: ChannelRefundInput): Promise<ChannelRefundState> {
+    const creds = await this.#creds(input.order.merchantId)
+    let amount
+    try {
+      amount = toAlipayAmount(input.amount, input.currency)
+    } catch (err) {
+      throw new ChannelError((err as Error).message, false, false)
+    }
+    const tradeNo = input.payment ? input.payment.channelTradeNo : input.order.channelTradeNo
+    const biz = {
+      ...(tradeNo ? { trade_no: tradeNo } : { out_trade_no: input.payment?.id }),
+      refund_amount: amount,
+      // The idempotency key: the same out_request_no refunds once, however often it is sent.
+      out_request_no: input.refundId,
+      ...(input.reason ? { refund_reason: input.reason.slice(0, 256) } : {}),
+    }
+    const r = await this.#call<RefundResult>(creds, 'alipay.trade.refund', biz)
+    if (r.code === '10000') return { status: 'succeeded', channelRefundNo: input.refundId }
+    if (isDefiniteRefusal(r)) return { status: 'failed', reason: `${r.sub_code ?? r.code}: ${r.sub_msg ?? r.msg}` }
+    throw this.#fail('alipay.trade.refund', r)
+  }
+
+  async queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const tradeNo = ref.payment ? ref.payment.channelTradeNo : ref.order.channelTradeNo
+    const r = await this.#call<RefundQueryResult>(creds, 'alipay.trade.fastpay.refund.query', {
+      ...(tradeNo ? { trade_no: tradeNo } : { out_trade_no: ref.payment?.id }),
+      out_request_no: ref.refundId,
+    })
+    if (r.code !== '10000') throw this.#fail('alipay.trade.fastpay.refund.query', r)
+    // Alipay's rule: data with refund_status empty or REFUND_SUCCESS is a refund made; no data, none was.
+    if (r.refund_amount && (!r.refund_status || r.refund_status === 'REFUND_SUCCESS')) return { status: 'succeeded', channelRefundNo: ref.refundId }
+    return { status: 'failed', reason: 'Alipay has no such refund' }
+  }
+
+  /** Fetches and parses the trade bill of a Beijing day (`yyyy-MM-dd`) for reconciliation. */
+  async downloadBill(merchantId: string, billDate: string): Promise<AlipayBill> {
+    const creds = await this.#creds(merchantId)
+    const r = await this.#call<AlipayResult & { bill_download_url?: string }>(creds, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: billDate })
+    if (r.code !== '10000' || !r.bill_download_url) throw this.#fail('alipay.data.dataservice.bill.downloadurl.query', r)
+    const res = await fetch(r.bill_download_url, { signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) }).catch((err: Error) => {
+      throw new ChannelError(`Alipay bill download: ${err.message}`, true, false)
+    })
+    if (res.status !== 200) throw new ChannelError(`Alipay bill download: HTTP ${res.status}`, true, false)
+    return parseAlipayBill(Buffer.from(await res.arrayBuffer()))
+  }
+
+  /** Form-decode once → verify RSA2 without sign and sign_type → check the app and seller → map. */
+  async parseNotification(req: ChannelNotificationRequest): Promise<ChannelNotification> {
+    const params = Object.fromEntries(new URLSearchParams(req.rawBody))
+    if (!params.sign || !params.notify_id || !params.out_trade_no) {
+      throw new NotificationRejected('body_invalid', 'the notification lacks sign, notify_id or out_trade_no')
+    }
+    if (params.sign_type !== undefined && params.sign_type !== 'RSA2') throw new NotificationRejected('signature_invalid', `unsupported sign_type ${params.sign_type}`)
+    const candidates = req.merchantId
+      ? [{ merchantId: req.merchantId, credentials: await this.#o.credentials(req.merchantId) }]
+      : ((await this.#o.credentialsForAppId?.(params.app_id ?? '')) ?? [])
+    const content = notifySignContent(params)
+    for (const { merchantId, credentials } of candidates) {
+      if (!credentials || !rsa2Verify(content, params.sign, credentials.alipayPublicKey)) continue
+      if (params.app_id !== credentials.appId) throw new NotificationRejected('account_mismatch', `the notification is for app ${params.app_id}`)
+      if (credentials.sellerId && params.seller_id !== credentials.sellerId) throw new NotificationRejected('account_mismatch', `the notification is for seller ${params.seller_id}`)
+      return { notificationId: params.notify_id, paymentId: params.out_trade_no, state: paymentStateOf(params), merchantId }
+    }
+    throw new NotificationRejected('signature_invalid', 'the notification signature does not verify')
+  }
+
+  /** Alipay counts a delivery as received only when the body is exactly `success`. */
+  acknowledge(outcome: 'ok' | 'error'): ChannelReply {
+    const headers = { 'content-type': 'text/plain; charset=utf-8' }
+    return outcome === 'ok' ? { status: 200, headers, body: 'success' } : { status: 400, headers, body: 'fail' }
+  }
+}

@@ -1,0 +1,196 @@
+// The Alipay simulator against ScanPay's adapter and against the official alipay-sdk (validateSign: true),
+// which must work against it unchanged; and its refusals, retries and the exact `success` rule.
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { AlipaySdk } from 'alipay-sdk'
+import type { Order } from '../../core/order.ts'
+import { ChannelError } from '../../core/payment-channel.ts'
+import { NotificationRejected } from '../notification-rejected.ts'
+import { AlipayChannel } from './alipay-channel.ts'
+import { parseAlipayBill } from './bill.ts'
+import { parseAlipayCredentials, type AlipayCredentials } from './credentials.ts'
+import { AlipaySimulator } from './simulator.ts'
+
+class Endpoint {
+  received: string[] = []
+  replies: string[] = []
+  fallback = 'success'
+  #server: Server | null = null
+  url = ''
+  async start() {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        this.received.push(Buffer.concat(chunks).toString('utf8'))
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(this.replies.shift() ?? this.fallback)
+      })
+    })
+    await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/notify`
+    return this
+  }
+  async stop() {
+    this.#server?.closeAllConnections()
+    await new Promise<void>((r) => this.#server?.close(() => r()))
+  }
+}
+
+function order(id: string, amount = 1234): Order {
+  const now = Date.now()
+  return {
+    id, merchantId: 'mch_test', mode: 'live', status: 'pending', outTradeNo: id, amount, amountRefunded: 0, currency: 'CNY',
+    subject: '拿铁 Latte', description: null, metadata: {}, channels: ['alipay'], notifyUrl: null, returnUrl: null, payToken: 't',
+    channel: null, channelTradeNo: null, requestHash: 'h', createdAt: now, expiresAt: now + 15 * 60_000, paidAt: null, closedAt: null, updatedAt: now,
+  }
+}
+
+async function until(fn: () => boolean, ms = 5000) {
+  const deadline = Date.now() + ms
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('Alipay simulator with the ScanPay adapter', () => {
+  const keysDir = mkdtempSync(join(tmpdir(), 'alisim-'))
+  const sim = new AlipaySimulator({ keysDir, retryScale: 0.0001 })
+  const endpoint = new Endpoint()
+  let creds: AlipayCredentials
+  let channel: AlipayChannel
+  before(async () => {
+    await sim.start()
+    await endpoint.start()
+    const parsed = parseAlipayCredentials(JSON.parse(readFileSync(join(keysDir, 'alipay-credentials.json'), 'utf8')))
+    assert.ok(parsed.ok, JSON.stringify(parsed))
+    creds = parsed.value
+    channel = new AlipayChannel({ credentials: async () => creds, clock: { now: () => Date.now() } })
+  })
+  after(async () => {
+    await sim.stop()
+    await endpoint.stop()
+  })
+
+  it('precreates, models "no trade before the scan", is paid, and notifies; the adapter verifies the notification', async () => {
+    const o = order('ord_b1')
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000001', order: o, notifyUrl: endpoint.url })
+    assert.match(qrContent!, /^https:\/\/qr\.alipay\.com\//)
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000001', order: o }), { status: 'pending' })
+    assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.status, 'PRECREATED')
+    sim.scan(qrContent!)
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000001', order: o }), { status: 'pending' })
+    sim.pay(qrContent!)
+    await until(() => endpoint.received.length >= 1)
+    const n = await channel.parseNotification({ headers: {}, rawBody: endpoint.received[0]!, merchantId: 'mch_test' })
+    assert.equal(n.paymentId, 'pay_ali_0000000001')
+    assert.ok(n.state.status === 'succeeded' && n.state.amount === 1234)
+    const q = await channel.queryPayment({ paymentId: 'pay_ali_0000000001', order: o })
+    assert.equal(q.status, 'succeeded')
+    const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: q.status === 'succeeded' ? q.channelTradeNo : null }
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'succeeded', channelRefundNo: 'rfd_ali_1' })
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'succeeded', channelRefundNo: 'rfd_ali_1' })
+    assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.length, 1, 'the same out_request_no refunds once')
+    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid })).status, 'succeeded')
+    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_2', order: paid })).status, 'failed')
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_3', order: paid, amount: 1001, currency: 'CNY', reason: null }), { status: 'failed', reason: 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL: 退款金额超限' })
+  })
+
+  it('retries until it reads exactly `success`, with the same notify_id; the adapter refuses tampered copies', async () => {
+    endpoint.received = []
+    endpoint.replies = ['SUCCESS', 'success\n', 'fail']
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000002', order: order('ord_b2'), notifyUrl: endpoint.url })
+    sim.pay(qrContent!)
+    await until(() => endpoint.received.length >= 4)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(endpoint.received.length, 4, 'stops after the exact success')
+    assert.equal(new Set(endpoint.received.map((b) => new URLSearchParams(b).get('notify_id'))).size, 1)
+    const body = endpoint.received[0]!
+    const tampered = body.replace('total_amount=12.34', 'total_amount=0.01')
+    assert.notEqual(tampered, body)
+    await assert.rejects(channel.parseNotification({ headers: {}, rawBody: tampered, merchantId: 'mch_test' }), (e: unknown) => e instanceof NotificationRejected && e.reason === 'signature_invalid')
+    const noSign = new URLSearchParams(body)
+    noSign.delete('sign')
+    await assert.rejects(channel.parseNotification({ headers: {}, rawBody: noSign.toString(), merchantId: 'mch_test' }), NotificationRejected)
+    assert.equal(channel.acknowledge('ok').body, 'success')
+  })
+
+  it('closes before and after the scan, and lets a declined trade lapse', async () => {
+    const o = order('ord_b3')
+    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000003', order: o, notifyUrl: endpoint.url })
+    await channel.closePayment({ paymentId: 'pay_ali_0000000003', order: o })
+    assert.throws(() => sim.pay(a.qrContent!), /TRADE_CLOSED/)
+    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000004', order: o, notifyUrl: endpoint.url })
+    sim.decline(b.qrContent!)
+    await channel.closePayment({ paymentId: 'pay_ali_0000000004', order: o })
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000004', order: o }), { status: 'closed' })
+  })
+
+  it('refuses a request signed with another key with 40002 isv.invalid-signature, which the adapter reports as a refusal', async () => {
+    const other = parseAlipayCredentials({ ...JSON.parse(readFileSync(join(keysDir, 'alipay-credentials.json'), 'utf8')), app_private_key: readFileSync(new URL('./fixtures/alipaysdk_app-private-key.pem', import.meta.url), 'utf8') })
+    assert.ok(other.ok)
+    const bad = new AlipayChannel({ credentials: async () => other.value, clock: { now: () => Date.now() } })
+    await assert.rejects(bad.createPayment({ paymentId: 'pay_ali_bad', order: order('ord_b4'), notifyUrl: endpoint.url }), (e: unknown) => e instanceof ChannelError && /isv.invalid-signature/.test(e.message) && !e.outcomeUnknown)
+  })
+
+  it('serves the day\'s bill as a zip that parses back to the payments and refunds', async () => {
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    const bill = await channel.downloadBill('mch_test', today)
+    const mine = bill.rows.filter((r) => r.outTradeNo === 'pay_ali_0000000001')
+    assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -234]])
+    assert.match(bill.file, /业务明细\.csv$/)
+    assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
+  })
+})
+
+describe('Alipay simulator with the official alipay-sdk', () => {
+  const sim = new AlipaySimulator()
+  const endpoint = new Endpoint()
+  before(async () => {
+    await sim.start()
+    await endpoint.start()
+  })
+  after(async () => {
+    await sim.stop()
+    await endpoint.stop()
+  })
+  const sdk = () =>
+    new AlipaySdk({ appId: sim.identity.appId, privateKey: sim.identity.appPrivateKeyPem, keyType: 'PKCS8', alipayPublicKey: sim.identity.alipayPublicKeyPem, gateway: sim.gatewayUrl, camelcase: false })
+
+  it('exec precreate / query / refund / close with validateSign: true, and checkNotifySignV2 on its notification', async () => {
+    const client = sdk()
+    const created: any = await client.exec('alipay.trade.precreate', { notify_url: endpoint.url, bizContent: { out_trade_no: 'SDK0001', total_amount: '0.01', subject: '测试', timeout_express: '15m' } }, { validateSign: true })
+    assert.equal(created.code, '10000')
+    assert.match(created.qr_code, /^https:\/\/qr\.alipay\.com\//)
+    const before: any = await client.exec('alipay.trade.query', { bizContent: { out_trade_no: 'SDK0001' } }, { validateSign: true })
+    assert.equal(before.sub_code, 'ACQ.TRADE_NOT_EXIST')
+    sim.pay(created.qr_code)
+    const q: any = await client.exec('alipay.trade.query', { bizContent: { out_trade_no: 'SDK0001' } }, { validateSign: true })
+    assert.equal(q.trade_status, 'TRADE_SUCCESS')
+    assert.equal(q.total_amount, '0.01')
+    const r: any = await client.exec('alipay.trade.refund', { bizContent: { out_trade_no: 'SDK0001', refund_amount: '0.01', out_request_no: 'R1' } }, { validateSign: true })
+    assert.equal(r.fund_change, 'Y')
+    await until(() => endpoint.received.length >= 1)
+    const postData = Object.fromEntries(new URLSearchParams(endpoint.received[0]!))
+    assert.equal(client.checkNotifySignV2(postData), true)
+    assert.equal(client.checkNotifySignV2({ ...postData, total_amount: '100.00' }), false)
+    const c: any = await client.exec('alipay.trade.precreate', { bizContent: { out_trade_no: 'SDK0002', total_amount: '1.00', subject: 'x' } }, { validateSign: true })
+    const closed: any = await client.exec('alipay.trade.close', { bizContent: { out_trade_no: 'SDK0002' } }, { validateSign: true })
+    assert.equal(closed.sub_code, 'ACQ.TRADE_NOT_EXIST')
+    assert.throws(() => sim.pay(c.qr_code), /TRADE_CLOSED/)
+  })
+
+  it('a client holding the wrong Alipay public key fails validateSign; a wrong app key gets isv.invalid-signature', async () => {
+    const wrongAlipayKey = new AlipaySdk({ appId: sim.identity.appId, privateKey: sim.identity.appPrivateKeyPem, keyType: 'PKCS8', alipayPublicKey: readFileSync(new URL('./fixtures/alipaysdk_alipay-public-key.pem', import.meta.url), 'utf8'), gateway: sim.gatewayUrl })
+    await assert.rejects(wrongAlipayKey.exec('alipay.trade.precreate', { bizContent: { out_trade_no: 'SDK0003', total_amount: '1.00', subject: 'x' } }, { validateSign: true }), /验签失败/)
+    const wrongAppKey = new AlipaySdk({ appId: sim.identity.appId, privateKey: readFileSync(new URL('./fixtures/alipaysdk_app-private-key.pem', import.meta.url), 'utf8'), alipayPublicKey: sim.identity.alipayPublicKeyPem, gateway: sim.gatewayUrl })
+    const refused: any = await wrongAppKey.exec('alipay.trade.precreate', { bizContent: { out_trade_no: 'SDK0004', total_amount: '1.00', subject: 'x' } }, { validateSign: true })
+    assert.equal(refused.code, '40002')
+    assert.equal(refused.subCode, 'isv.invalid-signature')
+  })
+})

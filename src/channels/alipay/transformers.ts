@@ -1,0 +1,100 @@
+// Alipay wire types and the mapping to and from ScanPay's: statuses, and money as "12.34" yuan strings
+// converted from and to integer fen by string arithmetic only.
+import type { Order } from '../../core/order.ts'
+import type { ChannelPaymentState } from '../../core/payment-channel.ts'
+import { parseAlipayTime } from '../shanghai-time.ts'
+import { fenToYuan, yuanToFen } from '../yuan.ts'
+
+/** The fields every `*_response` carries. */
+export interface AlipayResult {
+  code: string
+  msg: string
+  sub_code?: string
+  sub_msg?: string
+}
+
+export interface PrecreateResult extends AlipayResult {
+  out_trade_no?: string
+  qr_code?: string
+}
+
+export interface QueryResult extends AlipayResult {
+  trade_no?: string
+  out_trade_no?: string
+  trade_status?: string
+  total_amount?: string
+  send_pay_date?: string
+  buyer_logon_id?: string
+}
+
+export interface RefundResult extends AlipayResult {
+  trade_no?: string
+  out_trade_no?: string
+  fund_change?: string
+  refund_fee?: string
+  gmt_refund_pay?: string
+}
+
+export interface RefundQueryResult extends AlipayResult {
+  trade_no?: string
+  out_trade_no?: string
+  out_request_no?: string
+  refund_amount?: string
+  refund_status?: string
+}
+
+/** Our integer minor units as Alipay's decimal yuan string. Only CNY is payable through 当面付. */
+export function toAlipayAmount(amount: number, currency: string): string {
+  if (currency !== 'CNY') throw new RangeError(`Alipay 当面付 takes CNY only, not ${currency}`)
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > 10_000_000_000) {
+    throw new RangeError(`Alipay takes 0.01 to 100000000.00 yuan, got ${amount} fen`)
+  }
+  return fenToYuan(amount)
+}
+
+/** Whole minutes left until the order expires (at least 1): the channel order closes no later than ours. */
+export function timeoutExpress(order: Order, now: number): string {
+  return `${Math.max(1, Math.floor((order.expiresAt - now) / 60_000))}m`
+}
+
+/** Alipay's subject is at most 256 characters. */
+export function alipaySubject(subject: string): string {
+  return Array.from(subject).slice(0, 256).join('') || '-'
+}
+
+export function precreateBiz(paymentId: string, order: Order, now: number) {
+  return {
+    out_trade_no: paymentId,
+    total_amount: toAlipayAmount(order.amount, order.currency),
+    subject: alipaySubject(order.subject),
+    product_code: 'FACE_TO_FACE_PAYMENT',
+    timeout_express: timeoutExpress(order, now),
+  }
+}
+
+/**
+ * trade_status → our payment state. A trade that does not exist yet (not scanned) is pending: Alipay only
+ * creates it when the buyer scans. TRADE_FINISHED is paid and no longer refundable: still a success.
+ */
+export function paymentStateOf(r: { trade_status?: string; trade_no?: string; total_amount?: string; send_pay_date?: string; gmt_payment?: string }): ChannelPaymentState {
+  switch (r.trade_status) {
+    case 'TRADE_SUCCESS':
+    case 'TRADE_FINISHED': {
+      const amount = r.total_amount === undefined ? null : yuanToFen(r.total_amount)
+      if (!r.trade_no || amount === null) return { status: 'pending' }
+      const when = r.gmt_payment ?? r.send_pay_date
+      const paidAt = when ? parseAlipayTime(when) : null
+      return { status: 'succeeded', channelTradeNo: r.trade_no, amount, ...(paidAt !== null ? { paidAt } : {}) }
+    }
+    case 'TRADE_CLOSED':
+      return { status: 'closed' }
+    default:
+      return { status: 'pending' }
+  }
+}
+
+/** Codes that mean Alipay did not act and will not: the request was refused. */
+export function isDefiniteRefusal(r: AlipayResult): boolean {
+  if (r.code === '40004') return r.sub_code !== 'ACQ.SYSTEM_ERROR'
+  return r.code === '40001' || r.code === '40002' || r.code === '40006' || r.code === '20001'
+}

@@ -1,0 +1,31 @@
+// Reconciles a channel's daily bill against our payments: every line the channel says it settled must be a
+// payment we recorded as succeeded (or refunded as unexpected), for the same amount and trade number.
+import type { Payment } from '../core/ports.ts'
+
+export interface BillLine {
+  /** Our payment id (the channel's out_trade_no). */
+  outTradeNo: string
+  channelTradeNo: string
+  /** Fen. */
+  amount: number
+}
+
+export type BillDiscrepancy =
+  | { kind: 'unknown_payment'; line: BillLine }
+  | { kind: 'not_recorded_as_paid'; line: BillLine; status: Payment['status'] }
+  | { kind: 'amount_mismatch'; line: BillLine; ours: number }
+  | { kind: 'trade_no_mismatch'; line: BillLine; ours: string | null }
+
+const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 'refunded']
+
+export async function compareBill(lines: BillLine[], payment: (id: string) => Promise<Payment | null>): Promise<BillDiscrepancy[]> {
+  const out: BillDiscrepancy[] = []
+  for (const line of lines) {
+    const p = await payment(line.outTradeNo)
+    if (!p) out.push({ kind: 'unknown_payment', line })
+    else if (!SETTLED.includes(p.status)) out.push({ kind: 'not_recorded_as_paid', line, status: p.status })
+    else if (p.amount !== line.amount) out.push({ kind: 'amount_mismatch', line, ours: p.amount })
+    else if (p.channelTradeNo !== line.channelTradeNo) out.push({ kind: 'trade_no_mismatch', line, ours: p.channelTradeNo })
+  }
+  return out
+}

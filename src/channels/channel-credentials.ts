@@ -1,0 +1,86 @@
+// Merchants' channel credentials: checked and sealed on the way in, decrypted and parsed (keys loaded) on
+// the way out, with a short cache so each payment does not re-parse PEM.
+import type { ChannelName } from '../core/order.ts'
+import type { SecretBox } from '../security/secret-box.ts'
+import type { SqlChannelCredentialStore } from '../storage/channel-credential-store.ts'
+import { parseAlipayCredentials, type AlipayCredentials } from './alipay/credentials.ts'
+import type { Parsed } from './credential-errors.ts'
+import { parseWechatPayCredentials, type WechatPayCredentials } from './wechat-pay/credentials.ts'
+
+export type RealChannel = Exclude<ChannelName, 'sandbox'>
+
+const TTL_MS = 60_000
+
+export function parseCredentials(channel: RealChannel, doc: unknown): Parsed<{ accountId: string }> {
+  if (channel === 'wechatpay') {
+    const p = parseWechatPayCredentials(doc)
+    return p.ok ? { ok: true, value: { accountId: p.value.mchid } } : p
+  }
+  const p = parseAlipayCredentials(doc)
+  return p.ok ? { ok: true, value: { accountId: p.value.appId } } : p
+}
+
+export class ChannelCredentials {
+  readonly #cache = new Map<string, { value: unknown; until: number }>()
+
+  constructor(
+    private readonly store: SqlChannelCredentialStore,
+    private readonly box: SecretBox,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Checks and stores a credentials document; returns the problems instead when there are any. */
+  async set(merchantId: string, channel: RealChannel, doc: unknown): Promise<Parsed<{ accountId: string }>> {
+    const parsed = parseCredentials(channel, doc)
+    if (!parsed.ok) return parsed
+    await this.store.put(merchantId, channel, parsed.value.accountId, this.box.encrypt(JSON.stringify(doc)), this.now())
+    this.#cache.delete(`${channel}:${merchantId}`)
+    return parsed
+  }
+
+  async #load<T>(channel: RealChannel, merchantId: string, parse: (doc: unknown) => Parsed<T>): Promise<T | null> {
+    const key = `${channel}:${merchantId}`
+    const hit = this.#cache.get(key)
+    if (hit && hit.until > this.now()) return hit.value as T | null
+    const row = await this.store.get(merchantId, channel)
+    let value: T | null = null
+    if (row) {
+      const parsed = parse(JSON.parse(this.box.decrypt(row.credentialsEnc)))
+      // Stored documents were checked when set; one that no longer parses is treated as absent.
+      value = parsed.ok ? parsed.value : null
+    }
+    if (this.#cache.size > 10_000) this.#cache.clear()
+    this.#cache.set(key, { value, until: this.now() + TTL_MS })
+    return value
+  }
+
+  wechatpay(merchantId: string): Promise<WechatPayCredentials | null> {
+    return this.#load('wechatpay', merchantId, parseWechatPayCredentials)
+  }
+
+  alipay(merchantId: string): Promise<AlipayCredentials | null> {
+    return this.#load('alipay', merchantId, parseAlipayCredentials)
+  }
+
+  async alipayByAppId(appId: string): Promise<{ merchantId: string; credentials: AlipayCredentials }[]> {
+    const rows = await this.store.byAccount('alipay', appId)
+    const out = []
+    for (const r of rows) {
+      const credentials = await this.alipay(r.merchantId)
+      if (credentials) out.push({ merchantId: r.merchantId, credentials })
+    }
+    return out
+  }
+
+  /** Merchants that trust the WeChat key with this serial (for notifications without a merchant in the URL). */
+  async wechatpayBySerial(serial: string): Promise<{ merchantId: string; credentials: WechatPayCredentials }[]> {
+    const out = []
+    for (const r of await this.store.forChannel('wechatpay')) {
+      const credentials = await this.wechatpay(r.merchantId)
+      if (!credentials) continue
+      const trusted = [...credentials.platformKeys.keys()].some((k) => k === serial || k.toUpperCase() === serial.toUpperCase())
+      if (trusted) out.push({ merchantId: r.merchantId, credentials })
+    }
+    return out
+  }
+}

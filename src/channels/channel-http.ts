@@ -1,0 +1,43 @@
+// The one HTTP client channel adapters use: fetch with a hard timeout, the raw response text kept (channels
+// sign exact bytes), and every failure classified as retryable and outcome-unknown or not.
+import { ChannelError } from '../core/payment-channel.ts'
+
+export interface ChannelHttpRequest {
+  method: 'GET' | 'POST'
+  url: string
+  headers: Record<string, string>
+  body?: string
+  timeoutMs: number
+}
+
+export interface ChannelHttpResponse {
+  status: number
+  headers: Headers
+  text: string
+}
+
+export type ChannelFetch = (req: ChannelHttpRequest) => Promise<ChannelHttpResponse>
+
+export const channelFetch: ChannelFetch = async (req) => {
+  let res: Response
+  try {
+    res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: AbortSignal.timeout(req.timeoutMs),
+      redirect: 'error',
+    })
+  } catch (err) {
+    // A request that may have reached the channel (timeout, reset) could have acted there: only asking tells.
+    const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${req.timeoutMs} ms` : String((err as Error).message)
+    throw new ChannelError(`${req.method} ${new URL(req.url).pathname}: ${reason}`, true, true)
+  }
+  let text: string
+  try {
+    text = await res.text()
+  } catch (err) {
+    throw new ChannelError(`${req.method} ${new URL(req.url).pathname}: reading the response failed: ${(err as Error).message}`, true, true)
+  }
+  return { status: res.status, headers: res.headers, text }
+}

@@ -1,0 +1,74 @@
+// The channels' wire mappings: statuses, money and Beijing time, whatever the server's time zone.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Order } from '../core/order.ts'
+import * as ali from './alipay/transformers.ts'
+import { alipayTime, parseAlipayTime, rfc3339Shanghai, shanghaiDate } from './shanghai-time.ts'
+import * as wx from './wechat-pay/transformers.ts'
+
+const order = (o: Partial<Order> = {}): Order => ({
+  id: 'ord_1', merchantId: 'm', mode: 'live', status: 'pending', outTradeNo: 'A', amount: 1234, amountRefunded: 0, currency: 'CNY', subject: 'Latte',
+  description: null, metadata: {}, channels: [], notifyUrl: null, returnUrl: null, payToken: 't', channel: null, channelTradeNo: null, requestHash: 'h',
+  createdAt: 0, expiresAt: Date.UTC(2026, 10, 26, 2, 15, 0), paidAt: null, closedAt: null, updatedAt: 0, ...o,
+})
+
+describe('Beijing time', () => {
+  it('formats in UTC+8 whatever TZ the process runs in', () => {
+    const at = Date.UTC(2026, 10, 26, 16, 30, 5) // 00:30:05 the next day in Beijing
+    for (const tz of ['UTC', 'America/Los_Angeles', 'Asia/Kolkata']) {
+      process.env.TZ = tz
+      assert.equal(rfc3339Shanghai(at), '2026-11-27T00:30:05+08:00')
+      assert.equal(alipayTime(at), '2026-11-27 00:30:05')
+      assert.equal(shanghaiDate(at), '2026-11-27')
+      assert.equal(parseAlipayTime('2026-11-27 00:30:05'), at)
+    }
+    delete process.env.TZ
+  })
+})
+
+describe('WeChat Pay transformers', () => {
+  it('builds the Native body: fen unchanged, expiry in Beijing time, description within 127 bytes', () => {
+    const body = wx.nativePrepayRequest({ appid: 'wx1', mchid: '1900000001', paymentId: 'pay_1', order: order({ subject: '咖'.repeat(60) }), notifyUrl: 'https://x/n', now: 0 })
+    assert.deepEqual(body.amount, { total: 1234, currency: 'CNY' })
+    assert.equal(body.time_expire, '2026-11-26T10:15:00+08:00')
+    assert.equal(Buffer.byteLength(body.description), 126)
+    assert.throws(() => wx.toWechatAmount(100, 'USD'))
+  })
+  it('maps trade_state; only documented finals are believed', () => {
+    const paid = { out_trade_no: 'p', transaction_id: '42', trade_state: 'SUCCESS', success_time: '2026-11-26T10:00:00+08:00', amount: { total: 1234, currency: 'CNY' } }
+    assert.deepEqual(wx.paymentStateOf(paid), { status: 'succeeded', channelTradeNo: '42', amount: 1234, paidAt: Date.UTC(2026, 10, 26, 2) })
+    assert.equal(wx.paymentStateOf({ ...paid, trade_state: 'REFUND' }).status, 'succeeded')
+    assert.equal(wx.paymentStateOf({ ...paid, transaction_id: undefined }).status, 'pending')
+    assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'NOTPAY' }).status, 'pending')
+    assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'USERPAYING' }).status, 'pending')
+    assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'CLOSED' }).status, 'closed')
+    assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'PAYERROR' }).status, 'failed')
+    assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'SOMETHING_NEW' }).status, 'pending')
+    assert.deepEqual(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'SUCCESS' }), { status: 'succeeded', channelRefundNo: 'r' })
+    assert.equal(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'PROCESSING' }).status, 'pending')
+    assert.equal(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'ABNORMAL' }).status, 'failed')
+  })
+})
+
+describe('Alipay transformers', () => {
+  it('converts fen to yuan strings and whole minutes of timeout', () => {
+    const biz = ali.precreateBiz('pay_1', order({ amount: 29 }), Date.UTC(2026, 10, 26, 2, 0, 30))
+    assert.equal(biz.total_amount, '0.29')
+    assert.equal(biz.timeout_express, '14m')
+    assert.equal(ali.toAlipayAmount(100_000_000_00, 'CNY'), '100000000.00')
+    assert.throws(() => ali.toAlipayAmount(100_000_000_01, 'CNY'))
+    assert.throws(() => ali.toAlipayAmount(1, 'HKD'))
+    assert.equal(ali.timeoutExpress(order(), order().expiresAt - 5000), '1m')
+  })
+  it('maps trade_status; a trade not scanned yet is pending', () => {
+    const paid = { trade_status: 'TRADE_SUCCESS', trade_no: '2026', total_amount: '12.34', send_pay_date: '2026-11-26 10:00:00' }
+    assert.deepEqual(ali.paymentStateOf(paid), { status: 'succeeded', channelTradeNo: '2026', amount: 1234, paidAt: Date.UTC(2026, 10, 26, 2) })
+    assert.equal(ali.paymentStateOf({ ...paid, trade_status: 'TRADE_FINISHED' }).status, 'succeeded')
+    assert.equal(ali.paymentStateOf({ ...paid, total_amount: '12.345' }).status, 'pending')
+    assert.equal(ali.paymentStateOf({ trade_status: 'WAIT_BUYER_PAY' }).status, 'pending')
+    assert.equal(ali.paymentStateOf({ trade_status: 'TRADE_CLOSED' }).status, 'closed')
+    assert.equal(ali.isDefiniteRefusal({ code: '40004', msg: '', sub_code: 'ACQ.TRADE_STATUS_ERROR' }), true)
+    assert.equal(ali.isDefiniteRefusal({ code: '40004', msg: '', sub_code: 'ACQ.SYSTEM_ERROR' }), false)
+    assert.equal(ali.isDefiniteRefusal({ code: '20000', msg: '' }), false)
+  })
+})

@@ -1,0 +1,255 @@
+// The WeChat Pay simulator against ScanPay's adapter and against independent clients (wechatpay-axios-plugin,
+// wechatpay-node-v3), which must work against it unchanged; and its refusals, retries and probes.
+import assert from 'node:assert/strict'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { createRequire } from 'node:module'
+import type { Order } from '../../core/order.ts'
+import { ChannelError } from '../../core/payment-channel.ts'
+import { parseWechatPayCredentials, type WechatPayCredentials } from './credentials.ts'
+import { signRequest } from './signing.ts'
+import { WechatPaySimulator } from './simulator.ts'
+import { NotificationRejected, WechatPayChannel } from './wechat-pay-channel.ts'
+import { parseTradeBill } from './bill.ts'
+
+const require = createRequire(import.meta.url)
+
+/** A merchant endpoint: records notifications and answers with the status it is told. */
+class Endpoint {
+  received: { headers: IncomingHttpHeaders; body: string }[] = []
+  statuses: number[] = []
+  fallback = 204
+  #server: Server | null = null
+  url = ''
+  onRequest: ((r: { headers: IncomingHttpHeaders; body: string }) => number) | null = null
+  async start() {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const r = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
+        this.received.push(r)
+        res.writeHead(this.onRequest ? this.onRequest(r) : (this.statuses.shift() ?? this.fallback)).end()
+      })
+    })
+    await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/notify`
+    return this
+  }
+  async stop() {
+    this.#server?.closeAllConnections()
+    await new Promise<void>((r) => this.#server?.close(() => r()))
+  }
+}
+
+function order(id: string, amount = 1234, minutes = 15): Order {
+  const now = Date.now()
+  return {
+    id, merchantId: 'mch_test', mode: 'live', status: 'pending', outTradeNo: id, amount, amountRefunded: 0, currency: 'CNY',
+    subject: '拿铁 Latte', description: null, metadata: {}, channels: ['wechatpay'], notifyUrl: null, returnUrl: null,
+    payToken: 't', channel: null, channelTradeNo: null, requestHash: 'h', createdAt: now, expiresAt: now + minutes * 60_000,
+    paidAt: null, closedAt: null, updatedAt: now,
+  }
+}
+
+async function eventually<T>(fn: () => T | undefined | null | false, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('WeChat Pay simulator with the ScanPay adapter', () => {
+  const keysDir = mkdtempSync(join(tmpdir(), 'wxsim-'))
+  const sim = new WechatPaySimulator({ keysDir, retryScale: 0.002, refundDelayMs: 50 })
+  const endpoint = new Endpoint()
+  let creds: WechatPayCredentials
+  let channel: WechatPayChannel
+  before(async () => {
+    await sim.start()
+    await endpoint.start()
+    const parsed = parseWechatPayCredentials(JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8')))
+    assert.ok(parsed.ok, JSON.stringify(parsed))
+    creds = parsed.value
+    channel = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() } })
+  })
+  after(async () => {
+    await sim.stop()
+    await endpoint.stop()
+  })
+
+  it('opens a Native order, is paid, notifies (signed, encrypted), and the adapter verifies and decrypts it', async () => {
+    const o = order('ord_a1')
+    const created = await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url })
+    assert.match(created.qrContent!, /^weixin:\/\/wxpay\/bizpayurl\?pr=/)
+    // The same prepay again returns the same code_url, as WeChat does.
+    assert.equal((await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url })).qrContent, created.qrContent)
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_0000000001', order: o }), { status: 'pending' })
+    sim.pay(created.qrContent!)
+    const n = await eventually(() => endpoint.received[0])
+    const parsed = await channel.parseNotification({ headers: n.headers, rawBody: n.body, merchantId: 'mch_test' })
+    assert.equal(parsed.paymentId, 'pay_wx_0000000001')
+    assert.equal(parsed.state.status, 'succeeded')
+    assert.equal(parsed.state.status === 'succeeded' && parsed.state.amount, 1234)
+    assert.equal(JSON.parse(n.body).resource.associated_data, 'transaction')
+    const q = await channel.queryPayment({ paymentId: 'pay_wx_0000000001', order: o })
+    assert.equal(q.status, 'succeeded')
+    // A refund is PROCESSING at first, then SUCCESS.
+    const paidOrder = { ...o, status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: q.status === 'succeeded' ? q.channelTradeNo : null }
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_wx_1', order: paidOrder, amount: 234, currency: 'CNY', reason: 'test' }), { status: 'pending' })
+    let settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder })
+    for (let i = 0; i < 100 && settled.status === 'pending'; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder })
+    }
+    assert.equal(settled.status, 'succeeded')
+    await assert.rejects(channel.refund({ refundId: 'rfd_wx_2', order: paidOrder, amount: 1001, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
+  })
+
+  it('retries an unaccepted notification on the (compressed) schedule with the same id, and the adapter rejects changed copies', async () => {
+    endpoint.received = []
+    endpoint.statuses = [500, 503]
+    const o = order('ord_a2')
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_wx_0000000002', order: o, notifyUrl: endpoint.url })
+    sim.pay(qrContent!)
+    await eventually(() => endpoint.received.length >= 3)
+    const ids = endpoint.received.map((r) => JSON.parse(r.body).id)
+    assert.equal(new Set(ids).size, 1)
+    const n = endpoint.received[2]!
+    const rejected = (headers: IncomingHttpHeaders, body: string, reason: string) =>
+      assert.rejects(channel.parseNotification({ headers, rawBody: body, merchantId: 'mch_test' }), (e: unknown) => e instanceof NotificationRejected && e.reason === reason)
+    await rejected(n.headers, n.body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCESS" '), 'signature_invalid')
+    await rejected({ ...n.headers, 'wechatpay-timestamp': String(Math.floor(Date.now() / 1000) - 400) }, n.body, 'timestamp_out_of_window')
+    await rejected({ ...n.headers, 'wechatpay-signature': 'WECHATPAY/SIGNTEST/' + n.headers['wechatpay-signature'] }, n.body, 'signature_probe')
+  })
+
+  it('sends signature probes that the adapter refuses', async () => {
+    endpoint.received = []
+    endpoint.onRequest = (r) => {
+      const ok = channel.parseNotification({ headers: r.headers, rawBody: r.body, merchantId: 'mch_test' })
+      void ok.catch(() => {})
+      return String(r.headers['wechatpay-signature']).startsWith('WECHATPAY/SIGNTEST/') ? 500 : 204
+    }
+    assert.equal(await sim.probe(endpoint.url), 500)
+    endpoint.onRequest = null
+    const r = endpoint.received[0]!
+    await assert.rejects(channel.parseNotification({ headers: r.headers, rawBody: r.body, merchantId: 'mch_test' }), (e: unknown) => e instanceof NotificationRejected && e.reason === 'signature_probe')
+  })
+
+  it('closes, lapses and declines', async () => {
+    const o = order('ord_a3')
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000003', order: o, notifyUrl: endpoint.url })
+    await channel.closePayment({ paymentId: 'pay_wx_0000000003', order: o })
+    await channel.closePayment({ paymentId: 'pay_wx_0000000003', order: o })
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_0000000003', order: o }), { status: 'closed' })
+    assert.throws(() => sim.pay(a.qrContent!), /CLOSED/)
+    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000004', order: o, notifyUrl: endpoint.url })
+    sim.decline(b.qrContent!)
+    assert.equal((await channel.queryPayment({ paymentId: 'pay_wx_0000000004', order: o })).status, 'failed')
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_never_made', order: o }), { status: 'closed' })
+  })
+
+  it('refuses bad signatures, skewed clocks and wrong serials with SIGN_ERROR', async () => {
+    const path = '/v3/pay/transactions/out-trade-no/pay_wx_0000000001?mchid=' + creds.mchid
+    const call = async (auth: string) => {
+      const res = await fetch(sim.url + path, { headers: { authorization: auth, accept: 'application/json' } })
+      return { status: res.status, body: await res.json() }
+    }
+    const base = { mchid: creds.mchid, serialNo: creds.serialNo, privateKey: creds.privateKey, method: 'GET', canonicalUrl: path, body: '' }
+    assert.equal((await call(signRequest(base))).status, 200)
+    const other = createPrivateKey(readFileSync(new URL('./fixtures/wxjava_merchant_private_key.pem', import.meta.url)))
+    const bad = await call(signRequest({ ...base, privateKey: other }))
+    assert.deepEqual([bad.status, bad.body.code], [401, 'SIGN_ERROR'])
+    const old = await call(signRequest({ ...base, timestamp: Math.floor(Date.now() / 1000) - 301 }))
+    assert.deepEqual([old.status, old.body.code], [401, 'SIGN_ERROR'])
+    assert.match(old.body.message, /5分钟/)
+    const serial = await call(signRequest({ ...base, serialNo: 'ABCDEF0123' }))
+    assert.deepEqual([serial.status, serial.body.code], [401, 'SIGN_ERROR'])
+    const lower = await call(signRequest({ ...base, serialNo: creds.serialNo.toLowerCase() }))
+    assert.equal(lower.status, 200)
+    assert.equal((await call('Bearer nope')).status, 401)
+  })
+
+  it('serves the day\'s tradebill, which parses back to the paid orders', async () => {
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    const bill = await channel.downloadTradeBill('mch_test', today)
+    const rows = bill.rows.filter((r) => r.outTradeNo === 'pay_wx_0000000001' || r.outTradeNo === 'pay_wx_0000000002')
+    assert.equal(rows.length, 2)
+    assert.ok(rows.every((r) => r.amount === 1234 && r.tradeState === 'SUCCESS' && /^4200/.test(r.transactionId)))
+    assert.equal(bill.summary.count, bill.rows.length)
+    assert.deepEqual(parseTradeBill(sim.tradeBillText(creds.mchid, today)).rows.length, bill.rows.length)
+  })
+})
+
+describe('WeChat Pay simulator with independent clients', () => {
+  const merchantKey = readFileSync(new URL('./fixtures/wxjava_merchant_private_key.pem', import.meta.url), 'utf8')
+  const merchantCert = readFileSync(new URL('./fixtures/wxjava_merchant_certificate.pem', import.meta.url), 'utf8')
+  const serial = new X509Certificate(merchantCert).serialNumber
+  const apiV3Key = 'a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb'
+  const peer = { mchid: '1230000109', appid: 'wxd678efh567hg6787', certificatePem: merchantCert, apiV3Key }
+  const simPk = new WechatPaySimulator({ merchants: [peer] })
+  const simCert = new WechatPaySimulator({ merchants: [peer], serialMode: 'certificate' })
+  before(async () => {
+    await simPk.start()
+    await simCert.start()
+  })
+  after(async () => {
+    await simPk.stop()
+    await simCert.stop()
+  })
+
+  it('wechatpay-axios-plugin: prepay, query, close (204), refund, all verified by the client', async () => {
+    const { Wechatpay } = require('wechatpay-axios-plugin')
+    const wxpay = new Wechatpay({ mchid: peer.mchid, serial, privateKey: merchantKey, certs: { [simPk.identity.publicKeyId]: simPk.identity.publicKeyPem }, baseURL: simPk.url + '/' })
+    const prepay = await wxpay.v3.pay.transactions.native.post({ appid: peer.appid, mchid: peer.mchid, description: 'Image形象店-深圳腾大-QQ公仔', out_trade_no: 'AXIOS000001', notify_url: 'https://example.com/notify', amount: { total: 100, currency: 'CNY' } })
+    assert.equal(prepay.status, 200)
+    assert.match(prepay.data.code_url, /^weixin:\/\//)
+    const q = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: peer.mchid }, out_trade_no: 'AXIOS000001' })
+    assert.equal(q.data.trade_state, 'NOTPAY')
+    simPk.pay(prepay.data.code_url, { notify: false })
+    const paid = await wxpay.v3.pay.transactions.id.$transaction_id$.get({ params: { mchid: peer.mchid }, transaction_id: simPk.orderByCodeUrl(prepay.data.code_url)!.transactionId })
+    assert.equal(paid.data.trade_state, 'SUCCESS')
+    const refund = await wxpay.v3.refund.domestic.refunds.post({ out_trade_no: 'AXIOS000001', out_refund_no: 'AXIOSR1', amount: { refund: 100, total: 100, currency: 'CNY' } })
+    assert.equal(refund.data.status, 'PROCESSING')
+    const r2 = await wxpay.v3.refund.domestic.refunds.$out_refund_no$.get({ out_refund_no: 'AXIOSR1' })
+    assert.equal(r2.data.out_refund_no, 'AXIOSR1')
+    await wxpay.v3.pay.transactions.native.post({ appid: peer.appid, mchid: peer.mchid, description: 'x', out_trade_no: 'AXIOS000002', notify_url: 'https://example.com/notify', amount: { total: 1 } })
+    const closed = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post({ mchid: peer.mchid }, { out_trade_no: 'AXIOS000002' })
+    assert.equal(closed.status, 204)
+    assert.equal(closed.data, '')
+    // A client that trusts another key refuses the simulator's answers: the responses really are signed.
+    const wrong = new Wechatpay({ mchid: peer.mchid, serial, privateKey: merchantKey, certs: { [simPk.identity.publicKeyId]: readFileSync(new URL('./fixtures/wxjava_wechat_pay_public_key.pem', import.meta.url)) }, baseURL: simPk.url + '/' })
+    await assert.rejects(wrong.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: peer.mchid }, out_trade_no: 'AXIOS000001' }), /EV3_RES_HEADER_SIGNATURE_DIGEST|signature/i)
+  })
+
+  it('wechatpay-node-v3: prepay through an injected transport, and verifySign with certificates it downloads', async () => {
+    const WxPay = require('wechatpay-node-v3')
+    const pay = new WxPay({ appid: peer.appid, mchid: peer.mchid, publicKey: Buffer.from(merchantCert), privateKey: Buffer.from(merchantKey), key: apiV3Key })
+    let last: { headers: Headers; text: string } | null = null
+    const send = async (method: string, url: string, headers: Record<string, string>, body?: unknown) => {
+      const res = await fetch(url.replace('https://api.mch.weixin.qq.com', simCert.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const text = await res.text()
+      last = { headers: res.headers, text }
+      return { status: res.status, data: text ? JSON.parse(text) : '' }
+    }
+    pay.createHttp({ post: (url: string, params: unknown, headers: Record<string, string>) => send('POST', url, headers, params), get: (url: string, headers: Record<string, string>) => send('GET', url, headers) })
+    const r = await pay.transactions_native({ description: '测试', out_trade_no: 'NODEV3000001', notify_url: 'https://example.com/notify', amount: { total: 1 } })
+    assert.equal(r.status, 200, JSON.stringify(r))
+    assert.match(r.data.code_url, /^weixin:\/\//)
+    const h = last!.headers
+    const verified = await pay.verifySign({ timestamp: h.get('wechatpay-timestamp'), nonce: h.get('wechatpay-nonce'), body: last!.text, serial: h.get('wechatpay-serial'), signature: h.get('wechatpay-signature') })
+    assert.equal(verified, true)
+    const q = await pay.query({ out_trade_no: 'NODEV3000001' })
+    assert.equal(q.data.trade_state, 'NOTPAY')
+    const c = await pay.close('NODEV3000001')
+    assert.equal(c.status, 204)
+  })
+})

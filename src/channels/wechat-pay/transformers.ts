@@ -1,0 +1,149 @@
+// WeChat Pay API v3 wire types and the mapping to and from ScanPay's: the status map and money (WeChat
+// counts integer fen, exactly our minor unit for CNY, so amounts pass through unchanged but are checked).
+import type { Order } from '../../core/order.ts'
+import type { ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
+import { parseRfc3339, rfc3339Shanghai } from '../shanghai-time.ts'
+
+export interface NativePrepayRequest {
+  appid: string
+  mchid: string
+  description: string
+  out_trade_no: string
+  time_expire?: string
+  attach?: string
+  notify_url: string
+  amount: { total: number; currency?: string }
+}
+
+export interface Transaction {
+  appid?: string
+  mchid?: string
+  out_trade_no: string
+  transaction_id?: string
+  trade_type?: string
+  trade_state: string
+  trade_state_desc?: string
+  bank_type?: string
+  attach?: string
+  success_time?: string
+  payer?: { openid?: string }
+  amount?: { total?: number; payer_total?: number; currency?: string; payer_currency?: string }
+}
+
+export interface RefundRequest {
+  transaction_id?: string
+  out_trade_no?: string
+  out_refund_no: string
+  reason?: string
+  notify_url?: string
+  amount: { refund: number; total: number; currency: string }
+}
+
+export interface RefundResponse {
+  refund_id: string
+  out_refund_no: string
+  transaction_id?: string
+  out_trade_no?: string
+  status: string
+  success_time?: string
+  create_time?: string
+  amount?: { total: number; refund: number; currency?: string }
+}
+
+export interface NotificationEnvelope {
+  id: string
+  create_time: string
+  resource_type: string
+  event_type: string
+  summary?: string
+  resource: { original_type?: string; algorithm: string; ciphertext: string; associated_data?: string; nonce: string }
+}
+
+export interface WechatErrorBody {
+  code: string
+  message: string
+  detail?: unknown
+}
+
+/** Our integer minor units as WeChat's `total` (fen). Only CNY is payable through the domestic API. */
+export function toWechatAmount(amount: number, currency: string): { total: number; currency: 'CNY' } {
+  if (currency !== 'CNY') throw new RangeError(`WeChat Pay (domestic) takes CNY only, not ${currency}`)
+  if (!Number.isSafeInteger(amount) || amount < 1) throw new RangeError(`amount must be a positive integer of fen, got ${amount}`)
+  return { total: amount, currency: 'CNY' }
+}
+
+/** WeChat's `description` is at most 127 bytes of UTF-8; cut on a character boundary. */
+export function wechatDescription(subject: string): string {
+  let out = ''
+  for (const ch of subject) {
+    if (Buffer.byteLength(out + ch, 'utf8') > 127) break
+    out += ch
+  }
+  return out || '-'
+}
+
+/**
+ * The Native prepay body for one attempt. `time_expire` is the order's expiry in Beijing time, at least a
+ * minute ahead (WeChat moves earlier values to that anyway).
+ */
+export function nativePrepayRequest(input: {
+  appid: string
+  mchid: string
+  paymentId: string
+  order: Order
+  notifyUrl: string
+  now: number
+}): NativePrepayRequest {
+  const expiresAt = Math.max(input.order.expiresAt, input.now + 60_000)
+  return {
+    appid: input.appid,
+    mchid: input.mchid,
+    description: wechatDescription(input.order.subject),
+    out_trade_no: input.paymentId,
+    time_expire: rfc3339Shanghai(Math.floor(expiresAt / 1000) * 1000),
+    notify_url: input.notifyUrl,
+    amount: toWechatAmount(input.order.amount, input.order.currency),
+  }
+}
+
+/**
+ * trade_state → our payment state. REFUND means it was paid (and refunded since): the success stands.
+ * Anything unknown stays pending: only the states WeChat documents as final are believed.
+ */
+export function paymentStateOf(tx: Transaction): ChannelPaymentState {
+  switch (tx.trade_state) {
+    case 'SUCCESS':
+    case 'REFUND': {
+      const total = tx.amount?.total
+      if (!tx.transaction_id || typeof total !== 'number' || !Number.isSafeInteger(total)) return { status: 'pending' }
+      if ((tx.amount?.currency ?? 'CNY') !== 'CNY') return { status: 'pending' }
+      const paidAt = tx.success_time ? parseRfc3339(tx.success_time) : null
+      return { status: 'succeeded', channelTradeNo: tx.transaction_id, amount: total, ...(paidAt !== null ? { paidAt } : {}) }
+    }
+    case 'CLOSED':
+    case 'REVOKED':
+      return { status: 'closed' }
+    case 'PAYERROR':
+      return { status: 'failed', reason: tx.trade_state_desc ?? 'PAYERROR' }
+    default:
+      return { status: 'pending' }
+  }
+}
+
+/** Refund status → our refund state; PROCESSING (and anything unknown) stays pending. */
+export function refundStateOf(r: RefundResponse): ChannelRefundState {
+  switch (r.status) {
+    case 'SUCCESS':
+      return { status: 'succeeded', channelRefundNo: r.refund_id }
+    case 'CLOSED':
+      return { status: 'failed', reason: 'WeChat Pay closed the refund' }
+    case 'ABNORMAL':
+      return { status: 'failed', reason: 'WeChat Pay reports the refund ABNORMAL (the card or account cannot take it back)' }
+    default:
+      return { status: 'pending' }
+  }
+}
+
+export function isWechatError(v: unknown): v is WechatErrorBody {
+  return typeof v === 'object' && v !== null && typeof (v as WechatErrorBody).code === 'string'
+}

@@ -1,0 +1,289 @@
+// The WeChat Pay API v3 adapter (Native: the customer scans code_url). Stateless: each call loads the
+// order's merchant's credentials, signs the request, and verifies every 2xx response before believing it.
+import { createHash } from 'node:crypto'
+import type { Clock } from '../../core/ports.ts'
+import {
+  ChannelError,
+  type ChannelNotification,
+  type ChannelNotificationRequest,
+  type ChannelPaymentState,
+  type ChannelRefundInput,
+  type ChannelRefundRef,
+  type ChannelRefundState,
+  type ChannelReply,
+  type CreatedPayment,
+  type CreatePaymentInput,
+  type PaymentChannel,
+} from '../../core/payment-channel.ts'
+import type { Order } from '../../core/order.ts'
+import { channelFetch, type ChannelFetch } from '../channel-http.ts'
+import { NotificationRejected } from '../notification-rejected.ts'
+import { parseTradeBill, type TradeBill } from './bill.ts'
+import type { WechatPayCredentials } from './credentials.ts'
+import { decryptResource, signRequest, verifyWechatSignature, WechatSignatureError } from './signing.ts'
+import {
+  isWechatError,
+  nativePrepayRequest,
+  paymentStateOf,
+  refundStateOf,
+  toWechatAmount,
+  type NotificationEnvelope,
+  type RefundRequest,
+  type RefundResponse,
+  type Transaction,
+} from './transformers.ts'
+
+export interface WechatPayChannelOptions {
+  /** The merchant's live credentials; null when the merchant has not set any. */
+  credentials(merchantId: string): Promise<WechatPayCredentials | null>
+  /** Candidates for a notification that arrived without a merchant in its URL. */
+  credentialsForSerial?(serial: string): Promise<{ merchantId: string; credentials: WechatPayCredentials }[]>
+  clock: Clock
+  fetch?: ChannelFetch
+  timeoutMs?: number
+}
+
+interface ApiResult<T> {
+  status: number
+  body: T | null
+}
+
+export { NotificationRejected }
+
+export class WechatPayChannel implements PaymentChannel {
+  readonly name = 'wechatpay' as const
+  readonly #o: WechatPayChannelOptions
+  readonly #fetch: ChannelFetch
+
+  constructor(options: WechatPayChannelOptions) {
+    this.#o = options
+    this.#fetch = options.fetch ?? channelFetch
+  }
+
+  async availableFor(merchantId: string): Promise<boolean> {
+    return (await this.#o.credentials(merchantId)) !== null
+  }
+
+  async #creds(merchantId: string): Promise<WechatPayCredentials> {
+    const c = await this.#o.credentials(merchantId)
+    if (!c) throw new ChannelError('the merchant has no WeChat Pay credentials (scanpay channel set … wechatpay)', false, false)
+    return c
+  }
+
+  /** Signs, sends, and verifies the answer. Non-2xx answers are WeChat's errors, which it does not sign. */
+  async #call<T>(creds: WechatPayCredentials, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiResult<T>> {
+    const raw = body === undefined ? '' : JSON.stringify(body)
+    const authorization = signRequest({
+      mchid: creds.mchid,
+      serialNo: creds.serialNo,
+      privateKey: creds.privateKey,
+      method,
+      canonicalUrl: path,
+      body: raw,
+      timestamp: Math.floor(this.#o.clock.now() / 1000),
+    })
+    const res = await this.#fetch({
+      method,
+      url: creds.baseUrl + path,
+      headers: {
+        authorization,
+        accept: 'application/json',
+        'user-agent': 'scanpay-wechatpay/1',
+        ...(raw ? { 'content-type': 'application/json' } : {}),
+        // Tells WeChat which of its keys we can verify with, as the official Go SDK does.
+        ...(creds.platformKeys.size > 0 ? { 'wechatpay-serial': [...creds.platformKeys.keys()][0]! } : {}),
+      },
+      body: raw || undefined,
+      timeoutMs: this.#o.timeoutMs ?? 10_000,
+    })
+    if (res.status >= 200 && res.status < 300) {
+      try {
+        verifyWechatSignature({ headers: res.headers, body: res.text, keys: creds.platformKeys, nowMs: this.#o.clock.now() })
+      } catch (err) {
+        // An unverifiable success may be an attacker in the path or a key we lack: never believe it, ask again later.
+        throw new ChannelError(`${method} ${path}: response signature rejected: ${(err as Error).message}`, true, true)
+      }
+    }
+    let parsed: unknown = null
+    if (res.text) {
+      try {
+        parsed = JSON.parse(res.text)
+      } catch {
+        if (res.status < 300) throw new ChannelError(`${method} ${path}: the response is not JSON`, true, true)
+      }
+    }
+    return { status: res.status, body: parsed as T }
+  }
+
+  #fail(what: string, r: ApiResult<unknown>): ChannelError {
+    const err = isWechatError(r.body) ? `${r.body.code}: ${r.body.message}` : `HTTP ${r.status}`
+    // 5xx, 429 and SYSTEM_ERROR: WeChat may or may not have acted. Other 4xx: it refused, nothing happened.
+    const unknown = r.status >= 500 || r.status === 429 || (isWechatError(r.body) && r.body.code === 'SYSTEM_ERROR')
+    return new ChannelError(`WeChat Pay ${what} failed: ${err}`, unknown, unknown)
+  }
+
+  async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
+    const creds = await this.#creds(input.order.merchantId)
+    let body
+    try {
+      body = nativePrepayRequest({ appid: creds.appid, mchid: creds.mchid, paymentId: input.paymentId, order: input.order, notifyUrl: input.notifyUrl, now: this.#o.clock.now() })
+    } catch (err) {
+      throw new ChannelError((err as Error).message, false, false)
+    }
+    const r = await this.#call<{ code_url?: string }>(creds, 'POST', '/v3/pay/transactions/native', body)
+    if (r.status !== 200 || typeof r.body?.code_url !== 'string') throw this.#fail('Native prepay', r)
+    return { qrContent: r.body.code_url, channelPaymentId: input.paymentId }
+  }
+
+  async queryPayment(ref: { paymentId: string; order: Order }): Promise<ChannelPaymentState> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const path = `/v3/pay/transactions/out-trade-no/${encodeURIComponent(ref.paymentId)}?mchid=${encodeURIComponent(creds.mchid)}`
+    const r = await this.#call<Transaction>(creds, 'GET', path)
+    // The prepay never reached WeChat: nothing can be paid under this number.
+    if (r.status === 404 && isWechatError(r.body) && r.body.code === 'ORDER_NOT_EXIST') return { status: 'closed' }
+    if (r.status !== 200 || !r.body) throw this.#fail('order query', r)
+    if (r.body.out_trade_no !== ref.paymentId || (r.body.mchid !== undefined && r.body.mchid !== creds.mchid)) {
+      throw new ChannelError('WeChat Pay answered about another order', true, true)
+    }
+    return paymentStateOf(r.body)
+  }
+
+  async closePayment(ref: { paymentId: string; order: Order }): Promise<void> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const r = await this.#call(creds, 'POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(ref.paymentId)}/close`, { mchid: creds.mchid })
+    if (r.status === 204 || r.status === 200) return
+    // Closing what is closed or never existed leaves it closed: done.
+    if (isWechatError(r.body) && (r.body.code === 'ORDER_CLOSED' || r.body.code === 'ORDER_NOT_EXIST')) return
+    throw this.#fail('close', r)
+  }
+
+  async refund(input: ChannelRefundInput): Promise<ChannelRefundState> {
+    const creds = await this.#creds(input.order.merchantId)
+    let amount
+    try {
+      amount = toWechatAmount(input.amount, input.currency)
+    } catch (err) {
+      throw new ChannelError((err as Error).message, false, false)
+    }
+    const tradeNo = input.payment ? input.payment.channelTradeNo : input.order.channelTradeNo
+    const body: RefundRequest = {
+      ...(tradeNo ? { transaction_id: tradeNo } : { out_trade_no: input.payment?.id ?? '' }),
+      out_refund_no: input.refundId,
+      ...(input.reason ? { reason: input.reason.slice(0, 80) } : {}),
+      amount: { refund: amount.total, total: input.payment?.amount ?? input.order.amount, currency: 'CNY' },
+    }
+    if (!body.transaction_id && !body.out_trade_no) throw new ChannelError('no WeChat Pay transaction to refund', false, false)
+    const r = await this.#call<RefundResponse>(creds, 'POST', '/v3/refund/domestic/refunds', body)
+    if (r.status !== 200 || !r.body) throw this.#fail('refund', r)
+    return refundStateOf(r.body)
+  }
+
+  async queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState> {
+    const creds = await this.#creds(ref.order.merchantId)
+    const r = await this.#call<RefundResponse>(creds, 'GET', `/v3/refund/domestic/refunds/${encodeURIComponent(ref.refundId)}`)
+    if (r.status === 404 && isWechatError(r.body) && r.body.code === 'RESOURCE_NOT_EXISTS') {
+      return { status: 'failed', reason: 'WeChat Pay has no such refund' }
+    }
+    if (r.status !== 200 || !r.body) throw this.#fail('refund query', r)
+    return refundStateOf(r.body)
+  }
+
+  /**
+   * Fetches and parses the trade bill of a Beijing day (`yyyy-MM-dd`) for reconciliation. The file itself
+   * is not signed; its SHA-1 from the signed tradebill answer is checked instead.
+   */
+  async downloadTradeBill(merchantId: string, billDate: string): Promise<TradeBill> {
+    const creds = await this.#creds(merchantId)
+    const r = await this.#call<{ download_url?: string; hash_type?: string; hash_value?: string }>(
+      creds,
+      'GET',
+      `/v3/bill/tradebill?bill_date=${encodeURIComponent(billDate)}&bill_type=ALL`,
+    )
+    if (r.status !== 200 || typeof r.body?.download_url !== 'string') throw this.#fail('tradebill', r)
+    const download = new URL(r.body.download_url)
+    const canonical = download.pathname + download.search
+    const res = await this.#fetch({
+      method: 'GET',
+      url: r.body.download_url,
+      headers: {
+        authorization: signRequest({ mchid: creds.mchid, serialNo: creds.serialNo, privateKey: creds.privateKey, method: 'GET', canonicalUrl: canonical, body: '', timestamp: Math.floor(this.#o.clock.now() / 1000) }),
+        accept: '*/*',
+      },
+      timeoutMs: this.#o.timeoutMs ?? 30_000,
+    })
+    if (res.status !== 200) throw new ChannelError(`WeChat Pay bill download failed: HTTP ${res.status}`, true, false)
+    if (r.body.hash_type === 'SHA1' && createHash('sha1').update(res.text).digest('hex') !== r.body.hash_value) {
+      throw new ChannelError('WeChat Pay bill download does not match its SHA-1', true, false)
+    }
+    return parseTradeBill(res.text)
+  }
+
+  /** Verify (signature, skew, probe) → decrypt with the APIv3 key → map. Throws NotificationRejected. */
+  async parseNotification(req: ChannelNotificationRequest): Promise<ChannelNotification> {
+    const candidates = req.merchantId
+      ? [{ merchantId: req.merchantId, credentials: await this.#o.credentials(req.merchantId) }]
+      : await this.#candidates(req.headers)
+    let lastError: NotificationRejected | null = null
+    for (const { merchantId, credentials } of candidates) {
+      if (!credentials) continue
+      try {
+        return { ...this.#parseFor(credentials, req), merchantId }
+      } catch (err) {
+        if (!(err instanceof NotificationRejected)) throw err
+        lastError = err
+        // A bad signature, probe or skew is the same for every candidate: stop at once.
+        if (err.reason !== 'decrypt_failed') break
+      }
+    }
+    throw lastError ?? new NotificationRejected('merchant_unknown', 'no merchant with WeChat Pay credentials matches this notification')
+  }
+
+  async #candidates(headers: ChannelNotificationRequest['headers']) {
+    const serial = headers['wechatpay-serial']
+    if (typeof serial !== 'string' || !this.#o.credentialsForSerial) return []
+    return this.#o.credentialsForSerial(serial)
+  }
+
+  #parseFor(creds: WechatPayCredentials, req: ChannelNotificationRequest): ChannelNotification {
+    try {
+      verifyWechatSignature({ headers: req.headers, body: req.rawBody, keys: creds.platformKeys, nowMs: this.#o.clock.now() })
+    } catch (err) {
+      if (err instanceof WechatSignatureError) throw new NotificationRejected(err.reason, err.message)
+      throw err
+    }
+    let envelope: NotificationEnvelope
+    try {
+      envelope = JSON.parse(req.rawBody) as NotificationEnvelope
+    } catch {
+      throw new NotificationRejected('body_invalid', 'the notification body is not JSON')
+    }
+    if (typeof envelope?.id !== 'string' || !envelope.resource || typeof envelope.resource.ciphertext !== 'string') {
+      throw new NotificationRejected('body_invalid', 'the notification lacks id or resource')
+    }
+    if (envelope.resource.algorithm !== 'AEAD_AES_256_GCM') {
+      throw new NotificationRejected('body_invalid', `unsupported resource algorithm ${envelope.resource.algorithm}`)
+    }
+    let plain: string
+    try {
+      plain = decryptResource(creds.apiV3Key, envelope.resource)
+    } catch {
+      throw new NotificationRejected('decrypt_failed', 'the resource does not decrypt with this APIv3 key')
+    }
+    if (!envelope.event_type.startsWith('TRANSACTION.')) {
+      // Refund and other events: verified and acknowledged, but they say nothing about a payment's success.
+      const other = JSON.parse(plain) as { out_trade_no?: string }
+      return { notificationId: envelope.id, paymentId: other.out_trade_no ?? '', state: { status: 'pending' } }
+    }
+    const tx = JSON.parse(plain) as Transaction
+    if (tx.mchid !== creds.mchid || (tx.appid !== undefined && tx.appid !== creds.appid)) {
+      throw new NotificationRejected('account_mismatch', `the notification is for mchid ${tx.mchid}, not ${creds.mchid}`)
+    }
+    return { notificationId: envelope.id, paymentId: tx.out_trade_no, state: paymentStateOf(tx) }
+  }
+
+  /** 204 (no body needed) for accepted; 500 with WeChat's FAIL body, which makes WeChat retry. */
+  acknowledge(outcome: 'ok' | 'error'): ChannelReply {
+    if (outcome === 'ok') return { status: 204, body: '' }
+    return { status: 500, headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"code":"FAIL","message":"失败"}' }
+  }
+}

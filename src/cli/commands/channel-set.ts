@@ -1,0 +1,83 @@
+// scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check]: checks a merchant's
+// live channel credentials on the spot (fields, keys, certificates; with --check a signed call to the
+// gateway) and stores them sealed by the master key.
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { Config } from '../../config/config.ts'
+import { ChannelCredentials, type RealChannel } from '../../channels/channel-credentials.ts'
+import { checkCredentialsOnline } from '../../channels/check-credentials.ts'
+import { SecretBox } from '../../security/secret-box.ts'
+import { SqlChannelCredentialStore } from '../../storage/channel-credential-store.ts'
+import { migrate, openDatabase } from '../../storage/database.ts'
+import { SqlMerchantStore } from '../../storage/merchant-store.ts'
+
+/**
+ * Reads the credentials file. A field `x_file` (or a list `x_files`) names a file, relative to the
+ * credentials file, whose text becomes field `x`: keys and certificates can stay in their own PEM files.
+ */
+export function readCredentialsFile(path: string): unknown {
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('the credentials file must hold a JSON object')
+  const base = dirname(resolve(path))
+  for (const [key, value] of Object.entries(doc)) {
+    if (key.endsWith('_files') && Array.isArray(value)) {
+      doc[key.slice(0, -'_files'.length)] = value.map((f) => readFileSync(resolve(base, String(f)), 'utf8'))
+      delete doc[key]
+    } else if (key.endsWith('_file') && typeof value === 'string') {
+      doc[key.slice(0, -'_file'.length)] = readFileSync(resolve(base, value), 'utf8')
+      delete doc[key]
+    }
+  }
+  return doc
+}
+
+export async function runChannelSet(
+  config: Config,
+  opts: { merchant?: string; channel?: string; fromFile?: string; check: boolean },
+): Promise<number> {
+  if (opts.channel !== 'wechatpay' && opts.channel !== 'alipay') {
+    console.error('usage: scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check]')
+    return 2
+  }
+  const channel: RealChannel = opts.channel
+  if (!opts.merchant || !/^mch_[0-9a-z]{26}$/.test(opts.merchant)) {
+    console.error('--merchant must be a merchant id (mch_…)')
+    return 2
+  }
+  if (!opts.fromFile) {
+    console.error('--from-file is required: a JSON file with the credentials (see docs/channels.md)')
+    return 2
+  }
+  let doc: unknown
+  try {
+    doc = readCredentialsFile(opts.fromFile)
+  } catch (err) {
+    console.error(`cannot read ${opts.fromFile}: ${(err as Error).message}`)
+    return 2
+  }
+  if (opts.check) {
+    const online = await checkCredentialsOnline(channel, doc)
+    if (!online.ok) {
+      console.error(`the ${channel} gateway did not accept these credentials: ${online.error}`)
+      return 2
+    }
+  }
+  const database = await openDatabase(config.databaseUrl)
+  try {
+    await migrate(database.db)
+    if (!(await new SqlMerchantStore(database.db).byId(opts.merchant))) {
+      console.error(`no merchant ${opts.merchant}`)
+      return 2
+    }
+    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), new SecretBox(config.masterKey))
+    const result = await credentials.set(opts.merchant, channel, doc)
+    if (!result.ok) {
+      console.error(`the ${channel} credentials are not usable:\n${result.errors.map((e) => `  - ${e}`).join('\n')}`)
+      return 2
+    }
+    console.log(`${channel} credentials for ${opts.merchant} saved (account ${result.value.accountId}${opts.check ? ', checked against the gateway' : ''}).`)
+    return 0
+  } finally {
+    await database.close()
+  }
+}

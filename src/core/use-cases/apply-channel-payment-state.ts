@@ -1,0 +1,138 @@
+// Applies what a channel says about one payment attempt (from a verified notification or from asking it):
+// a success pays the order once; a success for an order no longer pending is recorded as unexpected, the
+// merchant is told (payment.unexpected) and the money is given back; failures and closes end the attempt.
+import type { ChannelName, Order } from '../order.ts'
+import { ChannelError, type ChannelPaymentState, type PaymentChannel } from '../payment-channel.ts'
+import type { Payment } from '../ports.ts'
+import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { orderEvent } from './order-events.ts'
+import { recordPaymentSuccess } from './record-payment-success.ts'
+
+export type ChannelStateOutcome =
+  | 'paid'
+  /** Applied before: nothing changed. */
+  | 'duplicate'
+  | 'unexpected'
+  | 'failed'
+  | 'closed'
+  /** Nothing final was said. */
+  | 'ignored'
+  /** No such payment through this channel (for this merchant): nothing can be applied. */
+  | 'unknown_payment'
+  /** The channel reports another amount than the attempt asked for: believed by nobody, changes nothing. */
+  | 'amount_mismatch'
+
+export interface ChannelStateInput {
+  channel: ChannelName
+  paymentId: string
+  state: ChannelPaymentState
+  /** The merchant the notification was verified for, when known: it must own the payment. */
+  merchantId?: string
+}
+
+async function load(deps: ChannelPaymentDeps, input: ChannelStateInput): Promise<{ payment: Payment; order: Order } | null> {
+  return deps.tx.transaction(async (w) => {
+    const payment = await w.payments.byId(input.paymentId)
+    if (!payment || payment.channel !== input.channel) return null
+    if (input.merchantId !== undefined && payment.merchantId !== input.merchantId) return null
+    // Real channels pay live orders only; the sandbox never reaches here.
+    const order = await w.orders.byId(payment.merchantId, 'live', payment.orderId)
+    return order ? { payment, order } : null
+  })
+}
+
+export async function applyChannelPaymentState(deps: ChannelPaymentDeps, input: ChannelStateInput): Promise<ChannelStateOutcome> {
+  const found = await load(deps, input)
+  if (!found) return 'unknown_payment'
+  const { payment, order } = found
+  const { state } = input
+  const now = deps.clock.now()
+  switch (state.status) {
+    case 'pending':
+      return 'ignored'
+    case 'failed':
+      return (await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'failed', now, { nextCheckAt: null }))) ? 'failed' : 'duplicate'
+    case 'closed':
+      return (await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'closed', now, { nextCheckAt: null }))) ? 'closed' : 'duplicate'
+    case 'succeeded':
+      break
+  }
+  if (state.amount !== payment.amount) return 'amount_mismatch'
+  if (payment.channelTradeNo === state.channelTradeNo && payment.status !== 'pending' && payment.status !== 'closed' && payment.status !== 'failed') {
+    return 'duplicate'
+  }
+  const outcome = await recordPaymentSuccess(deps, {
+    order,
+    channel: input.channel,
+    channelTradeNo: state.channelTradeNo,
+    amount: state.amount,
+    currency: payment.currency,
+    paymentId: payment.id,
+    paidAt: state.paidAt,
+  })
+  if (outcome.result === 'paid') return 'paid'
+  if (outcome.result === 'already_applied') return 'duplicate'
+  return recordUnexpectedPayment(deps, payment, outcome.order, state.channelTradeNo)
+}
+
+/**
+ * The money arrived but the order no longer wants it: recorded (payment.unexpected, in the same transaction)
+ * and given back through the channel at once. A refund whose outcome is unknown is settled by the reconciler.
+ */
+async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Payment, order: Order, channelTradeNo: string): Promise<ChannelStateOutcome> {
+  const now = deps.clock.now()
+  const recorded: Payment = { ...payment, status: 'refund_requested', channelTradeNo, unexpected: true, updatedAt: now, nextCheckAt: now + nextPaymentCheckDelay(0) }
+  const won = await deps.tx.transaction(async (w) => {
+    if (!(await w.payments.move(payment, ['pending', 'closed', 'failed'], 'refund_requested', now, { channelTradeNo, unexpected: true, nextCheckAt: recorded.nextCheckAt }))) {
+      return false
+    }
+    await w.events.insert(orderEvent(deps, 'payment.unexpected', order, now, unexpectedEventData(deps, order, recorded)))
+    return true
+  })
+  if (!won) return 'duplicate'
+  deps.listener.eventsWritten()
+  const channel = deps.channel(payment.channel)
+  if (channel) await refundUnexpected(deps, channel, recorded, order)
+  return 'unexpected'
+}
+
+export function unexpectedEventData(deps: ChannelPaymentDeps, order: Order, p: Payment) {
+  return {
+    ...(deps.present(order) as Record<string, unknown>),
+    payment: {
+      id: p.id,
+      object: 'payment',
+      channel: p.channel,
+      channel_trade_no: p.channelTradeNo,
+      amount: p.amount,
+      currency: p.currency,
+      status: p.status,
+      refund_id: unexpectedRefundId(p.id),
+    },
+  }
+}
+
+/** Asks the channel to give an unexpected payment back; refunded once it says so. Never throws. */
+export async function refundUnexpected(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<'refunded' | 'pending' | 'flagged'> {
+  const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
+  let state
+  try {
+    state = await channel.refund({ ...ref, amount: p.amount, currency: p.currency, reason: 'paid after the order was no longer payable' })
+  } catch (err) {
+    // Unknown outcome: the reconciler asks. A definite refusal: flagged (no next check) for a person to act on.
+    if (err instanceof ChannelError && !err.outcomeUnknown) {
+      await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+      return 'flagged'
+    }
+    return 'pending'
+  }
+  if (state.status === 'succeeded') {
+    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
+    return 'refunded'
+  }
+  if (state.status === 'failed') {
+    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+    return 'flagged'
+  }
+  return 'pending'
+}

@@ -1,0 +1,27 @@
+// What the channel-payment use cases need beyond every use case's deps: the adapters, by name.
+import type { ChannelName } from '../order.ts'
+import type { PaymentChannel } from '../payment-channel.ts'
+import type { UseCaseDeps } from './context.ts'
+
+export interface ChannelPaymentDeps extends UseCaseDeps {
+  /** The channel adapter by name; undefined when this platform does not run it. */
+  channel(name: ChannelName): PaymentChannel | undefined
+  /** Where a channel sends its notifications for this merchant's payments. */
+  notifyUrl(channel: ChannelName, merchantId: string): string
+}
+
+const SECOND = 1000
+
+/**
+ * How long after the `checks`-th question the reconciler asks a channel again about an open attempt: soon at
+ * first (a lost notification should cost the customer seconds, not minutes), then every five minutes.
+ */
+export function nextPaymentCheckDelay(checks: number): number {
+  const schedule = [2, 3, 5, 10, 20, 30, 60, 120, 300] as const
+  return (schedule[checks] ?? 300) * SECOND
+}
+
+/** Our out_refund_no for giving back an unexpected payment: derived from the payment, so retries refund once. */
+export function unexpectedRefundId(paymentId: string): string {
+  return `rfd_${paymentId.replace(/^pay_/, '')}`
+}

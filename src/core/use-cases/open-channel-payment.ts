@@ -1,0 +1,64 @@
+// Opens (or reopens) a live order's payment through a real channel: one payments row per attempt, created
+// before the channel is called so a lost answer is still found by the reconciler; the QR content is kept so
+// showing the checkout again does not open a second channel order.
+import { AppError } from '../errors.ts'
+import { newId } from '../ids.ts'
+import { effectiveStatus, type ChannelName, type Order } from '../order.ts'
+import { ChannelError } from '../payment-channel.ts'
+import type { Payment } from '../ports.ts'
+import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+
+export interface OpenedChannelPayment {
+  paymentId: string
+  /** What the customer's app scans: WeChat's code_url or Alipay's qr_code. */
+  qrContent: string
+  /** False when an attempt opened earlier was shown again. */
+  created: boolean
+}
+
+export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order, name: ChannelName): Promise<OpenedChannelPayment> {
+  if (order.mode !== 'live' || name === 'sandbox') throw new AppError('channel_unavailable', 'real channels pay live-mode orders only', 'channel')
+  if (!order.channels.includes(name)) throw new AppError('channel_unavailable', `this order may not be paid through ${name}`, 'channel')
+  const channel = deps.channel(name)
+  if (!channel || (channel.availableFor && !(await channel.availableFor(order.merchantId)))) {
+    throw new AppError('channel_unavailable', `the ${name} channel is not set up for this merchant`, 'channel')
+  }
+  const now = deps.clock.now()
+  if (effectiveStatus(order, now) !== 'pending') throw new AppError('order_not_pending', `the order is ${effectiveStatus(order, now)}, not pending`)
+
+  const existing = await deps.tx.transaction((w) => w.payments.openAttempt(order.merchantId, order.id, name))
+  if (existing?.qrContent) return { paymentId: existing.id, qrContent: existing.qrContent, created: false }
+  const payment: Payment = existing ?? {
+    id: newId('pay', now),
+    merchantId: order.merchantId,
+    orderId: order.id,
+    channel: name,
+    status: 'pending',
+    amount: order.amount,
+    currency: order.currency,
+    channelTradeNo: null,
+    unexpected: false,
+    createdAt: now,
+    updatedAt: now,
+    qrContent: null,
+    nextCheckAt: Math.min(now + nextPaymentCheckDelay(0), order.expiresAt),
+    checkCount: 0,
+  }
+  // The row exists before the channel hears of it: whatever happens next, the reconciler knows to ask.
+  if (!existing) await deps.tx.transaction((w) => w.payments.insert(payment))
+
+  let qrContent: string | undefined
+  try {
+    // The same out_trade_no again is safe: both channels answer a repeated create with the same order.
+    qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId) })).qrContent
+  } catch (err) {
+    if (err instanceof ChannelError && !err.outcomeUnknown) {
+      await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'failed', deps.clock.now(), { nextCheckAt: null }))
+      throw new AppError('channel_failed', `${name} refused the payment: ${err.message}`)
+    }
+    throw new AppError('channel_failed', `${name} did not answer; try again in a moment`)
+  }
+  if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
+  await deps.tx.transaction((w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
+  return { paymentId: payment.id, qrContent, created: true }
+}

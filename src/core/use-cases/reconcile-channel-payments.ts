@@ -1,0 +1,72 @@
+// Finds out what became of channel payments nobody told us about: open attempts are asked about
+// (queryPayment) on a backing-off schedule until the order expires, then their channel orders are closed;
+// unexpected payments awaiting their refund are asked about (queryRefund) until it is done. Safe on many
+// nodes: each check is claimed by one of them first.
+import type { Order } from '../order.ts'
+import type { PaymentChannel } from '../payment-channel.ts'
+import type { Payment } from '../ports.ts'
+import { applyChannelPaymentState, refundUnexpected } from './apply-channel-payment-state.ts'
+import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+
+export interface ReconcileResult {
+  checked: number
+  settled: number
+}
+
+/** One sweep over every due check; returns how many were checked and how many reached an end. */
+export async function reconcileChannelPayments(deps: ChannelPaymentDeps, batchSize = 100): Promise<ReconcileResult> {
+  const result: ReconcileResult = { checked: 0, settled: 0 }
+  for (;;) {
+    const now = deps.clock.now()
+    const due = await deps.tx.transaction((w) => w.payments.dueForCheck(now, batchSize))
+    for (const payment of due) {
+      const order = await deps.tx.transaction((w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
+      const channel = deps.channel(payment.channel)
+      if (!order || !channel) {
+        await deps.tx.transaction((w) => w.payments.claimCheck(payment, null))
+        continue
+      }
+      const next = now + nextPaymentCheckDelay((payment.checkCount ?? 0) + 1)
+      // An open attempt is asked about no later than its order's expiry, when it is closed.
+      const nextCheckAt = payment.status === 'pending' && order.status === 'pending' ? Math.min(next, Math.max(order.expiresAt, now + 1000)) : next
+      if (!(await deps.tx.transaction((w) => w.payments.claimCheck(payment, nextCheckAt)))) continue
+      result.checked++
+      const claimed = { ...payment, checkCount: (payment.checkCount ?? 0) + 1, nextCheckAt }
+      try {
+        if (await (payment.status === 'pending' ? checkOpen(deps, channel, claimed, order) : checkRefund(deps, channel, claimed, order))) result.settled++
+      } catch {
+        // The channel did not answer: the claim already scheduled the next question.
+      }
+    }
+    if (due.length < batchSize) return result
+  }
+}
+
+async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
+  const state = await channel.queryPayment({ paymentId: p.id, order })
+  if (state.status !== 'pending') {
+    const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
+    return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
+  }
+  const now = deps.clock.now()
+  if (order.status === 'pending' && order.expiresAt > now) return false
+  // The order can no longer be paid: close the channel order, then ask once more, since a payment may have
+  // slipped in before the close (it is then applied, or refunded as unexpected).
+  await channel.closePayment({ paymentId: p.id, order })
+  const after = await channel.queryPayment({ paymentId: p.id, order })
+  const final = after.status === 'pending' ? { status: 'closed' as const } : after
+  await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state: final, merchantId: p.merchantId })
+  return true
+}
+
+async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
+  const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
+  const state = await channel.queryRefund(ref)
+  if (state.status === 'succeeded') {
+    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
+    return true
+  }
+  if (state.status === 'pending') return false
+  // The channel has no such refund: the first request never arrived. Ask again (the same refund number).
+  return (await refundUnexpected(deps, channel, p, order)) !== 'pending'
+}

@@ -1,0 +1,12 @@
+// What the refund use cases need beyond every use case's deps: the channel that gives the money back, and
+// how a refund looks outside (for the events that report it).
+import type { ChannelName } from '../order.ts'
+import type { PaymentChannel } from '../payment-channel.ts'
+import type { Refund } from '../refund.ts'
+import type { UseCaseDeps } from './context.ts'
+
+export interface RefundDeps extends UseCaseDeps {
+  /** The channel adapter by name; undefined when this platform does not run it. */
+  channel(name: ChannelName): PaymentChannel | undefined
+  presentRefund(refund: Refund): Record<string, unknown>
+}

@@ -1,0 +1,72 @@
+// Channel callbacks: POST /channels/{channel}/notify[/{merchant_id}]. Each is verified exactly as the channel's
+// protocol says (adapter.parseNotification) before anything is believed, deduplicated in the inbox, applied
+// once, and answered in the channel's own reply format. Forged, replayed and probe notifications change nothing.
+import type { FastifyInstance } from 'fastify'
+import type { AppContext } from '../../context.ts'
+import { ALL_CHANNELS, type ChannelName } from '../../core/order.ts'
+import { applyChannelPaymentState } from '../../core/use-cases/apply-channel-payment-state.ts'
+import { NotificationRejected } from '../../channels/notification-rejected.ts'
+
+interface NotifyParams {
+  channel: string
+  merchantId?: string
+}
+
+/** Outcomes that were applied (or were already): the channel is told it was received. */
+const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored'])
+
+export function channelNotifyRoutes(ctx: AppContext) {
+  return async function routes(app: FastifyInstance) {
+    const handler = async (req: import('fastify').FastifyRequest<{ Params: NotifyParams }>, reply: import('fastify').FastifyReply) => {
+      const name = req.params.channel as ChannelName
+      const channel = name !== 'sandbox' && ALL_CHANNELS.includes(name) ? ctx.channels.get(name) : undefined
+      if (!channel) return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('no such channel')
+      const send = (outcome: 'ok' | 'error', label: string) => {
+        ctx.metrics.inc('scanpay_channel_notifications_total', { channel: name, outcome: label })
+        const r = channel.acknowledge(outcome)
+        if (r.headers) reply.headers(r.headers)
+        return reply.code(r.status).send(r.body)
+      }
+      const rawBody = req.rawBody ?? ''
+      let notification
+      try {
+        notification = await channel.parseNotification({ headers: req.headers, rawBody, merchantId: req.params.merchantId })
+      } catch (err) {
+        if (err instanceof NotificationRejected) {
+          req.log.warn({ channel: name, reason: err.reason, request_id: req.id }, `channel notification rejected: ${err.message}`)
+          return send('error', err.reason)
+        }
+        throw err
+      }
+      // The same notification again (a retry, or a replay inside the signature window) changes nothing.
+      if (await ctx.channelNotifications.seen(name, notification.notificationId)) return send('ok', 'duplicate')
+      const outcome = notification.paymentId
+        ? await applyChannelPaymentState(ctx.channelDeps, {
+            channel: name,
+            paymentId: notification.paymentId,
+            state: notification.state,
+            merchantId: notification.merchantId ?? req.params.merchantId,
+          })
+        : 'ignored'
+      if (!ACCEPTED.has(outcome)) {
+        // Verified but not applicable (a payment we never opened, an amount we never asked for): refused, so a
+        // person looks at it; nothing is recorded, so a later correct delivery is not mistaken for a duplicate.
+        req.log.warn({ channel: name, outcome, payment_id: notification.paymentId, request_id: req.id }, 'channel notification not applied')
+        return send('error', outcome)
+      }
+      await ctx.channelNotifications.record({
+        channel: name,
+        notificationId: notification.notificationId,
+        merchantId: notification.merchantId ?? req.params.merchantId ?? null,
+        paymentId: notification.paymentId || null,
+        outcome,
+        rawBody: rawBody.slice(0, 65_536),
+        now: ctx.clock.now(),
+      })
+      return send('ok', outcome)
+    }
+    const schema = { hide: true }
+    app.post<{ Params: NotifyParams }>('/channels/:channel/notify', { schema }, handler)
+    app.post<{ Params: NotifyParams }>('/channels/:channel/notify/:merchantId', { schema }, handler)
+  }
+}

@@ -1,0 +1,194 @@
+// Refunds in SQL, and the refund accounting on their order's row. Every move is a conditional UPDATE: the
+// row count says who won, and the order's columns can only move within what was paid.
+import { sql, type Kysely, type Selectable } from 'kysely'
+import type { ChannelName, Mode, Order } from '../core/order.ts'
+import type { RefundListFilter, RefundStore } from '../core/ports.ts'
+import type { Refund, RefundStatus } from '../core/refund.ts'
+import type { Database, RefundsTable } from './schema.ts'
+
+export function rowToRefund(row: Selectable<RefundsTable>): Refund {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    mode: row.mode,
+    orderId: row.order_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    status: row.status as RefundStatus,
+    outRefundNo: row.out_refund_no,
+    reason: row.reason,
+    failureReason: row.failure_reason,
+    channel: row.channel as ChannelName,
+    channelRefundNo: row.channel_refund_no,
+    requestHash: row.request_hash,
+    createdAt: Number(row.created_at),
+    succeededAt: row.succeeded_at === null ? null : Number(row.succeeded_at),
+    failedAt: row.failed_at === null ? null : Number(row.failed_at),
+    updatedAt: Number(row.updated_at),
+    nextCheckAt: Number(row.next_check_at),
+    checkCount: Number(row.check_count),
+  }
+}
+
+export class SqlRefundStore implements RefundStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertIfAbsent(r: Refund): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('refunds')
+      .values({
+        id: r.id,
+        merchant_id: r.merchantId,
+        mode: r.mode,
+        order_id: r.orderId,
+        amount: r.amount,
+        currency: r.currency,
+        status: r.status,
+        out_refund_no: r.outRefundNo,
+        reason: r.reason,
+        failure_reason: r.failureReason,
+        channel: r.channel,
+        channel_refund_no: r.channelRefundNo,
+        request_hash: r.requestHash,
+        created_at: r.createdAt,
+        succeeded_at: r.succeededAt,
+        failed_at: r.failedAt,
+        updated_at: r.updatedAt,
+        next_check_at: r.nextCheckAt,
+        check_count: r.checkCount,
+      })
+      .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_refund_no']).doNothing())
+      .returning('id')
+      .executeTakeFirst()
+    return inserted !== undefined
+  }
+
+  async byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null> {
+    const row = await this.db
+      .selectFrom('refunds')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('id', '=', id)
+      .where('mode', '=', mode)
+      .executeTakeFirst()
+    return row ? rowToRefund(row) : null
+  }
+
+  async byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null> {
+    const row = await this.db
+      .selectFrom('refunds')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('mode', '=', mode)
+      .where('out_refund_no', '=', outRefundNo)
+      .executeTakeFirst()
+    return row ? rowToRefund(row) : null
+  }
+
+  async listForOrder(f: RefundListFilter): Promise<Refund[]> {
+    let q = this.db
+      .selectFrom('refunds')
+      .selectAll()
+      .where('merchant_id', '=', f.merchantId)
+      .where('order_id', '=', f.orderId)
+      .where('mode', '=', f.mode)
+    const before = f.before
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      )
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
+    return rows.map(rowToRefund)
+  }
+
+  async reserveOnOrder(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Promise<boolean> {
+    // One statement checks and reserves: PostgreSQL re-evaluates the WHERE on the row it waited for, and
+    // SQLite runs one writer at a time, so two concurrent refunds can never both fit into the same room.
+    const r = await this.db
+      .updateTable('orders')
+      .set((eb) => ({ amount_refund_reserved: eb('amount_refund_reserved', '+', amount), updated_at: now }))
+      .where('merchant_id', '=', order.merchantId)
+      .where('id', '=', order.id)
+      .where('status', 'in', ['paid', 'partially_refunded'])
+      .where(sql<boolean>`amount_refund_reserved + ${amount} <= amount`)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async releaseOnOrder(refund: Refund, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('orders')
+      .set((eb) => ({ amount_refund_reserved: eb('amount_refund_reserved', '-', refund.amount), updated_at: now }))
+      .where('merchant_id', '=', refund.merchantId)
+      .where('id', '=', refund.orderId)
+      .where(sql<boolean>`amount_refund_reserved - ${refund.amount} >= amount_refunded`)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async applyToOrder(refund: Refund, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('orders')
+      .set({
+        amount_refunded: sql<number>`amount_refunded + ${refund.amount}`,
+        status: sql<string>`CASE WHEN amount_refunded + ${refund.amount} >= amount THEN 'refunded' ELSE 'partially_refunded' END`,
+        updated_at: now,
+      })
+      .where('merchant_id', '=', refund.merchantId)
+      .where('id', '=', refund.orderId)
+      .where('status', 'in', ['paid', 'partially_refunded'])
+      .where(sql<boolean>`amount_refunded + ${refund.amount} <= amount_refund_reserved`)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async markSucceeded(refund: Refund, channelRefundNo: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('refunds')
+      .set({ status: 'succeeded', channel_refund_no: channelRefundNo, succeeded_at: now, updated_at: now })
+      .where('merchant_id', '=', refund.merchantId)
+      .where('id', '=', refund.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async markFailed(refund: Refund, reason: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('refunds')
+      .set({ status: 'failed', failure_reason: reason, failed_at: now, updated_at: now })
+      .where('merchant_id', '=', refund.merchantId)
+      .where('id', '=', refund.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async dueForCheck(now: number, limit: number): Promise<Refund[]> {
+    const rows = await this.db
+      .selectFrom('refunds')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('next_check_at', '<=', now)
+      .orderBy('next_check_at')
+      .limit(limit)
+      .execute()
+    return rows.map(rowToRefund)
+  }
+
+  async claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('refunds')
+      .set((eb) => ({ next_check_at: nextCheckAt, check_count: eb('check_count', '+', 1) }))
+      .where('merchant_id', '=', refund.merchantId)
+      .where('id', '=', refund.id)
+      .where('status', '=', 'pending')
+      .where('next_check_at', '=', refund.nextCheckAt)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+}

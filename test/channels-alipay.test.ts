@@ -1,0 +1,137 @@
+// End to end through the Alipay simulator, on SQLite and PostgreSQL: a live order paid by a simulated scan
+// (the exact `success` reply), and every notification that must change nothing (forged, replayed, wrong
+// amount); a lost notification found by the reconciler; a success after close refunded with payment.unexpected.
+import assert from 'node:assert/strict'
+import { after, before, it } from 'node:test'
+import { Webhook } from 'standardwebhooks'
+import { notifySignContent, rsa2Sign } from '../src/channels/alipay/signing.ts'
+import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
+import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
+import { describeEachDatabase } from './helpers/each-database.ts'
+import { api } from './helpers/server.ts'
+import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
+import { eventually, WebhookReceiver } from './helpers/webhook-receiver.ts'
+
+describeEachDatabase('Alipay live payments through the simulator', (t) => {
+  const sim = new AlipaySimulator({ retryScale: 0.0002 })
+  const receiver = new WebhookReceiver()
+  const url = () => t.server.url
+  const live = () => t.server.merchant.live.secret
+  const ctx = () => t.server.server.ctx
+  const notifyUrl = () => `${url()}/channels/alipay/notify/${t.server.merchant.merchant_id}`
+  const hooksFor = (orderId: string, type: string) => receiver.received.filter((w) => JSON.parse(w.body).type === type && JSON.parse(w.body).data.id === orderId)
+
+  before(async () => {
+    await sim.start()
+    await receiver.start()
+    const set = await ctx().channelCredentials.set(t.server.merchant.merchant_id, 'alipay', sim.credentialsDocument())
+    assert.ok(set.ok, JSON.stringify(set))
+  })
+  after(async () => {
+    await sim.stop()
+    await receiver.stop()
+  })
+
+  async function liveOrder(outTradeNo: string) {
+    const res = await api(url(), live(), 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 1234, subject: '拿铁 Latte', notify_url: receiver.url, channels: ['alipay', 'wechatpay'] })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', res.body.id))!
+  }
+  const post = (body: string, path = notifyUrl()) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body })
+  const resign = (params: Record<string, string>, key = sim.identity.alipayKey) => {
+    const { sign: _s, sign_type: _t, ...rest } = params
+    return new URLSearchParams({ ...rest, sign: rsa2Sign(notifySignContent(rest), key), sign_type: 'RSA2' }).toString()
+  }
+
+  let paidBody = ''
+  let paidOrderId = ''
+
+  it('pays a live order: precreate, the customer scans and pays, the notification is answered `success`, the merchant gets order.paid', async () => {
+    const order = await liveOrder('ali-paid')
+    const opened = await openChannelPayment(ctx(), order, 'alipay')
+    assert.match(opened.qrContent, /^https:\/\/qr\.alipay\.com\//)
+    const trade = sim.trades.get(`${sim.identity.appId}:${opened.paymentId}`)!
+    assert.equal(trade.total, 1234)
+    assert.equal(trade.notifyUrl, notifyUrl())
+    sim.pay(opened.qrContent)
+    const hook = await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid webhook')
+    const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
+    assert.equal(event.data.channel, 'alipay')
+    assert.equal(event.data.channel_trade_no, trade.tradeNo)
+    const attempt = await eventually(async () => sim.attempts.find((a) => a.params.out_trade_no === opened.paymentId && a.reply !== null), 5000, 'the reply')
+    assert.equal(attempt.reply, 'success')
+    assert.equal(attempt.status, 200)
+    paidBody = attempt.body
+    paidOrderId = order.id
+  })
+
+  it('a replayed notification is answered `success` and changes nothing', async () => {
+    const before = await snapshot(t.server)
+    const res = await post(paidBody)
+    assert.equal(await res.text(), 'success')
+    // The same notification arriving at the merchant-less URL is matched by app_id, and is still a duplicate.
+    assert.equal(await (await post(paidBody, `${url()}/channels/alipay/notify`)).text(), 'success')
+    await assertUnchanged(t.server, before)
+    assert.equal(hooksFor(paidOrderId, 'order.paid').length, 1)
+  })
+
+  it('forged notifications (another key, altered fields, no signature) are refused and change nothing', async () => {
+    const order = await liveOrder('ali-forged')
+    const { paymentId, qrContent } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.scan(qrContent)
+    const genuine = Object.fromEntries(new URLSearchParams(paidBody))
+    const forgedParams = { ...genuine, out_trade_no: paymentId, notify_id: 'forged-1', trade_no: '2026112622001400000000000001' }
+    const before = await snapshot(t.server)
+    const attacker = generateRsaKeyPair()
+    for (const body of [
+      resign(forgedParams, attacker.privateKey),
+      new URLSearchParams({ ...genuine, out_trade_no: paymentId }).toString(),
+      new URLSearchParams(Object.entries(forgedParams).filter(([k]) => k !== 'sign')).toString(),
+    ]) {
+      const res = await post(body)
+      assert.notEqual(await res.text(), 'success')
+    }
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
+  it('a genuinely signed notification with a wrong amount is refused and changes nothing', async () => {
+    const order = await liveOrder('ali-amount')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    const genuine = Object.fromEntries(new URLSearchParams(paidBody))
+    const body = resign({ ...genuine, out_trade_no: paymentId, notify_id: 'amount-1', total_amount: '0.01', receipt_amount: '0.01', buyer_pay_amount: '0.01', invoice_amount: '0.01' })
+    const before = await snapshot(t.server)
+    const res = await post(body)
+    assert.equal(await res.text(), 'fail')
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
+  it('a lost notification: the reconciler asks Alipay and finds the payment', async () => {
+    const order = await liveOrder('ali-lost')
+    const { qrContent } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent, { notify: false })
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 15_000, 'order.paid found by the reconciler')
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'paid')
+  })
+
+  it('a success after the order was closed is recorded, refunded automatically, and the merchant gets payment.unexpected', async () => {
+    const order = await liveOrder('ali-late')
+    const opened = await openChannelPayment(ctx(), order, 'alipay')
+    sim.scan(opened.qrContent)
+    assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    sim.pay(opened.qrContent, { force: true })
+    const hook = await eventually(async () => hooksFor(order.id, 'payment.unexpected')[0], 10_000, 'payment.unexpected webhook')
+    const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
+    assert.equal(event.data.payment.id, opened.paymentId)
+    const trade = sim.trades.get(`${sim.identity.appId}:${opened.paymentId}`)!
+    await eventually(async () => trade.refunds.length === 1, 10_000, 'the refund at Alipay')
+    assert.equal(trade.refunds[0]!.amount, 1234)
+    await eventually(async () => {
+      const p = await ctx().storage.database.db.selectFrom('payments').selectAll().where('id', '=', opened.paymentId).executeTakeFirstOrThrow()
+      return p.status === 'refunded'
+    }, 10_000, 'the payment marked refunded')
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+  })
+})

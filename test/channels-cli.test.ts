@@ -1,0 +1,103 @@
+// The channel commands as a merchant's operator runs them: `scanpay simulate` writes keys and a credentials
+// file, `scanpay channel set` checks credentials on the spot (offline and with --check against the gateway).
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { openDatabase } from '../src/storage/database.ts'
+
+const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
+const dir = mkdtempSync(join(tmpdir(), 'scanpay-cli-'))
+const env = { ...process.env, NODE_ENV: 'test', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` }
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 60_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('scanpay simulate and scanpay channel set', () => {
+  const keysDir = join(dir, 'wx-keys')
+  let sim: ReturnType<typeof spawn> | null = null
+  let simUrl = ''
+  let merchantId = ''
+
+  before(async () => {
+    sim = spawn(process.execPath, [BIN, 'simulate', 'wechatpay', '--port', '0', '--keys-dir', keysDir], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    simUrl = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`simulator did not start: ${out}`)), 60_000)
+      sim!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString()
+        const m = /listening on (http:\/\/\S+)/.exec(out)
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1]!)
+        }
+      })
+    })
+    const created = run('merchant', 'create', '--name', 'CLI Shop', '--json')
+    assert.equal(created.code, 0, created.stderr)
+    merchantId = JSON.parse(created.stdout).merchant_id
+  })
+  after(() => {
+    sim?.kill('SIGTERM')
+  })
+
+  it('the simulator writes its keys, certificates and a credentials file that points at it', () => {
+    for (const f of ['apiclient_key.pem', 'apiclient_cert.pem', 'wechatpay_public_key.pem', 'wechatpay_platform_cert.pem', 'wechatpay-credentials.json']) {
+      assert.ok(existsSync(join(keysDir, f)), f)
+    }
+    const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+    assert.equal(doc.api_base_url, simUrl)
+  })
+
+  it('sets credentials checked against the gateway, sealed at rest', async () => {
+    const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', join(keysDir, 'wechatpay-credentials.json'), '--check')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /wechatpay credentials for mch_\w+ saved \(account \d+, checked against the gateway\)/)
+    const db = await openDatabase(env.DATABASE_URL)
+    try {
+      const row = await db.db.selectFrom('channel_credentials').selectAll().where('merchant_id', '=', merchantId).executeTakeFirstOrThrow()
+      const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+      assert.equal(row.account_id, doc.mchid)
+      assert.ok(!row.credentials_enc.includes('PRIVATE KEY') && !row.credentials_enc.includes(doc.apiv3_key), 'nothing readable at rest')
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('reads keys from files named by *_file fields, relative to the credentials file', () => {
+    const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+    delete doc.merchant_private_key
+    delete doc.merchant_certificate
+    const file = join(keysDir, 'by-files.json')
+    writeFileSync(file, JSON.stringify({ ...doc, merchant_private_key_file: 'apiclient_key.pem', merchant_certificate_file: 'apiclient_cert.pem' }))
+    const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file)
+    assert.equal(r.code, 0, r.stderr)
+  })
+
+  it('refuses unusable credentials, naming every problem, and stores nothing', () => {
+    const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+    const file = join(keysDir, 'broken.json')
+    writeFileSync(file, JSON.stringify({ ...doc, apiv3_key: 'short', merchant_serial_no: 'ABCDEF0123456789', merchant_private_key: 'not a key' }))
+    const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file)
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /apiv3_key must be exactly 32 bytes/)
+    assert.match(r.stderr, /merchant_private_key/)
+    assert.match(r.stderr, /merchant_serial_no ABCDEF0123456789 is not the serial of merchant_certificate/)
+  })
+
+  it('--check refuses credentials the gateway rejects', () => {
+    const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+    const file = join(keysDir, 'other-key.json')
+    // A valid key that is not the one the simulator knows for this merchant: the gateway answers SIGN_ERROR.
+    writeFileSync(file, JSON.stringify({ ...doc, merchant_certificate: undefined, merchant_private_key: readFileSync(new URL('../src/channels/wechat-pay/fixtures/wxjava_merchant_private_key.pem', import.meta.url), 'utf8') }))
+    const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file, '--check')
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /SIGN_ERROR/)
+    assert.equal(run('channel', 'set', '--merchant', 'mch_nope', 'wechatpay', '--from-file', file).code, 2)
+  })
+})

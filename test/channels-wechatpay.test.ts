@@ -1,0 +1,186 @@
+// End to end through the WeChat Pay simulator, on SQLite and PostgreSQL: a live order paid by a simulated
+// scan, and every notification that must change nothing (forged, replayed, wrong amount, probe); a lost
+// notification found by the reconciler; a success after close refunded with payment.unexpected.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, it } from 'node:test'
+import { Webhook } from 'standardwebhooks'
+import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
+import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
+import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
+import { rfc3339Shanghai } from '../src/channels/shanghai-time.ts'
+import { describeEachDatabase } from './helpers/each-database.ts'
+import { api } from './helpers/server.ts'
+import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
+import { eventually, WebhookReceiver } from './helpers/webhook-receiver.ts'
+
+describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
+  const sim = new WechatPaySimulator({ retryScale: 0.002, refundDelayMs: 0 })
+  const receiver = new WebhookReceiver()
+  const url = () => t.server.url
+  const live = () => t.server.merchant.live.secret
+  const ctx = () => t.server.server.ctx
+  const notifyUrl = () => `${url()}/channels/wechatpay/notify/${t.server.merchant.merchant_id}`
+  const hooksFor = (orderId: string, type: string) =>
+    receiver.received.filter((w) => {
+      const b = JSON.parse(w.body)
+      return b.type === type && (b.data.id === orderId)
+    })
+
+  before(async () => {
+    await sim.start()
+    await receiver.start()
+    const set = await ctx().channelCredentials.set(t.server.merchant.merchant_id, 'wechatpay', sim.credentialsDocument())
+    assert.ok(set.ok, JSON.stringify(set))
+  })
+  after(async () => {
+    await sim.stop()
+    await receiver.stop()
+  })
+
+  async function liveOrder(outTradeNo: string, extra: Record<string, unknown> = {}) {
+    const res = await api(url(), live(), 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 1234, subject: '拿铁 Latte', notify_url: receiver.url, channels: ['wechatpay'], ...extra })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    const order = await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', res.body.id)
+    return order!
+  }
+
+  const post = (headers: Record<string, string>, body: string) =>
+    fetch(notifyUrl(), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+
+  let paidNotification: { headers: Record<string, string>; body: string } | null = null
+  let paidOrderId = ''
+
+  it('pays a live order: ScanPay opens the Native order, the customer scans, the signed notification pays it, the merchant gets order.paid', async () => {
+    const order = await liveOrder('wx-paid')
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.match(opened.qrContent, /^weixin:\/\/wxpay\/bizpayurl\?pr=/)
+    const again = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.deepEqual([again.qrContent, again.paymentId, again.created], [opened.qrContent, opened.paymentId, false])
+    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${opened.paymentId}`)!
+    assert.equal(simOrder.total, 1234)
+    assert.equal(simOrder.notifyUrl, notifyUrl())
+
+    sim.pay(opened.qrContent)
+    const hook = await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid webhook')
+    const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
+    assert.equal(event.type, 'order.paid')
+    assert.equal(event.data.status, 'paid')
+    assert.equal(event.data.channel, 'wechatpay')
+    assert.equal(event.data.channel_trade_no, simOrder.transactionId)
+    const attempt = sim.attempts.find((a) => a.body.includes('TRANSACTION.SUCCESS') && !a.probe && a.status === 204)
+    assert.ok(attempt, 'WeChat got the 2xx it needs')
+    paidNotification = { headers: attempt!.headers, body: attempt!.body }
+    paidOrderId = order.id
+    const got = await api(url(), live(), 'GET', `/v1/orders/${order.id}`)
+    assert.equal(got.body.status, 'paid')
+    const payment = await ctx().storage.database.db.selectFrom('payments').selectAll().where('id', '=', opened.paymentId).executeTakeFirstOrThrow()
+    assert.deepEqual([payment.status, payment.channel_trade_no, Number(payment.amount)], ['succeeded', simOrder.transactionId, 1234])
+    const inbox = await ctx().storage.database.db.selectFrom('channel_notifications').selectAll().where('payment_id', '=', opened.paymentId).execute()
+    assert.deepEqual(inbox.map((n) => n.outcome), ['paid'])
+  })
+
+  it('a replayed notification (the exact same delivery again) is acknowledged and changes nothing', async () => {
+    const before = await snapshot(t.server)
+    const res = await post(paidNotification!.headers, paidNotification!.body)
+    assert.equal(res.status, 204)
+    // Also at the merchant-less URL: the merchant is found by the Wechatpay-Serial it trusts.
+    const bare = await fetch(`${url()}/channels/wechatpay/notify`, { method: 'POST', headers: { ...paidNotification!.headers, 'content-type': 'application/json' }, body: paidNotification!.body })
+    assert.equal(bare.status, 204)
+    await assertUnchanged(t.server, before)
+    assert.equal(hooksFor(paidOrderId, 'order.paid').length, 1)
+  })
+
+  it('a forged notification (signed by another key, or altered) is refused and changes nothing', async () => {
+    const order = await liveOrder('wx-forged')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000001', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'CNY', payer_currency: 'CNY' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const attacker = selfSignedCertificate({ CN: 'attacker' })
+    const before = await snapshot(t.server)
+    const forged = await post(signedResponseHeaders({ privateKey: attacker.privateKey, serial: sim.signingSerial, body }), body)
+    assert.equal(forged.status, 500)
+    assert.deepEqual(await forged.json(), { code: 'FAIL', message: '失败' })
+    const genuine = signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body })
+    const altered = await post(genuine, body.replace('"summary":"支付成功"', '"summary":"支付成功 "'))
+    assert.equal(altered.status, 500)
+    const stale = signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body, timestamp: Math.floor(Date.now() / 1000) - 600 })
+    assert.equal((await post(stale, body)).status, 500, 'a delivery older than 5 minutes is a replay')
+    const noEncryption = await post(genuine, body.replace(/"ciphertext":"[^"]+"/, `"ciphertext":"${Buffer.from(plain).toString('base64')}"`))
+    assert.equal(noEncryption.status, 500)
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
+  it('a genuinely signed notification with a wrong amount is refused and changes nothing', async () => {
+    const order = await liveOrder('wx-amount')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000002', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1, payer_total: 1, currency: 'CNY', payer_currency: 'CNY' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const before = await snapshot(t.server)
+    const res = await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)
+    assert.equal(res.status, 500)
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
+  it('a WECHATPAY/SIGNTEST/ probe is answered with a failure and changes nothing', async () => {
+    const before = await snapshot(t.server)
+    assert.equal(await sim.probe(notifyUrl()), 500)
+    await assertUnchanged(t.server, before)
+  })
+
+  it('opens nothing for a test order, a channel the order excludes, or a merchant without credentials', async () => {
+    const before = await snapshot(t.server)
+    const testOrder = (await api(url(), t.server.merchant.test.secret, 'POST', '/v1/orders', { out_trade_no: 'wx-test-mode', amount: 1, subject: 'x' })).body
+    const stored = (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'test', testOrder.id))!
+    await assert.rejects(openChannelPayment(ctx(), stored, 'wechatpay'), (e: any) => e.code === 'channel_unavailable')
+    const alipayOnly = (await api(url(), live(), 'POST', '/v1/orders', { out_trade_no: 'wx-excluded', amount: 1, subject: 'x', channels: ['alipay'] })).body
+    await assert.rejects(openChannelPayment(ctx(), (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', alipayOnly.id))!, 'wechatpay'), (e: any) => e.code === 'channel_unavailable')
+    const other = await t.server.newMerchant('No credentials')
+    const o = (await api(url(), other.live.secret, 'POST', '/v1/orders', { out_trade_no: 'wx-nocreds', amount: 1, subject: 'x' })).body
+    await assert.rejects(openChannelPayment(ctx(), (await ctx().storage.orders.byId(other.merchant_id, 'live', o.id))!, 'wechatpay'), (e: any) => e.code === 'channel_unavailable')
+    const after = await snapshot(t.server)
+    assert.equal(after.payments, before.payments, 'no payment rows for refused attempts')
+  })
+
+  it('a lost notification: the reconciler asks WeChat and finds the payment', async () => {
+    const order = await liveOrder('wx-lost')
+    const { qrContent } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const sent = sim.attempts.length
+    sim.pay(qrContent, { notify: false })
+    const hook = await eventually(async () => hooksFor(order.id, 'order.paid')[0], 15_000, 'order.paid found by the reconciler')
+    new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
+    assert.equal(sim.attempts.length, sent, 'no notification was sent')
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'paid')
+  })
+
+  it('a success after the order was closed is recorded, refunded automatically, and the merchant gets payment.unexpected', async () => {
+    const order = await liveOrder('wx-late')
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    // The customer's payment races the close: WeChat took the money before it heard of the close.
+    sim.pay(opened.qrContent, { force: true })
+    const hook = await eventually(async () => hooksFor(order.id, 'payment.unexpected')[0], 10_000, 'payment.unexpected webhook')
+    const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
+    assert.equal(event.data.status, 'closed')
+    assert.equal(event.data.payment.id, opened.paymentId)
+    assert.equal(event.data.payment.amount, 1234)
+    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${opened.paymentId}`)!
+    await eventually(async () => simOrder.refunds.length === 1, 10_000, 'the refund at WeChat')
+    assert.equal(simOrder.refunds[0]!.amount, 1234)
+    const payment = await eventually(async () => {
+      const p = await ctx().storage.database.db.selectFrom('payments').selectAll().where('id', '=', opened.paymentId).executeTakeFirstOrThrow()
+      return p.status === 'refunded' ? p : null
+    }, 10_000, 'the payment marked refunded')
+    assert.equal(Number(payment.unexpected), 1)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+    // WeChat's retries of the same notification change nothing more.
+    const attempt = [...sim.attempts].reverse().find((a) => !a.probe && a.status === 204 && a.url === notifyUrl())!
+    assert.equal((await post(attempt.headers, attempt.body)).status, 204)
+    assert.equal(simOrder.refunds.length, 1)
+  })
+})
