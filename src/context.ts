@@ -55,7 +55,10 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const logger = options.logger ?? pino({ level: config.logLevel })
   const clock = options.clock ?? { now: () => Date.now() }
-  const database = await openDatabase(config.databaseUrl, { pgSchema: options.pgSchema })
+  const database = await openDatabase(config.databaseUrl, {
+    pgSchema: options.pgSchema,
+    onPoolError: (err) => logger.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
+  })
   await migrate(database.db)
   const storage = new Storage(database)
   const box = new SecretBox(config.masterKey)

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { describeEachDatabase } from './helpers/each-database.ts'
-import { databaseKinds } from './helpers/databases.ts'
+import pg from 'pg'
+import { databaseKinds, POSTGRES_URL } from './helpers/databases.ts'
 import { openDatabase } from '../src/storage/database.ts'
 import { api, ORDER, startTestServer } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -123,6 +124,32 @@ it('webhooks verify with the merchant secret as the standardwebhooks package exp
     assert.equal(event.data.status, 'paid')
     hook.closeAllConnections()
     hook.close()
+  } finally {
+    await ts.stop()
+  }
+})
+
+it('survives PostgreSQL dropping its connections', async (t) => {
+  if (!(await databaseKinds()).includes('postgres')) return t.skip('PostgreSQL is not reachable')
+  const ts = await startTestServer('postgres')
+  try {
+    const sk = ts.merchant.test.secret
+    assert.equal((await api(ts.url, sk, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'pg-drop-1' })).status, 201)
+    const admin = new pg.Client({ connectionString: POSTGRES_URL })
+    await admin.connect()
+    const killed = await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      [`scanpay-${ts.db.pgSchema}`],
+    )
+    await admin.end()
+    assert.ok((killed.rowCount ?? 0) > 0, 'the server held connections to drop')
+    await new Promise((r) => setTimeout(r, 200))
+    const after = await eventually(async () => {
+      const r = await api(ts.url, sk, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'pg-drop-2' })
+      return r.status === 201 ? r : null
+    })
+    assert.equal(after.status, 201)
+    assert.equal((await fetch(`${ts.url}/readyz`)).status, 200)
   } finally {
     await ts.stop()
   }

@@ -85,6 +85,27 @@ describeEachDatabase('orders API', (t) => {
     assert.equal(new Set(results.map((r) => r.body.id)).size, 1)
   })
 
+  it('runs a request once under 20 concurrent uses of one Idempotency-Key with different bodies', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: `key-race-${i}` }, { 'idempotency-key': 'k-diff' })),
+    )
+    assert.equal(results.filter((r) => r.status === 201).length, 1, JSON.stringify(results.map((r) => r.status)))
+    assert.ok(results.filter((r) => r.status !== 201).every((r) => r.status === 409 && r.body.error.code === 'idempotency_key_reused'))
+    const created = await Promise.all(Array.from({ length: 20 }, (_, i) => api(url(), sk(), 'GET', `/v1/orders?out_trade_no=key-race-${i}`)))
+    assert.equal(created.filter((r) => r.body.data.length === 1).length, 1, 'only the request that answered 201 wrote an order')
+  })
+
+  it('lets a retry run afresh after the first use of a key failed', async () => {
+    const h = { 'idempotency-key': 'k-after-error' }
+    assert.equal((await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'key-err' })).status, 201)
+    const before = await snapshot(t.server)
+    const conflict = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'key-err', amount: 99 }, h)
+    assert.equal(conflict.status, 409)
+    await assertUnchanged(t.server, before)
+    const retry = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'key-err-2' }, h)
+    assert.equal(retry.status, 201, 'the failed first use left the key free')
+  })
+
   it('replays the first response for a reused Idempotency-Key and refuses it with another body', async () => {
     const h = { 'idempotency-key': 'key-abc' }
     const first = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'ik-1' }, h)
@@ -139,13 +160,19 @@ describeEachDatabase('orders API', (t) => {
     })
   }
 
-  it('rejects malformed JSON, a non-object body, a wrong media type and a body over 64 KiB', async () => {
+  it('rejects malformed JSON, a fractional amount, a non-object body, a wrong media type and a body over 64 KiB', async () => {
     const before = await snapshot(t.server)
     const bad = await api(url(), sk(), 'POST', '/v1/orders', '{"amount": 12,')
     assert.equal(bad.status, 400)
     assert.equal(bad.body.error.code, 'body_invalid')
     const arr = await api(url(), sk(), 'POST', '/v1/orders', '[1,2]')
     assert.equal(arr.status, 400)
+    for (const raw of ['{"out_trade_no":"f-1","amount":12.0,"subject":"s"}', '{"out_trade_no":"f-2","amount":1e3,"subject":"s"}']) {
+      const r = await api(url(), sk(), 'POST', '/v1/orders', raw)
+      assert.equal(r.status, 400, raw)
+      assert.equal(r.body.error.code, 'amount_invalid', raw)
+      assert.equal(r.body.error.param, 'amount', raw)
+    }
     const media = await api(url(), sk(), 'POST', '/v1/orders', 'amount=1', { 'content-type': 'text/plain' })
     assert.equal(media.status, 415)
     assert.equal(media.body.error.type, 'invalid_request')
@@ -153,6 +180,8 @@ describeEachDatabase('orders API', (t) => {
     assert.equal(huge.status, 413)
     assert.equal(huge.body.error.type, 'invalid_request')
     await assertUnchanged(t.server, before)
+    const quoted = await api(url(), sk(), 'POST', '/v1/orders', JSON.stringify({ out_trade_no: 'f-3', amount: 5, subject: 'say "amount": 1.5' }))
+    assert.equal(quoted.status, 201, 'the pattern inside a string is not an amount')
   })
 
   it('lists newest first with cursor pagination and filters', async () => {
@@ -181,7 +210,7 @@ describeEachDatabase('orders API', (t) => {
     assert.equal(future.body.data.length, 0)
     const past = await api(url(), s, 'GET', `/v1/orders?created_lt=${Math.floor(Date.now() / 1000) + 60}&limit=100`)
     assert.equal(past.body.data.length, 7)
-    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=zzz', 'created_gte=yesterday', 'colour=red']) {
+    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=zzz', 'created_gte=yesterday', 'created_gte=2026-11-26T10:00:00', 'colour=red']) {
       const r = await api(url(), s, 'GET', `/v1/orders?${q}`)
       assert.equal(r.status, 400, q)
       assert.equal(r.body.error.type, 'invalid_request', q)

@@ -201,6 +201,8 @@ describeEachDatabase(
         await api(t.server.url, slow.test.secret, 'POST', `/v1/test_helpers/orders/${o.id}/pay`)
       }
       await receiver.waitFor(2)
+      await sleep(300)
+      assert.equal(receiver.received.length, 2, 'at most 2 requests at once to one merchant, though 4 were due')
       const started = Date.now()
       const f = (await api(t.server.url, fast.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'fast-1' })).body
       await api(t.server.url, fast.test.secret, 'POST', `/v1/test_helpers/orders/${f.id}/pay`)

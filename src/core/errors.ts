@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   route_missing: 'not_found',
   out_trade_no_conflict: 'conflict',
   idempotency_key_reused: 'conflict',
+  idempotency_key_in_use: 'conflict',
   order_paid: 'conflict',
   order_not_pending: 'conflict',
   out_refund_no_conflict: 'conflict',

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto'
 import type { AppContext } from '../context.ts'
 import { channelNotifyRoutes } from './channel-notify/routes.ts'
 import { checkoutRoutes } from './checkout/routes.ts'
+import { AppError } from '../core/errors.ts'
 import { sendError, toAppError } from './error-response.ts'
+import { FIELD_RULES } from './schemas.ts'
 import { merchantApi } from './merchant-api/routes.ts'
 import { opsRoutes } from './ops-routes.ts'
 
@@ -17,6 +19,8 @@ declare module 'fastify' {
 }
 
 export const BODY_LIMIT = 64 * 1024
+/** An `amount` member whose number has a fraction or an exponent (not inside a string: no escaped quote). */
+const FRACTIONAL_AMOUNT = /(?<!\\)"amount"\s*:\s*-?\d+(?:\.\d*|[eE])/
 
 // Request ids must be unique, not secret: their random part is drawn from a 4 KiB pool, since one crypto call
 // per request cost more than the rest of the id. Same shape as every other id: req_ + time + 16 chars.
@@ -55,11 +59,15 @@ export async function buildApp(ctx: AppContext) {
     const text = body as string
     req.rawBody = text
     if (text.length === 0) return done(null, undefined)
+    let parsed: unknown
     try {
-      done(null, JSON.parse(text))
+      parsed = JSON.parse(text)
     } catch {
-      done(Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }), undefined)
+      return done(Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }), undefined)
     }
+    // JSON.parse reads 12.0 as the integer 12; money written with a dot or an exponent is refused all the same.
+    if (FRACTIONAL_AMOUNT.test(text)) return done(new AppError('amount_invalid', FIELD_RULES.amount!, 'amount'), undefined)
+    done(null, parsed)
   })
   // Form posts from the checkout page (pay / decline buttons).
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {

@@ -17,7 +17,13 @@ export interface OpenDatabase {
   close(): Promise<void>
 }
 
+function defaultPoolError(err: Error): void {
+  process.emitWarning(`PostgreSQL connection lost: ${err.message}`)
+}
+
 export interface OpenOptions {
+  /** Told when an idle PostgreSQL connection fails (the pool recovers by itself). */
+  onPoolError?: (err: Error) => void
   /** PostgreSQL schema to use (tests isolate themselves in one); created when missing. */
   pgSchema?: string
   poolSize?: number
@@ -45,8 +51,15 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
+      // A stuck database must fail requests and jobs, not hang them forever.
+      connectionTimeoutMillis: 10_000,
+      statement_timeout: 30_000,
+      application_name: schema ? `scanpay-${schema}` : 'scanpay',
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     })
+    // An idle connection dropped by the server (restart, failover) must not crash the process; the pool
+    // replaces it on the next checkout.
+    pool.on('error', (err) => (options.onPoolError ?? defaultPoolError)(err))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     if (schema) migrationSchemas.set(db, schema)
     const u = new URL(url)

@@ -9,6 +9,9 @@ import type { StoredEvent } from '../core/events.ts'
 export interface Lease {
   event: StoredEvent
   oneShot: boolean
+  /** The lease's expiry, also its token: a redelivery requested mid-flight clears it, and the outcome of the
+   * attempt under way then leaves the requested retry in place. */
+  leaseUntil: number
 }
 
 export interface AttemptOutcome {
@@ -31,34 +34,42 @@ export class SqlDeliveryQueue {
   ) {}
 
   /**
-   * Leases up to `limit` due events until `leaseUntil`. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several
+   * Leases up to `limit` due events until `leaseUntil`, at most `room(merchantId)` for each merchant, so one
+   * merchant's backlog cannot crowd out everyone else's. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several
    * processes claim disjoint batches; on SQLite one process owns the file, so the UPDATE alone suffices.
    */
-  async lease(now: number, leaseUntil: number, limit: number, skipMerchants: readonly string[] = []): Promise<Lease[]> {
+  async lease(now: number, leaseUntil: number, limit: number, room: (merchantId: string) => number = () => limit): Promise<Lease[]> {
     const lockClause = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
-    // Merchants already at their concurrency cap wait, so their backlog cannot crowd out everyone else's.
-    const skip = skipMerchants.length > 0 ? sql`AND merchant_id NOT IN (${sql.join(skipMerchants)})` : sql``
     const rows = await this.write(async (trx) => {
       const due = await sql<{ merchant_id: string; id: string }>`
         SELECT merchant_id, id FROM events
         WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
-          AND (locked_until IS NULL OR locked_until <= ${now}) ${skip}
-        ORDER BY next_attempt_at LIMIT ${limit} ${lockClause}`.execute(trx)
-      if (due.rows.length === 0) return []
-      const ids = due.rows.map((r) => r.id)
+          AND (locked_until IS NULL OR locked_until <= ${now})
+        ORDER BY next_attempt_at LIMIT ${limit * 4} ${lockClause}`.execute(trx)
+      const taken = new Map<string, number>()
+      const picked = due.rows.filter((r) => {
+        const n = taken.get(r.merchant_id) ?? 0
+        if (n >= room(r.merchant_id)) return false
+        taken.set(r.merchant_id, n + 1)
+        return true
+      }).slice(0, limit)
+      if (picked.length === 0) return []
+      // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
       return trx
         .updateTable('events')
         .set({ locked_until: leaseUntil })
-        .where('id', 'in', ids)
+        .where((eb) => eb.or(picked.map((p) => eb.and([eb('merchant_id', '=', p.merchant_id), eb('id', '=', p.id)]))))
         .where('delivery_status', '=', 'pending')
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
         .returningAll()
         .execute()
     })
-    return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1 }))
+    return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1, leaseUntil }))
   }
 
   /** Records one attempt and moves the event on, in one transaction. */
-  async record(event: StoredEvent, outcome: AttemptOutcome): Promise<void> {
+  async record(lease: Lease, outcome: AttemptOutcome): Promise<void> {
+    const { event, leaseUntil } = lease
     await this.write(async (trx) => {
       await trx
         .insertInto('webhook_deliveries')
@@ -75,13 +86,19 @@ export class SqlDeliveryQueue {
         .execute()
       await trx
         .updateTable('events')
-        .set((eb) => ({
-          attempt_count: eb('attempt_count', '+', 1),
-          delivery_status: outcome.delivered ? 'delivered' : outcome.nextAttemptAt === null ? 'failed' : 'pending',
-          next_attempt_at: outcome.nextAttemptAt,
-          locked_until: null,
-          one_shot: 0,
-        }))
+        .set((eb) => {
+          // Still our lease: the outcome decides what happens next. Cleared by a redelivery request while the
+          // attempt ran: keep the retry that was asked for.
+          const ours = eb('locked_until', '=', leaseUntil)
+          const status = outcome.delivered ? 'delivered' : outcome.nextAttemptAt === null ? 'failed' : 'pending'
+          return {
+            attempt_count: eb('attempt_count', '+', 1),
+            delivery_status: eb.case().when(ours).then(status).else(eb.ref('delivery_status')).end(),
+            next_attempt_at: eb.case().when(ours).then(outcome.nextAttemptAt).else(eb.ref('next_attempt_at')).end(),
+            one_shot: eb.case().when(ours).then(0).else(eb.ref('one_shot')).end(),
+            locked_until: eb.case().when(ours).then(null).else(eb.ref('locked_until')).end(),
+          }
+        })
         .where('merchant_id', '=', event.merchantId)
         .where('id', '=', event.id)
         .execute()
@@ -95,7 +112,8 @@ export class SqlDeliveryQueue {
         (eb) => eb.fn.countAll<number>().as('waiting'),
         (eb) => eb.fn.sum<number>(eb.case().when('next_attempt_at', '<=', now).then(1).else(0).end()).as('due'),
       ])
-      .where('delivery_status', '=', 'pending')
+      // Only events still waiting carry next_attempt_at: this reads the small queue index, not the table.
+      .where('next_attempt_at', 'is not', null)
       .executeTakeFirstOrThrow()
     return { due: Number(r.due ?? 0), waiting: Number(r.waiting) }
   }

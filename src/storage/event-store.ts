@@ -97,6 +97,8 @@ export class SqlEventStore implements EventStore {
         next_attempt_at: now,
         one_shot: eb.case().when('delivery_status', '=', 'pending').then(0).else(1).end(),
         delivery_status: 'pending',
+        // Frees a lease held by an attempt under way, whose outcome then leaves this request in place.
+        locked_until: null,
       }))
       .where('merchant_id', '=', merchantId)
       .where('id', '=', id)

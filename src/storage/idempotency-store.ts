@@ -1,13 +1,18 @@
-// Stored first responses for Idempotency-Key replays (24 h).
+// Idempotency-Key records: a key is claimed before its request runs (status 0, "in progress"), then holds
+// the first successful response for 24 h. A failed request releases its claim, so it wrote nothing.
 import type { Kysely } from 'kysely'
 import type { Mode } from '../core/order.ts'
 import type { Database } from './schema.ts'
 
 export interface StoredResponse {
   requestHash: string
+  /** 0 while the first request is still running. */
   statusCode: number
   body: string
 }
+
+/** A claim older than this is taken to be abandoned (its process died mid-request). */
+export const ABANDONED_CLAIM_MS = 60_000
 
 export class SqlIdempotencyStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -24,34 +29,48 @@ export class SqlIdempotencyStore {
     return r ? { requestHash: r.request_hash, statusCode: Number(r.status_code), body: r.response_body } : null
   }
 
-  /** Saves the first response; a concurrent twin that saved first wins, and its response is returned. */
-  async save(merchantId: string, mode: Mode, key: string, res: StoredResponse, now: number, ttlMs: number): Promise<StoredResponse> {
-    await this.db
+  /** Claims the key for a request about to run; false when another request holds or has used it. */
+  async claim(merchantId: string, mode: Mode, key: string, requestHash: string, now: number, ttlMs: number): Promise<boolean> {
+    const claimed = await this.db
       .insertInto('idempotency_keys')
-      .values({
-        merchant_id: merchantId,
-        mode,
-        key,
-        request_hash: res.requestHash,
-        status_code: res.statusCode,
-        response_body: res.body,
-        created_at: now,
-        expires_at: now + ttlMs,
-      })
+      .values({ merchant_id: merchantId, mode, key, request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: now + ttlMs })
       .onConflict((oc) =>
         oc
           .columns(['merchant_id', 'mode', 'key'])
-          .doUpdateSet({
-            request_hash: res.requestHash,
-            status_code: res.statusCode,
-            response_body: res.body,
-            created_at: now,
-            expires_at: now + ttlMs,
-          })
-          .where('idempotency_keys.expires_at', '<=', now),
+          .doUpdateSet({ request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: now + ttlMs })
+          .where((eb) =>
+            eb.or([
+              eb('idempotency_keys.expires_at', '<=', now),
+              eb.and([eb('idempotency_keys.status_code', '=', 0), eb('idempotency_keys.created_at', '<', now - ABANDONED_CLAIM_MS)]),
+            ]),
+          ),
       )
+      .returning('key')
+      .executeTakeFirst()
+    return claimed !== undefined
+  }
+
+  /** Stores the response of the request that holds the claim. */
+  async complete(merchantId: string, mode: Mode, key: string, statusCode: number, body: string): Promise<void> {
+    await this.db
+      .updateTable('idempotency_keys')
+      .set({ status_code: statusCode, response_body: body })
+      .where('merchant_id', '=', merchantId)
+      .where('mode', '=', mode)
+      .where('key', '=', key)
+      .where('status_code', '=', 0)
       .execute()
-    return (await this.find(merchantId, mode, key, now)) ?? res
+  }
+
+  /** Gives the claim back after the request failed, so a retry runs afresh. */
+  async release(merchantId: string, mode: Mode, key: string): Promise<void> {
+    await this.db
+      .deleteFrom('idempotency_keys')
+      .where('merchant_id', '=', merchantId)
+      .where('mode', '=', mode)
+      .where('key', '=', key)
+      .where('status_code', '=', 0)
+      .execute()
   }
 
   async purgeExpired(now: number): Promise<number> {

@@ -9,7 +9,8 @@ import type { Clock } from '../core/ports.ts'
 import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Lease, SqlDeliveryQueue } from '../storage/delivery-queue.ts'
-import { checkEndpoint } from './endpoint-guard.ts'
+import { Agent, fetch } from 'undici'
+import { checkEndpoint, guardedLookup } from './endpoint-guard.ts'
 import { nextAttemptAt } from './retry-schedule.ts'
 
 export interface DeliveryWorkerOptions {
@@ -39,9 +40,17 @@ export class DeliveryWorker {
   #wake: (() => void) | null = null
   #woken = false
   #loop: Promise<void> | null = null
+  readonly #dispatcher: Agent
 
   constructor(options: DeliveryWorkerOptions) {
     this.#o = options
+    // In production every connection goes through a lookup that refuses internal addresses, so the address
+    // checked is the address connected to.
+    this.#dispatcher = new Agent({
+      connections: options.concurrencyPerMerchant,
+      keepAliveTimeout: 10_000,
+      ...(options.guardEndpoints ? { connect: { lookup: guardedLookup } } : {}),
+    })
   }
 
   start(): void {
@@ -62,6 +71,7 @@ export class DeliveryWorker {
     this.wake()
     await this.#loop
     await Promise.allSettled([...this.#inflight])
+    await this.#dispatcher.close()
   }
 
   get inflight(): number {
@@ -104,9 +114,9 @@ export class DeliveryWorker {
     const free = this.#o.concurrency - this.#inflight.size
     if (free <= 0) return 0
     const now = this.#o.clock.now()
-    const saturated = [...this.#perMerchant].filter(([, n]) => n >= this.#o.concurrencyPerMerchant).map(([m]) => m)
+    const room = (merchantId: string) => this.#o.concurrencyPerMerchant - (this.#perMerchant.get(merchantId) ?? 0)
     // The lease outlives the request timeout, so no other worker retries an attempt still under way.
-    const leases = await this.#o.queue.lease(now, now + this.#o.timeoutMs + 30_000, free, saturated)
+    const leases = await this.#o.queue.lease(now, now + this.#o.timeoutMs + 30_000, free, room)
     for (const lease of leases) {
       const merchantId = lease.event.merchantId
       this.#perMerchant.set(merchantId, (this.#perMerchant.get(merchantId) ?? 0) + 1)
@@ -125,24 +135,27 @@ export class DeliveryWorker {
     return leases.length
   }
 
-  async #deliver({ event, oneShot }: Lease): Promise<void> {
-    const merchant = await this.#o.directory.merchant(event.merchantId)
-    const url = event.notifyUrl ?? merchant?.webhookUrl ?? null
+  async #deliver(lease: Lease): Promise<void> {
+    const { event, oneShot } = lease
     const at = this.#o.clock.now()
     const started = performance.now()
+    let url: string | null = null
     let statusCode: number | null = null
     let error: string | null = null
-    if (!merchant) error = 'merchant not found'
-    else if (!url) error = 'no webhook URL: the order has no notify_url and the merchant no default'
-    else if (this.#o.guardEndpoints) error = await checkEndpoint(url)
-    if (merchant && url && error === null) {
-      const body = webhookBody(event)
-      const timestamp = Math.floor(Date.now() / 1000)
-      try {
+    try {
+      const merchant = await this.#o.directory.merchant(event.merchantId)
+      url = event.notifyUrl ?? merchant?.webhookUrl ?? null
+      if (!merchant) error = 'merchant not found'
+      else if (!url) error = 'no webhook URL: the order has no notify_url and the merchant no default'
+      else if (this.#o.guardEndpoints) error = checkEndpoint(url)
+      if (merchant && url && error === null) {
+        const body = webhookBody(event)
+        const timestamp = Math.floor(Date.now() / 1000)
         const res = await fetch(url, {
           method: 'POST',
           redirect: 'manual',
           signal: AbortSignal.timeout(this.#o.timeoutMs),
+          dispatcher: this.#dispatcher,
           headers: {
             'content-type': 'application/json',
             'user-agent': 'ScanPay-Webhooks/1',
@@ -155,17 +168,18 @@ export class DeliveryWorker {
         statusCode = res.status
         await res.body?.cancel().catch(() => {})
         if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`
-      } catch (err) {
-        const e = err as Error & { cause?: { code?: string } }
-        error = e.name === 'TimeoutError' ? `timed out after ${this.#o.timeoutMs} ms` : (e.cause?.code ?? e.message)
       }
+    } catch (err) {
+      // Whatever failed (the request, DNS, the guard, or reading the merchant), it is an attempt that counts.
+      const e = err as Error & { cause?: { code?: string; message?: string } }
+      error = e.name === 'TimeoutError' ? `timed out after ${this.#o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message)
     }
     const latencyMs = Math.round(performance.now() - started)
     const delivered = error === null
     const attemptsMade = event.attemptCount + 1
     const finished = this.#o.clock.now()
     const retryAt = delivered || oneShot ? null : nextAttemptAt(attemptsMade, finished)
-    await this.#o.queue.record(event, {
+    await this.#o.queue.record(lease, {
       attemptId: newId('whd', at),
       url,
       at,

@@ -24,15 +24,14 @@ function invalid(code: 'authentication_invalid' | 'signature_invalid' | 'timesta
 export async function authenticate(deps: AuthDeps, req: FastifyRequest): Promise<ApiKey> {
   const header = req.headers.authorization
   if (!header) throw new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
-  const key = header.startsWith('Bearer ') ? await bearer(deps, header.slice(7).trim()) : await signed(deps, req, header)
-  deps.rateLimiter.take(key.keyId)
-  return key
+  return header.startsWith('Bearer ') ? await bearer(deps, header.slice(7).trim()) : await signed(deps, req, header)
 }
 
 async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
   if (!/^sk_(test|live)_[A-Za-z0-9_-]{20,100}$/.test(secret)) throw invalid('authentication_invalid', 'the API secret is not valid')
   const key = await deps.directory.keyBySecret(secret)
   if (!key) throw invalid('authentication_invalid', 'the API secret is not valid')
+  deps.rateLimiter.take(key.keyId)
   return key
 }
 
@@ -57,7 +56,9 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string): Prom
   if (!safeEqual(expected, auth.signature)) {
     throw invalid('signature_invalid', 'the signature does not match: sign METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n with the secret')
   }
-  // Only a correctly signed request consumes its nonce, so nobody can burn another merchant's nonces.
+  // Rate limiting comes before the nonce claim, so a refused request writes nothing. Only a correctly signed
+  // request consumes its nonce, so nobody can burn another merchant's nonces.
+  deps.rateLimiter.take(key.keyId)
   if (!(await deps.nonces.claim(key.keyId, auth.nonce, nowMs, NONCE_TTL_MS))) {
     throw invalid('nonce_reused', 'this nonce was already used with this key in the last 15 minutes')
   }

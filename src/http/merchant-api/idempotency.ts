@@ -1,17 +1,24 @@
-// Idempotency-Key: any POST with the header replays its first successful response for 24 h; the same key
-// with a different request is refused. Errors are not stored, since they changed nothing.
+// Idempotency-Key: any POST with the header runs once and replays its first successful response for 24 h;
+// the same key with a different request is refused. The key is claimed before the request runs, so
+// concurrent twins wait for the first and replay its answer instead of running again. Errors are not stored:
+// they changed nothing, so a retry may run afresh.
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
 import type { ApiKey } from '../../merchants/merchant-directory.ts'
-import type { SqlIdempotencyStore } from '../../storage/idempotency-store.ts'
+import type { SqlIdempotencyStore, StoredResponse } from '../../storage/idempotency-store.ts'
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
+/** How long a twin waits for the first request to finish before answering 409. */
+const WAIT_FOR_FIRST_MS = 10_000
+const POLL_MS = 20
 
 export interface Handled {
   status: number
   body: unknown
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function withIdempotency(
   store: SqlIdempotencyStore,
@@ -30,16 +37,34 @@ export async function withIdempotency(
     throw new AppError('parameter_invalid', 'Idempotency-Key must be 1-255 characters', 'Idempotency-Key')
   }
   const requestHash = createHash('sha256').update(`${req.method}\n${req.url}\n`).update(req.rawBody ?? '').digest('hex')
-  const previous = await store.find(key.merchantId, key.mode, header, now())
-  if (previous) return replay(previous, requestHash, reply)
-  const r = await handle()
-  const saved = await store.save(key.merchantId, key.mode, header, { requestHash, statusCode: r.status, body: JSON.stringify(r.body) }, now(), IDEMPOTENCY_TTL_MS)
-  return replay(saved, requestHash, reply)
+  const deadline = now() + WAIT_FOR_FIRST_MS
+  for (;;) {
+    if (await store.claim(key.merchantId, key.mode, header, requestHash, now(), IDEMPOTENCY_TTL_MS)) {
+      let r: Handled
+      try {
+        r = await handle()
+      } catch (err) {
+        await store.release(key.merchantId, key.mode, header)
+        throw err
+      }
+      const body = JSON.stringify(r.body)
+      await store.complete(key.merchantId, key.mode, header, r.status, body)
+      return send(reply, { requestHash, statusCode: r.status, body })
+    }
+    const previous = await store.find(key.merchantId, key.mode, header, now())
+    // Released by a failed first request (or just expired): try to claim it again.
+    if (!previous) continue
+    if (previous.requestHash !== requestHash) {
+      throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different request', 'Idempotency-Key')
+    }
+    if (previous.statusCode !== 0) return send(reply, previous)
+    if (now() > deadline) {
+      throw new AppError('idempotency_key_in_use', 'a request with this Idempotency-Key is still being processed; retry later', 'Idempotency-Key')
+    }
+    await sleep(POLL_MS)
+  }
 }
 
-function replay(saved: { requestHash: string; statusCode: number; body: string }, requestHash: string, reply: FastifyReply) {
-  if (saved.requestHash !== requestHash) {
-    throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different request', 'Idempotency-Key')
-  }
+function send(reply: FastifyReply, saved: StoredResponse): FastifyReply {
   return reply.code(saved.statusCode).header('content-type', 'application/json; charset=utf-8').send(saved.body)
 }

@@ -1,7 +1,7 @@
 // The merchant API v1: orders, refunds, events and test helpers, behind authentication.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
-import type { ChannelName, Order } from '../../core/order.ts'
+import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
 import { closeOrder } from '../../core/use-cases/close-order.ts'
 import { createOrder } from '../../core/use-cases/create-order.ts'
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
@@ -34,7 +34,8 @@ const security: { [label: string]: string[] }[] = [{ bearer: [] }, { hmac: [] }]
 function parseTime(value: string | undefined, param: string): number | undefined {
   if (value === undefined) return undefined
   const ms = /^\d{1,12}$/.test(value) ? Number(value) * 1000 : Date.parse(value)
-  if (!Number.isFinite(ms) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}/.test(value)) {
+  // A date and time must say its offset: a time read in the server's zone would shift with the server.
+  if (!Number.isFinite(ms) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
     throw new AppError('parameter_invalid', `${param} must be an ISO 8601 time or unix seconds`, param)
   }
   return ms
@@ -152,7 +153,7 @@ export function merchantApi(ctx: AppContext) {
         return withIdempotency(storage.idempotency, ctx.clock.now, req.apiKey!, req, reply, async () => {
           const outcome = await payWithSandbox(deps, await orderOf(req))
           if (outcome.result !== 'paid') {
-            throw new AppError('order_not_pending', `the order is ${outcome.order.status}, not pending`)
+            throw new AppError('order_not_pending', `the order is ${effectiveStatus(outcome.order, ctx.clock.now())}, not pending`)
           }
           return { status: 200, body: present(outcome.order) }
         })
