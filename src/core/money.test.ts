@@ -17,6 +17,10 @@ describe('money', () => {
     assert.equal(formatMoney(1234, 'CNY'), '¥12.34')
     assert.equal(formatMoney(1999, 'USD'), '$19.99')
     assert.equal(formatMoney(1999, 'XYZ'), '19.99 XYZ')
+    assert.equal(formatMoney(880000, 'CNY'), '¥8,800.00')
+    assert.equal(formatMoney(100_000_000_000, 'CNY'), '¥1,000,000,000.00')
+    assert.equal(formatMoney(1234567, 'JPY'), '¥1,234,567')
+    assert.equal(formatMoney(-123456, 'CNY'), '¥-1,234.56')
   })
 
   it('accepts only integers from 1 to 10^11', () => {

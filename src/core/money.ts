@@ -24,8 +24,10 @@ export function formatMinor(amount: number, currency: string): string {
   return `${negative ? '-' : ''}${padded.slice(0, -digits)}.${padded.slice(-digits)}`
 }
 
-/** `1234, CNY` → `¥12.34`; currencies without a symbol read `12.34 XYZ`. */
+/** For people, not wire formats: `880000, CNY` → `¥8,800.00`; currencies without a symbol read `12.34 XYZ`. */
 export function formatMoney(amount: number, currency: string): string {
+  const [whole, fraction] = formatMinor(amount, currency).split('.') as [string, string | undefined]
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',') + (fraction === undefined ? '' : `.${fraction}`)
   const symbol = SYMBOLS[currency]
-  return symbol ? `${symbol}${formatMinor(amount, currency)}` : `${formatMinor(amount, currency)} ${currency}`
+  return symbol ? `${symbol}${grouped}` : `${grouped} ${currency}`
 }
