@@ -6,6 +6,8 @@ import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { notifySignContent, rsa2Sign } from '../src/channels/alipay/signing.ts'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
+import type { AlipayChannel } from '../src/channels/alipay/alipay-channel.ts'
+import { compareBill } from '../src/channels/bill-reconciliation.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
@@ -133,5 +135,29 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
       return p.status === 'refunded'
     }, 10_000, 'the payment marked refunded')
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+  })
+
+  it('the day\'s bill reconciles with our payments', async () => {
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    const adapter = ctx().channels.get('alipay') as AlipayChannel
+    const bill = await adapter.downloadBill(t.server.merchant.merchant_id, today)
+    const lines = bill.rows.filter((r) => r.businessType === '交易').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount }))
+    assert.equal(lines.length, 3, 'paid, found by the reconciler, and the late one')
+    assert.equal(bill.rows.filter((r) => r.businessType === '退款').length, 1, 'the late one refunded')
+    assert.deepEqual(await compareBill(lines, (id) => ctx().storage.transaction((w) => w.payments.byId(id))), [])
+  })
+
+  it('the merchant refunds a live Alipay order through the refunds API: Alipay refunds at once', async () => {
+    const order = await liveOrder('ali-refund')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 234, out_refund_no: 'ALI-R-1', reason: '少一杯' })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.equal(res.body.status, 'succeeded')
+    const trade = sim.trades.get(`${sim.identity.appId}:${paymentId}`)!
+    assert.deepEqual(trade.refunds.map((r) => [r.outRequestNo, r.amount]), [[res.body.id, 234]])
+    const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
+    assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 234])
   })
 })

@@ -7,11 +7,24 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import { openDatabase } from '../src/storage/database.ts'
 
 const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'scanpay-cli-'))
 const env = { ...process.env, NODE_ENV: 'test', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` }
+
+/** Like run, without blocking this process's event loop (an in-process simulator must answer meanwhile). */
+function runAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c))
+    child.stderr.on('data', (c: Buffer) => (stderr += c))
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
 
 function run(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 60_000 })
@@ -69,6 +82,13 @@ describe('scanpay simulate and scanpay channel set', () => {
     }
   })
 
+  it('downloads and reconciles a day\'s bill from the gateway', () => {
+    const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-01', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), { lines: 0, discrepancies: [] })
+    assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
+  })
+
   it('reads keys from files named by *_file fields, relative to the credentials file', () => {
     const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
     delete doc.merchant_private_key
@@ -99,5 +119,28 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(r.code, 2)
     assert.match(r.stderr, /SIGN_ERROR/)
     assert.equal(run('channel', 'set', '--merchant', 'mch_nope', 'wechatpay', '--from-file', file).code, 2)
+    // The right merchant key but the wrong WeChat public key: the gateway's signed answer does not verify.
+    const wrongWechatKey = join(keysDir, 'wrong-wechat-key.json')
+    writeFileSync(wrongWechatKey, JSON.stringify({ ...doc, wechatpay_public_key: readFileSync(new URL('../src/channels/wechat-pay/fixtures/wxjava_wechat_pay_public_key.pem', import.meta.url), 'utf8') }))
+    const w = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', wrongWechatKey, '--check')
+    assert.equal(w.code, 2)
+    assert.match(w.stderr, /does not verify with the WeChat Pay key given/)
+  })
+
+  it('alipay: --check accepts the simulator\'s credentials and refuses a wrong Alipay public key', async () => {
+    const ali = await new AlipaySimulator({ keysDir: join(dir, 'ali-keys') }).start()
+    try {
+      const file = join(dir, 'ali-keys', 'alipay-credentials.json')
+      const ok = await runAsync('channel', 'set', '--merchant', merchantId, 'alipay', '--from-file', file, '--check')
+      assert.equal(ok.code, 0, ok.stderr)
+      assert.match(ok.stdout, /alipay credentials for mch_\w+ saved \(account \d{16}, checked against the gateway\)/)
+      const wrong = join(dir, 'ali-keys', 'wrong.json')
+      writeFileSync(wrong, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), alipay_public_key: readFileSync(new URL('../src/channels/alipay/fixtures/alipaysdk_alipay-public-key.pem', import.meta.url), 'utf8') }))
+      const bad = await runAsync('channel', 'set', '--merchant', merchantId, 'alipay', '--from-file', wrong, '--check')
+      assert.equal(bad.code, 2)
+      assert.match(bad.stderr, /response signature rejected/)
+    } finally {
+      await ali.stop()
+    }
   })
 })

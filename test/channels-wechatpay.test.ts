@@ -5,7 +5,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
+import { compareBill } from '../src/channels/bill-reconciliation.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import type { WechatPayChannel } from '../src/channels/wechat-pay/wechat-pay-channel.ts'
 import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
@@ -16,7 +18,7 @@ import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
 import { eventually, WebhookReceiver } from './helpers/webhook-receiver.ts'
 
 describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
-  const sim = new WechatPaySimulator({ retryScale: 0.002, refundDelayMs: 0 })
+  const sim = new WechatPaySimulator({ retryScale: 0.002, refundDelayMs: 300 })
   const receiver = new WebhookReceiver()
   const url = () => t.server.url
   const live = () => t.server.merchant.live.secret
@@ -48,6 +50,14 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
 
   const post = (headers: Record<string, string>, body: string) =>
     fetch(notifyUrl(), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+
+  /** A notification exactly as WeChat would send it (the simulator's own key and the merchant's APIv3 key). */
+  function notification(paymentId: string, total: number, transactionId: string) {
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: transactionId, trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    return { body, plain, headers: signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }) }
+  }
 
   let paidNotification: { headers: Record<string, string>; body: string } | null = null
   let paidOrderId = ''
@@ -127,6 +137,25 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
   })
 
+  it('the same genuine notification delivered 10 times at once pays the order once', async () => {
+    const order = await liveOrder('wx-concurrent')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const n = notification(paymentId, 1234, '4200000000000000000000000003')
+    const replies = await Promise.all(Array.from({ length: 10 }, () => post(n.headers, n.body)))
+    assert.deepEqual(replies.map((r) => r.status), Array(10).fill(204))
+    await eventually(async () => hooksFor(order.id, 'order.paid').length === 1, 10_000, 'order.paid')
+    const db = ctx().storage.database.db
+    assert.equal((await db.selectFrom('events').select('id').where('order_id', '=', order.id).execute()).length, 1)
+    assert.equal((await db.selectFrom('channel_notifications').select('id').where('payment_id', '=', paymentId).execute()).length, 1)
+  })
+
+  it('a genuine notification for a payment ScanPay never opened is refused and changes nothing', async () => {
+    const n = notification('pay_00000000000000000000000000', 1234, '4200000000000000000000000004')
+    const before = await snapshot(t.server)
+    assert.equal((await post(n.headers, n.body)).status, 500)
+    await assertUnchanged(t.server, before)
+  })
+
   it('a WECHATPAY/SIGNTEST/ probe is answered with a failure and changes nothing', async () => {
     const before = await snapshot(t.server)
     assert.equal(await sim.probe(notifyUrl()), 500)
@@ -182,5 +211,33 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const attempt = [...sim.attempts].reverse().find((a) => !a.probe && a.status === 204 && a.url === notifyUrl())!
     assert.equal((await post(attempt.headers, attempt.body)).status, 204)
     assert.equal(simOrder.refunds.length, 1)
+  })
+
+  it('the day\'s tradebill reconciles with our payments', async () => {
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    const adapter = ctx().channels.get('wechatpay') as WechatPayChannel
+    const bill = await adapter.downloadTradeBill(t.server.merchant.merchant_id, today)
+    assert.equal(bill.rows.length, 3, 'paid, found by the reconciler, and the late one')
+    const lines = bill.rows.map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.amount }))
+    assert.deepEqual(await compareBill(lines, (id) => ctx().storage.transaction((w) => w.payments.byId(id))), [])
+  })
+
+  it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async () => {
+    const order = await liveOrder('wx-refund')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1234, out_refund_no: 'WX-R-1' })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.equal(res.body.status, 'pending', 'WeChat answers PROCESSING')
+    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)!
+    assert.deepEqual(simOrder.refunds.map((r) => [r.outRefundNo, r.amount]), [[res.body.id, 1234]])
+    // Once WeChat has finished it (the simulator's refunds take 300 ms), bring the refund's next check forward
+    // instead of waiting a minute: the refunds job asks WeChat and settles it.
+    await eventually(async () => Date.now() > simOrder.refunds[0]!.createdAt + 350, 5000, 'WeChat finishing the refund')
+    await ctx().storage.database.db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', res.body.id).execute()
+    const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
+    new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
   })
 })

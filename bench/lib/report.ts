@@ -58,6 +58,24 @@ export function table(rows: Row[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
 }
 
+/** The same table in Markdown, for docs/performance.md. */
+export function markdown(rows: Row[]): string {
+  const head = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
+  const body = rows.map((r) => [
+    r.scenario,
+    r.throughput === null ? '—' : `${fmt(r.throughput)} ${r.unit}`,
+    fmt(r.p50, 1),
+    fmt(r.p99, 1),
+    fmt(r.errors),
+    r.ratio === undefined || r.ratio === null ? '—' : `${fmt(r.ratio, 2)} × ${r.ceiling}`,
+    fmt(r.rssMb),
+    fmt(r.cpuUsPerRequest),
+    r.target ?? '',
+    r.met === undefined || r.met === null ? (r.note ?? '') : r.met ? 'yes' : '**no**',
+  ])
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ').replace(/\n/g, ' ')} |`)].join('\n')
+}
+
 export function writeResults(dir: string, record: object): string {
   mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
@@ -65,5 +83,7 @@ export function writeResults(dir: string, record: object): string {
   const text = JSON.stringify(record, null, 2) + '\n'
   writeFileSync(file, text)
   writeFileSync(join(dir, 'latest.json'), text)
+  const rows = (record as { rows?: Row[] }).rows
+  if (rows) writeFileSync(join(dir, 'latest.md'), markdown(rows) + '\n')
   return file
 }

@@ -30,7 +30,10 @@ describe('WeChat Pay transformers', () => {
   it('builds the Native body: fen unchanged, expiry in Beijing time, description within 127 bytes', () => {
     const body = wx.nativePrepayRequest({ appid: 'wx1', mchid: '1900000001', paymentId: 'pay_1', order: order({ subject: '咖'.repeat(60) }), notifyUrl: 'https://x/n', now: 0 })
     assert.deepEqual(body.amount, { total: 1234, currency: 'CNY' })
-    assert.equal(body.time_expire, '2026-11-26T10:15:00+08:00')
+    // 30 s before the order's own expiry, so a last-moment payment is notified while the order is pending.
+    assert.equal(body.time_expire, '2026-11-26T10:14:30+08:00')
+    const soon = wx.nativePrepayRequest({ appid: 'wx1', mchid: '1', paymentId: 'p', order: order(), notifyUrl: 'https://x/n', now: order().expiresAt - 70_000 })
+    assert.equal(soon.time_expire, '2026-11-26T10:14:50+08:00', 'but never under the minute WeChat requires')
     assert.equal(Buffer.byteLength(body.description), 126)
     assert.throws(() => wx.toWechatAmount(100, 'USD'))
   })

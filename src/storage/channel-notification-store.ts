@@ -1,7 +1,7 @@
 // The channel notification inbox: every notification we believed, once per (channel, notification id), for
 // dedupe and audit.
 import type { Kysely } from 'kysely'
-import { newId } from '../core/ids.ts'
+import { randomBytes } from 'node:crypto'
 import type { Database } from './schema.ts'
 
 export class SqlChannelNotificationStore {
@@ -17,7 +17,7 @@ export class SqlChannelNotificationStore {
     const r = await this.db
       .insertInto('channel_notifications')
       .values({
-        id: newId('whd', n.now).replace(/^whd_/, 'cnt_'),
+        id: `cnt_${randomBytes(15).toString('base64url')}`,
         channel: n.channel,
         notification_id: n.notificationId.slice(0, 128),
         merchant_id: n.merchantId,

@@ -59,7 +59,11 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     })
     // An idle connection dropped by the server (restart, failover) must not crash the process; the pool
     // replaces it on the next checkout.
-    pool.on('error', (err) => (options.onPoolError ?? defaultPoolError)(err))
+    const onError = (err: Error) => (options.onPoolError ?? defaultPoolError)(err)
+    pool.on('error', onError)
+    // A connection checked out (e.g. mid-transaction) has no listener of the pool's; its query fails on its
+    // own, and this keeps the same error from also surfacing as an uncaught exception.
+    pool.on('connect', (client) => client.on('error', onError))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     if (schema) migrationSchemas.set(db, schema)
     const u = new URL(url)

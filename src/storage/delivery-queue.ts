@@ -1,9 +1,9 @@
 // The webhook queue over the events table: workers lease due events, then record each attempt's outcome.
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import type { Dialect } from './database.ts'
 import { rowToEvent } from './event-store.ts'
 import type { Write } from './nonce-store.ts'
-import type { Database } from './schema.ts'
+import type { Database, EventsTable } from './schema.ts'
 import type { StoredEvent } from '../core/events.ts'
 
 export interface Lease {
@@ -40,29 +40,49 @@ export class SqlDeliveryQueue {
    */
   async lease(now: number, leaseUntil: number, limit: number, room: (merchantId: string) => number = () => limit): Promise<Lease[]> {
     const lockClause = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
+    const window = limit * 4
     const rows = await this.write(async (trx) => {
-      const due = await sql<{ merchant_id: string; id: string }>`
-        SELECT merchant_id, id FROM events
-        WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
-          AND (locked_until IS NULL OR locked_until <= ${now})
-        ORDER BY next_attempt_at LIMIT ${limit * 4} ${lockClause}`.execute(trx)
-      const taken = new Map<string, number>()
-      const picked = due.rows.filter((r) => {
-        const n = taken.get(r.merchant_id) ?? 0
-        if (n >= room(r.merchant_id)) return false
-        taken.set(r.merchant_id, n + 1)
-        return true
-      }).slice(0, limit)
-      if (picked.length === 0) return []
-      // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
-      return trx
-        .updateTable('events')
-        .set({ locked_until: leaseUntil })
-        .where((eb) => eb.or(picked.map((p) => eb.and([eb('merchant_id', '=', p.merchant_id), eb('id', '=', p.id)]))))
-        .where('delivery_status', '=', 'pending')
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-        .returningAll()
-        .execute()
+      const leased: Selectable<EventsTable>[] = []
+      // Merchants at their cap whose due events fill the head of the queue: the next look skips them, or a
+      // backlog larger than one window (a merchant whose endpoint hangs) would hide everyone else's events.
+      const full = new Set<string>()
+      for (let look = 0; look < 4 && leased.length < limit; look++) {
+        const skip = full.size > 0 ? sql`AND merchant_id NOT IN (${sql.join([...full])})` : sql``
+        const due = await sql<{ merchant_id: string; id: string }>`
+          SELECT merchant_id, id FROM events
+          WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
+            AND (locked_until IS NULL OR locked_until <= ${now}) ${skip}
+          ORDER BY next_attempt_at LIMIT ${window} ${lockClause}`.execute(trx)
+        const taken = new Map<string, number>()
+        for (const l of leased) taken.set(l.merchant_id, (taken.get(l.merchant_id) ?? 0) + 1)
+        const picked = due.rows
+          .filter((r) => {
+            const n = taken.get(r.merchant_id) ?? 0
+            if (n >= room(r.merchant_id)) {
+              full.add(r.merchant_id)
+              return false
+            }
+            taken.set(r.merchant_id, n + 1)
+            return true
+          })
+          .slice(0, limit - leased.length)
+        if (picked.length > 0) {
+          // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
+          leased.push(
+            ...(await trx
+              .updateTable('events')
+              .set({ locked_until: leaseUntil })
+              .where((eb) => eb.or(picked.map((p) => eb.and([eb('merchant_id', '=', p.merchant_id), eb('id', '=', p.id)]))))
+              .where('delivery_status', '=', 'pending')
+              .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+              .returningAll()
+              .execute()),
+          )
+        }
+        // A window that was not full saw every due event: there is nothing more to look for.
+        if (due.rows.length < window) break
+      }
+      return leased
     })
     return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1, leaseUntil }))
   }

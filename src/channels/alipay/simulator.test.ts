@@ -131,6 +131,17 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000004', order: o }), { status: 'closed' })
   })
 
+  it('the customer page: the Pay button pays (form post), Decline leaves a scanned trade waiting until it lapses', async () => {
+    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000005', order: order('ord_b5'), notifyUrl: endpoint.url })
+    assert.match(await (await fetch(`${sim.url}/sim/scan?qr_code=${encodeURIComponent(a.qrContent!)}`)).text(), /¥12\.34/)
+    const paid = await fetch(`${sim.url}/sim/pay`, { method: 'POST', body: new URLSearchParams({ qr_code: a.qrContent!, notify: 'false' }), redirect: 'manual' })
+    assert.equal(paid.status, 303)
+    assert.equal(sim.tradeByQr(a.qrContent!)!.status, 'TRADE_SUCCESS')
+    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000006', order: order('ord_b6'), notifyUrl: endpoint.url })
+    await fetch(`${sim.url}/sim/decline`, { method: 'POST', body: new URLSearchParams({ qr_code: b.qrContent! }), redirect: 'manual' })
+    assert.equal(sim.tradeByQr(b.qrContent!)!.status, 'WAIT_BUYER_PAY')
+  })
+
   it('refuses a request signed with another key with 40002 isv.invalid-signature, which the adapter reports as a refusal', async () => {
     const other = parseAlipayCredentials({ ...JSON.parse(readFileSync(join(keysDir, 'alipay-credentials.json'), 'utf8')), app_private_key: readFileSync(new URL('./fixtures/alipaysdk_app-private-key.pem', import.meta.url), 'utf8') })
     assert.ok(other.ok)
@@ -145,6 +156,33 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -234]])
     assert.match(bill.file, /业务明细\.csv$/)
     assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
+  })
+})
+
+describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
+  let offset = 0
+  const sim = new AlipaySimulator({ now: () => Date.now() + offset })
+  const endpoint = new Endpoint()
+  before(async () => {
+    await sim.start()
+    await endpoint.start()
+  })
+  after(async () => {
+    await sim.stop()
+    await endpoint.stop()
+  })
+
+  it('closes it at its timeout on its own and sends TRADE_CLOSED, which the adapter reads as closed', async () => {
+    const p = parseAlipayCredentials(sim.credentialsDocument())
+    assert.ok(p.ok)
+    const channel = new AlipayChannel({ credentials: async () => p.value, clock: { now: () => Date.now() } })
+    const o = { ...order('ord_lapse'), expiresAt: Date.now() + 60_000 }
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_lapse', order: o, notifyUrl: endpoint.url })
+    sim.decline(qrContent!)
+    offset = 61_000
+    await until(() => endpoint.received.length >= 1, 5000)
+    const n = await channel.parseNotification({ headers: {}, rawBody: endpoint.received[0]!, merchantId: 'mch_test' })
+    assert.deepEqual([n.paymentId, n.state], ['pay_ali_lapse', { status: 'closed' }])
   })
 })
 

@@ -142,10 +142,11 @@ export class AlipaySimulator {
   #server: Server | null = null
   #timers = new Set<NodeJS.Timeout>()
   #bills = new Map<string, Buffer>()
+  #sweeper: NodeJS.Timeout | null = null
   #o: AlipaySimulatorOptions & { retryScale: number }
 
   constructor(options: AlipaySimulatorOptions = {}) {
-    this.#o = { retryScale: 1, ...options }
+    this.#o = { ...options, retryScale: options.retryScale ?? 1 }
     this.identity = loadIdentity(options.keysDir)
     this.addApp({ appId: this.identity.appId, appPublicKeyPem: this.identity.appPublicKeyPem })
     for (const a of options.apps ?? []) this.addApp(a)
@@ -182,10 +183,16 @@ export class AlipaySimulator {
     const addr = this.#server.address() as AddressInfo
     this.url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
     if (this.#o.keysDir) writeFileSync(join(this.#o.keysDir, FILES.credentials), JSON.stringify(this.credentialsDocument(), null, 2) + '\n', { mode: 0o600 })
+    // Alipay closes lapsed trades on its own (and tells the merchant about scanned ones), not only when asked.
+    this.#sweeper = setInterval(() => {
+      for (const t of this.trades.values()) this.#expireIfDue(t)
+    }, 1000)
+    this.#sweeper.unref()
     return this
   }
 
   async stop(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper)
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
     if (!this.#server) return

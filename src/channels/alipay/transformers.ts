@@ -52,9 +52,12 @@ export function toAlipayAmount(amount: number, currency: string): string {
   return fenToYuan(amount)
 }
 
-/** Whole minutes left until the order expires (at least 1): the channel order closes no later than ours. */
+/**
+ * Whole minutes (at least 1) until 30 s before the order expires: the channel stops taking payment before
+ * ours does, so a last-moment payment is notified while the order is still pending.
+ */
 export function timeoutExpress(order: Order, now: number): string {
-  return `${Math.max(1, Math.floor((order.expiresAt - now) / 60_000))}m`
+  return `${Math.max(1, Math.floor((order.expiresAt - 30_000 - now) / 60_000))}m`
 }
 
 /** Alipay's subject is at most 256 characters. */

@@ -157,6 +157,22 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_never_made', order: o }), { status: 'closed' })
   })
 
+  it('the customer page: scan shows the order, the Pay button pays it (form post), Decline makes it PAYERROR', async () => {
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000005', order: order('ord_a5'), notifyUrl: endpoint.url })
+    const page = await (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(a.qrContent!)}`)).text()
+    assert.match(page, /¥12\.34/)
+    assert.match(page, /NOTPAY/)
+    const paid = await fetch(`${sim.url}/sim/pay`, { method: 'POST', body: new URLSearchParams({ code_url: a.qrContent! }), redirect: 'manual' })
+    assert.equal(paid.status, 303)
+    assert.equal(sim.orderByCodeUrl(a.qrContent!)!.state, 'SUCCESS')
+    const again = await fetch(`${sim.url}/sim/pay`, { method: 'POST', body: new URLSearchParams({ code_url: a.qrContent! }), redirect: 'manual' })
+    assert.equal(again.status, 409)
+    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000006', order: order('ord_a6'), notifyUrl: endpoint.url })
+    await fetch(`${sim.url}/sim/decline`, { method: 'POST', body: new URLSearchParams({ code_url: b.qrContent! }), redirect: 'manual' })
+    assert.equal(sim.orderByCodeUrl(b.qrContent!)!.state, 'PAYERROR')
+    assert.match(await (await fetch(`${sim.url}/sim`)).text(), /pay_wx_0000000006/)
+  })
+
   it('refuses bad signatures, skewed clocks and wrong serials with SIGN_ERROR', async () => {
     const path = '/v3/pay/transactions/out-trade-no/pay_wx_0000000001?mchid=' + creds.mchid
     const call = async (auth: string) => {

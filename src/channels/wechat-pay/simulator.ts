@@ -202,7 +202,8 @@ export class WechatPaySimulator {
   url = ''
 
   constructor(options: WechatPaySimulatorOptions = {}) {
-    this.#o = { serialMode: 'public-key', retryScale: 1, refundDelayMs: 500, ...options }
+    // Options given as undefined (e.g. from unset CLI flags) take the defaults too.
+    this.#o = { ...options, serialMode: options.serialMode ?? 'public-key', retryScale: options.retryScale ?? 1, refundDelayMs: options.refundDelayMs ?? 500 }
     this.identity = loadIdentity(options.keysDir)
     const m = this.identity.merchant
     this.addMerchant({ mchid: m.mchid, appid: m.appid, apiV3Key: m.apiV3Key, certificatePem: m.certificatePem })

@@ -83,8 +83,14 @@ export function wechatDescription(subject: string): string {
 }
 
 /**
- * The Native prepay body for one attempt. `time_expire` is the order's expiry in Beijing time, at least a
- * minute ahead (WeChat moves earlier values to that anyway).
+ * WeChat stops taking payment this long before our order expires, so a payment made at the last moment has
+ * time to be notified while the order is still pending (instead of arriving after expiry and being refunded).
+ */
+export const EXPIRY_MARGIN_MS = 30_000
+
+/**
+ * The Native prepay body for one attempt. `time_expire` is the order's expiry less the margin, in Beijing
+ * time, and at least a minute ahead (WeChat moves earlier values to that anyway).
  */
 export function nativePrepayRequest(input: {
   appid: string
@@ -94,7 +100,7 @@ export function nativePrepayRequest(input: {
   notifyUrl: string
   now: number
 }): NativePrepayRequest {
-  const expiresAt = Math.max(input.order.expiresAt, input.now + 60_000)
+  const expiresAt = Math.max(input.order.expiresAt - EXPIRY_MARGIN_MS, input.now + 60_000)
   return {
     appid: input.appid,
     mchid: input.mchid,
