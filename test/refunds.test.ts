@@ -332,7 +332,11 @@ describeEachDatabase('refunds', (t) => {
     assert.equal(again.body.status, 'succeeded')
   })
 
-  it('an unknown outcome stays pending and reserved until queryRefund settles it, once', async () => {
+  it('an unknown outcome stays pending and reserved until queryRefund settles it, once', async (tc) => {
+    // This test is the only refund sweeper: the server's own job would otherwise claim the checks it stages.
+    const jobs = t.server.server.ctx.jobs
+    await jobs.stop()
+    tc.after(() => jobs.start())
     const o = await paidOrder(t.server, 'rf-unknown', 1000, { notify_url: receiver.url })
     const channel = new ScriptedChannel()
     channel.refundAnswer = async () => {

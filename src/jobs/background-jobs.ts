@@ -1,79 +1,109 @@
-// Periodic work every node runs: expiring due orders, settling refunds whose outcome is not yet known, and
-// purging spent nonces and idempotency records. Each job is safe to run on many nodes at once: the moves are
-// conditional, the refund checks claimed, the purges idempotent.
+// Periodic work every node runs: expiring due orders, settling refunds whose outcome is not yet known,
+// reconciling channel payments nobody told us about, and purging spent nonces and idempotency records.
+// Each job runs in its own lane, so a slow channel cannot hold up expiry. Each is safe to run on many nodes
+// at once: the moves are conditional, the checks claimed, the purges idempotent.
 import type { Logger } from 'pino'
 import type { ChannelPaymentDeps } from '../core/use-cases/channel-payment-deps.ts'
 import type { UseCaseDeps } from '../core/use-cases/context.ts'
-import { reconcileChannelPayments } from '../core/use-cases/reconcile-channel-payments.ts'
 import { expireDueOrders } from '../core/use-cases/expire-orders.ts'
+import { reconcileChannelPayments } from '../core/use-cases/reconcile-channel-payments.ts'
 import { reconcilePendingRefunds } from '../core/use-cases/reconcile-refunds.ts'
 import type { RefundDeps } from '../core/use-cases/refund-deps.ts'
 import type { Storage } from '../storage/storage.ts'
 
-export class BackgroundJobs {
+const PURGE_INTERVAL_MS = 60_000
+
+/** One job on its own timer: the next run starts an interval after the previous one ended, never overlapping. */
+class Lane {
   #timer: NodeJS.Timeout | null = null
   #running: Promise<void> | null = null
-  #lastPurge = 0
+  #stopped = true
 
   constructor(
-    private readonly deps: UseCaseDeps,
-    private readonly storage: Storage,
-    private readonly logger: Logger,
+    readonly name: string,
     private readonly intervalMs: number,
-    /** Without it (e.g. a tool that runs only expiry), pending refunds are left for another node. */
-    private readonly refundDeps?: RefundDeps,
-    /** Without it, open channel payments are left for another node to reconcile. */
-    private readonly channelDeps?: ChannelPaymentDeps,
+    private readonly job: () => Promise<void>,
+    private readonly logger: Logger,
   ) {}
 
   start(): void {
-    if (this.#timer) return
-    this.#timer = setInterval(() => void this.runOnce(), this.intervalMs)
+    this.#stopped = false
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => void this.run().finally(() => this.#schedule()), this.intervalMs)
     this.#timer.unref()
   }
 
-  /** One pass of every job; concurrent calls share the pass in progress. */
-  runOnce(): Promise<void> {
-    this.#running ??= this.#pass().finally(() => {
-      this.#running = null
-    })
+  /** Runs the job now; a call while it runs shares that run. */
+  run(): Promise<void> {
+    this.#running ??= this.job()
+      .catch((err) => this.logger.error({ err, job: this.name }, 'background job failed'))
+      .finally(() => {
+        this.#running = null
+      })
     return this.#running
   }
 
-  async #pass(): Promise<void> {
-    try {
-      const expired = await expireDueOrders(this.deps)
-      if (expired > 0) this.logger.info({ expired }, 'expired orders')
-    } catch (err) {
-      this.logger.error({ err }, 'background job failed')
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) clearTimeout(this.#timer)
+    await this.#running
+  }
+}
+
+export class BackgroundJobs {
+  readonly #lanes: Lane[]
+
+  constructor(
+    deps: UseCaseDeps,
+    storage: Storage,
+    logger: Logger,
+    intervalMs: number,
+    /** Without it (e.g. a tool that runs only expiry), pending refunds are left for another node. */
+    refundDeps?: RefundDeps,
+    /** Without it, open channel payments are left for another node to reconcile. */
+    channelDeps?: ChannelPaymentDeps,
+  ) {
+    const lanes = [
+      new Lane('expire-orders', intervalMs, async () => {
+        const expired = await expireDueOrders(deps)
+        if (expired > 0) logger.info({ expired }, 'expired orders')
+      }, logger),
+      new Lane('purge', PURGE_INTERVAL_MS, async () => {
+        const now = deps.clock.now()
+        await storage.nonces.purgeExpired(now)
+        await storage.idempotency.purgeExpired(now)
+      }, logger),
+    ]
+    if (refundDeps) {
+      lanes.push(new Lane('settle-refunds', intervalMs, async () => {
+        const settled = await reconcilePendingRefunds(refundDeps)
+        if (settled > 0) logger.info({ settled }, 'settled pending refunds')
+      }, logger))
     }
-    try {
-      const settled = this.refundDeps ? await reconcilePendingRefunds(this.refundDeps) : 0
-      if (settled > 0) this.logger.info({ settled }, 'settled pending refunds')
-    } catch (err) {
-      this.logger.error({ err }, 'refund reconciliation failed')
+    if (channelDeps) {
+      lanes.push(new Lane('reconcile-channel-payments', intervalMs, async () => {
+        const r = await reconcileChannelPayments(channelDeps)
+        if (r.settled > 0) logger.info(r, 'reconciled channel payments')
+      }, logger))
     }
-    try {
-      const r = this.channelDeps ? await reconcileChannelPayments(this.channelDeps) : null
-      if (r && r.settled > 0) this.logger.info(r, 'reconciled channel payments')
-    } catch (err) {
-      this.logger.error({ err }, 'channel payment reconciliation failed')
-    }
-    try {
-      const now = this.deps.clock.now()
-      if (now - this.#lastPurge > 60_000) {
-        this.#lastPurge = now
-        await this.storage.nonces.purgeExpired(now)
-        await this.storage.idempotency.purgeExpired(now)
-      }
-    } catch (err) {
-      this.logger.error({ err }, 'background job failed')
-    }
+    this.#lanes = lanes
   }
 
+  start(): void {
+    for (const lane of this.#lanes) lane.start()
+  }
+
+  /** One run of every job, now (tools and tests). */
+  async runOnce(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.run()))
+  }
+
+  /** Stops scheduling and waits for the runs under way (a reconcile sweep ends within its time budget). */
   async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer)
-    this.#timer = null
-    await this.#running
+    await Promise.all(this.#lanes.map((lane) => lane.stop()))
   }
 }

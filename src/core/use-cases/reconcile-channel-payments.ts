@@ -5,6 +5,7 @@
 import type { Order } from '../order.ts'
 import type { PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
+import { runLimited } from '../run-limited.ts'
 import { applyChannelPaymentState, refundUnexpected } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 
@@ -13,23 +14,33 @@ export interface ReconcileResult {
   settled: number
 }
 
-/** One sweep over every due check; returns how many were checked and how many reached an end. */
-export async function reconcileChannelPayments(deps: ChannelPaymentDeps, batchSize = 100): Promise<ReconcileResult> {
+export interface ReconcileOptions {
+  batchSize?: number
+  /** Channel questions in flight at once: a slow channel must not make the sweep crawl one call at a time. */
+  concurrency?: number
+  /** A sweep stops taking new batches after this long; what is left is picked up by the next one. */
+  budgetMs?: number
+}
+
+/** One sweep over the due checks; returns how many were checked and how many reached an end. */
+export async function reconcileChannelPayments(deps: ChannelPaymentDeps, options: ReconcileOptions = {}): Promise<ReconcileResult> {
+  const { batchSize = 100, concurrency = 8, budgetMs = 10_000 } = options
   const result: ReconcileResult = { checked: 0, settled: 0 }
+  const deadline = deps.clock.now() + budgetMs
   for (;;) {
     const now = deps.clock.now()
     const due = await deps.tx.transaction((w) => w.payments.dueForCheck(now, batchSize))
-    for (const payment of due) {
+    await runLimited(due, concurrency, async (payment) => {
       const order = await deps.tx.transaction((w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
       const channel = deps.channel(payment.channel)
       if (!order || !channel) {
         await deps.tx.transaction((w) => w.payments.claimCheck(payment, null))
-        continue
+        return
       }
       const next = now + nextPaymentCheckDelay((payment.checkCount ?? 0) + 1)
       // An open attempt is asked about no later than its order's expiry, when it is closed.
       const nextCheckAt = payment.status === 'pending' && order.status === 'pending' ? Math.min(next, Math.max(order.expiresAt, now + 1000)) : next
-      if (!(await deps.tx.transaction((w) => w.payments.claimCheck(payment, nextCheckAt)))) continue
+      if (!(await deps.tx.transaction((w) => w.payments.claimCheck(payment, nextCheckAt)))) return
       result.checked++
       const claimed = { ...payment, checkCount: (payment.checkCount ?? 0) + 1, nextCheckAt }
       try {
@@ -37,8 +48,8 @@ export async function reconcileChannelPayments(deps: ChannelPaymentDeps, batchSi
       } catch {
         // The channel did not answer: the claim already scheduled the next question.
       }
-    }
-    if (due.length < batchSize) return result
+    })
+    if (due.length < batchSize || deps.clock.now() > deadline) return result
   }
 }
 
