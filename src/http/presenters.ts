@@ -2,6 +2,7 @@
 import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
 import type { Order } from '../core/order.ts'
 import type { Refund } from '../core/refund.ts'
+import { AppError } from '../core/errors.ts'
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
@@ -74,4 +75,29 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   const text = Buffer.from(cursor, 'base64url').toString('utf8')
   const m = /^(\d{1,16}):([a-z]{3}_[0-9a-z]{26})$/.exec(text)
   return m ? { createdAt: Number(m[1]), id: m[2]! } : null
+}
+
+/** The `cursor` query parameter as a keyset position; a cursor we did not issue is a 400. */
+export function cursorParam(value: string | undefined): { createdAt: number; id: string } | undefined {
+  if (value === undefined) return undefined
+  const c = decodeCursor(value)
+  if (!c) throw new AppError('cursor_invalid', 'cursor must be a next_cursor returned by a previous page', 'cursor')
+  return c
+}
+
+/** Turns `limit + 1` rows, fetched newest first, into the contract's list object. */
+export async function presentList<T extends { createdAt: number; id: string }, R>(
+  rows: T[],
+  limit: number,
+  present: (row: T) => R | Promise<R>,
+) {
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  const hasMore = rows.length > limit
+  return {
+    object: 'list' as const,
+    data: await Promise.all(page.map(present)),
+    has_more: hasMore,
+    next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null,
+  }
 }

@@ -4,6 +4,7 @@ import type { DeliveryAttempt, DeliveryStatus, EventType, NewEvent, StoredEvent 
 import type { Mode } from '../core/order.ts'
 import type { EventListFilter, EventStore } from '../core/ports.ts'
 import type { Database, EventsTable } from './schema.ts'
+import { olderThan } from './keyset.ts'
 
 export function rowToEvent(row: Selectable<EventsTable>): StoredEvent {
   return {
@@ -59,15 +60,7 @@ export class SqlEventStore implements EventStore {
   async list(f: EventListFilter): Promise<StoredEvent[]> {
     let q = this.db.selectFrom('events').selectAll().where('merchant_id', '=', f.merchantId).where('mode', '=', f.mode)
     if (f.orderId !== undefined) q = q.where('order_id', '=', f.orderId)
-    const before = f.before
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      )
-    }
+    if (f.before) q = q.where(olderThan(f.before))
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
     return rows.map(rowToEvent)
   }

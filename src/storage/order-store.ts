@@ -3,6 +3,7 @@ import { CompiledQuery, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
 import type { OrderListFilter, OrderStore } from '../core/ports.ts'
 import type { Database, OrdersTable } from './schema.ts'
+import { olderThan } from './keyset.ts'
 
 export function rowToOrder(row: Selectable<OrdersTable>): Order {
   return {
@@ -126,15 +127,7 @@ export class SqlOrderStore implements OrderStore {
     if (f.outTradeNo !== undefined) q = q.where('out_trade_no', '=', f.outTradeNo)
     if (f.createdGte !== undefined) q = q.where('created_at', '>=', f.createdGte)
     if (f.createdLt !== undefined) q = q.where('created_at', '<', f.createdLt)
-    const before = f.before
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      )
-    }
+    if (f.before) q = q.where(olderThan(f.before))
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
     return rows.map(rowToOrder)
   }

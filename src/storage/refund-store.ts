@@ -5,6 +5,7 @@ import type { ChannelName, Mode, Order } from '../core/order.ts'
 import type { RefundListFilter, RefundStore } from '../core/ports.ts'
 import type { Refund, RefundStatus } from '../core/refund.ts'
 import type { Database, RefundsTable } from './schema.ts'
+import { olderThan } from './keyset.ts'
 
 export function rowToRefund(row: Selectable<RefundsTable>): Refund {
   return {
@@ -92,15 +93,7 @@ export class SqlRefundStore implements RefundStore {
       .where('merchant_id', '=', f.merchantId)
       .where('order_id', '=', f.orderId)
       .where('mode', '=', f.mode)
-    const before = f.before
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      )
-    }
+    if (f.before) q = q.where(olderThan(f.before))
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
     return rows.map(rowToRefund)
   }

@@ -1,11 +1,11 @@
 // The merchant API's refunds: create one for a paid order, retrieve it, list an order's refunds. Registered
 // inside the merchant API plugin, so its authentication hook covers these routes too.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AppError, notFound } from '../../core/errors.ts'
+import { notFound } from '../../core/errors.ts'
 import type { Order } from '../../core/order.ts'
 import { createRefund } from '../../core/use-cases/create-refund.ts'
 import type { AppContext } from '../../context.ts'
-import { decodeCursor, encodeCursor, presentRefund } from '../presenters.ts'
+import { cursorParam, presentList, presentRefund } from '../presenters.ts'
 import { CreateRefundBody, ErrorResource, IdParams, ListRefundsQuery, RefundList, RefundResource } from '../schemas.ts'
 import { withIdempotency } from './idempotency.ts'
 
@@ -63,22 +63,9 @@ export function refundRoutes(app: FastifyInstance, ctx: AppContext): void {
       const key = req.apiKey!
       const order = await orderOf(req)
       const limit = Number(req.query.limit ?? 10)
-      let before: { createdAt: number; id: string } | undefined
-      if (req.query.cursor !== undefined) {
-        const c = decodeCursor(req.query.cursor)
-        if (!c) throw new AppError('cursor_invalid', 'cursor must be a next_cursor returned by a previous page', 'cursor')
-        before = c
-      }
+      const before = cursorParam(req.query.cursor)
       const rows = await storage.refunds.listForOrder({ merchantId: key.merchantId, mode: key.mode, orderId: order.id, before, limit: limit + 1 })
-      const page = rows.slice(0, limit)
-      const last = page[page.length - 1]
-      const hasMore = rows.length > limit
-      return {
-        object: 'list' as const,
-        data: page.map(presentRefund),
-        has_more: hasMore,
-        next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null,
-      }
+      return presentList(rows, limit, presentRefund)
     },
   )
 

@@ -8,7 +8,7 @@ import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
 import type { AppContext } from '../../context.ts'
 import type { ApiKey } from '../../merchants/merchant-directory.ts'
 import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
-import { decodeCursor, encodeCursor, presentEvent, presentOrder } from '../presenters.ts'
+import { cursorParam, presentEvent, presentList, presentOrder } from '../presenters.ts'
 import {
   CreateOrderBody,
   EmptyBody,
@@ -41,12 +41,6 @@ function parseTime(value: string | undefined, param: string): number | undefined
   return ms
 }
 
-function cursorOf(value: string | undefined) {
-  if (value === undefined) return undefined
-  const c = decodeCursor(value)
-  if (!c) throw new AppError('cursor_invalid', 'cursor must be a next_cursor returned by a previous page', 'cursor')
-  return c
-}
 
 function checkUrl(ctx: AppContext, url: string | null | undefined, param: string): string | null {
   if (url === undefined || url === null) return null
@@ -119,13 +113,10 @@ export function merchantApi(ctx: AppContext) {
           outTradeNo: q.out_trade_no,
           createdGte: parseTime(q.created_gte, 'created_gte'),
           createdLt: parseTime(q.created_lt, 'created_lt'),
-          before: cursorOf(q.cursor),
+          before: cursorParam(q.cursor),
           limit: limit + 1,
         })
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        const hasMore = rows.length > limit
-        return { object: 'list', data: page.map(present), has_more: hasMore, next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null }
+        return presentList(rows, limit, present)
       },
     )
 
@@ -170,14 +161,10 @@ export function merchantApi(ctx: AppContext) {
           merchantId: key.merchantId,
           mode: key.mode,
           orderId: req.query.order_id,
-          before: cursorOf(req.query.cursor),
+          before: cursorParam(req.query.cursor),
           limit: limit + 1,
         })
-        const page = rows.slice(0, limit)
-        const data = await Promise.all(page.map(async (e) => presentEvent(e, await storage.events.attempts(key.merchantId, e.id))))
-        const last = page[page.length - 1]
-        const hasMore = rows.length > limit
-        return { object: 'list', data, has_more: hasMore, next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null }
+        return presentList(rows, limit, async (e) => presentEvent(e, await storage.events.attempts(key.merchantId, e.id)))
       },
     )
 
