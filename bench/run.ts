@@ -277,13 +277,15 @@ async function payLatencyGroup() {
 }
 
 async function webhookRun(healthy: number, hanging: number) {
-  const sink = await startHelper([join(ROOT, 'bench', 'webhook-sink.mjs')])
+  // One origin per merchant endpoint, as distinct merchants' servers would be.
+  const sink = await startHelper([join(ROOT, 'bench', 'webhook-sink.mjs'), String(healthy + hanging)])
   const base = `http://127.0.0.1:${sink.port}`
+  const origin = (i: number) => `http://127.0.0.1:${sink.ports[i]}`
   const db = freshSqlite()
   const masterKey = newMasterKey()
   const specs = [
-    ...Array.from({ length: healthy }, (_, i) => ({ name: `ok${i}`, webhookUrl: `${base}/ok/${i}` })),
-    ...Array.from({ length: hanging }, (_, i) => ({ name: `hang${i}`, webhookUrl: `${base}/hang/${i}` })),
+    ...Array.from({ length: healthy }, (_, i) => ({ name: `ok${i}`, webhookUrl: `${origin(i)}/ok/${i}` })),
+    ...Array.from({ length: hanging }, (_, i) => ({ name: `hang${i}`, webhookUrl: `${origin(healthy + i)}/hang/${i}` })),
   ]
   const merchants = await makeMerchants(db.url, masterKey, specs)
   seedSqliteEvents(db.url, merchants.map((m, i) => ({ id: m.merchant_id, notifyUrl: specs[i]!.webhookUrl })), WEBHOOKS_PER_MERCHANT)
@@ -431,6 +433,7 @@ try {
 const record = {
   at: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
+  groups: [...only],
   seconds: Math.round((Date.now() - started) / 1000),
   machine: machine(),
   settings: { connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: SECONDS, loadGenerator: 'autocannon 9 in its own process' },
@@ -439,8 +442,10 @@ const record = {
 }
 console.log(`\nScanPay benchmark (${record.mode}, ${record.seconds} s) on ${record.machine.nproc} × ${record.machine.cpu}, ${record.machine.ramGb} GB, Node ${record.machine.node}\n`)
 console.log(table(rows))
-const file = writeResults(RESULTS, record)
-console.log(`\nwritten to ${file.slice(ROOT.length + 1)} and bench/results/latest.json`)
+// Only a complete full run becomes latest.json; a smoke run or a partial one is kept under its own name.
+const label = quick ? 'quick' : args.only ? 'partial' : null
+const file = writeResults(RESULTS, record, label)
+console.log(`\nwritten to ${file.slice(ROOT.length + 1)}${label === null ? ' and bench/results/latest.json, latest.md' : ''}`)
 // The smoke run proves the benchmark still works: every scenario that ran must have measured something, and
 // ScanPay must not have answered errors. Targets are not asserted: a shared CI machine says nothing of them.
 const broken = rows.filter((r) => (r.throughput !== null && !(r.throughput > 0)) || (r.errors !== null && r.errors > 0))

@@ -91,6 +91,10 @@ export interface ServerOptions {
   env?: Record<string, string>
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[]
+  /** Another checkout to run instead of this one (A/B comparisons of two versions of the code). */
+  root?: string
+  /** Copy the server's stderr to ours. */
+  echo?: boolean
 }
 
 export function newMasterKey(): string {
@@ -100,10 +104,10 @@ export function newMasterKey(): string {
 /** Starts `scanpay start` as its own process and waits until /readyz answers. */
 export async function startScanPay(o: ServerOptions): Promise<ServerProcess> {
   const port = await freePort()
-  const args = [...(o.nodeFlags ?? []), join(ROOT, 'bin', 'scanpay.js'), 'start', '--port', String(port), '--host', '127.0.0.1', '--db', o.db]
+  const args = [...(o.nodeFlags ?? []), join(o.root ?? ROOT, 'bin', 'scanpay.js'), 'start', '--port', String(port), '--host', '127.0.0.1', '--db', o.db]
   if (o.workers) args.push('--workers', String(o.workers))
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: o.root ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH,
@@ -120,6 +124,7 @@ export async function startScanPay(o: ServerOptions): Promise<ServerProcess> {
   let output = ''
   child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)))
   child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)))
+  if (o.echo) child.stderr!.pipe(process.stderr)
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -175,7 +180,7 @@ export function runJson<T>(args: string[], env: Record<string, string> = {}): Pr
 }
 
 /** Starts a long-running helper that prints `listening PORT` once ready. */
-export async function startHelper(args: string[]): Promise<{ port: number; pid: number; child: ChildProcess; output: () => string }> {
+export async function startHelper(args: string[]): Promise<{ port: number; ports: number[]; pid: number; child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
   children.add(child)
   let out = ''
@@ -183,8 +188,11 @@ export async function startHelper(args: string[]): Promise<{ port: number; pid: 
   child.stderr!.on('data', (d) => (out += d))
   const deadline = Date.now() + 30_000
   for (;;) {
-    const m = /listening (\d+)/.exec(out)
-    if (m) return { port: Number(m[1]), pid: child.pid!, child, output: () => out }
+    const m = /listening ([\d,]+)\n/.exec(out)
+    if (m) {
+      const ports = m[1]!.split(',').map(Number)
+      return { port: ports[0]!, ports, pid: child.pid!, child, output: () => out }
+    }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${args.join(' ')} did not start:\n${out}`)
     await sleep(50)
   }

@@ -76,14 +76,17 @@ export function markdown(rows: Row[]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ').replace(/\n/g, ' ')} |`)].join('\n')
 }
 
-export function writeResults(dir: string, record: object): string {
+/** Writes the run as <timestamp>[-label].json; a complete full run also becomes latest.json and latest.md. */
+export function writeResults(dir: string, record: object, label: string | null): string {
   mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const file = join(dir, `${stamp}.json`)
+  const file = join(dir, `${stamp}${label ? `-${label}` : ''}.json`)
   const text = JSON.stringify(record, null, 2) + '\n'
   writeFileSync(file, text)
-  writeFileSync(join(dir, 'latest.json'), text)
-  const rows = (record as { rows?: Row[] }).rows
-  if (rows) writeFileSync(join(dir, 'latest.md'), markdown(rows) + '\n')
+  if (label === null) {
+    writeFileSync(join(dir, 'latest.json'), text)
+    const rows = (record as { rows?: Row[] }).rows
+    if (rows) writeFileSync(join(dir, 'latest.md'), markdown(rows) + '\n')
+  }
   return file
 }

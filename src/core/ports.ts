@@ -66,6 +66,13 @@ export interface PaymentStore {
   byId(id: string): Promise<Payment | null>
   /** The open (pending) attempt of an order through a channel, newest first. */
   openAttempt(merchantId: string, orderId: string, channel: ChannelName): Promise<Payment | null>
+  /**
+   * Inserts a new open (pending) attempt unless the order already has one through that channel, and returns
+   * the one that is open: the new one, or the one a concurrent opener inserted first.
+   */
+  insertOpen(payment: Payment): Promise<Payment>
+  /** Makes the order's open attempts due for a check now (the order was closed: their channel orders must close). */
+  dueNow(merchantId: string, orderId: string, now: number): Promise<number>
   setQrContent(payment: Payment, qrContent: string, now: number): Promise<void>
   /** Conditional move of one attempt: only from one of `from`; false when another writer got there first. */
   move(

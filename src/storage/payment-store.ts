@@ -1,5 +1,5 @@
 // Payments in SQL: one row per customer attempt through a channel. Every move is a conditional UPDATE.
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName } from '../core/order.ts'
 import type { Payment, PaymentStatus, PaymentStore } from '../core/ports.ts'
 import type { Database, PaymentsTable } from './schema.ts'
@@ -23,29 +23,55 @@ export function rowToPayment(r: Selectable<PaymentsTable>): Payment {
   }
 }
 
+function paymentRow(p: Payment): Insertable<PaymentsTable> {
+  return {
+    id: p.id,
+    merchant_id: p.merchantId,
+    order_id: p.orderId,
+    channel: p.channel,
+    status: p.status,
+    amount: p.amount,
+    currency: p.currency,
+    channel_trade_no: p.channelTradeNo,
+    unexpected: p.unexpected ? 1 : 0,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+    qr_content: p.qrContent ?? null,
+    next_check_at: p.nextCheckAt ?? null,
+    check_count: p.checkCount ?? 0,
+  }
+}
+
 export class SqlPaymentStore implements PaymentStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(p: Payment): Promise<void> {
-    await this.db
+    await this.db.insertInto('payments').values(paymentRow(p)).execute()
+  }
+
+  async insertOpen(p: Payment): Promise<Payment> {
+    // The partial unique index of migration 0005 arbitrates: a second opener's row is dropped, not an error,
+    // and it reads back the winner's (on PostgreSQL the insert waits for the winner to commit first).
+    const r = await this.db
       .insertInto('payments')
-      .values({
-        id: p.id,
-        merchant_id: p.merchantId,
-        order_id: p.orderId,
-        channel: p.channel,
-        status: p.status,
-        amount: p.amount,
-        currency: p.currency,
-        channel_trade_no: p.channelTradeNo,
-        unexpected: p.unexpected ? 1 : 0,
-        created_at: p.createdAt,
-        updated_at: p.updatedAt,
-        qr_content: p.qrContent ?? null,
-        next_check_at: p.nextCheckAt ?? null,
-        check_count: p.checkCount ?? 0,
-      })
-      .execute()
+      .values(paymentRow({ ...p, status: 'pending' }))
+      .onConflict((oc) => oc.columns(['merchant_id', 'order_id', 'channel']).where(sql<boolean>`status = 'pending'`).doNothing())
+      .executeTakeFirst()
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 1) return { ...p, status: 'pending' }
+    const open = await this.openAttempt(p.merchantId, p.orderId, p.channel)
+    if (!open) throw new Error(`no open ${p.channel} attempt for ${p.orderId} after a conflicting insert`)
+    return open
+  }
+
+  async dueNow(merchantId: string, orderId: string, now: number): Promise<number> {
+    const r = await this.db
+      .updateTable('payments')
+      .set({ next_check_at: now })
+      .where('merchant_id', '=', merchantId)
+      .where('order_id', '=', orderId)
+      .where('status', '=', 'pending')
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows)
   }
 
   async byId(id: string): Promise<Payment | null> {

@@ -1,4 +1,5 @@
-// Closes a pending order at the merchant's request; closing a closed order returns it unchanged.
+// Closes a pending order at the merchant's request (its open channel orders are closed right after); closing a
+// closed order returns it unchanged.
 import { AppError } from '../errors.ts'
 import type { Order } from '../order.ts'
 import type { UseCaseDeps } from './context.ts'
@@ -15,6 +16,9 @@ export async function closeOrder(deps: UseCaseDeps, order: Order): Promise<Order
     if (!(await w.orders.markClosed(order, now))) return null
     const next: Order = { ...order, status: 'closed', closedAt: now, updatedAt: now }
     await w.events.insert(orderEvent(deps, 'order.closed', next, now))
+    // Channel orders opened for it must stop taking money at once, not at their next scheduled check (up to five
+    // minutes on): the reconciler's next pass, within one job interval, asks the channel and closes them.
+    await w.payments.dueNow(order.merchantId, order.id, now)
     return next
   })
   if (closed) {

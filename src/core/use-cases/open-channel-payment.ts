@@ -28,7 +28,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
 
   const existing = await deps.tx.transaction((w) => w.payments.openAttempt(order.merchantId, order.id, name))
   if (existing?.qrContent) return { paymentId: existing.id, qrContent: existing.qrContent, created: false }
-  const payment: Payment = existing ?? {
+  const candidate: Payment = existing ?? {
     id: newId('pay', now),
     merchantId: order.merchantId,
     orderId: order.id,
@@ -44,8 +44,11 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     nextCheckAt: Math.min(now + nextPaymentCheckDelay(0), order.expiresAt),
     checkCount: 0,
   }
-  // The row exists before the channel hears of it: whatever happens next, the reconciler knows to ask.
-  if (!existing) await deps.tx.transaction((w) => w.payments.insert(payment))
+  // The row exists before the channel hears of it: whatever happens next, the reconciler knows to ask. Two
+  // first opens at once (two taps, two nodes) insert one row between them; the second goes on with the first's
+  // attempt, and asking the channel again with the same out_trade_no gives back the same channel order.
+  const payment = existing ?? (await deps.tx.transaction((w) => w.payments.insertOpen(candidate)))
+  if (payment.qrContent) return { paymentId: payment.id, qrContent: payment.qrContent, created: false }
 
   let qrContent: string | undefined
   try {
@@ -60,5 +63,5 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   }
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
   await deps.tx.transaction((w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
-  return { paymentId: payment.id, qrContent, created: true }
+  return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
 }

@@ -55,9 +55,41 @@ describe('checkoutPage', () => {
     const page = render({ mode: 'live', channels: ['wechatpay', 'alipay'] })
     assert.match(page, /WeChat Pay/)
     assert.match(page, /Alipay/)
-    assert.equal(page.match(/not available yet/g)?.length, 2)
+    assert.equal(page.match(/<small>This channel is not available yet\.<\/small>/g)?.length, 2)
     assert.doesNotMatch(page, /<button/)
     assert.doesNotMatch(page, /Test mode/)
+  })
+
+  it('offers each real channel set up for the merchant as a button (a form), the others as unavailable', () => {
+    const page = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { channelAvailable: (name) => name === 'wechatpay' })
+    assert.match(page, /<form method="post" action="\/pay\/tok_abcdefghijklmnopqrstu\/channels\/wechatpay\?lang=en" data-js data-fail="WeChat Pay could not open the payment just now\. Please try again\."><button class="pick" type="submit">[\s\S]*?<b>WeChat Pay<\/b><\/button><\/form>/)
+    assert.doesNotMatch(page, /channels\/alipay/)
+    assert.match(page, /<li class="off">[\s\S]*?<b>Alipay<\/b><small>This channel is not available yet\.<\/small>/)
+    // The panel the script shows once the channel answers, in the page's language, with no image until then.
+    assert.match(page, /<template id="q-wechatpay"><div class="cq cq-wechatpay"><img alt="WeChat Pay QR code for this order" width="220" height="220"><p class="how">Scan with WeChat to pay<\/p><p class="sv">Paying on this phone\? Press and hold/)
+    assert.doesNotMatch(page, /id="q-alipay"/)
+    assert.match(page, /<div class="qr">Or scan with your phone/)
+    const zh = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { lang: 'zh-CN', channelAvailable: () => true })
+    assert.match(zh, /<b>微信支付<\/b><\/button>/)
+    assert.match(zh, /<b>支付宝<\/b><\/button>/)
+    assert.match(zh, /<template id="q-alipay">[\s\S]*?<p class="how">请使用支付宝扫一扫<\/p><p class="sv">在本机付款：长按二维码保存到相册/)
+    assert.match(zh, /<template id="q-wechatpay">[\s\S]*?<p class="how">请使用微信扫一扫<\/p>/)
+  })
+
+  it('shows a chosen channel’s QR at once (no-script path), in place of the page’s own QR', () => {
+    const page = render(
+      { mode: 'live', channels: ['wechatpay', 'alipay'] },
+      { lang: 'zh-CN', channelAvailable: () => true, channelQr: { channel: 'alipay', src: '/pay/tok/channels/alipay/qr.png?v="x' } },
+    )
+    assert.match(page, /<div id="cq" aria-live="polite"><div class="cq cq-alipay"><img src="\/pay\/tok\/channels\/alipay\/qr\.png\?v=&quot;x" alt="本订单的支付宝二维码"/)
+    assert.match(page, /<button class="pick" type="submit" aria-current="true">[\s\S]*?<b>支付宝<\/b>/)
+    assert.equal(page.match(/aria-current="true"/g)?.length, 1)
+    assert.doesNotMatch(page, /class="qr"/)
+  })
+
+  it('says why a channel could not be opened', () => {
+    const page = render({ mode: 'live', channels: ['wechatpay'] }, { channelAvailable: () => true, notice: 'WeChat Pay <b>failed</b>' })
+    assert.match(page, /<p id="msg" class="msg" role="status">WeChat Pay &lt;b&gt;failed&lt;\/b&gt;<\/p>/)
   })
 
   it('shows end states without the wallet or the script', () => {

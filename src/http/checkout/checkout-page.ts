@@ -3,7 +3,7 @@ import { formatMoney } from '../../core/money.ts'
 import type { ChannelName, Order, OrderStatus } from '../../core/order.ts'
 import { CHECKOUT_SCRIPT } from './checkout-script.ts'
 import { html, unsafeRaw, type SafeHtml } from './html.ts'
-import { LANGS, messages, type Lang, type Messages } from './i18n.ts'
+import { LANGS, messages, type Lang, type Messages, type RealChannel } from './i18n.ts'
 import { documentShell } from './layout.ts'
 import { endStateOf, safeReturnUrl, type EndState } from './order-status.ts'
 
@@ -27,7 +27,14 @@ export interface CheckoutView {
   channelAvailable(name: ChannelName): boolean
   /** The customer just declined in the sandbox wallet (the no-script path lands here). */
   declined: boolean
+  /** A channel's QR opened earlier, shown at once (the no-script path, or a reload, lands here). */
+  channelQr?: { channel: RealChannel; src: string } | null
+  /** What went wrong opening a channel payment on the no-script path, said in the message line. */
+  notice?: string | null
 }
+
+/** WeChat Pay and Alipay: the channels whose own QR the page shows. */
+export const isReal = (name: ChannelName): name is RealChannel => name !== 'sandbox'
 
 const pagePath = (token: string) => `/pay/${encodeURIComponent(token)}`
 const withLang = (path: string, lang: Lang) => `${path}?lang=${encodeURIComponent(lang)}`
@@ -57,27 +64,38 @@ function endState(state: EndState, t: Messages, returnUrl: string | null): SafeH
   return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p></section>`
 }
 
+/** A real channel's own QR, for the customer's WeChat / Alipay app to scan; `src` is omitted in the template. */
+export function channelQrPanel(channel: RealChannel, t: Messages, src?: string): SafeHtml {
+  return html`<div class="cq cq-${channel}"><img${src ? html` src="${src}"` : null} alt="${t.channelQrAlt[channel]}" width="220" height="220"><p class="how">${t.scanWith[channel]}</p><p class="sv">${t.saveHint[channel]}</p></div>`
+}
+
 function channelList(v: CheckoutView, t: Messages, amount: string): SafeHtml {
   const { order } = v
   const path = pagePath(order.payToken)
+  const shown = v.channelQr?.channel
   const items = order.channels.map((name) => {
     if (name === 'sandbox' && order.mode === 'test') {
       return html`<li><span class="dot c-sandbox" aria-hidden="true">${ICONS.wallet}</span><span><b>${t.channel.sandbox}</b><small>${t.testModeNote}</small></span></li>`
     }
     const available = v.channelAvailable(name)
-    return html`<li${available ? null : html` class="off"`}><span class="dot c-${name}" aria-hidden="true">${ICONS.wallet}</span><span><b>${t.channel[name]}</b>${
-      !available && html`<small>${t.channelUnavailable}</small>`
-    }</span></li>`
+    if (available && isReal(name) && order.mode === 'live') {
+      // A form, so the choice works without script; the script posts it and shows the QR in place.
+      return html`<li class="p"><form method="post" action="${withLang(`${path}/channels/${name}`, v.lang)}" data-js data-fail="${t.channelFailed(t.channel[name])}"><button class="pick" type="submit"${shown === name ? html` aria-current="true"` : null}><span class="dot c-${name}" aria-hidden="true">${ICONS.wallet}</span><b>${t.channel[name]}</b></button></form></li>`
+    }
+    return html`<li class="off"><span class="dot c-${name}" aria-hidden="true">${ICONS.wallet}</span><span><b>${t.channel[name]}</b><small>${t.channelUnavailable}</small></span></li>`
   })
   const wallet =
     order.mode === 'test' && order.channels.includes('sandbox')
       ? html`<form method="post" action="${withLang(`${path}/sandbox/pay`, v.lang)}" data-js><button class="btn pri" type="submit">${t.payButton(amount)}</button></form>
-<form method="post" action="${withLang(`${path}/sandbox/decline`, v.lang)}" data-js><button class="btn sub" type="submit">${t.declineButton}</button></form>
-<p id="msg" class="msg" role="status">${v.declined ? t.declined : ''}</p>`
+<form method="post" action="${withLang(`${path}/sandbox/decline`, v.lang)}" data-js><button class="btn sub" type="submit">${t.declineButton}</button></form>`
       : null
+  const message = v.declined ? t.declined : (v.notice ?? '')
+  // A channel's own QR replaces the page's QR: on a computer, the one to scan is the one that pays.
+  const pageQr = shown ? null : html`<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div>`
   return html`<section class="sec" aria-labelledby="pw"><h2 id="pw">${t.payWith}</h2><ul class="ch">${items}</ul>
-${wallet}
-<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div></section>`
+${wallet}<p id="msg" class="msg" role="status">${message}</p>
+<div id="cq" aria-live="polite">${v.channelQr && channelQrPanel(v.channelQr.channel, t, v.channelQr.src)}</div>
+${pageQr}</section>`
 }
 
 export function checkoutPage(v: CheckoutView): SafeHtml {
@@ -93,9 +111,14 @@ ${channelList(v, t, amount)}`
   // The pending page carries its end states, so the script can show them the moment the status changes.
   const templates = state
     ? null
-    : (['paid', 'expired', 'closed'] as const).map((s) => html`<template id="t-${s}">${endState(s, t, order.returnUrl)}</template>`)
+    : [
+        ...(['paid', 'expired', 'closed'] as const).map((s) => html`<template id="t-${s}">${endState(s, t, order.returnUrl)}</template>`),
+        ...(order.mode === 'live' ? order.channels.filter(isReal).filter((c) => v.channelAvailable(c)) : []).map(
+          (c) => html`<template id="q-${c}">${channelQrPanel(c, t)}</template>`,
+        ),
+      ]
   const other = LANGS.find((l) => l !== v.lang)!
-  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${leftMs}" data-declined="${t.declined}" data-failed="${t.failed}">
+  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${leftMs}" data-declined="${t.declined}" data-failed="${t.failed}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>

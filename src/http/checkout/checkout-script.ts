@@ -1,4 +1,5 @@
-// The checkout page's only script: countdown, live status (SSE, polling as fallback) and the sandbox buttons.
+// The checkout page's only script: countdown, live status (SSE, polling as fallback), the sandbox buttons and
+// the choice of a real channel, whose own QR it shows in place (from a <template> the server rendered).
 // Plain ES5-level DOM and fetch in a string, so the page needs no bundler and no second request and still runs
 // in the older WebViews inside chat and wallet apps (hence no replaceChildren, arrow functions or classes).
 // It reads everything it needs from data-* attributes, which the server escapes, never from inline JSON.
@@ -36,6 +37,16 @@ es.addEventListener('status',function(e){try{apply(JSON.parse(e.data).status)}ca
 es.onerror=function(){if(done)return;if(es){es.close();es=null}poll()};
 }
 function say(t){var m=d.getElementById('msg');if(m)m.textContent=t}
+function qr(f,j){
+var tpl=d.getElementById('q-'+j.channel),box=d.getElementById('cq');if(!tpl||!box)return;
+box.textContent='';box.appendChild(tpl.content.cloneNode(true));
+var im=box.querySelector('img');if(im)im.src=j.qr_url;
+var ps=live.querySelectorAll('.pick');for(var i=0;i<ps.length;i++)ps[i].removeAttribute('aria-current');
+f.querySelector('button').setAttribute('aria-current','true');
+var pq=live.querySelector('.qr');if(pq)pq.parentNode.removeChild(pq);
+if(j.page_url&&history.replaceState)history.replaceState(null,'',j.page_url);
+if(box.scrollIntoView)box.scrollIntoView(false);
+}
 d.addEventListener('submit',function(e){
 var f=e.target;if(!f||!f.hasAttribute||!f.hasAttribute('data-js'))return;
 e.preventDefault();
@@ -43,7 +54,10 @@ var bs=live.querySelectorAll('button');bs.forEach(function(b){b.disabled=true});
 root.setAttribute('aria-busy','true');say('');
 fetch(f.action,{method:'POST',headers:{accept:'application/json'}})
 .then(function(r){return r.json().then(function(j){if(!r.ok)throw j;return j})})
-.then(function(j){if(j.declined)say(ds.declined);apply(j.status)},function(){say(ds.failed)})
+.then(function(j){if(j.declined)say(ds.declined);if(j.qr_url)qr(f,j);apply(j.status)},function(j){
+var c=j&&j.error&&j.error.code;
+say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?ds.unavailable:ds.failed);
+if(c==='order_not_pending')check()})
 .then(function(){bs.forEach(function(b){b.disabled=false});root.removeAttribute('aria-busy')});
 });
 if(status==='pending'){timer=setInterval(tick,1000);tick();listen()}

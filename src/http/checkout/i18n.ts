@@ -1,6 +1,9 @@
 // Every string the customer sees, in English and Simplified Chinese, and how a request picks its language.
 import type { ChannelName } from '../../core/order.ts'
 
+/** The channels whose own QR the checkout shows. */
+export type RealChannel = Exclude<ChannelName, 'sandbox'>
+
 export type Lang = 'en' | 'zh-CN'
 export const LANGS: readonly Lang[] = ['en', 'zh-CN']
 
@@ -13,6 +16,13 @@ export interface Messages {
   payWith: string
   channel: Record<ChannelName, string>
   channelUnavailable: string
+  /** Under the channel's QR: which app scans it. */
+  scanWith: Record<RealChannel, string>
+  /** On a phone: the QR is on the very screen the app would scan, so it is saved and picked from the album. */
+  saveHint: Record<RealChannel, string>
+  channelQrAlt: Record<RealChannel, string>
+  /** The channel could not open the payment (it refused, or did not answer): trying again may work. */
+  channelFailed(channel: string): string
   /** Must begin with "Pay" (English) or contain "支付" (Chinese): the contract names the button so. */
   payButton(amount: string): string
   /** Must not begin with "Pay" nor contain "支付". */
@@ -51,6 +61,13 @@ const en: Messages = {
   payWith: 'Pay with',
   channel: { sandbox: 'Sandbox wallet', wechatpay: 'WeChat Pay', alipay: 'Alipay' },
   channelUnavailable: 'This channel is not available yet.',
+  scanWith: { wechatpay: 'Scan with WeChat to pay', alipay: 'Scan with Alipay to pay' },
+  saveHint: {
+    wechatpay: 'Paying on this phone? Press and hold the code to save it, then open WeChat’s Scan and choose it from your photos.',
+    alipay: 'Paying on this phone? Press and hold the code to save it, then open Alipay’s Scan and choose it from your photos.',
+  },
+  channelQrAlt: { wechatpay: 'WeChat Pay QR code for this order', alipay: 'Alipay QR code for this order' },
+  channelFailed: (channel) => `${channel} could not open the payment just now. Please try again.`,
   payButton: (amount) => `Pay ${amount}`,
   declineButton: 'Decline',
   declined: 'Payment declined. You can try again.',
@@ -87,6 +104,13 @@ const zhCN: Messages = {
   payWith: '支付方式',
   channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },
   channelUnavailable: '该支付方式暂未开通。',
+  scanWith: { wechatpay: '请使用微信扫一扫', alipay: '请使用支付宝扫一扫' },
+  saveHint: {
+    wechatpay: '在本机付款：长按二维码保存到相册，再打开微信“扫一扫”，从相册中选择该图片。',
+    alipay: '在本机付款：长按二维码保存到相册，再打开支付宝“扫一扫”，从相册中选择该图片。',
+  },
+  channelQrAlt: { wechatpay: '本订单的微信支付二维码', alipay: '本订单的支付宝二维码' },
+  channelFailed: (channel) => `${channel}暂时无法发起付款，请重试。`,
   payButton: (amount) => `确认支付 ${amount}`,
   declineButton: '拒绝付款',
   declined: '已拒绝付款，您可以重新尝试。',

@@ -26,6 +26,18 @@ h2:focus{outline:none}
 .dot svg{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linejoin:round}
 .ch .off{opacity:.55}
 .c-sandbox{background:#f59e0b}.c-wechatpay{background:#07c160}.c-alipay{background:#1677ff}
+.ch .p{display:block;padding:0;border:0}
+.pick{display:flex;gap:12px;align-items:center;width:100%;min-height:58px;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;background:none;color:inherit;font:inherit;text-align:left;cursor:pointer;-webkit-tap-highlight-color:transparent}
+.pick::after{content:"›";margin-left:auto;color:var(--mu);font-size:24px;line-height:1}
+.pick:hover,.pick[aria-current]{border-color:var(--br)}
+.pick[aria-current]{box-shadow:inset 0 0 0 1px var(--br)}
+.pick:disabled{opacity:.6;cursor:progress}
+.pick:focus-visible{outline:3px solid var(--br);outline-offset:2px}
+.cq{margin-top:14px;padding:18px 16px 16px;border:1px solid var(--ln);border-top:4px solid #07c160;border-radius:16px;text-align:center}
+.cq-alipay{border-top-color:#1677ff}
+.cq img{display:block;width:220px;height:220px;max-width:100%;margin:0 auto;border-radius:8px;background:#fff;-webkit-touch-callout:default}
+.how{margin:12px 0 0;font-size:17px;font-weight:600}
+.sv{margin:6px 0 0;color:var(--mu);font-size:13px}
 form{margin:0}
 .btn{display:block;width:100%;min-height:52px;margin-top:12px;padding:13px 16px;border-radius:14px;border:1px solid transparent;font:inherit;font-size:17px;font-weight:600;line-height:24px;text-align:center;text-decoration:none;cursor:pointer;-webkit-tap-highlight-color:transparent}
 .pri{background:var(--br);color:#fff}
@@ -42,7 +54,7 @@ form{margin:0}
 .ok .ic{background:var(--okb);color:var(--ok)}
 .ok .btn{margin-top:22px}
 .qr{display:none}
-@media(min-width:720px) and (hover:hover){.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
+@media(min-width:720px) and (hover:hover){.sv{display:none}.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
 footer{margin:16px 0 8px;font-size:13px;color:var(--mu)}
 footer a{color:inherit;margin-left:14px}`
 

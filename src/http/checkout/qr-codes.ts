@@ -20,11 +20,12 @@ export const QR_CONTENT_TYPES: Record<QrFormat, string> = {
 // the QR specification asks for, which some scanners need to find the code at all.
 const OPTIONS = { errorCorrectionLevel: 'Q', margin: 4 } as const
 
-export async function renderQr(content: string, format: QrFormat): Promise<RenderedQr> {
+/** `scale` is pixels per module of a PNG (a channel's code is shown larger, and must stay sharp on a phone). */
+export async function renderQr(content: string, format: QrFormat, scale = 8): Promise<RenderedQr> {
   const body =
     format === 'svg'
       ? Buffer.from(await QRCode.toString(content, { ...OPTIONS, type: 'svg' }), 'utf8')
-      : await QRCode.toBuffer(content, { ...OPTIONS, type: 'png', scale: 8 })
+      : await QRCode.toBuffer(content, { ...OPTIONS, type: 'png', scale })
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
   return { body, contentType: QR_CONTENT_TYPES[format], etag }
 }
@@ -44,8 +45,9 @@ export class QrCache {
     return this.#cache.get(`${format}:${token}`)
   }
 
-  async render(token: string, format: QrFormat, content: string): Promise<RenderedQr> {
-    const rendered = await renderQr(content, format)
+  /** `token` is the cache key: a pay token, or anything else that fixes the content (e.g. `ch:` + a channel's code). */
+  async render(token: string, format: QrFormat, content: string, scale?: number): Promise<RenderedQr> {
+    const rendered = await renderQr(content, format, scale)
     this.#cache.set(`${format}:${token}`, rendered)
     return rendered
   }

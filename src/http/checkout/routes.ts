@@ -1,14 +1,18 @@
-// The customer's side: checkout page, QR codes, live status and signed payment links. No authentication:
-// the unguessable pay token (or a link's signature) is the capability.
+// The customer's side: checkout page, QR codes, live status, the sandbox wallet, the choice of a real channel
+// (its own QR) and signed payment links. No authentication: the unguessable pay token (or a link's signature) is
+// the capability.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { channelAvailableFor, openChannelPayment } from '../../channels/open-channel-payment.ts'
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
 import { AppError, notFound } from '../../core/errors.ts'
-import { effectiveStatus, type Order } from '../../core/order.ts'
+import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
+import type { OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
 import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
+import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
 import { checkoutPage, errorPage, notFoundPage } from './checkout-page.ts'
-import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang } from './i18n.ts'
+import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, plausibleToken } from './order-status.ts'
 import { newNonce, sendPage } from './page-response.ts'
 import { isPlausibleKeyId, orderForLink, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
@@ -22,7 +26,12 @@ interface TokenRoute {
 
 /** Routes whose failures a person reads in a browser, so they get a page rather than JSON. */
 const PAGE_ROUTES = new Set(['/pay/:token', '/l/:keyId'])
-const FORM_ROUTES = new Set(['/pay/:token/sandbox/pay', '/pay/:token/sandbox/decline'])
+const FORM_ROUTES = new Set(['/pay/:token/sandbox/pay', '/pay/:token/sandbox/decline', '/pay/:token/channels/:channel'])
+
+interface ChannelRoute {
+  Params: { token: string; channel: string }
+  Querystring: Record<string, unknown>
+}
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
 
@@ -46,6 +55,24 @@ export function checkoutRoutes(ctx: AppContext) {
 
   async function findOrder(token: string): Promise<Order | null> {
     return plausibleToken(token) ? ctx.storage.orders.byToken(token) : null
+  }
+
+  /** The channels this order's customer can pay through now: the sandbox for test orders, set-up real ones for live. */
+  async function availableChannels(order: Order): Promise<Set<ChannelName>> {
+    const names = await Promise.all(
+      order.channels.map(async (name) => {
+        if (name === 'sandbox') return order.mode === 'test' && ctx.channels.get(name) ? name : null
+        // Credentials are per merchant: a channel this platform runs is offered only where the merchant set it up.
+        return order.mode === 'live' && (await channelAvailableFor(ctx, order.merchantId, name)) ? name : null
+      }),
+    )
+    return new Set(names.filter((n): n is ChannelName => n !== null))
+  }
+
+  /** The code of the order's open attempt through a channel, if one was opened; opens nothing. */
+  async function openQr(order: Order, channel: RealChannel): Promise<string | null> {
+    const attempt = await ctx.storage.transaction((w) => w.payments.openAttempt(order.merchantId, order.id, channel))
+    return attempt?.qrContent ?? null
   }
 
   function sendNotFoundPage(req: FastifyRequest, reply: FastifyReply) {
@@ -81,19 +108,78 @@ export function checkoutRoutes(ctx: AppContext) {
       const lang = langOf(req)
       const nonce = newNonce()
       const now = ctx.clock.now()
-      const merchant = await ctx.directory.merchant(order.merchantId)
+      const status = effectiveStatus(order, now)
+      const [merchant, available] = await Promise.all([
+        ctx.directory.merchant(order.merchantId),
+        status === 'pending' ? availableChannels(order) : new Set<ChannelName>(),
+      ])
+      const t = messages(lang)
+      // Back from the no-script form (or reloaded after the script chose): the chosen channel's code, or why not.
+      const chosen = typeof req.query.channel === 'string' ? realChannelParam(req.query.channel) : null
+      const shown = chosen && available.has(chosen) ? await openQr(order, chosen) : null
+      const error = chosen && req.query.error
+      const notice = error === 'failed' ? t.channelFailed(t.channel[chosen!]) : error === 'unavailable' ? t.channelUnavailable : null
       const page = checkoutPage({
         order,
-        status: effectiveStatus(order, now),
+        status,
         merchantName: merchant?.name ?? '',
         lang,
         nonce,
         now,
-        channelAvailable: (name) => ctx.channels.get(name) !== undefined,
+        channelAvailable: (name) => available.has(name),
         declined: req.query.declined === '1',
+        channelQr: chosen && shown ? { channel: chosen, src: channelQrPath(order.payToken, chosen, shown) } : null,
+        notice,
       })
       return sendPage(reply, 200, nonce, page)
     })
+
+    // The customer chose WeChat Pay or Alipay: open the channel payment (once; again gives the same code) and
+    // show the channel's own QR. JSON for the page's script; a redirect back to the page without script.
+    app.post<ChannelRoute>('/pay/:token/channels/:channel', { schema: { hide: true } }, async (req, reply) => {
+      const channel = realChannelParam(req.params.channel)
+      const order = channel && (await findOrder(req.params.token))
+      if (!channel || !order) throw notFound('order', 'token')
+      const lang = parseLangParam(req.query.lang)
+      const json = wantsJson(req)
+      reply.header('cache-control', 'no-store')
+      let opened: OpenedChannelPayment
+      try {
+        opened = await openChannelPayment(ctx, order, channel)
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err
+        // What the channel said is for the logs, not for an unauthenticated page: the customer is asked to retry.
+        const shown = err.code === 'channel_failed' ? new AppError('channel_failed', `${channel} could not open the payment; try again`) : err
+        if (err.code === 'channel_failed') req.log.warn({ err, channel, order_id: order.id }, 'channel payment not opened')
+        if (json) throw shown
+        const outcome = shown.code === 'order_not_pending' ? '' : `channel=${channel}&error=${shown.code === 'channel_failed' ? 'failed' : 'unavailable'}`
+        return reply.code(303).header('location', pagePath(order.payToken, lang, outcome)).send()
+      }
+      if (!json) return reply.code(303).header('location', pagePath(order.payToken, lang, `channel=${channel}`)).send()
+      return reply.send({
+        ...customerStatus(order, ctx.clock.now()),
+        channel,
+        qr_content: opened.qrContent,
+        qr_url: channelQrPath(order.payToken, channel, opened.qrContent),
+        page_url: pagePath(order.payToken, lang, `channel=${channel}`),
+      })
+    })
+
+    // The channel's code as an image, only while its attempt is open and the order can still be paid.
+    for (const format of ['png', 'svg'] as const satisfies readonly QrFormat[]) {
+      app.get<ChannelRoute>(`/pay/:token/channels/:channel/qr.${format}`, { schema: { hide: true } }, async (req, reply) => {
+        const channel = realChannelParam(req.params.channel)
+        const order = channel && (await findOrder(req.params.token))
+        const content = order && effectiveStatus(order, ctx.clock.now()) === 'pending' ? await openQr(order, channel!) : null
+        if (!content) throw notFound('payment', 'token')
+        const key = `ch:${content}`
+        const qr = qrCache.get(key, format) ?? (await qrCache.render(key, format, content, CHANNEL_QR_SCALE))
+        // An attempt can end and another begin: the page asks by the code's digest, and nothing keeps a copy.
+        reply.headers({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+        if (format === 'svg') reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        return reply.header('content-type', qr.contentType).send(qr.body)
+      })
+    }
 
     app.get<TokenRoute>('/pay/:token/status', { schema: { hide: true } }, async (req, reply) => {
       const order = await findOrder(req.params.token)

@@ -4,10 +4,14 @@ import { m0001Initial } from './0001-initial.ts'
 import { m0002Refunds } from './0002-refunds.ts'
 import { m0003ChannelCredentials } from './0003-channel-credentials.ts'
 import { m0004ChannelPayments } from './0004-channel-payments.ts'
+import { m0005OneOpenPayment } from './0005-one-open-payment.ts'
+import { m0006OrderStatusListIndex } from './0006-order-status-list-index.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
   '0002-refunds': m0002Refunds,
   '0003-channel-credentials': m0003ChannelCredentials,
   '0004-channel-payments': m0004ChannelPayments,
+  '0005-one-open-payment': m0005OneOpenPayment,
+  '0006-order-status-list-index': m0006OrderStatusListIndex,
 }

@@ -1,0 +1,88 @@
+// Group commit on SQLite: units that share a commit stay atomic one by one, and each caller hears its own outcome.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
+import { migrate, openDatabase, type OpenDatabase } from './database.ts'
+import { GroupCommit } from './group-commit.ts'
+import type { Database } from './schema.ts'
+
+describe('GroupCommit', () => {
+  let database: OpenDatabase
+  let group: GroupCommit<Database>
+
+  before(async () => {
+    database = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-gc-')), 'x.db')}`)
+    await migrate(database.db)
+    group = new GroupCommit(database.db)
+  })
+  after(() => database.close())
+
+  const nonce = (trx: Parameters<Parameters<GroupCommit<Database>['run']>[0]>[0], n: string) =>
+    trx.insertInto('nonces').values({ key_id: 'k', nonce: n, expires_at: 1 }).execute()
+
+  it('answers each unit that shared a commit with its own result, once its writes are committed', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        group.run(async (trx) => {
+          await nonce(trx, `a${i}`)
+          return i
+        }),
+      ),
+    )
+    assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i))
+    // Read through a second connection: what was answered is committed, not merely visible to the writer.
+    const reader = await openDatabase(database.description)
+    try {
+      const rows = await reader.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'a%').execute()
+      assert.equal(rows.length, 50)
+    } finally {
+      await reader.close()
+    }
+  })
+
+  it('rolls back only the unit that failed: its writes vanish, the others in the batch stand', async () => {
+    const outcomes = await Promise.allSettled([
+      group.run((trx) => nonce(trx, 'b1')),
+      group.run(async (trx) => {
+        await nonce(trx, 'b2')
+        await nonce(trx, 'b3')
+        throw new Error('changed my mind')
+      }),
+      group.run(async (trx) => {
+        await nonce(trx, 'b4')
+        // A constraint error in the middle of a unit: b5 must not survive either.
+        await nonce(trx, 'b5')
+        await nonce(trx, 'b1')
+      }),
+      group.run((trx) => nonce(trx, 'b6')),
+    ])
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+    )
+    assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /changed my mind/)
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'b%').orderBy('nonce').execute()
+    assert.deepEqual(rows.map((r) => r.nonce), ['b1', 'b6'])
+  })
+
+  it('batches: many concurrent units need far fewer transactions than units', async () => {
+    const spy = new GroupCommit<Database>(database.db, 256)
+    const original = database.db.transaction.bind(database.db)
+    let transactions = 0
+    ;(database.db as { transaction: typeof original }).transaction = () => {
+      transactions++
+      return original()
+    }
+    try {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => spy.run((trx) => nonce(trx, `c${i}`))))
+    } finally {
+      ;(database.db as { transaction: typeof original }).transaction = original
+    }
+    assert.ok(transactions <= 2, `200 units arriving together took ${transactions} transactions`)
+    const n = await sql<{ n: number }>`SELECT count(*) AS n FROM nonces WHERE nonce LIKE 'c%'`.execute(database.db)
+    assert.equal(Number(n.rows[0]!.n), 200)
+  })
+})

@@ -1,0 +1,215 @@
+// A live order's checkout in a real browser (Debian's Chromium, headless) against the WeChat Pay and Alipay
+// simulators: the customer taps a channel, the channel's own QR appears (and scans, read off the screen), the
+// simulated customer pays, and the page shows success without reloading. SQLite only; the HTTP suite
+// (test/checkout-channels.test.ts) covers both databases.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import jsqr from 'jsqr'
+import { PNG } from 'pngjs'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { AlipaySimulator } from '../../src/channels/alipay/simulator.ts'
+import { WechatPaySimulator } from '../../src/channels/wechat-pay/simulator.ts'
+import { api, startTestServer, type TestServer } from '../helpers/server.ts'
+
+const jsQR = jsqr.default
+
+const CHROMIUM = '/usr/bin/chromium'
+const available = existsSync(CHROMIUM)
+if (!available && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests`)
+const skip = available ? false : `no Chromium at ${CHROMIUM}; install Debian's chromium package to run the browser tests`
+
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+
+let seq = 0
+const nextNo = () => `BRC-${process.pid}-${++seq}`
+
+describe('checkout with real channels in a browser', { skip }, () => {
+  let server: TestServer
+  let browser: Browser
+  const wx = new WechatPaySimulator({ retryScale: 0.002 })
+  const ali = new AlipaySimulator({ retryScale: 0.002 })
+
+  before(async () => {
+    server = await startTestServer('sqlite')
+    await wx.start()
+    await ali.start()
+    const m = server.merchant.merchant_id
+    assert.ok((await server.server.ctx.channelCredentials.set(m, 'wechatpay', wx.credentialsDocument())).ok)
+    assert.ok((await server.server.ctx.channelCredentials.set(m, 'alipay', ali.credentialsDocument())).ok)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await wx.stop()
+    await ali.stop()
+    await server?.stop()
+  })
+
+  async function liveOrder(body: Record<string, unknown> = {}) {
+    const res = await api(server.url, server.merchant.live.secret, 'POST', '/v1/orders', { out_trade_no: nextNo(), amount: 880000, subject: '年会门票 · 两位', description: '12 月 20 日 18:30，静安店', ...body })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return res.body as { id: string; pay_url: string }
+  }
+
+  const orderStatus = async (id: string) => (await api(server.url, server.merchant.live.secret, 'GET', `/v1/orders/${id}`)).body.status as string
+
+  /** Pays at the simulator as the customer's app would, over HTTP (its /sim/pay form). */
+  async function payAtSimulator(sim: { url: string }, field: 'code_url' | 'qr_code', code: string) {
+    const res = await fetch(`${sim.url}/sim/pay`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ [field]: code }) })
+    assert.equal(res.status, 303, `the simulator took the payment (${res.status})`)
+  }
+
+  /** Reads the QR the customer sees: a screenshot of the image on the page, decoded. */
+  async function scanScreen(page: Page): Promise<string | undefined> {
+    const shot = PNG.sync.read(await page.locator('#cq img').screenshot())
+    return jsQR(new Uint8ClampedArray(shot.data), shot.width, shot.height)?.data
+  }
+
+  async function phone(options: { javaScriptEnabled?: boolean; desktop?: boolean } = {}) {
+    const context: BrowserContext = await browser.newContext(
+      options.desktop ? { viewport: { width: 1280, height: 900 } } : { ...PHONE, javaScriptEnabled: options.javaScriptEnabled },
+    )
+    const page: Page = await context.newPage()
+    const problems: string[] = []
+    let navigations = 0
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+    })
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++
+    })
+    return { context, page, problems, navigations: () => navigations }
+  }
+
+  const qrShown = (page: Page) =>
+    page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#cq img')
+      return !!img && img.complete && img.naturalWidth > 0
+    }, undefined, { timeout: 10_000 })
+
+  for (const l of [
+    { lang: 'zh-CN', button: '微信支付', scan: '请使用微信扫一扫', hint: /长按二维码保存到相册/, paid: '支付成功' },
+    { lang: 'en', button: 'WeChat Pay', scan: 'Scan with WeChat to pay', hint: /Press and hold the code to save it/, paid: 'Payment successful' },
+  ] as const) {
+    it(`${l.lang}: tap ${l.button}, WeChat's QR appears, the customer pays, the page shows success without reloading`, async () => {
+      const order = await liveOrder()
+      const p = await phone()
+      try {
+        await p.page.goto(`${order.pay_url}?lang=${l.lang}`)
+        await p.page.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'same document'))
+        const navigations = p.navigations()
+        await p.page.getByRole('button', { name: l.button }).tap()
+        await qrShown(p.page)
+        assert.equal(await p.page.getByText(l.scan, { exact: true }).isVisible(), true, 'the instruction')
+        assert.equal(await p.page.getByText(l.hint).isVisible(), true, 'the phone hint')
+        assert.equal(await p.page.locator('.qr').count(), 0, 'the page’s own QR gave way')
+        const code = await scanScreen(p.page)
+        const simOrder = wx.orderByCodeUrl(code ?? '')
+        assert.ok(simOrder, `the QR on screen (${code}) is the simulator's code_url`)
+        assert.equal(simOrder.total, 880000)
+        // The address bar now names the channel, so a reload shows the same code.
+        assert.match(p.page.url(), /[?&]channel=wechatpay/)
+        const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+        assert.equal(overflow, 0, 'no horizontal scrolling')
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-wechatpay-${l.lang}.png`, fullPage: true })
+
+        await payAtSimulator(wx, 'code_url', simOrder.codeUrl)
+        await p.page.getByRole('heading', { name: l.paid }).waitFor({ timeout: 10_000 })
+        assert.equal(await p.page.evaluate(() => (window as unknown as { __marker?: string }).__marker), 'same document', 'the page reloaded')
+        // Playwright reports history.replaceState as a same-document navigation: that one, and nothing else.
+        assert.equal(p.navigations(), navigations + 1, 'no navigation beyond the address bar naming the channel')
+        assert.equal(await orderStatus(order.id), 'paid')
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-wechatpay-paid-${l.lang}.png`, fullPage: true })
+        assert.deepEqual(p.problems, [])
+      } finally {
+        await p.context.close()
+      }
+    })
+  }
+
+  it('switching channels shows the other channel’s code; Alipay paid by a scan on a 320 px phone', async () => {
+    const order = await liveOrder()
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 640 })
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const wechatCode = await scanScreen(p.page)
+      await p.page.getByRole('button', { name: '支付宝' }).tap()
+      await p.page.getByText('请使用支付宝扫一扫').waitFor({ timeout: 10_000 })
+      await qrShown(p.page)
+      const alipayCode = await scanScreen(p.page)
+      assert.notEqual(alipayCode, wechatCode)
+      const trade = ali.tradeByQr(alipayCode ?? '')
+      assert.ok(trade, `the QR on screen (${alipayCode}) is the simulator's qr_code`)
+      assert.equal(await p.page.locator('[aria-current="true"]').textContent(), '支付宝')
+      const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      assert.equal(overflow, 0, 'no horizontal scrolling at 320 px')
+      const box = await p.page.getByRole('button', { name: '支付宝' }).boundingBox()
+      assert.ok(box && box.height >= 44, 'the channel button is a comfortable tap target')
+      await payAtSimulator(ali, 'qr_code', trade.qrCode)
+      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('on a computer the QR shows without the phone hint', async () => {
+    const order = await liveOrder()
+    const p = await phone({ desktop: true })
+    try {
+      await p.page.goto(order.pay_url)
+      assert.equal(await p.page.locator('.qr img').isVisible(), true, 'before a choice, the page’s own QR for a phone')
+      await p.page.getByRole('button', { name: 'Alipay' }).click()
+      await qrShown(p.page)
+      assert.equal(await p.page.getByText('Scan with Alipay to pay').isVisible(), true)
+      assert.equal(await p.page.getByText(/Press and hold/).isVisible(), false, 'no phone hint on a computer')
+      assert.ok(ali.tradeByQr((await scanScreen(p.page)) ?? ''), 'the QR on screen is Alipay’s')
+      await p.page.screenshot({ path: '/tmp/scanpay-checkout-alipay-desktop-en.png', fullPage: true })
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('without JavaScript the channel button lands on the page with its code', async () => {
+    const order = await liveOrder()
+    const p = await phone({ javaScriptEnabled: false })
+    try {
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: '支付宝' }).tap()
+      await p.page.getByText('请使用支付宝扫一扫').waitFor({ timeout: 10_000 })
+      assert.ok(ali.tradeByQr((await scanScreen(p.page)) ?? ''), 'the QR on screen is Alipay’s')
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('a merchant closing the order while the code is on screen shows it closed, live', async () => {
+    const order = await liveOrder()
+    const p = await phone()
+    try {
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const code = (await scanScreen(p.page))!
+      await api(server.url, server.merchant.live.secret, 'POST', `/v1/orders/${order.id}/close`)
+      await p.page.getByRole('heading', { name: '订单已关闭' }).waitFor({ timeout: 10_000 })
+      assert.equal(await p.page.locator('#cq').count(), 0, 'the code is gone')
+      const simOrder = wx.orderByCodeUrl(code)!
+      const deadline = Date.now() + 5000
+      while (simOrder.state !== 'CLOSED' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      assert.equal(simOrder.state, 'CLOSED', 'WeChat’s order is closed too')
+    } finally {
+      await p.context.close()
+    }
+  })
+})
