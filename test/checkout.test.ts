@@ -603,3 +603,17 @@ describe('checkout shutdown', () => {
     }
   })
 })
+
+describeEachDatabase('checkout actions throttle', (t) => {
+  it('answers 429 to a burst of pay taps on one token, and the order is paid once', async () => {
+    const o = (await api(t.server.url, t.server.merchant.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'throttle-1' })).body
+    const token = new URL(o.pay_url).pathname.split('/')[2]
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => fetch(`${t.server.url}/pay/${token}/sandbox/decline`, { method: 'POST', headers: { accept: 'application/json' } })),
+    )
+    const statuses = results.map((r) => r.status)
+    assert.ok(statuses.includes(429), JSON.stringify(statuses))
+    const pay = await fetch(`${t.server.url}/pay/${token}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
+    assert.equal(pay.status, 429, 'the same token is still limited')
+  })
+})

@@ -18,6 +18,7 @@ import { newNonce, sendPage } from './page-response.ts'
 import { isPlausibleKeyId, orderForLink, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
 import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
+import { RateLimiter } from '../merchant-api/rate-limiter.ts'
 
 interface TokenRoute {
   Params: { token: string }
@@ -44,8 +45,12 @@ function pagePath(token: string, lang: Lang | null, extra = ''): string {
   return `/pay/${encodeURIComponent(token)}${query ? `?${query}` : ''}`
 }
 
+/** Pay, decline and channel choices per checkout token: ample for a person, a wall for a script. */
+const ACTIONS_PER_SECOND = 5
+
 export function checkoutRoutes(ctx: AppContext) {
   const qrCache = new QrCache()
+  const actionLimiter = new RateLimiter(ACTIONS_PER_SECOND, () => ctx.clock.now())
   const streams = new StatusStreams({
     now: () => ctx.clock.now(),
     reload: (token) => ctx.storage.orders.byToken(token),
@@ -82,6 +87,12 @@ export function checkoutRoutes(ctx: AppContext) {
   }
 
   return async function routes(app: FastifyInstance) {
+    // Each action may call a payment channel: throttle them per token before any work is done.
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'POST' && FORM_ROUTES.has(req.routeOptions.url ?? '')) {
+        actionLimiter.take(`${(req.params as { token?: string }).token}`)
+      }
+    })
     // Open streams would otherwise hold the server's close open until every customer left the page.
     app.addHook('preClose', (done) => {
       streams.closeAll()

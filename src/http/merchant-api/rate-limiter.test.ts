@@ -19,3 +19,14 @@ describe('rate limiter', () => {
     assert.throws(() => limiter.take('k'))
   })
 })
+
+describe('rate limiter memory', () => {
+  it('drops idle buckets once it holds many keys', () => {
+    let now = 0
+    const limiter = new RateLimiter(1, () => now)
+    for (let i = 0; i < 50_000; i++) limiter.take(`k${i}`)
+    now += 5_000
+    limiter.take('new-key')
+    assert.ok(limiter.size < 100, `idle buckets pruned, ${limiter.size} left`)
+  })
+})

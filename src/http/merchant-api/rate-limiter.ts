@@ -1,9 +1,11 @@
-// A token bucket per API key, in memory: each node limits the traffic it sees.
+// A token bucket per key (an API key, a checkout token), in memory: each node limits the traffic it sees.
 import { AppError } from '../../core/errors.ts'
 
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
   readonly #burst: number
+  /** Past this many keys, buckets that have refilled (idle keys) are dropped, so memory stays bounded. */
+  readonly #maxKeys = 50_000
 
   constructor(
     private readonly perSecond: number,
@@ -15,6 +17,7 @@ export class RateLimiter {
   /** Takes one token for the key, or throws 429 with the seconds until one is free. */
   take(key: string): void {
     const now = this.now()
+    if (this.#buckets.size >= this.#maxKeys && !this.#buckets.has(key)) this.#prune(now)
     const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, at: now }
     bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond)
     bucket.at = now
@@ -25,5 +28,15 @@ export class RateLimiter {
       throw err
     }
     bucket.tokens -= 1
+  }
+
+  #prune(now: number): void {
+    for (const [key, b] of this.#buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.#burst) this.#buckets.delete(key)
+    }
+  }
+
+  get size(): number {
+    return this.#buckets.size
   }
 }
