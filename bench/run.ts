@@ -103,6 +103,29 @@ function row(scenario: string, r: LoadResult, extraFields: Partial<Row> = {}): R
   return out
 }
 
+/**
+ * With --profile, each ScanPay server a scenario starts runs under `node --cpu-prof`; once it has stopped, its
+ * profile is summarized into the results (self time by area and by function) and printed.
+ */
+const profiles: Record<string, ProfileSummary & { file: string }> = {}
+function profileFlags(name: string): string[] {
+  if (!args.profile) return []
+  const dir = join(RESULTS, 'profiles', name)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  return ['--cpu-prof', '--cpu-prof-dir', dir]
+}
+function collectProfile(name: string, title: string): void {
+  if (!args.profile) return
+  const dir = join(RESULTS, 'profiles', name)
+  // The main thread's profile; tsx's loader thread writes a second one, which is not ScanPay's work.
+  const file = readdirSync(dir).find((f) => f.endsWith('.0.001.cpuprofile')) ?? readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) return log(`no CPU profile for ${name} (the server did not exit cleanly)`)
+  const summary = summarizeProfile(join(dir, file))
+  profiles[name] = { file: `bench/results/profiles/${name}/${file}`, ...summary }
+  console.log(`\nCPU profile of the server during ${title}:\n${printSummary(summary)}\n`)
+}
+
 const ceilings: { http?: number; sqlite?: number; postgres?: number; createSqlite?: number } = {}
 
 async function ceilingsGroup() {
@@ -133,12 +156,7 @@ async function createSqliteGroup() {
   const db = freshSqlite()
   const masterKey = newMasterKey()
   const [m] = await makeMerchants(db.url, masterKey, [{ name: 'Bench Shop', webhookUrl: null }])
-  const profileDir = join(RESULTS, 'profiles')
-  if (args.profile) {
-    mkdirSync(profileDir, { recursive: true })
-    for (const f of readdirSync(profileDir)) rmSync(join(profileDir, f))
-  }
-  const server = await startScanPay({ db: db.url, masterKey, nodeFlags: args.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] })
+  const server = await startScanPay({ db: db.url, masterKey, nodeFlags: profileFlags('create-sqlite') })
   const url = server.url
   log('create order, Bearer, SQLite')
   const bearer = await loadOn(server.pid, { url, kind: 'create-bearer', secret: m!.test.secret })
@@ -175,15 +193,7 @@ async function createSqliteGroup() {
   })
   if (only.has('checkout')) await checkoutGroup(url, server.pid, db, m!)
   await server.stop()
-  if (args.profile) {
-    const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
-    if (files.length === 0) log('no CPU profile was written (the server did not exit cleanly)')
-    else {
-      const summary: ProfileSummary = summarizeProfile(join(profileDir, files[0]!))
-      extra.createOrderProfile = { file: `bench/results/profiles/${files[0]}`, ...summary }
-      console.log(`\nCPU profile of the server during the create-order runs (${files[0]}):\n${printSummary(summary)}\n`)
-    }
-  }
+  collectProfile('create-sqlite', 'the create-order runs (Bearer, then HMAC) and the checkout reads')
   await db.drop()
 }
 
@@ -212,22 +222,27 @@ async function createPgGroup() {
     rows.push({ scenario: 'create order, PostgreSQL', throughput: null, unit: '', p50: null, p99: null, errors: null, note: 'PostgreSQL unreachable' })
     return
   }
+  // The ceiling sends what ScanPay sends for one order: the lone INSERT, in autocommit. The same INSERT inside
+  // BEGIN … COMMIT is measured beside it, to show what the two extra round trips cost.
   const rawDb = await freshPostgres()
   log(`ceiling: raw PostgreSQL insert, ${CONNECTIONS} clients`)
-  const ceiling = await raw({ url: rawDb.url, seconds: quick ? 2 : 5, concurrency: CONNECTIONS })
+  const ceiling = await raw({ url: rawDb.url, seconds: quick ? 2 : 5, concurrency: CONNECTIONS, autocommit: true })
+  const explicit = await raw({ url: rawDb.url, seconds: quick ? 2 : 5, concurrency: CONNECTIONS })
   await rawDb.drop()
   ceilings.postgres = ceiling.throughput
-  row(`ceiling: raw PostgreSQL insert, 1 tx/order, ${CONNECTIONS} clients`, ceiling, { unit: 'orders/s', note: 'pg directly, same statement' })
+  row(`ceiling: raw PostgreSQL insert, autocommit, ${CONNECTIONS} clients`, ceiling, { unit: 'orders/s', note: 'pg directly, the statement ScanPay sends' })
+  row(`raw PostgreSQL insert, BEGIN/INSERT/COMMIT, ${CONNECTIONS} clients`, explicit, { unit: 'orders/s', note: 'pg directly, explicit transaction' })
 
   for (const workers of [1, 2]) {
     const db = await freshPostgres()
     const masterKey = newMasterKey()
     const [m] = await makeMerchants(db.url, masterKey, [{ name: 'Bench Shop', webhookUrl: null }])
-    const server = await startScanPay({ db: db.url, masterKey, workers: workers > 1 ? workers : undefined })
+    const server = await startScanPay({ db: db.url, masterKey, workers: workers > 1 ? workers : undefined, nodeFlags: workers > 1 ? [] : profileFlags('create-pg') })
     log(`create order, Bearer, PostgreSQL, ${workers} worker(s)`)
     const r = await loadOn(server.pid, { url: server.url, kind: 'create-bearer', secret: m!.test.secret })
     await server.stop()
     await db.drop()
+    if (workers === 1) collectProfile('create-pg', 'the PostgreSQL create-order run')
     row(`create order, Bearer, PostgreSQL, ${CONNECTIONS} conns${workers > 1 ? `, --workers ${workers}` : ''}`, r, {
       unit: 'orders/s',
       ceiling: 'raw pg',
@@ -244,7 +259,7 @@ async function payLatencyGroup() {
   const masterKey = newMasterKey()
   const [m] = await makeMerchants(db.url, masterKey, [{ name: 'Bench Shop', webhookUrl: null }])
   // Development mode: the receiver is on loopback, which production refuses as a webhook target.
-  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development' })
+  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development', nodeFlags: profileFlags('pay-latency') })
   log(`pay → order.paid webhook, 500/s for ${PAY_SECONDS} s`)
   const rss = sampleRss(server.pid)
   const r = await runJson<{
@@ -260,6 +275,7 @@ async function payLatencyGroup() {
   const peak = rss.stop()
   await server.stop()
   await db.drop()
+  collectProfile('pay-latency', 'the pay → webhook run')
   extra.payLatency = r
   rows.push({
     scenario: `pay → order.paid received, ${Math.round(r.rate)} payments/s for ${PAY_SECONDS} s`,
@@ -289,7 +305,7 @@ async function webhookRun(healthy: number, hanging: number) {
   ]
   const merchants = await makeMerchants(db.url, masterKey, specs)
   seedSqliteEvents(db.url, merchants.map((m, i) => ({ id: m.merchant_id, notifyUrl: specs[i]!.webhookUrl })), WEBHOOKS_PER_MERCHANT)
-  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development' })
+  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development', nodeFlags: profileFlags(`webhooks-${hanging}`) })
   const rss = sampleRss(server.pid)
   const want = healthy * WEBHOOKS_PER_MERCHANT
   type Stats = Record<string, { count: number; distinct: number; first: number; last: number }>
@@ -303,6 +319,7 @@ async function webhookRun(healthy: number, hanging: number) {
   }
   const peak = rss.stop()
   await server.stop()
+  collectProfile(`webhooks-${hanging}`, `webhook delivery (${healthy} endpoints answering, ${hanging} hanging)`)
   await stopChild(sink.child)
   await db.drop()
   const ok = Object.entries(stats).filter(([p]) => p.startsWith('/ok/')).map(([, s]) => s)
@@ -413,6 +430,7 @@ async function soakGroup() {
 }
 
 const started = Date.now()
+const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100)
 const busy = loadavg()[0]! > cpus().length * 0.5
 if (busy) log(`the machine is busy before the run (load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores): expect low figures`)
 process.on('SIGINT', () => {
@@ -435,15 +453,17 @@ const record = {
   mode: quick ? 'quick' : 'full',
   groups: [...only],
   seconds: Math.round((Date.now() - started) / 1000),
-  machine: machine(),
+  machine: { ...machine(), loadavgAtStart: loadAtStart },
   settings: { connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: SECONDS, loadGenerator: 'autocannon 9 in its own process' },
   rows,
   ...extra,
+  ...(args.profile ? { profiles } : {}),
 }
 console.log(`\nScanPay benchmark (${record.mode}, ${record.seconds} s) on ${record.machine.nproc} × ${record.machine.cpu}, ${record.machine.ramGb} GB, Node ${record.machine.node}\n`)
 console.log(table(rows))
-// Only a complete full run becomes latest.json; a smoke run or a partial one is kept under its own name.
-const label = quick ? 'quick' : args.only ? 'partial' : null
+// Only a complete full run becomes latest.json; a smoke run, a partial one, or one slowed by the profiler is
+// kept under its own name.
+const label = quick ? 'quick' : args.only ? 'partial' : args.profile ? 'profile' : null
 const file = writeResults(RESULTS, record, label)
 console.log(`\nwritten to ${file.slice(ROOT.length + 1)}${label === null ? ' and bench/results/latest.json, latest.md' : ''}`)
 // The smoke run proves the benchmark still works: every scenario that ran must have measured something, and

@@ -3,7 +3,7 @@
 //   node --import tsx bench/ceilings/raw-insert.ts '<json spec>'
 //   spec: { url, pgSchema?, seconds, concurrency, perTransaction?, synchronous?, nonce? }
 // SQLite: better-sqlite3 in one process (one connection, as ScanPay has). PostgreSQL: `concurrency` clients,
-// each looping BEGIN; INSERT; COMMIT.
+// each looping the INSERT alone (autocommit, as ScanPay sends it) or BEGIN; INSERT; COMMIT.
 import { randomBytes } from 'node:crypto'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
@@ -21,6 +21,11 @@ interface Spec {
   synchronous?: 'FULL' | 'NORMAL'
   /** Also insert the replay-guard nonce a signed request writes. */
   nonce?: boolean
+  /**
+   * PostgreSQL: send the lone INSERT without BEGIN/COMMIT, as ScanPay's create-order does (one statement is
+   * atomic and durable by itself). Default: an explicit transaction around each order.
+   */
+  autocommit?: boolean
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec
@@ -91,9 +96,13 @@ if (dialectOf(spec.url) === 'sqlite') {
           if (spec.nonce) {
             await client.query({ name: 'raw-nonce', text: 'INSERT INTO nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key_id, nonce) DO NOTHING RETURNING nonce', values: ['key_test_raw', randomBytes(12).toString('hex'), Date.now() + 900_000] })
           }
-          await client.query('BEGIN')
-          for (let i = 0; i < perTx; i++) await client.query({ name: 'raw-order', text, values: row() })
-          await client.query('COMMIT')
+          if (spec.autocommit && perTx === 1) {
+            await client.query({ name: 'raw-order', text, values: row() })
+          } else {
+            await client.query('BEGIN')
+            for (let i = 0; i < perTx; i++) await client.query({ name: 'raw-order', text, values: row() })
+            await client.query('COMMIT')
+          }
           const dt = performance.now() - t
           for (let i = 0; i < perTx; i++) latencies.push(dt)
           orders += perTx

@@ -82,3 +82,30 @@ export function printSummary(s: ProfileSummary): string {
     ...s.functions.map((f) => `  ${pct(f.share)}  ${f.fn}  ${f.where}`),
   ].join('\n')
 }
+
+/**
+ * Inclusive time (self plus everything called) of the functions whose name or file matches each pattern,
+ * as a share of busy time: where a request's time goes, stage by stage.
+ */
+export function inclusiveShares(file: string, patterns: Record<string, RegExp>): Record<string, number> {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const self = new Map<number, number>()
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000)
+  const out: Record<string, number> = Object.fromEntries(Object.keys(patterns).map((k) => [k, 0]))
+  let busy = 0
+  for (const [id, ms] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue
+    busy += ms
+    const hit = new Set<string>()
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const { functionName, url } = byId.get(cur)!.callFrame
+      for (const [name, re] of Object.entries(patterns)) if (!hit.has(name) && re.test(`${functionName} ${url}`)) hit.add(name)
+    }
+    for (const name of hit) out[name]! += ms
+  }
+  for (const k of Object.keys(out)) out[k] = out[k]! / busy
+  return out
+}

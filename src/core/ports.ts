@@ -153,6 +153,12 @@ export interface UnitOfWork {
 export interface Transactor {
   /** Runs fn in one database transaction: everything it writes commits together or not at all. */
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
+  /**
+   * For fn that issues exactly one statement, atomic by itself: durable on return like a transaction, but
+   * free to skip BEGIN/COMMIT (on PostgreSQL two of an insert's three round trips). Optional: without it,
+   * callers use transaction().
+   */
+  statement?<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
 }
 
 /** Told after a commit that an order changed, so live views (SSE) and the dispatcher react at once. */

@@ -1,9 +1,13 @@
 // The replay guard for signed requests, shared by every node through the database.
 import type { Kysely } from 'kysely'
+import { CompiledOnce } from './compiled-once.ts'
 import type { Database } from './schema.ts'
 
 /** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
 export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+
+/** Every signed request runs this statement: compiled once (compiled-once.ts). */
+const claimNonce = new CompiledOnce()
 
 export class SqlNonceStore {
   constructor(
@@ -14,18 +18,20 @@ export class SqlNonceStore {
   /** Records the nonce; false when the key used it before and it has not yet expired. */
   async claim(keyId: string, nonce: string, now: number, ttlMs: number): Promise<boolean> {
     // The claim must be durable before the request it guards is answered; a group commit keeps that cheap.
-    const inserted = await this.write((trx) =>
-      trx
-        .insertInto('nonces')
-        .values({ key_id: keyId, nonce, expires_at: now + ttlMs })
-        .onConflict((oc) =>
-          // An expired row may be reused: the window it guarded has closed.
-          oc.columns(['key_id', 'nonce']).doUpdateSet({ expires_at: now + ttlMs }).where('nonces.expires_at', '<=', now),
-        )
-        .returning('nonce')
-        .executeTakeFirst(),
+    const until = now + ttlMs
+    const r = await this.write((trx) =>
+      claimNonce.execute(trx, [keyId, nonce, until, until, now], () =>
+        trx
+          .insertInto('nonces')
+          .values({ key_id: keyId, nonce, expires_at: until })
+          .onConflict((oc) =>
+            // An expired row may be reused: the window it guarded has closed.
+            oc.columns(['key_id', 'nonce']).doUpdateSet({ expires_at: until }).where('nonces.expires_at', '<=', now),
+          )
+          .returning('nonce'),
+      ),
     )
-    return inserted !== undefined
+    return r.rows.length > 0
   }
 
   async purgeExpired(now: number): Promise<number> {

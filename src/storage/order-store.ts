@@ -1,7 +1,8 @@
 // Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
 import type { OrderListFilter, OrderStore } from '../core/ports.ts'
+import { CompiledOnce } from './compiled-once.ts'
 import type { Database, OrdersTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
 
@@ -61,32 +62,21 @@ function orderToRow(o: Order): OrdersTable {
   }
 }
 
-/** The compiled INSERT of an order, per dialect (its adapter): Kysely's building and compiling is per-call work. */
-const insertSql = new WeakMap<object, string>()
+const insertOrder = new CompiledOnce()
 
 export class SqlOrderStore implements OrderStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insertIfAbsent(order: Order): Promise<boolean> {
     const row = orderToRow(order)
-    // The hot path of order creation: the statement's text never changes, only its values, so it is built
-    // and compiled once per dialect and then sent with the new values (see insertSql).
-    const adapter = this.db.getExecutor().adapter
-    const text = insertSql.get(adapter)
-    if (text) {
-      const r = await this.db.executeQuery<{ id: string }>(CompiledQuery.raw(text, Object.values(row)))
-      return r.rows.length > 0
-    }
-    const compiled = this.db
-      .insertInto('orders')
-      .values(row)
-      .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
-      .returning('id')
-      .compile()
-    // Reuse the text only if its parameters are exactly the row's values in key order, as Kysely makes them.
-    const values = Object.values(row)
-    if (compiled.parameters.length === values.length && compiled.parameters.every((p, i) => p === values[i])) insertSql.set(adapter, compiled.sql)
-    const r = await this.db.executeQuery(compiled)
+    // The hot path of order creation: built and compiled once per dialect (compiled-once.ts).
+    const r = await insertOrder.execute(this.db, Object.values(row), () =>
+      this.db
+        .insertInto('orders')
+        .values(row)
+        .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
+        .returning('id'),
+    )
     return r.rows.length > 0
   }
 

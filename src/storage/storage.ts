@@ -50,6 +50,14 @@ export class Storage implements Transactor {
     return this.write((trx) => fn(unitOfWork(trx)))
   }
 
+  /**
+   * One statement, atomic by itself. PostgreSQL runs it in autocommit (durable when it returns, with
+   * synchronous_commit on), saving BEGIN and COMMIT; SQLite groups it into a shared commit like any write.
+   */
+  statement<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
+    return this.#group ? this.transaction(fn) : fn(unitOfWork(this.database.db))
+  }
+
   /** Runs fn in one transaction; on SQLite it may share its commit with others, and returns once durable. */
   write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return this.#group ? this.#group.run(fn) : this.database.db.transaction().execute(fn)
