@@ -1,6 +1,6 @@
 // Starts a real ScanPay server on a free port for integration tests, with helpers to act as a merchant.
 import { randomBytes } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import { authorizationHeader } from '../../sdk/src/signing.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { createMerchant, type NewMerchantCredentials } from '../../src/merchants/create-merchant.ts'
@@ -49,16 +49,21 @@ export async function startTestServer(kind: TestDatabase['name'], options: TestS
   }
 }
 
-/** A port nobody listens on now, so PUBLIC_URL can name it before the server starts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
+/**
+ * A port nobody listens on now, so PUBLIC_URL can name it before the server starts. It is drawn below the
+ * kernel's ephemeral range (32768+), where the many outgoing connections of parallel suites take their local
+ * ports, so nothing else grabs it between this probe and the server's listen.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+      probe.once('error', () => resolve(false))
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
     })
-  })
+    if (free) return port
+  }
 }
 
 export interface ApiResponse<T = any> {

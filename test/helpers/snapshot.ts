@@ -1,15 +1,22 @@
 // A snapshot of every table a request could write, to prove a rejected request changed nothing. The
-// delivery worker's own bookkeeping (attempts, leases) moves on its own, so it is left out.
+// background jobs' own bookkeeping (delivery attempts and leases, reconciler check schedules) moves on its own,
+// so it is left out.
 import assert from 'node:assert/strict'
 import type { TestServer } from './server.ts'
 
-const TABLES = ['merchants', 'api_keys', 'orders', 'payments', 'idempotency_keys', 'channel_notifications'] as const
+const TABLES = ['merchants', 'api_keys', 'orders', 'payments', 'refunds', 'idempotency_keys', 'channel_notifications'] as const
+/** Columns the reconcilers update on every check, whatever a request did. */
+const BOOKKEEPING = ['next_check_at', 'check_count']
 
 export async function snapshot(ts: TestServer): Promise<Record<string, string>> {
   const db = ts.server.ctx.storage.database.db
   const out: Record<string, string> = {}
   for (const table of TABLES) {
-    const rows = (await db.selectFrom(table).selectAll().execute()).map((r) => JSON.stringify(r))
+    const rows = (await db.selectFrom(table).selectAll().execute()).map((r) => {
+      const row: Record<string, unknown> = { ...r }
+      for (const column of BOOKKEEPING) delete row[column]
+      return JSON.stringify(row)
+    })
     out[table] = rows.sort().join('\n')
   }
   out.events = JSON.stringify(await db.selectFrom('events').select(['id', 'type', 'order_id', 'data']).orderBy('id').execute())
