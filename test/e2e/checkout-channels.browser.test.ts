@@ -3,23 +3,19 @@
 // simulated customer pays, and the page shows success without reloading. SQLite only; the HTTP suite
 // (test/checkout-channels.test.ts) covers both databases.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import jsqr from 'jsqr'
 import { PNG } from 'pngjs'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { AlipaySimulator } from '../../src/channels/alipay/simulator.ts'
 import { WechatPaySimulator } from '../../src/channels/wechat-pay/simulator.ts'
 import { api, startTestServer, type TestServer } from '../helpers/server.ts'
+import { launchChromium, PHONE, skipWithoutChromium } from '../helpers/browser.ts'
 
 const jsQR = jsqr.default
 
-const CHROMIUM = '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
-if (!available && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests`)
-const skip = available ? false : `no Chromium at ${CHROMIUM}; install Debian's chromium package to run the browser tests`
+const skip = skipWithoutChromium
 
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
 let seq = 0
 const nextNo = () => `BRC-${process.pid}-${++seq}`
@@ -37,11 +33,7 @@ describe('checkout with real channels in a browser', { skip }, () => {
     const m = server.merchant.merchant_id
     assert.ok((await server.server.ctx.channelCredentials.set(m, 'wechatpay', wx.credentialsDocument())).ok)
     assert.ok((await server.server.ctx.channelCredentials.set(m, 'alipay', ali.credentialsDocument())).ok)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

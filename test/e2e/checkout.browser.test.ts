@@ -1,17 +1,13 @@
 // The checkout in a real browser (Debian's Chromium, headless) on a phone-sized screen, in both languages.
 // One database kind is enough here; the HTTP suite covers SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { api, ORDER, startTestServer, type TestServer } from '../helpers/server.ts'
+import { launchChromium, PHONE, skipWithoutChromium } from '../helpers/browser.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
-if (!available && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests`)
-const skip = available ? false : `no Chromium at ${CHROMIUM}; install Debian's chromium package to run the browser tests`
+const skip = skipWithoutChromium
 
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
 const LANGS = [
   { lang: 'en', pay: /^Pay/, decline: 'Decline', paid: 'Payment successful', declined: 'Payment declined. You can try again.' },
@@ -27,11 +23,7 @@ describe('checkout in a browser', { skip }, () => {
 
   before(async () => {
     server = await startTestServer('sqlite')
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

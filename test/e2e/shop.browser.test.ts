@@ -3,18 +3,15 @@
 // then Ctrl-C stops both.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { ScanPay } from '../../sdk/src/index.ts'
 import { freePort } from '../helpers/server.ts'
 import { eventually } from '../helpers/webhook-receiver.ts'
+import { launchChromium, skipWithoutChromium } from '../helpers/browser.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
-if (!available && process.env.CI === 'true') throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests`)
-const skip = available ? false : `no Chromium at ${CHROMIUM}; install Debian's chromium package to run the browser tests`
+const skip = skipWithoutChromium
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -82,11 +79,7 @@ describe('the example shop in a browser', { skip }, () => {
     demo = startDemo(await freePort(), await freePort())
     ready = await demo.ready
     sdk = new ScanPay({ baseUrl: ready.scanpay, secret: ready.secret, keyId: ready.key_id })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {
