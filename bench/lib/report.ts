@@ -39,9 +39,11 @@ export function machine() {
 const fmt = (n: number | null | undefined, digits = 0) =>
   n === null || n === undefined || Number.isNaN(n) ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
-export function table(rows: Row[]): string {
-  const head = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
-  const body = rows.map((r) => [
+const HEAD = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
+
+/** One row's cells; `met` is worded by the caller (the terminal shouts NO, Markdown bolds **no**). */
+function cells(r: Row, met: string): string[] {
+  return [
     r.scenario,
     r.throughput === null ? '—' : `${fmt(r.throughput)} ${r.unit}`,
     fmt(r.p50, 1),
@@ -51,8 +53,13 @@ export function table(rows: Row[]): string {
     fmt(r.rssMb),
     fmt(r.cpuUsPerRequest),
     r.target ?? '',
-    r.met === undefined || r.met === null ? '' : r.met ? 'yes' : 'NO',
-  ])
+    met,
+  ]
+}
+
+export function table(rows: Row[]): string {
+  const head = HEAD
+  const body = rows.map((r) => cells(r, r.met === undefined || r.met === null ? '' : r.met ? 'yes' : 'NO'))
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
@@ -60,19 +67,8 @@ export function table(rows: Row[]): string {
 
 /** The same table in Markdown, for docs/performance.md. */
 export function markdown(rows: Row[]): string {
-  const head = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
-  const body = rows.map((r) => [
-    r.scenario,
-    r.throughput === null ? '—' : `${fmt(r.throughput)} ${r.unit}`,
-    fmt(r.p50, 1),
-    fmt(r.p99, 1),
-    fmt(r.errors),
-    r.ratio === undefined || r.ratio === null ? '—' : `${fmt(r.ratio, 2)} × ${r.ceiling}`,
-    fmt(r.rssMb),
-    fmt(r.cpuUsPerRequest),
-    r.target ?? '',
-    r.met === undefined || r.met === null ? (r.note ?? '') : r.met ? 'yes' : '**no**',
-  ])
+  const head = HEAD
+  const body = rows.map((r) => cells(r, r.met === undefined || r.met === null ? (r.note ?? '') : r.met ? 'yes' : '**no**'))
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ').replace(/\n/g, ' ')} |`)].join('\n')
 }
 
