@@ -1,5 +1,5 @@
 // Prefixed, time-ordered identifiers: a 10-char millisecond timestamp then 16 random chars (Crockford base32).
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'
 
@@ -15,8 +15,23 @@ function encodeTime(ms: number): string {
   return out
 }
 
+// Random bytes are drawn from the CSPRNG 4 KiB at a time and handed out once each: one call per id cost more
+// than the rest of making the id. Each byte is used for one id only.
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+
+function randomSlice(count: number): Buffer {
+  if (poolOffset + count > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + count)
+  poolOffset += count
+  return slice
+}
+
 function randomChars(count: number): string {
-  const bytes = randomBytes(count)
+  const bytes = randomSlice(count)
   let out = ''
   for (let i = 0; i < count; i++) out += ALPHABET[bytes[i]! & 31]
   return out
@@ -28,5 +43,5 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
 
 /** A URL-safe capability token with 192 bits of randomness; it encodes nothing. */
 export function newToken(): string {
-  return randomBytes(24).toString('base64url')
+  return randomSlice(24).toString('base64url')
 }

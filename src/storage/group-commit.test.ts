@@ -85,4 +85,35 @@ describe('GroupCommit', () => {
     const n = await sql<{ n: number }>`SELECT count(*) AS n FROM nonces WHERE nonce LIKE 'c%'`.execute(database.db)
     assert.equal(Number(n.rows[0]!.n), 200)
   })
+
+  it('runs single-statement units without a savepoint: a constraint error fails that unit alone', async () => {
+    await group.run((trx) => nonce(trx, 'd1'))
+    const outcomes = await Promise.allSettled([
+      group.runStatement((trx) => nonce(trx, 'd2')),
+      group.runStatement((trx) => nonce(trx, 'd1')),
+      group.run((trx) => nonce(trx, 'd3')),
+      group.runStatement((trx) => nonce(trx, 'd4')),
+    ])
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    )
+    assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /UNIQUE/)
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'd%').orderBy('nonce').execute()
+    assert.deepEqual(rows.map((r) => r.nonce), ['d1', 'd2', 'd3', 'd4'])
+  })
+
+  it('fails the whole batch when a single-statement unit fails for another reason than a constraint', async () => {
+    const outcomes = await Promise.allSettled([
+      group.runStatement((trx) => nonce(trx, 'e1')),
+      group.runStatement(() => Promise.reject(new Error('disk on fire'))),
+      group.run((trx) => nonce(trx, 'e2')),
+    ])
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected', 'rejected'],
+    )
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'e%').execute()
+    assert.deepEqual(rows, [])
+  })
 })

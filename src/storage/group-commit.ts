@@ -6,6 +6,8 @@ import { CompiledQuery, type Kysely, type Transaction } from 'kysely'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
+  /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
+  single: boolean
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
@@ -28,8 +30,17 @@ export class GroupCommit<DB> {
   ) {}
 
   run<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    return this.#enqueue(fn, false)
+  }
+
+  /** For fn that issues exactly one statement: it shares the commit without the two savepoint statements. */
+  runStatement<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    return this.#enqueue(fn, true)
+  }
+
+  #enqueue<T>(fn: (trx: Transaction<DB>) => Promise<T>, single: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      this.#queue.push({ fn, single, resolve: resolve as (v: unknown) => void, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         // setImmediate runs after the poll phase, so every request that arrived in this turn joins the batch.
@@ -52,6 +63,17 @@ export class GroupCommit<DB> {
         try {
           await this.db.transaction().execute(async (trx) => {
             for (const job of batch) {
+              if (job.single) {
+                try {
+                  outcomes.push({ ok: true, value: await job.fn(trx) })
+                } catch (error) {
+                  // A constraint error undoes the statement alone and leaves the transaction open; anything else
+                  // may have ended it, so the whole batch fails rather than guess.
+                  if (!isConstraintError(error)) throw error
+                  outcomes.push({ ok: false, error })
+                }
+                continue
+              }
               await trx.executeQuery(SAVEPOINT)
               try {
                 const value = await job.fn(trx)
@@ -80,4 +102,9 @@ export class GroupCommit<DB> {
       this.#scheduled = false
     }
   }
+}
+
+function isConstraintError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT')
 }

@@ -41,7 +41,7 @@ export class Storage implements Transactor {
     this.events = new SqlEventStore(db)
     this.refunds = new SqlRefundStore(db)
     this.merchants = new SqlMerchantStore(db)
-    this.nonces = new SqlNonceStore(db, write)
+    this.nonces = new SqlNonceStore(db, (fn) => this.writeStatement(fn))
     this.idempotency = new SqlIdempotencyStore(db)
     this.deliveries = new SqlDeliveryQueue(db, database.dialect, write)
   }
@@ -52,15 +52,23 @@ export class Storage implements Transactor {
 
   /**
    * One statement, atomic by itself. PostgreSQL runs it in autocommit (durable when it returns, with
-   * synchronous_commit on), saving BEGIN and COMMIT; SQLite groups it into a shared commit like any write.
+   * synchronous_commit on), saving BEGIN and COMMIT; SQLite groups it into a shared commit without a savepoint.
    */
   statement<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
-    return this.#group ? this.transaction(fn) : fn(unitOfWork(this.database.db))
+    return this.#group ? this.#group.runStatement((trx) => fn(unitOfWork(trx))) : fn(unitOfWork(this.database.db))
   }
 
   /** Runs fn in one transaction; on SQLite it may share its commit with others, and returns once durable. */
   write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return this.#group ? this.#group.run(fn) : this.database.db.transaction().execute(fn)
+  }
+
+  /**
+   * write() for fn that issues exactly one statement, atomic by itself: SQLite shares a commit without a
+   * savepoint; PostgreSQL runs it in autocommit (durable on return with synchronous_commit on).
+   */
+  writeStatement<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#group ? this.#group.runStatement(fn) : fn(this.database.db)
   }
 
   async ping(): Promise<void> {
