@@ -154,6 +154,11 @@ export interface Transactor {
   /** Runs fn in one database transaction: everything it writes commits together or not at all. */
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
   /**
+   * Inserts a new order on its own, unless (merchant, mode, out_trade_no) exists: true when this call inserted
+   * it. Durable on return; concurrent calls may share one statement.
+   */
+  insertOrder(order: Order): Promise<boolean>
+  /**
    * For fn that issues exactly one statement, atomic by itself: durable on return like a transaction, but
    * free to skip BEGIN/COMMIT (on PostgreSQL two of an insert's three round trips). Optional: without it,
    * callers use transaction().

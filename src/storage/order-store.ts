@@ -62,22 +62,32 @@ function orderToRow(o: Order): OrdersTable {
   }
 }
 
-const insertOrder = new CompiledOnce()
+/** One compiled INSERT per number of rows (compiled-once.ts): the hot path of order creation. */
+const insertOrders = new Map<number, CompiledOnce>()
 
 export class SqlOrderStore implements OrderStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insertIfAbsent(order: Order): Promise<boolean> {
-    const row = orderToRow(order)
-    // The hot path of order creation: built and compiled once per dialect (compiled-once.ts).
-    const r = await insertOrder.execute(this.db, Object.values(row), () =>
+    return (await this.insertManyIfAbsent([order])).has(order.id)
+  }
+
+  /**
+   * insertIfAbsent for many orders in one statement (atomic by itself); returns the ids it inserted. An order
+   * whose (merchant, mode, out_trade_no) exists, or repeats one earlier in the list, is left out.
+   */
+  async insertManyIfAbsent(orders: readonly Order[]): Promise<Set<string>> {
+    const rows = orders.map(orderToRow)
+    let compiled = insertOrders.get(rows.length)
+    if (!compiled) insertOrders.set(rows.length, (compiled = new CompiledOnce()))
+    const r = await compiled.execute(this.db, rows.flatMap(Object.values), () =>
       this.db
         .insertInto('orders')
-        .values(row)
+        .values(rows)
         .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
         .returning('id'),
     )
-    return r.rows.length > 0
+    return new Set(r.rows.map((row) => row.id))
   }
 
   async byId(merchantId: string, mode: Order['mode'], id: string): Promise<Order | null> {

@@ -77,10 +77,9 @@ export async function createOrder(
     closedAt: null,
     updatedAt: now,
   }
-  // Each is one statement, atomic alone: where the storage can, it skips BEGIN/COMMIT (durable all the same).
+  if (await deps.tx.insertOrder(order)) return { order, created: true }
+  // One statement, atomic alone: where the storage can, it skips BEGIN/COMMIT.
   const one = deps.tx.statement ? deps.tx.statement.bind(deps.tx) : deps.tx.transaction.bind(deps.tx)
-  const created = await one((w) => w.orders.insertIfAbsent(order))
-  if (created) return { order, created: true }
   const existing = await one((w) => w.orders.byOutTradeNo(merchantId, mode, input.outTradeNo))
   if (!existing) throw new Error('order vanished after a conflicting insert')
   if (existing.requestHash !== requestHash) {
