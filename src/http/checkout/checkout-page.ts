@@ -2,10 +2,11 @@
 import { formatMoney } from '../../core/money.ts'
 import type { ChannelName, Order, OrderStatus } from '../../core/order.ts'
 import { CHECKOUT_SCRIPT } from './checkout-script.ts'
-import { html, unsafeRaw, type SafeHtml } from './html.ts'
+import { html, unsafeRaw, type HtmlValue, type SafeHtml } from './html.ts'
 import { LANGS, messages, type Lang, type Messages, type RealChannel } from './i18n.ts'
 import { documentShell } from './layout.ts'
 import { endStateOf, safeReturnUrl, type EndState } from './order-status.ts'
+import { hole, PageTemplate } from './page-template.ts'
 
 const ICONS = {
   paid: unsafeRaw('<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12.5l4.5 4.5L19 7.5"/></svg>'),
@@ -21,7 +22,6 @@ export interface CheckoutView {
   status: OrderStatus
   merchantName: string
   lang: Lang
-  nonce: string
   now: number
   /** Whether this platform can take payments through a channel yet. */
   channelAvailable(name: ChannelName): boolean
@@ -32,6 +32,9 @@ export interface CheckoutView {
   /** What went wrong opening a channel payment on the no-script path, said in the message line. */
   notice?: string | null
 }
+
+/** What a page shows apart from the clock, which only moves its time left. */
+type PageView = Omit<CheckoutView, 'now'>
 
 /** WeChat Pay and Alipay: the channels whose own QR the page shows. */
 export const isReal = (name: ChannelName): name is RealChannel => name !== 'sandbox'
@@ -69,7 +72,7 @@ export function channelQrPanel(channel: RealChannel, t: Messages, src?: string):
   return html`<div class="cq cq-${channel}"><img${src ? html` src="${src}"` : null} alt="${t.channelQrAlt[channel]}" width="220" height="220"><p class="how">${t.scanWith[channel]}</p><p class="sv">${t.saveHint[channel]}</p></div>`
 }
 
-function channelList(v: CheckoutView, t: Messages, amount: string): SafeHtml {
+function channelList(v: PageView, t: Messages, amount: string): SafeHtml {
   const { order } = v
   const path = pagePath(order.payToken)
   const shown = v.channelQr?.channel
@@ -98,15 +101,40 @@ ${wallet}<p id="msg" class="msg" role="status">${message}</p>
 ${pageQr}</section>`
 }
 
+/** The time left, in milliseconds for the script and as text for the reader: the only part of a page that changes with the clock. */
+interface TimeLeft {
+  ms: HtmlValue
+  text: HtmlValue
+}
+
+// In whole seconds, rounded up as the text is: the page is the same for a whole second, so it is filled once
+// per second rather than per request; the script's countdown reaches zero at most a second late and then asks.
+function timeLeftAt(order: Order, now: number): { ms: string; text: string } {
+  const ms = Math.ceil(Math.max(0, order.expiresAt - now) / 1000) * 1000
+  return { ms: String(ms), text: formatTimeLeft(ms) }
+}
+
 export function checkoutPage(v: CheckoutView): SafeHtml {
+  return renderCheckout(v, timeLeftAt(v.order, v.now))
+}
+
+/** The page rendered once with holes for the time left, to be kept and answered by fillCheckoutPage. */
+export function checkoutPageTemplate(v: PageView): PageTemplate {
+  return new PageTemplate(renderCheckout(v, { ms: hole('ms'), text: hole('text') }))
+}
+
+export function fillCheckoutPage(template: PageTemplate, order: Order, now: number): Buffer {
+  return template.fill(timeLeftAt(order, now))
+}
+
+function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const { order } = v
   const t = messages(v.lang)
   const amount = formatMoney(order.amount, order.currency)
   const state = endStateOf(v.status)
-  const leftMs = Math.max(0, order.expiresAt - v.now)
   const live = state
     ? endState(state, t, order.returnUrl)
-    : html`<p class="tm">${t.timeLeft}<time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${formatTimeLeft(leftMs)}</time></p>
+    : html`<p class="tm">${t.timeLeft}<time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
 ${channelList(v, t, amount)}`
   // The pending page carries its end states, so the script can show them the moment the status changes.
   const templates = state
@@ -118,7 +146,7 @@ ${channelList(v, t, amount)}`
         ),
       ]
   const other = LANGS.find((l) => l !== v.lang)!
-  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${leftMs}" data-declined="${t.declined}" data-failed="${t.failed}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
+  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${left.ms}" data-declined="${t.declined}" data-failed="${t.failed}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>
@@ -132,30 +160,28 @@ ${templates}
     lang: v.lang,
     t,
     title: `${amount} · ${order.subject} · ${v.merchantName}`,
-    nonce: v.nonce,
     body,
     script: state ? undefined : CHECKOUT_SCRIPT,
     switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },
   })
 }
 
-function messagePage(lang: Lang, nonce: string, title: string, text: string): SafeHtml {
+function messagePage(lang: Lang, title: string, text: string): SafeHtml {
   const t = messages(lang)
   return documentShell({
     lang,
     t,
     title,
-    nonce,
     body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h2>${title}</h2><p>${text}</p></section></main>`,
   })
 }
 
-export function notFoundPage(lang: Lang, nonce: string): SafeHtml {
+export function notFoundPage(lang: Lang): SafeHtml {
   const t = messages(lang)
-  return messagePage(lang, nonce, t.notFoundTitle, t.notFoundBody)
+  return messagePage(lang, t.notFoundTitle, t.notFoundBody)
 }
 
 /** A payment link that cannot be used, or any failure on the customer's side, explained in their language. */
-export function errorPage(lang: Lang, nonce: string, text: string): SafeHtml {
-  return messagePage(lang, nonce, messages(lang).errorTitle, text)
+export function errorPage(lang: Lang, text: string): SafeHtml {
+  return messagePage(lang, messages(lang).errorTitle, text)
 }

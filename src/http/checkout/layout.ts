@@ -1,8 +1,9 @@
 // The document around every customer page: head, the one inline stylesheet, footer. Mobile first, no external assets.
+// The stylesheet and the script are fixed texts, allowed by their hashes in the page's CSP (page-response.ts).
 import { html, unsafeRaw, type SafeHtml } from './html.ts'
 import type { Lang, Messages } from './i18n.ts'
 
-const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#667085;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
+export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#667085;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
 @media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#3f86f5;--brh:#5b98f7;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
 *{box-sizing:border-box}
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;padding:16px;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;-webkit-text-size-adjust:100%}
@@ -62,7 +63,6 @@ export interface ShellInput {
   lang: Lang
   t: Messages
   title: string
-  nonce: string
   body: SafeHtml
   script?: string
   /** Same page in the other language; omitted where switching would change what the page does. */
@@ -77,9 +77,9 @@ export function documentShell(p: ShellInput): SafeHtml {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${p.title}</title>
-<style nonce="${p.nonce}">${unsafeRaw(CSS)}</style></head>
+<style>${unsafeRaw(CSS)}</style></head>
 <body>${p.body}
 <footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>
-${p.script !== undefined && html`<script nonce="${p.nonce}">${unsafeRaw(p.script)}</script>`}
+${p.script !== undefined && html`<script>${unsafeRaw(p.script)}</script>`}
 </body></html>`
 }

@@ -38,3 +38,29 @@ describe('LruCache', () => {
     assert.throws(() => new LruCache(0), RangeError)
   })
 })
+
+describe('LruCache removal callback', () => {
+  it('tells of every value that leaves, but not of a value set again', () => {
+    const removed: string[] = []
+    const c = new LruCache<string, { n: number }>(2, Number.POSITIVE_INFINITY, () => 0, (k, v) => removed.push(`${k}${v.n}`))
+    const a = { n: 1 }
+    c.set('a', a)
+    c.set('a', a)
+    assert.deepEqual(removed, [])
+    c.set('a', { n: 2 })
+    c.set('b', { n: 3 })
+    c.set('c', { n: 4 })
+    c.delete('c')
+    assert.deepEqual(removed, ['a1', 'a2', 'c4'])
+    assert.equal(c.peek('b')?.n, 3)
+  })
+
+  it('re-measures a value set again', () => {
+    const value = { size: 1 }
+    const c = new LruCache<string, { size: number }>(10, 100, (v) => v.size)
+    c.set('a', value)
+    value.size = 30
+    c.set('a', value)
+    assert.equal(c.bytes, 30)
+  })
+})

@@ -11,10 +11,12 @@ import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
-import { checkoutPage, errorPage, notFoundPage } from './checkout-page.ts'
+import { CheckoutCache, type CachedCheckout, type CheckoutState } from './checkout-cache.ts'
+import { checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, plausibleToken } from './order-status.ts'
-import { newNonce, sendPage } from './page-response.ts'
+import { sendPage } from './page-response.ts'
+import type { PageTemplate } from './page-template.ts'
 import { isPlausibleKeyId, orderForLink, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
 import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
@@ -33,6 +35,8 @@ interface ChannelRoute {
   Params: { token: string; channel: string }
   Querystring: Record<string, unknown>
 }
+
+const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
 
@@ -58,8 +62,30 @@ export function checkoutRoutes(ctx: AppContext) {
     onError: (err) => ctx.logger.warn({ err }, 'status stream could not read the order'),
   })
 
+  const cache = new CheckoutCache({
+    now: () => ctx.clock.now(),
+    load: (token) => loadState(token),
+    onOrder: (token, fn) => ctx.notifier.onOrder(token, fn),
+  })
+
   async function findOrder(token: string): Promise<Order | null> {
     return plausibleToken(token) ? ctx.storage.orders.byToken(token) : null
+  }
+
+  /** What the customer's pages show of the token's order, read now. */
+  async function loadState(token: string): Promise<CheckoutState | null> {
+    const order = await ctx.storage.orders.byToken(token)
+    if (!order) return null
+    const [merchant, available] = await Promise.all([
+      ctx.directory.merchant(order.merchantId),
+      effectiveStatus(order, ctx.clock.now()) === 'pending' ? availableChannels(order) : new Set<ChannelName>(),
+    ])
+    return { order, merchantName: merchant?.name ?? '', available }
+  }
+
+  /** The token's state from the cache (read at most its TTL ago), for the reads that only show the order. */
+  async function cachedState(token: string): Promise<CachedCheckout | null> {
+    return plausibleToken(token) ? cache.get(token) : null
   }
 
   /** The channels this order's customer can pay through now: the sandbox for test orders, set-up real ones for live. */
@@ -81,18 +107,19 @@ export function checkoutRoutes(ctx: AppContext) {
   }
 
   function sendNotFoundPage(req: FastifyRequest, reply: FastifyReply) {
-    const lang = langOf(req)
-    const nonce = newNonce()
-    return sendPage(reply, 404, nonce, notFoundPage(lang, nonce))
+    return sendPage(reply, 404, notFoundPage(langOf(req)))
+  }
+
+  // Each action may call a payment channel: throttle them per token before any work is done. A hook on these
+  // routes alone, so the reads pay nothing for it.
+  const ACTION = {
+    schema: { hide: true },
+    onRequest: async (req: FastifyRequest) => {
+      actionLimiter.take(`${(req.params as { token?: string }).token}`)
+    },
   }
 
   return async function routes(app: FastifyInstance) {
-    // Each action may call a payment channel: throttle them per token before any work is done.
-    app.addHook('onRequest', async (req) => {
-      if (req.method === 'POST' && FORM_ROUTES.has(req.routeOptions.url ?? '')) {
-        actionLimiter.take(`${(req.params as { token?: string }).token}`)
-      }
-    })
     // Open streams would otherwise hold the server's close open until every customer left the page.
     app.addHook('preClose', (done) => {
       streams.closeAll()
@@ -107,47 +134,44 @@ export function checkoutRoutes(ctx: AppContext) {
       if (appErr.status === 404) return sendNotFoundPage(req, reply)
       const lang = langOf(req)
       const t = messages(lang)
-      const nonce = newNonce()
       if (appErr.headers) reply.headers(appErr.headers)
       const text = appErr.status >= 500 ? t.linkErrors.internal : appErr.status === 403 ? t.linkErrors.notPayable : t.failed
-      return sendPage(reply, appErr.status, nonce, errorPage(lang, nonce, text))
+      return sendPage(reply, appErr.status, errorPage(lang, text))
     })
 
     app.get<TokenRoute>('/pay/:token', { schema: { hide: true } }, async (req, reply) => {
-      const order = await findOrder(req.params.token)
-      if (!order) return sendNotFoundPage(req, reply)
+      const cached = await cachedState(req.params.token)
+      if (!cached) return sendNotFoundPage(req, reply)
+      const { order, merchantName, available } = cached.state
       const lang = langOf(req)
-      const nonce = newNonce()
       const now = ctx.clock.now()
       const status = effectiveStatus(order, now)
-      const [merchant, available] = await Promise.all([
-        ctx.directory.merchant(order.merchantId),
-        status === 'pending' ? availableChannels(order) : new Set<ChannelName>(),
-      ])
-      const t = messages(lang)
+      const view = { order, status, merchantName, lang, channelAvailable: (name: ChannelName) => available.has(name) }
       // Back from the no-script form (or reloaded after the script chose): the chosen channel's code, or why not.
       const chosen = typeof req.query.channel === 'string' ? realChannelParam(req.query.channel) : null
-      const shown = chosen && available.has(chosen) ? await openQr(order, chosen) : null
+      const declined = req.query.declined === '1'
+      if (!chosen && !declined) {
+        // The plain page is rendered once per state and language; each response only fills in the time left.
+        const template = cached.render(`page:${lang}:${status}`, () => checkoutPageTemplate({ ...view, declined }), (p: PageTemplate) => p.ownBytes)
+        return sendPage(reply, 200, fillCheckoutPage(template, order, now))
+      }
+      const t = messages(lang)
+      const shown = chosen && status === 'pending' && available.has(chosen) ? await openQr(order, chosen) : null
       const error = chosen && req.query.error
       const notice = error === 'failed' ? t.channelFailed(t.channel[chosen!]) : error === 'unavailable' ? t.channelUnavailable : null
       const page = checkoutPage({
-        order,
-        status,
-        merchantName: merchant?.name ?? '',
-        lang,
-        nonce,
+        ...view,
         now,
-        channelAvailable: (name) => available.has(name),
-        declined: req.query.declined === '1',
+        declined,
         channelQr: chosen && shown ? { channel: chosen, src: channelQrPath(order.payToken, chosen, shown) } : null,
         notice,
       })
-      return sendPage(reply, 200, nonce, page)
+      return sendPage(reply, 200, page)
     })
 
     // The customer chose WeChat Pay or Alipay: open the channel payment (once; again gives the same code) and
     // show the channel's own QR. JSON for the page's script; a redirect back to the page without script.
-    app.post<ChannelRoute>('/pay/:token/channels/:channel', { schema: { hide: true } }, async (req, reply) => {
+    app.post<ChannelRoute>('/pay/:token/channels/:channel', ACTION, async (req, reply) => {
       const channel = realChannelParam(req.params.channel)
       const order = channel && (await findOrder(req.params.token))
       if (!channel || !order) throw notFound('order', 'token')
@@ -193,14 +217,18 @@ export function checkoutRoutes(ctx: AppContext) {
     }
 
     app.get<TokenRoute>('/pay/:token/status', { schema: { hide: true } }, async (req, reply) => {
-      const order = await findOrder(req.params.token)
-      if (!order) throw notFound('order', 'token')
-      return reply.header('cache-control', 'no-store').send(customerStatus(order, ctx.clock.now()))
+      const cached = await cachedState(req.params.token)
+      if (!cached) throw notFound('order', 'token')
+      const { order } = cached.state
+      const now = ctx.clock.now()
+      // Its bytes change only with the status, which expiry by time moves too.
+      const body = cached.render(`status:${effectiveStatus(order, now)}`, () => Buffer.from(JSON.stringify(customerStatus(order, now))), (b: Buffer) => b.length)
+      return reply.headers(STATUS_HEADERS).send(body)
     })
 
     // HEAD would open a stream nobody reads.
     app.get<TokenRoute>('/pay/:token/events', { schema: { hide: true }, exposeHeadRoute: false }, async (req, reply) => {
-      const order = await findOrder(req.params.token)
+      const order = (await cachedState(req.params.token))?.state.order
       if (!order) throw notFound('order', 'token')
       if (streams.full) {
         const err = new AppError('rate_limited', 'too many live streams on this server; poll /status instead')
@@ -242,17 +270,16 @@ export function checkoutRoutes(ctx: AppContext) {
       return reply.code(303).header('cache-control', 'no-store').header('location', pagePath(order.payToken, lang, declined ? 'declined=1' : '')).send()
     }
 
-    app.post<TokenRoute>('/pay/:token/sandbox/pay', { schema: { hide: true } }, (req, reply) => sandbox(req, reply, 'pay'))
-    app.post<TokenRoute>('/pay/:token/sandbox/decline', { schema: { hide: true } }, (req, reply) => sandbox(req, reply, 'decline'))
+    app.post<TokenRoute>('/pay/:token/sandbox/pay', ACTION, (req, reply) => sandbox(req, reply, 'pay'))
+    app.post<TokenRoute>('/pay/:token/sandbox/decline', ACTION, (req, reply) => sandbox(req, reply, 'decline'))
 
     app.get<{ Params: { keyId: string } }>('/l/:keyId', { schema: { hide: true } }, async (req, reply) => {
       const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : ''
       const lang = parseLangParam(new URLSearchParams(rawQuery).get('lang')) ?? languageFromAcceptLanguage(req.headers['accept-language'])
       const t = messages(lang).linkErrors
-      const nonce = newNonce()
       const refuse = (status: number, reason: string, text: string) => {
         req.log.info({ key_id: req.params.keyId.slice(0, 80), reason, status }, 'payment link refused')
-        return sendPage(reply, status, nonce, errorPage(lang, nonce, text))
+        return sendPage(reply, status, errorPage(lang, text))
       }
 
       const { keyId } = req.params
