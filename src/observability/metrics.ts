@@ -23,8 +23,16 @@ export class Metrics {
   }
 
   inc(name: string, labels: Labels = {}, by = 1): void {
-    const k = key(name, labels)
-    this.#counters.set(k, (this.#counters.get(k) ?? 0) + by)
+    this.incSeries(key(name, labels), by)
+  }
+
+  /** The key of one counter series, for a hot path to make once and pass to incSeries. */
+  series(name: string, labels: Labels): string {
+    return key(name, labels)
+  }
+
+  incSeries(series: string, by = 1): void {
+    this.#counters.set(series, (this.#counters.get(series) ?? 0) + by)
   }
 
   /** Renders counters and the given gauges in the Prometheus text format. */

@@ -185,7 +185,7 @@ export function checkoutRoutes(ctx: AppContext) {
         if (!(err instanceof AppError)) throw err
         // What the channel said is for the logs, not for an unauthenticated page: the customer is asked to retry.
         const shown = err.code === 'channel_failed' ? new AppError('channel_failed', `${channel} could not open the payment; try again`) : err
-        if (err.code === 'channel_failed') req.log.warn({ err, channel, order_id: order.id }, 'channel payment not opened')
+        if (err.code === 'channel_failed') req.log.warn({ err, channel, order_id: order.id, request_id: req.id }, 'channel payment not opened')
         if (json) throw shown
         const outcome = shown.code === 'order_not_pending' ? '' : `channel=${channel}&error=${shown.code === 'channel_failed' ? 'failed' : 'unavailable'}`
         return reply.code(303).header('location', pagePath(order.payToken, lang, outcome)).send()
@@ -278,7 +278,7 @@ export function checkoutRoutes(ctx: AppContext) {
       const lang = parseLangParam(new URLSearchParams(rawQuery).get('lang')) ?? languageFromAcceptLanguage(req.headers['accept-language'])
       const t = messages(lang).linkErrors
       const refuse = (status: number, reason: string, text: string) => {
-        req.log.info({ key_id: req.params.keyId.slice(0, 80), reason, status }, 'payment link refused')
+        req.log.info({ key_id: req.params.keyId.slice(0, 80), reason, status, request_id: req.id }, 'payment link refused')
         return sendPage(reply, status, errorPage(lang, text))
       }
 
