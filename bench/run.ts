@@ -311,12 +311,20 @@ async function webhookRun(healthy: number, hanging: number) {
   type Stats = Record<string, { count: number; distinct: number; first: number; last: number }>
   let stats: Stats = {}
   const deadline = Date.now() + (quick ? 60_000 : 120_000)
+  // CPU per delivery, of the server and of the sink, from the first look on (start-up is not delivery work).
+  const cpu0 = { server: cpuMs(server.pid), sink: cpuMs(sink.pid) }
+  let got0: number | null = null
+  let got = 0
   for (;;) {
     stats = (await (await fetch(`${base}/__stats`)).json()) as Stats
-    const got = Object.entries(stats).filter(([p]) => p.startsWith('/ok/')).reduce((n, [, s]) => n + s.count, 0)
+    got = Object.entries(stats).filter(([p]) => p.startsWith('/ok/')).reduce((n, [, s]) => n + s.count, 0)
+    got0 ??= got
     if (got >= want || Date.now() > deadline) break
     await sleep(100)
   }
+  const counted = Math.max(1, got - got0!)
+  const cpuUsPerDelivery = ((cpuMs(server.pid) - cpu0.server) * 1000) / counted
+  const sinkCpuUsPerDelivery = ((cpuMs(sink.pid) - cpu0.sink) * 1000) / counted
   const peak = rss.stop()
   await server.stop()
   collectProfile(`webhooks-${hanging}`, `webhook delivery (${healthy} endpoints answering, ${hanging} hanging)`)
@@ -327,7 +335,16 @@ async function webhookRun(healthy: number, hanging: number) {
   const distinct = ok.reduce((n, s) => n + s.distinct, 0)
   const first = Math.min(...ok.map((s) => s.first))
   const last = Math.max(...ok.map((s) => s.last))
-  return { delivered, want, duplicates: delivered - distinct, seconds: (last - first) / 1000, throughput: delivered / Math.max(0.001, (last - first) / 1000), rssMb: peak }
+  return {
+    delivered,
+    want,
+    duplicates: delivered - distinct,
+    seconds: (last - first) / 1000,
+    throughput: delivered / Math.max(0.001, (last - first) / 1000),
+    rssMb: peak,
+    cpuUsPerDelivery,
+    sinkCpuUsPerDelivery,
+  }
 }
 
 async function webhooksGroup() {
@@ -341,6 +358,8 @@ async function webhooksGroup() {
     p99: null,
     errors: base.want - base.delivered + base.duplicates,
     rssMb: base.rssMb,
+    cpuUsPerRequest: base.cpuUsPerDelivery,
+    note: `sink ${Math.round(base.sinkCpuUsPerDelivery)} µs CPU per delivery`,
     target: '≥ 5,000/s',
     met: base.throughput >= 5_000 && base.delivered === base.want,
   })
@@ -357,6 +376,8 @@ async function webhooksGroup() {
     ceiling: 'no hang',
     ratio: hang.throughput / base.throughput,
     rssMb: hang.rssMb,
+    cpuUsPerRequest: hang.cpuUsPerDelivery,
+    note: `sink ${Math.round(hang.sinkCpuUsPerDelivery)} µs CPU per delivery`,
     target: 'others lose < 10 %',
     met: hang.throughput >= 0.9 * base.throughput && hang.delivered === hang.want,
   })

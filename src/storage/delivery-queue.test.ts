@@ -1,61 +1,134 @@
-// The webhook lease on SQLite: per-merchant room is honoured, and a capped merchant's backlog, however long,
-// never hides other merchants' due events.
+// The webhook queue, on SQLite and (when reachable) PostgreSQL: per-merchant room is honoured, a capped
+// merchant's backlog never hides other merchants' due events, and a batch of finished attempts is recorded
+// whole (one row per attempt) with each event moved on by its own outcome.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
-import { SqlDeliveryQueue } from './delivery-queue.ts'
+import { SqlDeliveryQueue, type Lease, type LeaseRequest, type RecordedAttempt } from './delivery-queue.ts'
 
-describe('SqlDeliveryQueue.lease', () => {
-  let database: OpenDatabase
-  let queue: SqlDeliveryQueue
-  const now = 1_800_000_000_000
+const now = 1_800_000_000_000
+const until = now + 40_000
 
-  async function due(merchantId: string, count: number, at: number) {
-    for (let i = 0; i < count; i++) {
-      await database.db
-        .insertInto('events')
-        .values({
-          merchant_id: merchantId,
-          id: `evt_${merchantId}_${i}`,
-          mode: 'test',
-          order_id: `ord_${i}`,
-          type: 'order.paid',
-          data: '{}',
-          notify_url: null,
-          created_at: at,
-          delivery_status: 'pending',
-          attempt_count: 0,
-          next_attempt_at: at + i,
-          locked_until: null,
-          one_shot: 0,
-        })
-        .execute()
-    }
+function request(limit: number, room: (merchantId: string) => number, extra: Partial<LeaseRequest> = {}): LeaseRequest {
+  return { now, leaseUntil: until, limit, room, recent: [], atCap: [], discover: true, ...extra }
+}
+
+function attempt(lease: Lease, outcome: { delivered: boolean; nextAttemptAt: number | null; n: number }): RecordedAttempt {
+  return {
+    lease,
+    outcome: {
+      attemptId: `whd_${lease.event.id}_${outcome.n}`,
+      url: 'https://shop.example/hooks',
+      at: now,
+      statusCode: outcome.delivered ? 200 : 500,
+      latencyMs: 3,
+      error: outcome.delivered ? null : 'HTTP 500',
+      delivered: outcome.delivered,
+      nextAttemptAt: outcome.nextAttemptAt,
+    },
   }
+}
 
-  before(async () => {
-    database = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-dq-')), 'x.db')}`)
-    await migrate(database.db)
-    queue = new SqlDeliveryQueue(database.db, 'sqlite')
-    // A merchant whose endpoint hangs: a backlog far longer than one lease looks at, all older than B's.
-    await due('mch_hang', 60, now - 60_000)
-    await due('mch_b', 3, now - 1_000)
-  })
-  after(() => database.close())
+for (const kind of await databaseKinds()) {
+  describe(`SqlDeliveryQueue [${kind}]`, () => {
+    let target: TestDatabase
+    let database: OpenDatabase
+    let queue: SqlDeliveryQueue
 
-  it('skips a merchant with no room and finds the others behind its backlog', async () => {
-    const leases = await queue.lease(now, now + 40_000, 2, (m) => (m === 'mch_hang' ? 0 : 10))
-    assert.deepEqual(leases.map((l) => l.event.id).sort(), ['evt_mch_b_0', 'evt_mch_b_1'])
-  })
+    async function due(merchantId: string, count: number, at: number) {
+      for (let i = 0; i < count; i++) {
+        await database.db
+          .insertInto('events')
+          .values({
+            merchant_id: merchantId,
+            id: `evt_${merchantId}_${i}`,
+            mode: 'test',
+            order_id: `ord_${i}`,
+            type: 'order.paid',
+            data: '{}',
+            notify_url: null,
+            created_at: at,
+            delivery_status: 'pending',
+            attempt_count: 0,
+            next_attempt_at: at + i,
+            locked_until: null,
+            one_shot: 0,
+          })
+          .execute()
+      }
+    }
 
-  it('gives a merchant no more than its room, and leased events are not leased again', async () => {
-    const leases = await queue.lease(now, now + 40_000, 10, (m) => (m === 'mch_hang' ? 3 : 10))
-    assert.equal(leases.filter((l) => l.event.merchantId === 'mch_hang').length, 3)
-    assert.deepEqual(leases.filter((l) => l.event.merchantId === 'mch_b').map((l) => l.event.id), ['evt_mch_b_2'])
-    const again = await queue.lease(now, now + 40_000, 10, (m) => (m === 'mch_hang' ? 0 : 10))
-    assert.deepEqual(again, [])
+    const event = (merchantId: string, id: string) =>
+      database.db.selectFrom('events').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirstOrThrow()
+
+    before(async () => {
+      target = freshDatabase(kind)
+      database = await openDatabase(target.url, { pgSchema: target.pgSchema })
+      await migrate(database.db)
+      queue = new SqlDeliveryQueue(database.db, database.dialect)
+      // A merchant whose endpoint hangs: a backlog far longer than one lease looks at, all older than B's.
+      await due('mch_hang', 60, now - 60_000)
+      await due('mch_b', 3, now - 1_000)
+    })
+    after(async () => {
+      await database.close()
+      await dropSchema(target)
+    })
+
+    it('reads the whole queue, past merchants with no room, only when asked to discover', async () => {
+      const room = (m: string) => (m === 'mch_hang' ? 0 : 10)
+      assert.deepEqual(await queue.recordAndLease([], request(2, room, { discover: false })), [])
+      const leases = await queue.recordAndLease([], request(2, room))
+      assert.deepEqual(leases.map((l) => l.event.id).sort(), ['evt_mch_b_0', 'evt_mch_b_1'])
+    })
+
+    it('looks up the next due events of merchants whose attempts just finished, up to their room', async () => {
+      const room = (m: string) => (m === 'mch_hang' ? 0 : 10)
+      const leases = await queue.recordAndLease([], request(5, room, { recent: ['mch_b', 'mch_hang'], discover: false }))
+      assert.deepEqual(leases.map((l) => l.event.id), ['evt_mch_b_2'])
+      const two = await queue.recordAndLease([], request(5, (m) => (m === 'mch_hang' ? 2 : 0), { recent: ['mch_hang'], discover: false }))
+      assert.deepEqual(two.map((l) => l.event.id), ['evt_mch_hang_0', 'evt_mch_hang_1'])
+    })
+
+    it('gives a merchant no more than its room, and leased events are not leased again', async () => {
+      const leases = await queue.recordAndLease([], request(10, (m) => (m === 'mch_hang' ? 3 : 10)))
+      assert.deepEqual(leases.map((l) => l.event.id), ['evt_mch_hang_2', 'evt_mch_hang_3', 'evt_mch_hang_4'])
+      assert.deepEqual(await queue.recordAndLease([], request(10, (m) => (m === 'mch_hang' ? 0 : 10))), [])
+    })
+
+    it('records a batch of attempts, one row each, and moves each event on by its own outcome', async () => {
+      const leased = await queue.recordAndLease([], request(3, () => 10, { atCap: ['mch_b'] }))
+      const [delivered, retrying, givenUp] = leased as [Lease, Lease, Lease]
+      // A redelivery asked for while the attempt ran clears the lease: the attempt still counts, the retry stays.
+      await database.db
+        .updateTable('events')
+        .set({ locked_until: null, next_attempt_at: now - 120_000 })
+        .where('merchant_id', '=', givenUp.event.merchantId)
+        .where('id', '=', givenUp.event.id)
+        .execute()
+      const again = (await queue.recordAndLease([], request(1, () => 10, { leaseUntil: until + 5, atCap: ['mch_b'] })))[0]!
+      assert.equal(again.event.id, givenUp.event.id)
+      const none = await queue.recordAndLease(
+        [
+          attempt(delivered, { delivered: true, nextAttemptAt: null, n: 1 }),
+          attempt(retrying, { delivered: false, nextAttemptAt: now + 15_000, n: 1 }),
+          attempt(givenUp, { delivered: false, nextAttemptAt: null, n: 1 }),
+          attempt(again, { delivered: true, nextAttemptAt: null, n: 2 }),
+        ],
+        null,
+      )
+      assert.deepEqual(none, [])
+      const rows = await database.db.selectFrom('webhook_deliveries').select(['id', 'status_code', 'error']).orderBy('id').execute()
+      assert.equal(rows.length, 4)
+      assert.deepEqual(rows.find((r) => r.id === `whd_${retrying.event.id}_1`), { id: `whd_${retrying.event.id}_1`, status_code: 500, error: 'HTTP 500' })
+      const d = await event('mch_hang', delivered.event.id)
+      assert.deepEqual([d.delivery_status, d.attempt_count, d.next_attempt_at, d.locked_until], ['delivered', 1, null, null])
+      const r = await event('mch_hang', retrying.event.id)
+      assert.deepEqual([r.delivery_status, r.attempt_count, Number(r.next_attempt_at), r.locked_until], ['pending', 1, now + 15_000, null])
+      // Two attempts of one event in one batch: both count; the one holding the lease decides the outcome.
+      const g = await event('mch_hang', givenUp.event.id)
+      assert.deepEqual([g.delivery_status, g.attempt_count, g.next_attempt_at, g.locked_until], ['delivered', 2, null, null])
+    })
   })
-})
+}

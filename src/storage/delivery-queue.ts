@@ -1,5 +1,6 @@
-// The webhook queue over the events table: workers lease due events, then record each attempt's outcome.
-import { sql, type Kysely, type Selectable } from 'kysely'
+// The webhook queue over the events table: workers lease due events, then record the outcomes of their
+// attempts, a batch at a time.
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
 import type { Dialect } from './database.ts'
 import { rowToEvent } from './event-store.ts'
 import type { Write } from './nonce-store.ts'
@@ -26,103 +27,205 @@ export interface AttemptOutcome {
   nextAttemptAt: number | null
 }
 
+/**
+ * What to lease: up to `limit` due events until `leaseUntil`, at most `room(merchantId)` for each merchant, so
+ * one merchant's backlog cannot crowd out everyone else's. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several
+ * processes claim disjoint batches; on SQLite one process owns the file, so the UPDATE alone suffices.
+ */
+export interface LeaseRequest {
+  now: number
+  leaseUntil: number
+  limit: number
+  room: (merchantId: string) => number
+  /** Merchants whose attempts just finished, so likely to have more due: looked up first, one by one. */
+  recent: readonly string[]
+  /** Merchants known to have no room: their events are not even read. */
+  atCap: readonly string[]
+  /**
+   * Also read the whole queue in due order for other merchants. Where merchants at their cap have long
+   * backlogs that read passes over all of them, so ask for it only when someone new may have become due.
+   */
+  discover: boolean
+}
+
+/** One finished attempt and the lease it ran under. */
+export interface RecordedAttempt {
+  lease: Lease
+  outcome: AttemptOutcome
+}
+
+// Statements whose text never changes: a batch travels as one JSON parameter, so each dialect prepares each
+// text once, whatever the batch size. SQLite reads the JSON with json_each, PostgreSQL with jsonb_to_recordset.
+// dueOf reads one merchant's due events through events_merchant_due_ix (migration 0007).
+const STATEMENTS = {
+  sqlite: {
+    dueOf: `SELECT merchant_id, id FROM events
+      WHERE merchant_id = ? AND next_attempt_at <= ? AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= ?)
+      ORDER BY next_attempt_at LIMIT ?`,
+    claim: `UPDATE events SET locked_until = ?
+      WHERE (merchant_id, id) IN (SELECT value ->> '$.merchant_id', value ->> '$.id' FROM json_each(?))
+        AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= ?)
+      RETURNING *`,
+    attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
+      SELECT value ->> '$.id', value ->> '$.merchant_id', value ->> '$.event_id', value ->> '$.url', value ->> '$.attempted_at',
+        value ->> '$.status_code', value ->> '$.latency_ms', value ->> '$.error'
+      FROM json_each(?)`,
+    outcomes: `FROM (SELECT value ->> '$.merchant_id' AS merchant_id, value ->> '$.id' AS id, value ->> '$.lease' AS lease,
+        value ->> '$.status' AS status, value ->> '$.retry_at' AS retry_at FROM json_each(?)) AS v`,
+  },
+  postgres: {
+    dueOf: `SELECT merchant_id, id FROM events
+      WHERE merchant_id = $1 AND next_attempt_at <= $2 AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+      ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED`,
+    claim: `UPDATE events SET locked_until = $1
+      WHERE (merchant_id, id) IN (SELECT merchant_id, id FROM jsonb_to_recordset($2::jsonb) AS v(merchant_id text, id text))
+        AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+      RETURNING *`,
+    attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
+      SELECT id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error
+      FROM jsonb_to_recordset($1::jsonb) AS v(id text, merchant_id text, event_id text, url text, attempted_at bigint,
+        status_code integer, latency_ms integer, error text)`,
+    outcomes: `FROM jsonb_to_recordset($1::jsonb) AS v(merchant_id text, id text, lease bigint, status text, retry_at bigint)`,
+  },
+}
+
+/**
+ * Moves each event on by its attempt's outcome. Still our lease: the outcome decides what happens next.
+ * Cleared by a redelivery request while the attempt ran: keep the retry that was asked for.
+ */
+function outcomesUpdate(from: string): string {
+  const ours = 'events.locked_until = v.lease'
+  return `UPDATE events SET
+      attempt_count = events.attempt_count + 1,
+      delivery_status = CASE WHEN ${ours} THEN v.status ELSE events.delivery_status END,
+      next_attempt_at = CASE WHEN ${ours} THEN v.retry_at ELSE events.next_attempt_at END,
+      one_shot = CASE WHEN ${ours} THEN 0 ELSE events.one_shot END,
+      locked_until = CASE WHEN ${ours} THEN NULL ELSE events.locked_until END
+    ${from}
+    WHERE events.merchant_id = v.merchant_id AND events.id = v.id`
+}
+
+/** Splits attempts so no event appears twice in one part: one UPDATE … FROM applies one source row per event. */
+function distinctEvents(attempts: readonly RecordedAttempt[]): RecordedAttempt[][] {
+  const parts: { keys: Set<string>; attempts: RecordedAttempt[] }[] = []
+  for (const a of attempts) {
+    const key = `${a.lease.event.merchantId} ${a.lease.event.id}`
+    let part = parts.find((p) => !p.keys.has(key))
+    if (!part) parts.push((part = { keys: new Set(), attempts: [] }))
+    part.keys.add(key)
+    part.attempts.push(a)
+  }
+  return parts.map((p) => p.attempts)
+}
+
 export class SqlDeliveryQueue {
+  readonly #sql: { dueOf: string; claim: string; attempts: string; outcomes: string }
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
     private readonly write: Write = (fn) => db.transaction().execute(fn),
-  ) {}
-
-  /**
-   * Leases up to `limit` due events until `leaseUntil`, at most `room(merchantId)` for each merchant, so one
-   * merchant's backlog cannot crowd out everyone else's. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several
-   * processes claim disjoint batches; on SQLite one process owns the file, so the UPDATE alone suffices.
-   */
-  async lease(now: number, leaseUntil: number, limit: number, room: (merchantId: string) => number = () => limit): Promise<Lease[]> {
-    const lockClause = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
-    const window = limit * 4
-    const rows = await this.write(async (trx) => {
-      const leased: Selectable<EventsTable>[] = []
-      // Merchants at their cap whose due events fill the head of the queue: the next look skips them, or a
-      // backlog larger than one window (a merchant whose endpoint hangs) would hide everyone else's events.
-      const full = new Set<string>()
-      for (let look = 0; look < 4 && leased.length < limit; look++) {
-        const skip = full.size > 0 ? sql`AND merchant_id NOT IN (${sql.join([...full])})` : sql``
-        const due = await sql<{ merchant_id: string; id: string }>`
-          SELECT merchant_id, id FROM events
-          WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
-            AND (locked_until IS NULL OR locked_until <= ${now}) ${skip}
-          ORDER BY next_attempt_at LIMIT ${window} ${lockClause}`.execute(trx)
-        const taken = new Map<string, number>()
-        for (const l of leased) taken.set(l.merchant_id, (taken.get(l.merchant_id) ?? 0) + 1)
-        const picked = due.rows
-          .filter((r) => {
-            const n = taken.get(r.merchant_id) ?? 0
-            if (n >= room(r.merchant_id)) {
-              full.add(r.merchant_id)
-              return false
-            }
-            taken.set(r.merchant_id, n + 1)
-            return true
-          })
-          .slice(0, limit - leased.length)
-        if (picked.length > 0) {
-          // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
-          leased.push(
-            ...(await trx
-              .updateTable('events')
-              .set({ locked_until: leaseUntil })
-              .where((eb) => eb.or(picked.map((p) => eb.and([eb('merchant_id', '=', p.merchant_id), eb('id', '=', p.id)]))))
-              .where('delivery_status', '=', 'pending')
-              .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-              .returningAll()
-              .execute()),
-          )
-        }
-        // A window that was not full saw every due event: there is nothing more to look for.
-        if (due.rows.length < window) break
-      }
-      return leased
-    })
-    return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1, leaseUntil }))
+  ) {
+    const s = STATEMENTS[dialect]
+    this.#sql = { ...s, outcomes: outcomesUpdate(s.outcomes) }
   }
 
-  /** Records one attempt and moves the event on, in one transaction. */
-  async record(lease: Lease, outcome: AttemptOutcome): Promise<void> {
-    const { event, leaseUntil } = lease
-    await this.write(async (trx) => {
-      await trx
-        .insertInto('webhook_deliveries')
-        .values({
-          id: outcome.attemptId,
-          merchant_id: event.merchantId,
-          event_id: event.id,
-          url: outcome.url,
-          attempted_at: outcome.at,
-          status_code: outcome.statusCode,
-          latency_ms: outcome.latencyMs,
-          error: outcome.error === null ? null : outcome.error.slice(0, 500),
-        })
-        .execute()
-      await trx
-        .updateTable('events')
-        .set((eb) => {
-          // Still our lease: the outcome decides what happens next. Cleared by a redelivery request while the
-          // attempt ran: keep the retry that was asked for.
-          const ours = eb('locked_until', '=', leaseUntil)
-          const status = outcome.delivered ? 'delivered' : outcome.nextAttemptAt === null ? 'failed' : 'pending'
-          return {
-            attempt_count: eb('attempt_count', '+', 1),
-            delivery_status: eb.case().when(ours).then(status).else(eb.ref('delivery_status')).end(),
-            next_attempt_at: eb.case().when(ours).then(outcome.nextAttemptAt).else(eb.ref('next_attempt_at')).end(),
-            one_shot: eb.case().when(ours).then(0).else(eb.ref('one_shot')).end(),
-            locked_until: eb.case().when(ours).then(null).else(eb.ref('locked_until')).end(),
-          }
-        })
-        .where('merchant_id', '=', event.merchantId)
-        .where('id', '=', event.id)
-        .execute()
+  /**
+   * Records the finished attempts, one row each, moves their events on, then leases what `request` asks for
+   * (if anything), all in one transaction: a busy worker commits once per batch of attempts, not twice per
+   * attempt.
+   */
+  async recordAndLease(finished: readonly RecordedAttempt[], request: LeaseRequest | null): Promise<Lease[]> {
+    const rows = await this.write(async (trx) => {
+      if (finished.length > 0) await this.#record(trx, finished)
+      return request && request.limit > 0 ? this.#claim(trx, request) : []
     })
+    if (!request) return []
+    return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1, leaseUntil: request.leaseUntil }))
+  }
+
+  async #record(trx: Kysely<Database>, attempts: readonly RecordedAttempt[]): Promise<void> {
+    const rows = attempts.map(({ lease: { event }, outcome: o }) => ({
+      id: o.attemptId,
+      merchant_id: event.merchantId,
+      event_id: event.id,
+      url: o.url,
+      attempted_at: o.at,
+      status_code: o.statusCode,
+      latency_ms: o.latencyMs,
+      error: o.error === null ? null : o.error.slice(0, 500),
+    }))
+    await trx.executeQuery(CompiledQuery.raw(this.#sql.attempts, [JSON.stringify(rows)]))
+    for (const part of distinctEvents(attempts)) {
+      const outcomes = part.map(({ lease, outcome: o }) => ({
+        merchant_id: lease.event.merchantId,
+        id: lease.event.id,
+        lease: lease.leaseUntil,
+        status: o.delivered ? 'delivered' : o.nextAttemptAt === null ? 'failed' : 'pending',
+        retry_at: o.nextAttemptAt,
+      }))
+      await trx.executeQuery(CompiledQuery.raw(this.#sql.outcomes, [JSON.stringify(outcomes)]))
+    }
+  }
+
+  async #claim(trx: Kysely<Database>, r: LeaseRequest): Promise<Selectable<EventsTable>[]> {
+    const { now, limit } = r
+    const leased: Selectable<EventsTable>[] = []
+    // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
+    const claim = async (picked: { merchant_id: string; id: string }[]) => {
+      if (picked.length === 0) return
+      const claimed = await trx.executeQuery<Selectable<EventsTable>>(
+        CompiledQuery.raw(this.#sql.claim, [r.leaseUntil, JSON.stringify(picked), now]),
+      )
+      leased.push(...claimed.rows)
+    }
+
+    // Merchants whose attempts just finished: each one's oldest due events, up to its room, read through the
+    // (merchant_id, next_attempt_at) index, so no other merchant's backlog is read on the way.
+    const mine: { merchant_id: string; id: string }[] = []
+    for (const merchantId of r.recent) {
+      const room = Math.min(r.room(merchantId), limit - mine.length)
+      if (room <= 0) continue
+      const due = await trx.executeQuery<{ merchant_id: string; id: string }>(
+        CompiledQuery.raw(this.#sql.dueOf, [merchantId, now, now, room]),
+      )
+      mine.push(...due.rows)
+    }
+    await claim(mine)
+    if (!r.discover) return leased
+
+    // Everyone else, in due order. Merchants at their cap whose due events fill the head of the queue: the
+    // next look skips them, or a backlog larger than one window (a merchant whose endpoint hangs) would hide
+    // everyone else's events.
+    const lockClause = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``
+    const full = new Set<string>([...r.atCap, ...r.recent])
+    for (let look = 0; look < 4 && leased.length < limit; look++) {
+      // Twice what can be taken: room to spare for merchants that fill up.
+      const window = (limit - leased.length) * 2
+      const skip = full.size > 0 ? sql`AND merchant_id NOT IN (${sql.join([...full])})` : sql``
+      const due = await sql<{ merchant_id: string; id: string }>`
+        SELECT merchant_id, id FROM events
+        WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
+          AND (locked_until IS NULL OR locked_until <= ${now}) ${skip}
+        ORDER BY next_attempt_at LIMIT ${window} ${lockClause}`.execute(trx)
+      const taken = new Map<string, number>()
+      for (const l of leased) taken.set(l.merchant_id, (taken.get(l.merchant_id) ?? 0) + 1)
+      const picked = due.rows
+        .filter((row) => {
+          const n = taken.get(row.merchant_id) ?? 0
+          if (n >= r.room(row.merchant_id)) {
+            full.add(row.merchant_id)
+            return false
+          }
+          taken.set(row.merchant_id, n + 1)
+          return true
+        })
+        .slice(0, limit - leased.length)
+      await claim(picked)
+      // A window that was not full saw every due event: there is nothing more to look for.
+      if (due.rows.length < window) break
+    }
+    return leased
   }
 
   async depth(now: number): Promise<{ due: number; waiting: number }> {

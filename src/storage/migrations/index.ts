@@ -6,6 +6,7 @@ import { m0003ChannelCredentials } from './0003-channel-credentials.ts'
 import { m0004ChannelPayments } from './0004-channel-payments.ts'
 import { m0005OneOpenPayment } from './0005-one-open-payment.ts'
 import { m0006OrderStatusListIndex } from './0006-order-status-list-index.ts'
+import { m0007EventsMerchantDueIndex } from './0007-events-merchant-due-index.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-channel-payments': m0004ChannelPayments,
   '0005-one-open-payment': m0005OneOpenPayment,
   '0006-order-status-list-index': m0006OrderStatusListIndex,
+  '0007-events-merchant-due-index': m0007EventsMerchantDueIndex,
 }

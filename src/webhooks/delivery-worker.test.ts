@@ -1,0 +1,99 @@
+// The delivery worker against a real SQLite queue and a local endpoint: a merchant whose retry falls due is
+// served while another merchant's backlog keeps the worker busy (the worker looks at the whole queue at least
+// once a poll interval, not only when it runs out of work), and every attempt is recorded once.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import pino from 'pino'
+import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
+import { Metrics } from '../observability/metrics.ts'
+import { migrate, openDatabase, type OpenDatabase } from '../storage/database.ts'
+import { SqlDeliveryQueue } from '../storage/delivery-queue.ts'
+import { DeliveryWorker } from './delivery-worker.ts'
+
+describe('DeliveryWorker', () => {
+  let database: OpenDatabase
+  let server: Server
+  let url: string
+  const arrivals: { merchant: string; at: number }[] = []
+
+  before(async () => {
+    database = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-dw-')), 'x.db')}`)
+    await migrate(database.db)
+    server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        arrivals.push({ merchant: req.url!.slice(1), at: Date.now() })
+        // Slow enough that the busy merchant's backlog outlasts the test's waiting.
+        setTimeout(() => res.end('ok'), 5)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  after(async () => {
+    server.close()
+    await database.close()
+  })
+
+  async function due(merchantId: string, count: number, at: number) {
+    for (let i = 0; i < count; i++) {
+      await database.db
+        .insertInto('events')
+        .values({
+          merchant_id: merchantId,
+          id: `evt_${merchantId}_${i}`,
+          mode: 'test',
+          order_id: `ord_${i}`,
+          type: 'order.paid',
+          data: '{}',
+          notify_url: `${url}/${merchantId}`,
+          created_at: at,
+          delivery_status: 'pending',
+          attempt_count: 0,
+          next_attempt_at: at,
+          locked_until: null,
+          one_shot: 0,
+        })
+        .execute()
+    }
+  }
+
+  it('serves a merchant whose event falls due while another keeps it busy, and records every attempt', async () => {
+    const now = Date.now()
+    await due('mch_busy', 300, now)
+    await due('mch_later', 1, now + 150)
+    const directory = {
+      merchant: async (id: string) => ({ id, name: id, webhookUrl: null, webhookSecret: 'whsec_' + Buffer.from('k'.repeat(32)).toString('base64') }),
+    } as unknown as MerchantDirectory
+    const worker = new DeliveryWorker({
+      queue: new SqlDeliveryQueue(database.db, 'sqlite'),
+      directory,
+      clock: { now: () => Date.now() },
+      logger: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+      timeoutMs: 2_000,
+      concurrency: 8,
+      concurrencyPerMerchant: 2,
+      pollIntervalMs: 50,
+      guardEndpoints: false,
+    })
+    worker.start()
+    const deadline = Date.now() + 5_000
+    while (!arrivals.some((a) => a.merchant === 'mch_later') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    await worker.stop()
+    const later = arrivals.find((a) => a.merchant === 'mch_later')
+    assert.ok(later, 'the later event was delivered')
+    const busyBefore = arrivals.filter((a) => a.merchant === 'mch_busy' && a.at <= later.at).length
+    assert.ok(busyBefore < 300, `delivered while the busy merchant still had a backlog (${busyBefore} of 300 done)`)
+    // Stopping waits for attempts under way to be recorded: one record per request the endpoint saw.
+    const recorded = await database.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    assert.equal(Number(recorded.n), arrivals.length)
+    const delivered = await database.db.selectFrom('events').select('id').where('delivery_status', '=', 'delivered').execute()
+    assert.equal(delivered.length, arrivals.length)
+  })
+})
