@@ -20,6 +20,7 @@ import { SqlChannelCredentialStore } from './storage/channel-credential-store.ts
 import { SqlChannelNotificationStore } from './storage/channel-notification-store.ts'
 import { Storage } from './storage/storage.ts'
 import { ChangeNotifier } from './webhooks/change-notifier.ts'
+import { PayTokens } from './core/pay-tokens.ts'
 import { DeliveryWorker } from './webhooks/delivery-worker.ts'
 
 export interface AppContext {
@@ -60,7 +61,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     onPoolError: (err) => logger.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   })
   await migrate(database.db)
-  const storage = new Storage(database)
+  const payTokens = new PayTokens(config.masterKey)
+  const storage = new Storage(database, (token) => payTokens.orderIdOf(token))
   const box = new SecretBox(config.masterKey)
   const directory = new MerchantDirectory(storage.merchants, box)
   const notifier = new ChangeNotifier()
@@ -70,6 +72,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     clock,
     present: (order) => presentOrder(config.publicUrl, order),
     listener: notifier,
+    payTokens,
   }
   const channelCredentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box, () => clock.now())
   const channels = new ChannelRegistry([new SandboxChannel(), ...createRealChannels({ credentials: channelCredentials, clock })])

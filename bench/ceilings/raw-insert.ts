@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
-import { newId, newToken } from '../../src/core/ids.ts'
+import { newId } from '../../src/core/ids.ts'
 import { dialectOf, migrate, openDatabase } from '../../src/storage/database.ts'
 
 interface Spec {
@@ -43,7 +43,7 @@ function row(): unknown[] {
   seq++
   return [
     newId('ord', now), merchantId, 'test', 'pending', `raw-${seq}-${randomBytes(4).toString('hex')}`, 1234, 0, 'CNY', 'Latte',
-    null, '{"table":"7"}', '["sandbox"]', null, null, newToken(), null, null, randomBytes(32).toString('hex'),
+    null, '{"table":"7"}', '["sandbox"]', null, null, randomBytes(32).toString('base64url'), null, null, randomBytes(32).toString('hex'),
     now, now + 900_000, null, null, now,
   ]
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
-import { newId, newToken } from '../../src/core/ids.ts'
+import { newId } from '../../src/core/ids.ts'
 import { createMerchant, type NewMerchantCredentials } from '../../src/merchants/create-merchant.ts'
 import { SecretBox } from '../../src/security/secret-box.ts'
 import { migrate, openDatabase } from '../../src/storage/database.ts'
@@ -121,7 +121,7 @@ export function seedSqliteOrders(url: string, merchantId: string, count: number)
       const paid = i % 3 !== 0
       insert.run(
         newId('ord', created), merchantId, 'test', paid ? 'paid' : 'expired', `seed-${i}`, 100 + (i % 10_000), 0, 'CNY', 'Latte',
-        null, '{"table":"7"}', '["sandbox"]', null, null, newToken(), paid ? 'sandbox' : null, paid ? `sbx_${i}` : null,
+        null, '{"table":"7"}', '["sandbox"]', null, null, randomBytes(32).toString('base64url'), paid ? 'sandbox' : null, paid ? `sbx_${i}` : null,
         hash, created, created + 900_000, paid ? created + 30_000 : null, null, created + 30_000,
       )
     }

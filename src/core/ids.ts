@@ -20,7 +20,8 @@ function encodeTime(ms: number): string {
 const pool = Buffer.alloc(4096)
 let poolOffset = pool.length
 
-function randomSlice(count: number): Buffer {
+/** count bytes from the CSPRNG, never handed out before. */
+export function randomSlice(count: number): Buffer {
   if (poolOffset + count > pool.length) {
     randomFillSync(pool)
     poolOffset = 0
@@ -39,9 +40,4 @@ function randomChars(count: number): string {
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${encodeTime(nowMs)}${randomChars(16)}`
-}
-
-/** A URL-safe capability token with 192 bits of randomness; it encodes nothing. */
-export function newToken(): string {
-  return randomSlice(24).toString('base64url')
 }

@@ -4,42 +4,11 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { newId, newToken } from '../core/ids.ts'
-import type { Order } from '../core/order.ts'
+import { anOrder } from '../../test/helpers/orders.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
 import { OrderInsertBatcher, type WriteStatement } from './order-insert-batcher.ts'
 import type { Database } from './schema.ts'
-
-function anOrder(outTradeNo: string, overrides: Partial<Order> = {}): Order {
-  const now = Date.now()
-  return {
-    id: newId('ord', now),
-    merchantId: 'mch_batcher',
-    mode: 'test',
-    status: 'pending',
-    outTradeNo,
-    amount: 100,
-    amountRefunded: 0,
-    currency: 'CNY',
-    subject: 'Tea',
-    description: null,
-    metadata: {},
-    channels: ['sandbox'],
-    notifyUrl: null,
-    returnUrl: null,
-    payToken: newToken(),
-    channel: null,
-    channelTradeNo: null,
-    requestHash: 'h',
-    createdAt: now,
-    expiresAt: now + 60_000,
-    paidAt: null,
-    closedAt: null,
-    updatedAt: now,
-    ...overrides,
-  }
-}
 
 describe('OrderInsertBatcher', () => {
   let database: OpenDatabase

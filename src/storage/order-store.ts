@@ -1,5 +1,5 @@
 // Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
 import type { OrderListFilter, OrderStore } from '../core/ports.ts'
 import { CompiledOnce } from './compiled-once.ts'
@@ -65,8 +65,17 @@ function orderToRow(o: Order): OrdersTable {
 /** One compiled INSERT per number of rows (compiled-once.ts): the hot path of order creation. */
 const insertOrders = new Map<number, CompiledOnce>()
 
+/** The order id a pay token names (PayTokens.orderIdOf), or null for a token of another shape. */
+export type LocateToken = (token: string) => string | null
+
+/** The length of the purely random pay tokens made before tokens carried their order's id. */
+const LEGACY_TOKEN_LENGTH = 32
+
 export class SqlOrderStore implements OrderStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly locate: LocateToken = () => null,
+  ) {}
 
   async insertIfAbsent(order: Order): Promise<boolean> {
     return (await this.insertManyIfAbsent([order])).has(order.id)
@@ -113,7 +122,14 @@ export class SqlOrderStore implements OrderStore {
   }
 
   async byToken(token: string): Promise<Order | null> {
-    const row = await this.db.selectFrom('orders').selectAll().where('pay_token', '=', token).executeTakeFirst()
+    const id = this.locate(token)
+    // The id says where to look; only the whole token, compared with the stored one, says it is this order's.
+    const q = this.db.selectFrom('orders').selectAll().where('pay_token', '=', token)
+    const row = id
+      ? await q.where('id', '=', id).executeTakeFirst()
+      : token.length === LEGACY_TOKEN_LENGTH
+        ? await q.where(sql<boolean>`length(pay_token) = 32`).executeTakeFirst()
+        : undefined
     return row ? rowToOrder(row) : null
   }
 

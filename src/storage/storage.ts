@@ -10,14 +10,14 @@ import { OrderInsertBatcher } from './order-insert-batcher.ts'
 import { SqlIdempotencyStore } from './idempotency-store.ts'
 import { SqlMerchantStore } from './merchant-store.ts'
 import { SqlNonceStore } from './nonce-store.ts'
-import { SqlOrderStore } from './order-store.ts'
+import { SqlOrderStore, type LocateToken } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
 import { SqlRefundStore } from './refund-store.ts'
 import type { Database } from './schema.ts'
 
-function unitOfWork(db: Kysely<Database>): UnitOfWork {
+function unitOfWork(db: Kysely<Database>, locate?: LocateToken): UnitOfWork {
   return {
-    orders: new SqlOrderStore(db),
+    orders: new SqlOrderStore(db, locate),
     payments: new SqlPaymentStore(db),
     events: new SqlEventStore(db),
     refunds: new SqlRefundStore(db),
@@ -40,11 +40,15 @@ export class Storage implements Transactor {
    */
   readonly #orderInserts: OrderInsertBatcher | null
 
-  constructor(readonly database: OpenDatabase) {
+  constructor(
+    readonly database: OpenDatabase,
+    /** How pay tokens name their orders (PayTokens.orderIdOf); without it only legacy tokens are found. */
+    private readonly locate?: LocateToken,
+  ) {
     const db = database.db
     this.#group = database.dialect === 'sqlite' ? new GroupCommit(db) : null
     const write = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => this.write(fn)
-    this.orders = new SqlOrderStore(db)
+    this.orders = new SqlOrderStore(db, locate)
     this.events = new SqlEventStore(db)
     this.refunds = new SqlRefundStore(db)
     this.merchants = new SqlMerchantStore(db)
@@ -60,7 +64,7 @@ export class Storage implements Transactor {
   }
 
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
-    return this.write((trx) => fn(unitOfWork(trx)))
+    return this.write((trx) => fn(unitOfWork(trx, this.locate)))
   }
 
   /**
@@ -68,7 +72,7 @@ export class Storage implements Transactor {
    * synchronous_commit on), saving BEGIN and COMMIT; SQLite groups it into a shared commit without a savepoint.
    */
   statement<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
-    return this.#group ? this.#group.runStatement((trx) => fn(unitOfWork(trx))) : fn(unitOfWork(this.database.db))
+    return this.#group ? this.#group.runStatement((trx) => fn(unitOfWork(trx, this.locate))) : fn(unitOfWork(this.database.db, this.locate))
   }
 
   /** Runs fn in one transaction; on SQLite it may share its commit with others, and returns once durable. */

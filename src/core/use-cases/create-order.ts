@@ -1,7 +1,7 @@
 // Creates an order, idempotently on (merchant, mode, out_trade_no).
 import { createHash } from 'node:crypto'
 import { AppError } from '../errors.ts'
-import { newId, newToken } from '../ids.ts'
+import { newId } from '../ids.ts'
 import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
 import type { UseCaseDeps } from './context.ts'
 
@@ -52,8 +52,9 @@ export async function createOrder(
   }
   const now = deps.clock.now()
   const requestHash = orderRequestHash(input)
+  const id = newId('ord', now)
   const order: Order = {
-    id: newId('ord', now),
+    id,
     merchantId,
     mode,
     status: 'pending',
@@ -67,7 +68,7 @@ export async function createOrder(
     channels: channelsForMode(mode, input.channels),
     notifyUrl: input.notifyUrl,
     returnUrl: input.returnUrl,
-    payToken: newToken(),
+    payToken: deps.payTokens.issue(id),
     channel: null,
     channelTradeNo: null,
     requestHash,

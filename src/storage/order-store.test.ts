@@ -1,0 +1,49 @@
+// Finding an order by its pay token: through the id the token carries, or, for tokens made before tokens
+// carried ids, through the partial index of those; the whole token must match either way.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
+import { anOrder } from '../../test/helpers/orders.ts'
+import { PayTokens } from '../core/pay-tokens.ts'
+import { migrate, openDatabase, type OpenDatabase } from './database.ts'
+import { SqlOrderStore } from './order-store.ts'
+
+describe('SqlOrderStore.byToken', () => {
+  let database: OpenDatabase
+  let store: SqlOrderStore
+  const tokens = new PayTokens(randomBytes(32))
+
+  before(async () => {
+    database = await openDatabase('sqlite::memory:')
+    await migrate(database.db)
+    store = new SqlOrderStore(database.db, (t) => tokens.orderIdOf(t))
+  })
+  after(() => database.close())
+
+  it('finds an order by a token that carries its id, and not by a token with another random part', async () => {
+    const order = anOrder('t-1')
+    order.payToken = tokens.issue(order.id)
+    await store.insertIfAbsent(order)
+    assert.equal((await store.byToken(order.payToken))?.id, order.id)
+    const forged = tokens.issue(order.id)
+    assert.equal(await store.byToken(forged), null)
+  })
+
+  it('still finds an order whose token is of the earlier, purely random shape', async () => {
+    const order = anOrder('t-2', { payToken: randomBytes(24).toString('base64url') })
+    await store.insertIfAbsent(order)
+    assert.equal((await store.byToken(order.payToken))?.id, order.id)
+    assert.equal(await store.byToken(randomBytes(24).toString('base64url')), null)
+  })
+
+  it('reads through the id index or the legacy partial index, never a scan', async () => {
+    const plan = async (query: ReturnType<typeof sql>) =>
+      (await query.execute(database.db)).rows.map((r) => (r as { detail: string }).detail).join('; ')
+    assert.match(await plan(sql`EXPLAIN QUERY PLAN SELECT * FROM orders WHERE pay_token = ${'x'} AND id = ${'y'}`), /orders_id_ix/)
+    assert.match(
+      await plan(sql`EXPLAIN QUERY PLAN SELECT * FROM orders WHERE pay_token = ${'x'} AND length(pay_token) = 32`),
+      /orders_legacy_pay_token_ix/,
+    )
+  })
+})
