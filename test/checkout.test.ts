@@ -266,6 +266,29 @@ describeEachDatabase('checkout', (t) => {
     assert.equal((await (await fetch(`${plain.pay_url}/status`)).json()).return_url, null)
   })
 
+  it('answers a cached page view or status poll (the fast path) exactly as the routes do, and shows a change at once', async () => {
+    const order = await newOrder(t.server)
+    const shape = (p: Page) => ({
+      status: p.status,
+      text: p.text.replace(/data-left="\d+"|\d+:\d\d/g, 'TIME'),
+      headers: [...p.headers].filter(([k]) => !['date', 'x-request-id'].includes(k)),
+    })
+    for (const [path, headers] of [
+      ['', { 'accept-language': 'zh-CN,zh;q=0.9' }],
+      ['', {}],
+      ['/status', {}],
+    ] as const) {
+      const first = await get(`${order.pay_url}${path}`, headers)
+      const cached = await get(`${order.pay_url}${path}`, headers)
+      assert.deepEqual(shape(cached), shape(first), `GET ${path || '/'}`)
+      assert.match(cached.headers.get('x-request-id') ?? '', /^req_[0-9a-z]{26}$/)
+      assert.notEqual(cached.headers.get('x-request-id'), first.headers.get('x-request-id'))
+    }
+    await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+    assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'paid')
+    assert.match((await get(order.pay_url)).text, /Paid|paid/)
+  })
+
   it('answers 404 JSON for the status of an unknown token', async () => {
     const res = await fetch(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/status`)
     assert.equal(res.status, 404)

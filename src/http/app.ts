@@ -1,9 +1,11 @@
 // Builds the Fastify application: the merchant API, the checkout, channel callbacks and operations.
 import Fastify, { LogController } from 'fastify'
 import swagger from '@fastify/swagger'
+import { createServer } from 'node:http'
 import type { AppContext } from '../context.ts'
 import { channelNotifyRoutes } from './channel-notify/routes.ts'
 import { checkoutRoutes } from './checkout/routes.ts'
+import { FastPaths } from './fast-path.ts'
 import { AppError } from '../core/errors.ts'
 import { newId } from '../core/ids.ts'
 import { sendError, toAppError } from './error-response.ts'
@@ -23,7 +25,27 @@ export const BODY_LIMIT = 64 * 1024
 const FRACTIONAL_AMOUNT = /(?<!\\)"amount"\s*:\s*-?\d+(?:\.\d*|[eE])/
 
 export async function buildApp(ctx: AppContext) {
+  const requestSeries = new Map<string, string>()
+  const countRequest = (route: string, status: number) => {
+    const known = `${status} ${route}`
+    let series = requestSeries.get(known)
+    if (series === undefined) {
+      series = ctx.metrics.series('scanpay_http_requests_total', { route, status: String(status) })
+      requestSeries.set(known, series)
+    }
+    ctx.metrics.incSeries(series)
+  }
+  const fastPaths = new FastPaths(countRequest)
   const app = Fastify({
+    // Fastify's own HTTP/1 server, with the fast paths in front (fast-path.ts) and its timeouts as it sets them.
+    serverFactory: (handler, options) => {
+      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number }
+      const server = createServer((req, res) => fastPaths.handle(req, res) || handler(req, res))
+      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000
+      server.requestTimeout = o.requestTimeout ?? 0
+      server.setTimeout(o.connectionTimeout ?? 0)
+      return server
+    },
     loggerInstance: ctx.logger,
     // Per-request lines would dominate the log under load; errors are still logged with the request id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -66,16 +88,12 @@ export async function buildApp(ctx: AppContext) {
     reply.header('x-request-id', req.id)
     done()
   })
-  const requestSeries = new Map<string, string>()
   app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routeOptions.url ?? 'unmatched'
-    const known = `${reply.statusCode} ${route}`
-    let series = requestSeries.get(known)
-    if (series === undefined) {
-      series = ctx.metrics.series('scanpay_http_requests_total', { route, status: String(reply.statusCode) })
-      requestSeries.set(known, series)
-    }
-    ctx.metrics.incSeries(series)
+    countRequest(req.routeOptions.url ?? 'unmatched', reply.statusCode)
+    done()
+  })
+  app.addHook('preClose', (done) => {
+    fastPaths.close()
     done()
   })
 
@@ -99,7 +117,7 @@ export async function buildApp(ctx: AppContext) {
   })
 
   await app.register(opsRoutes(ctx))
-  await app.register(checkoutRoutes(ctx))
+  await app.register(checkoutRoutes(ctx, fastPaths))
   await app.register(merchantApi(ctx))
   await app.register(channelNotifyRoutes(ctx))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -50,6 +50,11 @@ export class CachedCheckout {
     return this.#bytes
   }
 
+  /** The response under `key` if it was already made for this state. */
+  rendered<T>(key: string): T | undefined {
+    return this.#renders.get(key)?.value as T | undefined
+  }
+
   /** The response under `key`, made once per state. */
   render<T>(key: string, make: () => T, sizeOf: (value: T) => number): T {
     const hit = this.#renders.get(key)
@@ -114,6 +119,12 @@ export class CheckoutCache {
 
   get size(): number {
     return this.#slots.size
+  }
+
+  /** The token's state if it was read less than ttlMs ago; null otherwise (get() reads it). */
+  fresh(token: string): CachedCheckout | null {
+    const slot = this.#slots.get(token)
+    return slot?.entry && this.deps.now() - slot.readAt < this.options.ttlMs ? slot.entry : null
   }
 
   /** The token's state, read at most ttlMs ago or read now; null when the token is unknown. */

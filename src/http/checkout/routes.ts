@@ -15,12 +15,13 @@ import { CheckoutCache, type CachedCheckout, type CheckoutState } from './checko
 import { checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, plausibleToken } from './order-status.ts'
-import { sendPage } from './page-response.ts'
+import { PAGE_HEADERS, sendPage } from './page-response.ts'
 import type { PageTemplate } from './page-template.ts'
 import { isPlausibleKeyId, orderForLink, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
 import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
 import { RateLimiter } from '../merchant-api/rate-limiter.ts'
+import type { FastPaths } from '../fast-path.ts'
 
 interface TokenRoute {
   Params: { token: string }
@@ -38,6 +39,9 @@ interface ChannelRoute {
 
 const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const
 
+/** A page view or a status poll, without a query string: what the fast path may answer. */
+const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(\/status)?$/
+
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
 
 function langOf(req: FastifyRequest): Lang {
@@ -52,7 +56,7 @@ function pagePath(token: string, lang: Lang | null, extra = ''): string {
 /** Pay, decline and channel choices per checkout token: ample for a person, a wall for a script. */
 const ACTIONS_PER_SECOND = 5
 
-export function checkoutRoutes(ctx: AppContext) {
+export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   const qrCache = new QrCache()
   const actionLimiter = new RateLimiter(ACTIONS_PER_SECOND, () => ctx.clock.now())
   const streams = new StatusStreams({
@@ -66,6 +70,25 @@ export function checkoutRoutes(ctx: AppContext) {
     now: () => ctx.clock.now(),
     load: (token) => loadState(token),
     onOrder: (token, fn) => ctx.notifier.onOrder(token, fn),
+  })
+
+  // A page view or status poll whose answer is cached and fresh is sent before Fastify (../fast-path.ts): the
+  // same bytes and headers as the routes below, which make and cache them. A query string, a miss, a stale
+  // entry or an answer not yet rendered goes on to the routes.
+  fastPaths?.add((req, res) => {
+    const read = req.method === 'GET' ? CACHED_READ.exec(req.url ?? '') : null
+    const entry = read && cache.fresh(read[1]!)
+    if (!entry) return false
+    const { order } = entry.state
+    const now = ctx.clock.now()
+    const status = effectiveStatus(order, now)
+    if (read[2]) {
+      const body = entry.rendered<Buffer>(`status:${status}`)
+      return body ? fastPaths.send(res, '/pay/:token/status', STATUS_HEADERS, body) : false
+    }
+    const lang = negotiateLanguage(undefined, req.headers['accept-language'])
+    const template = entry.rendered<PageTemplate>(`page:${lang}:${status}`)
+    return template ? fastPaths.send(res, '/pay/:token', PAGE_HEADERS, fillCheckoutPage(template, order, now)) : false
   })
 
   async function findOrder(token: string): Promise<Order | null> {
