@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { SqlDeliveryQueue, type Lease, type LeaseRequest, type RecordedAttempt } from './delivery-queue.ts'
+import { insertDueEvents } from '../../test/helpers/events.ts'
 
 const now = 1_800_000_000_000
 const until = now + 40_000
@@ -36,28 +37,7 @@ for (const kind of await databaseKinds()) {
     let database: OpenDatabase
     let queue: SqlDeliveryQueue
 
-    async function due(merchantId: string, count: number, at: number) {
-      for (let i = 0; i < count; i++) {
-        await database.db
-          .insertInto('events')
-          .values({
-            merchant_id: merchantId,
-            id: `evt_${merchantId}_${i}`,
-            mode: 'test',
-            order_id: `ord_${i}`,
-            type: 'order.paid',
-            data: '{}',
-            notify_url: null,
-            created_at: at,
-            delivery_status: 'pending',
-            attempt_count: 0,
-            next_attempt_at: at + i,
-            locked_until: null,
-            one_shot: 0,
-          })
-          .execute()
-      }
-    }
+    const due = (merchantId: string, count: number, at: number) => insertDueEvents(database.db, merchantId, count, at, { spacingMs: 1 })
 
     const event = (merchantId: string, id: string) =>
       database.db.selectFrom('events').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirstOrThrow()

@@ -14,6 +14,7 @@ import { Metrics } from '../observability/metrics.ts'
 import { migrate, openDatabase, type OpenDatabase } from '../storage/database.ts'
 import { SqlDeliveryQueue } from '../storage/delivery-queue.ts'
 import { DeliveryWorker } from './delivery-worker.ts'
+import { insertDueEvents } from '../../test/helpers/events.ts'
 
 describe('DeliveryWorker', () => {
   let database: OpenDatabase
@@ -40,28 +41,8 @@ describe('DeliveryWorker', () => {
     await database.close()
   })
 
-  async function due(merchantId: string, count: number, at: number) {
-    for (let i = 0; i < count; i++) {
-      await database.db
-        .insertInto('events')
-        .values({
-          merchant_id: merchantId,
-          id: `evt_${merchantId}_${i}`,
-          mode: 'test',
-          order_id: `ord_${i}`,
-          type: 'order.paid',
-          data: '{}',
-          notify_url: `${url}/${merchantId}`,
-          created_at: at,
-          delivery_status: 'pending',
-          attempt_count: 0,
-          next_attempt_at: at,
-          locked_until: null,
-          one_shot: 0,
-        })
-        .execute()
-    }
-  }
+  const due = (merchantId: string, count: number, at: number) =>
+    insertDueEvents(database.db, merchantId, count, at, { notifyUrl: `${url}/${merchantId}` })
 
   it('serves a merchant whose event falls due while another keeps it busy, and records every attempt', async () => {
     const now = Date.now()
