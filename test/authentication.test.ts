@@ -86,6 +86,19 @@ describeEachDatabase('authentication', (t) => {
     }
   })
 
+  it('a replayed signed create with an Idempotency-Key is refused too, not answered from the stored response', async () => {
+    const body = JSON.stringify({ ...ORDER, out_trade_no: 'replay-create-idem' })
+    const timestamp = Math.floor(Date.now() / 1000)
+    const nonce = randomBytes(16).toString('hex')
+    const authorization = authorizationHeader(key().key_id, key().secret, { method: 'POST', pathAndQuery: '/v1/orders', timestamp, nonce, body })
+    const headers = { authorization, 'content-type': 'application/json', 'idempotency-key': `idem-${nonce}` }
+    const send = () => fetch(`${url()}/v1/orders`, { method: 'POST', headers, body })
+    assert.equal((await send()).status, 201)
+    const replay = await send()
+    assert.equal(replay.status, 401)
+    assert.equal(((await replay.json()) as { error: { code: string } }).error.code, 'nonce_reused')
+  })
+
   it('replays of a signed create are refused before anything is written', async () => {
     const body = JSON.stringify({ ...ORDER, out_trade_no: 'replay-create' })
     const timestamp = Math.floor(Date.now() / 1000)
