@@ -5,7 +5,7 @@
 // found through its id, whose index grows in time order, and the whole token is then compared with the one
 // stored. An index on a random token instead put every new order on a random page of a large index: one
 // written page per order at every commit, which measured as half of an insert's cost on SQLite.
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, type Cipher, type Decipher } from 'node:crypto'
 import { randomSlice } from './ids.ts'
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'
@@ -13,21 +13,29 @@ const TOKEN_BYTES = 32
 /** base64url of 32 bytes, without padding. */
 export const PAY_TOKEN_LENGTH = 43
 
+/** 8 base32 characters (40 bits) from `id` at `at`, as a number (exact: below 2^53). */
+function read40(id: string, at: number): number {
+  let n = 0
+  for (let i = at; i < at + 8; i++) n = n * 32 + ALPHABET.indexOf(id[i]!)
+  return n
+}
+
+function write40(n: number): string {
+  let out = ''
+  for (let i = 0; i < 8; i++, n = Math.floor(n / 32)) out = ALPHABET[n % 32] + out
+  return out
+}
+
 /** An order id (`ord_` + 10 time + 16 random base32 chars) as one 16-byte block: 48-bit time, 80 random bits. */
 function idToBlock(id: string): Buffer {
   if (!/^ord_[0-9a-hjkmnp-tv-z]{26}$/.test(id)) throw new Error(`not an order id: ${id}`)
   let time = 0
   for (let i = 4; i < 14; i++) time = time * 32 + ALPHABET.indexOf(id[i]!)
   if (time >= 2 ** 48) throw new Error(`order id time out of range: ${id}`)
-  const block = Buffer.alloc(16)
+  const block = Buffer.allocUnsafe(16)
   block.writeUIntBE(time, 0, 6)
-  // 16 chars × 5 bits = 80 bits = 10 bytes, packed big-endian.
-  let acc = 0n
-  for (let i = 14; i < 30; i++) acc = (acc << 5n) | BigInt(ALPHABET.indexOf(id[i]!))
-  for (let i = 15; i >= 6; i--) {
-    block[i] = Number(acc & 0xffn)
-    acc >>= 8n
-  }
+  block.writeUIntBE(read40(id, 14), 6, 5)
+  block.writeUIntBE(read40(id, 22), 11, 5)
   return block
 }
 
@@ -35,25 +43,25 @@ function blockToId(block: Buffer): string {
   let time = block.readUIntBE(0, 6)
   let timeChars = ''
   for (let i = 0; i < 10; i++, time = Math.floor(time / 32)) timeChars = ALPHABET[time % 32] + timeChars
-  let acc = 0n
-  for (let i = 6; i < 16; i++) acc = (acc << 8n) | BigInt(block[i]!)
-  let randomChars = ''
-  for (let i = 0; i < 16; i++, acc >>= 5n) randomChars = ALPHABET[Number(acc & 31n)] + randomChars
-  return `ord_${timeChars}${randomChars}`
+  return `ord_${timeChars}${write40(block.readUIntBE(6, 5))}${write40(block.readUIntBE(11, 5))}`
 }
 
 export class PayTokens {
-  readonly #key: Buffer
+  // ECB on exactly one block per call, padding off: each update() is one AES block in, one out, so one cipher
+  // object serves every call (making one per call cost more than the rest of an order's id and token).
+  readonly #encrypt: Cipher
+  readonly #decrypt: Decipher
 
   /** masterKey: the server's 32-byte master key; the token key is derived from it, for this use only. */
   constructor(masterKey: Buffer) {
-    this.#key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'scanpay pay-token locator v1', 32))
+    const key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'scanpay pay-token locator v1', 32))
+    this.#encrypt = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+    this.#decrypt = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false)
   }
 
   /** A new token for the order with this id. */
   issue(orderId: string): string {
-    const cipher = createCipheriv('aes-256-ecb', this.#key, null).setAutoPadding(false)
-    const locator = cipher.update(idToBlock(orderId))
+    const locator = this.#encrypt.update(idToBlock(orderId))
     return Buffer.concat([locator, randomSlice(16)], TOKEN_BYTES).toString('base64url')
   }
 
@@ -65,7 +73,6 @@ export class PayTokens {
     if (token.length !== PAY_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return null
     const bytes = Buffer.from(token, 'base64url')
     if (bytes.length !== TOKEN_BYTES) return null
-    const decipher = createDecipheriv('aes-256-ecb', this.#key, null).setAutoPadding(false)
-    return blockToId(decipher.update(bytes.subarray(0, 16)))
+    return blockToId(this.#decrypt.update(bytes.subarray(0, 16)))
   }
 }
