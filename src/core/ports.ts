@@ -44,13 +44,19 @@ export interface OrderListFilter {
   limit: number
 }
 
+/**
+ * What a list page shows of an order. Reading fewer columns is a large part of a page's cost (each column of
+ * each row is a value the driver makes), so a list leaves out what no page shows.
+ */
+export type ListedOrder = Omit<Order, 'merchantId' | 'channels' | 'requestHash' | 'updatedAt'>
+
 export interface OrderStore {
   /** Inserts unless (merchant, mode, out_trade_no) exists; true when this call inserted it. */
   insertIfAbsent(order: Order): Promise<boolean>
   byId(merchantId: string, mode: Mode, id: string): Promise<Order | null>
   byOutTradeNo(merchantId: string, mode: Mode, outTradeNo: string): Promise<Order | null>
   byToken(token: string): Promise<Order | null>
-  list(filter: OrderListFilter): Promise<Order[]>
+  list(filter: OrderListFilter): Promise<ListedOrder[]>
   /** Conditional move out of `pending`; false when another writer got there first (or it had expired). */
   markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean>
   markClosed(order: Order, now: number): Promise<boolean>

@@ -1,16 +1,44 @@
 // How orders, refunds and events look from outside: the contract's JSON shapes.
 import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
-import type { Order } from '../core/order.ts'
+import type { ListedOrder } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { AppError } from '../core/errors.ts'
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+const DAY_MS = 86_400_000
+/** 10000-01-01T00:00:00Z: from here on toISOString writes six-digit years. */
+const ISO_END_MS = 253_402_300_800_000
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
+let isoDay = NaN
+let isoDayPrefix = ''
+
+/**
+ * Date#toISOString, written out from the last day it saw: a page of 50 orders formats ~130 times and
+ * toISOString took ~0.7 µs each, most of presenting the page. Anything unusual goes to toISOString itself.
+ */
+export function isoTime(ms: number): string {
+  if (!(ms >= 0 && ms < ISO_END_MS && Number.isInteger(ms))) return new Date(ms).toISOString()
+  const day = Math.floor(ms / DAY_MS)
+  if (day !== isoDay) {
+    isoDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11)
+    isoDay = day
+  }
+  let t = ms - day * DAY_MS
+  const milli = t % 1000
+  t = (t - milli) / 1000
+  const sec = t % 60
+  t = (t - sec) / 60
+  const min = t % 60
+  const hour = (t - min) / 60
+  return `${isoDayPrefix}${TWO_DIGITS[hour]}:${TWO_DIGITS[min]}:${TWO_DIGITS[sec]}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`
+}
+
+const iso = (ms: number | null) => (ms === null ? null : isoTime(ms))
 
 export function payUrl(publicUrl: string, token: string): string {
   return `${publicUrl}/pay/${token}`
 }
 
-export function presentOrder(publicUrl: string, o: Order) {
+export function presentOrder(publicUrl: string, o: ListedOrder) {
   const url = payUrl(publicUrl, o.payToken)
   return {
     id: o.id,

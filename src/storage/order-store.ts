@@ -1,7 +1,7 @@
 // Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
-import type { OrderListFilter, OrderStore } from '../core/ports.ts'
+import type { ListedOrder, OrderListFilter, OrderStore } from '../core/ports.ts'
 import { CompiledOnce } from './compiled-once.ts'
 import type { Database, OrdersTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
@@ -31,6 +31,55 @@ export function rowToOrder(row: Selectable<OrdersTable>): Order {
     paidAt: row.paid_at === null ? null : Number(row.paid_at),
     closedAt: row.closed_at === null ? null : Number(row.closed_at),
     updatedAt: Number(row.updated_at),
+  }
+}
+
+/** A listed order's columns, in the order the list reads them back (rowToListed). */
+const LISTED_COLUMNS = [
+  'id', 'mode', 'status', 'out_trade_no', 'amount', 'amount_refunded', 'currency', 'subject', 'description',
+  'metadata', 'notify_url', 'return_url', 'pay_token', 'channel', 'channel_trade_no', 'created_at', 'expires_at',
+  'paid_at', 'closed_at',
+] as const
+
+type ListedRow = [
+  id: string, mode: Order['mode'], status: string, outTradeNo: string, amount: number, amountRefunded: number,
+  currency: string, subject: string, description: string | null, metadata: string, notifyUrl: string | null,
+  returnUrl: string | null, payToken: string, channel: string | null, channelTradeNo: string | null,
+  createdAt: number, expiresAt: number, paidAt: number | null, closedAt: number | null,
+]
+
+/**
+ * Each listed row as one JSON array, so that the driver makes one value per row instead of one per column:
+ * better-sqlite3 took 246 µs to return 50 rows of these 19 columns as objects and 78 µs as arrays' JSON (116
+ * with JSON.parse). pg parses a `json` value itself; SQLite's comes back as text.
+ */
+function listedRow(db: Kysely<Database>) {
+  const build = db.getExecutor().adapter instanceof PostgresAdapter ? sql.raw('json_build_array') : sql.raw('json_array')
+  return sql<ListedRow | string>`${build}(${sql.join(LISTED_COLUMNS.map((c) => sql.ref(c)))})`.as('r')
+}
+
+function rowToListed(json: ListedRow | string): ListedOrder {
+  const r: ListedRow = typeof json === 'string' ? JSON.parse(json) : json
+  return {
+    id: r[0],
+    mode: r[1],
+    status: r[2] as OrderStatus,
+    outTradeNo: r[3],
+    amount: Number(r[4]),
+    amountRefunded: Number(r[5]),
+    currency: r[6],
+    subject: r[7],
+    description: r[8],
+    metadata: JSON.parse(r[9]) as Record<string, string>,
+    notifyUrl: r[10],
+    returnUrl: r[11],
+    payToken: r[12],
+    channel: r[13] as ChannelName | null,
+    channelTradeNo: r[14],
+    createdAt: Number(r[15]),
+    expiresAt: Number(r[16]),
+    paidAt: r[17] === null ? null : Number(r[17]),
+    closedAt: r[18] === null ? null : Number(r[18]),
   }
 }
 
@@ -64,6 +113,9 @@ function orderToRow(o: Order): OrdersTable {
 
 /** One compiled INSERT per number of rows (compiled-once.ts): the hot path of order creation. */
 const insertOrders = new Map<number, CompiledOnce>()
+
+/** One compiled list statement per set of filters given (a bit each, as SqlOrderStore.list sets them). */
+const listOrders = new Map<number, CompiledOnce>()
 
 /** The order id a pay token names (PayTokens.orderIdOf), or null for a token of another shape. */
 export type LocateToken = (token: string) => string | null
@@ -133,19 +185,48 @@ export class SqlOrderStore implements OrderStore {
     return row ? rowToOrder(row) : null
   }
 
-  async list(f: OrderListFilter): Promise<Order[]> {
-    let q = this.db
-      .selectFrom('orders')
-      .selectAll()
-      .where('merchant_id', '=', f.merchantId)
-      .where('mode', '=', f.mode)
-    if (f.status) q = q.where('status', '=', f.status)
-    if (f.outTradeNo !== undefined) q = q.where('out_trade_no', '=', f.outTradeNo)
-    if (f.createdGte !== undefined) q = q.where('created_at', '>=', f.createdGte)
-    if (f.createdLt !== undefined) q = q.where('created_at', '<', f.createdLt)
-    if (f.before) q = q.where(olderThan(f.before))
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()
-    return rows.map(rowToOrder)
+  async list(f: OrderListFilter): Promise<ListedOrder[]> {
+    // Which filters are given picks the statement's text, compiled once (compiled-once.ts): building and
+    // compiling it cost ~90 µs of CPU a page (A/B). `values` are its parameters in the order the builder below adds them.
+    const values: unknown[] = [f.merchantId, f.mode]
+    let shape = 0
+    if (f.status) {
+      shape |= 1
+      values.push(f.status)
+    }
+    if (f.outTradeNo !== undefined) {
+      shape |= 2
+      values.push(f.outTradeNo)
+    }
+    if (f.createdGte !== undefined) {
+      shape |= 4
+      values.push(f.createdGte)
+    }
+    if (f.createdLt !== undefined) {
+      shape |= 8
+      values.push(f.createdLt)
+    }
+    if (f.before) {
+      shape |= 16
+      values.push(f.before.createdAt, f.before.id)
+    }
+    values.push(f.limit)
+    let compiled = listOrders.get(shape)
+    if (!compiled) listOrders.set(shape, (compiled = new CompiledOnce()))
+    const r = await compiled.execute(this.db, values, () => {
+      let q = this.db
+        .selectFrom('orders')
+        .select(listedRow(this.db))
+        .where('merchant_id', '=', f.merchantId)
+        .where('mode', '=', f.mode)
+      if (f.status) q = q.where('status', '=', f.status)
+      if (f.outTradeNo !== undefined) q = q.where('out_trade_no', '=', f.outTradeNo)
+      if (f.createdGte !== undefined) q = q.where('created_at', '>=', f.createdGte)
+      if (f.createdLt !== undefined) q = q.where('created_at', '<', f.createdLt)
+      if (f.before) q = q.where(olderThan(f.before))
+      return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit)
+    })
+    return r.rows.map((row) => rowToListed(row.r))
   }
 
   async markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean> {

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
+import type { ListedOrder } from '../../core/ports.ts'
 import { closeOrder } from '../../core/use-cases/close-order.ts'
 import { createOrder } from '../../core/use-cases/create-order.ts'
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
@@ -58,7 +59,7 @@ function checkUrl(ctx: AppContext, url: string | null | undefined, param: string
 
 export function merchantApi(ctx: AppContext) {
   const { storage, deps } = ctx
-  const present = (o: Order) => presentOrder(ctx.config.publicUrl, o)
+  const present = (o: ListedOrder) => presentOrder(ctx.config.publicUrl, o)
   const authDeps = { directory: ctx.directory, nonces: storage.nonces, rateLimiter: ctx.rateLimiter, now: () => ctx.clock.now() }
 
   async function orderOf(req: FastifyRequest<{ Params: IdParams }>): Promise<Order> {
