@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import pg from 'pg'
 import { MIGRATIONS } from './migrations/index.ts'
 import type { Database } from './schema.ts'
-import { walFileSync, walSyncingDialect } from './sqlite-wal-sync.ts'
+import { threadedSqlite, type RunBatch } from './sqlite-thread.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -15,6 +15,8 @@ export interface OpenDatabase {
   dialect: Dialect
   /** Human-readable location, without credentials. */
   description: string
+  /** SQLite on a file: runs one-statement units as one batch on the writer thread (group-commit.ts). */
+  runBatch?: RunBatch
   close(): Promise<void>
 }
 
@@ -78,31 +80,34 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
   const memory = path === ':memory:' || path === ''
   const file = memory ? ':memory:' : resolve(path)
-  if (!memory) mkdirSync(dirname(file), { recursive: true })
-  const sqlite = new SQLite(file)
-  // WAL lets readers run beside the writer. Every acknowledged commit survives power loss: a file database
-  // syncs the WAL after each commit off the event loop (sqlite-wal-sync.ts), which is what FULL would do on it.
-  sqlite.pragma('journal_mode = WAL')
-  sqlite.pragma(memory ? 'synchronous = FULL' : 'synchronous = NORMAL')
+  if (memory) {
+    // One connection on the main thread: a second thread could not see this database.
+    const sqlite = new SQLite(file)
+    for (const pragma of [...WRITER_PRAGMAS, ...READER_PRAGMAS]) sqlite.pragma(pragma)
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
+    return { db, dialect: 'sqlite', description: 'sqlite::memory:', close: () => db.destroy() }
+  }
+  mkdirSync(dirname(file), { recursive: true })
+  const threaded = await threadedSqlite(file, [...WRITER_PRAGMAS, ...READER_PRAGMAS], READER_PRAGMAS)
+  const db = new Kysely<Database>({ dialect: threaded.dialect })
+  return { db, dialect: 'sqlite', description: `sqlite:${file}`, runBatch: threaded.runBatch, close: () => db.destroy() }
+}
+
+// WAL lets readers run beside the writer. FULL syncs the WAL at every commit, so every acknowledged commit
+// survives power loss; the writer thread waits for it, not the event loop (sqlite-thread.ts).
+const WRITER_PRAGMAS = [
+  'journal_mode = WAL',
+  'synchronous = FULL',
   // Checkpoint every ~40 MB of WAL instead of every 4 MB: each checkpoint fsyncs the database file, and a page
   // written by many commits is copied once. Commits still sync the WAL, so durability is unchanged.
-  sqlite.pragma('wal_autocheckpoint = 10000')
+  'wal_autocheckpoint = 10000',
+  'foreign_keys = ON',
+]
+const READER_PRAGMAS = [
   // 32 MB of page cache (the default is 2 MB) keeps the hot parts of the order indexes in memory.
-  sqlite.pragma('cache_size = -32768')
-  sqlite.pragma('busy_timeout = 5000')
-  sqlite.pragma('foreign_keys = ON')
-  const statements = withStatementCache(sqlite)
-  let dialect = new SqliteDialect({ database: statements })
-  if (!memory) {
-    const wal = walFileSync(file)
-    dialect = walSyncingDialect(sqlite, (text) => statements.prepare(text), wal.sync, () => {
-      wal.close()
-      statements.close()
-    })
-  }
-  const db = new Kysely<Database>({ dialect })
-  return { db, dialect: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() }
-}
+  'cache_size = -32768',
+  'busy_timeout = 5000',
+]
 
 /**
  * Kysely prepares every query afresh; preparing costs more than running a small statement. The same SQL text

@@ -9,14 +9,16 @@ import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { Database } from './schema.ts'
 
-describe('GroupCommit', () => {
+// Both ways a batch can reach the database: one Kysely transaction, or one message to the writer thread.
+for (const mode of ['transaction', 'writer batch'] as const) describe(`GroupCommit (${mode})`, () => {
   let database: OpenDatabase
   let group: GroupCommit<Database>
+  const options = () => (mode === 'writer batch' ? { runBatch: database.runBatch! } : {})
 
   before(async () => {
     database = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-gc-')), 'x.db')}`)
     await migrate(database.db)
-    group = new GroupCommit(database.db)
+    group = new GroupCommit(database.db, options())
   })
   after(() => database.close())
 
@@ -69,7 +71,7 @@ describe('GroupCommit', () => {
   })
 
   it('batches: many concurrent units need far fewer transactions than units', async () => {
-    const spy = new GroupCommit<Database>(database.db, 256)
+    const spy = new GroupCommit<Database>(database.db, { ...options(), maxBatch: 256 })
     const original = database.db.transaction.bind(database.db)
     let transactions = 0
     ;(database.db as { transaction: typeof original }).transaction = () => {
@@ -106,14 +108,42 @@ describe('GroupCommit', () => {
   it('fails the whole batch when a single-statement unit fails for another reason than a constraint', async () => {
     const outcomes = await Promise.allSettled([
       group.runStatement((trx) => nonce(trx, 'e1')),
-      group.runStatement(() => Promise.reject(new Error('disk on fire'))),
+      group.runStatement((trx) => sql`INSERT INTO no_such_table VALUES (1)`.execute(trx)),
       group.run((trx) => nonce(trx, 'e2')),
     ])
-    assert.deepEqual(
-      outcomes.map((o) => o.status),
-      ['rejected', 'rejected', 'rejected'],
-    )
     const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'e%').execute()
-    assert.deepEqual(rows, [])
+    if (mode === 'transaction') {
+      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected'])
+      assert.deepEqual(rows, [])
+    } else {
+      // The writer commits the one-statement units apart from the others: they fail together, e2 stands.
+      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'fulfilled'])
+      assert.deepEqual(rows, [{ nonce: 'e2' }])
+    }
+    assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /no such table/)
   })
+
+  it('fails only its own unit when a single-statement unit throws before reaching the database', async () => {
+    const outcomes = await Promise.allSettled([
+      group.runStatement((trx) => nonce(trx, 'f1')),
+      group.runStatement(() => Promise.reject(new Error('bad input'))),
+    ])
+    assert.equal(outcomes[1]!.status, 'rejected')
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'f%').execute()
+    // In one Kysely transaction any failure ends it; on the writer only a database error fails the batch.
+    assert.deepEqual(outcomes[0]!.status, mode === 'transaction' ? 'rejected' : 'fulfilled')
+    assert.deepEqual(rows, mode === 'transaction' ? [] : [{ nonce: 'f1' }])
+  })
+
+  if (mode === 'writer batch') {
+    it('refuses a second statement from a unit that promised one', async () => {
+      const outcome = await group
+        .runStatement(async (trx) => {
+          await nonce(trx, 'g1')
+          await nonce(trx, 'g2')
+        })
+        .then(() => 'fulfilled', (e: Error) => e.message)
+      assert.match(outcome, /exactly one statement/)
+    })
+  }
 })

@@ -2,7 +2,21 @@
 // one BEGIN … COMMIT, and so one fsync, instead of paying one each. Each still runs whole or not at all inside
 // its own SAVEPOINT, and each caller is answered only after the shared COMMIT has returned: with
 // synchronous=FULL that means on disk, so nothing is acknowledged before it is durable.
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely'
+//
+// On the threaded SQLite (sqlite-thread.ts), the one-statement units of a batch are collected without being
+// run and sent to the writer thread as one message: one hop for the batch instead of one per statement.
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type Transaction,
+} from 'kysely'
+import type { RunBatch } from './sqlite-thread.ts'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
@@ -22,12 +36,24 @@ const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO unit')
 export class GroupCommit<DB> {
   #queue: Job<DB>[] = []
   #scheduled = false
+  /** With runBatch: the one-statement units waiting to be sent to the writer thread. */
+  #statements: Job<DB>[] = []
+  #statementsScheduled = false
+
+  readonly #runBatch: RunBatch | null
+  /** Most units in one commit, so one batch cannot hold the connection for long. */
+  readonly #maxBatch: number
+  /** With runBatch: this many waiting statements are sent at once rather than at the end of the turn. */
+  readonly #eagerBatch: number
 
   constructor(
     private readonly db: Kysely<DB>,
-    /** Most units in one commit, so one batch cannot hold the connection for long. */
-    private readonly maxBatch = 256,
-  ) {}
+    options: { runBatch?: RunBatch; maxBatch?: number; eagerBatch?: number } = {},
+  ) {
+    this.#runBatch = options.runBatch ?? null
+    this.#maxBatch = options.maxBatch ?? 256
+    this.#eagerBatch = options.eagerBatch ?? 16
+  }
 
   run<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
     return this.#enqueue(fn, false)
@@ -35,7 +61,25 @@ export class GroupCommit<DB> {
 
   /** For fn that issues exactly one statement: it shares the commit without the two savepoint statements. */
   runStatement<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-    return this.#enqueue(fn, true)
+    if (!this.#runBatch) return this.#enqueue(fn, true)
+    return new Promise<T>((resolve, reject) => {
+      this.#statements.push({ fn, single: true, resolve: resolve as (v: unknown) => void, reject })
+      // Sending a few statements early keeps the writer thread busy while this thread reads more requests;
+      // batches that wait for the writer meanwhile are joined into its next commit there.
+      if (this.#statements.length >= this.#eagerBatch) this.#sendStatements()
+      else if (!this.#statementsScheduled) {
+        this.#statementsScheduled = true
+        setImmediate(() => {
+          this.#statementsScheduled = false
+          this.#sendStatements()
+        })
+      }
+    })
+  }
+
+  #sendStatements(): void {
+    const jobs = this.#statements.splice(0)
+    if (jobs.length > 0) void this.#flushStatements(jobs, this.#runBatch!)
   }
 
   #enqueue<T>(fn: (trx: Transaction<DB>) => Promise<T>, single: boolean): Promise<T> {
@@ -52,7 +96,7 @@ export class GroupCommit<DB> {
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.maxBatch)
+        const batch = this.#queue.splice(0, this.#maxBatch)
         if (batch.length === 1) {
           const job = batch[0]!
           // Alone, the transaction itself is the unit: no savepoint needed.
@@ -102,6 +146,92 @@ export class GroupCommit<DB> {
       this.#scheduled = false
     }
   }
+
+  /** Runs one-statement units as one batch: each unit's statement is collected, then all are sent at once. */
+  async #flushStatements(jobs: Job<DB>[], runBatch: RunBatch): Promise<void> {
+    const collected: Collected[] = []
+    let collecting = true
+    // Collection ends once every unit has issued its statement or settled without one (Kysely hands a query
+    // to its connection within a few microtasks), or at the next turn of the loop at the latest.
+    let waiting = jobs.length
+    let allIn!: () => void
+    const complete = new Promise<void>((resolve) => (allIn = resolve))
+    const arrived = () => {
+      if (--waiting === 0) allIn()
+    }
+    const db = collectingKysely<DB>((c) => {
+      if (!collecting) return c.reject(new Error('a runStatement unit must issue exactly one statement, at once'))
+      collected.push(c)
+      arrived()
+    })
+    // Settled into outcomes at once: a unit that fails before the batch is sent must not go unhandled.
+    const running = jobs.map((job) =>
+      new Promise((resolve) => resolve(job.fn(db as Transaction<DB>))).then(
+        (value): Outcome => {
+          if (collecting) arrived()
+          return { ok: true, value }
+        },
+        (error): Outcome => {
+          if (collecting) arrived()
+          return { ok: false, error }
+        },
+      ),
+    )
+    const timer = setImmediate(allIn)
+    await complete
+    clearImmediate(timer)
+    collecting = false
+    if (collected.length > 0) {
+      try {
+        const outcomes = await runBatch(collected.map((c) => c.query))
+        outcomes.forEach((o, i) => (o.ok ? collected[i]!.resolve(o.result) : collected[i]!.reject(o.error)))
+      } catch (error) {
+        for (const c of collected) c.reject(error)
+      }
+    }
+    const outcomes = await Promise.all(running)
+    outcomes.forEach((o, i) => (o.ok ? jobs[i]!.resolve(o.value) : jobs[i]!.reject(o.error)))
+  }
+}
+
+interface Collected {
+  query: CompiledQuery
+  resolve(result: QueryResult<unknown>): void
+  reject(error: unknown): void
+}
+
+// Shared by every collecting Kysely, so statements compiled once per adapter (compiled-once.ts) stay compiled.
+const adapter = new SqliteAdapter()
+
+/** A Kysely whose queries are handed to `collect` instead of run; each caller waits for its own result. */
+function collectingKysely<DB>(collect: (c: Collected) => void): Kysely<DB> {
+  const connection: DatabaseConnection = {
+    executeQuery: <R>(query: CompiledQuery) =>
+      new Promise<QueryResult<R>>((resolve, reject) => collect({ query, resolve: resolve as Collected['resolve'], reject })),
+    streamQuery: () => {
+      throw new Error('a runStatement unit cannot stream')
+    },
+  }
+  const refuse = async () => {
+    throw new Error('a runStatement unit cannot open a transaction')
+  }
+  const driver: Driver = {
+    init: async () => {},
+    acquireConnection: async () => connection,
+    beginTransaction: refuse,
+    commitTransaction: refuse,
+    rollbackTransaction: refuse,
+    releaseConnection: async () => {},
+    destroy: async () => {},
+  }
+  return new Kysely<DB>({
+    dialect: {
+      createAdapter: () => adapter,
+      createDriver: () => driver,
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+    },
+  })
 }
 
 function isConstraintError(error: unknown): boolean {

@@ -46,7 +46,7 @@ export class Storage implements Transactor {
     private readonly locate?: LocateToken,
   ) {
     const db = database.db
-    this.#group = database.dialect === 'sqlite' ? new GroupCommit(db) : null
+    this.#group = database.dialect === 'sqlite' ? new GroupCommit(db, database.runBatch ? { runBatch: database.runBatch } : {}) : null
     const write = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => this.write(fn)
     this.orders = new SqlOrderStore(db, locate)
     this.events = new SqlEventStore(db)

@@ -1,0 +1,102 @@
+// SQLite on two threads: what each thread sees, the order writes land in, errors that keep their codes, and a
+// process that can still end by itself.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { CompiledQuery, Kysely, sql } from 'kysely'
+import { threadedSqlite, type RunBatch } from './sqlite-thread.ts'
+
+interface Db {
+  t: { v: number }
+}
+
+const tempFile = () => join(mkdtempSync(join(tmpdir(), 'scanpay-thread-')), 'x.db')
+
+describe('threadedSqlite', () => {
+  let file: string
+  let db: Kysely<Db>
+  let runBatch: RunBatch
+
+  before(async () => {
+    file = tempFile()
+    const threaded = await threadedSqlite(file, ['journal_mode = WAL', 'synchronous = FULL'], ['busy_timeout = 5000'])
+    db = new Kysely<Db>({ dialect: threaded.dialect })
+    runBatch = threaded.runBatch
+    await sql`CREATE TABLE t (v INTEGER PRIMARY KEY)`.execute(db)
+  })
+  after(() => db.destroy())
+
+  const values = async () => (await db.selectFrom('t').select('v').orderBy('v').execute()).map((r) => r.v)
+
+  it('reads on the main thread what the writer committed', async () => {
+    await db.insertInto('t').values({ v: 1 }).execute()
+    assert.deepEqual(await values(), [1])
+  })
+
+  it('shows a transaction its own writes, and no one else until it commits', async () => {
+    let outside: number[] = []
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ v: 2 }).execute()
+      const inside = (await trx.selectFrom('t').select('v').orderBy('v').execute()).map((r) => r.v)
+      assert.deepEqual(inside, [1, 2])
+      outside = await values()
+    })
+    assert.deepEqual(outside, [1])
+    assert.deepEqual(await values(), [1, 2])
+  })
+
+  it('keeps a lone write out of an open transaction, so a rollback cannot take it along', async () => {
+    let lone: Promise<unknown> | null = null
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ v: 3 }).execute()
+        lone = db.insertInto('t').values({ v: 4 }).execute()
+        await new Promise((r) => setTimeout(r, 20))
+        throw new Error('changed my mind')
+      }),
+      /changed my mind/,
+    )
+    await lone
+    assert.deepEqual(await values(), [1, 2, 4])
+  })
+
+  it('passes errors on with their SQLite codes', async () => {
+    await assert.rejects(db.insertInto('t').values({ v: 1 }).execute(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'SQLITE_CONSTRAINT_PRIMARYKEY')
+      return true
+    })
+  })
+
+  it('runs a batch in one commit: a constraint error fails its statement alone', async () => {
+    const insert = (v: number) => CompiledQuery.raw('INSERT INTO t (v) VALUES (?) RETURNING v', [v])
+    const outcomes = await runBatch([insert(5), insert(1), insert(6)])
+    assert.deepEqual(
+      outcomes.map((o) => (o.ok ? o.result.rows : (o.error as Error & { code?: string }).code)),
+      [[{ v: 5 }], 'SQLITE_CONSTRAINT_PRIMARYKEY', [{ v: 6 }]],
+    )
+    assert.deepEqual(await values(), [1, 2, 4, 5, 6])
+  })
+
+  it('fails a whole batch on any other error', async () => {
+    await assert.rejects(runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (7)'), CompiledQuery.raw('INSERT INTO nowhere VALUES (1)')]), /no such table/)
+    assert.deepEqual(await values(), [1, 2, 4, 5, 6])
+  })
+
+  it('lets the process end without close once no write is waiting', () => {
+    const script = `
+      import { threadedSqlite } from ${JSON.stringify(fileURLToPath(new URL('./sqlite-thread.ts', import.meta.url)))}
+      import { Kysely, sql } from ${JSON.stringify(import.meta.resolve('kysely'))}
+      const t = await threadedSqlite(${JSON.stringify(tempFile())}, ['journal_mode = WAL'], [])
+      const db = new Kysely({ dialect: t.dialect })
+      await sql\`CREATE TABLE t (v INTEGER)\`.execute(db)
+      console.log('written')`
+    const path = join(mkdtempSync(join(tmpdir(), 'scanpay-thread-')), 'script.mts')
+    writeFileSync(path, script)
+    const out = execFileSync(process.execPath, ['--import', 'tsx', path], { timeout: 20_000, encoding: 'utf8' })
+    assert.match(out, /written/)
+  })
+})

@@ -1,0 +1,287 @@
+// SQLite on two threads. A writer thread (sqlite-writer-thread.js) owns the one connection that writes, so
+// the B-tree work of every write, each COMMIT's fsync and the checkpoints run beside the event loop instead
+// of on it. Plain reads outside a transaction run on the main thread through a read-only connection: WAL lets
+// it read beside the writer, and a point read costs less than a hop to the thread and back.
+//
+// Durability is FULL's: the writer runs synchronous=FULL, and SQLite publishes a commit to readers only after
+// its WAL frames are synced, so nothing is acknowledged, or read, before it is on disk.
+import { Worker } from 'node:worker_threads'
+import SQLite from 'better-sqlite3'
+import {
+  CompiledQuery,
+  RawNode,
+  SelectQueryNode,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+} from 'kysely'
+
+/** One statement's outcome in a batch: its result, or the constraint error that refused it alone. */
+export type BatchOutcome = { ok: true; result: QueryResult<unknown> } | { ok: false; error: Error }
+
+/** Runs statements in one transaction of their own, each standing alone; see SqliteWriter.batch. */
+export type RunBatch = (queries: readonly CompiledQuery[]) => Promise<BatchOutcome[]>
+
+type Reply = { rows?: unknown[]; changes?: number; lastInsertRowid?: number | bigint; results?: Reply[]; error?: WireError }
+interface WireError {
+  name: string
+  message: string
+  code?: string
+}
+
+function toError(e: WireError): Error {
+  return Object.assign(new Error(e.message), { name: e.name, ...(e.code ? { code: e.code } : {}) })
+}
+
+function toResult(reply: Reply): QueryResult<unknown> {
+  if (reply.rows) return { rows: reply.rows }
+  return { numAffectedRows: BigInt(reply.changes ?? 0), insertId: BigInt(reply.lastInsertRowid ?? 0), rows: [] }
+}
+
+/** The writer thread, seen from the main thread: statements go in, answers come back in the same order. */
+export class SqliteWriter {
+  readonly #worker: Worker
+  readonly #waiting: { resolve(reply: Reply): void; reject(error: Error): void }[] = []
+  #exited: Error | null = null
+
+  private constructor(worker: Worker) {
+    this.#worker = worker
+    worker.on('message', (reply: Reply) => {
+      const next = this.#waiting.shift()
+      // Idle, the thread must not keep the process alive; busy, it must (an awaited write is work to finish).
+      if (this.#waiting.length === 0) worker.unref()
+      if (!next) return
+      if (reply.error) next.reject(toError(reply.error))
+      else next.resolve(reply)
+    })
+    const fail = (error: Error) => {
+      this.#exited ??= error
+      for (const w of this.#waiting.splice(0)) w.reject(error)
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => fail(new Error(`the SQLite writer thread ended (exit code ${code})`)))
+  }
+
+  static start(file: string, pragmas: readonly string[]): Promise<SqliteWriter> {
+    const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file, pragmas } })
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err)
+      worker.once('error', onError)
+      worker.once('message', (first: Reply) => {
+        worker.off('error', onError)
+        if (first.error) return reject(toError(first.error))
+        worker.unref()
+        resolve(new SqliteWriter(worker))
+      })
+    })
+  }
+
+  #send(message: object): Promise<Reply> {
+    if (this.#exited) return Promise.reject(this.#exited)
+    return new Promise<Reply>((resolve, reject) => {
+      if (this.#waiting.length === 0) this.#worker.ref()
+      this.#waiting.push({ resolve, reject })
+      this.#worker.postMessage(message)
+    })
+  }
+
+  async run(query: CompiledQuery): Promise<QueryResult<unknown>> {
+    return toResult(await this.#send({ op: 'run', sql: query.sql, params: query.parameters }))
+  }
+
+  /**
+   * The statements in one transaction of their own, committed (and synced) before this returns. A statement a
+   * constraint refuses fails alone, as SQLite undoes just that statement; any other error fails them all.
+   */
+  async batch(queries: readonly CompiledQuery[]): Promise<BatchOutcome[]> {
+    const reply = await this.#send({ op: 'batch', statements: queries.map((q) => [q.sql, q.parameters]) })
+    return reply.results!.map((r) => (r.error ? { ok: false, error: toError(r.error) } : { ok: true, result: toResult(r) }))
+  }
+
+  async close(): Promise<void> {
+    if (this.#exited) return
+    const exited = new Promise((resolve) => this.#worker.once('exit', resolve))
+    this.#worker.ref()
+    this.#worker.postMessage({ op: 'close' })
+    await exited
+  }
+}
+
+/**
+ * Keeps other writes out of an open transaction. A transaction holds the gate from BEGIN to its end; a lone
+ * write or a batch is one message, so it only waits for the gate to be free when it is sent: the thread runs
+ * messages in order, so it lands wholly before or after any transaction.
+ */
+class TransactionGate {
+  #held: Promise<void> | null = null
+
+  get busy(): boolean {
+    return this.#held !== null
+  }
+
+  async free(): Promise<void> {
+    while (this.#held) await this.#held
+  }
+
+  async hold(): Promise<() => void> {
+    await this.free()
+    let release!: () => void
+    this.#held = new Promise<void>((resolve) => (release = resolve))
+    return () => {
+      this.#held = null
+      release()
+    }
+  }
+}
+
+/** A plain read: a SELECT built by Kysely, or raw SQL that starts with SELECT (the reader refuses writes). */
+function isRead(query: CompiledQuery): boolean {
+  if (SelectQueryNode.is(query.query)) return true
+  return RawNode.is(query.query) && /^\s*select\b/i.test(query.sql)
+}
+
+class ThreadConnection implements DatabaseConnection {
+  /** Set while this connection holds the writer for a transaction. */
+  release: (() => void) | null = null
+
+  constructor(private readonly driver: SqliteThreadDriver) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // In a transaction every statement goes to the writer: it must see the transaction's own writes.
+    if (this.release) return (await this.driver.writer.run(query)) as QueryResult<R>
+    if (isRead(query)) return this.driver.read<R>(query)
+    if (this.driver.gate.busy) await this.driver.gate.free()
+    return (await this.driver.writer.run(query)) as QueryResult<R>
+  }
+
+  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    if (this.release || !isRead(query)) throw new Error('SQLite streams only plain reads outside a transaction')
+    for (const row of this.driver.statement(query.sql).iterate(query.parameters as unknown[])) yield { rows: [row as R] }
+  }
+}
+
+class SqliteThreadDriver implements Driver {
+  readonly gate = new TransactionGate()
+  readonly #statements = new Map<string, SQLite.Statement>()
+
+  constructor(
+    readonly writer: SqliteWriter,
+    private readonly reader: SQLite.Database,
+  ) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new ThreadConnection(this)
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as ThreadConnection
+    const release = await this.gate.hold()
+    try {
+      await this.writer.run(CompiledQuery.raw('BEGIN'))
+    } catch (error) {
+      release()
+      throw error
+    }
+    c.release = release
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    // A failed COMMIT leaves the transaction open; Kysely then calls rollbackTransaction, which releases.
+    await this.writer.run(CompiledQuery.raw('COMMIT'))
+    this.#end(connection as ThreadConnection)
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.writer.run(CompiledQuery.raw('ROLLBACK'))
+    } finally {
+      this.#end(connection as ThreadConnection)
+    }
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`SAVEPOINT ${quoteName(name)}`))
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`ROLLBACK TO ${quoteName(name)}`))
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`RELEASE ${quoteName(name)}`))
+  }
+
+  async releaseConnection(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    this.#statements.clear()
+    this.reader.close()
+    await this.writer.close()
+  }
+
+  statement(text: string): SQLite.Statement {
+    let stmt = this.#statements.get(text)
+    if (!stmt) {
+      stmt = this.reader.prepare(text)
+      if (this.#statements.size < 500) this.#statements.set(text, stmt)
+    }
+    return stmt
+  }
+
+  async read<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return { rows: this.statement(query.sql).all(query.parameters as unknown[]) as R[] }
+  }
+
+  runBatch: RunBatch = async (queries) => {
+    if (this.gate.busy) await this.gate.free()
+    return this.writer.batch(queries)
+  }
+
+  #end(connection: ThreadConnection): void {
+    const release = connection.release
+    connection.release = null
+    release?.()
+  }
+}
+
+function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+export interface ThreadedSqlite {
+  dialect: Dialect
+  runBatch: RunBatch
+}
+
+/**
+ * Starts the writer thread on `file` with `pragmas` (journal_mode=WAL among them), then opens the main
+ * thread's reader. The reader is query_only: a statement routed to it by mistake fails instead of writing
+ * outside the writer's order.
+ */
+export async function threadedSqlite(file: string, writerPragmas: readonly string[], readerPragmas: readonly string[]): Promise<ThreadedSqlite> {
+  const writer = await SqliteWriter.start(file, writerPragmas)
+  let reader: SQLite.Database
+  try {
+    reader = new SQLite(file)
+    for (const p of readerPragmas) reader.pragma(p)
+    reader.pragma('query_only = ON')
+  } catch (error) {
+    await writer.close()
+    throw error
+  }
+  const driver = new SqliteThreadDriver(writer, reader)
+  const dialect: Dialect = {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => driver,
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
+  }
+  return { dialect, runBatch: driver.runBatch }
+}

@@ -1,0 +1,122 @@
+// The SQLite writer thread (started by sqlite-thread.ts): owns the one connection that writes, so SQLite's
+// work for every write (the B-tree inserts, the COMMIT's fsync, the checkpoints) runs on a second core while
+// the main thread parses, validates and answers HTTP. Plain JavaScript so the thread starts without the
+// TypeScript loader.
+//
+// Messages are answered strictly in the order they arrive; the main thread relies on that.
+//   { op: 'run', sql, params }         one statement; answers { rows } or { changes, lastInsertRowid }
+//   { op: 'batch', statements }        [[sql, params], …] in one transaction: each statement stands alone (a
+//                                      constraint error fails only its own), anything else fails them all;
+//                                      answers { results: [{ rows … } | { error }] } once committed. Batches
+//                                      already waiting behind it join its transaction: one commit, one fsync.
+//   { op: 'close' }                    closes the connection and ends the thread
+// A failure answers { error: { name, message, code } }.
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import SQLite from 'better-sqlite3'
+
+const { file, pragmas } = workerData
+let db
+try {
+  db = new SQLite(file)
+  for (const pragma of pragmas) db.pragma(pragma)
+  parentPort.postMessage({ ready: true })
+} catch (err) {
+  parentPort.postMessage({ error: errorOf(err) })
+  process.exit(1)
+}
+
+// Kysely's statements differ only in their values: one prepared statement per text. Bounded, because queries
+// with variable-length IN lists make new texts; past the bound they are prepared each time.
+const statements = new Map()
+function prepare(sql) {
+  let stmt = statements.get(sql)
+  if (!stmt) {
+    stmt = db.prepare(sql)
+    if (statements.size < 500) statements.set(sql, stmt)
+  }
+  return stmt
+}
+
+const BEGIN = db.prepare('BEGIN')
+const COMMIT = db.prepare('COMMIT')
+const ROLLBACK = db.prepare('ROLLBACK')
+
+function run(sql, params) {
+  const stmt = prepare(sql)
+  if (stmt.reader) return { rows: stmt.all(params) }
+  const { changes, lastInsertRowid } = stmt.run(params)
+  return { changes, lastInsertRowid }
+}
+
+/** Runs one batch's statements inside the open transaction; a constraint error fails its statement alone. */
+function runBatch(list) {
+  const results = []
+  for (const [sql, params] of list) {
+    try {
+      results.push(run(sql, params))
+    } catch (err) {
+      // A constraint error undoes its statement alone and leaves the transaction open; anything else may
+      // have ended it, so every batch in the transaction fails rather than guess.
+      if (!isConstraintError(err)) throw err
+      results.push({ error: errorOf(err) })
+    }
+  }
+  return { results }
+}
+
+/**
+ * The first batch and every batch already queued behind it (up to a bound), in one transaction. Answers each
+ * in order, then handles the message that stopped the draining, if any.
+ */
+function batches(first) {
+  const lists = [first.statements]
+  let after = null
+  for (let n = first.statements.length; n < 1024; ) {
+    const next = receiveMessageOnPort(parentPort)
+    if (!next) break
+    if (next.message.op !== 'batch') {
+      after = next.message
+      break
+    }
+    lists.push(next.message.statements)
+    n += next.message.statements.length
+  }
+  let replies
+  BEGIN.run()
+  try {
+    replies = lists.map(runBatch)
+    COMMIT.run()
+  } catch (err) {
+    if (db.inTransaction) ROLLBACK.run()
+    const failed = { error: errorOf(err) }
+    replies = lists.map(() => failed)
+  }
+  for (const reply of replies) parentPort.postMessage(reply)
+  if (after) handle(after)
+}
+
+function isConstraintError(err) {
+  return typeof err?.code === 'string' && err.code.startsWith('SQLITE_CONSTRAINT')
+}
+
+function errorOf(err) {
+  return { name: err?.name ?? 'Error', message: err?.message ?? String(err), code: err?.code }
+}
+
+function handle(msg) {
+  if (msg.op === 'close') {
+    db.close()
+    parentPort.close()
+    return
+  }
+  if (msg.op === 'batch') return batches(msg)
+  let reply
+  try {
+    reply = run(msg.sql, msg.params)
+  } catch (err) {
+    reply = { error: errorOf(err) }
+  }
+  parentPort.postMessage(reply)
+}
+
+parentPort.on('message', handle)
