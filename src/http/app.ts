@@ -40,7 +40,7 @@ export async function buildApp(ctx: AppContext) {
     // Fastify's own HTTP/1 server, with the fast paths in front (fast-path.ts) and its timeouts as it sets them.
     serverFactory: (handler, options) => {
       const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number }
-      const server = createServer((req, res) => fastPaths.handle(req, res) || handler(req, res))
+      const server = createServer((req, res) => fastPaths.handle(req, res, () => handler(req, res)) || handler(req, res))
       server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000
       server.requestTimeout = o.requestTimeout ?? 0
       server.setTimeout(o.connectionTimeout ?? 0)

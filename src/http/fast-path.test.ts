@@ -27,7 +27,7 @@ describe('FastPaths', () => {
     paths.add(() => false)
     paths.add((_req, res) => paths.send(res, '/x', { 'content-type': 'text/plain' }, Buffer.from('hi')))
     const { res, sent } = fakeResponse()
-    assert.equal(paths.handle(req, res), true)
+    assert.equal(paths.handle(req, res, () => {}), true)
     assert.equal(sent.status, 200)
     assert.equal(sent.headers!['content-type'], 'text/plain')
     assert.equal(sent.headers!['content-length'], '2')
@@ -36,12 +36,24 @@ describe('FastPaths', () => {
     assert.deepEqual(counted, ['/x 200'])
   })
 
+  it('lets a path that took the request hand it on to Fastify later', async () => {
+    const paths = new FastPaths(() => {})
+    paths.add((_req, _res, next) => {
+      setImmediate(next)
+      return true
+    })
+    let handedOn = 0
+    assert.equal(paths.handle(req, fakeResponse().res, () => handedOn++), true)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(handedOn, 1)
+  })
+
   it('passes everything on once closed', () => {
     const paths = new FastPaths(() => {})
     let asked = 0
     paths.add(() => ++asked > 0)
     paths.close()
-    assert.equal(paths.handle(req, fakeResponse().res), false)
+    assert.equal(paths.handle(req, fakeResponse().res, () => {}), false)
     assert.equal(asked, 0)
   })
 })

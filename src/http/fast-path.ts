@@ -1,12 +1,16 @@
 // Requests answered before Fastify. The checkout's page and status reads are the hottest routes there are
 // (every open checkout polls), and when their response is already cached the framework's routing, hooks and
 // reply machinery cost more than the answer: a fast path sends the same bytes and headers straight away, and
-// everything else, including any miss, goes on to Fastify unchanged.
+// everything else goes on to Fastify unchanged. A fast path may also take a request, wait for a read, and then
+// either answer it or pass it on (`next`): an entry only stale by age then skips Fastify too.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { newId } from '../core/ids.ts'
 
-/** Answers the request and returns true, or returns false without touching it. */
-export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean
+/**
+ * Answers the request and returns true, or returns false without touching it. Having returned true it may
+ * instead call `next` later, once, without having written anything: Fastify then answers the request.
+ */
+export type FastPath = (req: IncomingMessage, res: ServerResponse, next: () => void) => boolean
 
 /** What a fast answer needs of the application: the request counter the routes' answers feed too. */
 export type CountRequest = (route: string, status: number) => void
@@ -26,10 +30,10 @@ export class FastPaths {
     this.#open = false
   }
 
-  /** Tries each fast path; false when none answered. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean {
+  /** Tries each fast path; false when none took the request. `next` hands a taken request on to Fastify. */
+  handle(req: IncomingMessage, res: ServerResponse, next: () => void): boolean {
     if (!this.#open) return false
-    for (const path of this.#paths) if (path(req, res)) return true
+    for (const path of this.#paths) if (path(req, res, next)) return true
     return false
   }
 

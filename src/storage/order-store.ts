@@ -117,6 +117,9 @@ const insertOrders = new Map<number, CompiledOnce>()
 /** One compiled list statement per set of filters given (a bit each, as SqlOrderStore.list sets them). */
 const listOrders = new Map<number, CompiledOnce>()
 
+/** The checkout's reads: each open page reads its order again every second (http/checkout/checkout-cache.ts). */
+const orderByToken = new CompiledOnce()
+
 /** The order id a pay token names (PayTokens.orderIdOf), or null for a token of another shape. */
 export type LocateToken = (token: string) => string | null
 
@@ -176,11 +179,11 @@ export class SqlOrderStore implements OrderStore {
   async byToken(token: string): Promise<Order | null> {
     const id = this.locate(token)
     // The id says where to look; only the whole token, compared with the stored one, says it is this order's.
-    const q = this.db.selectFrom('orders').selectAll().where('pay_token', '=', token)
+    const q = () => this.db.selectFrom('orders').selectAll().where('pay_token', '=', token)
     const row = id
-      ? await q.where('id', '=', id).executeTakeFirst()
+      ? (await orderByToken.execute(this.db, [token, id], () => q().where('id', '=', id))).rows[0]
       : token.length === LEGACY_TOKEN_LENGTH
-        ? await q.where(sql<boolean>`length(pay_token) = 32`).executeTakeFirst()
+        ? await q().where(sql<boolean>`length(pay_token) = 32`).executeTakeFirst()
         : undefined
     return row ? rowToOrder(row) : null
   }

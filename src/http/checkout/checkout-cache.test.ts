@@ -121,6 +121,19 @@ describe('CheckoutCache', () => {
     assert.equal(w.listeners('tok_b'), 1)
   })
 
+  it('knows a token read before, fresh or stale, until it is dropped', async () => {
+    const w = world()
+    assert.equal(w.cache.known('tok_a'), false)
+    await w.cache.get('tok_a')
+    w.tick(5000)
+    assert.equal(w.cache.fresh('tok_a'), null)
+    assert.equal(w.cache.known('tok_a'), true)
+    w.change('tok_a', { status: 'paid', updatedAt: 2 })
+    assert.equal(w.cache.known('tok_a'), false)
+    assert.equal(await w.cache.get('tok_missing'), null)
+    assert.equal(w.cache.known('tok_missing'), false)
+  })
+
   it('counts rendered bytes against its budget', async () => {
     const w = world({ maxBytes: 10_000 })
     const entry = (await w.cache.get('tok_a'))!

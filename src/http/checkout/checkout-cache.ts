@@ -127,6 +127,11 @@ export class CheckoutCache {
     return slot?.entry && this.deps.now() - slot.readAt < this.options.ttlMs ? slot.entry : null
   }
 
+  /** Whether the token was read before and is still kept, fresh or not: a token known to exist. */
+  known(token: string): boolean {
+    return !!this.#slots.peek(token)?.entry
+  }
+
   /** The token's state, read at most ttlMs ago or read now; null when the token is unknown. */
   async get(token: string): Promise<CachedCheckout | null> {
     const slot = this.#slots.get(token) ?? this.#open(token)

@@ -29,6 +29,8 @@ function splitShared(text: string): Buffer[] {
 
 export class PageTemplate {
   readonly #pieces: Piece[]
+  /** The holes' names in page order. */
+  readonly #holes: string[]
   /** The bytes this page holds of its own (the shared texts not counted), for a cache's budget. */
   readonly ownBytes: number
 
@@ -38,6 +40,7 @@ export class PageTemplate {
       .toString()
       .split(MARK)
       .flatMap((part, i): Piece[] => (i % 2 === 1 ? [part] : splitShared(part)))
+    this.#holes = this.#pieces.filter((p): p is string => typeof p === 'string')
     this.ownBytes = this.#pieces.reduce((n, p) => n + (typeof p === 'string' || SHARED.some((s) => s.bytes === p) ? 0 : p.length), 0)
   }
 
@@ -46,12 +49,14 @@ export class PageTemplate {
 
   /** The page with each hole filled by its value, escaped. */
   fill(values: Readonly<Record<string, string>> = {}): Buffer {
-    const filled = this.#pieces.filter((p): p is string => typeof p === 'string').map((name) => {
+    // Checked without allocating: every response of a kept page comes through here.
+    const last = this.#last
+    if (last && this.#holes.every((name, i) => values[name] === last.values[i])) return last.page
+    const filled = this.#holes.map((name) => {
       const value = values[name]
       if (value === undefined) throw new Error(`no value for the page's hole ${name}`)
       return value
     })
-    if (this.#last && filled.every((v, i) => v === this.#last!.values[i])) return this.#last.page
     let hole = 0
     const page = Buffer.concat(this.#pieces.map((p) => (typeof p === 'string' ? Buffer.from(escapeHtml(filled[hole++]!), 'utf8') : p)))
     this.#last = { values: filled, page }

@@ -1,6 +1,7 @@
 // The customer's side: checkout page, QR codes, live status, the sandbox wallet, the choice of a real channel
 // (its own QR) and signed payment links. No authentication: the unguessable pay token (or a link's signature) is
 // the capability.
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channelAvailableFor, openChannelPayment } from '../../channels/open-channel-payment.ts'
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
@@ -73,23 +74,44 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   })
 
   // A page view or status poll whose answer is cached and fresh is sent before Fastify (../fast-path.ts): the
-  // same bytes and headers as the routes below, which make and cache them. A query string, a miss, a stale
-  // entry or an answer not yet rendered goes on to the routes.
-  fastPaths?.add((req, res) => {
+  // same bytes and headers as the routes below, which make and cache them. A token whose entry is only stale by
+  // age is read again here and answered once that read is done, as the route would; a query string, an unknown
+  // token, a failed read or an answer not yet rendered goes on to the routes.
+  fastPaths?.add((req, res, next) => {
     const read = req.method === 'GET' ? CACHED_READ.exec(req.url ?? '') : null
-    const entry = read && cache.fresh(read[1]!)
-    if (!entry) return false
+    if (!read) return false
+    const token = read[1]!
+    const entry = cache.fresh(token)
+    if (entry) return answerCached(req, res, entry, read[2] !== undefined)
+    if (!cache.known(token)) return false
+    cache
+      .get(token)
+      .then(
+        (fresh) => (fresh && answerCached(req, res, fresh, read[2] !== undefined)) || next(),
+        // The route reads again, and answers the failure as it always does.
+        () => next(),
+      )
+      .catch((err: unknown) => {
+        // Not knowing what was written, the connection is ended rather than answered twice.
+        ctx.logger.error({ err }, 'checkout fast path failed')
+        res.destroy()
+      })
+    return true
+  })
+
+  /** Sends the cached answer if it was rendered for the entry's state; false, having sent nothing, otherwise. */
+  function answerCached(req: IncomingMessage, res: ServerResponse, entry: CachedCheckout, status: boolean): boolean {
     const { order } = entry.state
     const now = ctx.clock.now()
-    const status = effectiveStatus(order, now)
-    if (read[2]) {
-      const body = entry.rendered<Buffer>(`status:${status}`)
-      return body ? fastPaths.send(res, '/pay/:token/status', STATUS_HEADERS, body) : false
+    const current = effectiveStatus(order, now)
+    if (status) {
+      const body = entry.rendered<Buffer>(`status:${current}`)
+      return body ? fastPaths!.send(res, '/pay/:token/status', STATUS_HEADERS, body) : false
     }
     const lang = negotiateLanguage(undefined, req.headers['accept-language'])
-    const template = entry.rendered<PageTemplate>(`page:${lang}:${status}`)
-    return template ? fastPaths.send(res, '/pay/:token', PAGE_HEADERS, fillCheckoutPage(template, order, now)) : false
-  })
+    const template = entry.rendered<PageTemplate>(`page:${lang}:${current}`)
+    return template ? fastPaths!.send(res, '/pay/:token', PAGE_HEADERS, fillCheckoutPage(template, order, now)) : false
+  }
 
   async function findOrder(token: string): Promise<Order | null> {
     return plausibleToken(token) ? ctx.storage.orders.byToken(token) : null
