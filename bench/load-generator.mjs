@@ -1,13 +1,20 @@
-// The load generator: runs autocannon in its own process (never inside the server under test) and prints one
-// JSON result line. Plain JavaScript so it starts fast and loads nothing of ScanPay.
+// The load generator: runs wrk (bench/wrk.mjs) or autocannon in its own process (never inside the server under
+// test) and prints one JSON result line. Plain JavaScript so it starts fast and loads nothing of ScanPay.
 //
 //   node bench/load-generator.mjs '<json spec>'
-//   spec: { url, connections, seconds, warmupSeconds?, overallRate?, kind, secret?, keyId?, paths?, body? }
+//   spec: { url, connections, seconds, warmupSeconds?, overallRate?, kind, secret?, keyId?, paths?, body?, generator? }
 //   kind: 'create-bearer' | 'create-hmac' | 'get' | 'post-json'
+//   generator: 'wrk' | 'autocannon' (the default; a fixed overallRate needs autocannon, which wrk lacks)
 import { createHmac, randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
+import { runWrk } from './wrk.mjs'
 
 const spec = JSON.parse(process.argv[2])
+if (spec.generator === 'wrk') {
+  if (spec.overallRate) throw new Error('wrk cannot hold a fixed rate: use autocannon')
+  process.stdout.write(JSON.stringify(await runWrk(spec)) + '\n')
+  process.exit(0)
+}
 const runId = randomBytes(4).toString('hex')
 let counter = 0
 
@@ -102,6 +109,7 @@ const ok = Object.entries(statusCodes)
   .reduce((n, [, c]) => n + c, 0)
 process.stdout.write(
   JSON.stringify({
+    generator: 'autocannon',
     seconds: r.duration,
     requests: r.requests.total,
     /** Including the warm-up, so server CPU time over the whole run can be divided by it. */
