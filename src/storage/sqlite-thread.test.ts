@@ -86,6 +86,17 @@ describe('threadedSqlite', () => {
     assert.deepEqual(await values(), [1, 2, 4, 5, 6])
   })
 
+  it('fails writes, not reads, once the writer thread has ended', async () => {
+    const other = await threadedSqlite(tempFile(), ['journal_mode = WAL'], [])
+    const odb = new Kysely<Db>({ dialect: other.dialect })
+    await sql`CREATE TABLE t (v INTEGER)`.execute(odb)
+    await other.writer.close()
+    await assert.rejects(odb.insertInto('t').values({ v: 1 }).execute(), /writer thread ended/)
+    await assert.rejects(sql`PRAGMA user_version`.execute(odb), /writer thread ended/)
+    assert.deepEqual(await odb.selectFrom('t').selectAll().execute(), [])
+    await odb.destroy()
+  })
+
   it('lets the process end without close once no write is waiting', () => {
     const script = `
       import { threadedSqlite } from ${JSON.stringify(fileURLToPath(new URL('./sqlite-thread.ts', import.meta.url)))}

@@ -258,6 +258,7 @@ function quoteName(name: string): string {
 export interface ThreadedSqlite {
   dialect: Dialect
   runBatch: RunBatch
+  writer: SqliteWriter
 }
 
 /**
@@ -283,5 +284,5 @@ export async function threadedSqlite(file: string, writerPragmas: readonly strin
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
   }
-  return { dialect, runBatch: driver.runBatch }
+  return { dialect, runBatch: driver.runBatch, writer }
 }

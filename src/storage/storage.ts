@@ -1,5 +1,5 @@
 // The storage facade the composition root hands out: every store over one database, and transactions.
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Order } from '../core/order.ts'
 import type { Transactor, UnitOfWork } from '../core/ports.ts'
 import type { OpenDatabase } from './database.ts'
@@ -90,5 +90,8 @@ export class Storage implements Transactor {
 
   async ping(): Promise<void> {
     await this.database.db.selectFrom('merchants').select('id').limit(1).execute()
+    // On SQLite that read is the main thread's; the writer thread answers this one, so a writer that has
+    // ended makes the node unready instead of failing every write while /readyz says all is well.
+    if (this.database.dialect === 'sqlite') await sql`PRAGMA user_version`.execute(this.database.db)
   }
 }
