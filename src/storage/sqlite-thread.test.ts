@@ -64,6 +64,41 @@ describe('threadedSqlite', () => {
     assert.deepEqual(await values(), [1, 2, 4])
   })
 
+  it('never lets a write that waited for one transaction land in the next, nor two transactions overlap', async () => {
+    // When a transaction ends, a waiting write and a waiting transaction wake together, in either order; the
+    // write must be sent before the next BEGIN or after its end, never inside it (its rollback would take it).
+    for (let round = 0; round < 20; round++) {
+      const base = 1000 + round * 10
+      let release!: () => void
+      const held = new Promise<void>((r) => (release = r))
+      const first = db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ v: base }).execute()
+        await held
+      })
+      await new Promise((r) => setTimeout(r, 5))
+      const waiters: Promise<unknown>[] = []
+      const rollback = () =>
+        db
+          .transaction()
+          .execute(async (trx) => {
+            await trx.insertInto('t').values({ v: base + 9 }).execute()
+            throw new Error('roll back')
+          })
+          .catch(() => {})
+      const lone = () => db.insertInto('t').values({ v: base + 1 }).execute()
+      const batch = () => runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (?)', [base + 2])])
+      const another = () => db.transaction().execute((trx) => trx.insertInto('t').values({ v: base + 3 }).execute())
+      const order = round % 2 ? [rollback, another, lone, batch] : [lone, batch, another, rollback]
+      for (const start of order) waiters.push(start())
+      release()
+      await first
+      await Promise.all(waiters)
+      const got = (await db.selectFrom('t').select('v').where('v', '>=', base).where('v', '<', base + 10).orderBy('v').execute()).map((r) => r.v)
+      assert.deepEqual(got, [base, base + 1, base + 2, base + 3], `round ${round}`)
+    }
+    await db.deleteFrom('t').where('v', '>=', 1000).execute()
+  })
+
   it('passes errors on with their SQLite codes', async () => {
     await assert.rejects(db.insertInto('t').values({ v: 1 }).execute(), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'SQLITE_CONSTRAINT_PRIMARYKEY')

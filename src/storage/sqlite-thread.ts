@@ -115,7 +115,9 @@ export class SqliteWriter {
 /**
  * Keeps other writes out of an open transaction. A transaction holds the gate from BEGIN to its end; a lone
  * write or a batch is one message, so it only waits for the gate to be free when it is sent: the thread runs
- * messages in order, so it lands wholly before or after any transaction.
+ * messages in order, so it lands wholly before or after any transaction. Whoever waits checks the gate again in
+ * the same turn as it acts (sends, or takes the gate): between a waiter waking and acting, another may have
+ * taken it.
  */
 class TransactionGate {
   #held: Promise<void> | null = null
@@ -124,12 +126,13 @@ class TransactionGate {
     return this.#held !== null
   }
 
-  async free(): Promise<void> {
-    while (this.#held) await this.#held
+  /** Settles when the transaction holding the gate ends (at once when none does). */
+  released(): Promise<void> {
+    return this.#held ?? Promise.resolve()
   }
 
   async hold(): Promise<() => void> {
-    await this.free()
+    while (this.#held) await this.#held
     let release!: () => void
     this.#held = new Promise<void>((resolve) => (release = resolve))
     return () => {
@@ -155,7 +158,7 @@ class ThreadConnection implements DatabaseConnection {
     // In a transaction every statement goes to the writer: it must see the transaction's own writes.
     if (this.release) return (await this.driver.writer.run(query)) as QueryResult<R>
     if (isRead(query)) return this.driver.read<R>(query)
-    if (this.driver.gate.busy) await this.driver.gate.free()
+    while (this.driver.gate.busy) await this.driver.gate.released()
     return (await this.driver.writer.run(query)) as QueryResult<R>
   }
 
@@ -240,7 +243,7 @@ class SqliteThreadDriver implements Driver {
   }
 
   runBatch: RunBatch = async (queries) => {
-    if (this.gate.busy) await this.gate.free()
+    while (this.gate.busy) await this.gate.released()
     return this.writer.batch(queries)
   }
 
