@@ -1,6 +1,7 @@
 // The signing rules against fixed vectors (documented in docs/authentication.md and cross-checked with openssl)
 // and the Standard Webhooks specification's published example.
 import assert from 'node:assert/strict'
+import { createSecretKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import {
@@ -39,6 +40,20 @@ describe('request signing', () => {
     assert.equal(canonicalRequest({ method: 'get', pathAndQuery: '/v1/x', timestamp: 1, nonce: 'n', body: '' }).toString(), 'GET\n/v1/x\n1\nn\n\n')
   })
 
+  it('reads the parameters in any order and with spaces, as the general form allows', () => {
+    assert.deepEqual(parseAuthorization('SCANPAY-HMAC-SHA256 nonce="n", key_id="a", signature="s", timestamp="1"'), {
+      keyId: 'a',
+      timestamp: '1',
+      nonce: 'n',
+      signature: 's',
+    })
+  })
+
+  it('signs the same with the secret as a KeyObject', () => {
+    const v = VECTORS[0]!
+    assert.equal(signRequest(createSecretKey(Buffer.from(SECRET)), v), v.signature)
+  })
+
   it('signs body bytes, not a re-encoding of them', () => {
     const body = '{"subject":"拿铁"}'
     assert.equal(
@@ -57,6 +72,8 @@ describe('request signing', () => {
       'SCANPAY-HMAC-SHA256 key_id="a",timestamp="1",nonce="n",signature="s",extra="x"',
       'SCANPAY-HMAC-SHA256 key_id="a",key_id="b",nonce="n",signature="s"',
       'SCANPAY-HMAC-SHA256 key_id=a,timestamp="1",nonce="n",signature="s"',
+      'SCANPAY-HMAC-SHA256 key_id="a,b",timestamp="1",nonce="n",signature="s"',
+      'SCANPAY-HMAC-SHA256 key_id="",timestamp="1",nonce="n",signature="s"',
     ]) {
       assert.equal(parseAuthorization(bad), null, bad)
     }

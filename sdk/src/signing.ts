@@ -1,6 +1,6 @@
 // The signing rules of the ScanPay contract, shared by the server and the SDK so the two cannot drift.
 // Only node:crypto: the SDK has no runtime dependencies.
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 export const HMAC_SCHEME = 'SCANPAY-HMAC-SHA256'
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
@@ -23,8 +23,16 @@ export function canonicalRequest(req: RequestToSign): Buffer {
   return Buffer.concat([Buffer.from(head, 'utf8'), body, Buffer.from('\n', 'utf8')])
 }
 
-export function signRequest(secret: string, req: RequestToSign): string {
-  return createHmac('sha256', secret).update(canonicalRequest(req)).digest('base64')
+/**
+ * The request's signature. The canonical bytes are fed in pieces rather than joined first: the same HMAC
+ * without four buffers per request. A server verifying many requests passes the secret as a KeyObject, made once.
+ */
+export function signRequest(secret: string | KeyObject, req: RequestToSign): string {
+  return createHmac('sha256', secret)
+    .update(`${req.method.toUpperCase()}\n${req.pathAndQuery}\n${req.timestamp}\n${req.nonce}\n`)
+    .update(req.body)
+    .update('\n')
+    .digest('base64')
 }
 
 export function authorizationHeader(keyId: string, secret: string, req: RequestToSign): string {
@@ -39,8 +47,14 @@ export interface ParsedAuthorization {
   signature: string
 }
 
+/** The header exactly as authorizationHeader writes it, read by one regular expression. */
+const CANONICAL_AUTHORIZATION = /^SCANPAY-HMAC-SHA256 key_id="([^",]+)",timestamp="([^",]+)",nonce="([^",]+)",signature="([^",]+)"$/
+
 /** Parses `SCANPAY-HMAC-SHA256 key_id="…",timestamp="…",nonce="…",signature="…"`; null when malformed. */
 export function parseAuthorization(header: string): ParsedAuthorization | null {
+  const m = CANONICAL_AUTHORIZATION.exec(header)
+  if (m) return { keyId: m[1]!, timestamp: m[2]!, nonce: m[3]!, signature: m[4]! }
+  // The general form: the parameters in any order, with spaces around them.
   if (!header.startsWith(HMAC_SCHEME + ' ')) return null
   const params = new Map<string, string>()
   for (const part of header.slice(HMAC_SCHEME.length + 1).split(',')) {

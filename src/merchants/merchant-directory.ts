@@ -1,5 +1,6 @@
 // Cached, decrypted views of merchants and keys for the hot path. Keys and names are immutable once made,
 // so entries only expire to bound memory and to notice revocations within a minute.
+import { createSecretKey, type KeyObject } from 'node:crypto'
 import type { Mode } from '../core/order.ts'
 import { sha256Hex } from '../security/credentials.ts'
 import type { SecretBox } from '../security/secret-box.ts'
@@ -10,6 +11,8 @@ export interface ApiKey {
   merchantId: string
   mode: Mode
   secret: string
+  /** The secret as an HMAC key, made once (signed requests): a string key is prepared again by every createHmac. */
+  signingKey?: KeyObject
 }
 
 export interface Merchant {
@@ -39,6 +42,10 @@ class TtlCache<V> {
   }
 }
 
+function withSigningKey(key: ApiKey): ApiKey {
+  return { ...key, signingKey: createSecretKey(Buffer.from(key.secret, 'utf8')) }
+}
+
 export class MerchantDirectory {
   readonly #bySecret = new TtlCache<ApiKey | null>()
   readonly #byKeyId = new TtlCache<ApiKey | null>()
@@ -66,7 +73,7 @@ export class MerchantDirectory {
     const row = await this.store.keyById(keyId)
     const key =
       row && row.revokedAt === null
-        ? { keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret: this.box.decrypt(row.secretEnc) }
+        ? withSigningKey({ keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret: this.box.decrypt(row.secretEnc) })
         : null
     this.#byKeyId.set(keyId, key, now)
     return key

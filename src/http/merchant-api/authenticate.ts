@@ -46,7 +46,7 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string): Prom
   }
   const key = await deps.directory.keyById(auth.keyId)
   if (!key) throw invalid('authentication_invalid', 'unknown key_id')
-  const expected = signRequest(key.secret, {
+  const expected = signRequest(key.signingKey ?? key.secret, {
     method: req.method,
     pathAndQuery: req.url,
     timestamp: auth.timestamp,
