@@ -3,33 +3,19 @@
 // answered with a paid order is paid, with its order.paid event. (A killed process, not a power cut: the OS
 // keeps what was written. The power-cut half is SQLite's synchronous=FULL, see docs/decisions.md.)
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { exited, runScanPay } from './helpers/cli.ts'
 import { api, freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'scanpay.js')
-
-function run(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  return Object.assign(child, { output: () => out })
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((r) => child.once('exit', () => r()))
-}
-
 async function startServer(db: string, env: Record<string, string>) {
   const port = await freePort()
-  const child = run(['start', '--port', String(port), '--db', db], env)
+  const child = runScanPay(['start', '--port', String(port), '--db', db], env)
   const url = `http://127.0.0.1:${port}`
   await eventually(
     async () => {
@@ -52,7 +38,7 @@ describe('a killed SQLite process', () => {
   it('keeps every order and payment it acknowledged', async () => {
     const db = `sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-crash-')), 'scanpay.db')}`
     const env = { NODE_ENV: 'development', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), SCANPAY_RATE_LIMIT: '1000000', LOG_LEVEL: 'warn' }
-    const create = run(['merchant', 'create', '--name', 'Crash Cafe', '--json', '--db', db], env)
+    const create = runScanPay(['merchant', 'create', '--name', 'Crash Cafe', '--json', '--db', db], env)
     children.push(create)
     await exited(create)
     const secret = JSON.parse(create.output().trim().split('\n').pop()!).test.secret as string

@@ -2,7 +2,7 @@
 // cluster) take concurrent creates, pays and closes on the SAME orders. No move may apply twice, every move
 // writes exactly one event, and every event is delivered exactly once. Also: --workers is refused on SQLite.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,24 +10,11 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { POSTGRES_URL, postgresAvailable } from './helpers/databases.ts'
+import { exited, runScanPay } from './helpers/cli.ts'
 import { api, freePort } from './helpers/server.ts'
 import { eventually, sleep, WebhookReceiver } from './helpers/webhook-receiver.ts'
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'scanpay.js')
 const ORDERS = 40
-
-function run(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  return Object.assign(child, { output: () => out })
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((r) => child.once('exit', (code) => r(code)))
-}
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
@@ -40,7 +27,7 @@ async function stop(child: ChildProcess): Promise<void> {
 describe('--workers on SQLite', () => {
   it('is refused with a clear message, since one process owns the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'scanpay-workers-'))
-    const child = run(['start', '--port', String(await freePort()), '--db', `sqlite:${join(dir, 'x.db')}`, '--workers', '2'], {
+    const child = runScanPay(['start', '--port', String(await freePort()), '--db', `sqlite:${join(dir, 'x.db')}`, '--workers', '2'], {
       NODE_ENV: 'development',
       SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'),
     })
@@ -78,12 +65,12 @@ describe('three processes on one PostgreSQL', { skip: pgUp ? false : 'PostgreSQL
     await admin.query(`CREATE DATABASE ${dbName}`)
     await admin.end()
     await receiver.start()
-    const create = run(['merchant', 'create', '--name', 'Many Nodes', '--webhook-url', receiver.url, '--json', '--db', dbUrl], env)
+    const create = runScanPay(['merchant', 'create', '--name', 'Many Nodes', '--webhook-url', receiver.url, '--json', '--db', dbUrl], env)
     assert.equal(await exited(create), 0, create.output())
     secret = JSON.parse(create.output().trim().split('\n').pop()!).test.secret
     for (const extra of [[], [], ['--workers', '2']]) {
       const port = await freePort()
-      servers.push(run(['start', '--port', String(port), '--db', dbUrl, ...extra], env))
+      servers.push(runScanPay(['start', '--port', String(port), '--db', dbUrl, ...extra], env))
       urls.push(`http://127.0.0.1:${port}`)
     }
     await Promise.all(

@@ -1,0 +1,20 @@
+// The scanpay command as its own process, for tests that need real processes (several nodes, a crash).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'scanpay.js')
+
+/** Runs `scanpay <args>`; output() is what it has printed so far, stdout and stderr together. */
+export function runScanPay(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (out += d))
+  return Object.assign(child, { output: () => out })
+}
+
+/** Resolves with the exit code once the process has ended (null when a signal ended it). */
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((r) => child.once('exit', (code) => r(code)))
+}
