@@ -11,13 +11,18 @@ export class CompiledOnce {
    * only once a compilation has shown that to hold; otherwise every call builds, as without this class.
    */
   async execute<R>(db: Kysely<any>, values: readonly unknown[], build: () => Compilable<R>): Promise<QueryResult<R>> {
+    return db.executeQuery<R>(this.compile(db, values, build))
+  }
+
+  /** The statement execute would run, to be run elsewhere (Storage.writeCompiled). */
+  compile<R>(db: Kysely<any>, values: readonly unknown[], build: () => Compilable<R>): CompiledQuery<R> {
     const adapter = db.getExecutor().adapter
     const text = this.#texts.get(adapter)
-    if (text !== undefined) return db.executeQuery<R>(CompiledQuery.raw(text, [...values]))
+    if (text !== undefined) return CompiledQuery.raw(text, [...values]) as CompiledQuery<R>
     const compiled = build().compile()
     if (compiled.parameters.length === values.length && compiled.parameters.every((p, i) => p === values[i])) {
       this.#texts.set(adapter, compiled.sql)
     }
-    return db.executeQuery(compiled)
+    return compiled
   }
 }

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { Database } from './schema.ts'
@@ -121,6 +121,24 @@ for (const mode of ['transaction', 'writer batch'] as const) describe(`GroupComm
       assert.deepEqual(rows, [{ nonce: 'e2' }])
     }
     assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /no such table/)
+  })
+
+  it('runs compiled statements beside units in one batch, each answered with its own result', async () => {
+    const claim = (n: string) => CompiledQuery.raw("INSERT INTO nonces (key_id, nonce, expires_at) VALUES ('k', ?, 1) RETURNING nonce", [n])
+    await group.runCompiled(claim('h1'))
+    const outcomes = await Promise.allSettled([
+      group.runCompiled(claim('h2')),
+      group.runStatement((trx) => nonce(trx, 'h3')),
+      group.runCompiled(claim('h1')),
+    ])
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected'],
+    )
+    assert.deepEqual((outcomes[0] as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows, [{ nonce: 'h2' }])
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /UNIQUE/)
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'h%').orderBy('nonce').execute()
+    assert.deepEqual(rows.map((r) => r.nonce), ['h1', 'h2', 'h3'])
   })
 
   it('fails only its own unit when a single-statement unit throws before reaching the database', async () => {

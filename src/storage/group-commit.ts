@@ -20,6 +20,8 @@ import type { RunBatch } from './sqlite-thread.ts'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
+  /** A statement already compiled (runCompiled): sent as it is, without running fn. */
+  query?: CompiledQuery
   /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
   single: boolean
   resolve: (value: unknown) => void
@@ -61,9 +63,21 @@ export class GroupCommit<DB> {
 
   /** For fn that issues exactly one statement: it shares the commit without the two savepoint statements. */
   runStatement<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-    if (!this.#runBatch) return this.#enqueue(fn, true)
+    return this.#runBatched({ fn })
+  }
+
+  /**
+   * runStatement for a statement already compiled (compiled-once.ts). On the writer thread it joins the batch
+   * as it is, without a trip through Kysely's executor or the collecting Kysely.
+   */
+  runCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> {
+    return this.#runBatched({ fn: (trx) => trx.executeQuery(query), query })
+  }
+
+  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query'>): Promise<T> {
+    if (!this.#runBatch) return this.#enqueue(unit.fn as (trx: Transaction<DB>) => Promise<T>, true)
     return new Promise<T>((resolve, reject) => {
-      this.#statements.push({ fn, single: true, resolve: resolve as (v: unknown) => void, reject })
+      this.#statements.push({ fn: unit.fn, query: unit.query, single: true, resolve: resolve as (v: unknown) => void, reject })
       // Sending a few statements early keeps the writer thread busy while this thread reads more requests;
       // batches that wait for the writer meanwhile are joined into its next commit there.
       if (this.#statements.length >= this.#eagerBatch) this.#sendStatements()
@@ -150,10 +164,35 @@ export class GroupCommit<DB> {
   /** Runs one-statement units as one batch: each unit's statement is collected, then all are sent at once. */
   async #flushStatements(jobs: Job<DB>[], runBatch: RunBatch): Promise<void> {
     const collected: Collected[] = []
+    const units: Job<DB>[] = []
+    for (const job of jobs) {
+      if (job.query) collected.push({ query: job.query, resolve: job.resolve, reject: job.reject })
+      else units.push(job)
+    }
+    // The units' statements are collected first, so that the batch holds them all.
+    const unitsRunning = units.length > 0 ? await this.#collect(units, collected) : null
+    if (collected.length > 0) {
+      try {
+        const outcomes = await runBatch(collected.map((c) => c.query))
+        outcomes.forEach((o, i) => (o.ok ? collected[i]!.resolve(o.result) : collected[i]!.reject(o.error)))
+      } catch (error) {
+        for (const c of collected) c.reject(error)
+      }
+    }
+    if (!unitsRunning) return
+    const outcomes = await unitsRunning.outcomes
+    outcomes.forEach((o, i) => (o.ok ? units[i]!.resolve(o.value) : units[i]!.reject(o.error)))
+  }
+
+  /**
+   * Runs the units against a Kysely that collects their statements into `collected` instead of running them.
+   * Returns once every unit has issued its statement or settled without one (Kysely hands a query to its
+   * connection within a few microtasks), or at the next turn of the loop at the latest, with a promise of the
+   * units' outcomes.
+   */
+  async #collect(units: Job<DB>[], collected: Collected[]): Promise<{ outcomes: Promise<Outcome[]> }> {
     let collecting = true
-    // Collection ends once every unit has issued its statement or settled without one (Kysely hands a query
-    // to its connection within a few microtasks), or at the next turn of the loop at the latest.
-    let waiting = jobs.length
+    let waiting = units.length
     let allIn!: () => void
     const complete = new Promise<void>((resolve) => (allIn = resolve))
     const arrived = () => {
@@ -165,7 +204,7 @@ export class GroupCommit<DB> {
       arrived()
     })
     // Settled into outcomes at once: a unit that fails before the batch is sent must not go unhandled.
-    const running = jobs.map((job) =>
+    const running = units.map((job) =>
       new Promise((resolve) => resolve(job.fn(db as Transaction<DB>))).then(
         (value): Outcome => {
           if (collecting) arrived()
@@ -181,16 +220,7 @@ export class GroupCommit<DB> {
     await complete
     clearImmediate(timer)
     collecting = false
-    if (collected.length > 0) {
-      try {
-        const outcomes = await runBatch(collected.map((c) => c.query))
-        outcomes.forEach((o, i) => (o.ok ? collected[i]!.resolve(o.result) : collected[i]!.reject(o.error)))
-      } catch (error) {
-        for (const c of collected) c.reject(error)
-      }
-    }
-    const outcomes = await Promise.all(running)
-    outcomes.forEach((o, i) => (o.ok ? jobs[i]!.resolve(o.value) : jobs[i]!.reject(o.error)))
+    return { outcomes: Promise.all(running) }
   }
 }
 

@@ -1,10 +1,13 @@
 // The replay guard for signed requests, shared by every node through the database.
-import type { Kysely } from 'kysely'
+import type { CompiledQuery, Kysely, QueryResult } from 'kysely'
 import { CompiledOnce } from './compiled-once.ts'
 import type { Database } from './schema.ts'
 
 /** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
 export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+
+/** Runs one compiled statement, atomic by itself (Storage.writeCompiled: on SQLite it shares a group commit). */
+export type WriteCompiled = <R>(query: CompiledQuery<R>) => Promise<QueryResult<R>>
 
 /** Every signed request runs this statement: compiled once (compiled-once.ts). */
 const claimNonce = new CompiledOnce()
@@ -12,16 +15,16 @@ const claimNonce = new CompiledOnce()
 export class SqlNonceStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly write: Write = (fn) => db.transaction().execute(fn),
+    private readonly write: WriteCompiled = (query) => db.executeQuery(query),
   ) {}
 
   /** Records the nonce; false when the key used it before and it has not yet expired. */
   async claim(keyId: string, nonce: string, now: number, ttlMs: number): Promise<boolean> {
     // The claim must be durable before the request it guards is answered; a group commit keeps that cheap.
     const until = now + ttlMs
-    const r = await this.write((trx) =>
-      claimNonce.execute(trx, [keyId, nonce, until, until, now], () =>
-        trx
+    const r = await this.write(
+      claimNonce.compile(this.db, [keyId, nonce, until, until, now], () =>
+        this.db
           .insertInto('nonces')
           .values({ key_id: keyId, nonce, expires_at: until })
           .onConflict((oc) =>

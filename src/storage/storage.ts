@@ -1,5 +1,5 @@
 // The storage facade the composition root hands out: every store over one database, and transactions.
-import { sql, type Kysely } from 'kysely'
+import { sql, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type { Order } from '../core/order.ts'
 import type { Transactor, UnitOfWork } from '../core/ports.ts'
 import type { OpenDatabase } from './database.ts'
@@ -52,7 +52,7 @@ export class Storage implements Transactor {
     this.events = new SqlEventStore(db)
     this.refunds = new SqlRefundStore(db)
     this.merchants = new SqlMerchantStore(db)
-    this.nonces = new SqlNonceStore(db, (fn) => this.writeStatement(fn))
+    this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
     this.idempotency = new SqlIdempotencyStore(db)
     this.deliveries = new SqlDeliveryQueue(db, database.dialect, write)
     this.#orderInserts = this.#group ? null : new OrderInsertBatcher((fn) => this.writeStatement(fn))
@@ -86,6 +86,11 @@ export class Storage implements Transactor {
    */
   writeStatement<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return this.#group ? this.#group.runStatement(fn) : fn(this.database.db)
+  }
+
+  /** writeStatement for a statement already compiled: on SQLite it joins the group commit as it is. */
+  writeCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> {
+    return this.#group ? this.#group.runCompiled(query) : this.database.db.executeQuery(query)
   }
 
   async ping(): Promise<void> {
