@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import pg from 'pg'
 import { MIGRATIONS } from './migrations/index.ts'
 import type { Database } from './schema.ts'
-import { threadedSqlite, type RunBatch } from './sqlite-thread.ts'
+import { threadedSqlite, withStatementCache, type RunBatch } from './sqlite-thread.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -108,29 +108,6 @@ const READER_PRAGMAS = [
   'cache_size = -32768',
   'busy_timeout = 5000',
 ]
-
-/**
- * Kysely prepares every query afresh; preparing costs more than running a small statement. The same SQL text
- * (Kysely's queries differ only in their parameters) reuses one prepared statement. Bounded: queries with
- * variable-length IN lists make new texts, and past the bound they are prepared each time as before.
- */
-function withStatementCache(sqlite: SQLite.Database, max = 500) {
-  const statements = new Map<string, SQLite.Statement>()
-  return {
-    prepare(text: string): SQLite.Statement {
-      let stmt = statements.get(text)
-      if (!stmt) {
-        stmt = sqlite.prepare(text)
-        if (statements.size < max) statements.set(text, stmt)
-      }
-      return stmt
-    },
-    close(): void {
-      statements.clear()
-      sqlite.close()
-    },
-  }
-}
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations() {

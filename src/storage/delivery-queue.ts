@@ -3,9 +3,11 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
 import type { Dialect } from './database.ts'
 import { rowToEvent } from './event-store.ts'
-import type { Write } from './nonce-store.ts'
 import type { Database, EventsTable } from './schema.ts'
 import type { StoredEvent } from '../core/events.ts'
+
+/** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
+export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
 
 export interface Lease {
   event: StoredEvent

@@ -3,9 +3,6 @@ import type { CompiledQuery, Kysely, QueryResult } from 'kysely'
 import { CompiledOnce } from './compiled-once.ts'
 import type { Database } from './schema.ts'
 
-/** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
-export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
-
 /** Runs one compiled statement, atomic by itself (Storage.writeCompiled: on SQLite it shares a group commit). */
 export type WriteCompiled = <R>(query: CompiledQuery<R>) => Promise<QueryResult<R>>
 

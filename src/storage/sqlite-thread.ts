@@ -164,18 +164,44 @@ class ThreadConnection implements DatabaseConnection {
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (this.release || !isRead(query)) throw new Error('SQLite streams only plain reads outside a transaction')
-    for (const row of this.driver.statement(query.sql).iterate(query.parameters as unknown[])) yield { rows: [row as R] }
+    for (const row of this.driver.reader.prepare(query.sql).iterate(query.parameters as unknown[])) yield { rows: [row as R] }
+  }
+}
+
+/**
+ * Kysely prepares every query afresh; preparing costs more than running a small statement. The same SQL text
+ * (Kysely's queries differ only in their parameters) reuses one prepared statement. Bounded: queries with
+ * variable-length IN lists make new texts, and past the bound they are prepared each time as before. (The
+ * writer thread keeps its own, in plain JavaScript.)
+ */
+export function withStatementCache(sqlite: SQLite.Database, max = 500) {
+  const statements = new Map<string, SQLite.Statement>()
+  return {
+    prepare(text: string): SQLite.Statement {
+      let stmt = statements.get(text)
+      if (!stmt) {
+        stmt = sqlite.prepare(text)
+        if (statements.size < max) statements.set(text, stmt)
+      }
+      return stmt
+    },
+    close(): void {
+      statements.clear()
+      sqlite.close()
+    },
   }
 }
 
 class SqliteThreadDriver implements Driver {
   readonly gate = new TransactionGate()
-  readonly #statements = new Map<string, SQLite.Statement>()
+  readonly reader: ReturnType<typeof withStatementCache>
 
   constructor(
     readonly writer: SqliteWriter,
-    private readonly reader: SQLite.Database,
-  ) {}
+    reader: SQLite.Database,
+  ) {
+    this.reader = withStatementCache(reader)
+  }
 
   async init(): Promise<void> {}
 
@@ -224,22 +250,12 @@ class SqliteThreadDriver implements Driver {
   async releaseConnection(): Promise<void> {}
 
   async destroy(): Promise<void> {
-    this.#statements.clear()
     this.reader.close()
     await this.writer.close()
   }
 
-  statement(text: string): SQLite.Statement {
-    let stmt = this.#statements.get(text)
-    if (!stmt) {
-      stmt = this.reader.prepare(text)
-      if (this.#statements.size < 500) this.#statements.set(text, stmt)
-    }
-    return stmt
-  }
-
   async read<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return { rows: this.statement(query.sql).all(query.parameters as unknown[]) as R[] }
+    return { rows: this.reader.prepare(query.sql).all(query.parameters as unknown[]) as R[] }
   }
 
   runBatch: RunBatch = async (queries) => {
