@@ -1,9 +1,9 @@
 // Runs one load with wrk (Debian's package, written in C): it costs a fraction of autocannon's CPU per
 // request, and on 2 shared cores what the load generator uses is taken from the server under test.
 //
-// Each kind is a Lua script: a static request, a round-robin over paths, creates with a per-thread counter in
-// out_trade_no, or HMAC-signed creates. wrk's Lua cannot compute HMAC-SHA256, so signed requests are made
-// beforehand (each with a fresh nonce) into files in /dev/shm, one per wrk thread, and sent once each.
+// Each kind is a Lua script: a static request, a round-robin over paths, or creates. Creates are made
+// beforehand into files in /dev/shm, one per wrk thread, and sent once each: wrk's Lua cannot compute
+// HMAC-SHA256, and Bearer and signed creates are prepared the same way so the generator costs both the same.
 import { execFileSync, spawn } from 'node:child_process'
 import { createHmac, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,15 +21,10 @@ export function wrkAvailable() {
 }
 
 const THREADS = 2
-/** Signed requests made per second of load and thread: above what 2 cores can serve, so none is sent twice. */
-const SIGNED_PER_SECOND = 25_000
+/** Create requests made per second of load: above what 2 cores can serve, so none is sent twice. */
+const CREATES_PER_SECOND = 30_000
 
 const lua = (s) => JSON.stringify(s) // a JSON string literal is a valid Lua string literal for this ASCII text
-
-/** The JSON body the autocannon driver sends too (load-generator.mjs createBody). */
-const createBodyLua = (runId) => `
-  counter = counter + 1
-  return '{"out_trade_no":"b-${runId}-' .. id .. '-' .. counter .. '","amount":1234,"currency":"CNY","subject":"Latte","metadata":{"table":"7"}}'`
 
 function script(spec, dir, runId, seconds) {
   const common = `
@@ -40,7 +35,6 @@ function setup(thread)
   thread:set("id", next_id)
   table.insert(threads, thread)
 end
-counter = 0
 `
   const report = `
 function done(summary, latency, requests)
@@ -71,31 +65,26 @@ function request()
 end
 ${report}`
     case 'create-bearer':
-      return `${common}
-local headers = { ["Content-Type"] = "application/json", ["Authorization"] = ${lua(`Bearer ${spec.secret}`)} }
-local function body()${createBodyLua(runId)}
-end
-function request()
-  return wrk.format("POST", "/v1/orders", headers, body())
-end
-${report}`
     case 'create-hmac': {
-      const files = writeSigned(spec, dir, runId, seconds)
+      // Every request is formatted once, before the clock starts: request() hands wrk a string it already has,
+      // so the load generator's Lua allocates nothing per request (its garbage collector would otherwise walk
+      // the whole table of requests, at a cost that grows with the run and is taken from the server's cores).
+      const files = writeCreates(spec, dir, runId, seconds)
       return `${common}
 local files = { ${files.map(lua).join(', ')} }
-local auth, bodies, n, i = {}, {}, 0, 0
+local requests, n, i = {}, 0, 0
 function init(args)
   for line in io.lines(files[tonumber(id)]) do
     local tab = line:find("\\t", 1, true)
     n = n + 1
-    auth[n] = line:sub(1, tab - 1)
-    bodies[n] = line:sub(tab + 1)
+    requests[n] = wrk.format("POST", "/v1/orders", { ["Content-Type"] = "application/json", ["Authorization"] = line:sub(1, tab - 1) }, line:sub(tab + 1))
   end
+  collectgarbage()
 end
 function request()
   i = i + 1
   if i > n then i = 1 end
-  return wrk.format("POST", "/v1/orders", { ["Content-Type"] = "application/json", ["Authorization"] = auth[i] }, bodies[i])
+  return requests[i]
 end
 ${report}`
     }
@@ -104,20 +93,27 @@ ${report}`
   }
 }
 
-/** One file per wrk thread of "authorization<TAB>body" lines, each request signed with its own nonce. */
-function writeSigned(spec, dir, runId, seconds) {
-  const perThread = Math.ceil((SIGNED_PER_SECOND * seconds) / THREADS)
+/**
+ * One file per wrk thread of "authorization<TAB>body" lines: creates with distinct out_trade_no values, the
+ * same body autocannon sends (load-generator.mjs createBody), each signed with its own nonce for create-hmac.
+ */
+function writeCreates(spec, dir, runId, seconds) {
+  const perThread = Math.ceil((CREATES_PER_SECOND * seconds) / THREADS)
   const timestamp = Math.floor(Date.now() / 1000)
   const files = []
   for (let t = 1; t <= THREADS; t++) {
     const lines = new Array(perThread)
     for (let k = 0; k < perThread; k++) {
-      const body = `{"out_trade_no":"b-${runId}-s${t}-${k}","amount":1234,"currency":"CNY","subject":"Latte","metadata":{"table":"7"}}`
-      const nonce = `${runId}_${t}_${k}_${randomBytes(6).toString('hex')}`
-      const signature = createHmac('sha256', spec.secret).update(`POST\n/v1/orders\n${timestamp}\n${nonce}\n${body}\n`).digest('base64')
-      lines[k] = `SCANPAY-HMAC-SHA256 key_id="${spec.keyId}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"\t${body}`
+      const body = `{"out_trade_no":"b-${runId}-${t}-${k}","amount":1234,"currency":"CNY","subject":"Latte","metadata":{"table":"7"}}`
+      let authorization = `Bearer ${spec.secret}`
+      if (spec.kind === 'create-hmac') {
+        const nonce = `${runId}_${t}_${k}_${randomBytes(6).toString('hex')}`
+        const signature = createHmac('sha256', spec.secret).update(`POST\n/v1/orders\n${timestamp}\n${nonce}\n${body}\n`).digest('base64')
+        authorization = `SCANPAY-HMAC-SHA256 key_id="${spec.keyId}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`
+      }
+      lines[k] = `${authorization}\t${body}`
     }
-    const file = join(dir, `signed-${t}.txt`)
+    const file = join(dir, `creates-${t}.txt`)
     writeFileSync(file, lines.join('\n') + '\n')
     files.push(file)
   }
@@ -125,7 +121,7 @@ function writeSigned(spec, dir, runId, seconds) {
 }
 
 function runOnce(spec, seconds) {
-  // Signed requests live in memory (/dev/shm), so writing them puts no load on the disk the server syncs to.
+  // The prepared requests live in memory (/dev/shm), so writing them puts no load on the disk the server syncs to.
   const dir = mkdtempSync(join(process.platform === 'linux' ? '/dev/shm' : tmpdir(), 'scanpay-wrk-'))
   const runId = randomBytes(4).toString('hex')
   try {
