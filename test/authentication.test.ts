@@ -112,6 +112,44 @@ describeEachDatabase('authentication', (t) => {
     assert.equal((await send()).status, 401)
     await assertUnchanged(t.server, before)
   })
+
+  it('two concurrent signed creates with one nonce: one order is created, the other request is refused', async () => {
+    const nonce = 'twin_' + randomBytes(8).toString('hex')
+    const [a, b] = await Promise.all(
+      ['twin-a', 'twin-b'].map((out) => signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: out }, { nonce })),
+    )
+    assert.deepEqual([a!.status, b!.status].sort(), [201, 401], JSON.stringify([a!.body, b!.body]))
+    const refused = a!.status === 401 ? a! : b!
+    assert.equal(refused.body.error.code, 'nonce_reused')
+    const found = await Promise.all(['twin-a', 'twin-b'].map((out) => api(url(), key().secret, 'GET', `/v1/orders?out_trade_no=${out}`)))
+    assert.deepEqual(found.map((r) => r.body.data.length).sort(), [0, 1])
+  })
+
+  it('a nonce a GET used cannot create an order, and the refusal writes nothing', async () => {
+    const nonce = 'used_' + randomBytes(8).toString('hex')
+    assert.equal((await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce })).status, 200)
+    const before = await snapshot(t.server)
+    const res = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'after-get' }, { nonce })
+    assert.equal(res.status, 401)
+    assert.equal(res.body.error.code, 'nonce_reused')
+    await assertUnchanged(t.server, before)
+  })
+
+  it('a signed create that inserts nothing still uses its nonce: refused as invalid, or answered with the existing order', async () => {
+    const invalid = 'bad_' + randomBytes(8).toString('hex')
+    const bad = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, amount: -1, out_trade_no: 'never' }, { nonce: invalid })
+    assert.equal(bad.status, 400)
+    // Its replay is refused as a replay, not judged again.
+    const again = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, amount: -1, out_trade_no: 'never' }, { nonce: invalid })
+    assert.equal(again.status, 401)
+    assert.equal(again.body.error.code, 'nonce_reused')
+
+    assert.equal((await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'twice' })).status, 201)
+    const existing = 'dup_' + randomBytes(8).toString('hex')
+    const same = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'twice' }, { nonce: existing })
+    assert.equal(same.status, 200)
+    assert.equal((await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce: existing })).status, 401)
+  })
 })
 
 describeEachDatabase(
