@@ -32,7 +32,8 @@ function createBody() {
 /** The contract's SCANPAY-HMAC-SHA256 header, with a fresh nonce per request. */
 function hmacHeader(method, path, body) {
   const timestamp = Math.floor(Date.now() / 1000)
-  const nonce = `${runId}_${process.pid}_${counter}_${randomBytes(6).toString('hex')}`
+  // The SDK's nonces (sdk/src/signing.ts newNonce): the time, then random bits.
+  const nonce = Date.now().toString(36).padStart(8, '0') + randomBytes(12).toString('base64url')
   const signature = createHmac('sha256', spec.secret)
     .update(`${method}\n${path}\n${timestamp}\n${nonce}\n${body}\n`)
     .digest('base64')

@@ -107,7 +107,8 @@ function writeCreates(spec, dir, runId, seconds) {
       const body = `{"out_trade_no":"b-${runId}-${t}-${k}","amount":1234,"currency":"CNY","subject":"Latte","metadata":{"table":"7"}}`
       let authorization = `Bearer ${spec.secret}`
       if (spec.kind === 'create-hmac') {
-        const nonce = `${runId}_${t}_${k}_${randomBytes(6).toString('hex')}`
+        // The SDK's nonces (sdk/src/signing.ts newNonce): the time, then random bits.
+        const nonce = Date.now().toString(36).padStart(8, '0') + randomBytes(12).toString('base64url')
         const signature = createHmac('sha256', spec.secret).update(`POST\n/v1/orders\n${timestamp}\n${nonce}\n${body}\n`).digest('base64')
         authorization = `SCANPAY-HMAC-SHA256 key_id="${spec.keyId}",timestamp="${timestamp}",nonce="${nonce}",signature="${signature}"`
       }

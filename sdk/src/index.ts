@@ -7,6 +7,7 @@ export {
   authorizationHeader,
   buildPaymentLink,
   canonicalRequest,
+  newNonce,
   signRequest,
   signWebhook,
   type PaymentLinkInput,

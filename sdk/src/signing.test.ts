@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import {
   authorizationHeader,
+  newNonce,
+  NONCE_PATTERN,
   buildPaymentLink,
   canonicalRequest,
   paymentLinkCanonical,
@@ -34,6 +36,13 @@ describe('request signing', () => {
     const doc = readFileSync(new URL('../../docs/authentication.md', import.meta.url), 'utf8')
     assert.ok(doc.includes(SECRET))
     for (const v of VECTORS) assert.ok(doc.includes(v.signature) && doc.includes(v.nonce), v.signature)
+  })
+
+  it('makes nonces of the shape the contract asks for, which sort in the order they were made', () => {
+    const nonces = [0, 1, 1_000, 36 ** 7, Date.now(), Date.now() + 1].map((t) => newNonce(t))
+    for (const n of nonces) assert.match(n, NONCE_PATTERN)
+    assert.deepEqual(nonces.map((n) => n.slice(0, 8)), [...nonces.map((n) => n.slice(0, 8))].sort())
+    assert.notEqual(newNonce(5), newNonce(5))
   })
 
   it('builds the canonical request with a trailing newline after the body', () => {

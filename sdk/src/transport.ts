@@ -1,9 +1,9 @@
 // One HTTP request to the API: authentication (Bearer or HMAC, re-signed with a fresh nonce on every try),
 // an Idempotency-Key on POSTs so they can be retried safely, and retries with backoff on network errors,
 // timeouts, 5xx and 429 (honouring Retry-After).
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { errorFromResponse, ScanPayError } from './errors.ts'
-import { authorizationHeader } from './signing.ts'
+import { authorizationHeader, newNonce } from './signing.ts'
 
 export interface TransportOptions {
   baseUrl: string
@@ -96,7 +96,7 @@ export class Transport {
       pathAndQuery: url.pathname + url.search,
       timestamp: Math.floor(Date.now() / 1000),
       // A fresh nonce per try: the server refuses a nonce it has seen, even on a retry.
-      nonce: randomBytes(18).toString('base64url'),
+      nonce: newNonce(),
       body: raw,
     })
   }
