@@ -17,6 +17,8 @@ export interface OpenDatabase {
   description: string
   /** SQLite on a file: runs one-statement units as one batch on the writer thread (group-commit.ts). */
   runBatch?: RunBatch
+  /** SQLite on a file: told if the writer thread ends unexpectedly, after which nothing can be written. */
+  onWriterEnded?(listener: (error: Error) => void): void
   close(): Promise<void>
 }
 
@@ -90,7 +92,14 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   mkdirSync(dirname(file), { recursive: true })
   const threaded = await threadedSqlite(file, [...WRITER_PRAGMAS, ...READER_PRAGMAS], READER_PRAGMAS)
   const db = new Kysely<Database>({ dialect: threaded.dialect })
-  return { db, dialect: 'sqlite', description: `sqlite:${file}`, runBatch: threaded.runBatch, close: () => db.destroy() }
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `sqlite:${file}`,
+    runBatch: threaded.runBatch,
+    onWriterEnded: (listener) => threaded.writer.onEnded(listener),
+    close: () => db.destroy(),
+  }
 }
 
 // WAL lets readers run beside the writer. FULL syncs the WAL at every commit, so every acknowledged commit

@@ -132,6 +132,23 @@ describe('threadedSqlite', () => {
     await odb.destroy()
   })
 
+  it('tells onEnded when the thread ends by itself, and not when it is closed', async () => {
+    const crashing = await threadedSqlite(tempFile(), ['journal_mode = WAL'], [])
+    const ended: Error[] = []
+    crashing.writer.onEnded((err) => ended.push(err))
+    await crashing.writer.kill()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(ended.length, 1)
+    assert.match(ended[0]!.message, /writer thread ended/)
+
+    const closed = await threadedSqlite(tempFile(), ['journal_mode = WAL'], [])
+    let told = false
+    closed.writer.onEnded(() => (told = true))
+    await closed.writer.close()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(told, false)
+  })
+
   it('lets the process end without close once no write is waiting', () => {
     const script = `
       import { threadedSqlite } from ${JSON.stringify(fileURLToPath(new URL('./sqlite-thread.ts', import.meta.url)))}

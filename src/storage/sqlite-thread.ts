@@ -48,6 +48,8 @@ export class SqliteWriter {
   readonly #worker: Worker
   readonly #waiting: { resolve(reply: Reply): void; reject(error: Error): void }[] = []
   #exited: Error | null = null
+  #closing = false
+  readonly #endedListeners: ((error: Error) => void)[] = []
 
   private constructor(worker: Worker) {
     this.#worker = worker
@@ -60,8 +62,10 @@ export class SqliteWriter {
       else next.resolve(reply)
     })
     const fail = (error: Error) => {
+      const first = this.#exited === null
       this.#exited ??= error
       for (const w of this.#waiting.splice(0)) w.reject(error)
+      if (first && !this.#closing) for (const listener of this.#endedListeners) listener(error)
     }
     worker.on('error', fail)
     worker.on('exit', (code) => fail(new Error(`the SQLite writer thread ended (exit code ${code})`)))
@@ -103,8 +107,22 @@ export class SqliteWriter {
     return reply.results!.map((r) => (r.error ? { ok: false, error: toError(r.error) } : { ok: true, result: toResult(r) }))
   }
 
+  /**
+   * Told once if the thread ends other than by close(): no write can succeed after it (the thread is not
+   * started again), so the server stops and exits for its supervisor to start it afresh.
+   */
+  onEnded(listener: (error: Error) => void): void {
+    this.#endedListeners.push(listener)
+  }
+
+  /** Ends the thread at once, as a crash would (what onEnded is for). */
+  async kill(): Promise<void> {
+    await this.#worker.terminate()
+  }
+
   async close(): Promise<void> {
     if (this.#exited) return
+    this.#closing = true
     const exited = new Promise((resolve) => this.#worker.once('exit', resolve))
     this.#worker.ref()
     this.#worker.postMessage({ op: 'close' })

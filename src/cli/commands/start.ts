@@ -25,8 +25,12 @@ async function runNode(config: Config): Promise<number> {
     console.log(`\nNo merchants yet, so a demo merchant was created for development:\n${printable(demo)}\n`)
   }
   console.log(`ScanPay listening on ${server.address} (public URL ${config.publicUrl}, ${ctx.storage.database.description})`)
+  let code = 0
   await new Promise<void>((resolve) => {
+    let stopping = false
     const shutdown = (signal: string) => {
+      if (stopping) return
+      stopping = true
       ctx.logger.info({ signal }, 'shutting down: finishing requests and deliveries in flight')
       server.stop().then(resolve, (err) => {
         ctx.logger.error({ err }, 'shutdown failed')
@@ -35,6 +39,12 @@ async function runNode(config: Config): Promise<number> {
     }
     process.once('SIGINT', shutdown)
     process.once('SIGTERM', shutdown)
+    // Every write would fail from now on: stop, and exit non-zero so a supervisor starts ScanPay afresh.
+    ctx.storage.database.onWriterEnded?.((err) => {
+      ctx.logger.fatal({ err }, 'the SQLite writer thread ended: ScanPay stops so that it can be restarted')
+      code = 1
+      shutdown('writer thread ended')
+    })
   })
-  return 0
+  return code
 }
