@@ -68,7 +68,11 @@ export function table(rows: Row[]): string {
 /** The same table in Markdown, for docs/performance.md. */
 export function markdown(rows: Row[]): string {
   const head = HEAD
-  const body = rows.map((r) => cells(r, r.met === undefined || r.met === null ? (r.note ?? '') : r.met ? 'yes' : '**no**'))
+  const body = rows.map((r) => {
+    const met = r.met === undefined || r.met === null ? '' : r.met ? 'yes' : '**no**'
+    // The note says how a figure was made (median of rounds, the pay request's own latency): kept beside it.
+    return cells(r, [met, r.note ?? ''].filter(Boolean).join(': '))
+  })
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ').replace(/\n/g, ' ')} |`)].join('\n')
 }
 
