@@ -2,7 +2,7 @@
 // load-generator process (wrk when installed, else autocannon), measures the ceilings of the same machine in the same run (a bare
 // node:http server; the raw database inserts), prints one table and writes it to bench/results/.
 //
-//   npm run bench                      the full run (about 12 minutes on 2 cores)
+//   npm run bench                      the full run (about 11 minutes on 2 cores)
 //   npm run bench -- --quick           a smoke run of a few seconds per scenario (CI proves the bench works)
 //   npm run bench -- --only create-sqlite,checkout   some scenario groups only
 //   npm run bench -- --profile         also profiles the create-order path (node --cpu-prof) and summarizes it
