@@ -27,6 +27,7 @@ import {
 import { printSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts'
 import { cpuMs, freePort, killAll, newMasterKey, ROOT, runJson, sampleRss, sleep, startHelper, startScanPay, stopChild } from './lib/processes.ts'
 import { machine, table, writeResults, type Row } from './lib/report.ts'
+import { medianRound, pairedRatio } from './lib/rounds.ts'
 import { wrkAvailable } from './wrk.mjs'
 
 const GROUPS = ['ceilings', 'create-sqlite', 'checkout', 'create-pg', 'pay-latency', 'webhooks', 'growth', 'soak'] as const
@@ -173,18 +174,6 @@ async function freshSqliteServer(profileName: string) {
   return { db, m: m!, server }
 }
 
-/** The middle value (the lower middle of an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor((sorted.length - 1) / 2)]!
-}
-
-/** The round whose throughput is the median: its latencies and errors stand for the scenario. */
-function medianRound(results: readonly LoadResult[]): LoadResult {
-  const m = median(results.map((r) => r.throughput))
-  return results.find((r) => r.throughput === m)!
-}
-
 async function createSqliteGroup() {
   // Bearer and signed creates are compared in rounds, each pair within the same minute, in alternating order
   // (Bearer first, then signed first, ...), and each scenario's figure is the median of its rounds. This
@@ -223,8 +212,7 @@ async function createSqliteGroup() {
   const bearer = medianRound(bearerRuns)
   const hmac = medianRound(hmacRuns)
   // Paired: each round's signed figure against the Bearer figure of the same minute.
-  const ratios = hmacRuns.map((h, i) => h.throughput / bearerRuns[i]!.throughput)
-  const ratio = median(ratios)
+  const { ratios, median: ratio } = pairedRatio(bearerRuns, hmacRuns)
   const errors = (runs: LoadResult[]) => runs.reduce((n, r) => n + r.errors, 0)
   const spread = (runs: LoadResult[]) => runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
   extra.createSqliteRounds = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under the given folders (default: src, test, sdk, examples) with node's test runner
+// Runs every *.test.ts under the given folders (default: src, test, sdk, examples, bench) with node's test runner
 // and tsx. Node 20's runner takes no globs, so the files are listed here.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -17,7 +17,7 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(path)
   }
 }
-for (const root of roots.length ? roots : ['src', 'test', 'sdk', 'examples']) {
+for (const root of roots.length ? roots : ['src', 'test', 'sdk', 'examples', 'bench']) {
   if (existsSync(root) && statSync(root).isFile()) files.push(root)
   else walk(root)
 }
