@@ -215,12 +215,8 @@ async function createSqliteGroup() {
   const { ratios, median: ratio } = pairedRatio(bearerRuns, hmacRuns)
   const errors = (runs: LoadResult[]) => runs.reduce((n, r) => n + r.errors, 0)
   const spread = (runs: LoadResult[]) => runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
-  extra.createSqliteRounds = {
-    rounds: CREATE_ROUNDS,
-    bearer: bearerRuns.map((r) => ({ throughput: r.throughput, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, cpuUsPerRequest: r.cpuUsPerRequest })),
-    hmac: hmacRuns.map((r) => ({ throughput: r.throughput, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, cpuUsPerRequest: r.cpuUsPerRequest })),
-    ratios,
-  }
+  const figures = (r: LoadResult) => ({ throughput: r.throughput, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, cpuUsPerRequest: r.cpuUsPerRequest })
+  extra.createSqliteRounds = { rounds: CREATE_ROUNDS, bearer: bearerRuns.map(figures), hmac: hmacRuns.map(figures), ratios }
   const roundsNote = (runs: LoadResult[]) => (CREATE_ROUNDS > 1 ? `median of ${CREATE_ROUNDS} rounds: ${spread(runs)}` : undefined)
   row(`create order, Bearer, SQLite, ${CONNECTIONS} conns`, { ...bearer, errors: errors(bearerRuns) }, {
     unit: 'orders/s',
