@@ -30,6 +30,13 @@ describeEachDatabase('operations', (t) => {
     assert.match(text, /scanpay_http_requests_total\{route="\/v1\/orders",status="201"\} \d+/)
     assert.match(text, /scanpay_orders\{status="closed"\} [1-9]/)
     assert.match(text, /scanpay_webhook_queue_depth\{state="waiting"\} \d+/)
+    if (t.kind === 'sqlite') {
+      // The create and the close (with its event) were committed by the writer thread at least once each.
+      assert.match(text, /# TYPE scanpay_sqlite_commits_total counter/)
+      assert.ok(Number(/^scanpay_sqlite_commits_total (\d+)$/m.exec(text)?.[1]) >= 2, text)
+    } else {
+      assert.doesNotMatch(text, /scanpay_sqlite_commits_total/)
+    }
   })
 
   it('gives unknown routes a contract-shaped 404 with a request id', async () => {

@@ -16,6 +16,13 @@ export function opsRoutes(ctx: AppContext) {
       }
     })
 
+    // SQLite's writer thread: fewer commits than writes means the group commit is sharing them (one fsync each).
+    const sqliteCommits = () => {
+      const counts = ctx.storage.database.writerCounts?.()
+      if (!counts) return []
+      return [{ name: 'scanpay_sqlite_commits_total', help: 'Transactions the SQLite writer has committed', type: 'counter' as const, samples: [{ labels: {}, value: counts.commits }] }]
+    }
+
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
       const now = ctx.clock.now()
       const [byStatus, depth] = await Promise.all([ctx.storage.orders.countByStatus(), ctx.storage.deliveries.depth(now)])
@@ -34,6 +41,7 @@ export function opsRoutes(ctx: AppContext) {
           ],
         },
         { name: 'scanpay_webhook_inflight', help: 'Webhook requests in flight on this node', samples: [{ labels: {}, value: ctx.worker.inflight }] },
+        ...sqliteCommits(),
       ])
       return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text)
     })

@@ -35,8 +35,8 @@ export class Metrics {
     this.#counters.set(series, (this.#counters.get(series) ?? 0) + by)
   }
 
-  /** Renders counters and the given gauges in the Prometheus text format. */
-  render(gauges: { name: string; help: string; samples: { labels: Labels; value: number }[] }[]): string {
+  /** Renders counters and the given gauges (or counters kept elsewhere) in the Prometheus text format. */
+  render(gauges: { name: string; help: string; type?: 'gauge' | 'counter'; samples: { labels: Labels; value: number }[] }[]): string {
     const lines: string[] = []
     const byName = new Map<string, string[]>()
     for (const [k, v] of this.#counters) {
@@ -48,7 +48,7 @@ export class Metrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...(byName.get(name) ?? []))
     }
     for (const g of gauges) {
-      lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`)
+      lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type ?? 'gauge'}`)
       for (const s of g.samples) lines.push(`${key(g.name, s.labels)} ${s.value}`)
     }
     return lines.join('\n') + '\n'

@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import pg from 'pg'
 import { MIGRATIONS } from './migrations/index.ts'
 import type { Database } from './schema.ts'
-import { threadedSqlite, withStatementCache, type RunBatch } from './sqlite-thread.ts'
+import { threadedSqlite, withStatementCache, type RunBatch, type WriterCounts } from './sqlite-thread.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -19,6 +19,8 @@ export interface OpenDatabase {
   runBatch?: RunBatch
   /** SQLite on a file: told if the writer thread ends unexpectedly, after which nothing can be written. */
   onWriterEnded?(listener: (error: Error) => void): void
+  /** SQLite on a file: the writer thread's commits so far (for /metrics). */
+  writerCounts?(): WriterCounts
   close(): Promise<void>
 }
 
@@ -98,6 +100,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     description: `sqlite:${file}`,
     runBatch: threaded.runBatch,
     onWriterEnded: (listener) => threaded.writer.onEnded(listener),
+    writerCounts: () => threaded.writer.counts(),
     close: () => db.destroy(),
   }
 }

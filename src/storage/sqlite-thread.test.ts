@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CompiledQuery, Kysely, sql } from 'kysely'
-import { threadedSqlite, type RunBatch } from './sqlite-thread.ts'
+import { threadedSqlite, type RunBatch, type SqliteWriter } from './sqlite-thread.ts'
 
 interface Db {
   t: { v: number }
@@ -20,12 +20,14 @@ describe('threadedSqlite', () => {
   let file: string
   let db: Kysely<Db>
   let runBatch: RunBatch
+  let writer: SqliteWriter
 
   before(async () => {
     file = tempFile()
     const threaded = await threadedSqlite(file, ['journal_mode = WAL', 'synchronous = FULL'], ['busy_timeout = 5000'])
     db = new Kysely<Db>({ dialect: threaded.dialect })
     runBatch = threaded.runBatch
+    writer = threaded.writer
     await sql`CREATE TABLE t (v INTEGER PRIMARY KEY)`.execute(db)
   })
   after(() => db.destroy())
@@ -119,6 +121,19 @@ describe('threadedSqlite', () => {
   it('fails a whole batch on any other error', async () => {
     await assert.rejects(runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (7)'), CompiledQuery.raw('INSERT INTO nowhere VALUES (1)')]), /no such table/)
     assert.deepEqual(await values(), [1, 2, 4, 5, 6])
+  })
+
+  it('counts its commits: one per batch, per transaction and per lone write, none for reads', async () => {
+    const before = writer.counts().commits
+    await runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (30)'), CompiledQuery.raw('INSERT INTO t (v) VALUES (31)')])
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ v: 32 }).execute()
+      await trx.insertInto('t').values({ v: 33 }).execute()
+    })
+    await db.insertInto('t').values({ v: 34 }).execute()
+    await db.selectFrom('t').selectAll().execute()
+    assert.equal(writer.counts().commits - before, 3)
+    await db.deleteFrom('t').where('v', '>=', 30).execute()
   })
 
   it('fails writes, not reads, once the writer thread has ended', async () => {

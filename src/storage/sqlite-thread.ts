@@ -43,6 +43,11 @@ function toResult(reply: Reply): QueryResult<unknown> {
   return { numAffectedRows: BigInt(reply.changes ?? 0), insertId: BigInt(reply.lastInsertRowid ?? 0), rows: [] }
 }
 
+export interface WriterCounts {
+  /** Transactions committed: shared batches, transactions, and writes in autocommit. */
+  commits: number
+}
+
 /** The writer thread, seen from the main thread: statements go in, answers come back in the same order. */
 export class SqliteWriter {
   readonly #worker: Worker
@@ -51,8 +56,12 @@ export class SqliteWriter {
   #closing = false
   readonly #endedListeners: ((error: Error) => void)[] = []
 
-  private constructor(worker: Worker) {
+  /** The thread's counters (sqlite-writer-thread.js): [0] commits made. */
+  readonly #counts: Float64Array
+
+  private constructor(worker: Worker, counts: Float64Array) {
     this.#worker = worker
+    this.#counts = counts
     worker.on('message', (reply: Reply) => {
       const next = this.#waiting.shift()
       // Idle, the thread must not keep the process alive; busy, it must (an awaited write is work to finish).
@@ -72,7 +81,8 @@ export class SqliteWriter {
   }
 
   static start(file: string, pragmas: readonly string[]): Promise<SqliteWriter> {
-    const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file, pragmas } })
+    const counters = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT)
+    const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file, pragmas, counters } })
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err)
       worker.once('error', onError)
@@ -80,7 +90,7 @@ export class SqliteWriter {
         worker.off('error', onError)
         if (first.error) return reject(toError(first.error))
         worker.unref()
-        resolve(new SqliteWriter(worker))
+        resolve(new SqliteWriter(worker, new Float64Array(counters)))
       })
     })
   }
@@ -92,6 +102,11 @@ export class SqliteWriter {
       this.#waiting.push({ resolve, reject })
       this.#worker.postMessage(message)
     })
+  }
+
+  /** What the thread has done since it started; commits against requests tell how well commits are shared. */
+  counts(): WriterCounts {
+    return { commits: this.#counts[0]! }
   }
 
   async run(query: CompiledQuery): Promise<QueryResult<unknown>> {

@@ -14,7 +14,10 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import SQLite from 'better-sqlite3'
 
-const { file, pragmas } = workerData
+const { file, pragmas, counters } = workerData
+// Shared with the main thread, which reads it for /metrics: [0] the commits made. Only this thread writes it, so
+// a plain store suffices; a reader may be a moment behind.
+const counts = counters ? new Float64Array(counters) : new Float64Array(1)
 let db
 try {
   db = new SQLite(file)
@@ -45,6 +48,8 @@ function run(sql, params) {
   const stmt = prepare(sql)
   if (stmt.reader) return { rows: stmt.all(params) }
   const { changes, lastInsertRowid } = stmt.run(params)
+  // Outside a transaction once it has run: a write in autocommit, or a transaction's COMMIT.
+  if (!db.inTransaction) counts[0]++
   return { changes, lastInsertRowid }
 }
 
@@ -86,6 +91,7 @@ function batches(first) {
   try {
     replies = lists.map(runBatch)
     COMMIT.run()
+    counts[0]++
   } catch (err) {
     if (db.inTransaction) ROLLBACK.run()
     const failed = { error: errorOf(err) }
