@@ -27,7 +27,7 @@ import {
 import { printSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts'
 import { cpuMs, freePort, killAll, newMasterKey, ROOT, runJson, sampleRss, sleep, startHelper, startScanPay, stopChild } from './lib/processes.ts'
 import { machine, table, writeResults, type Row } from './lib/report.ts'
-import { medianRound, pairedRatio } from './lib/rounds.ts'
+import { median, medianRound, pairedRatio } from './lib/rounds.ts'
 import { wrkAvailable } from './wrk.mjs'
 
 const GROUPS = ['ceilings', 'create-sqlite', 'checkout', 'create-pg', 'pay-latency', 'webhooks', 'growth', 'soak'] as const
@@ -70,6 +70,8 @@ interface LoadResult {
   allRequests?: number
   rssMb?: number
   cpuUsPerRequest?: number
+  /** SQLite: the writer's commits during the run (warm-up included) per request sent. */
+  commitsPerRequest?: number
   ok: number
   throughput: number
   latency: { p50: number; p90?: number; p99: number; max: number }
@@ -86,13 +88,25 @@ function load(spec: Record<string, unknown>): Promise<LoadResult> {
 }
 
 /** Runs the load against a server process, and reads its peak RSS and CPU time per request meanwhile. */
-async function loadOn(pid: number, spec: Record<string, unknown>): Promise<LoadResult> {
+/** With countCommits, spec.url is a ScanPay server on SQLite whose writer's commits are counted too. */
+async function loadOn(pid: number, spec: Record<string, unknown>, countCommits = false): Promise<LoadResult> {
   const cpu0 = cpuMs(pid)
+  const commits0 = countCommits ? await sqliteCommits(String(spec.url)) : null
   const rss = sampleRss(pid)
   const r = await load(spec)
   const rssPeak = rss.stop()
+  const n = r.allRequests ?? r.requests
+  const commits = commits0 === null ? null : (await sqliteCommits(String(spec.url)))! - commits0
   // CPU time is robust to other work on the machine where throughput is not: it says what a request costs.
-  return { ...r, rssMb: rssPeak, cpuUsPerRequest: ((cpuMs(pid) - cpu0) * 1000) / (r.allRequests ?? r.requests) }
+  // Commits per request count, whatever the machine's speed, how many fsyncs the group commit saved.
+  return { ...r, rssMb: rssPeak, cpuUsPerRequest: ((cpuMs(pid) - cpu0) * 1000) / n, ...(commits !== null ? { commitsPerRequest: commits / n } : {}) }
+}
+
+/** The SQLite writer's commits so far, from the server's /metrics; null on PostgreSQL. */
+async function sqliteCommits(url: string): Promise<number | null> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const m = /^scanpay_sqlite_commits_total (\d+)$/m.exec(text)
+  return m ? Number(m[1]) : null
 }
 
 function raw(spec: Record<string, unknown>): Promise<LoadResult> {
@@ -191,12 +205,11 @@ async function createSqliteGroup() {
       const name = `create-sqlite-${kind}`
       const run = await freshSqliteServer(name)
       log(`create order, ${kind === 'bearer' ? 'Bearer' : 'HMAC'}, SQLite, round ${round} of ${CREATE_ROUNDS}`)
-      const r = await loadOn(run.server.pid, {
-        url: run.server.url,
-        kind: `create-${kind}`,
-        secret: run.m.test.secret,
-        ...(kind === 'hmac' ? { keyId: run.m.test.key_id } : {}),
-      })
+      const r = await loadOn(
+        run.server.pid,
+        { url: run.server.url, kind: `create-${kind}`, secret: run.m.test.secret, ...(kind === 'hmac' ? { keyId: run.m.test.key_id } : {}) },
+        true,
+      )
       log(`  ${Math.round(r.throughput)}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms errors ${r.errors}`)
       ;(kind === 'bearer' ? bearerRuns : hmacRuns).push(r)
       // The last run's server and orders stay up for the checkout reads.
@@ -215,16 +228,25 @@ async function createSqliteGroup() {
   const { ratios, median: ratio } = pairedRatio(bearerRuns, hmacRuns)
   const errors = (runs: LoadResult[]) => runs.reduce((n, r) => n + r.errors, 0)
   const spread = (runs: LoadResult[]) => runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
-  const figures = (r: LoadResult) => ({ throughput: r.throughput, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, cpuUsPerRequest: r.cpuUsPerRequest })
+  const figures = (r: LoadResult) => ({
+    throughput: r.throughput,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    cpuUsPerRequest: r.cpuUsPerRequest,
+    commitsPerRequest: r.commitsPerRequest,
+  })
   extra.createSqliteRounds = { rounds: CREATE_ROUNDS, bearer: bearerRuns.map(figures), hmac: hmacRuns.map(figures), ratios }
-  const roundsNote = (runs: LoadResult[]) => (CREATE_ROUNDS > 1 ? `median of ${CREATE_ROUNDS} rounds: ${spread(runs)}` : undefined)
+  const commits = (runs: LoadResult[]) => median(runs.map((r) => r.commitsPerRequest ?? 0)).toFixed(3)
+  const roundsNote = (runs: LoadResult[]) =>
+    `${CREATE_ROUNDS > 1 ? `median of ${CREATE_ROUNDS} rounds: ${spread(runs)}; ` : ''}${commits(runs)} commits per request`
   row(`create order, Bearer, SQLite, ${CONNECTIONS} conns`, { ...bearer, errors: errors(bearerRuns) }, {
     unit: 'orders/s',
     ceiling: 'bare http',
     ratio: ceilings.http ? bearer.throughput / ceilings.http : null,
     target: '≥ 10,000/s, p99 ≤ 20 ms, 0 errors, ≥ 0.25 × http',
     met: bearer.throughput >= 10_000 && bearer.latency.p99 <= 20 && errors(bearerRuns) === 0 && (!ceilings.http || bearer.throughput >= 0.25 * ceilings.http),
-    ...(roundsNote(bearerRuns) ? { note: roundsNote(bearerRuns) } : {}),
+    note: roundsNote(bearerRuns),
   })
   row(`create order, HMAC-signed, SQLite, ${CONNECTIONS} conns`, { ...hmac, errors: errors(hmacRuns) }, {
     unit: 'orders/s',
@@ -232,7 +254,7 @@ async function createSqliteGroup() {
     ratio,
     target: '≥ 0.9 × Bearer',
     met: ratio >= 0.9 && errors(hmacRuns) === 0,
-    ...(CREATE_ROUNDS > 1 ? { note: `${roundsNote(hmacRuns)}; ratio: the median of each round's pair (${ratios.map((x) => x.toFixed(2)).join(', ')})` } : {}),
+    note: `${roundsNote(hmacRuns)}${CREATE_ROUNDS > 1 ? `; ratio: the median of each round's pair (${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
   })
   const peakRss = (runs: LoadResult[]) => Math.max(...runs.map((r) => r.rssMb!))
   extra.memoryUnderCreateLoad = { bearerPeakMb: peakRss(bearerRuns), hmacPeakMb: peakRss(hmacRuns) }
