@@ -156,14 +156,26 @@ export interface UnitOfWork {
   refunds: RefundStore
 }
 
+/**
+ * A write that must change a row in the same commit as the write it guards, or neither is made: a signed
+ * request's nonce claim, carried to the order insert it protects so that both share one commit.
+ */
+export interface WriteGuard {
+  /** The storage's own statement for the guard; from this call on the guard counts as used. */
+  take(): unknown
+  /** What the guarded call throws when the guard changed nothing (and so nothing was written). */
+  refused(): Error
+}
+
 export interface Transactor {
   /** Runs fn in one database transaction: everything it writes commits together or not at all. */
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
   /**
    * Inserts a new order on its own, unless (merchant, mode, out_trade_no) exists: true when this call inserted
-   * it. Durable on return; concurrent calls may share one statement.
+   * it. Durable on return; concurrent calls may share one statement. With a guard, the insert is tried only if
+   * the guard's write changed a row; otherwise it throws guard.refused().
    */
-  insertOrder(order: Order): Promise<boolean>
+  insertOrder(order: Order, guard?: WriteGuard): Promise<boolean>
   /**
    * For fn that issues exactly one statement, atomic by itself: durable on return like a transaction, but
    * free to skip BEGIN/COMMIT (on PostgreSQL two of an insert's three round trips). Optional: without it,

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { CompiledQuery, sql } from 'kysely'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
+import { PreconditionUnmet } from './sqlite-thread.ts'
 import type { Database } from './schema.ts'
 
 // Both ways a batch can reach the database: one Kysely transaction, or one message to the writer thread.
@@ -139,6 +140,22 @@ for (const mode of ['transaction', 'writer batch'] as const) describe(`GroupComm
     assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /UNIQUE/)
     const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'h%').orderBy('nonce').execute()
     assert.deepEqual(rows.map((r) => r.nonce), ['h1', 'h2', 'h3'])
+  })
+
+  it('runs a guarded statement in the same commit only when its precondition changed a row', async () => {
+    const claim = (n: string) => CompiledQuery.raw("INSERT INTO nonces (key_id, nonce, expires_at) VALUES ('k', ?, 1) ON CONFLICT DO NOTHING", [n])
+    const record = (n: string) => CompiledQuery.raw("INSERT INTO nonces (key_id, nonce, expires_at) VALUES ('k', ?, 1) RETURNING nonce", [n])
+    const outcomes = await Promise.allSettled([
+      group.runCompiledIf(claim('p1'), record('p2')),
+      // The same claim again, in the same batch: it changes nothing, so its statement must not run.
+      group.runCompiledIf(claim('p1'), record('p3')),
+      group.runCompiled(record('p4')),
+    ])
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled'])
+    assert.deepEqual((outcomes[0] as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows, [{ nonce: 'p2' }])
+    assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof PreconditionUnmet)
+    const rows = await database.db.selectFrom('nonces').select('nonce').where('nonce', 'like', 'p%').orderBy('nonce').execute()
+    assert.deepEqual(rows.map((r) => r.nonce), ['p1', 'p2', 'p4'])
   })
 
   it('fails only its own unit when a single-statement unit throws before reaching the database', async () => {

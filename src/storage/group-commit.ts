@@ -16,12 +16,14 @@ import {
   type QueryResult,
   type Transaction,
 } from 'kysely'
-import type { RunBatch } from './sqlite-thread.ts'
+import { PreconditionUnmet, type RunBatch } from './sqlite-thread.ts'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
   /** A statement already compiled (runCompiled): sent as it is, without running fn. */
   query?: CompiledQuery
+  /** With query: a write that must change a row first, in the same commit, for query to run. */
+  precondition?: CompiledQuery
   /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
   single: boolean
   resolve: (value: unknown) => void
@@ -74,10 +76,27 @@ export class GroupCommit<DB> {
     return this.#runBatched({ fn: (trx) => trx.executeQuery(query), query })
   }
 
-  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query'>): Promise<T> {
+  /**
+   * runCompiled for a statement that must run only if `precondition` (a write) changes a row, in the same
+   * commit; otherwise it rejects with PreconditionUnmet and neither has written anything. If the statement
+   * itself then fails, the precondition's change stands.
+   */
+  runCompiledIf<R>(precondition: CompiledQuery, query: CompiledQuery<R>): Promise<QueryResult<R>> {
+    if (!this.#runBatch) {
+      return this.#enqueue(async (trx) => {
+        const pre = await trx.executeQuery(precondition)
+        if ((pre.numAffectedRows ?? 0n) === 0n) throw new PreconditionUnmet()
+        return trx.executeQuery(query)
+      }, false)
+    }
+    return this.#runBatched({ fn: () => Promise.reject(new Error('a guarded statement runs on the writer thread')), query, precondition })
+  }
+
+  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query' | 'precondition'>): Promise<T> {
     if (!this.#runBatch) return this.#enqueue(unit.fn as (trx: Transaction<DB>) => Promise<T>, true)
     return new Promise<T>((resolve, reject) => {
-      this.#statements.push({ fn: unit.fn, query: unit.query, single: true, resolve: resolve as (v: unknown) => void, reject })
+      // Every job has the same fields: one shape for the objects this hot path makes.
+      this.#statements.push({ fn: unit.fn, query: unit.query, precondition: unit.precondition, single: true, resolve: resolve as (v: unknown) => void, reject })
       // Sending a few statements early keeps the writer thread busy while this thread reads more requests;
       // batches that wait for the writer meanwhile are joined into its next commit there.
       if (this.#statements.length >= this.#eagerBatch) this.#sendStatements()
@@ -166,14 +185,14 @@ export class GroupCommit<DB> {
     const collected: Collected[] = []
     const units: Job<DB>[] = []
     for (const job of jobs) {
-      if (job.query) collected.push({ query: job.query, resolve: job.resolve, reject: job.reject })
+      if (job.query) collected.push({ query: job.query, precondition: job.precondition, resolve: job.resolve, reject: job.reject })
       else units.push(job)
     }
     // The units' statements are collected first, so that the batch holds them all.
     const unitsRunning = units.length > 0 ? await this.#collect(units, collected) : null
     if (collected.length > 0) {
       try {
-        const outcomes = await runBatch(collected.map((c) => c.query))
+        const outcomes = await runBatch(collected)
         outcomes.forEach((o, i) => (o.ok ? collected[i]!.resolve(o.result) : collected[i]!.reject(o.error)))
       } catch (error) {
         for (const c of collected) c.reject(error)
@@ -226,6 +245,7 @@ export class GroupCommit<DB> {
 
 interface Collected {
   query: CompiledQuery
+  precondition?: CompiledQuery
   resolve(result: QueryResult<unknown>): void
   reject(error: unknown): void
 }

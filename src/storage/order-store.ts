@@ -1,5 +1,5 @@
 // Orders in SQL. Every status move is a conditional UPDATE: its row count says who won.
-import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely'
+import { PostgresAdapter, sql, type CompiledQuery, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Order, OrderStatus } from '../core/order.ts'
 import type { ListedOrder, OrderListFilter, OrderStore } from '../core/ports.ts'
 import { CompiledOnce } from './compiled-once.ts'
@@ -141,17 +141,22 @@ export class SqlOrderStore implements OrderStore {
    * whose (merchant, mode, out_trade_no) exists, or repeats one earlier in the list, is left out.
    */
   async insertManyIfAbsent(orders: readonly Order[]): Promise<Set<string>> {
+    const r = await this.db.executeQuery(this.insertStatement(orders))
+    return new Set(r.rows.map((row) => row.id))
+  }
+
+  /** The statement insertManyIfAbsent runs, to be run elsewhere (Storage.writeCompiled); it returns the inserted ids. */
+  insertStatement(orders: readonly Order[]): CompiledQuery<{ id: string }> {
     const rows = orders.map(orderToRow)
     let compiled = insertOrders.get(rows.length)
     if (!compiled) insertOrders.set(rows.length, (compiled = new CompiledOnce()))
-    const r = await compiled.execute(this.db, rows.flatMap(Object.values), () =>
+    return compiled.compile(this.db, rows.flatMap(Object.values), () =>
       this.db
         .insertInto('orders')
         .values(rows)
         .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_trade_no']).doNothing())
         .returning('id'),
     )
-    return new Set(r.rows.map((row) => row.id))
   }
 
   async byId(merchantId: string, mode: Order['mode'], id: string): Promise<Order | null> {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CompiledQuery, Kysely, sql } from 'kysely'
-import { threadedSqlite, type RunBatch, type SqliteWriter } from './sqlite-thread.ts'
+import { PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter } from './sqlite-thread.ts'
 
 interface Db {
   t: { v: number }
@@ -88,7 +88,7 @@ describe('threadedSqlite', () => {
           })
           .catch(() => {})
       const lone = () => db.insertInto('t').values({ v: base + 1 }).execute()
-      const batch = () => runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (?)', [base + 2])])
+      const batch = () => runBatch([{ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (?)', [base + 2]) }])
       const another = () => db.transaction().execute((trx) => trx.insertInto('t').values({ v: base + 3 }).execute())
       const order = round % 2 ? [rollback, another, lone, batch] : [lone, batch, another, rollback]
       for (const start of order) waiters.push(start())
@@ -109,7 +109,7 @@ describe('threadedSqlite', () => {
   })
 
   it('runs a batch in one commit: a constraint error fails its statement alone', async () => {
-    const insert = (v: number) => CompiledQuery.raw('INSERT INTO t (v) VALUES (?) RETURNING v', [v])
+    const insert = (v: number) => ({ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (?) RETURNING v', [v]) })
     const outcomes = await runBatch([insert(5), insert(1), insert(6)])
     assert.deepEqual(
       outcomes.map((o) => (o.ok ? o.result.rows : (o.error as Error & { code?: string }).code)),
@@ -119,13 +119,34 @@ describe('threadedSqlite', () => {
   })
 
   it('fails a whole batch on any other error', async () => {
-    await assert.rejects(runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (7)'), CompiledQuery.raw('INSERT INTO nowhere VALUES (1)')]), /no such table/)
+    await assert.rejects(
+      runBatch([{ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (7)') }, { query: CompiledQuery.raw('INSERT INTO nowhere VALUES (1)') }]),
+      /no such table/,
+    )
     assert.deepEqual(await values(), [1, 2, 4, 5, 6])
+  })
+
+  it('runs a statement with a precondition only when the precondition changed a row', async () => {
+    const insert = (v: number) => CompiledQuery.raw('INSERT INTO t (v) VALUES (?) RETURNING v', [v])
+    // The precondition "claims" v=20 once: a second claim of it changes nothing.
+    const claim = (v: number) => CompiledQuery.raw('INSERT INTO t (v) VALUES (?) ON CONFLICT DO NOTHING', [v])
+    const outcomes = await runBatch([
+      { query: insert(21), precondition: claim(20) },
+      { query: insert(23), precondition: claim(20) },
+      { query: insert(5), precondition: claim(22) },
+    ])
+    assert.deepEqual(
+      outcomes.map((o) => (o.ok ? o.result.rows : o.error instanceof PreconditionUnmet ? 'unmet' : (o.error as Error & { code?: string }).code)),
+      // The third's precondition stands although its own statement was refused.
+      [[{ v: 21 }], 'unmet', 'SQLITE_CONSTRAINT_PRIMARYKEY'],
+    )
+    assert.deepEqual(await values(), [1, 2, 4, 5, 6, 20, 21, 22])
+    await db.deleteFrom('t').where('v', '>=', 20).execute()
   })
 
   it('counts its commits: one per batch, per transaction and per lone write, none for reads', async () => {
     const before = writer.counts().commits
-    await runBatch([CompiledQuery.raw('INSERT INTO t (v) VALUES (30)'), CompiledQuery.raw('INSERT INTO t (v) VALUES (31)')])
+    await runBatch([{ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (30)') }, { query: CompiledQuery.raw('INSERT INTO t (v) VALUES (31)') }])
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('t').values({ v: 32 }).execute()
       await trx.insertInto('t').values({ v: 33 }).execute()

@@ -24,10 +24,31 @@ import {
 /** One statement's outcome in a batch: its result, or the constraint error that refused it alone. */
 export type BatchOutcome = { ok: true; result: QueryResult<unknown> } | { ok: false; error: Error }
 
-/** Runs statements in one transaction of their own, each standing alone; see SqliteWriter.batch. */
-export type RunBatch = (queries: readonly CompiledQuery[]) => Promise<BatchOutcome[]>
+/** A statement of a batch, and optionally a write that must change a row first for it to run at all. */
+export interface BatchStatement {
+  query: CompiledQuery
+  precondition?: CompiledQuery
+}
 
-type Reply = { rows?: unknown[]; changes?: number; lastInsertRowid?: number | bigint; results?: Reply[]; error?: WireError }
+/** Runs statements in one transaction of their own, each standing alone; see SqliteWriter.batch. */
+export type RunBatch = (statements: readonly BatchStatement[]) => Promise<BatchOutcome[]>
+
+/** A statement's outcome when its precondition changed no row: neither wrote anything. */
+export class PreconditionUnmet extends Error {
+  constructor() {
+    super('the precondition changed no row, so the statement did not run')
+    this.name = 'PreconditionUnmet'
+  }
+}
+
+type Reply = {
+  rows?: unknown[]
+  changes?: number
+  lastInsertRowid?: number | bigint
+  results?: Reply[]
+  unmet?: true
+  error?: WireError
+}
 interface WireError {
   name: string
   message: string
@@ -115,11 +136,18 @@ export class SqliteWriter {
 
   /**
    * The statements in one transaction of their own, committed (and synced) before this returns. A statement a
-   * constraint refuses fails alone, as SQLite undoes just that statement; any other error fails them all.
+   * constraint refuses fails alone, as SQLite undoes just that statement; any other error fails them all. A
+   * statement with a precondition runs only if the precondition changed a row (else PreconditionUnmet); the
+   * precondition's change stands even if the statement then fails.
    */
-  async batch(queries: readonly CompiledQuery[]): Promise<BatchOutcome[]> {
-    const reply = await this.#send({ op: 'batch', statements: queries.map((q) => [q.sql, q.parameters]) })
-    return reply.results!.map((r) => (r.error ? { ok: false, error: toError(r.error) } : { ok: true, result: toResult(r) }))
+  async batch(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+    const wire = statements.map(({ query, precondition }) =>
+      precondition ? [query.sql, query.parameters, precondition.sql, precondition.parameters] : [query.sql, query.parameters],
+    )
+    const reply = await this.#send({ op: 'batch', statements: wire })
+    return reply.results!.map((r): BatchOutcome =>
+      r.error ? { ok: false, error: toError(r.error) } : r.unmet ? { ok: false, error: new PreconditionUnmet() } : { ok: true, result: toResult(r) },
+    )
   }
 
   /**
@@ -291,9 +319,9 @@ class SqliteThreadDriver implements Driver {
     return { rows: this.reader.prepare(query.sql).all(query.parameters as unknown[]) as R[] }
   }
 
-  runBatch: RunBatch = async (queries) => {
+  runBatch: RunBatch = async (statements) => {
     while (this.gate.busy) await this.gate.released()
-    return this.writer.batch(queries)
+    return this.writer.batch(statements)
   }
 
   #end(connection: ThreadConnection): void {

@@ -9,6 +9,8 @@
 //                                      constraint error fails only its own), anything else fails them all;
 //                                      answers { results: [{ rows … } | { error }] } once committed. Batches
 //                                      already waiting behind it join its transaction: one commit, one fsync.
+//                                      [sql, params, preSql, preParams] runs its precondition first, and the
+//                                      statement only if that changed a row; if not, it answers { unmet: true }.
 //   { op: 'close' }                    closes the connection and ends the thread
 // A failure answers { error: { name, message, code } }.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
@@ -56,8 +58,12 @@ function run(sql, params) {
 /** Runs one batch's statements inside the open transaction; a constraint error fails its statement alone. */
 function runBatch(list) {
   const results = []
-  for (const [sql, params] of list) {
+  for (const [sql, params, preSql, preParams] of list) {
     try {
+      if (preSql !== undefined && run(preSql, preParams).changes === 0) {
+        results.push({ unmet: true })
+        continue
+      }
       results.push(run(sql, params))
     } catch (err) {
       // A constraint error undoes its statement alone and leaves the transaction open; anything else may

@@ -1,7 +1,7 @@
 // The storage facade the composition root hands out: every store over one database, and transactions.
 import { sql, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type { Order } from '../core/order.ts'
-import type { Transactor, UnitOfWork } from '../core/ports.ts'
+import type { Transactor, UnitOfWork, WriteGuard } from '../core/ports.ts'
 import type { OpenDatabase } from './database.ts'
 import { SqlDeliveryQueue } from './delivery-queue.ts'
 import { SqlEventStore } from './event-store.ts'
@@ -13,6 +13,7 @@ import { SqlNonceStore } from './nonce-store.ts'
 import { SqlOrderStore, type LocateToken } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
 import { SqlRefundStore } from './refund-store.ts'
+import { PreconditionUnmet } from './sqlite-thread.ts'
 import type { Database } from './schema.ts'
 
 function unitOfWork(db: Kysely<Database>, locate?: LocateToken): UnitOfWork {
@@ -58,9 +59,24 @@ export class Storage implements Transactor {
     this.#orderInserts = this.#group ? null : new OrderInsertBatcher((fn) => this.writeStatement(fn))
   }
 
-  insertOrder(order: Order): Promise<boolean> {
-    if (this.#orderInserts) return this.#orderInserts.insert(order)
-    return this.writeStatement((trx) => new SqlOrderStore(trx).insertIfAbsent(order))
+  insertOrder(order: Order, guard?: WriteGuard): Promise<boolean> {
+    const precondition = guard?.take() as CompiledQuery | undefined
+    if (this.#orderInserts) return precondition ? this.#guardedPostgresInsert(order, precondition, guard!) : this.#orderInserts.insert(order)
+    // Compiled here and sent as it is: the group commit's statement path, without a unit run through Kysely.
+    const insert = this.orders.insertStatement([order])
+    if (!precondition) return this.writeCompiled(insert).then((r) => r.rows.length > 0)
+    // The guard and the insert go to the writer together: one commit for both, not one each.
+    return this.#group!.runCompiledIf(precondition, insert).then(
+      (r) => r.rows.length > 0,
+      (error) => Promise.reject(error instanceof PreconditionUnmet ? guard!.refused() : error),
+    )
+  }
+
+  /** PostgreSQL commits each statement itself: the guard first, durable, then the shared insert. */
+  async #guardedPostgresInsert(order: Order, precondition: CompiledQuery, guard: WriteGuard): Promise<boolean> {
+    const r = await this.database.db.executeQuery(precondition)
+    if ((r.numAffectedRows ?? 0n) === 0n) throw guard.refused()
+    return this.#orderInserts!.insert(order)
   }
 
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
+import type { WriteGuard } from '../ports.ts'
 import type { UseCaseDeps } from './context.ts'
 
 export interface CreateOrderInput {
@@ -46,6 +47,8 @@ export async function createOrder(
   merchantId: string,
   mode: Mode,
   input: CreateOrderInput,
+  /** A write that must succeed in the same commit for the order to be inserted (a signed request's nonce claim). */
+  guard?: WriteGuard,
 ): Promise<CreateOrderResult> {
   if (mode === 'live' && input.channels?.includes('sandbox')) {
     throw new AppError('channel_unavailable', 'the sandbox channel only pays test-mode orders', 'channels')
@@ -78,7 +81,7 @@ export async function createOrder(
     closedAt: null,
     updatedAt: now,
   }
-  if (await deps.tx.insertOrder(order)) return { order, created: true }
+  if (await deps.tx.insertOrder(order, guard)) return { order, created: true }
   // One statement, atomic alone: where the storage can, it skips BEGIN/COMMIT.
   const one = deps.tx.statement ? deps.tx.statement.bind(deps.tx) : deps.tx.transaction.bind(deps.tx)
   const existing = await one((w) => w.orders.byOutTradeNo(merchantId, mode, input.outTradeNo))
