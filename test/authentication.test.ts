@@ -149,6 +149,16 @@ describeEachDatabase('authentication', (t) => {
     const same = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'twice' }, { nonce: existing })
     assert.equal(same.status, 200)
     assert.equal((await signedApi(url(), key(), 'GET', '/v1/orders', undefined, { nonce: existing })).status, 401)
+
+    // Refused after its claim went to the database with the insert (an out_trade_no taken with other terms).
+    const conflicting = 'conflict_' + randomBytes(8).toString('hex')
+    const conflict = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, amount: 99, out_trade_no: 'twice' }, { nonce: conflicting })
+    assert.equal(conflict.status, 409)
+    const before = await snapshot(t.server)
+    const replayed = await signedApi(url(), key(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'fresh-after-conflict' }, { nonce: conflicting })
+    assert.equal(replayed.status, 401)
+    assert.equal(replayed.body.error.code, 'nonce_reused')
+    await assertUnchanged(t.server, before)
   })
 })
 

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { NONCE_PATTERN, parseAuthorization, safeEqual, signRequest } from '../../../sdk/src/signing.ts'
 import { AppError } from '../../core/errors.ts'
 import type { ApiKey, MerchantDirectory } from '../../merchants/merchant-directory.ts'
+import type { WriteGuard } from '../../core/ports.ts'
 import type { SqlNonceStore } from '../../storage/nonce-store.ts'
 import type { RateLimiter } from './rate-limiter.ts'
 
@@ -17,14 +18,58 @@ export interface AuthDeps {
   now(): number
 }
 
-function invalid(code: 'authentication_invalid' | 'signature_invalid' | 'timestamp_out_of_window' | 'nonce_reused', message: string) {
+function invalid(code: 'authentication_invalid' | 'signature_invalid' | 'timestamp_out_of_window' | 'nonce_reused', message: string): AppError {
   return new AppError(code, message)
 }
 
-export async function authenticate(deps: AuthDeps, req: FastifyRequest): Promise<ApiKey> {
+export interface Authenticated {
+  key: ApiKey
+  /** A signed request's nonce claim when it was deferred (see authenticate); null when none is outstanding. */
+  claim: NonceClaim | null
+}
+
+const nonceReused = () => invalid('nonce_reused', 'this nonce was already used with this key in the last 15 minutes')
+
+/**
+ * A signed request's nonce claim, deferred so that it shares a commit with the order insert it guards (a
+ * WriteGuard: the insert runs only if the claim changed a row). Whatever else answers the request claims first.
+ */
+export class NonceClaim implements WriteGuard {
+  #made = false
+
+  constructor(
+    private readonly nonces: SqlNonceStore,
+    private readonly keyId: string,
+    private readonly nonce: string,
+    private readonly now: number,
+  ) {}
+
+  take(): unknown {
+    this.#made = true
+    return this.nonces.claimStatement(this.keyId, this.nonce, this.now, NONCE_TTL_MS)
+  }
+
+  refused(): Error {
+    return nonceReused()
+  }
+
+  /** Claims now unless a write took the claim: every answer to a signed request comes after its claim. */
+  async settle(): Promise<void> {
+    if (this.#made) return
+    this.#made = true
+    if (!(await this.nonces.claim(this.keyId, this.nonce, this.now, NONCE_TTL_MS))) throw nonceReused()
+  }
+}
+
+/**
+ * With deferClaim, a signed request's nonce is not claimed here: the caller gets the claim, and must either
+ * hand it to the write it guards or settle() it before answering. Otherwise the claim is made before this returns.
+ */
+export async function authenticate(deps: AuthDeps, req: FastifyRequest, deferClaim = false): Promise<Authenticated> {
   const header = req.headers.authorization
   if (!header) throw new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
-  return header.startsWith('Bearer ') ? await bearer(deps, header.slice(7).trim()) : await signed(deps, req, header)
+  if (header.startsWith('Bearer ')) return { key: await bearer(deps, header.slice(7).trim()), claim: null }
+  return signed(deps, req, header, deferClaim)
 }
 
 async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
@@ -35,7 +80,7 @@ async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
   return key
 }
 
-async function signed(deps: AuthDeps, req: FastifyRequest, header: string): Promise<ApiKey> {
+async function signed(deps: AuthDeps, req: FastifyRequest, header: string, deferClaim: boolean): Promise<Authenticated> {
   const auth = parseAuthorization(header)
   if (!auth) throw invalid('authentication_invalid', 'the Authorization header is neither Bearer nor a well-formed SCANPAY-HMAC-SHA256 signature')
   if (!NONCE_PATTERN.test(auth.nonce)) throw invalid('authentication_invalid', 'the nonce must be 16-64 characters of A-Z a-z 0-9 _ -')
@@ -59,8 +104,8 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string): Prom
   // Rate limiting comes before the nonce claim, so a refused request writes nothing. Only a correctly signed
   // request consumes its nonce, so nobody can burn another merchant's nonces.
   deps.rateLimiter.take(key.keyId)
-  if (!(await deps.nonces.claim(key.keyId, auth.nonce, nowMs, NONCE_TTL_MS))) {
-    throw invalid('nonce_reused', 'this nonce was already used with this key in the last 15 minutes')
-  }
-  return key
+  const claim = new NonceClaim(deps.nonces, key.keyId, auth.nonce, nowMs)
+  if (deferClaim) return { key, claim }
+  await claim.settle()
+  return { key, claim: null }
 }

@@ -19,13 +19,15 @@ import {
   ListOrdersQuery,
   OrderResource,
 } from '../schemas.ts'
-import { authenticate } from './authenticate.ts'
+import { authenticate, type NonceClaim } from './authenticate.ts'
 import { refundRoutes } from './refund-routes.ts'
 import { withIdempotency } from './idempotency.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKey
+    /** A signed create's nonce claim, deferred to its order insert (authenticate.ts); null once none is outstanding. */
+    nonceClaim?: NonceClaim | null
   }
 }
 
@@ -71,7 +73,18 @@ export function merchantApi(ctx: AppContext) {
 
   return async function routes(app: FastifyInstance) {
     app.addHook('preValidation', async (req) => {
-      req.apiKey = await authenticate(authDeps, req)
+      // A signed create without an Idempotency-Key claims its nonce in the same commit as its order: one commit
+      // instead of two. Every other signed request claims before it runs.
+      const deferClaim = req.method === 'POST' && req.url === '/v1/orders' && req.headers['idempotency-key'] === undefined
+      const { key, claim } = await authenticate(authDeps, req, deferClaim)
+      req.apiKey = key
+      req.nonceClaim = claim
+    })
+    // An answer that never reached the order insert (a validation error, say) claims the nonce first, so the
+    // request's replay is refused as one; a claim that fails answers nonce_reused instead (the parent's handler).
+    app.setErrorHandler(async (err, req) => {
+      await req.nonceClaim?.settle()
+      throw err
     })
 
     refundRoutes(app, ctx)
@@ -94,7 +107,7 @@ export function merchantApi(ctx: AppContext) {
             expiresInSeconds: b.expires_in ?? 900,
             channels: b.channels as ChannelName[] | undefined,
             metadata: b.metadata ?? {},
-          })
+          }, req.nonceClaim ?? undefined)
           return { status: created ? 201 : 200, body: present(order) }
         })
       },
