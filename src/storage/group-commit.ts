@@ -82,14 +82,15 @@ export class GroupCommit<DB> {
    * itself then fails, the precondition's change stands.
    */
   runCompiledIf<R>(precondition: CompiledQuery, query: CompiledQuery<R>): Promise<QueryResult<R>> {
-    if (!this.#runBatch) {
-      return this.#enqueue(async (trx) => {
-        const pre = await trx.executeQuery(precondition)
-        if ((pre.numAffectedRows ?? 0n) === 0n) throw new PreconditionUnmet()
-        return trx.executeQuery(query)
-      }, false)
+    const unit = async (trx: Transaction<DB>) => {
+      const pre = await trx.executeQuery(precondition)
+      if ((pre.numAffectedRows ?? 0n) === 0n) throw new PreconditionUnmet()
+      return trx.executeQuery(query)
     }
-    return this.#runBatched({ fn: () => Promise.reject(new Error('a guarded statement runs on the writer thread')), query, precondition })
+    // Two statements: in a shared Kysely transaction they need a unit's savepoint; on the writer thread they
+    // travel as one guarded statement, which the thread runs as this unit would.
+    if (!this.#runBatch) return this.#enqueue(unit, false)
+    return this.#runBatched({ fn: unit, query, precondition })
   }
 
   #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query' | 'precondition'>): Promise<T> {
