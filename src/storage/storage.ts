@@ -63,11 +63,11 @@ export class Storage implements Transactor {
     const precondition = guard?.take() as CompiledQuery | undefined
     if (this.#orderInserts) return precondition ? this.#guardedPostgresInsert(order, precondition, guard!) : this.#orderInserts.insert(order)
     // Compiled here and sent as it is: the group commit's statement path, without a unit run through Kysely.
-    const insert = this.orders.insertStatement([order])
-    if (!precondition) return this.writeCompiled(insert).then((r) => r.rows.length > 0)
+    const insert = this.orders.insertOneStatement(order)
+    if (!precondition) return this.writeCompiled(insert).then((r) => (r.numAffectedRows ?? 0n) > 0n)
     // The guard and the insert go to the writer together: one commit for both, not one each.
     return this.#group!.runCompiledIf(precondition, insert).then(
-      (r) => r.rows.length > 0,
+      (r) => (r.numAffectedRows ?? 0n) > 0n,
       (error) => Promise.reject(error instanceof PreconditionUnmet ? guard!.refused() : error),
     )
   }
