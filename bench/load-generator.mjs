@@ -3,7 +3,8 @@
 //
 //   node bench/load-generator.mjs '<json spec>'
 //   spec: { url, connections, seconds, warmupSeconds?, overallRate?, kind, secret?, keyId?, paths?, body?, generator? }
-//   kind: 'create-bearer' | 'create-hmac' | 'get' | 'post-json'
+//   kind: 'create-bearer' | 'create-idempotent' | 'create-hmac' | 'get' | 'post-json' (create-idempotent: Bearer
+//   creates, each with its own Idempotency-Key; autocannon only)
 //   generator: 'wrk' | 'autocannon' (the default; a fixed overallRate needs autocannon, which wrk lacks)
 import { createHmac, randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
@@ -49,6 +50,16 @@ function requestFor(kind) {
         setupRequest(req) {
           req.body = createBody()
           req.headers = { 'content-type': 'application/json', authorization: `Bearer ${spec.secret}` }
+          return req
+        },
+      }
+    case 'create-idempotent':
+      return {
+        method: 'POST',
+        path: '/v1/orders',
+        setupRequest(req) {
+          req.body = createBody()
+          req.headers = { 'content-type': 'application/json', authorization: `Bearer ${spec.secret}`, 'idempotency-key': randomBytes(12).toString('base64url') }
           return req
         },
       }
