@@ -27,8 +27,7 @@ export class SqlChannelNotificationStore {
         raw_body: n.rawBody,
       })
       .onConflict((oc) => oc.columns(['channel', 'notification_id']).doNothing())
-      .returning('id')
       .executeTakeFirst()
-    return r !== undefined
+    return r.numInsertedOrUpdatedRows === 1n
   }
 }

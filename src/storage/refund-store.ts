@@ -59,9 +59,8 @@ export class SqlRefundStore implements RefundStore {
         check_count: r.checkCount,
       })
       .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_refund_no']).doNothing())
-      .returning('id')
       .executeTakeFirst()
-    return inserted !== undefined
+    return inserted.numInsertedOrUpdatedRows === 1n
   }
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null> {
