@@ -2,6 +2,8 @@
 // the first successful response for 24 h. A failed request releases its claim, so it wrote nothing.
 import type { Kysely } from 'kysely'
 import type { Mode } from '../core/order.ts'
+import { CompiledOnce } from './compiled-once.ts'
+import type { WriteCompiled } from './nonce-store.ts'
 import type { Database } from './schema.ts'
 
 export interface StoredResponse {
@@ -14,15 +16,17 @@ export interface StoredResponse {
 /** A claim older than this is taken to be abandoned (its process died mid-request). */
 export const ABANDONED_CLAIM_MS = 60_000
 
-/** Runs one statement, atomic by itself (Storage.writeStatement: on SQLite it shares a group commit). */
-export type WriteStatement = <T>(fn: (db: Kysely<Database>) => Promise<T>) => Promise<T>
+// Every keyed request runs two of these: compiled once (compiled-once.ts).
+const claimKey = new CompiledOnce()
+const completeKey = new CompiledOnce()
+const releaseKey = new CompiledOnce()
 
 export class SqlIdempotencyStore {
   constructor(
     private readonly db: Kysely<Database>,
-    // A request with a key writes it twice around its own write: alone, each was a commit and an fsync of its
-    // own on SQLite, and such a create cost ~5 × one without a key.
-    private readonly write: WriteStatement = (fn) => fn(db),
+    // A keyed request writes its key twice around its own write: alone, each was a commit and an fsync of its
+    // own on SQLite, and a keyed create cost ~5 × one without a key. Storage passes its shared commit.
+    private readonly write: WriteCompiled = (query) => db.executeQuery(query),
   ) {}
 
   async find(merchantId: string, mode: Mode, key: string, now: number): Promise<StoredResponse | null> {
@@ -39,51 +43,58 @@ export class SqlIdempotencyStore {
 
   /** Claims the key for a request about to run; false when another request holds or has used it. */
   async claim(merchantId: string, mode: Mode, key: string, requestHash: string, now: number, ttlMs: number): Promise<boolean> {
-    const claimed = await this.write((db) =>
-      db
-        .insertInto('idempotency_keys')
-        .values({ merchant_id: merchantId, mode, key, request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: now + ttlMs })
-        .onConflict((oc) =>
-          oc
-            .columns(['merchant_id', 'mode', 'key'])
-            .doUpdateSet({ request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: now + ttlMs })
-            .where((eb) =>
-              eb.or([
-                eb('idempotency_keys.expires_at', '<=', now),
-                eb.and([eb('idempotency_keys.status_code', '=', 0), eb('idempotency_keys.created_at', '<', now - ABANDONED_CLAIM_MS)]),
-              ]),
-            ),
-        )
-        .executeTakeFirst(),
+    const until = now + ttlMs
+    const abandonedBefore = now - ABANDONED_CLAIM_MS
+    const values = [merchantId, mode, key, requestHash, 0, '', now, until, requestHash, 0, '', now, until, now, 0, abandonedBefore]
+    const claimed = await this.write(
+      claimKey.compile(this.db, values, () =>
+        this.db
+          .insertInto('idempotency_keys')
+          .values({ merchant_id: merchantId, mode, key, request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: until })
+          .onConflict((oc) =>
+            oc
+              .columns(['merchant_id', 'mode', 'key'])
+              .doUpdateSet({ request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: until })
+              // Expired, or claimed by a request whose process died before it answered.
+              .where((eb) =>
+                eb.or([
+                  eb('idempotency_keys.expires_at', '<=', now),
+                  eb.and([eb('idempotency_keys.status_code', '=', 0), eb('idempotency_keys.created_at', '<', abandonedBefore)]),
+                ]),
+              ),
+          ),
+      ),
     )
     // Counted rather than returned: RETURNING cost SQLite's writer thread several µs a statement.
-    return claimed.numInsertedOrUpdatedRows === 1n
+    return claimed.numAffectedRows === 1n
   }
 
   /** Stores the response of the request that holds the claim. */
   async complete(merchantId: string, mode: Mode, key: string, statusCode: number, body: string): Promise<void> {
-    await this.write((db) =>
-      db
-        .updateTable('idempotency_keys')
-        .set({ status_code: statusCode, response_body: body })
-        .where('merchant_id', '=', merchantId)
-        .where('mode', '=', mode)
-        .where('key', '=', key)
-        .where('status_code', '=', 0)
-        .execute(),
+    await this.write(
+      completeKey.compile(this.db, [statusCode, body, merchantId, mode, key, 0], () =>
+        this.db
+          .updateTable('idempotency_keys')
+          .set({ status_code: statusCode, response_body: body })
+          .where('merchant_id', '=', merchantId)
+          .where('mode', '=', mode)
+          .where('key', '=', key)
+          .where('status_code', '=', 0),
+      ),
     )
   }
 
   /** Gives the claim back after the request failed, so a retry runs afresh. */
   async release(merchantId: string, mode: Mode, key: string): Promise<void> {
-    await this.write((db) =>
-      db
-        .deleteFrom('idempotency_keys')
-        .where('merchant_id', '=', merchantId)
-        .where('mode', '=', mode)
-        .where('key', '=', key)
-        .where('status_code', '=', 0)
-        .execute(),
+    await this.write(
+      releaseKey.compile(this.db, [merchantId, mode, key, 0], () =>
+        this.db
+          .deleteFrom('idempotency_keys')
+          .where('merchant_id', '=', merchantId)
+          .where('mode', '=', mode)
+          .where('key', '=', key)
+          .where('status_code', '=', 0),
+      ),
     )
   }
 

@@ -54,7 +54,7 @@ export class Storage implements Transactor {
     this.refunds = new SqlRefundStore(db)
     this.merchants = new SqlMerchantStore(db)
     this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
-    this.idempotency = new SqlIdempotencyStore(db, (fn) => this.writeStatement(fn))
+    this.idempotency = new SqlIdempotencyStore(db, (query) => this.writeCompiled(query))
     this.deliveries = new SqlDeliveryQueue(db, database.dialect, write)
     this.#orderInserts = this.#group ? null : new OrderInsertBatcher((fn) => this.writeStatement(fn))
   }
