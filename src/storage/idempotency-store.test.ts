@@ -2,8 +2,7 @@
 // thread's group commit on SQLite, autocommit on PostgreSQL).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
-import { migrate, openDatabase, type OpenDatabase } from './database.ts'
+import { databaseKinds, openFreshDatabase } from '../../test/helpers/databases.ts'
 import { ABANDONED_CLAIM_MS } from './idempotency-store.ts'
 import { Storage } from './storage.ts'
 
@@ -12,20 +11,14 @@ const t0 = Date.UTC(2026, 10, 27, 12)
 
 for (const kind of await databaseKinds()) {
   describe(`SqlIdempotencyStore [${kind}]`, () => {
-    let target: TestDatabase
-    let database: OpenDatabase
+    let fresh: Awaited<ReturnType<typeof openFreshDatabase>>
     let storage: Storage
 
     before(async () => {
-      target = freshDatabase(kind)
-      database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-      await migrate(database.db)
-      storage = new Storage(database)
+      fresh = await openFreshDatabase(kind)
+      storage = new Storage(fresh.database)
     })
-    after(async () => {
-      await database.close()
-      await dropSchema(target)
-    })
+    after(() => fresh.close())
 
     it('claims a key once; its stored answer is found until it expires, then the key is free again', async () => {
       const keys = storage.idempotency
@@ -70,9 +63,10 @@ for (const kind of await databaseKinds()) {
       // fsync of its own, and a keyed create cost ~5 × one without a key.
       const sent: string[] = []
       const original = storage.writeCompiled
+      const write = original.bind(storage)
       storage.writeCompiled = (query) => {
         sent.push(query.sql.trimStart().split(' ')[0]!.toLowerCase())
-        return original.call(storage, query)
+        return write(query)
       }
       try {
         await storage.idempotency.claim('mch_a', 'test', 'k-4', 'hash', t0, TTL)

@@ -2,8 +2,7 @@
 // server's own write path (Storage: the writer thread's group commit on SQLite, autocommit on PostgreSQL).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
-import { migrate, openDatabase, type OpenDatabase } from './database.ts'
+import { databaseKinds, openFreshDatabase } from '../../test/helpers/databases.ts'
 import { Storage } from './storage.ts'
 
 const TTL = 15 * 60 * 1000
@@ -11,20 +10,14 @@ const t0 = Date.UTC(2026, 10, 26, 12)
 
 for (const kind of await databaseKinds()) {
   describe(`SqlNonceStore [${kind}]`, () => {
-    let target: TestDatabase
-    let database: OpenDatabase
+    let fresh: Awaited<ReturnType<typeof openFreshDatabase>>
     let storage: Storage
 
     before(async () => {
-      target = freshDatabase(kind)
-      database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-      await migrate(database.db)
-      storage = new Storage(database)
+      fresh = await openFreshDatabase(kind)
+      storage = new Storage(fresh.database)
     })
-    after(async () => {
-      await database.close()
-      await dropSchema(target)
-    })
+    after(() => fresh.close())
 
     it('claims a nonce once per key: again it is refused, for another key it is free', async () => {
       assert.equal(await storage.nonces.claim('key_a', 'nonce-0001-abcdefgh', t0, TTL), true)
@@ -49,7 +42,7 @@ for (const kind of await databaseKinds()) {
       await storage.nonces.claim('key_d', 'nonce-old-abcdefgh', t0 - TTL, TTL)
       await storage.nonces.claim('key_d', 'nonce-new-abcdefgh', t0, TTL)
       assert.ok((await storage.nonces.purgeExpired(t0)) >= 1)
-      const left = await database.db.selectFrom('nonces').select('nonce').where('key_id', '=', 'key_d').execute()
+      const left = await fresh.database.db.selectFrom('nonces').select('nonce').where('key_id', '=', 'key_d').execute()
       assert.deepEqual(left.map((r) => r.nonce), ['nonce-new-abcdefgh'])
     })
   })

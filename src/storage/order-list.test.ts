@@ -5,10 +5,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { anOrder } from '../../test/helpers/orders.ts'
-import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
+import { databaseKinds, openFreshDatabase } from '../../test/helpers/databases.ts'
 import type { Order } from '../core/order.ts'
 import { presentList, presentOrder } from '../http/presenters.ts'
-import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { olderThan } from './keyset.ts'
 import { SqlOrderStore } from './order-store.ts'
 
@@ -46,21 +45,17 @@ function orders(): Order[] {
 const kinds = await databaseKinds()
 for (const kind of kinds) {
   describe(`SqlOrderStore.list [${kind}]`, () => {
-    let target: TestDatabase
-    let database: OpenDatabase
+    let fresh: Awaited<ReturnType<typeof openFreshDatabase>>
     let store: SqlOrderStore
     const stored = orders()
 
     before(async () => {
-      target = freshDatabase(kind)
-      database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-      await migrate(database.db)
-      store = new SqlOrderStore(database.db)
+      fresh = await openFreshDatabase(kind)
+      store = new SqlOrderStore(fresh.database.db)
       for (const o of stored) assert.ok(await store.insertIfAbsent(o))
     })
     after(async () => {
-      await database.close()
-      await dropSchema(target)
+      await fresh.close()
     })
 
     const filter = { merchantId: 'mch_storage_test', mode: 'test' as const }
@@ -104,7 +99,7 @@ for (const kind of kinds) {
           (
             await sql`EXPLAIN QUERY PLAN SELECT id FROM orders WHERE merchant_id = ${'m'} AND mode = ${'test'}
               ${status ? sql`AND status = ${status}` : sql``} AND ${olderThan({ createdAt: 1, id: 'x' })}
-              ORDER BY created_at DESC, id DESC LIMIT 51`.execute(database.db)
+              ORDER BY created_at DESC, id DESC LIMIT 51`.execute(fresh.database.db)
           ).rows
             .map((r) => (r as { detail: string }).detail)
             .join('; ')
