@@ -179,7 +179,14 @@ describe('checkout with real channels in a browser', { skip }, () => {
       await p.page.goto(`${order.pay_url}?lang=zh-CN`)
       await p.page.getByRole('button', { name: '支付宝' }).tap()
       await p.page.getByText('请使用支付宝扫一扫').waitFor({ timeout: 10_000 })
-      assert.ok(ali.tradeByQr((await scanScreen(p.page)) ?? ''), 'the QR on screen is Alipay’s')
+      // Without JavaScript there is no load event to wait for: the code may still be decoding when the text
+      // shows (a busy machine failed the scan once), so the screen is scanned until the code reads.
+      let scanned = await scanScreen(p.page)
+      for (const deadline = Date.now() + 10_000; !scanned && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        scanned = await scanScreen(p.page)
+      }
+      assert.ok(ali.tradeByQr(scanned ?? ''), 'the QR on screen is Alipay’s')
     } finally {
       await p.context.close()
     }
