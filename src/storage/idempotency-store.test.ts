@@ -2,7 +2,8 @@
 // thread's group commit on SQLite, autocommit on PostgreSQL).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { databaseKinds, openFreshDatabase } from '../../test/helpers/databases.ts'
+import { databaseKinds } from '../../test/helpers/databases.ts'
+import { openFreshDatabase } from '../../test/helpers/fresh-database.ts'
 import { ABANDONED_CLAIM_MS } from './idempotency-store.ts'
 import { Storage } from './storage.ts'
 

@@ -2,7 +2,8 @@
 // server's own write path (Storage: the writer thread's group commit on SQLite, autocommit on PostgreSQL).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { databaseKinds, openFreshDatabase } from '../../test/helpers/databases.ts'
+import { databaseKinds } from '../../test/helpers/databases.ts'
+import { openFreshDatabase } from '../../test/helpers/fresh-database.ts'
 import { Storage } from './storage.ts'
 
 const TTL = 15 * 60 * 1000

@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { migrate, openDatabase, type OpenDatabase } from '../../src/storage/database.ts'
 
 export interface TestDatabase {
   name: 'sqlite' | 'postgres'
@@ -54,18 +53,4 @@ export async function dropSchema(db: TestDatabase): Promise<void> {
   await client.connect()
   await client.query(`DROP SCHEMA IF EXISTS ${db.pgSchema} CASCADE`)
   await client.end()
-}
-
-/** A fresh database of the given kind, migrated and opened as the server opens it; close() also drops it. */
-export async function openFreshDatabase(name: TestDatabase['name']): Promise<{ database: OpenDatabase; close(): Promise<void> }> {
-  const target = freshDatabase(name)
-  const database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-  await migrate(database.db)
-  return {
-    database,
-    async close() {
-      await database.close()
-      await dropSchema(target)
-    },
-  }
 }
