@@ -12,7 +12,7 @@ import pino from 'pino'
 import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
 import { Metrics } from '../observability/metrics.ts'
 import { migrate, openDatabase, type OpenDatabase } from '../storage/database.ts'
-import { SqlDeliveryQueue } from '../storage/delivery-queue.ts'
+import { SqlDeliveryQueue, type Lease, type RecordedAttempt } from '../storage/delivery-queue.ts'
 import { DeliveryWorker } from './delivery-worker.ts'
 import { insertDueEvents } from '../../test/helpers/events.ts'
 
@@ -76,5 +76,62 @@ describe('DeliveryWorker', () => {
     assert.equal(Number(recorded.n), arrivals.length)
     const delivered = await database.db.selectFrom('events').select('id').where('delivery_status', '=', 'delivered').execute()
     assert.equal(delivered.length, arrivals.length)
+  })
+
+  it('stops once an attempt under way when stop() was called is recorded, without waiting for the poll', async () => {
+    // The merchant look-up is held open, so the attempt is still under way when stop() is called.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let lookedUp!: () => void
+    const underWay = new Promise<void>((resolve) => (lookedUp = resolve))
+    const directory = {
+      merchant: async (id: string) => {
+        lookedUp()
+        await held
+        return { id, name: id, webhookUrl: null, webhookSecret: 'whsec_' + Buffer.from('k'.repeat(32)).toString('base64') }
+      },
+    } as unknown as MerchantDirectory
+    const recorded: RecordedAttempt[] = []
+    let leased = false
+    const lease: Lease = {
+      event: { id: 'evt_stop', merchantId: 'mch_stop', type: 'order.paid', data: {}, createdAt: Date.now(), attemptCount: 0, notifyUrl: null } as unknown as Lease['event'],
+      oneShot: false,
+      leaseUntil: Date.now() + 60_000,
+    }
+    const queue = {
+      async recordAndLease(finished: readonly RecordedAttempt[], request: { limit: number } | null): Promise<Lease[]> {
+        recorded.push(...finished)
+        if (leased || !request || request.limit === 0) return []
+        leased = true
+        return [lease]
+      },
+    } as unknown as SqlDeliveryQueue
+    const worker = new DeliveryWorker({
+      queue,
+      directory,
+      clock: { now: () => Date.now() },
+      logger: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+      timeoutMs: 2_000,
+      concurrency: 8,
+      concurrencyPerMerchant: 2,
+      // A poll far away: only the attempt's end can let the loop finish in time.
+      pollIntervalMs: 60_000,
+      guardEndpoints: false,
+    })
+    worker.start()
+    await underWay
+    const stopped = worker.stop()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    release()
+    let timer!: NodeJS.Timeout
+    const outcome = await Promise.race([
+      stopped.then(() => 'stopped'),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('still running after 2 s'), 2_000))),
+    ])
+    clearTimeout(timer)
+    assert.equal(outcome, 'stopped')
+    assert.equal(recorded.length, 1, 'the attempt under way was recorded before stop() returned')
+    assert.equal(recorded[0]!.outcome.error, 'no webhook URL: the order has no notify_url and the merchant no default')
   })
 })

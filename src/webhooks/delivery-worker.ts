@@ -126,6 +126,9 @@ export class DeliveryWorker {
       }
       // Otherwise the loop waits for a reason to look again: finished attempts, new events, or the poll.
       if (more || this.#finished.length > 0) continue
+      // Stopping, and the last attempt under way is recorded: nothing is left to wake the loop but the poll,
+      // whose timer does not keep the process alive, so a shutdown could end before stop() returned.
+      if (!this.#running && this.#inflight === 0) break
       await this.#sleep()
     }
   }
