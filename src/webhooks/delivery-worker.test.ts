@@ -41,6 +41,20 @@ describe('DeliveryWorker', () => {
     await database.close()
   })
 
+  const workerOn = (queue: SqlDeliveryQueue, directory: MerchantDirectory, pollIntervalMs: number) =>
+    new DeliveryWorker({
+      queue,
+      directory,
+      clock: { now: () => Date.now() },
+      logger: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+      timeoutMs: 2_000,
+      concurrency: 8,
+      concurrencyPerMerchant: 2,
+      pollIntervalMs,
+      guardEndpoints: false,
+    })
+
   const due = (merchantId: string, count: number, at: number) =>
     insertDueEvents(database.db, merchantId, count, at, { notifyUrl: `${url}/${merchantId}` })
 
@@ -51,18 +65,7 @@ describe('DeliveryWorker', () => {
     const directory = {
       merchant: async (id: string) => ({ id, name: id, webhookUrl: null, webhookSecret: 'whsec_' + Buffer.from('k'.repeat(32)).toString('base64') }),
     } as unknown as MerchantDirectory
-    const worker = new DeliveryWorker({
-      queue: new SqlDeliveryQueue(database.db, 'sqlite'),
-      directory,
-      clock: { now: () => Date.now() },
-      logger: pino({ level: 'silent' }),
-      metrics: new Metrics(),
-      timeoutMs: 2_000,
-      concurrency: 8,
-      concurrencyPerMerchant: 2,
-      pollIntervalMs: 50,
-      guardEndpoints: false,
-    })
+    const worker = workerOn(new SqlDeliveryQueue(database.db, 'sqlite'), directory, 50)
     worker.start()
     const deadline = Date.now() + 5_000
     while (!arrivals.some((a) => a.merchant === 'mch_later') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
@@ -106,19 +109,8 @@ describe('DeliveryWorker', () => {
         return [lease]
       },
     } as unknown as SqlDeliveryQueue
-    const worker = new DeliveryWorker({
-      queue,
-      directory,
-      clock: { now: () => Date.now() },
-      logger: pino({ level: 'silent' }),
-      metrics: new Metrics(),
-      timeoutMs: 2_000,
-      concurrency: 8,
-      concurrencyPerMerchant: 2,
-      // A poll far away: only the attempt's end can let the loop finish in time.
-      pollIntervalMs: 60_000,
-      guardEndpoints: false,
-    })
+    // A poll far away: only the attempt's end can let the loop finish in time.
+    const worker = workerOn(queue, directory, 60_000)
     worker.start()
     await underWay
     const stopped = worker.stop()
