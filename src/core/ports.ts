@@ -167,9 +167,32 @@ export interface WriteGuard {
   refused(): Error
 }
 
+/** A write the storage has prepared without making it, for Transactor.applyChanges; opaque to the core. */
+export type Change = { readonly __change: unique symbol }
+
+/** The writes a use case may hand to Transactor.applyChanges. */
+export interface Changes {
+  /** OrderStore.markPaid's write: changes the order only while it is pending and not yet expired. */
+  markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Change
+  /**
+   * A succeeded payment: a new row, or the existing row of that id moved to succeeded if its status is one
+   * of `reopenFrom` (a channel attempt opened earlier). An existing row in another status changes nothing.
+   */
+  succeededPayment(payment: Payment, reopenFrom: readonly PaymentStatus[]): Change
+  insertEvent(event: NewEvent): Change
+}
+
 export interface Transactor {
   /** Runs fn in one database transaction: everything it writes commits together or not at all. */
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
+  readonly changes: Changes
+  /**
+   * Makes every change in one transaction, or none: each must change a row, and the first that changes none
+   * undoes them all. Resolves once durable, with null when all were made, else the index of that change. For
+   * a transaction whose writes need no reads between them: the storage can send it whole (on SQLite one
+   * message to its writer thread instead of a round trip per statement while holding the writer).
+   */
+  applyChanges(changes: readonly Change[]): Promise<number | null>
   /**
    * Inserts a new order on its own, unless (merchant, mode, out_trade_no) exists: true when this call inserted
    * it. Durable on return; concurrent calls may share one statement. With a guard, the insert is tried only if

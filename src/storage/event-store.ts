@@ -1,5 +1,5 @@
 // Events (the outbox) in SQL, and the attempts made to deliver them.
-import type { Kysely, Selectable } from 'kysely'
+import type { CompiledQuery, Kysely, Selectable } from 'kysely'
 import type { DeliveryAttempt, DeliveryStatus, EventType, NewEvent, StoredEvent } from '../core/events.ts'
 import type { Mode } from '../core/order.ts'
 import type { EventListFilter, EventStore } from '../core/ports.ts'
@@ -26,7 +26,16 @@ export class SqlEventStore implements EventStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(e: NewEvent): Promise<void> {
-    await this.db
+    await this.#insertQuery(e).execute()
+  }
+
+  /** insert() as a change for Storage.applyChanges. */
+  insertChange(e: NewEvent): CompiledQuery {
+    return this.#insertQuery(e).compile()
+  }
+
+  #insertQuery(e: NewEvent) {
+    return this.db
       .insertInto('events')
       .values({
         id: e.id,
@@ -43,7 +52,6 @@ export class SqlEventStore implements EventStore {
         locked_until: null,
         one_shot: 0,
       })
-      .execute()
   }
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<StoredEvent | null> {

@@ -158,6 +158,26 @@ for (const mode of ['transaction', 'writer batch'] as const) describe(`GroupComm
     assert.deepEqual(rows.map((r) => r.nonce), ['p1', 'p2', 'p4'])
   })
 
+  it('makes a unit of changes whole or not at all, beside other units in the same commit', async () => {
+    const add = (n: string) => CompiledQuery.raw("INSERT INTO nonces (key_id, nonce, expires_at) VALUES ('k', ?, 1)", [n])
+    const renew = (n: string) => CompiledQuery.raw("UPDATE nonces SET expires_at = 2 WHERE key_id = 'k' AND nonce = ?", [n])
+    const outcomes = await Promise.allSettled([
+      group.runChanges([add('u1'), renew('u1')]),
+      // The second change finds no row u9: the first is undone with it.
+      group.runChanges([add('u2'), renew('u9')]),
+      // A constraint error (u1 again) undoes its unit alone.
+      group.runChanges([add('u3'), add('u1')]),
+      group.runCompiled(add('u4')),
+    ])
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    const applied = (outcomes[0] as PromiseFulfilledResult<{ results: { numAffectedRows?: bigint }[] }>).value
+    assert.deepEqual(applied.results.map((r) => r.numAffectedRows), [1n, 1n])
+    assert.deepEqual((outcomes[1] as PromiseFulfilledResult<unknown>).value, { unmet: 1 })
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /UNIQUE/)
+    const rows = await database.db.selectFrom('nonces').select(['nonce', 'expires_at']).where('nonce', 'like', 'u%').orderBy('nonce').execute()
+    assert.deepEqual(rows, [{ nonce: 'u1', expires_at: 2 }, { nonce: 'u4', expires_at: 1 }])
+  })
+
   it('fails only its own unit when a single-statement unit throws before reaching the database', async () => {
     const outcomes = await Promise.allSettled([
       group.runStatement((trx) => nonce(trx, 'f1')),

@@ -16,7 +16,7 @@ import {
   type QueryResult,
   type Transaction,
 } from 'kysely'
-import { PreconditionUnmet, type RunBatch } from './sqlite-thread.ts'
+import { PreconditionUnmet, type BatchStatement, type ChangesResult, type RunBatch } from './sqlite-thread.ts'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
@@ -24,6 +24,8 @@ interface Job<DB> {
   query?: CompiledQuery
   /** With query: a write that must change a row first, in the same commit, for query to run. */
   precondition?: CompiledQuery
+  /** Instead of query: a unit of changes already compiled (runChanges), sent as it is. */
+  changes?: readonly CompiledQuery[]
   /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
   single: boolean
   resolve: (value: unknown) => void
@@ -93,11 +95,22 @@ export class GroupCommit<DB> {
     return this.#runBatched({ fn: unit, query, precondition })
   }
 
-  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query' | 'precondition'>): Promise<T> {
+  /**
+   * Makes every change (compiled statements) or none, in a shared commit: each must change a row (with RETURNING,
+   * return one), and the first that changes none undoes the unit. On the writer thread the unit travels as one
+   * entry of a batch: no transaction is held open across turns of this thread's event loop, which under load
+   * kept every other write waiting on the answers of one transaction's statements.
+   */
+  runChanges(changes: readonly CompiledQuery[]): Promise<ChangesResult> {
+    if (!this.#runBatch) return applyChanges((fn) => this.#enqueue(fn, false), changes)
+    return this.#runBatched({ fn: (trx) => runEachChange(trx, changes), changes })
+  }
+
+  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query' | 'precondition' | 'changes'>): Promise<T> {
     if (!this.#runBatch) return this.#enqueue(unit.fn as (trx: Transaction<DB>) => Promise<T>, true)
     return new Promise<T>((resolve, reject) => {
       // Every job has the same fields: one shape for the objects this hot path makes.
-      this.#statements.push({ fn: unit.fn, query: unit.query, precondition: unit.precondition, single: true, resolve: resolve as (v: unknown) => void, reject })
+      this.#statements.push({ fn: unit.fn, query: unit.query, precondition: unit.precondition, changes: unit.changes, single: true, resolve: resolve as (v: unknown) => void, reject })
       // Sending a few statements early keeps the writer thread busy while this thread reads more requests;
       // batches that wait for the writer meanwhile are joined into its next commit there.
       if (this.#statements.length >= this.#eagerBatch) this.#sendStatements()
@@ -186,7 +199,8 @@ export class GroupCommit<DB> {
     const collected: Collected[] = []
     const units: Job<DB>[] = []
     for (const job of jobs) {
-      if (job.query) collected.push({ query: job.query, precondition: job.precondition, resolve: job.resolve, reject: job.reject })
+      if (job.changes) collected.push({ changes: job.changes, resolve: job.resolve, reject: job.reject })
+      else if (job.query) collected.push({ query: job.query, precondition: job.precondition, resolve: job.resolve, reject: job.reject })
       else units.push(job)
     }
     // The units' statements are collected first, so that the batch holds them all.
@@ -244,11 +258,42 @@ export class GroupCommit<DB> {
   }
 }
 
-interface Collected {
-  query: CompiledQuery
-  precondition?: CompiledQuery
-  resolve(result: QueryResult<unknown>): void
+type Collected = BatchStatement & {
+  resolve(result: QueryResult<unknown> | ChangesResult): void
   reject(error: unknown): void
+}
+
+class ChangeUnmet extends Error {
+  constructor(readonly index: number) {
+    super(`change ${index} of the unit changed no row`)
+  }
+}
+
+/**
+ * GroupCommit.runChanges inside a transaction already open: each statement in turn; the first that changes no
+ * row (with RETURNING: returns none) throws, so that the caller's transaction or savepoint undoes the unit.
+ */
+async function runEachChange(trx: Kysely<any>, changes: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+  const results: QueryResult<unknown>[] = []
+  for (const [i, change] of changes.entries()) {
+    const r = await trx.executeQuery(change)
+    if (r.numAffectedRows !== undefined ? r.numAffectedRows === 0n : r.rows.length === 0) throw new ChangeUnmet(i)
+    results.push(r)
+  }
+  return results
+}
+
+/** Runs the changes in a transaction (or savepoint) whose failure undoes them: ChangeUnmet becomes { unmet }. */
+export async function applyChanges(
+  transact: <T>(fn: (trx: Kysely<any>) => Promise<T>) => Promise<T>,
+  changes: readonly CompiledQuery[],
+): Promise<ChangesResult> {
+  try {
+    return { results: await transact((trx) => runEachChange(trx, changes)) }
+  } catch (error) {
+    if (error instanceof ChangeUnmet) return { unmet: error.index }
+    throw error
+  }
 }
 
 // Shared by every collecting Kysely, so statements compiled once per adapter (compiled-once.ts) stay compiled.

@@ -255,15 +255,23 @@ export class SqlOrderStore implements OrderStore {
   }
 
   async markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean> {
-    const r = await this.db
+    const r = await this.#markPaidQuery(order, channel, channelTradeNo, now).executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  /** markPaid as a change for Storage.applyChanges: it changes the one row only while the order is pending. */
+  markPaidChange(order: Order, channel: ChannelName, channelTradeNo: string, now: number): CompiledQuery {
+    return this.#markPaidQuery(order, channel, channelTradeNo, now).compile()
+  }
+
+  #markPaidQuery(order: Order, channel: ChannelName, channelTradeNo: string, now: number) {
+    return this.db
       .updateTable('orders')
       .set({ status: 'paid', channel, channel_trade_no: channelTradeNo, paid_at: now, updated_at: now })
       .where('merchant_id', '=', order.merchantId)
       .where('id', '=', order.id)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
   }
 
   async markClosed(order: Order, now: number): Promise<boolean> {

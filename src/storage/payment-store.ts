@@ -1,5 +1,5 @@
 // Payments in SQL: one row per customer attempt through a channel. Every move is a conditional UPDATE.
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely'
+import { sql, type CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName } from '../core/order.ts'
 import type { Payment, PaymentStatus, PaymentStore } from '../core/ports.ts'
 import type { Database, PaymentsTable } from './schema.ts'
@@ -47,6 +47,24 @@ export class SqlPaymentStore implements PaymentStore {
 
   async insert(p: Payment): Promise<void> {
     await this.db.insertInto('payments').values(paymentRow(p)).execute()
+  }
+
+  /**
+   * A succeeded payment as a change for Storage.applyChanges: a new row, or, when the row exists (a channel
+   * attempt opened earlier) and is in one of `reopenFrom`, that row moved to succeeded. A row in any other
+   * status changes nothing, as move() would refuse it and insert() would collide with it.
+   */
+  succeededChange(p: Payment, reopenFrom: readonly PaymentStatus[]): CompiledQuery {
+    const insert = this.db.insertInto('payments').values(paymentRow({ ...p, status: 'succeeded' }))
+    if (reopenFrom.length === 0) return insert.compile()
+    return insert
+      .onConflict((oc) =>
+        oc
+          .columns(['merchant_id', 'id'])
+          .doUpdateSet({ status: 'succeeded', channel_trade_no: p.channelTradeNo, next_check_at: null, updated_at: p.updatedAt })
+          .where('payments.status', 'in', [...reopenFrom]),
+      )
+      .compile()
   }
 
   async insertOpen(p: Payment): Promise<Payment> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { CompiledQuery, Kysely, sql } from 'kysely'
+import { CompiledQuery, Kysely, sql, type QueryResult } from 'kysely'
 import { PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter } from './sqlite-thread.ts'
 
 interface Db {
@@ -15,6 +15,8 @@ interface Db {
 }
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'scanpay-thread-')), 'x.db')
+
+const rowsOf = (result: unknown) => (result as QueryResult<unknown>).rows
 
 describe('threadedSqlite', () => {
   let file: string
@@ -112,7 +114,7 @@ describe('threadedSqlite', () => {
     const insert = (v: number) => ({ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (?) RETURNING v', [v]) })
     const outcomes = await runBatch([insert(5), insert(1), insert(6)])
     assert.deepEqual(
-      outcomes.map((o) => (o.ok ? o.result.rows : (o.error as Error & { code?: string }).code)),
+      outcomes.map((o) => (o.ok ? rowsOf(o.result) : (o.error as Error & { code?: string }).code)),
       [[{ v: 5 }], 'SQLITE_CONSTRAINT_PRIMARYKEY', [{ v: 6 }]],
     )
     assert.deepEqual(await values(), [1, 2, 4, 5, 6])
@@ -136,12 +138,32 @@ describe('threadedSqlite', () => {
       { query: insert(5), precondition: claim(22) },
     ])
     assert.deepEqual(
-      outcomes.map((o) => (o.ok ? o.result.rows : o.error instanceof PreconditionUnmet ? 'unmet' : (o.error as Error & { code?: string }).code)),
+      outcomes.map((o) => (o.ok ? rowsOf(o.result) : o.error instanceof PreconditionUnmet ? 'unmet' : (o.error as Error & { code?: string }).code)),
       // The third's precondition stands although its own statement was refused.
       [[{ v: 21 }], 'unmet', 'SQLITE_CONSTRAINT_PRIMARYKEY'],
     )
     assert.deepEqual(await values(), [1, 2, 4, 5, 6, 20, 21, 22])
     await db.deleteFrom('t').where('v', '>=', 20).execute()
+  })
+
+  it('makes a unit of changes whole or not at all', async () => {
+    const insert = (v: number) => CompiledQuery.raw('INSERT INTO t (v) VALUES (?)', [v])
+    const move = (from: number, to: number) => CompiledQuery.raw('UPDATE t SET v = ? WHERE v = ?', [to, from])
+    const outcomes = await runBatch([
+      { changes: [insert(40), move(40, 41), CompiledQuery.raw('SELECT v FROM t WHERE v = 41')] },
+      // The move finds no row 99: the insert before it is undone too.
+      { changes: [insert(42), move(99, 43)] },
+      // A constraint error undoes the unit alone; the entries around it stand.
+      { changes: [insert(44), insert(1)] },
+      { query: insert(45) },
+    ])
+    const first = outcomes[0]!.ok ? (outcomes[0]!.result as { results: QueryResult<unknown>[] }).results : []
+    assert.deepEqual(first.map((r) => r.numAffectedRows ?? r.rows), [1n, 1n, [{ v: 41 }]])
+    assert.deepEqual(outcomes[1], { ok: true, result: { unmet: 1 } })
+    assert.equal(outcomes[2]!.ok ? 'ok' : (outcomes[2]!.error as Error & { code?: string }).code, 'SQLITE_CONSTRAINT_PRIMARYKEY')
+    assert.equal(outcomes[3]!.ok, true)
+    assert.deepEqual(await values(), [1, 2, 4, 5, 6, 41, 45])
+    await db.deleteFrom('t').where('v', '>=', 40).execute()
   })
 
   it('counts its commits: one per batch, per transaction and per lone write, none for reads', async () => {

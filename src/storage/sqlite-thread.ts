@@ -21,14 +21,20 @@ import {
   type QueryResult,
 } from 'kysely'
 
-/** One statement's outcome in a batch: its result, or the constraint error that refused it alone. */
-export type BatchOutcome = { ok: true; result: QueryResult<unknown> } | { ok: false; error: Error }
+/**
+ * One entry's outcome in a batch: a statement's result or a unit's (ChangesResult), or the constraint error
+ * that refused it alone.
+ */
+export type BatchOutcome = { ok: true; result: QueryResult<unknown> | ChangesResult } | { ok: false; error: Error }
 
-/** A statement of a batch, and optionally a write that must change a row first for it to run at all. */
-export interface BatchStatement {
-  query: CompiledQuery
-  precondition?: CompiledQuery
-}
+/**
+ * An entry of a batch: a statement, optionally with a write that must change a row first for it to run at all;
+ * or a unit of changes, each of which must change a row, made all or none (ChangesResult).
+ */
+export type BatchStatement = { query: CompiledQuery; precondition?: CompiledQuery; changes?: undefined } | { changes: readonly CompiledQuery[] }
+
+/** A unit of changes: every statement's result, or the index of the first that changed nothing (then none stands). */
+export type ChangesResult = { results: QueryResult<unknown>[]; unmet?: undefined } | { unmet: number }
 
 /** Runs statements in one transaction of their own, each standing alone; see SqliteWriter.batch. */
 export type RunBatch = (statements: readonly BatchStatement[]) => Promise<BatchOutcome[]>
@@ -46,7 +52,8 @@ type Reply = {
   changes?: number
   lastInsertRowid?: number | bigint
   results?: Reply[]
-  unmet?: true
+  /** true: a guarded statement's precondition changed nothing; a number: which change of a unit changed nothing. */
+  unmet?: true | number
   error?: WireError
 }
 interface WireError {
@@ -138,16 +145,22 @@ export class SqliteWriter {
    * The statements in one transaction of their own, committed (and synced) before this returns. A statement a
    * constraint refuses fails alone, as SQLite undoes just that statement; any other error fails them all. A
    * statement with a precondition runs only if the precondition changed a row (else PreconditionUnmet); the
-   * precondition's change stands even if the statement then fails.
+   * precondition's change stands even if the statement then fails. A unit of changes stands or falls whole.
    */
   async batch(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
-    const wire = statements.map(({ query, precondition }) =>
-      precondition ? [query.sql, query.parameters, precondition.sql, precondition.parameters] : [query.sql, query.parameters],
+    const wire = statements.map((s) =>
+      s.changes
+        ? { changes: s.changes.map((c) => [c.sql, c.parameters]) }
+        : s.precondition
+          ? [s.query.sql, s.query.parameters, s.precondition.sql, s.precondition.parameters]
+          : [s.query.sql, s.query.parameters],
     )
     const reply = await this.#send({ op: 'batch', statements: wire })
-    return reply.results!.map((r): BatchOutcome =>
-      r.error ? { ok: false, error: toError(r.error) } : r.unmet ? { ok: false, error: new PreconditionUnmet() } : { ok: true, result: toResult(r) },
-    )
+    return reply.results!.map((r, i): BatchOutcome => {
+      if (r.error) return { ok: false, error: toError(r.error) }
+      if (statements[i]!.changes) return { ok: true, result: typeof r.unmet === 'number' ? { unmet: r.unmet } : { results: r.results!.map(toResult) } }
+      return r.unmet ? { ok: false, error: new PreconditionUnmet() } : { ok: true, result: toResult(r) }
+    })
   }
 
   /**

@@ -11,6 +11,10 @@
 //                                      already waiting behind it join its transaction: one commit, one fsync.
 //                                      [sql, params, preSql, preParams] runs its precondition first, and the
 //                                      statement only if that changed a row; if not, it answers { unmet: true }.
+//                                      { changes: [[sql, params], …] } is a unit whose statements must each change
+//                                      a row (with RETURNING: return one): all are made, answered { results }, or
+//                                      none, answered { unmet: i } with i the first that changed nothing (a
+//                                      constraint error undoes the unit too).
 //   { op: 'close' }                    closes the connection and ends the thread
 // A failure answers { error: { name, message, code } }.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
@@ -45,6 +49,9 @@ function prepare(sql) {
 const BEGIN = db.prepare('BEGIN')
 const COMMIT = db.prepare('COMMIT')
 const ROLLBACK = db.prepare('ROLLBACK')
+const SAVEPOINT = db.prepare('SAVEPOINT changes')
+const RELEASE = db.prepare('RELEASE changes')
+const ROLLBACK_TO = db.prepare('ROLLBACK TO changes')
 
 function run(sql, params) {
   const stmt = prepare(sql)
@@ -55,11 +62,44 @@ function run(sql, params) {
   return { changes, lastInsertRowid }
 }
 
+/**
+ * A unit of changes inside the open transaction, all or none: each statement must change a row (or return one).
+ * Its own savepoint undoes the unit alone when one changes nothing or breaks a constraint.
+ */
+function runChanges(changes) {
+  SAVEPOINT.run()
+  try {
+    const results = []
+    for (let i = 0; i < changes.length; i++) {
+      const result = run(changes[i][0], changes[i][1])
+      if (result.rows ? result.rows.length === 0 : result.changes === 0) {
+        ROLLBACK_TO.run()
+        RELEASE.run()
+        return { unmet: i }
+      }
+      results.push(result)
+    }
+    RELEASE.run()
+    return { results }
+  } catch (err) {
+    if (db.inTransaction) {
+      ROLLBACK_TO.run()
+      RELEASE.run()
+    }
+    throw err
+  }
+}
+
 /** Runs one batch's statements inside the open transaction; a constraint error fails its statement alone. */
 function runBatch(list) {
   const results = []
-  for (const [sql, params, preSql, preParams] of list) {
+  for (const entry of list) {
     try {
+      if (!Array.isArray(entry)) {
+        results.push(runChanges(entry.changes))
+        continue
+      }
+      const [sql, params, preSql, preParams] = entry
       if (preSql !== undefined && run(preSql, preParams).changes === 0) {
         results.push({ unmet: true })
         continue

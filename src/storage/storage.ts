@@ -1,11 +1,11 @@
 // The storage facade the composition root hands out: every store over one database, and transactions.
 import { sql, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type { Order } from '../core/order.ts'
-import type { Transactor, UnitOfWork, WriteGuard } from '../core/ports.ts'
+import type { Change, Changes, Transactor, UnitOfWork, WriteGuard } from '../core/ports.ts'
 import type { OpenDatabase } from './database.ts'
 import { SqlDeliveryQueue } from './delivery-queue.ts'
 import { SqlEventStore } from './event-store.ts'
-import { GroupCommit } from './group-commit.ts'
+import { applyChanges, GroupCommit } from './group-commit.ts'
 import { OrderInsertBatcher } from './order-insert-batcher.ts'
 import { SqlIdempotencyStore } from './idempotency-store.ts'
 import { SqlMerchantStore } from './merchant-store.ts'
@@ -15,6 +15,9 @@ import { SqlPaymentStore } from './payment-store.ts'
 import { SqlRefundStore } from './refund-store.ts'
 import { PreconditionUnmet } from './sqlite-thread.ts'
 import type { Database } from './schema.ts'
+
+/** A compiled statement handed to the core as an opaque Change (ports.ts). */
+const change = (query: CompiledQuery): Change => query as unknown as Change
 
 function unitOfWork(db: Kysely<Database>, locate?: LocateToken): UnitOfWork {
   return {
@@ -33,6 +36,7 @@ export class Storage implements Transactor {
   readonly nonces: SqlNonceStore
   readonly idempotency: SqlIdempotencyStore
   readonly deliveries: SqlDeliveryQueue
+  readonly #payments: SqlPaymentStore
   /** SQLite: concurrent transactions share one fsync (see group-commit.ts). PostgreSQL groups commits itself. */
   readonly #group: GroupCommit<Database> | null
   /**
@@ -52,6 +56,7 @@ export class Storage implements Transactor {
     this.orders = new SqlOrderStore(db, locate)
     this.events = new SqlEventStore(db)
     this.refunds = new SqlRefundStore(db)
+    this.#payments = new SqlPaymentStore(db)
     this.merchants = new SqlMerchantStore(db)
     this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
     this.idempotency = new SqlIdempotencyStore(db, (query) => this.writeCompiled(query))
@@ -81,6 +86,18 @@ export class Storage implements Transactor {
 
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
     return this.write((trx) => fn(unitOfWork(trx, this.locate)))
+  }
+
+  readonly changes: Changes = {
+    markPaid: (order, channel, channelTradeNo, now) => change(this.orders.markPaidChange(order, channel, channelTradeNo, now)),
+    succeededPayment: (payment, reopenFrom) => change(this.#payments.succeededChange(payment, reopenFrom)),
+    insertEvent: (event) => change(this.events.insertChange(event)),
+  }
+
+  async applyChanges(changes: readonly Change[]): Promise<number | null> {
+    const queries = changes as readonly unknown[] as readonly CompiledQuery[]
+    const r = this.#group ? await this.#group.runChanges(queries) : await applyChanges((fn) => this.database.db.transaction().execute(fn), queries)
+    return r.unmet ?? null
   }
 
   /**

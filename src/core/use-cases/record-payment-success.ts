@@ -36,38 +36,40 @@ export async function recordPaymentSuccess(deps: UseCaseDeps, s: PaymentSuccess)
   }
   const now = deps.clock.now()
   const paidAt = s.paidAt !== undefined && s.paidAt < now && s.paidAt >= s.order.createdAt ? s.paidAt : now
-  const outcome = await deps.tx.transaction(async (w): Promise<PaymentSuccessOutcome> => {
-    const won = await w.orders.markPaid(s.order, s.channel, s.channelTradeNo, paidAt)
-    if (!won) {
-      const current = (await w.orders.byId(s.order.merchantId, s.order.mode, s.order.id)) ?? s.order
-      const same = current.channel === s.channel && current.channelTradeNo === s.channelTradeNo
-      return { result: same ? 'already_applied' : 'not_pending', order: current }
-    }
-    const paid: Order = { ...s.order, status: 'paid', channel: s.channel, channelTradeNo: s.channelTradeNo, paidAt, updatedAt: paidAt }
-    const payment: Payment = {
-      id: s.paymentId ?? newId('pay', now),
-      merchantId: s.order.merchantId,
-      orderId: s.order.id,
-      channel: s.channel,
-      status: 'succeeded',
-      amount: s.amount,
-      currency: s.currency,
-      channelTradeNo: s.channelTradeNo,
-      unexpected: false,
-      createdAt: now,
-      updatedAt: now,
-    }
+  const paid: Order = { ...s.order, status: 'paid', channel: s.channel, channelTradeNo: s.channelTradeNo, paidAt, updatedAt: paidAt }
+  const payment: Payment = {
+    id: s.paymentId ?? newId('pay', now),
+    merchantId: s.order.merchantId,
+    orderId: s.order.id,
+    channel: s.channel,
+    status: 'succeeded',
+    amount: s.amount,
+    currency: s.currency,
+    channelTradeNo: s.channelTradeNo,
+    unexpected: false,
+    createdAt: now,
+    updatedAt: now,
+  }
+  // One transaction, sent whole: the order moves to paid only if it is still pending, and its payment and its
+  // order.paid event are written with it or not at all.
+  const c = deps.tx.changes
+  const unmet = await deps.tx.applyChanges([
+    c.markPaid(s.order, s.channel, s.channelTradeNo, paidAt),
     // A channel attempt opened earlier already has its row: it moves to succeeded instead of a second row.
-    const opened = s.paymentId
-      ? await w.payments.move({ merchantId: s.order.merchantId, id: s.paymentId }, ['pending', 'failed', 'closed'], 'succeeded', now, {
-          channelTradeNo: s.channelTradeNo,
-          nextCheckAt: null,
-        })
-      : false
-    if (!opened) await w.payments.insert(payment)
-    await w.events.insert(orderEvent(deps, 'order.paid', paid, now))
-    return { result: 'paid', order: paid }
-  })
+    c.succeededPayment(payment, s.paymentId ? ['pending', 'failed', 'closed'] : []),
+    c.insertEvent(orderEvent(deps, 'order.paid', paid, now)),
+  ])
+  let outcome: PaymentSuccessOutcome
+  if (unmet === null) outcome = { result: 'paid', order: paid }
+  else if (unmet === 0) {
+    // The order can no longer be paid: what it is now decides the answer.
+    const read = deps.tx.statement ? deps.tx.statement.bind(deps.tx) : deps.tx.transaction.bind(deps.tx)
+    const current = (await read((w) => w.orders.byId(s.order.merchantId, s.order.mode, s.order.id))) ?? s.order
+    const same = current.channel === s.channel && current.channelTradeNo === s.channelTradeNo
+    outcome = { result: same ? 'already_applied' : 'not_pending', order: current }
+  } else {
+    throw new Error(`payment ${payment.id} of order ${s.order.id} exists and is not pending, failed or closed: it cannot become this success`)
+  }
   if (outcome.result === 'paid') {
     deps.listener.orderChanged(outcome.order)
     deps.listener.eventsWritten()
