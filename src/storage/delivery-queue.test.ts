@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
+import { Storage } from './storage.ts'
 import { SqlDeliveryQueue, type Lease, type LeaseRequest, type RecordedAttempt } from './delivery-queue.ts'
 import { insertDueEvents } from '../../test/helpers/events.ts'
 
@@ -31,8 +32,10 @@ function attempt(lease: Lease, outcome: { delivered: boolean; nextAttemptAt: num
   }
 }
 
-for (const kind of await databaseKinds()) {
-  describe(`SqlDeliveryQueue [${kind}]`, () => {
+// On SQLite the server's queue sends its writes into the shared commit (Storage); both paths are checked there.
+const paths = (await databaseKinds()).flatMap((kind) => (kind === 'sqlite' ? [[kind, 'transaction'], [kind, 'shared commit']] : [[kind, 'transaction']]))
+for (const [kind, path] of paths as [TestDatabase['name'], string][]) {
+  describe(`SqlDeliveryQueue [${kind}, ${path}]`, () => {
     let target: TestDatabase
     let database: OpenDatabase
     let queue: SqlDeliveryQueue
@@ -46,7 +49,7 @@ for (const kind of await databaseKinds()) {
       target = freshDatabase(kind)
       database = await openDatabase(target.url, { pgSchema: target.pgSchema })
       await migrate(database.db)
-      queue = new SqlDeliveryQueue(database.db, database.dialect)
+      queue = path === 'shared commit' ? new Storage(database).deliveries : new SqlDeliveryQueue(database.db, database.dialect)
       // A merchant whose endpoint hangs: a backlog far longer than one lease looks at, all older than B's.
       await due('mch_hang', 60, now - 60_000)
       await due('mch_b', 3, now - 1_000)
@@ -109,6 +112,13 @@ for (const kind of await databaseKinds()) {
       // Two attempts of one event in one batch: both count; the one holding the lease decides the outcome.
       const g = await event('mch_hang', givenUp.event.id)
       assert.deepEqual([g.delivery_status, g.attempt_count, g.next_attempt_at, g.locked_until], ['delivered', 2, null, null])
+    })
+
+    it('records nothing, and says so, when the event of the attempts is gone', async () => {
+      const [lease] = await queue.recordAndLease([], request(1, () => 10, { atCap: ['mch_b'] }))
+      const gone: Lease = { ...lease!, event: { ...lease!.event, id: 'evt_gone' } }
+      await assert.rejects(queue.recordAndLease([attempt(gone, { delivered: true, nextAttemptAt: null, n: 1 })], null), /are gone/)
+      assert.deepEqual(await database.db.selectFrom('webhook_deliveries').select('id').where('event_id', '=', 'evt_gone').execute(), [])
     })
   })
 }

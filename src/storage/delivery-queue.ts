@@ -1,13 +1,27 @@
 // The webhook queue over the events table: workers lease due events, then record the outcomes of their
 // attempts, a batch at a time.
-import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
+import { CompiledQuery, sql, type Kysely, type QueryResult, type Selectable } from 'kysely'
 import type { Dialect } from './database.ts'
 import { rowToEvent } from './event-store.ts'
 import type { Database, EventsTable } from './schema.ts'
 import type { StoredEvent } from '../core/events.ts'
+import type { ChangesResult } from './sqlite-thread.ts'
 
 /** Runs a write in its own transaction (Storage.write: on SQLite it shares a group commit). */
 export type Write = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+
+/**
+ * SQLite's group commit (group-commit.ts), for writes sent whole: a unit of changes (runChanges) and a lone
+ * statement (runCompiled). With it the queue holds no transaction open while this thread waits for answers.
+ */
+export interface SharedCommit {
+  changes(queries: readonly CompiledQuery[]): Promise<ChangesResult>
+  statement<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>
+}
+
+type Run = <R>(query: CompiledQuery<R>) => Promise<QueryResult<R>>
+
+const eventsGone = () => new Error('the events of these webhook attempts are gone: none of the attempts was recorded')
 
 export interface Lease {
   event: StoredEvent
@@ -127,6 +141,7 @@ export class SqlDeliveryQueue {
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
     private readonly write: Write = (fn) => db.transaction().execute(fn),
+    private readonly shared?: SharedCommit,
   ) {
     const s = STATEMENTS[dialect]
     this.#sql = { ...s, outcomes: outcomesUpdate(s.outcomes) }
@@ -138,15 +153,33 @@ export class SqlDeliveryQueue {
    * attempt.
    */
   async recordAndLease(finished: readonly RecordedAttempt[], request: LeaseRequest | null): Promise<Lease[]> {
-    const rows = await this.write(async (trx) => {
-      if (finished.length > 0) await this.#record(trx, finished)
-      return request && request.limit > 0 ? this.#claim(trx, request) : []
+    const lease = request && request.limit > 0 ? request : null
+    const rows = this.shared ? await this.#recordAndLeaseShared(this.shared, finished, lease) : await this.write(async (trx) => {
+      const run: Run = (query) => trx.executeQuery(query)
+      for (const statement of this.#recordStatements(finished)) if ((await run(statement)).numAffectedRows === 0n) throw eventsGone()
+      return lease ? this.#claim(run, run, lease) : []
     })
     if (!request) return []
     return rows.map((r) => ({ event: rowToEvent(r), oneShot: Number(r.one_shot) === 1, leaseUntil: request.leaseUntil }))
   }
 
-  async #record(trx: Kysely<Database>, attempts: readonly RecordedAttempt[]): Promise<void> {
+  /**
+   * SQLite: the records travel as one unit, the claims as lone statements, all into the shared commit, and the
+   * reads that pick what to claim run outside any transaction. One process owns the file and each claim
+   * re-checks its rows, so nothing is leased twice. The records and the claims are no longer one transaction:
+   * if the records fail, what was claimed beside them waits out its lease and is attempted then.
+   */
+  async #recordAndLeaseShared(shared: SharedCommit, finished: readonly RecordedAttempt[], lease: LeaseRequest | null) {
+    const recorded = finished.length > 0 ? shared.changes(this.#recordStatements(finished)) : null
+    const claimed = lease ? this.#claim((query) => this.db.executeQuery(query), (query) => shared.statement(query), lease) : []
+    const [records, rows] = await Promise.all([recorded, claimed])
+    if (records?.unmet !== undefined) throw eventsGone()
+    return rows
+  }
+
+  /** The finished attempts' rows, then their events moved on: each statement changes a row while the events exist. */
+  #recordStatements(attempts: readonly RecordedAttempt[]): CompiledQuery[] {
+    if (attempts.length === 0) return []
     const rows = attempts.map(({ lease: { event }, outcome: o }) => ({
       id: o.attemptId,
       merchant_id: event.merchantId,
@@ -157,7 +190,7 @@ export class SqlDeliveryQueue {
       latency_ms: o.latencyMs,
       error: o.error === null ? null : o.error.slice(0, 500),
     }))
-    await trx.executeQuery(CompiledQuery.raw(this.#sql.attempts, [JSON.stringify(rows)]))
+    const statements = [CompiledQuery.raw(this.#sql.attempts, [JSON.stringify(rows)])]
     for (const part of distinctEvents(attempts)) {
       const outcomes = part.map(({ lease, outcome: o }) => ({
         merchant_id: lease.event.merchantId,
@@ -166,19 +199,19 @@ export class SqlDeliveryQueue {
         status: o.delivered ? 'delivered' : o.nextAttemptAt === null ? 'failed' : 'pending',
         retry_at: o.nextAttemptAt,
       }))
-      await trx.executeQuery(CompiledQuery.raw(this.#sql.outcomes, [JSON.stringify(outcomes)]))
+      statements.push(CompiledQuery.raw(this.#sql.outcomes, [JSON.stringify(outcomes)]))
     }
+    return statements
   }
 
-  async #claim(trx: Kysely<Database>, r: LeaseRequest): Promise<Selectable<EventsTable>[]> {
+  /** Picks due events with `read` and leases them with `write` (the claims). */
+  async #claim(read: Run, write: Run, r: LeaseRequest): Promise<Selectable<EventsTable>[]> {
     const { now, limit } = r
     const leased: Selectable<EventsTable>[] = []
     // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
     const claim = async (picked: { merchant_id: string; id: string }[]) => {
       if (picked.length === 0) return
-      const claimed = await trx.executeQuery<Selectable<EventsTable>>(
-        CompiledQuery.raw(this.#sql.claim, [r.leaseUntil, JSON.stringify(picked), now]),
-      )
+      const claimed = await write(CompiledQuery.raw(this.#sql.claim, [r.leaseUntil, JSON.stringify(picked), now]) as CompiledQuery<Selectable<EventsTable>>)
       leased.push(...claimed.rows)
     }
 
@@ -188,9 +221,7 @@ export class SqlDeliveryQueue {
     for (const merchantId of r.recent) {
       const room = Math.min(r.room(merchantId), limit - mine.length)
       if (room <= 0) continue
-      const due = await trx.executeQuery<{ merchant_id: string; id: string }>(
-        CompiledQuery.raw(this.#sql.dueOf, [merchantId, now, now, room]),
-      )
+      const due = await read(CompiledQuery.raw(this.#sql.dueOf, [merchantId, now, now, room]) as CompiledQuery<{ merchant_id: string; id: string }>)
       mine.push(...due.rows)
     }
     await claim(mine)
@@ -205,11 +236,12 @@ export class SqlDeliveryQueue {
       // Twice what can be taken: room to spare for merchants that fill up.
       const window = (limit - leased.length) * 2
       const skip = full.size > 0 ? sql`AND merchant_id NOT IN (${sql.join([...full])})` : sql``
-      const due = await sql<{ merchant_id: string; id: string }>`
+      const query = sql<{ merchant_id: string; id: string }>`
         SELECT merchant_id, id FROM events
         WHERE next_attempt_at <= ${now} AND delivery_status = 'pending'
           AND (locked_until IS NULL OR locked_until <= ${now}) ${skip}
-        ORDER BY next_attempt_at LIMIT ${window} ${lockClause}`.execute(trx)
+        ORDER BY next_attempt_at LIMIT ${window} ${lockClause}`.compile(this.db)
+      const due = await read(query)
       const taken = new Map<string, number>()
       for (const l of leased) taken.set(l.merchant_id, (taken.get(l.merchant_id) ?? 0) + 1)
       const picked = due.rows

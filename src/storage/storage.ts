@@ -60,7 +60,13 @@ export class Storage implements Transactor {
     this.merchants = new SqlMerchantStore(db)
     this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
     this.idempotency = new SqlIdempotencyStore(db, (query) => this.writeCompiled(query))
-    this.deliveries = new SqlDeliveryQueue(db, database.dialect, write)
+    const group = this.#group
+    this.deliveries = new SqlDeliveryQueue(
+      db,
+      database.dialect,
+      write,
+      group ? { changes: (queries) => group.runChanges(queries), statement: (query) => group.runCompiled(query) } : undefined,
+    )
     this.#orderInserts = this.#group ? null : new OrderInsertBatcher((fn) => this.writeStatement(fn))
   }
 
