@@ -583,7 +583,8 @@ describeEachDatabase(
       // Closed by another node (straight in the database, so this process is not told): seen once the entry is
       // older than the TTL; the new state has no render yet, so the fast path hands the request to the route.
       const { ctx } = t.server.server
-      assert.ok(await ctx.storage.orders.markClosed((await ctx.storage.orders.byToken(order.token))!, clock.now()))
+      const stored = (await ctx.storage.orders.byToken(order.token))!
+      assert.equal(await ctx.storage.applyChanges([ctx.storage.changes.markClosed(stored, clock.now())]), null)
       clock.offset += 1_500
       assert.match((await get(order.pay_url)).text, /Order closed/)
       assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'closed')

@@ -57,10 +57,6 @@ export interface OrderStore {
   byOutTradeNo(merchantId: string, mode: Mode, outTradeNo: string): Promise<Order | null>
   byToken(token: string): Promise<Order | null>
   list(filter: OrderListFilter): Promise<ListedOrder[]>
-  /** Conditional move out of `pending`; false when another writer got there first (or it had expired). */
-  markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean>
-  markClosed(order: Order, now: number): Promise<boolean>
-  markExpired(order: Order, now: number): Promise<boolean>
   /** Pending orders whose expires_at has passed, oldest first. */
   duePendingExpiry(now: number, limit: number): Promise<Order[]>
   countByStatus(): Promise<Record<string, number>>
@@ -77,8 +73,6 @@ export interface PaymentStore {
    * the one that is open: the new one, or the one a concurrent opener inserted first.
    */
   insertOpen(payment: Payment): Promise<Payment>
-  /** Makes the order's open attempts due for a check now (the order was closed: their channel orders must close). */
-  dueNow(merchantId: string, orderId: string, now: number): Promise<number>
   setQrContent(payment: Payment, qrContent: string, now: number): Promise<void>
   /** Conditional move of one attempt: only from one of `from`; false when another writer got there first. */
   move(
@@ -170,10 +164,22 @@ export interface WriteGuard {
 /** A write the storage has prepared without making it, for Transactor.applyChanges; opaque to the core. */
 export type Change = { readonly __change: unique symbol }
 
-/** The writes a use case may hand to Transactor.applyChanges. */
+/**
+ * The writes a use case may hand to Transactor.applyChanges. An order moves out of `pending` by a conditional
+ * write: it changes nothing when another writer got there first.
+ */
 export interface Changes {
-  /** OrderStore.markPaid's write: changes the order only while it is pending and not yet expired. */
+  /** Only while the order is pending and not yet expired. */
   markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Change
+  /** Only while the order is pending. */
+  markClosed(order: Order, now: number): Change
+  /** Only while the order is pending and past expires_at. */
+  markExpired(order: Order, now: number): Change
+  /**
+   * The order's open channel attempts fall due for a check now (it was closed: their channel orders must close).
+   * There may be none: this change never undoes the others.
+   */
+  paymentsDueNow(order: Order, now: number): Change
   /**
    * A succeeded payment: a new row, or the existing row of that id moved to succeeded if its status is one
    * of `reopenFrom` (a channel attempt opened earlier). An existing row in another status changes nothing.

@@ -16,7 +16,7 @@ import {
   type QueryResult,
   type Transaction,
 } from 'kysely'
-import { PreconditionUnmet, type BatchStatement, type ChangesResult, type RunBatch } from './sqlite-thread.ts'
+import { PreconditionUnmet, type BatchStatement, type ChangesResult, type RunBatch, type UnitChange } from './sqlite-thread.ts'
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
@@ -25,7 +25,7 @@ interface Job<DB> {
   /** With query: a write that must change a row first, in the same commit, for query to run. */
   precondition?: CompiledQuery
   /** Instead of query: a unit of changes already compiled (runChanges), sent as it is. */
-  changes?: readonly CompiledQuery[]
+  changes?: readonly UnitChange[]
   /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
   single: boolean
   resolve: (value: unknown) => void
@@ -101,7 +101,7 @@ export class GroupCommit<DB> {
    * entry of a batch: no transaction is held open across turns of this thread's event loop, which under load
    * kept every other write waiting on the answers of one transaction's statements.
    */
-  runChanges(changes: readonly CompiledQuery[]): Promise<ChangesResult> {
+  runChanges(changes: readonly UnitChange[]): Promise<ChangesResult> {
     if (!this.#runBatch) return applyChanges((fn) => this.#enqueue(fn, false), changes)
     return this.#runBatched({ fn: (trx) => runEachChange(trx, changes), changes })
   }
@@ -273,11 +273,12 @@ class ChangeUnmet extends Error {
  * GroupCommit.runChanges inside a transaction already open: each statement in turn; the first that changes no
  * row (with RETURNING: returns none) throws, so that the caller's transaction or savepoint undoes the unit.
  */
-async function runEachChange(trx: Kysely<any>, changes: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+async function runEachChange(trx: Kysely<any>, changes: readonly UnitChange[]): Promise<QueryResult<unknown>[]> {
   const results: QueryResult<unknown>[] = []
   for (const [i, change] of changes.entries()) {
     const r = await trx.executeQuery(change)
-    if (r.numAffectedRows !== undefined ? r.numAffectedRows === 0n : r.rows.length === 0) throw new ChangeUnmet(i)
+    const none = r.numAffectedRows !== undefined ? r.numAffectedRows === 0n : r.rows.length === 0
+    if (none && !change.mayChangeNothing) throw new ChangeUnmet(i)
     results.push(r)
   }
   return results
@@ -286,7 +287,7 @@ async function runEachChange(trx: Kysely<any>, changes: readonly CompiledQuery[]
 /** Runs the changes in a transaction (or savepoint) whose failure undoes them: ChangeUnmet becomes { unmet }. */
 export async function applyChanges(
   transact: <T>(fn: (trx: Kysely<any>) => Promise<T>) => Promise<T>,
-  changes: readonly CompiledQuery[],
+  changes: readonly UnitChange[],
 ): Promise<ChangesResult> {
   try {
     return { results: await transact((trx) => runEachChange(trx, changes)) }

@@ -254,47 +254,26 @@ export class SqlOrderStore implements OrderStore {
     return r.rows.map((row) => rowToListed(row.r))
   }
 
-  async markPaid(order: Order, channel: ChannelName, channelTradeNo: string, now: number): Promise<boolean> {
-    const r = await this.#markPaidQuery(order, channel, channelTradeNo, now).executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
-  }
-
-  /** markPaid as a change for Storage.applyChanges: it changes the one row only while the order is pending. */
+  /** The order moves to paid, as a change for Storage.applyChanges: only while it is pending and not expired. */
   markPaidChange(order: Order, channel: ChannelName, channelTradeNo: string, now: number): CompiledQuery {
-    return this.#markPaidQuery(order, channel, channelTradeNo, now).compile()
-  }
-
-  #markPaidQuery(order: Order, channel: ChannelName, channelTradeNo: string, now: number) {
-    return this.db
-      .updateTable('orders')
+    return this.#pending(order)
       .set({ status: 'paid', channel, channel_trade_no: channelTradeNo, paid_at: now, updated_at: now })
-      .where('merchant_id', '=', order.merchantId)
-      .where('id', '=', order.id)
-      .where('status', '=', 'pending')
       .where('expires_at', '>', now)
+      .compile()
   }
 
-  async markClosed(order: Order, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('orders')
-      .set({ status: 'closed', closed_at: now, updated_at: now })
-      .where('merchant_id', '=', order.merchantId)
-      .where('id', '=', order.id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+  /** The order moves to closed, as a change: only while it is pending. */
+  markClosedChange(order: Order, now: number): CompiledQuery {
+    return this.#pending(order).set({ status: 'closed', closed_at: now, updated_at: now }).compile()
   }
 
-  async markExpired(order: Order, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('orders')
-      .set({ status: 'expired', updated_at: now })
-      .where('merchant_id', '=', order.merchantId)
-      .where('id', '=', order.id)
-      .where('status', '=', 'pending')
-      .where('expires_at', '<=', now)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+  /** The order moves to expired, as a change: only while it is pending and past expires_at. */
+  markExpiredChange(order: Order, now: number): CompiledQuery {
+    return this.#pending(order).set({ status: 'expired', updated_at: now }).where('expires_at', '<=', now).compile()
+  }
+
+  #pending(order: Order) {
+    return this.db.updateTable('orders').where('merchant_id', '=', order.merchantId).where('id', '=', order.id).where('status', '=', 'pending')
   }
 
   async duePendingExpiry(now: number, limit: number): Promise<Order[]> {

@@ -81,15 +81,15 @@ export class SqlPaymentStore implements PaymentStore {
     return open
   }
 
-  async dueNow(merchantId: string, orderId: string, now: number): Promise<number> {
-    const r = await this.db
+  /** The order's open channel attempts fall due for a check now, as a change (there may be none). */
+  dueNowChange(merchantId: string, orderId: string, now: number): CompiledQuery {
+    return this.db
       .updateTable('payments')
       .set({ next_check_at: now })
       .where('merchant_id', '=', merchantId)
       .where('order_id', '=', orderId)
       .where('status', '=', 'pending')
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows)
+      .compile()
   }
 
   async byId(id: string): Promise<Payment | null> {

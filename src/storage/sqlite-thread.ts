@@ -31,7 +31,10 @@ export type BatchOutcome = { ok: true; result: QueryResult<unknown> | ChangesRes
  * An entry of a batch: a statement, optionally with a write that must change a row first for it to run at all;
  * or a unit of changes, each of which must change a row, made all or none (ChangesResult).
  */
-export type BatchStatement = { query: CompiledQuery; precondition?: CompiledQuery; changes?: undefined } | { changes: readonly CompiledQuery[] }
+export type BatchStatement = { query: CompiledQuery; precondition?: CompiledQuery; changes?: undefined } | { changes: readonly UnitChange[] }
+
+/** A statement of a unit of changes; one marked mayChangeNothing does not undo the unit by changing no row. */
+export type UnitChange = CompiledQuery & { readonly mayChangeNothing?: true }
 
 /** A unit of changes: every statement's result, or the index of the first that changed nothing (then none stands). */
 export type ChangesResult = { results: QueryResult<unknown>[]; unmet?: undefined } | { unmet: number }
@@ -150,7 +153,7 @@ export class SqliteWriter {
   async batch(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
     const wire = statements.map((s) =>
       s.changes
-        ? { changes: s.changes.map((c) => [c.sql, c.parameters]) }
+        ? { changes: s.changes.map((c) => (c.mayChangeNothing ? [c.sql, c.parameters, 1] : [c.sql, c.parameters])) }
         : s.precondition
           ? [s.query.sql, s.query.parameters, s.precondition.sql, s.precondition.parameters]
           : [s.query.sql, s.query.parameters],

@@ -14,7 +14,7 @@
 //                                      { changes: [[sql, params], …] } is a unit whose statements must each change
 //                                      a row (with RETURNING: return one): all are made, answered { results }, or
 //                                      none, answered { unmet: i } with i the first that changed nothing (a
-//                                      constraint error undoes the unit too).
+//                                      constraint error undoes the unit too). [sql, params, 1] may change nothing.
 //   { op: 'close' }                    closes the connection and ends the thread
 // A failure answers { error: { name, message, code } }.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
@@ -71,8 +71,9 @@ function runChanges(changes) {
   try {
     const results = []
     for (let i = 0; i < changes.length; i++) {
-      const result = run(changes[i][0], changes[i][1])
-      if (result.rows ? result.rows.length === 0 : result.changes === 0) {
+      const [sql, params, mayChangeNothing] = changes[i]
+      const result = run(sql, params)
+      if (!mayChangeNothing && (result.rows ? result.rows.length === 0 : result.changes === 0)) {
         ROLLBACK_TO.run()
         RELEASE.run()
         return { unmet: i }

@@ -13,11 +13,11 @@ import { SqlNonceStore } from './nonce-store.ts'
 import { SqlOrderStore, type LocateToken } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
 import { SqlRefundStore } from './refund-store.ts'
-import { PreconditionUnmet } from './sqlite-thread.ts'
+import { PreconditionUnmet, type UnitChange } from './sqlite-thread.ts'
 import type { Database } from './schema.ts'
 
 /** A compiled statement handed to the core as an opaque Change (ports.ts). */
-const change = (query: CompiledQuery): Change => query as unknown as Change
+const change = (query: UnitChange): Change => query as unknown as Change
 
 function unitOfWork(db: Kysely<Database>, locate?: LocateToken): UnitOfWork {
   return {
@@ -96,12 +96,15 @@ export class Storage implements Transactor {
 
   readonly changes: Changes = {
     markPaid: (order, channel, channelTradeNo, now) => change(this.orders.markPaidChange(order, channel, channelTradeNo, now)),
+    markClosed: (order, now) => change(this.orders.markClosedChange(order, now)),
+    markExpired: (order, now) => change(this.orders.markExpiredChange(order, now)),
+    paymentsDueNow: (order, now) => change({ ...this.#payments.dueNowChange(order.merchantId, order.id, now), mayChangeNothing: true }),
     succeededPayment: (payment, reopenFrom) => change(this.#payments.succeededChange(payment, reopenFrom)),
     insertEvent: (event) => change(this.events.insertChange(event)),
   }
 
   async applyChanges(changes: readonly Change[]): Promise<number | null> {
-    const queries = changes as readonly unknown[] as readonly CompiledQuery[]
+    const queries = changes as readonly unknown[] as readonly UnitChange[]
     const r = this.#group ? await this.#group.runChanges(queries) : await applyChanges((fn) => this.database.db.transaction().execute(fn), queries)
     return r.unmet ?? null
   }

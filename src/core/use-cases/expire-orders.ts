@@ -2,6 +2,7 @@
 import type { Order } from '../order.ts'
 import type { UseCaseDeps } from './context.ts'
 import { orderEvent } from './order-events.ts'
+import { readAlone, readOrder } from './read-alone.ts'
 
 /** Expires one order if it is still pending and due; returns the order as it now stands. */
 export async function expireOrder(deps: UseCaseDeps, order: Order): Promise<Order> {
@@ -10,26 +11,21 @@ export async function expireOrder(deps: UseCaseDeps, order: Order): Promise<Orde
 
 async function expireIfDue(deps: UseCaseDeps, order: Order): Promise<{ order: Order; moved: boolean }> {
   const now = deps.clock.now()
-  const expired = await deps.tx.transaction(async (w) => {
-    if (!(await w.orders.markExpired(order, now))) return null
-    const next: Order = { ...order, status: 'expired', updatedAt: now }
-    await w.events.insert(orderEvent(deps, 'order.expired', next, now))
-    return next
-  })
-  if (expired) {
+  const expired: Order = { ...order, status: 'expired', updatedAt: now }
+  const unmet = await deps.tx.applyChanges([deps.tx.changes.markExpired(order, now), deps.tx.changes.insertEvent(orderEvent(deps, 'order.expired', expired, now))])
+  if (unmet === null) {
     deps.listener.orderChanged(expired)
     deps.listener.eventsWritten()
     return { order: expired, moved: true }
   }
-  const current = await deps.tx.transaction((w) => w.orders.byId(order.merchantId, order.mode, order.id))
-  return { order: current ?? order, moved: false }
+  return { order: (await readOrder(deps, order)) ?? order, moved: false }
 }
 
 /** One sweep: expires every due order in batches; returns how many this call moved. */
 export async function expireDueOrders(deps: UseCaseDeps, batchSize = 200): Promise<number> {
   let moved = 0
   for (;;) {
-    const due = await deps.tx.transaction((w) => w.orders.duePendingExpiry(deps.clock.now(), batchSize))
+    const due = await readAlone(deps, (w) => w.orders.duePendingExpiry(deps.clock.now(), batchSize))
     for (const order of due) {
       if ((await expireIfDue(deps, order)).moved) moved++
     }

@@ -6,6 +6,7 @@ import type { ChannelName, Order } from '../order.ts'
 import type { Payment } from '../ports.ts'
 import type { UseCaseDeps } from './context.ts'
 import { orderEvent } from './order-events.ts'
+import { readOrder } from './read-alone.ts'
 
 export interface PaymentSuccess {
   order: Order
@@ -63,8 +64,7 @@ export async function recordPaymentSuccess(deps: UseCaseDeps, s: PaymentSuccess)
   if (unmet === null) outcome = { result: 'paid', order: paid }
   else if (unmet === 0) {
     // The order can no longer be paid: what it is now decides the answer.
-    const read = deps.tx.statement ? deps.tx.statement.bind(deps.tx) : deps.tx.transaction.bind(deps.tx)
-    const current = (await read((w) => w.orders.byId(s.order.merchantId, s.order.mode, s.order.id))) ?? s.order
+    const current = (await readOrder(deps, s.order)) ?? s.order
     const same = current.channel === s.channel && current.channelTradeNo === s.channelTradeNo
     outcome = { result: same ? 'already_applied' : 'not_pending', order: current }
   } else {
