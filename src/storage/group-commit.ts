@@ -97,7 +97,8 @@ export class GroupCommit<DB> {
 
   /**
    * Makes every change (compiled statements) or none, in a shared commit: each must change a row (with RETURNING,
-   * return one), and the first that changes none undoes the unit. On the writer thread the unit travels as one
+   * return one) unless marked mayChangeNothing, and the first that changes none undoes the unit, answered
+   * { unmet: its index }. On the writer thread the unit travels as one
    * entry of a batch: no transaction is held open across turns of this thread's event loop, which under load
    * kept every other write waiting on the answers of one transaction's statements.
    */
