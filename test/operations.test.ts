@@ -34,6 +34,9 @@ describeEachDatabase('operations', (t) => {
       // The create and the close (with its event) were committed by the writer thread at least once each.
       assert.match(text, /# TYPE scanpay_sqlite_commits_total counter/)
       assert.ok(Number(/^scanpay_sqlite_commits_total (\d+)$/m.exec(text)?.[1]) >= 2, text)
+      // The create and the close go whole to the writer: the transactions that held it are the startup's.
+      assert.match(text, /^scanpay_sqlite_held_transactions_total \d+$/m)
+      assert.match(text, /^scanpay_sqlite_held_seconds_total [\d.e-]+$/m)
     } else {
       assert.doesNotMatch(text, /scanpay_sqlite_commits_total/)
     }

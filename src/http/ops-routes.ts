@@ -17,10 +17,17 @@ export function opsRoutes(ctx: AppContext) {
     })
 
     // SQLite's writer thread: fewer commits than writes means the group commit is sharing them (one fsync each).
+    // An interactive transaction holds the writer while its statements wait for this thread's turns: time
+    // held is time every other write waited.
     const sqliteCommits = () => {
       const counts = ctx.storage.database.writerCounts?.()
       if (!counts) return []
-      return [{ name: 'scanpay_sqlite_commits_total', help: 'Transactions the SQLite writer has committed', type: 'counter' as const, samples: [{ labels: {}, value: counts.commits }] }]
+      const counter = (name: string, help: string, value: number) => ({ name, help, type: 'counter' as const, samples: [{ labels: {}, value }] })
+      return [
+        counter('scanpay_sqlite_commits_total', 'Transactions the SQLite writer has committed', counts.commits),
+        counter('scanpay_sqlite_held_transactions_total', 'Interactive transactions that held the SQLite writer from BEGIN to their end', counts.heldTransactions),
+        counter('scanpay_sqlite_held_seconds_total', 'Time interactive transactions held the SQLite writer, every other write waiting', counts.heldSeconds),
+      ]
     }
 
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

@@ -100,7 +100,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     description: `sqlite:${file}`,
     runBatch: threaded.runBatch,
     onWriterEnded: (listener) => threaded.writer.onEnded(listener),
-    writerCounts: () => threaded.writer.counts(),
+    writerCounts: () => threaded.counts(),
     close: () => db.destroy(),
   }
 }

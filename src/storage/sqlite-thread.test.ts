@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CompiledQuery, Kysely, sql, type QueryResult } from 'kysely'
-import { PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter } from './sqlite-thread.ts'
+import { PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter, type WriterCounts } from './sqlite-thread.ts'
 
 interface Db {
   t: { v: number }
@@ -23,6 +23,7 @@ describe('threadedSqlite', () => {
   let db: Kysely<Db>
   let runBatch: RunBatch
   let writer: SqliteWriter
+  let counts: () => WriterCounts
 
   before(async () => {
     file = tempFile()
@@ -30,6 +31,7 @@ describe('threadedSqlite', () => {
     db = new Kysely<Db>({ dialect: threaded.dialect })
     runBatch = threaded.runBatch
     writer = threaded.writer
+    counts = threaded.counts
     await sql`CREATE TABLE t (v INTEGER PRIMARY KEY)`.execute(db)
   })
   after(() => db.destroy())
@@ -177,6 +179,19 @@ describe('threadedSqlite', () => {
     await db.selectFrom('t').selectAll().execute()
     assert.equal(writer.counts().commits - before, 3)
     await db.deleteFrom('t').where('v', '>=', 30).execute()
+  })
+
+  it('counts the transactions that held the writer and for how long, not the batches', async () => {
+    const before = counts()
+    await runBatch([{ changes: [CompiledQuery.raw('INSERT INTO t (v) VALUES (35)')] }])
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ v: 36 }).execute()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    })
+    const after = counts()
+    assert.equal(after.heldTransactions - before.heldTransactions, 1)
+    assert.ok(after.heldSeconds - before.heldSeconds >= 0.019, `held ${after.heldSeconds - before.heldSeconds} s`)
+    await db.deleteFrom('t').where('v', '>=', 35).execute()
   })
 
   it('fails writes, not reads, once the writer thread has ended', async () => {

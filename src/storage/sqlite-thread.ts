@@ -77,6 +77,10 @@ function toResult(reply: Reply): QueryResult<unknown> {
 export interface WriterCounts {
   /** Transactions committed: shared batches, transactions, and writes in autocommit. */
   commits: number
+  /** Interactive transactions (Kysely's transaction()) that held the writer from BEGIN to their end. */
+  heldTransactions: number
+  /** Their time holding it, in seconds: every other write waited meanwhile. */
+  heldSeconds: number
 }
 
 /** The writer thread, seen from the main thread: statements go in, answers come back in the same order. */
@@ -136,7 +140,7 @@ export class SqliteWriter {
   }
 
   /** What the thread has done since it started; commits against requests tell how well commits are shared. */
-  counts(): WriterCounts {
+  counts(): { commits: number } {
     return { commits: this.#counts[0]! }
   }
 
@@ -198,6 +202,9 @@ export class SqliteWriter {
  */
 class TransactionGate {
   #held: Promise<void> | null = null
+  /** Transactions that held the gate, and their time holding it (ms), for /metrics. */
+  holds = 0
+  heldMs = 0
 
   get busy(): boolean {
     return this.#held !== null
@@ -212,7 +219,10 @@ class TransactionGate {
     while (this.#held) await this.#held
     let release!: () => void
     this.#held = new Promise<void>((resolve) => (release = resolve))
+    const since = performance.now()
     return () => {
+      this.holds++
+      this.heldMs += performance.now() - since
       this.#held = null
       release()
     }
@@ -355,6 +365,7 @@ export interface ThreadedSqlite {
   dialect: Dialect
   runBatch: RunBatch
   writer: SqliteWriter
+  counts(): WriterCounts
 }
 
 /**
@@ -380,5 +391,6 @@ export async function threadedSqlite(file: string, writerPragmas: readonly strin
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
   }
-  return { dialect, runBatch: driver.runBatch, writer }
+  const counts = (): WriterCounts => ({ ...writer.counts(), heldTransactions: driver.gate.holds, heldSeconds: driver.gate.heldMs / 1000 })
+  return { dialect, runBatch: driver.runBatch, writer, counts }
 }
