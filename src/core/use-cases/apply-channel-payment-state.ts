@@ -7,6 +7,7 @@ import type { Payment } from '../ports.ts'
 import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { orderEvent } from './order-events.ts'
 import { recordPaymentSuccess } from './record-payment-success.ts'
+import { oneStatement } from './one-statement.ts'
 
 export type ChannelStateOutcome =
   | 'paid'
@@ -51,9 +52,9 @@ export async function applyChannelPaymentState(deps: ChannelPaymentDeps, input: 
     case 'pending':
       return 'ignored'
     case 'failed':
-      return (await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'failed', now, { nextCheckAt: null }))) ? 'failed' : 'duplicate'
+      return (await oneStatement(deps, (w) => w.payments.move(payment, ['pending'], 'failed', now, { nextCheckAt: null }))) ? 'failed' : 'duplicate'
     case 'closed':
-      return (await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'closed', now, { nextCheckAt: null }))) ? 'closed' : 'duplicate'
+      return (await oneStatement(deps, (w) => w.payments.move(payment, ['pending'], 'closed', now, { nextCheckAt: null }))) ? 'closed' : 'duplicate'
     case 'succeeded':
       break
   }
@@ -121,17 +122,17 @@ export async function refundUnexpected(deps: ChannelPaymentDeps, channel: Paymen
   } catch (err) {
     // Unknown outcome: the reconciler asks. A definite refusal: flagged (no next check) for a person to act on.
     if (err instanceof ChannelError && !err.outcomeUnknown) {
-      await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+      await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
       return 'flagged'
     }
     return 'pending'
   }
   if (state.status === 'succeeded') {
-    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
+    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
     return 'refunded'
   }
   if (state.status === 'failed') {
-    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
     return 'flagged'
   }
   return 'pending'

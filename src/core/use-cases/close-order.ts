@@ -4,7 +4,7 @@ import { AppError } from '../errors.ts'
 import type { Order } from '../order.ts'
 import type { UseCaseDeps } from './context.ts'
 import { expireOrder } from './expire-orders.ts'
-import { readOrder } from './read-alone.ts'
+import { readOrder } from './one-statement.ts'
 import { orderEvent } from './order-events.ts'
 
 export async function closeOrder(deps: UseCaseDeps, order: Order): Promise<Order> {

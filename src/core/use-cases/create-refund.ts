@@ -7,6 +7,7 @@ import type { Mode, Order } from '../order.ts'
 import { isRefundable, nextRefundCheckDelay, refundRequestHash, type Refund } from '../refund.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { submitRefund } from './settle-refund.ts'
+import { oneStatement } from './one-statement.ts'
 
 export interface CreateRefundInput {
   amount: number
@@ -51,7 +52,7 @@ export async function createRefund(
 ): Promise<CreateRefundResult> {
   const requestHash = refundRequestHash({ orderId: order.id, amount: input.amount, outRefundNo: input.outRefundNo, reason: input.reason })
   // A retry of a refund made earlier answers with it, even when the order has since become fully refunded.
-  const earlier = await deps.tx.transaction((w) => w.refunds.byOutRefundNo(merchantId, mode, input.outRefundNo))
+  const earlier = await oneStatement(deps, (w) => w.refunds.byOutRefundNo(merchantId, mode, input.outRefundNo))
   if (earlier) return sameRequest(earlier, requestHash, input.outRefundNo)
 
   if (!order.channel || !isRefundable(order.status)) throw refusal(order, input.amount)
@@ -91,7 +92,7 @@ export async function createRefund(
     return true
   })
   if (!inserted) {
-    const twin = await deps.tx.transaction((w) => w.refunds.byOutRefundNo(merchantId, mode, input.outRefundNo))
+    const twin = await oneStatement(deps, (w) => w.refunds.byOutRefundNo(merchantId, mode, input.outRefundNo))
     if (!twin) throw new Error('refund vanished after a conflicting insert')
     return sameRequest(twin, requestHash, input.outRefundNo)
   }

@@ -2,7 +2,7 @@
 import type { Order } from '../order.ts'
 import type { UseCaseDeps } from './context.ts'
 import { orderEvent } from './order-events.ts'
-import { readAlone, readOrder } from './read-alone.ts'
+import { oneStatement, readOrder } from './one-statement.ts'
 
 /** Expires one order if it is still pending and due; returns the order as it now stands. */
 export async function expireOrder(deps: UseCaseDeps, order: Order): Promise<Order> {
@@ -25,7 +25,7 @@ async function expireIfDue(deps: UseCaseDeps, order: Order): Promise<{ order: Or
 export async function expireDueOrders(deps: UseCaseDeps, batchSize = 200): Promise<number> {
   let moved = 0
   for (;;) {
-    const due = await readAlone(deps, (w) => w.orders.duePendingExpiry(deps.clock.now(), batchSize))
+    const due = await oneStatement(deps, (w) => w.orders.duePendingExpiry(deps.clock.now(), batchSize))
     for (const order of due) {
       if ((await expireIfDue(deps, order)).moved) moved++
     }

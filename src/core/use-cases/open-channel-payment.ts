@@ -7,6 +7,7 @@ import { effectiveStatus, type ChannelName, type Order } from '../order.ts'
 import { ChannelError } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { oneStatement } from './one-statement.ts'
 
 export interface OpenedChannelPayment {
   paymentId: string
@@ -26,7 +27,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   const now = deps.clock.now()
   if (effectiveStatus(order, now) !== 'pending') throw new AppError('order_not_pending', `the order is ${effectiveStatus(order, now)}, not pending`)
 
-  const existing = await deps.tx.transaction((w) => w.payments.openAttempt(order.merchantId, order.id, name))
+  const existing = await oneStatement(deps, (w) => w.payments.openAttempt(order.merchantId, order.id, name))
   if (existing?.qrContent) return { paymentId: existing.id, qrContent: existing.qrContent, created: false }
   const candidate: Payment = existing ?? {
     id: newId('pay', now),
@@ -56,12 +57,12 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId) })).qrContent
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {
-      await deps.tx.transaction((w) => w.payments.move(payment, ['pending'], 'failed', deps.clock.now(), { nextCheckAt: null }))
+      await oneStatement(deps, (w) => w.payments.move(payment, ['pending'], 'failed', deps.clock.now(), { nextCheckAt: null }))
       throw new AppError('channel_failed', `${name} refused the payment: ${err.message}`)
     }
     throw new AppError('channel_failed', `${name} did not answer; try again in a moment`)
   }
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
-  await deps.tx.transaction((w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
+  await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
 }

@@ -8,6 +8,7 @@ import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
 import { applyChannelPaymentState, refundUnexpected } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { oneStatement } from './one-statement.ts'
 
 export interface ReconcileResult {
   checked: number
@@ -29,18 +30,18 @@ export async function reconcileChannelPayments(deps: ChannelPaymentDeps, options
   const deadline = deps.clock.now() + budgetMs
   for (;;) {
     const now = deps.clock.now()
-    const due = await deps.tx.transaction((w) => w.payments.dueForCheck(now, batchSize))
+    const due = await oneStatement(deps, (w) => w.payments.dueForCheck(now, batchSize))
     await runLimited(due, concurrency, async (payment) => {
-      const order = await deps.tx.transaction((w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
+      const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
       const channel = deps.channel(payment.channel)
       if (!order || !channel) {
-        await deps.tx.transaction((w) => w.payments.claimCheck(payment, null))
+        await oneStatement(deps, (w) => w.payments.claimCheck(payment, null))
         return
       }
       const next = now + nextPaymentCheckDelay((payment.checkCount ?? 0) + 1)
       // An open attempt is asked about no later than its order's expiry, when it is closed.
       const nextCheckAt = payment.status === 'pending' && order.status === 'pending' ? Math.min(next, Math.max(order.expiresAt, now + 1000)) : next
-      if (!(await deps.tx.transaction((w) => w.payments.claimCheck(payment, nextCheckAt)))) return
+      if (!(await oneStatement(deps, (w) => w.payments.claimCheck(payment, nextCheckAt)))) return
       result.checked++
       const claimed = { ...payment, checkCount: (payment.checkCount ?? 0) + 1, nextCheckAt }
       try {
@@ -74,7 +75,7 @@ async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p:
   const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
   const state = await channel.queryRefund(ref)
   if (state.status === 'succeeded') {
-    await deps.tx.transaction((w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
+    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
     return true
   }
   if (state.status === 'pending') return false

@@ -3,17 +3,18 @@
 import { nextRefundCheckDelay } from '../refund.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { applyRefundState } from './settle-refund.ts'
+import { oneStatement } from './one-statement.ts'
 
 /** One sweep over every due pending refund; returns how many this call settled. */
 export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100): Promise<number> {
   let settled = 0
   for (;;) {
     const now = deps.clock.now()
-    const due = await deps.tx.transaction((w) => w.refunds.dueForCheck(now, batchSize))
+    const due = await oneStatement(deps, (w) => w.refunds.dueForCheck(now, batchSize))
     for (const refund of due) {
-      const claimed = await deps.tx.transaction((w) => w.refunds.claimCheck(refund, now + nextRefundCheckDelay(refund.checkCount + 1)))
+      const claimed = await oneStatement(deps, (w) => w.refunds.claimCheck(refund, now + nextRefundCheckDelay(refund.checkCount + 1)))
       if (!claimed) continue
-      const order = await deps.tx.transaction((w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
+      const order = await oneStatement(deps, (w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
       const channel = deps.channel(refund.channel)
       if (!order || !channel) continue
       let state

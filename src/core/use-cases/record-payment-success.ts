@@ -6,7 +6,7 @@ import type { ChannelName, Order } from '../order.ts'
 import type { Payment } from '../ports.ts'
 import type { UseCaseDeps } from './context.ts'
 import { orderEvent } from './order-events.ts'
-import { readOrder } from './read-alone.ts'
+import { readOrder } from './one-statement.ts'
 
 export interface PaymentSuccess {
   order: Order

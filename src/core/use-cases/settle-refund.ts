@@ -6,6 +6,7 @@ import type { Order } from '../order.ts'
 import type { Refund } from '../refund.ts'
 import { orderEvent } from './order-events.ts'
 import type { RefundDeps } from './refund-deps.ts'
+import { oneStatement } from './one-statement.ts'
 
 /** The webhook's data for a refund event: the refund object, with the order as it stood right after. */
 export function refundEventData(deps: RefundDeps, refund: Refund, order: Order): Record<string, unknown> {
@@ -17,7 +18,7 @@ function refundEvent(deps: RefundDeps, type: EventType, refund: Refund, order: O
 }
 
 async function current(deps: RefundDeps, refund: Refund): Promise<Refund> {
-  return (await deps.tx.transaction((w) => w.refunds.byId(refund.merchantId, refund.mode, refund.id))) ?? refund
+  return (await oneStatement(deps, (w) => w.refunds.byId(refund.merchantId, refund.mode, refund.id))) ?? refund
 }
 
 /** pending → succeeded: the order's amount_refunded grows and it becomes partially_refunded or refunded. */
