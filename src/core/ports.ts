@@ -193,8 +193,8 @@ export interface Transactor {
   transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T>
   readonly changes: Changes
   /**
-   * Makes every change in one transaction, or none: each must change a row, and the first that changes none
-   * undoes them all. Resolves once durable, with null when all were made, else the index of that change. For
+   * Makes every change in one transaction, or none: each must change a row (paymentsDueNow excepted), and the
+   * first that changes none undoes them all. Resolves once durable, with null when all were made, else the index of that change. For
    * a transaction whose writes need no reads between them: the storage can send it whole (on SQLite one
    * message to its writer thread instead of a round trip per statement while holding the writer).
    */

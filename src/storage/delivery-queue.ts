@@ -149,8 +149,8 @@ export class SqlDeliveryQueue {
 
   /**
    * Records the finished attempts, one row each, moves their events on, then leases what `request` asks for
-   * (if anything), all in one transaction: a busy worker commits once per batch of attempts, not twice per
-   * attempt.
+   * (if anything): a busy worker commits once per batch of attempts, not twice per attempt. In one transaction,
+   * or on SQLite as writes sent whole into one shared commit (#recordAndLeaseShared).
    */
   async recordAndLease(finished: readonly RecordedAttempt[], request: LeaseRequest | null): Promise<Lease[]> {
     const lease = request && request.limit > 0 ? request : null
