@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, afterEach, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { POSTGRES_URL, postgresAvailable } from './helpers/databases.ts'
 import { exited, runScanPay } from './helpers/cli.ts'
@@ -78,6 +78,9 @@ describe('three processes on one PostgreSQL', { skip: pgUp ? false : 'PostgreSQL
         eventually(
           async () => {
             if (servers[i]!.exitCode !== null) throw new Error(`server ${i} exited:\n${servers[i]!.output()}`)
+            // The process must say it listens: a readyz answer alone could come from another suite's server
+            // that took the same port first.
+            if (!/listening on/.test(servers[i]!.output())) return false
             return (await fetch(`${u}/readyz`).catch(() => null))?.ok
           },
           60_000,
@@ -87,6 +90,14 @@ describe('three processes on one PostgreSQL', { skip: pgUp ? false : 'PostgreSQL
     )
     sql = new pg.Client({ connectionString: dbUrl })
     await sql.connect()
+  })
+
+  // A failure here is usually a process's: show what each one printed (warnings and errors only).
+  afterEach((t) => {
+    if (t.passed) return
+    for (const [i, s] of servers.entries()) {
+      console.error(`--- server ${i} (${urls[i]}, pid ${s.pid}, exit ${s.exitCode ?? s.signalCode ?? 'running'}):\n${s.output().slice(-6000)}`)
+    }
   })
 
   after(async () => {
