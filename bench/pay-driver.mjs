@@ -16,6 +16,8 @@ const warmupIds = new Set()
 const latencies = []
 const warmupLatencies = []
 const payLatencies = []
+/** The slowest pay → webhook time of each second of the run (from the first pay), to tell a stall from a drift. */
+const slowestBySecond = new Map()
 let duplicates = 0
 let payErrors = 0
 const seen = new Set()
@@ -31,11 +33,15 @@ const receiver = createServer((req, res) => {
     seen.add(id)
     const event = JSON.parse(Buffer.concat(chunks).toString('utf8'))
     const t = sentAt.get(event.data.id)
-    if (event.type === 'order.paid' && t !== undefined) (warmupIds.has(event.data.id) ? warmupLatencies : latencies).push(now - t)
+    if (event.type !== 'order.paid' || t === undefined) return
+    ;(warmupIds.has(event.data.id) ? warmupLatencies : latencies).push(now - t)
+    const second = Math.floor((t - started) / 1000)
+    slowestBySecond.set(second, Math.max(slowestBySecond.get(second) ?? 0, now - t))
   })
 })
 receiver.keepAliveTimeout = 60_000
 await new Promise((r) => receiver.listen(0, '127.0.0.1', r))
+let started = 0
 const notifyUrl = `http://127.0.0.1:${receiver.address().port}/hooks`
 
 function call(method, path, body) {
@@ -73,7 +79,7 @@ await Promise.all(
 )
 
 // 2. Pays at the fixed rate, in 10 ms ticks.
-const started = performance.now()
+started = performance.now()
 let sent = 0
 const pending = []
 await new Promise((resolve) => {
@@ -122,6 +128,10 @@ process.stdout.write(
     payErrors,
     latency: { p50: pct(latencies, 50), p99: pct(latencies, 99), max: pct(latencies, 100) },
     payLatency: { p50: pct(payLatencies, 50), p99: pct(payLatencies, 99) },
+    slowestSeconds: [...slowestBySecond]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([second, ms]) => ({ second, ms: Math.round(ms) })),
     warmup: { payments: warmup, latency: { p50: pct(warmupLatencies, 50), p99: pct(warmupLatencies, 99), max: pct(warmupLatencies, 100) } },
   }) + '\n',
 )

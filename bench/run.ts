@@ -352,9 +352,11 @@ async function payLatencyGroup() {
     payErrors: number
     latency: { p50: number; p99: number; max: number }
     payLatency: { p50: number; p99: number }
+    slowestSeconds: { second: number; ms: number }[]
     warmup: { payments: number; latency: { p50: number | null; p99: number | null; max: number | null } }
   }>([join(ROOT, 'bench', 'pay-driver.mjs'), JSON.stringify({ url: server.url, secret: m!.test.secret, rate: 500, seconds: PAY_SECONDS, warmupSeconds: WARMUP })])
   const peak = rss.stop()
+  const commits = await slowCommits(server.url)
   await server.stop()
   await db.drop()
   collectProfile('pay-latency', 'the pay → webhook run')
@@ -369,9 +371,22 @@ async function payLatencyGroup() {
     rssMb: peak,
     target: 'p50 ≤ 20 ms, p99 ≤ 100 ms',
     met: r.latency.p50 !== null && r.latency.p50 <= 20 && r.latency.p99 <= 100 && r.missing === 0 && r.payErrors === 0,
-    note: `pay request itself p50 ${r.payLatency.p50?.toFixed(1)} ms, p99 ${r.payLatency.p99?.toFixed(1)} ms; the ${WARMUP} s warm-up before (${r.warmup.payments} payments, not in the figures): p50 ${r.warmup.latency.p50?.toFixed(1)} ms, p99 ${r.warmup.latency.p99?.toFixed(1)} ms`,
+    note: `pay request itself p50 ${r.payLatency.p50?.toFixed(1)} ms, p99 ${r.payLatency.p99?.toFixed(1)} ms; the ${WARMUP} s warm-up before (${r.warmup.payments} payments, not in the figures): p50 ${r.warmup.latency.p50?.toFixed(1)} ms, p99 ${r.warmup.latency.p99?.toFixed(1)} ms; ${commits}`,
   })
   log(`pay latency p50 ${r.latency.p50?.toFixed(1)} p99 ${r.latency.p99?.toFixed(1)} missing ${r.missing}; warm-up p99 ${r.warmup.latency.p99?.toFixed(1)}`)
+  log(`slowest seconds (from the first pay, warm-up included): ${r.slowestSeconds.map((s) => `${s.second} s: ${s.ms} ms`).join(', ')}; ${commits}`)
+}
+
+/**
+ * How many of the server's SQLite commits took over 100 ms (its /metrics histogram): a disk that stalls holds
+ * up every write waiting for that commit, whatever ScanPay does, and shows here.
+ */
+async function slowCommits(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const bucket = (le: string) => Number(text.match(new RegExp(`^scanpay_sqlite_commit_seconds_bucket\\{le="${le}"\\} (\\d+)$`, 'm'))?.[1])
+  const all = bucket('\\+Inf')
+  if (!Number.isFinite(all)) return 'commit times not reported'
+  return `commits over 100 ms: ${all - bucket('0.1')} of ${all} (over 500 ms: ${all - bucket('0.5')})`
 }
 
 async function webhookRun(healthy: number, hanging: number) {

@@ -37,6 +37,13 @@ describeEachDatabase('operations', (t) => {
       // The create and the close go whole to the writer: the transactions that held it are the startup's.
       assert.match(text, /^scanpay_sqlite_held_transactions_total \d+$/m)
       assert.match(text, /^scanpay_sqlite_held_seconds_total [\d.e-]+$/m)
+      // How long commits took, as a histogram: a stalling disk shows in its upper buckets.
+      assert.match(text, /# TYPE scanpay_sqlite_commit_seconds histogram/)
+      assert.match(text, /^scanpay_sqlite_commit_seconds_bucket\{le="0.005"\} \d+$/m)
+      const count = /^scanpay_sqlite_commit_seconds_count (\d+)$/m.exec(text)?.[1]
+      assert.equal(/^scanpay_sqlite_commit_seconds_bucket\{le="\+Inf"\} (\d+)$/m.exec(text)?.[1], count)
+      assert.equal(count, /^scanpay_sqlite_commits_total (\d+)$/m.exec(text)?.[1])
+      assert.match(text, /^scanpay_sqlite_commit_seconds_sum [\d.e-]+$/m)
     } else {
       assert.doesNotMatch(text, /scanpay_sqlite_commits_total/)
     }

@@ -1,6 +1,7 @@
 // Operations: liveness, readiness and Prometheus metrics.
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
+import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
 
 export function opsRoutes(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
@@ -27,6 +28,17 @@ export function opsRoutes(ctx: AppContext) {
         counter('scanpay_sqlite_commits_total', 'Transactions the SQLite writer has committed', counts.commits),
         counter('scanpay_sqlite_held_transactions_total', 'Interactive transactions that held the SQLite writer from BEGIN to their end', counts.heldTransactions),
         counter('scanpay_sqlite_held_seconds_total', 'Time interactive transactions held the SQLite writer, every other write waiting', counts.heldSeconds),
+        {
+          name: 'scanpay_sqlite_commit_seconds',
+          help: 'Time each SQLite commit took: writing the WAL and its fsync, where a stalling disk shows',
+          type: 'histogram' as const,
+          samples: [
+            ...COMMIT_BUCKETS.map((le, i) => ({ suffix: '_bucket', labels: { le: String(le) }, value: counts.commitsWithin[i]! })),
+            { suffix: '_bucket', labels: { le: '+Inf' }, value: counts.commits },
+            { suffix: '_sum', labels: {}, value: counts.commitSeconds },
+            { suffix: '_count', labels: {}, value: counts.commits },
+          ],
+        },
       ]
     }
 

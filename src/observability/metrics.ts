@@ -35,8 +35,11 @@ export class Metrics {
     this.#counters.set(series, (this.#counters.get(series) ?? 0) + by)
   }
 
-  /** Renders counters and the given gauges (or counters kept elsewhere) in the Prometheus text format. */
-  render(gauges: { name: string; help: string; type?: 'gauge' | 'counter'; samples: { labels: Labels; value: number }[] }[]): string {
+  /**
+   * Renders counters and the given gauges (or counters and histograms kept elsewhere) in the Prometheus text
+   * format. A sample's suffix names a histogram's series: _bucket, _sum, _count.
+   */
+  render(gauges: { name: string; help: string; type?: 'gauge' | 'counter' | 'histogram'; samples: { labels: Labels; value: number; suffix?: string }[] }[]): string {
     const lines: string[] = []
     const byName = new Map<string, string[]>()
     for (const [k, v] of this.#counters) {
@@ -49,7 +52,7 @@ export class Metrics {
     }
     for (const g of gauges) {
       lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type ?? 'gauge'}`)
-      for (const s of g.samples) lines.push(`${key(g.name, s.labels)} ${s.value}`)
+      for (const s of g.samples) lines.push(`${key(g.name + (s.suffix ?? ''), s.labels)} ${s.value}`)
     }
     return lines.join('\n') + '\n'
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { CompiledQuery, Kysely, sql, type QueryResult } from 'kysely'
-import { PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter, type WriterCounts } from './sqlite-thread.ts'
+import { COMMIT_BUCKETS, PreconditionUnmet, threadedSqlite, type RunBatch, type SqliteWriter, type WriterCounts } from './sqlite-thread.ts'
 
 interface Db {
   t: { v: number }
@@ -179,6 +179,20 @@ describe('threadedSqlite', () => {
     await db.selectFrom('t').selectAll().execute()
     assert.equal(writer.counts().commits - before, 3)
     await db.deleteFrom('t').where('v', '>=', 30).execute()
+  })
+
+  it('times its commits into cumulative buckets that end with every commit', async () => {
+    const before = writer.counts()
+    await runBatch([{ query: CompiledQuery.raw('INSERT INTO t (v) VALUES (37)') }])
+    await db.insertInto('t').values({ v: 38 }).execute()
+    const after = writer.counts()
+    assert.equal(after.commits - before.commits, 2)
+    assert.ok(after.commitSeconds > before.commitSeconds, 'the commits took some time')
+    assert.equal(after.commitsWithin.length, COMMIT_BUCKETS.length)
+    // Cumulative: each bucket holds the ones below it; on a test's disk the last bound (2.5 s) holds them all.
+    for (let i = 1; i < after.commitsWithin.length; i++) assert.ok(after.commitsWithin[i]! >= after.commitsWithin[i - 1]!)
+    assert.equal(after.commitsWithin.at(-1)! - before.commitsWithin.at(-1)!, 2)
+    await db.deleteFrom('t').where('v', '>=', 37).execute()
   })
 
   it('counts the transactions that held the writer and for how long, not the batches', async () => {

@@ -74,9 +74,16 @@ function toResult(reply: Reply): QueryResult<unknown> {
   return { numAffectedRows: BigInt(reply.changes ?? 0), insertId: BigInt(reply.lastInsertRowid ?? 0), rows: [] }
 }
 
+/** Upper bounds, in seconds, of the commit-time histogram's buckets: a healthy disk commits in well under 5 ms. */
+export const COMMIT_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5] as const
+
 export interface WriterCounts {
   /** Transactions committed: shared batches, transactions, and writes in autocommit. */
   commits: number
+  /** Seconds their commits took (writing the WAL and its fsync). */
+  commitSeconds: number
+  /** Per bound of COMMIT_BUCKETS, the commits that took at most that long (cumulative, as Prometheus counts). */
+  commitsWithin: number[]
   /** Interactive transactions (Kysely's transaction()) that held the writer from BEGIN to their end. */
   heldTransactions: number
   /** Their time holding it, in seconds: every other write waited meanwhile. */
@@ -91,7 +98,7 @@ export class SqliteWriter {
   #closing = false
   readonly #endedListeners: ((error: Error) => void)[] = []
 
-  /** The thread's counters (sqlite-writer-thread.js): [0] commits made. */
+  /** The thread's counters (sqlite-writer-thread.js): commits made, their seconds, then the buckets'. */
   readonly #counts: Float64Array
 
   private constructor(worker: Worker, counts: Float64Array) {
@@ -116,8 +123,10 @@ export class SqliteWriter {
   }
 
   static start(file: string, pragmas: readonly string[]): Promise<SqliteWriter> {
-    const counters = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT)
-    const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file, pragmas, counters } })
+    const counters = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * (2 + COMMIT_BUCKETS.length))
+    const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), {
+      workerData: { file, pragmas, counters, commitBuckets: COMMIT_BUCKETS },
+    })
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err)
       worker.once('error', onError)
@@ -140,8 +149,10 @@ export class SqliteWriter {
   }
 
   /** What the thread has done since it started; commits against requests tell how well commits are shared. */
-  counts(): { commits: number } {
-    return { commits: this.#counts[0]! }
+  counts(): Pick<WriterCounts, 'commits' | 'commitSeconds' | 'commitsWithin'> {
+    let within = 0
+    const commitsWithin = COMMIT_BUCKETS.map((_, i) => (within += this.#counts[2 + i]!))
+    return { commits: this.#counts[0]!, commitSeconds: this.#counts[1]!, commitsWithin }
   }
 
   async run(query: CompiledQuery): Promise<QueryResult<unknown>> {

@@ -20,10 +20,12 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import SQLite from 'better-sqlite3'
 
-const { file, pragmas, counters } = workerData
-// Shared with the main thread, which reads it for /metrics: [0] the commits made. Only this thread writes it, so
-// a plain store suffices; a reader may be a moment behind.
-const counts = counters ? new Float64Array(counters) : new Float64Array(1)
+const { file, pragmas, counters, commitBuckets = [] } = workerData
+// Shared with the main thread, which reads it for /metrics: [0] the commits made, [1] the seconds their
+// commits took (the WAL write and its fsync: where a stalling disk shows), then per bound of commitBuckets the
+// commits that took longer than the one before it and at most this one. Only this thread writes it, so a plain
+// store suffices; a reader may be a moment behind.
+const counts = counters ? new Float64Array(counters) : new Float64Array(2 + commitBuckets.length)
 let db
 try {
   db = new SQLite(file)
@@ -53,12 +55,21 @@ const SAVEPOINT = db.prepare('SAVEPOINT changes')
 const RELEASE = db.prepare('RELEASE changes')
 const ROLLBACK_TO = db.prepare('ROLLBACK TO changes')
 
+/** Counts one commit that took `ms`. */
+function counted(ms) {
+  counts[0]++
+  counts[1] += ms / 1000
+  const i = commitBuckets.findIndex((bound) => ms / 1000 <= bound)
+  if (i >= 0) counts[2 + i]++
+}
+
 function run(sql, params) {
   const stmt = prepare(sql)
   if (stmt.reader) return { rows: stmt.all(params) }
+  const started = performance.now()
   const { changes, lastInsertRowid } = stmt.run(params)
   // Outside a transaction once it has run: a write in autocommit, or a transaction's COMMIT.
-  if (!db.inTransaction) counts[0]++
+  if (!db.inTransaction) counted(performance.now() - started)
   return { changes, lastInsertRowid }
 }
 
@@ -137,8 +148,9 @@ function batches(first) {
   BEGIN.run()
   try {
     replies = lists.map(runBatch)
+    const committing = performance.now()
     COMMIT.run()
-    counts[0]++
+    counted(performance.now() - committing)
   } catch (err) {
     if (db.inTransaction) ROLLBACK.run()
     const failed = { error: errorOf(err) }
