@@ -72,6 +72,16 @@ export interface ApiResponse<T = any> {
   body: T
 }
 
+/** fetch, but a failure names its cause (undici's own message is only "fetch failed"). */
+async function fetchExplained(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    throw new Error(`${init.method ?? 'GET'} ${url}: ${(err as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`, { cause: err })
+  }
+}
+
 /** Calls the API with a Bearer secret. */
 export async function api<T = any>(
   base: string,
@@ -81,7 +91,7 @@ export async function api<T = any>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
-  const res = await fetch(base + path, {
+  const res = await fetchExplained(base + path, {
     method,
     headers: {
       authorization: `Bearer ${secret}`,
@@ -107,7 +117,7 @@ export async function signedApi<T = any>(
   const timestamp = overrides.timestamp ?? Math.floor(Date.now() / 1000)
   const nonce = overrides.nonce ?? randomBytes(16).toString('hex')
   const authorization = authorizationHeader(key.key_id, key.secret, { method, pathAndQuery, timestamp, nonce, body: raw })
-  const res = await fetch(base + pathAndQuery, {
+  const res = await fetchExplained(base + pathAndQuery, {
     method,
     headers: { authorization, ...(raw ? { 'content-type': 'application/json' } : {}) },
     body: raw || undefined,
