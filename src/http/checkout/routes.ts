@@ -147,7 +147,8 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
 
   /** The code of the order's open attempt through a channel, if one was opened; opens nothing. */
   async function openQr(order: Order, channel: RealChannel): Promise<string | null> {
-    const attempt = await ctx.storage.transaction((w) => w.payments.openAttempt(order.merchantId, order.id, channel))
+    // One read: alone, not in a transaction that would hold the SQLite writer while it waits.
+    const attempt = await ctx.storage.statement((w) => w.payments.openAttempt(order.merchantId, order.id, channel))
     return attempt?.qrContent ?? null
   }
 
