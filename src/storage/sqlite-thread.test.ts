@@ -177,6 +177,14 @@ describe('threadedSqlite', () => {
     })
     await db.insertInto('t').values({ v: 34 }).execute()
     await db.selectFrom('t').selectAll().execute()
+    // A transaction rolled back commits nothing.
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ v: 35 }).execute()
+        throw new Error('changed my mind')
+      }),
+      /changed my mind/,
+    )
     assert.equal(writer.counts().commits - before, 3)
     await db.deleteFrom('t').where('v', '>=', 30).execute()
   })

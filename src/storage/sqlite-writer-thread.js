@@ -68,8 +68,8 @@ function run(sql, params) {
   if (stmt.reader) return { rows: stmt.all(params) }
   const started = performance.now()
   const { changes, lastInsertRowid } = stmt.run(params)
-  // Outside a transaction once it has run: a write in autocommit, or a transaction's COMMIT.
-  if (!db.inTransaction) counted(performance.now() - started)
+  // Outside a transaction once it has run: a write in autocommit, or a transaction's COMMIT (not its ROLLBACK).
+  if (!db.inTransaction && sql !== 'ROLLBACK') counted(performance.now() - started)
   return { changes, lastInsertRowid }
 }
 
