@@ -25,7 +25,7 @@ import {
   type BenchDatabase,
 } from './lib/databases.ts'
 import { printSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts'
-import { cpuMs, freePort, killAll, newMasterKey, ROOT, runJson, sampleRss, sleep, startHelper, startScanPay, stopChild } from './lib/processes.ts'
+import { cpuMs, freePort, mainThreadCpuMs, killAll, newMasterKey, ROOT, runJson, sampleRss, sleep, startHelper, startScanPay, stopChild } from './lib/processes.ts'
 import { machine, table, writeResults, type Row } from './lib/report.ts'
 import { median, medianRound, pairedRatio } from './lib/rounds.ts'
 import { wrkAvailable } from './wrk.mjs'
@@ -389,7 +389,37 @@ async function slowCommits(url: string): Promise<string> {
   return `commits over 100 ms: ${all - bucket('0.1')} of ${all} (over 500 ms: ${all - bucket('0.5')})`
 }
 
-async function webhookRun(healthy: number, hanging: number) {
+/**
+ * Times GET /healthz, one at a time with 2 ms between, until stopped: how long the server's main thread makes an
+ * API request wait while it does other work (here, draining a webhook backlog).
+ */
+function probeLatency(url: string) {
+  const ms: number[] = []
+  let running = true
+  const done = (async () => {
+    while (running) {
+      const started = performance.now()
+      await (await fetch(`${url}/healthz`)).text()
+      ms.push(performance.now() - started)
+      await sleep(2)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await done
+      return { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), count: ms.length }
+    },
+  }
+}
+
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+}
+
+async function webhookRun(healthy: number, hanging: number, { probe = false } = {}) {
   // One origin per merchant endpoint, as distinct merchants' servers would be.
   const sink = await startHelper([join(ROOT, 'bench', 'webhook-sink.mjs'), String(healthy + hanging)])
   const base = `http://127.0.0.1:${sink.port}`
@@ -409,9 +439,10 @@ async function webhookRun(healthy: number, hanging: number) {
   let stats: Stats = {}
   const deadline = Date.now() + (quick ? 60_000 : 120_000)
   // CPU per delivery, of the server and of the sink, from the first look on (start-up is not delivery work).
-  const cpu0 = { server: cpuMs(server.pid), sink: cpuMs(sink.pid) }
+  const cpu0 = { server: cpuMs(server.pid), main: mainThreadCpuMs(server.pid), sink: cpuMs(sink.pid) }
   let got0: number | null = null
   let got = 0
+  const probing = probe ? probeLatency(server.url) : null
   for (;;) {
     stats = (await (await fetch(`${base}/__stats`)).json()) as Stats
     got = Object.entries(stats).filter(([p]) => p.startsWith('/ok/')).reduce((n, [, s]) => n + s.count, 0)
@@ -419,8 +450,10 @@ async function webhookRun(healthy: number, hanging: number) {
     if (got >= want || Date.now() > deadline) break
     await sleep(100)
   }
+  const apiLatency = await probing?.stop()
   const counted = Math.max(1, got - got0!)
   const cpuUsPerDelivery = ((cpuMs(server.pid) - cpu0.server) * 1000) / counted
+  const mainCpuUsPerDelivery = ((mainThreadCpuMs(server.pid) - cpu0.main) * 1000) / counted
   const sinkCpuUsPerDelivery = ((cpuMs(sink.pid) - cpu0.sink) * 1000) / counted
   const peak = rss.stop()
   await server.stop()
@@ -440,7 +473,9 @@ async function webhookRun(healthy: number, hanging: number) {
     throughput: delivered / Math.max(0.001, (last - first) / 1000),
     rssMb: peak,
     cpuUsPerDelivery,
+    mainCpuUsPerDelivery,
     sinkCpuUsPerDelivery,
+    apiLatency,
   }
 }
 
@@ -456,11 +491,11 @@ async function webhooksGroup() {
     errors: base.want - base.delivered + base.duplicates,
     rssMb: base.rssMb,
     cpuUsPerRequest: base.cpuUsPerDelivery,
-    note: `sink ${Math.round(base.sinkCpuUsPerDelivery)} µs CPU per delivery`,
+    note: `server main thread ${Math.round(base.mainCpuUsPerDelivery)} µs, sink ${Math.round(base.sinkCpuUsPerDelivery)} µs CPU per delivery`,
     target: '≥ 5,000/s',
     met: base.throughput >= 5_000 && base.delivered === base.want,
   })
-  log(`webhooks: ${Math.round(base.throughput)}/s`)
+  log(`webhooks: ${Math.round(base.throughput)}/s, ${Math.round(base.cpuUsPerDelivery)} µs of server CPU a delivery (main thread ${Math.round(base.mainCpuUsPerDelivery)})`)
   log('webhook delivery with one merchant whose endpoint hangs')
   const hang = await webhookRun(4, 1)
   rows.push({
@@ -474,12 +509,25 @@ async function webhooksGroup() {
     ratio: hang.throughput / base.throughput,
     rssMb: hang.rssMb,
     cpuUsPerRequest: hang.cpuUsPerDelivery,
-    note: `sink ${Math.round(hang.sinkCpuUsPerDelivery)} µs CPU per delivery`,
+    note: `server main thread ${Math.round(hang.mainCpuUsPerDelivery)} µs, sink ${Math.round(hang.sinkCpuUsPerDelivery)} µs CPU per delivery`,
     target: 'others lose < 10 %',
     met: hang.throughput >= 0.9 * base.throughput && hang.delivered === hang.want,
   })
-  log(`webhooks with a hanging endpoint: ${Math.round(hang.throughput)}/s`)
-  extra.webhooks = { base, hang }
+  log(`webhooks with a hanging endpoint: ${Math.round(hang.throughput)}/s, ${Math.round(hang.cpuUsPerDelivery)} µs of server CPU a delivery (main thread ${Math.round(hang.mainCpuUsPerDelivery)})`)
+  log('API requests while the 4 endpoints\' backlog drains')
+  const busy = await webhookRun(4, 0, { probe: true })
+  const api = busy.apiLatency!
+  rows.push({
+    scenario: `GET /healthz while that webhook backlog drains, one at a time`,
+    throughput: null,
+    unit: '',
+    p50: api.p50,
+    p99: api.p99,
+    errors: 0,
+    note: `${api.count} requests; the drain meanwhile: ${Math.round(busy.throughput)} deliveries/s`,
+  })
+  log(`/healthz during a drain: p50 ${api.p50?.toFixed(1)} p99 ${api.p99?.toFixed(1)} ms`)
+  extra.webhooks = { base, hang, busy }
 }
 
 async function growthGroup() {

@@ -62,6 +62,17 @@ export function cpuMs(pid: number): number {
   return ticks * 10
 }
 
+/** CPU time (user + system) of a process's main thread so far, in ms: where a Node server's JavaScript runs. */
+export function mainThreadCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** Samples RSS every interval until stopped; reports the peak and every sample. */
 export function sampleRss(pid: number, intervalMs = 500) {
   const samples: { at: number; mb: number }[] = []
