@@ -85,10 +85,11 @@ it('production mode refuses merchant URLs that point at internal addresses, and 
 })
 
 it('a graceful stop waits for the webhook delivery under way and records it', async () => {
-  let release: () => void = () => {}
+  // Set once the delivery's request has reached the endpoint.
+  const arrived: { release?: () => void } = {}
   const slow = createServer((req, res) => {
     req.resume()
-    release = () => {
+    arrived.release = () => {
       if (!res.headersSent) res.writeHead(200).end('ok')
     }
   })
@@ -99,12 +100,12 @@ it('a graceful stop waits for the webhook delivery under way and records it', as
     const sk = ts.merchant.test.secret
     const o = (await api(ts.url, sk, 'POST', '/v1/orders', { ...ORDER, notify_url: hookUrl })).body
     await api(ts.url, sk, 'POST', `/v1/test_helpers/orders/${o.id}/pay`)
-    await eventually(async () => ts.server.ctx.worker.inflight === 1, 5000, 'delivery in flight')
+    await eventually(async () => ts.server.ctx.worker.inflight === 1 && arrived.release !== undefined, 5000, 'delivery in flight, its request at the endpoint')
     let stopped = false
     const stopping = ts.server.stop().then(() => (stopped = true))
     await new Promise((r) => setTimeout(r, 300))
     assert.equal(stopped, false, 'stop waits for the delivery')
-    release()
+    arrived.release!()
     await stopping
     const reopened = await openDatabase(ts.db.url, { pgSchema: ts.db.pgSchema })
     const attempts = await reopened.db.selectFrom('webhook_deliveries').selectAll().execute()
@@ -112,7 +113,7 @@ it('a graceful stop waits for the webhook delivery under way and records it', as
     assert.equal(attempts.length, 1)
     assert.equal(attempts[0]!.status_code, 200)
   } finally {
-    release()
+    arrived.release?.()
     slow.closeAllConnections()
     slow.close()
     await ts.stop()

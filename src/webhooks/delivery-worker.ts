@@ -1,7 +1,6 @@
 // The only code that calls merchants: leases due events, POSTs them signed (Standard Webhooks), records every
 // attempt, and schedules retries. Each delivery runs on its own, capped globally and per merchant, so one
 // slow or hanging endpoint cannot hold up the others.
-import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { signWebhook } from '../../sdk/src/signing.ts'
 import type { StoredEvent } from '../core/events.ts'
@@ -10,9 +9,9 @@ import type { Clock } from '../core/ports.ts'
 import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Lease, LeaseRequest, RecordedAttempt, SqlDeliveryQueue } from '../storage/delivery-queue.ts'
-import { Agent } from 'undici'
-import { checkEndpoint, guardedLookup } from './endpoint-guard.ts'
+import { checkEndpoint } from './endpoint-guard.ts'
 import { nextAttemptAt } from './retry-schedule.ts'
+import { WebhookSender } from './sender.ts'
 
 export interface DeliveryWorkerOptions {
   queue: SqlDeliveryQueue
@@ -33,29 +32,6 @@ export function webhookBody(event: StoredEvent): string {
   return JSON.stringify({ id: event.id, type: event.type, timestamp: new Date(event.createdAt).toISOString(), data: event.data })
 }
 
-/**
- * Aborts one attempt when its time is up. undici takes an EventEmitter as a request's signal: cheaper than an
- * AbortSignal, whose creation (and, with fetch, the DOMExceptions of every cancelled body) showed in profiles.
- */
-class Deadline extends EventEmitter {
-  aborted = false
-  reason: Error | undefined
-  readonly #timer: NodeJS.Timeout
-
-  constructor(ms: number) {
-    super()
-    this.#timer = setTimeout(() => {
-      this.aborted = true
-      this.reason = Object.assign(new Error(`timed out after ${ms} ms`), { name: 'TimeoutError' })
-      this.emit('abort')
-    }, ms)
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer)
-  }
-}
-
 /** Most finished attempts recorded in one transaction. */
 const MAX_BATCH = 512
 
@@ -73,22 +49,23 @@ export class DeliveryWorker {
   #discover = true
   #discoveredAt = 0
   #loop: Promise<void> | null = null
-  readonly #dispatcher: Agent
+  readonly #sender: WebhookSender
 
   constructor(options: DeliveryWorkerOptions) {
     this.#o = options
     // One connection pool per origin, each at most the per-merchant cap. In production every connection goes
     // through a lookup that refuses internal addresses, so the address checked is the address connected to.
-    this.#dispatcher = new Agent({
-      connections: options.concurrencyPerMerchant,
-      keepAliveTimeout: 10_000,
-      ...(options.guardEndpoints ? { connect: { lookup: guardedLookup } } : {}),
+    this.#sender = new WebhookSender({
+      timeoutMs: options.timeoutMs,
+      connectionsPerOrigin: options.concurrencyPerMerchant,
+      guardEndpoints: options.guardEndpoints,
     })
   }
 
   start(): void {
     if (this.#running) return
     this.#running = true
+    this.#sender.warmUp()
     this.#loop = this.#run()
   }
 
@@ -103,7 +80,7 @@ export class DeliveryWorker {
     this.#running = false
     this.#nudge()
     await this.#loop
-    await this.#dispatcher.close()
+    await this.#sender.close()
   }
 
   get inflight(): number {
@@ -260,31 +237,22 @@ export class DeliveryWorker {
         const body = webhookBody(event)
         const timestamp = Math.floor(Date.now() / 1000)
         const target = new URL(url)
-        // One deadline for the whole attempt: connecting, sending, and reading the answer. Redirects are not
-        // followed (a 3xx is a failed attempt).
-        const deadline = new Deadline(this.#o.timeoutMs)
-        try {
-          const res = await this.#dispatcher.request({
-            origin: target.origin,
-            path: target.pathname + target.search,
-            method: 'POST',
-            signal: deadline,
-            headers: {
-              'content-type': 'application/json',
-              'user-agent': 'ScanPay-Webhooks/1',
-              'webhook-id': event.id,
-              'webhook-timestamp': String(timestamp),
-              'webhook-signature': signWebhook(merchant.webhookSecret, event.id, timestamp, body),
-            },
-            body,
-          })
-          statusCode = res.statusCode
-          await res.body.dump()
-        } finally {
-          deadline.clear()
-        }
-        if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`
+        const response = await this.#sender.send({
+          origin: target.origin,
+          path: target.pathname + target.search,
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'ScanPay-Webhooks/1',
+            'webhook-id': event.id,
+            'webhook-timestamp': String(timestamp),
+            'webhook-signature': signWebhook(merchant.webhookSecret, event.id, timestamp, body),
+          },
+          body,
+        })
+        statusCode = response.statusCode
+        error = response.error
       }
+      if (statusCode !== null && (statusCode < 200 || statusCode > 299)) error = `HTTP ${statusCode}`
     } catch (err) {
       // Whatever failed (the request, DNS, the guard, or reading the merchant), it is an attempt that counts.
       const e = err as Error & { code?: string }
