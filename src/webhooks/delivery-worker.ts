@@ -53,8 +53,9 @@ export class DeliveryWorker {
 
   constructor(options: DeliveryWorkerOptions) {
     this.#o = options
-    // One connection pool per origin, each at most the per-merchant cap. In production every connection goes
-    // through a lookup that refuses internal addresses, so the address checked is the address connected to.
+    // One connection pool per merchant and origin, each at most the per-merchant cap. In production every
+    // connection goes through a lookup that refuses internal addresses, so the address checked is the address
+    // connected to.
     this.#sender = new WebhookSender({
       timeoutMs: options.timeoutMs,
       connectionsPerOrigin: options.concurrencyPerMerchant,
@@ -238,6 +239,7 @@ export class DeliveryWorker {
         const timestamp = Math.floor(Date.now() / 1000)
         const target = new URL(url)
         const response = await this.#sender.send({
+          poolKey: event.merchantId,
           origin: target.origin,
           path: target.pathname + target.search,
           headers: {

@@ -4,7 +4,9 @@
 // or error out. Plain JavaScript, like the SQLite writer thread: without the TypeScript loader the thread
 // starts sooner and holds about 25 MB less.
 //
-// Messages in:  { send: [[id, origin, path, headers, body], …] }   POST each; answers of one turn travel together
+// Messages in:  { send: [[id, key, origin, path, headers, body], …] }   POST each through the pools of `key`
+//                                                                      (the merchant); answers of one turn
+//                                                                      travel together
 //               { close: true }                                    waits for requests under way, then ends
 // Messages out: { done: [[id, statusCode | null, error | null], …] } and, once closed, { closed: true }
 // workerData: { timeoutMs, connectionsPerOrigin, guardEndpoints } (SenderOptions in sender.ts).
@@ -39,14 +41,34 @@ class Deadline extends EventEmitter {
   }
 }
 
-// One connection pool per origin. With the guard, every connection goes through a lookup that refuses internal
-// addresses, so the address checked is the address connected to. Redirects are not followed (a 3xx is a failed
-// attempt).
-const dispatcher = new Agent({
-  connections: connectionsPerOrigin,
-  keepAliveTimeout: 10_000,
-  ...(guardEndpoints ? { connect: { lookup: guardedLookup } } : {}),
-})
+// One connection pool per merchant and origin: merchants behind one origin (a platform hosting many shops)
+// each get their own connections, so one whose endpoint hangs cannot take the connections another needs.
+// With the guard, every connection goes through a lookup that refuses internal addresses, so the address
+// checked is the address connected to. Redirects are not followed (a 3xx is a failed attempt).
+const IDLE_MS = 60_000
+/** Per pool key (the merchant): its undici Agent (a pool per origin), requests under way, last use. */
+const agents = new Map()
+function agentFor(key) {
+  let entry = agents.get(key)
+  if (!entry) {
+    const agent = new Agent({
+      connections: connectionsPerOrigin,
+      keepAliveTimeout: 10_000,
+      ...(guardEndpoints ? { connect: { lookup: guardedLookup } } : {}),
+    })
+    agents.set(key, (entry = { agent, inflight: 0, usedAt: 0 }))
+  }
+  return entry
+}
+// A merchant that has had nothing to send for a minute gives its pools back.
+setInterval(() => {
+  const now = Date.now()
+  for (const [key, entry] of agents) {
+    if (entry.inflight > 0 || now - entry.usedAt < IDLE_MS) continue
+    agents.delete(key)
+    void entry.agent.close()
+  }
+}, IDLE_MS / 2).unref()
 
 let done = []
 function finish(answer) {
@@ -58,10 +80,12 @@ function flush() {
   done = []
 }
 
-async function send([id, origin, path, headers, body]) {
+async function send([id, key, origin, path, headers, body]) {
   const deadline = new Deadline(timeoutMs)
+  const pool = agentFor(key)
+  pool.inflight++
   try {
-    const res = await dispatcher.request({ origin, path, method: 'POST', signal: deadline, headers, body })
+    const res = await pool.agent.request({ origin, path, method: 'POST', signal: deadline, headers, body })
     // Read to the end, so the connection is kept for the next attempt.
     await res.body.dump()
     finish([id, res.statusCode, null])
@@ -69,13 +93,15 @@ async function send([id, origin, path, headers, body]) {
     finish([id, null, err.name === 'TimeoutError' ? err.message : (err.code ?? err.message)])
   } finally {
     deadline.clear()
+    pool.inflight--
+    pool.usedAt = Date.now()
   }
 }
 
 parentPort.on('message', (message) => {
   if (message.send) for (const request of message.send) void send(request)
   if (message.close) {
-    void dispatcher.close().then(() => {
+    void Promise.all([...agents.values()].map(({ agent }) => agent.close())).then(() => {
       if (done.length > 0) flush()
       parentPort.postMessage({ closed: true })
       parentPort.close()

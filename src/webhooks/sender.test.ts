@@ -1,5 +1,5 @@
-// The sender thread against local endpoints: answers, timeouts, refused connections, the SSRF guard at
-// connect time, and a thread that dies under way.
+// The sender thread against local endpoints: answers, timeouts, refused connections, pools per merchant, the
+// SSRF guard at connect time, and a thread that dies under way.
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -30,7 +30,8 @@ describe('WebhookSender', { timeout: 20_000 }, () => {
     server.close()
   })
 
-  const request = (path: string, at = origin): WebhookRequest => ({
+  const request = (path: string, at = origin, poolKey = 'mch_1'): WebhookRequest => ({
+    poolKey,
     origin: at,
     path,
     headers: { 'content-type': 'application/json', 'webhook-id': `evt_${path}` },
@@ -63,6 +64,20 @@ describe('WebhookSender', { timeout: 20_000 }, () => {
       const [hang, refused] = await Promise.all([sender.send(request('/hang')), sender.send(request('/', `http://127.0.0.1:${port}`))])
       assert.deepEqual(hang, { statusCode: null, error: 'timed out after 200 ms' })
       assert.deepEqual(refused, { statusCode: null, error: 'ECONNREFUSED' })
+    } finally {
+      await sender.close()
+    }
+  })
+
+  it('gives merchants behind one origin their own connections: one that hangs does not hold up another', async () => {
+    const sender = new WebhookSender({ timeoutMs: 1_500, connectionsPerOrigin: 2, guardEndpoints: false })
+    try {
+      // The hanging merchant fills every connection its pool may open to the origin.
+      const hanging = [sender.send(request('/hang', origin, 'mch_hang')), sender.send(request('/hang', origin, 'mch_hang'))]
+      const started = performance.now()
+      assert.deepEqual(await sender.send(request('/ok/neighbour', origin, 'mch_ok')), { statusCode: 200, error: null })
+      assert.ok(performance.now() - started < 1_000, 'answered without waiting for the hanging requests')
+      for (const answer of await Promise.all(hanging)) assert.equal(answer.error, 'timed out after 1500 ms')
     } finally {
       await sender.close()
     }

@@ -7,17 +7,19 @@ import { Worker } from 'node:worker_threads'
 export interface SenderOptions {
   /** One deadline for the whole attempt: connecting, sending, and reading the answer. */
   timeoutMs: number
-  /** Connections per origin. */
+  /** Connections per merchant and origin. */
   connectionsPerOrigin: number
   /** Refuse connections to internal addresses (checked at connect time, so the address checked is the one used). */
   guardEndpoints: boolean
 }
 
 /** The thread's messages (sender-thread.js). */
-type SendMessage = [id: number, origin: string, path: string, headers: Record<string, string>, body: string]
+type SendMessage = [id: number, poolKey: string, origin: string, path: string, headers: Record<string, string>, body: string]
 type DoneMessage = [id: number, statusCode: number | null, error: string | null]
 
 export interface WebhookRequest {
+  /** Whose connections to use (the merchant): merchants behind one origin do not share a pool. */
+  poolKey: string
   origin: string
   path: string
   headers: Record<string, string>
@@ -54,7 +56,7 @@ export class WebhookSender {
   send(request: WebhookRequest): Promise<WebhookResponse> {
     const id = this.#nextId++
     if (this.#outbox.length === 0) queueMicrotask(() => this.#post())
-    this.#outbox.push([id, request.origin, request.path, request.headers, request.body])
+    this.#outbox.push([id, request.poolKey, request.origin, request.path, request.headers, request.body])
     const worker = (this.#worker ??= this.#start())
     return new Promise((resolve) => this.#pending.set(id, { worker, resolve }))
   }
