@@ -1,6 +1,6 @@
 // The webhook queue, on SQLite and (when reachable) PostgreSQL: per-merchant room is honoured, a capped
 // merchant's backlog never hides other merchants' due events, and a batch of finished attempts is recorded
-// whole (one row per attempt) with each event moved on by its own outcome.
+// whole (one row per attempt) with each event moved on by its own outcome; leases not used can be given back.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
@@ -112,6 +112,18 @@ for (const [kind, path] of paths as [TestDatabase['name'], string][]) {
       // Two attempts of one event in one batch: both count; the one holding the lease decides the outcome.
       const g = await event('mch_hang', givenUp.event.id)
       assert.deepEqual([g.delivery_status, g.attempt_count, g.next_attempt_at, g.locked_until], ['delivered', 2, null, null])
+    })
+
+    it('gives back leases whose attempts never started, unless a newer lease holds the event', async () => {
+      const [kept, given, taken] = (await queue.recordAndLease([], request(3, () => 10, { atCap: ['mch_b'] }))) as [Lease, Lease, Lease]
+      // Another lease took this one over (its own ran out): giving back the old one must not free it.
+      await database.db.updateTable('events').set({ locked_until: until + 1 }).where('merchant_id', '=', taken.event.merchantId).where('id', '=', taken.event.id).execute()
+      await queue.release([given, taken])
+      assert.equal((await event('mch_hang', kept.event.id)).locked_until !== null, true)
+      assert.equal((await event('mch_hang', given.event.id)).locked_until, null)
+      assert.equal(Number((await event('mch_hang', taken.event.id)).locked_until), until + 1)
+      const again = await queue.recordAndLease([], request(1, () => 10, { atCap: ['mch_b'] }))
+      assert.deepEqual(again.map((l) => l.event.id), [given.event.id])
     })
 
     it('records nothing, and says so, when the event of the attempts is gone', async () => {

@@ -105,6 +105,11 @@ const STATEMENTS = {
   },
 }
 
+/** Gives leases back: each event whose lease is still the one given is free to lease again at once. */
+function releaseUpdate(from: string): string {
+  return `UPDATE events SET locked_until = NULL ${from} WHERE events.merchant_id = v.merchant_id AND events.id = v.id AND events.locked_until = v.lease`
+}
+
 /**
  * Moves each event on by its attempt's outcome. Still our lease: the outcome decides what happens next.
  * Cleared by a redelivery request while the attempt ran: keep the retry that was asked for.
@@ -135,7 +140,7 @@ function distinctEvents(attempts: readonly RecordedAttempt[]): RecordedAttempt[]
 }
 
 export class SqlDeliveryQueue {
-  readonly #sql: { dueOf: string; claim: string; attempts: string; outcomes: string }
+  readonly #sql: { dueOf: string; claim: string; attempts: string; outcomes: string; release: string }
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -144,7 +149,7 @@ export class SqlDeliveryQueue {
     private readonly shared?: SharedCommit,
   ) {
     const s = STATEMENTS[dialect]
-    this.#sql = { ...s, outcomes: outcomesUpdate(s.outcomes) }
+    this.#sql = { ...s, outcomes: outcomesUpdate(s.outcomes), release: releaseUpdate(s.outcomes) }
   }
 
   /**
@@ -175,6 +180,15 @@ export class SqlDeliveryQueue {
     const [records, rows] = await Promise.all([recorded, claimed])
     if (records?.unmet !== undefined) throw eventsGone()
     return rows
+  }
+
+  /** Gives back leases whose attempts never started (a worker stopping): their events are due again at once. */
+  async release(leases: readonly Lease[]): Promise<void> {
+    if (leases.length === 0) return
+    // The outcomes' source rows, with only the keys and the lease read.
+    const rows = leases.map(({ event, leaseUntil }) => ({ merchant_id: event.merchantId, id: event.id, lease: leaseUntil, status: null, retry_at: null }))
+    const query = CompiledQuery.raw(this.#sql.release, [JSON.stringify(rows)])
+    await (this.shared ? this.shared.statement(query) : this.write((trx) => trx.executeQuery(query)))
   }
 
   /** The finished attempts' rows, then their events moved on: each statement changes a row while the events exist. */

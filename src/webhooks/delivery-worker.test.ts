@@ -21,16 +21,25 @@ describe('DeliveryWorker', () => {
   let server: Server
   let url: string
   const arrivals: { merchant: string; at: number }[] = []
+  /** Requests each merchant has open at the endpoint now, and the most it ever had. */
+  const open = new Map<string, number>()
+  const mostOpen = new Map<string, number>()
 
   before(async () => {
     database = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-dw-')), 'x.db')}`)
     await migrate(database.db)
     server = createServer((req, res) => {
+      const merchant = req.url!.slice(1)
+      open.set(merchant, (open.get(merchant) ?? 0) + 1)
+      mostOpen.set(merchant, Math.max(mostOpen.get(merchant) ?? 0, open.get(merchant)!))
       req.resume()
       req.on('end', () => {
-        arrivals.push({ merchant: req.url!.slice(1), at: Date.now() })
+        arrivals.push({ merchant, at: Date.now() })
         // Slow enough that the busy merchant's backlog outlasts the test's waiting.
-        setTimeout(() => res.end('ok'), 5)
+        setTimeout(() => {
+          open.set(merchant, open.get(merchant)! - 1)
+          res.end('ok')
+        }, 5)
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -79,6 +88,32 @@ describe('DeliveryWorker', () => {
     assert.equal(Number(recorded.n), arrivals.length)
     const delivered = await database.db.selectFrom('events').select('id').where('delivery_status', '=', 'delivered').execute()
     assert.equal(delivered.length, arrivals.length)
+  })
+
+  it('keeps a merchant within its cap while more of its events wait leased, and gives those back on stop', async () => {
+    // Alone in the queue: what the test before left undelivered is done with.
+    await database.db.updateTable('events').set({ delivery_status: 'failed', next_attempt_at: null, locked_until: null }).where('delivery_status', '=', 'pending').execute()
+    await due('mch_cap', 40, Date.now())
+    const directory = {
+      merchant: async (id: string) => ({ id, name: id, webhookUrl: null, webhookSecret: 'whsec_' + Buffer.from('k'.repeat(32)).toString('base64') }),
+    } as unknown as MerchantDirectory
+    const worker = workerOn(new SqlDeliveryQueue(database.db, 'sqlite'), directory, 50)
+    worker.start()
+    let mostInflight = 0
+    const sampler = setInterval(() => (mostInflight = Math.max(mostInflight, worker.inflight)), 1)
+    const deadline = Date.now() + 5_000
+    while (arrivals.filter((a) => a.merchant === 'mch_cap').length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    await worker.stop()
+    clearInterval(sampler)
+    // The worker's own count, and what the endpoint saw (the sender's pool has as many connections).
+    assert.equal(mostInflight, 2, 'never more attempts under way than the per-merchant cap of 2')
+    assert.equal(mostOpen.get('mch_cap'), 2, 'never more requests at once than the per-merchant cap of 2')
+    const events = await database.db.selectFrom('events').select(['delivery_status', 'locked_until']).where('merchant_id', '=', 'mch_cap').execute()
+    const delivered = events.filter((e) => e.delivery_status === 'delivered').length
+    assert.equal(delivered, arrivals.filter((a) => a.merchant === 'mch_cap').length)
+    assert.ok(delivered < 40, `stopped with events left (${delivered} of 40 delivered)`)
+    // What was leased but not started is free at once, not when its lease would have run out.
+    assert.deepEqual(events.filter((e) => e.locked_until !== null), [])
   })
 
   it('stops once an attempt under way when stop() was called is recorded, without waiting for the poll', async () => {

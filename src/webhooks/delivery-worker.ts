@@ -37,9 +37,17 @@ const MAX_BATCH = 512
 
 export class DeliveryWorker {
   readonly #o: DeliveryWorkerOptions
-  /** Attempts holding a slot: sending, or finished and waiting to be recorded. */
+  /** Requests under way, in all and per merchant: at most the concurrency and the per-merchant cap. */
   #inflight = 0
   readonly #perMerchant = new Map<string, number>()
+  /**
+   * Leased events waiting for a request slot of their merchant, one round of the cap at most: when an attempt
+   * ends, the merchant's next one starts at once instead of after the next record-and-lease round trip.
+   */
+  readonly #ready = new Map<string, Lease[]>()
+  #readyCount = 0
+  /** Merchants with ready events that wait for room in the global concurrency, not their own cap. */
+  readonly #waitingForRoom = new Set<string>()
   /** Finished attempts, recorded by the next lease in the same transaction. */
   #finished: RecordedAttempt[] = []
   #running = false
@@ -76,11 +84,25 @@ export class DeliveryWorker {
     this.#nudge()
   }
 
-  /** Stops leasing new work, and waits for deliveries in flight to finish and be recorded. */
+  /**
+   * Stops leasing new work, waits for deliveries in flight to finish and be recorded, and gives back the leases
+   * of events it had not started.
+   */
   async stop(): Promise<void> {
     this.#running = false
     this.#nudge()
     await this.#loop
+    const unstarted = [...this.#ready.values()].flat()
+    this.#ready.clear()
+    this.#readyCount = 0
+    if (unstarted.length > 0) {
+      try {
+        await this.#o.queue.release(unstarted)
+      } catch (err) {
+        // Their leases run out on their own; the events are attempted then.
+        this.#o.logger.error({ err }, 'webhook leases not given back')
+      }
+    }
     await this.#sender.close()
   }
 
@@ -95,7 +117,7 @@ export class DeliveryWorker {
   }
 
   async #run(): Promise<void> {
-    while (this.#running || this.#inflight > 0) {
+    while (this.#running || this.#inflight > 0 || this.#finished.length > 0) {
       let more = false
       try {
         more = await this.#recordAndLease()
@@ -106,7 +128,7 @@ export class DeliveryWorker {
       if (more || this.#finished.length > 0) continue
       // Stopping, and the last attempt under way is recorded: nothing is left to wake the loop but the poll,
       // whose timer does not keep the process alive, so a shutdown could end before stop() returned.
-      if (!this.#running && this.#inflight === 0) break
+      if (!this.#running && this.#inflight === 0 && this.#finished.length === 0) break
       await this.#sleep()
     }
   }
@@ -131,35 +153,31 @@ export class DeliveryWorker {
   }
 
   /**
-   * Records the attempts finished so far and leases what the slots they free (and any others) can take, in
-   * one transaction, then starts the leased deliveries. True when the lease was full, so more may be due.
+   * Records the attempts finished so far and leases what the slots (and one ready round per merchant) can
+   * take, in one transaction, then starts what has room. True when the lease was full, so more may be due.
    */
   async #recordAndLease(): Promise<boolean> {
     const finished = this.#finished.splice(0, MAX_BATCH)
-    // Their requests are over: the slots are free for the lease below, whose deliveries start only after the
-    // records have committed.
-    const recent = new Set<string>()
-    for (const { lease } of finished) {
-      this.#release(lease.event.merchantId)
-      recent.add(lease.event.merchantId)
-    }
-    const free = this.#running ? this.#o.concurrency - this.#inflight : 0
+    const recent = new Set(finished.map(({ lease }) => lease.event.merchantId))
+    const cap = this.#o.concurrencyPerMerchant
+    // Leases cover the requests under way and a round ready behind them.
+    const free = this.#running ? 2 * this.#o.concurrency - this.#inflight - this.#readyCount : 0
     if (free <= 0 && finished.length === 0) return false
     const now = this.#o.clock.now()
-    const cap = this.#o.concurrencyPerMerchant
     // Retries fall due with time, and other processes add events: at least once a poll interval, busy or not,
     // the lease reads everything.
     const discover = this.#discover || now - this.#discoveredAt >= this.#o.pollIntervalMs
     this.#discover = false
     if (discover) this.#discoveredAt = now
+    const held = (merchantId: string) => (this.#perMerchant.get(merchantId) ?? 0) + (this.#ready.get(merchantId)?.length ?? 0)
     const request: LeaseRequest = {
       now,
       // The lease outlives the request timeout, so no other worker retries an attempt still under way.
       leaseUntil: now + this.#o.timeoutMs + 30_000,
       limit: Math.max(0, free),
-      room: (merchantId) => cap - (this.#perMerchant.get(merchantId) ?? 0),
+      room: (merchantId) => 2 * cap - held(merchantId),
       recent: [...recent],
-      atCap: [...this.#perMerchant].filter(([, n]) => n >= cap).map(([merchantId]) => merchantId),
+      atCap: [...new Set([...this.#perMerchant.keys(), ...this.#ready.keys()])].filter((m) => held(m) >= 2 * cap),
       discover,
     }
     let leases: Lease[]
@@ -171,7 +189,15 @@ export class DeliveryWorker {
       throw err
     }
     for (const attempt of finished) this.#reportRecorded(attempt)
-    for (const lease of leases) this.#dispatch(lease)
+    for (const lease of leases) {
+      const merchantId = lease.event.merchantId
+      const ready = this.#ready.get(merchantId)
+      if (ready) ready.push(lease)
+      else this.#ready.set(merchantId, [lease])
+      this.#readyCount++
+      this.#waitingForRoom.add(merchantId)
+    }
+    this.#startWaiting()
     // A full lease may have left more behind, anywhere in the queue.
     const full = request.limit > 0 && leases.length === request.limit
     if (full) this.#discover = true
@@ -191,17 +217,45 @@ export class DeliveryWorker {
     }
   }
 
+  /** Starts the merchant's ready events its cap and the global concurrency have room for. */
+  #startReady(merchantId: string): void {
+    const ready = this.#ready.get(merchantId)
+    while (ready && ready.length > 0 && this.#running && (this.#perMerchant.get(merchantId) ?? 0) < this.#o.concurrencyPerMerchant) {
+      // Unrecorded attempts wait in memory: past a bound, nothing starts until a round has recorded them.
+      if (this.#inflight >= this.#o.concurrency || this.#finished.length >= MAX_BATCH) {
+        this.#waitingForRoom.add(merchantId)
+        return
+      }
+      this.#readyCount--
+      this.#dispatch(ready.shift()!)
+    }
+    if (ready?.length === 0) this.#ready.delete(merchantId)
+  }
+
+  /** Starts ready events of merchants that were waiting for global room, while there is some. */
+  #startWaiting(): void {
+    for (const merchantId of [...this.#waitingForRoom]) {
+      if (this.#inflight >= this.#o.concurrency || this.#finished.length >= MAX_BATCH) return
+      this.#waitingForRoom.delete(merchantId)
+      this.#startReady(merchantId)
+    }
+  }
+
   #dispatch(lease: Lease): void {
     const merchantId = lease.event.merchantId
     this.#inflight++
     this.#perMerchant.set(merchantId, (this.#perMerchant.get(merchantId) ?? 0) + 1)
-    this.#deliver(lease).then(
-      (attempt) => this.#finished.push(attempt),
-      (err) => {
-        this.#o.logger.error({ err, event_id: lease.event.id }, 'webhook delivery crashed')
+    this.#deliver(lease)
+      .then(
+        (attempt) => this.#finished.push(attempt),
+        (err) => this.#o.logger.error({ err, event_id: lease.event.id }, 'webhook delivery crashed'),
+      )
+      .finally(() => {
         this.#release(merchantId)
-      },
-    ).finally(() => this.#nudge())
+        this.#startReady(merchantId)
+        if (this.#waitingForRoom.size > 0) this.#startWaiting()
+        this.#nudge()
+      })
   }
 
   #release(merchantId: string): void {
