@@ -46,7 +46,7 @@ export class DeliveryWorker {
    */
   readonly #ready = new Map<string, Lease[]>()
   #readyCount = 0
-  /** Merchants with ready events that wait for room in the global concurrency, not their own cap. */
+  /** Merchants whose ready events to start once there is room: just leased, or held back by the global bounds. */
   readonly #waitingForRoom = new Set<string>()
   /** Finished attempts, recorded by the next lease in the same transaction. */
   #finished: RecordedAttempt[] = []
