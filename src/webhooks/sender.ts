@@ -66,6 +66,11 @@ export class WebhookSender {
     const worker = this.#worker
     if (!worker) return
     this.#worker = null
+    // Nothing under way (as when the delivery worker stops): nothing to wait for, not even a thread still starting.
+    if (this.#pending.size === 0) {
+      await worker.terminate()
+      return
+    }
     worker.ref()
     const closed = new Promise<void>((resolve) => {
       worker.on('message', (m: { closed?: true }) => m.closed && resolve())
