@@ -5,10 +5,9 @@
 // starts sooner and holds about 25 MB less.
 //
 // Messages in:  { send: [[id, key, origin, path, headers, body], …] }   POST each through the pools of `key`
-//                                                                      (the merchant); answers of one turn
-//                                                                      travel together
-//               { close: true }                                    waits for requests under way, then ends
-// Messages out: { done: [[id, statusCode | null, error | null], …] } and, once closed, { closed: true }
+//                                                                      (the merchant)
+// Messages out: { done: [[id, statusCode | null, error | null], …] }   the answers of one turn together
+// The thread is ended by terminate() (sender.ts close()), once nothing is under way.
 // workerData: { timeoutMs, connectionsPerOrigin, guardEndpoints } (SenderOptions in sender.ts).
 import { EventEmitter } from 'node:events'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -99,12 +98,5 @@ async function send([id, key, origin, path, headers, body]) {
 }
 
 parentPort.on('message', (message) => {
-  if (message.send) for (const request of message.send) void send(request)
-  if (message.close) {
-    void Promise.all([...agents.values()].map(({ agent }) => agent.close())).then(() => {
-      if (done.length > 0) flush()
-      parentPort.postMessage({ closed: true })
-      parentPort.close()
-    })
-  }
+  for (const request of message.send) void send(request)
 })

@@ -97,14 +97,14 @@ describe('WebhookSender', { timeout: 20_000 }, () => {
     }
   })
 
-  it('fails what was under way when the thread dies, and starts a new one for the next request', async () => {
+  it('fails what was under way when the thread ends, and starts a new one for the next request', async () => {
     const sender = new WebhookSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, guardEndpoints: false })
     try {
       const hangs = () => received.filter((r) => r.path === '/hang').length
       const before = hangs()
       const hanging = sender.send(request('/hang'))
       while (hangs() === before) await new Promise((r) => setTimeout(r, 10))
-      await sender.kill()
+      await sender.close()
       const failed = await hanging
       assert.equal(failed.statusCode, null)
       assert.match(failed.error!, /^the webhook sender thread ended/)

@@ -61,28 +61,11 @@ export class WebhookSender {
     return new Promise((resolve) => this.#pending.set(id, { worker, resolve }))
   }
 
-  /** Waits for requests under way to end, then ends the thread. */
+  /**
+   * Ends the thread. Requests still under way fail as if it had crashed; the delivery worker closes it only once
+   * every attempt has ended. A later request starts a new thread.
+   */
   async close(): Promise<void> {
-    const worker = this.#worker
-    if (!worker) return
-    this.#worker = null
-    // Nothing under way (as when the delivery worker stops): nothing to wait for, not even a thread still starting.
-    if (this.#pending.size === 0) {
-      await worker.terminate()
-      return
-    }
-    worker.ref()
-    const closed = new Promise<void>((resolve) => {
-      worker.on('message', (m: { closed?: true }) => m.closed && resolve())
-      worker.once('exit', () => resolve())
-    })
-    worker.postMessage({ close: true })
-    await closed
-    await worker.terminate()
-  }
-
-  /** Ends the thread at once, as a crash would: what it had under way fails, and the next request starts another. */
-  async kill(): Promise<void> {
     await this.#worker?.terminate()
   }
 
