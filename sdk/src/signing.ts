@@ -35,7 +35,8 @@ export function canonicalRequest(req: RequestToSign): Buffer {
 
 /**
  * The request's signature. The canonical bytes are fed in pieces rather than joined first: the same HMAC
- * without four buffers per request. A server verifying many requests passes the secret as a KeyObject, made once.
+ * without four buffers per request. (The server checks signatures with src/security/hmac-sha256.ts, the same MAC
+ * made cheaper for one key that checks many requests.)
  */
 export function signRequest(secret: string | KeyObject, req: RequestToSign): string {
   return createHmac('sha256', secret)

@@ -1,8 +1,8 @@
 // Cached, decrypted views of merchants and keys for the hot path. Keys and names are immutable once made,
 // so entries only expire to bound memory and to notice revocations within a minute.
-import { createSecretKey, type KeyObject } from 'node:crypto'
 import type { Mode } from '../core/order.ts'
 import { sha256Hex } from '../security/credentials.ts'
+import { HmacSha256Key } from '../security/hmac-sha256.ts'
 import type { SecretBox } from '../security/secret-box.ts'
 import type { SqlMerchantStore } from '../storage/merchant-store.ts'
 
@@ -11,8 +11,8 @@ export interface ApiKey {
   merchantId: string
   mode: Mode
   secret: string
-  /** The secret as an HMAC key, made once (signed requests): a string key is prepared again by every createHmac. */
-  signingKey?: KeyObject
+  /** The secret as an HMAC key, its padded blocks made once (signed requests). */
+  signingKey?: HmacSha256Key
 }
 
 export interface Merchant {
@@ -43,7 +43,7 @@ class TtlCache<V> {
 }
 
 function withSigningKey(key: ApiKey): ApiKey {
-  return { ...key, signingKey: createSecretKey(Buffer.from(key.secret, 'utf8')) }
+  return { ...key, signingKey: new HmacSha256Key(key.secret) }
 }
 
 export class MerchantDirectory {

@@ -1,9 +1,10 @@
 // Authenticates a /v1 request: a Bearer secret, or an HMAC-signed request with a timestamp window and a
 // nonce replay guard shared by every node through the database. Also applies the per-key rate limit.
 import type { FastifyRequest } from 'fastify'
-import { NONCE_PATTERN, parseAuthorization, safeEqual, signRequest } from '../../../sdk/src/signing.ts'
+import { NONCE_PATTERN, parseAuthorization, safeEqual } from '../../../sdk/src/signing.ts'
 import { AppError } from '../../core/errors.ts'
 import type { ApiKey, MerchantDirectory } from '../../merchants/merchant-directory.ts'
+import { HmacSha256Key } from '../../security/hmac-sha256.ts'
 import type { WriteGuard } from '../../core/ports.ts'
 import type { SqlNonceStore } from '../../storage/nonce-store.ts'
 import type { RateLimiter } from './rate-limiter.ts'
@@ -91,13 +92,9 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string, defer
   }
   const key = await deps.directory.keyById(auth.keyId)
   if (!key) throw invalid('authentication_invalid', 'unknown key_id')
-  const expected = signRequest(key.signingKey ?? key.secret, {
-    method: req.method,
-    pathAndQuery: req.url,
-    timestamp: auth.timestamp,
-    nonce: auth.nonce,
-    body: req.rawBody ?? '',
-  })
+  // The canonical request of the contract (sdk signRequest), in pieces: METHOD\nPATH_AND_QUERY\nTIMESTAMP\nNONCE\nBODY\n
+  const signingKey = key.signingKey ?? new HmacSha256Key(key.secret)
+  const expected = signingKey.signBase64([`${req.method}\n${req.url}\n${auth.timestamp}\n${auth.nonce}\n`, req.rawBody ?? '', '\n'])
   if (!safeEqual(expected, auth.signature)) {
     throw invalid('signature_invalid', 'the signature does not match: sign METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n with the secret')
   }
