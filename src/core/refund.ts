@@ -1,5 +1,5 @@
 // The refund: money going back to the customer for part or all of a paid order, and the moves it may make.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { ChannelName, Mode, OrderStatus } from './order.ts'
 
 export type RefundStatus = 'pending' | 'succeeded' | 'failed'
@@ -59,7 +59,7 @@ export interface RefundRequest {
 
 /** A fingerprint of what defines the refund: the same out_refund_no with another fingerprint is a conflict. */
 export function refundRequestHash(r: RefundRequest): string {
-  return createHash('sha256').update(JSON.stringify([r.orderId, r.amount, r.outRefundNo, r.reason])).digest('hex')
+  return hash('sha256', JSON.stringify([r.orderId, r.amount, r.outRefundNo, r.reason]), 'hex')
 }
 
 const MINUTE = 60_000

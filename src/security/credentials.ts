@@ -1,5 +1,5 @@
 // Generates the credentials a merchant is given once: key ids, API secrets and the webhook secret.
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { Mode } from '../core/order.ts'
 
 export function newKeyId(mode: Mode): string {
@@ -15,8 +15,9 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`
 }
 
+/** One-shot (crypto.hash): on hot paths a hash object cost more than the hashing. */
 export function sha256Hex(value: string | Buffer): string {
-  return createHash('sha256').update(value).digest('hex')
+  return hash('sha256', value, 'hex')
 }
 
 export function modeOfSecret(secret: string): Mode | null {

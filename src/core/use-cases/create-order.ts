@@ -1,5 +1,5 @@
 // Creates an order, idempotently on (merchant, mode, out_trade_no).
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
@@ -39,7 +39,7 @@ export function orderRequestHash(input: CreateOrderInput): string {
     input.channels ? [...new Set(input.channels)].sort() : null,
     metadata,
   ])
-  return createHash('sha256').update(canonical).digest('hex')
+  return hash('sha256', canonical, 'hex')
 }
 
 export async function createOrder(

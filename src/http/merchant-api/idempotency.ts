@@ -2,9 +2,9 @@
 // the same key with a different request is refused. The key is claimed before the request runs, so
 // concurrent twins wait for the first and replay its answer instead of running again. Errors are not stored:
 // they changed nothing, so a retry may run afresh.
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
+import { sha256Hex } from '../../security/credentials.ts'
 import type { ApiKey } from '../../merchants/merchant-directory.ts'
 import type { SqlIdempotencyStore, StoredResponse } from '../../storage/idempotency-store.ts'
 
@@ -36,7 +36,7 @@ export async function withIdempotency(
   if (typeof header !== 'string' || header.length < 1 || header.length > 255) {
     throw new AppError('parameter_invalid', 'Idempotency-Key must be 1-255 characters', 'Idempotency-Key')
   }
-  const requestHash = createHash('sha256').update(`${req.method}\n${req.url}\n`).update(req.rawBody ?? '').digest('hex')
+  const requestHash = sha256Hex(`${req.method}\n${req.url}\n${req.rawBody ?? ''}`)
   const deadline = now() + WAIT_FOR_FIRST_MS
   for (;;) {
     if (await store.claim(key.merchantId, key.mode, header, requestHash, now(), IDEMPOTENCY_TTL_MS)) {
