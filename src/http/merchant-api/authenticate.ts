@@ -1,7 +1,7 @@
 // Authenticates a /v1 request: a Bearer secret, or an HMAC-signed request with a timestamp window and a
 // nonce replay guard shared by every node through the database. Also applies the per-key rate limit.
 import type { FastifyRequest } from 'fastify'
-import { NONCE_PATTERN, parseAuthorization, safeEqual } from '../../../sdk/src/signing.ts'
+import { NONCE_PATTERN, parseAuthorization } from '../../../sdk/src/signing.ts'
 import { AppError } from '../../core/errors.ts'
 import type { ApiKey, MerchantDirectory } from '../../merchants/merchant-directory.ts'
 import { HmacSha256Key } from '../../security/hmac-sha256.ts'
@@ -94,8 +94,7 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string, defer
   if (!key) throw invalid('authentication_invalid', 'unknown key_id')
   // The canonical request of the contract (sdk signRequest), in pieces: METHOD\nPATH_AND_QUERY\nTIMESTAMP\nNONCE\nBODY\n
   const signingKey = key.signingKey ?? new HmacSha256Key(key.secret)
-  const expected = signingKey.signBase64([`${req.method}\n${req.url}\n${auth.timestamp}\n${auth.nonce}\n`, req.rawBody ?? '', '\n'])
-  if (!safeEqual(expected, auth.signature)) {
+  if (!signingKey.verifyBase64([`${req.method}\n${req.url}\n${auth.timestamp}\n${auth.nonce}\n`, req.rawBody ?? '', '\n'], auth.signature)) {
     throw invalid('signature_invalid', 'the signature does not match: sign METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n with the secret')
   }
   // Rate limiting comes before the nonce claim, so a refused request writes nothing. Only a correctly signed
