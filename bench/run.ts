@@ -57,7 +57,7 @@ if (!Number.isInteger(CREATE_ROUNDS) || CREATE_ROUNDS < 1) throw new Error('--cr
 const SOAK_SECONDS = Number(args['soak-seconds'] ?? (quick ? 5 : 300))
 const GROWTH_ORDERS = Number(args['growth-orders'] ?? (quick ? 50_000 : 1_000_000))
 const PAY_SECONDS = quick ? 3 : 30
-const WEBHOOKS_PER_MERCHANT = quick ? 500 : 5_000
+const WEBHOOKS_PER_MERCHANT = quick ? 500 : 12_500
 const RESULTS = join(ROOT, 'bench', 'results')
 // wrk (C) costs a fraction of autocannon's CPU per request, and on 2 shared cores that CPU is the server's.
 // autocannon stays for the soak, which needs a fixed rate (wrk has none), and where wrk is not installed.
