@@ -20,16 +20,22 @@ import { PreconditionUnmet, type BatchStatement, type ChangesResult, type RunBat
 
 interface Job<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>
-  /** A statement already compiled (runCompiled): sent as it is, without running fn. */
+  /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
+  single: boolean
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+/** A one-statement unit for the writer thread: a function that issues it, or the statement already compiled. */
+interface StatementJob<DB> extends Omit<Job<DB>, 'fn'> {
+  /** The unit to run (runStatement); absent when it travels compiled, as query or changes. */
+  fn?: (trx: Transaction<DB>) => Promise<unknown>
+  /** A statement already compiled (runCompiled): sent as it is. */
   query?: CompiledQuery
   /** With query: a write that must change a row first, in the same commit, for query to run. */
   precondition?: CompiledQuery
   /** Instead of query: a unit of changes already compiled (runChanges), sent as it is. */
   changes?: readonly UnitChange[]
-  /** The unit is one statement: SQLite undoes a failed statement by itself, so it needs no savepoint. */
-  single: boolean
-  resolve: (value: unknown) => void
-  reject: (error: unknown) => void
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
@@ -43,7 +49,7 @@ export class GroupCommit<DB> {
   #queue: Job<DB>[] = []
   #scheduled = false
   /** With runBatch: the one-statement units waiting to be sent to the writer thread. */
-  #statements: Job<DB>[] = []
+  #statements: StatementJob<DB>[] = []
   #statementsScheduled = false
 
   readonly #runBatch: RunBatch | null
@@ -75,7 +81,10 @@ export class GroupCommit<DB> {
    * as it is, without a trip through Kysely's executor or the collecting Kysely.
    */
   runCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> {
-    return this.#runBatched({ fn: (trx) => trx.executeQuery(query), query })
+    // No function is made for the writer thread's path: under tsx each closure made per call is also given its
+    // name (esbuild's keepNames), a property definition that cost about 1 µs a create.
+    if (!this.#runBatch) return this.#enqueue((trx) => trx.executeQuery(query), true)
+    return this.#runBatched({ query })
   }
 
   /**
@@ -84,15 +93,16 @@ export class GroupCommit<DB> {
    * itself then fails, the precondition's change stands.
    */
   runCompiledIf<R>(precondition: CompiledQuery, query: CompiledQuery<R>): Promise<QueryResult<R>> {
-    const unit = async (trx: Transaction<DB>) => {
-      const pre = await trx.executeQuery(precondition)
-      if ((pre.numAffectedRows ?? 0n) === 0n) throw new PreconditionUnmet()
-      return trx.executeQuery(query)
-    }
     // Two statements: in a shared Kysely transaction they need a unit's savepoint; on the writer thread they
     // travel as one guarded statement, which the thread runs as this unit would.
-    if (!this.#runBatch) return this.#enqueue(unit, false)
-    return this.#runBatched({ fn: unit, query, precondition })
+    if (!this.#runBatch) {
+      return this.#enqueue(async (trx) => {
+        const pre = await trx.executeQuery(precondition)
+        if ((pre.numAffectedRows ?? 0n) === 0n) throw new PreconditionUnmet()
+        return trx.executeQuery(query)
+      }, false)
+    }
+    return this.#runBatched({ query, precondition })
   }
 
   /**
@@ -104,10 +114,11 @@ export class GroupCommit<DB> {
    */
   runChanges(changes: readonly UnitChange[]): Promise<ChangesResult> {
     if (!this.#runBatch) return applyChanges((fn) => this.#enqueue(fn, false), changes)
-    return this.#runBatched({ fn: (trx) => runEachChange(trx, changes), changes })
+    return this.#runBatched({ changes })
   }
 
-  #runBatched<T>(unit: Pick<Job<DB>, 'fn' | 'query' | 'precondition' | 'changes'>): Promise<T> {
+  #runBatched<T>(unit: Pick<StatementJob<DB>, 'fn' | 'query' | 'precondition' | 'changes'>): Promise<T> {
+    // Only runStatement's units come here with a function; the others take their own path without the thread.
     if (!this.#runBatch) return this.#enqueue(unit.fn as (trx: Transaction<DB>) => Promise<T>, true)
     return new Promise<T>((resolve, reject) => {
       // Every job has the same fields: one shape for the objects this hot path makes.
@@ -196,13 +207,13 @@ export class GroupCommit<DB> {
   }
 
   /** Runs one-statement units as one batch: each unit's statement is collected, then all are sent at once. */
-  async #flushStatements(jobs: Job<DB>[], runBatch: RunBatch): Promise<void> {
+  async #flushStatements(jobs: StatementJob<DB>[], runBatch: RunBatch): Promise<void> {
     const collected: Collected[] = []
     const units: Job<DB>[] = []
     for (const job of jobs) {
       if (job.changes) collected.push({ changes: job.changes, resolve: job.resolve, reject: job.reject })
       else if (job.query) collected.push({ query: job.query, precondition: job.precondition, resolve: job.resolve, reject: job.reject })
-      else units.push(job)
+      else units.push({ fn: job.fn!, single: true, resolve: job.resolve, reject: job.reject })
     }
     // The units' statements are collected first, so that the batch holds them all.
     const unitsRunning = units.length > 0 ? await this.#collect(units, collected) : null
