@@ -1,7 +1,7 @@
 // HMAC-SHA256 (RFC 2104) for a key that checks many short messages, as a signed request's API key does: the
 // key's two padded blocks are made once, then each message costs two one-shot hashes (crypto.hash). Under the
-// create-order load, createHmac cost the main thread 5.5–6 µs a signed request, one-shot hashes 3.5–4: it
-// builds a hash context and looks its digest up in OpenSSL for each message.
+// create-order load this cost the main thread 3.5–4 µs a signed request, against 5.5–6 for createHmac, which
+// builds a hash context and looks SHA-256 up in OpenSSL for each message.
 import { hash, timingSafeEqual } from 'node:crypto'
 
 /** SHA-256's block size in bytes. */
@@ -39,10 +39,7 @@ export class HmacSha256Key {
     }
   }
 
-  /**
-   * Whether `signature` is the base64 MAC of the pieces, compared in constant time. The bytes are compared,
-   * not the strings: no copy of either string is made for the comparison.
-   */
+  /** Whether `signature` is the base64 MAC of the pieces: the bytes are compared, in constant time. */
   verifyBase64(pieces: readonly string[], signature: string): boolean {
     if (!CANONICAL_BASE64_DIGEST.test(signature)) return false
     given.write(signature, 0, 'base64')
