@@ -17,6 +17,8 @@ export interface Row {
   rssMb?: number | null
   /** Server CPU time (user + system) per request, in µs: unlike throughput, other load on the machine barely moves it. */
   cpuUsPerRequest?: number | null
+  /** The share of the machine's CPU (%) the hypervisor took while the scenario's group ran (bench/lib/steal.ts). */
+  stealPct?: number | null
   target?: string
   /** true: target met; false: missed; null: informational or not measurable here. */
   met?: boolean | null
@@ -39,7 +41,7 @@ export function machine() {
 const fmt = (n: number | null | undefined, digits = 0) =>
   n === null || n === undefined || Number.isNaN(n) ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
-const HEAD = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'target', 'met']
+const HEAD = ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'errors', 'ratio to ceiling', 'RSS MB', 'CPU µs/req', 'steal %', 'target', 'met']
 
 /** One row's cells; `met` is worded by the caller (the terminal shouts NO, Markdown bolds **no**). */
 function cells(r: Row, met: string): string[] {
@@ -52,6 +54,7 @@ function cells(r: Row, met: string): string[] {
     r.ratio === undefined || r.ratio === null ? '—' : `${fmt(r.ratio, 2)} × ${r.ceiling}`,
     fmt(r.rssMb),
     fmt(r.cpuUsPerRequest),
+    fmt(r.stealPct, 1),
     r.target ?? '',
     met,
   ]
