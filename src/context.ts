@@ -61,9 +61,9 @@ export async function createContext(config: Config, options: ContextOptions = {}
     onPoolError: (err) => logger.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   })
   await migrate(database.db)
-  const payTokens = new PayTokens(config.masterKey)
-  const storage = new Storage(database, (token) => payTokens.orderIdOf(token))
-  const box = new SecretBox(config.masterKey)
+  const payTokens = new PayTokens(config.masterKey, config.previousMasterKeys)
+  const storage = new Storage(database, (token) => payTokens.orderIdsOf(token))
+  const box = new SecretBox(config.masterKey, config.previousMasterKeys)
   const directory = new MerchantDirectory(storage.merchants, box)
   const notifier = new ChangeNotifier()
   const metrics = new Metrics()

@@ -11,6 +11,8 @@ export interface Config {
   readonly publicUrl: string
   readonly databaseUrl: string
   readonly masterKey: Buffer
+  /** Master keys rotated out (SCANPAY_PREVIOUS_MASTER_KEYS): they still open what they sealed, and old pay links. */
+  readonly previousMasterKeys: readonly Buffer[]
   readonly logLevel: string
   /** Requests per second each API key may make (token bucket, burst of twice this). */
   readonly rateLimitPerSecond: number
@@ -36,6 +38,17 @@ function positiveInt(name: string, raw: string | number | undefined, fallback: n
   const n = Number(raw)
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
   return n
+}
+
+/** SCANPAY_PREVIOUS_MASTER_KEYS: comma-separated, each base64 of 32 bytes, none the current key. */
+function loadPreviousMasterKeys(raw: string | undefined, current: Buffer): Buffer[] {
+  if (!raw?.trim()) return []
+  return raw.split(',').map((part, i) => {
+    const key = Buffer.from(part.trim(), 'base64')
+    if (key.length !== 32) throw new Error(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} must be base64 of 32 bytes`)
+    if (key.equals(current)) throw new Error(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} is SCANPAY_MASTER_KEY itself`)
+    return key
+  })
 }
 
 /** In development, a missing master key is generated once into the data folder beside the SQLite file. */
@@ -64,13 +77,15 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const databaseUrl = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new Error(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
+  const masterKey = loadMasterKey(env.SCANPAY_MASTER_KEY, production, databaseUrl)
   return Object.freeze({
     production,
     host,
     port,
     publicUrl,
     databaseUrl,
-    masterKey: loadMasterKey(env.SCANPAY_MASTER_KEY, production, databaseUrl),
+    masterKey,
+    previousMasterKeys: loadPreviousMasterKeys(env.SCANPAY_PREVIOUS_MASTER_KEYS, masterKey),
     logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
     rateLimitPerSecond: positiveInt('SCANPAY_RATE_LIMIT', env.SCANPAY_RATE_LIMIT, 1000),
     jobIntervalMs: positiveInt('SCANPAY_JOB_INTERVAL_MS', env.SCANPAY_JOB_INTERVAL_MS, 1000),

@@ -14,7 +14,7 @@ describe('PayTokens', () => {
       const token = tokens.issue(id)
       assert.equal(token.length, PAY_TOKEN_LENGTH)
       assert.match(token, /^[A-Za-z0-9_-]+$/)
-      assert.equal(tokens.orderIdOf(token), id)
+      assert.deepEqual(tokens.orderIdsOf(token), [id])
     }
   })
 
@@ -33,10 +33,23 @@ describe('PayTokens', () => {
   it('reads only tokens of its own key and shape', () => {
     const id = newId('ord')
     const other = new PayTokens(randomBytes(32))
-    assert.notEqual(other.orderIdOf(tokens.issue(id)), id)
-    assert.equal(tokens.orderIdOf(randomBytes(24).toString('base64url')), null, 'a legacy 32-character token')
-    assert.equal(tokens.orderIdOf('x'.repeat(PAY_TOKEN_LENGTH - 1) + '!'), null)
-    assert.equal(tokens.orderIdOf(''), null)
+    assert.notDeepEqual(other.orderIdsOf(tokens.issue(id)), [id])
+    assert.deepEqual(tokens.orderIdsOf(randomBytes(24).toString('base64url')), [], 'a legacy 32-character token')
+    assert.deepEqual(tokens.orderIdsOf('x'.repeat(PAY_TOKEN_LENGTH - 1) + '!'), [])
+    assert.deepEqual(tokens.orderIdsOf(''), [])
+  })
+
+  it('after a rotation, still names the orders of tokens a previous master key issued, after the current key\'s reading', () => {
+    const oldKey = randomBytes(32)
+    const newKey = randomBytes(32)
+    const id = newId('ord')
+    const before = new PayTokens(oldKey).issue(id)
+    const rotated = new PayTokens(newKey, [oldKey])
+    const ids = rotated.orderIdsOf(before)
+    assert.equal(ids.length, 2)
+    assert.notEqual(ids[0], id)
+    assert.equal(ids[1], id)
+    assert.equal(rotated.orderIdsOf(rotated.issue(id))[0], id)
   })
 
   it('refuses what is not an order id', () => {

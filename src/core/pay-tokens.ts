@@ -50,13 +50,16 @@ export class PayTokens {
   // ECB on exactly one block per call, padding off: each update() is one AES block in, one out, so one cipher
   // object serves every call (making one per call cost more than the rest of an order's id and token).
   readonly #encrypt: Cipher
-  readonly #decrypt: Decipher
+  /** The current master key's first, then each previous key's: tokens issued before a rotation still open. */
+  readonly #decrypts: Decipher[]
 
-  /** masterKey: the server's 32-byte master key; the token key is derived from it, for this use only. */
-  constructor(masterKey: Buffer) {
-    const key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'scanpay pay-token locator v1', 32))
-    this.#encrypt = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
-    this.#decrypt = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+  /**
+   * masterKey: the server's 32-byte master key; the token key is derived from it, for this use only. previous:
+   * master keys rotated out, whose tokens (the payment links of orders made before) are still found.
+   */
+  constructor(masterKey: Buffer, previous: readonly Buffer[] = []) {
+    this.#encrypt = createCipheriv('aes-256-ecb', tokenKey(masterKey), null).setAutoPadding(false)
+    this.#decrypts = [masterKey, ...previous].map((k) => createDecipheriv('aes-256-ecb', tokenKey(k), null).setAutoPadding(false))
   }
 
   /** A new token for the order with this id. */
@@ -66,13 +69,19 @@ export class PayTokens {
   }
 
   /**
-   * The id of the order a token names, or null when it is not a token of this shape. Anyone can make a string
-   * that decrypts to some id: the caller must still compare the whole token with the order's stored one.
+   * The ids of the order a token may name: under the current master key, then under each previous one; none
+   * when it is not a token of this shape. Anyone can make a string that decrypts to some id: the caller must
+   * still compare the whole token with the order's stored one.
    */
-  orderIdOf(token: string): string | null {
-    if (token.length !== PAY_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return null
+  orderIdsOf(token: string): string[] {
+    if (token.length !== PAY_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return []
     const bytes = Buffer.from(token, 'base64url')
-    if (bytes.length !== TOKEN_BYTES) return null
-    return blockToId(this.#decrypt.update(bytes.subarray(0, 16)))
+    if (bytes.length !== TOKEN_BYTES) return []
+    const locator = bytes.subarray(0, 16)
+    return this.#decrypts.map((d) => blockToId(d.update(locator)))
   }
+}
+
+function tokenKey(masterKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'scanpay pay-token locator v1', 32))
 }

@@ -17,7 +17,7 @@ describe('SqlOrderStore.byToken', () => {
   before(async () => {
     database = await openDatabase('sqlite::memory:')
     await migrate(database.db)
-    store = new SqlOrderStore(database.db, (t) => tokens.orderIdOf(t))
+    store = new SqlOrderStore(database.db, (t) => tokens.orderIdsOf(t))
   })
   after(() => database.close())
 
@@ -35,6 +35,20 @@ describe('SqlOrderStore.byToken', () => {
     await store.insertIfAbsent(order)
     assert.equal((await store.byToken(order.payToken))?.id, order.id)
     assert.equal(await store.byToken(randomBytes(24).toString('base64url')), null)
+  })
+
+  it('after a master-key rotation, finds an order by the token the previous key issued', async () => {
+    const oldKey = randomBytes(32)
+    const order = anOrder('t-3')
+    order.payToken = new PayTokens(oldKey).issue(order.id)
+    await store.insertIfAbsent(order)
+    const rotated = new PayTokens(randomBytes(32), [oldKey])
+    const rotatedStore = new SqlOrderStore(database.db, (t) => rotated.orderIdsOf(t))
+    assert.equal((await rotatedStore.byToken(order.payToken))?.id, order.id)
+    assert.equal(await rotatedStore.byToken(new PayTokens(oldKey).issue(order.id)), null, 'the whole token must still match')
+    // Without the previous key, the old link no longer opens.
+    const forgotten = new PayTokens(randomBytes(32))
+    assert.equal(await new SqlOrderStore(database.db, (t) => forgotten.orderIdsOf(t)).byToken(order.payToken), null)
   })
 
   it('reads through the id index or the legacy partial index, never a scan', async () => {

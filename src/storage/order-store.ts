@@ -120,8 +120,11 @@ const listOrders = new Map<number, CompiledOnce>()
 /** The checkout's reads: each open page reads its order again every second (http/checkout/checkout-cache.ts). */
 const orderByToken = new CompiledOnce()
 
-/** The order id a pay token names (PayTokens.orderIdOf), or null for a token of another shape. */
-export type LocateToken = (token: string) => string | null
+/**
+ * The ids of the order a pay token may name (PayTokens.orderIdsOf): under the current master key first, then
+ * under each previous one; none for a token of another shape.
+ */
+export type LocateToken = (token: string) => readonly string[]
 
 /** The length of the purely random pay tokens made before tokens carried their order's id. */
 const LEGACY_TOKEN_LENGTH = 32
@@ -131,7 +134,7 @@ const insertOne = new CompiledOnce()
 export class SqlOrderStore implements OrderStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly locate: LocateToken = () => null,
+    private readonly locate: LocateToken = () => [],
   ) {}
 
   async insertIfAbsent(order: Order): Promise<boolean> {
@@ -199,14 +202,15 @@ export class SqlOrderStore implements OrderStore {
   }
 
   async byToken(token: string): Promise<Order | null> {
-    const id = this.locate(token)
-    // The id says where to look; only the whole token, compared with the stored one, says it is this order's.
+    const ids = this.locate(token)
+    // An id says where to look; only the whole token, compared with the stored one, says it is this order's.
+    // A token the current master key did not issue is looked for under each previous key's reading in turn.
     const q = () => this.db.selectFrom('orders').selectAll().where('pay_token', '=', token)
-    const row = id
-      ? (await orderByToken.execute(this.db, [token, id], () => q().where('id', '=', id))).rows[0]
-      : token.length === LEGACY_TOKEN_LENGTH
-        ? await q().where(sql<boolean>`length(pay_token) = 32`).executeTakeFirst()
-        : undefined
+    for (const id of ids) {
+      const row = (await orderByToken.execute(this.db, [token, id], () => q().where('id', '=', id))).rows[0]
+      if (row) return rowToOrder(row)
+    }
+    const row = ids.length === 0 && token.length === LEGACY_TOKEN_LENGTH ? await q().where(sql<boolean>`length(pay_token) = 32`).executeTakeFirst() : undefined
     return row ? rowToOrder(row) : null
   }
 

@@ -69,7 +69,7 @@ export async function runChannelSet(
       console.error(`no merchant ${opts.merchant}`)
       return 2
     }
-    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), new SecretBox(config.masterKey))
+    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), new SecretBox(config.masterKey, config.previousMasterKeys))
     const result = await credentials.set(opts.merchant, channel, doc)
     if (!result.ok) {
       console.error(`the ${channel} credentials are not usable:\n${result.errors.map((e) => `  - ${e}`).join('\n')}`)

@@ -36,7 +36,7 @@ export async function runMerchantCreate(
   const database = await openDatabase(config.databaseUrl)
   try {
     await migrate(database.db)
-    const created = await createMerchant(new SqlMerchantStore(database.db), new SecretBox(config.masterKey), { name, webhookUrl })
+    const created = await createMerchant(new SqlMerchantStore(database.db), new SecretBox(config.masterKey, config.previousMasterKeys), { name, webhookUrl })
     if (opts.json) {
       const { merchant_id, test, live, webhook_secret } = created
       process.stdout.write(JSON.stringify({ merchant_id, test, live, webhook_secret }) + '\n')

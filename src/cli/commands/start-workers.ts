@@ -30,7 +30,7 @@ async function prepareDatabase(config: Config): Promise<void> {
     await migrate(database.db)
     const merchants = new SqlMerchantStore(database.db)
     if (!config.production && (await merchants.count()) === 0) {
-      const demo = await createMerchant(merchants, new SecretBox(config.masterKey), { name: 'Demo Shop', webhookUrl: null })
+      const demo = await createMerchant(merchants, new SecretBox(config.masterKey, config.previousMasterKeys), { name: 'Demo Shop', webhookUrl: null })
       console.log(`\nNo merchants yet, so a demo merchant was created for development:\n${printable(demo)}\n`)
     }
   } finally {
