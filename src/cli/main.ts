@@ -4,6 +4,7 @@ import { loadConfig, type Flags } from '../config/config.ts'
 import { runChannelBill } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
+import { runMasterKeyReseal } from './commands/master-key-reseal.ts'
 import { runMerchantCreate } from './commands/merchant-create.ts'
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
@@ -16,9 +17,10 @@ const USAGE = `Usage:
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
+  scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
-Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, NODE_ENV.`
+Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, SCANPAY_PREVIOUS_MASTER_KEYS, NODE_ENV.`
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -55,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }
+  if (command === 'master-key' && sub === 'reseal') return runMasterKeyReseal(loadConfig(flags))
   if (command === 'channel' && sub === 'set') {
     return runChannelSet(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], fromFile: values['from-file'], check: values.check ?? false })
   }

@@ -1,0 +1,134 @@
+// Rotating the master key: with the old key among SCANPAY_PREVIOUS_MASTER_KEYS, everything sealed and every
+// payment link made before keeps working; `scanpay master-key reseal` then seals every secret under the new key,
+// after which only the payment links of orders made before still need the old one.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { after, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { loadConfig } from '../src/config/config.ts'
+import { createMerchant, type NewMerchantCredentials } from '../src/merchants/create-merchant.ts'
+import { SecretBox } from '../src/security/secret-box.ts'
+import { startServer, type RunningServer } from '../src/server.ts'
+import { openDatabase } from '../src/storage/database.ts'
+import { resealSecrets } from '../src/storage/reseal-secrets.ts'
+import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from './helpers/databases.ts'
+import { api, freePort, ORDER, signedApi } from './helpers/server.ts'
+
+const run = promisify(execFile)
+const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
+
+async function start(db: TestDatabase, current: Buffer, previous: Buffer[] = []): Promise<RunningServer> {
+  const env: Record<string, string> = { NODE_ENV: 'test', SCANPAY_MASTER_KEY: current.toString('base64') }
+  if (previous.length) env.SCANPAY_PREVIOUS_MASTER_KEYS = previous.map((k) => k.toString('base64')).join(',')
+  return startServer(loadConfig({ port: await freePort(), host: '127.0.0.1', db: db.url }, env), { pgSchema: db.pgSchema })
+}
+
+for (const kind of await databaseKinds()) {
+  describe(`master-key rotation [${kind}]`, () => {
+    const db = freshDatabase(kind)
+    after(() => dropSchema(db))
+
+    it('keeps secrets and old payment links working through a rotation, and reseals every secret', async () => {
+      const oldKey = randomBytes(32)
+      const newKey = randomBytes(32)
+
+      // Before: a merchant, an order, and channel credentials, all under the old key.
+      let server = await start(db, oldKey)
+      let merchant: NewMerchantCredentials
+      let order: { id: string; pay_url: string }
+      try {
+        merchant = await createMerchant(server.ctx.storage.merchants, server.ctx.box, { name: 'Rotating Shop', webhookUrl: null })
+        const created = await api(server.address, merchant.test.secret, 'POST', '/v1/orders', ORDER)
+        assert.equal(created.status, 201)
+        order = created.body
+      } finally {
+        await server.stop()
+      }
+      const database = await openDatabase(db.url, { pgSchema: db.pgSchema })
+      try {
+        await database.db
+          .insertInto('channel_credentials')
+          .values({ merchant_id: merchant.merchant_id, channel: 'alipay', account_id: '2021000000000001', credentials_enc: new SecretBox(oldKey).encrypt('{"app_id":"2021000000000001"}'), created_at: 1, updated_at: 1 })
+          .execute()
+
+        // Rotated: the new key seals, the old one still opens.
+        server = await start(db, newKey, [oldKey])
+        try {
+          const signed = await signedApi(server.address, merchant.test, 'GET', `/v1/orders/${order.id}`)
+          assert.equal(signed.status, 200, 'a signed request is checked with the secret the old key sealed')
+          const page = await fetch(order.pay_url.replace(/^https?:\/\/[^/]+/, server.address))
+          assert.equal(page.status, 200, 'a payment link made before the rotation still opens')
+          const later = await api(server.address, merchant.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'after-rotation' })
+          assert.equal(later.status, 201)
+        } finally {
+          await server.stop()
+        }
+
+        // Resealed: every secret now under the new key; a second run finds nothing to do.
+        const box = new SecretBox(newKey, [oldKey])
+        const counts = await resealSecrets(database.db, box)
+        assert.deepEqual(counts, [
+          { what: 'api key secrets', resealed: 2, current: 0 },
+          { what: 'webhook secrets', resealed: 1, current: 0 },
+          { what: 'channel credentials', resealed: 1, current: 0 },
+        ])
+        assert.deepEqual((await resealSecrets(database.db, box)).map((c) => [c.resealed, c.current]), [[0, 2], [0, 1], [0, 1]])
+        const sealed = await database.db.selectFrom('channel_credentials').select('credentials_enc').executeTakeFirstOrThrow()
+        assert.equal(new SecretBox(newKey).decrypt(sealed.credentials_enc), '{"app_id":"2021000000000001"}')
+
+        // The old key forgotten: secrets still open; the old payment link no longer does.
+        server = await start(db, newKey)
+        try {
+          assert.equal((await signedApi(server.address, merchant.test, 'GET', `/v1/orders/${order.id}`)).status, 200)
+          const page = await fetch(order.pay_url.replace(/^https?:\/\/[^/]+/, server.address))
+          assert.equal(page.status, 404)
+        } finally {
+          await server.stop()
+        }
+      } finally {
+        await database.close()
+      }
+    })
+
+    it('refuses a secret no configured key opens, and reseals nothing more', async () => {
+      const stranger = freshDatabase(kind)
+      const database = await openDatabase(stranger.url, { pgSchema: stranger.pgSchema })
+      try {
+        const server = await start(stranger, randomBytes(32))
+        await server.stop()
+        await database.db
+          .insertInto('merchants')
+          .values({ id: 'mch_unknownkey000000000000000', name: 'Lost', webhook_url: null, webhook_secret_enc: new SecretBox(randomBytes(32)).encrypt('whsec_x'), created_at: 1 })
+          .execute()
+        await assert.rejects(resealSecrets(database.db, new SecretBox(randomBytes(32))), /sealed with master key/)
+      } finally {
+        await database.close()
+        await dropSchema(stranger)
+      }
+    })
+  })
+}
+
+describe('scanpay master-key reseal', () => {
+  it('prints what it sealed again, and a bad previous key is refused before anything runs', async () => {
+    const db = freshDatabase('sqlite')
+    const oldKey = randomBytes(32).toString('base64')
+    const newKey = randomBytes(32).toString('base64')
+    const env = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn' }
+    await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'CLI Shop', '--json', '--db', db.url], { env: { ...env, SCANPAY_MASTER_KEY: oldKey } })
+    const { stdout } = await run(process.execPath, [BIN, 'master-key', 'reseal', '--db', db.url], {
+      env: { ...env, SCANPAY_MASTER_KEY: newKey, SCANPAY_PREVIOUS_MASTER_KEYS: oldKey },
+    })
+    assert.match(stdout, /api key secrets: 2 sealed again, 0 already sealed with it/)
+    assert.match(stdout, /webhook secrets: 1 sealed again/)
+    await assert.rejects(
+      run(process.execPath, [BIN, 'master-key', 'reseal', '--db', db.url], { env: { ...env, SCANPAY_MASTER_KEY: newKey, SCANPAY_PREVIOUS_MASTER_KEYS: 'c2hvcnQ=' } }),
+      /SCANPAY_PREVIOUS_MASTER_KEYS: key 1 must be base64 of 32 bytes/,
+    )
+    await assert.rejects(
+      run(process.execPath, [BIN, 'master-key', 'reseal', '--db', db.url], { env: { ...env, SCANPAY_MASTER_KEY: newKey, SCANPAY_PREVIOUS_MASTER_KEYS: newKey } }),
+      /is SCANPAY_MASTER_KEY itself/,
+    )
+  })
+})
