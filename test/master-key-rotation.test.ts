@@ -91,6 +91,44 @@ for (const kind of await databaseKinds()) {
       }
     })
 
+    it('reseals a page at a time: every row of tables longer than a page, each once', async () => {
+      const paged = freshDatabase(kind)
+      const database = await openDatabase(paged.url, { pgSchema: paged.pgSchema })
+      try {
+        const oldKey = randomBytes(32)
+        const server = await start(paged, oldKey)
+        try {
+          for (let i = 0; i < 5; i++) await createMerchant(server.ctx.storage.merchants, server.ctx.box, { name: `Shop ${i}`, webhookUrl: null })
+        } finally {
+          await server.stop()
+        }
+        const merchants = await database.db.selectFrom('merchants').select('id').execute()
+        for (const { id } of merchants.slice(0, 3)) {
+          for (const channel of ['alipay', 'wechatpay']) {
+            await database.db
+              .insertInto('channel_credentials')
+              .values({ merchant_id: id, channel, account_id: `acct-${id}-${channel}`, credentials_enc: new SecretBox(oldKey).encrypt(`{"for":"${id} ${channel}"}`), created_at: 1, updated_at: 1 })
+              .execute()
+          }
+        }
+        const newKey = randomBytes(32)
+        const counts = await resealSecrets(database.db, new SecretBox(newKey, [oldKey]), 2)
+        assert.deepEqual(counts.map((c) => [c.what, c.resealed, c.current]), [
+          ['api key secrets', 10, 0],
+          ['webhook secrets', 5, 0],
+          ['channel credentials', 6, 0],
+        ])
+        const only = new SecretBox(newKey)
+        for (const row of await database.db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'credentials_enc']).execute()) {
+          assert.equal(only.decrypt(row.credentials_enc), `{"for":"${row.merchant_id} ${row.channel}"}`)
+        }
+        for (const row of await database.db.selectFrom('api_keys').select('secret_enc').execute()) assert.match(only.decrypt(row.secret_enc), /^sk_(test|live)_/)
+      } finally {
+        await database.close()
+        await dropSchema(paged)
+      }
+    })
+
     it('refuses a secret no configured key opens, and reseals nothing more', async () => {
       const stranger = freshDatabase(kind)
       const database = await openDatabase(stranger.url, { pgSchema: stranger.pgSchema })
