@@ -15,6 +15,7 @@ import { BackgroundJobs } from './jobs/background-jobs.ts'
 import { MerchantDirectory } from './merchants/merchant-directory.ts'
 import { Metrics } from './observability/metrics.ts'
 import { SecretBox } from './security/secret-box.ts'
+import { secretsNoKeyOpens } from './storage/reseal-secrets.ts'
 import { migrate, openDatabase } from './storage/database.ts'
 import { SqlChannelCredentialStore } from './storage/channel-credential-store.ts'
 import { SqlChannelNotificationStore } from './storage/channel-notification-store.ts'
@@ -64,6 +65,16 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const payTokens = new PayTokens(config.masterKey, config.previousMasterKeys)
   const storage = new Storage(database, (token) => payTokens.orderIdsOf(token))
   const box = new SecretBox(config.masterKey, config.previousMasterKeys)
+  // A server that cannot open some merchants' secrets would refuse their signed requests and could not sign
+  // their webhooks: say so at start instead (a rotation that left the old key out of the configuration).
+  const unopenable = await secretsNoKeyOpens(database.db, box)
+  if (unopenable.length > 0) {
+    await database.close()
+    throw new Error(
+      `stored secrets that no configured master key opens: ${unopenable.join('; ')}. Set SCANPAY_MASTER_KEY, and ` +
+        'SCANPAY_PREVIOUS_MASTER_KEYS to the keys rotated out (docs/operations.md, "Rotating the master key")',
+    )
+  }
   const directory = new MerchantDirectory(storage.merchants, box)
   const notifier = new ChangeNotifier()
   const metrics = new Metrics()

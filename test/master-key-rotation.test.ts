@@ -3,7 +3,7 @@
 // after which only the payment links of orders made before still need the old one.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { loadConfig } from '../src/config/config.ts'
@@ -64,6 +64,9 @@ for (const kind of await databaseKinds()) {
         } finally {
           await server.stop()
         }
+
+        // The old key left out before the reseal: the server refuses to start, and says why.
+        await assert.rejects(start(db, newKey), /no configured master key opens: 2 api key secrets sealed with master key .+; 1 webhook secrets sealed with master key .+; 1 channel credentials sealed with master key .+SCANPAY_PREVIOUS_MASTER_KEYS/)
 
         // Resealed: every secret now under the new key; a second run finds nothing to do.
         const box = new SecretBox(newKey, [oldKey])
@@ -147,6 +150,30 @@ for (const kind of await databaseKinds()) {
     })
   })
 }
+
+describe('start-up with secrets of the first format', () => {
+  it('refuses to start when no configured key opens them, and starts when one does', async () => {
+    const db = freshDatabase('sqlite')
+    const oldKey = randomBytes(32)
+    const server = await start(db, oldKey)
+    await server.stop()
+    const database = await openDatabase(db.url)
+    try {
+      // As the first format sealed it, naming no key: v1.<iv>.<tag>.<ciphertext>.
+      const iv = randomBytes(12)
+      const cipher = createCipheriv('aes-256-gcm', oldKey, iv)
+      const body = Buffer.concat([cipher.update('whsec_first', 'utf8'), cipher.final()])
+      const v1 = ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.')
+      await database.db.insertInto('merchants').values({ id: 'mch_firstformat00000000000000', name: 'First', webhook_url: null, webhook_secret_enc: v1, created_at: 1 }).execute()
+    } finally {
+      await database.close()
+    }
+    const newKey = randomBytes(32)
+    await assert.rejects(start(db, newKey), /webhook secrets sealed before key ids were recorded, by a master key not configured/)
+    const rotated = await start(db, newKey, [oldKey])
+    await rotated.stop()
+  })
+})
 
 describe('scanpay master-key reseal', () => {
   it('prints what it sealed again, and a bad previous key is refused before anything runs', async () => {

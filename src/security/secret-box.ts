@@ -54,6 +54,11 @@ export class SecretBox {
     throw new Error('not a sealed secret')
   }
 
+  /** Whether one of the configured master keys has this id (masterKeyId). */
+  hasKey(keyId: string): boolean {
+    return this.#keys.has(keyId)
+  }
+
   /** Whether the current master key sealed this secret (else `scanpay master-key reseal` seals it again). */
   sealedWithCurrentKey(sealed: string): boolean {
     return sealed.startsWith(`v2.${this.#keyId}.`)

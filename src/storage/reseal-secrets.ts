@@ -1,5 +1,6 @@
-// After a master-key rotation: seals every stored secret again under the current master key (SecretBox), so the
-// previous key can be forgotten. Each secret is rewritten by a conditional update that only applies if the row
+// Stored secrets and the master keys that sealed them. After a rotation, resealSecrets seals every stored secret
+// again under the current master key (SecretBox), so the previous key can be forgotten; at start,
+// secretsNoKeyOpens says whether a key that sealed some of them is missing from the configuration. Each secret is rewritten by a conditional update that only applies if the row
 // still holds what was read: a secret changed meanwhile is left as its writer made it (already current).
 import { sql, type Kysely } from 'kysely'
 import type { SecretBox } from '../security/secret-box.ts'
@@ -89,4 +90,39 @@ export async function resealSecrets(db: Kysely<Database>, box: SecretBox, pageSi
     }
   }
   return counts
+}
+
+/** The sealed columns, by table and column, for the start-up check. */
+const SEALED = [
+  { what: 'api key secrets', table: 'api_keys', column: 'secret_enc' },
+  { what: 'webhook secrets', table: 'merchants', column: 'webhook_secret_enc' },
+  { what: 'channel credentials', table: 'channel_credentials', column: 'credentials_enc' },
+] as const
+
+/**
+ * What no configured master key opens, as sentences (none: every key that sealed something is configured).
+ * Secrets that name their key are checked by id for every row; the first format's, which name none, by opening
+ * a few (they were sealed before any rotation, by one key).
+ */
+export async function secretsNoKeyOpens(db: Kysely<Database>, box: SecretBox): Promise<string[]> {
+  const problems: string[] = []
+  for (const { what, table, column } of SEALED) {
+    const named = await sql<{ key_id: string; n: number | string }>`
+      SELECT substr(${sql.ref(column)}, 4, 11) AS key_id, count(*) AS n FROM ${sql.table(table)}
+      WHERE ${sql.ref(column)} LIKE 'v2.%' GROUP BY substr(${sql.ref(column)}, 4, 11)`.execute(db)
+    for (const { key_id, n } of named.rows) {
+      if (!box.hasKey(key_id)) problems.push(`${n} ${what} sealed with master key ${key_id}`)
+    }
+    const unnamed = await sql<{ sealed: string }>`
+      SELECT ${sql.ref(column)} AS sealed FROM ${sql.table(table)} WHERE ${sql.ref(column)} LIKE 'v1.%' LIMIT 3`.execute(db)
+    for (const { sealed } of unnamed.rows) {
+      try {
+        box.decrypt(sealed)
+      } catch {
+        problems.push(`${what} sealed before key ids were recorded, by a master key not configured`)
+        break
+      }
+    }
+  }
+  return problems
 }
