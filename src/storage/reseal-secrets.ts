@@ -1,7 +1,8 @@
-// Stored secrets and the master keys that sealed them. After a rotation, resealSecrets seals every stored secret
-// again under the current master key (SecretBox), so the previous key can be forgotten; at start,
-// secretsNoKeyOpens says whether a key that sealed some of them is missing from the configuration. Each secret is rewritten by a conditional update that only applies if the row
-// still holds what was read: a secret changed meanwhile is left as its writer made it (already current).
+// Stored secrets and the master keys that sealed them (SecretBox). At start, secretsNoKeyOpens says whether a key
+// that sealed some of them is missing from the configuration. After a rotation, resealSecrets seals every one
+// again under the current master key, so the previous key can be forgotten: each by a conditional update that
+// applies only if the row still holds what was read (a secret changed meanwhile was sealed by its writer with the
+// current key already).
 import { sql, type Kysely } from 'kysely'
 import type { SecretBox } from '../security/secret-box.ts'
 import type { Database } from './schema.ts'
@@ -15,6 +16,14 @@ export interface ResealCount {
   current: number
 }
 
+/** Every column that holds a sealed secret. */
+const SEALED = [
+  { what: 'api key secrets', table: 'api_keys', column: 'secret_enc' },
+  { what: 'webhook secrets', table: 'merchants', column: 'webhook_secret_enc' },
+  { what: 'channel credentials', table: 'channel_credentials', column: 'credentials_enc' },
+] as const
+type Sealed = (typeof SEALED)[number]
+
 /** Rows read per statement (each is rewritten alone), so a large table never holds a long transaction. */
 const PAGE = 500
 
@@ -26,7 +35,7 @@ interface SealedColumn {
 }
 
 /** A sealed column of a table keyed by `id`. */
-function keyedById(db: Kysely<Database>, what: string, table: 'api_keys' | 'merchants', column: 'secret_enc' | 'webhook_secret_enc'): SealedColumn {
+function keyedById(db: Kysely<Database>, { what, table, column }: Extract<Sealed, { table: 'api_keys' | 'merchants' }>): SealedColumn {
   return {
     what,
     page: async (after, size) => {
@@ -43,11 +52,11 @@ function keyedById(db: Kysely<Database>, what: string, table: 'api_keys' | 'merc
 
 function columns(db: Kysely<Database>): SealedColumn[] {
   return [
-    keyedById(db, 'api key secrets', 'api_keys', 'secret_enc'),
-    keyedById(db, 'webhook secrets', 'merchants', 'webhook_secret_enc'),
+    keyedById(db, SEALED[0]),
+    keyedById(db, SEALED[1]),
     {
       // Keyed by merchant and channel; the page key joins them with a character neither may contain.
-      what: 'channel credentials',
+      what: SEALED[2].what,
       page: async (after, size) => {
         const [merchant, channel] = after === null ? ['', ''] : after.split('\n')
         const rows = await db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'credentials_enc'])
@@ -91,13 +100,6 @@ export async function resealSecrets(db: Kysely<Database>, box: SecretBox, pageSi
   }
   return counts
 }
-
-/** The sealed columns, by table and column, for the start-up check. */
-const SEALED = [
-  { what: 'api key secrets', table: 'api_keys', column: 'secret_enc' },
-  { what: 'webhook secrets', table: 'merchants', column: 'webhook_secret_enc' },
-  { what: 'channel credentials', table: 'channel_credentials', column: 'credentials_enc' },
-] as const
 
 /**
  * What no configured master key opens, as sentences (none: every key that sealed something is configured).
