@@ -7,6 +7,8 @@
 //   git worktree add ../base <commit> && ln -s "$PWD/node_modules" ../base/node_modules
 //   node --import tsx bench/ab.ts ../base . [--bursts 8] [--seconds 4] [--rounds 1] [--kinds create-bearer,create-hmac]
 //                                 [--rate 5000]   a fixed rate (autocannon) instead of saturating (wrk)
+//                                 [--a-flags "…"] [--b-flags "…"]   node flags for one version's server
+//   The same checkout twice with different flags compares the flags (--b-flags --max-semi-space-size=64).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -22,6 +24,8 @@ const { values: opts, positionals } = parseArgs({
     seconds: { type: 'string', default: '4' },
     kinds: { type: 'string', default: 'create-bearer,create-hmac' },
     rate: { type: 'string' },
+    'a-flags': { type: 'string', default: '' },
+    'b-flags': { type: 'string', default: '' },
   },
 })
 if (positionals.length !== 2) throw new Error('usage: bench/ab.ts <checkout A> <checkout B> [options]')
@@ -45,12 +49,12 @@ interface Server {
 }
 
 /** A new server of one version on an empty SQLite database, with a merchant to drive it. */
-async function startVersion(root: string) {
+async function startVersion(root: string, nodeFlags: string) {
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-ab-'))
   const url = `sqlite:${join(dir, 'ab.db')}`
   const masterKey = newMasterKey()
   const [m] = await makeMerchants(url, masterKey, [{ name: 'A/B Shop', webhookUrl: null }])
-  const server: Server = await startScanPay({ db: url, masterKey, root })
+  const server: Server = await startScanPay({ db: url, masterKey, root, nodeFlags: nodeFlags.split(' ').filter(Boolean) })
   return {
     server,
     merchant: m!,
@@ -70,7 +74,7 @@ for (let round = 1; round <= Number(opts.rounds); round++) {
   for (const kind of opts.kinds!.split(',')) {
     // Both versions run side by side (the idle one costs nothing) and take the load in turns, so that a
     // change of the machine's speed touches both alike.
-    const versions = [await startVersion(roots[0]!), await startVersion(roots[1]!)]
+    const versions = [await startVersion(roots[0]!, opts['a-flags']!), await startVersion(roots[1]!, opts['b-flags']!)]
     try {
       for (let burst = 1; burst <= bursts; burst++) {
         // A then B in odd bursts, B then A in even ones: whichever goes second is not always the same.

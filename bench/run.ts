@@ -20,7 +20,7 @@ import {
   makeMerchants,
   postgresReachable,
   sampleOrders,
-  seedSqliteEvents,
+  seedEvents,
   seedSqliteOrders,
   type BenchDatabase,
 } from './lib/databases.ts'
@@ -420,20 +420,20 @@ function percentile(values: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
 
-async function webhookRun(healthy: number, hanging: number, { probe = false } = {}) {
+async function webhookRun(healthy: number, hanging: number, { probe = false, postgres = false, workers = 1 } = {}) {
   // One origin per merchant endpoint, as distinct merchants' servers would be.
   const sink = await startHelper([join(ROOT, 'bench', 'webhook-sink.mjs'), String(healthy + hanging)])
   const base = `http://127.0.0.1:${sink.port}`
   const origin = (i: number) => `http://127.0.0.1:${sink.ports[i]}`
-  const db = freshSqlite()
+  const db = postgres ? await freshPostgres() : freshSqlite()
   const masterKey = newMasterKey()
   const specs = [
     ...Array.from({ length: healthy }, (_, i) => ({ name: `ok${i}`, webhookUrl: `${origin(i)}/ok/${i}` })),
     ...Array.from({ length: hanging }, (_, i) => ({ name: `hang${i}`, webhookUrl: `${origin(healthy + i)}/hang/${i}` })),
   ]
   const merchants = await makeMerchants(db.url, masterKey, specs)
-  seedSqliteEvents(db.url, merchants.map((m, i) => ({ id: m.merchant_id, notifyUrl: specs[i]!.webhookUrl })), WEBHOOKS_PER_MERCHANT)
-  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development', nodeFlags: profileFlags(`webhooks-${hanging}`) })
+  await seedEvents(db, merchants.map((m, i) => ({ id: m.merchant_id, notifyUrl: specs[i]!.webhookUrl })), WEBHOOKS_PER_MERCHANT)
+  const server = await startScanPay({ db: db.url, masterKey, nodeEnv: 'development', workers: workers > 1 ? workers : undefined, nodeFlags: profileFlags(`webhooks-${hanging}`) })
   const rss = sampleRss(server.pid)
   const want = healthy * WEBHOOKS_PER_MERCHANT
   type Stats = Record<string, { count: number; distinct: number; first: number; last: number }>
@@ -528,7 +528,36 @@ async function webhooksGroup() {
     note: `${api.count} requests; the drain meanwhile: ${Math.round(busy.throughput)} deliveries/s`,
   })
   log(`/healthz during a drain: p50 ${api.p50?.toFixed(1)} p99 ${api.p99?.toFixed(1)} ms`)
-  extra.webhooks = { base, hang, busy }
+  extra.webhooks = { base, hang, busy, postgres: await webhooksOnPostgres() }
+}
+
+/** The same delivery on PostgreSQL, by one process and by two (each due event claimed by exactly one). */
+async function webhooksOnPostgres() {
+  if (!(await postgresReachable())) {
+    log('PostgreSQL unreachable: skipping its webhook delivery')
+    return null
+  }
+  const runs = []
+  for (const workers of [1, 2]) {
+    const label = workers === 1 ? '' : `, --workers ${workers}`
+    log(`webhook delivery on PostgreSQL${label}: 4 merchants × ${WEBHOOKS_PER_MERCHANT} events`)
+    const r = await webhookRun(4, 0, { postgres: true, workers })
+    rows.push({
+      scenario: `webhook delivery, PostgreSQL, 4 endpoints answering 200${label}`,
+      throughput: r.throughput,
+      unit: 'deliveries/s',
+      p50: null,
+      p99: null,
+      errors: r.want - r.delivered + r.duplicates,
+      rssMb: r.rssMb,
+      cpuUsPerRequest: r.cpuUsPerDelivery,
+      // PostgreSQL's own CPU is not in the server's figure; with several workers the parent's main thread is idle.
+      note: `${workers === 1 ? `server main thread ${Math.round(r.mainCpuUsPerDelivery)} µs, ` : ''}sink ${Math.round(r.sinkCpuUsPerDelivery)} µs CPU per delivery; PostgreSQL's own CPU not counted`,
+    })
+    log(`webhooks on PostgreSQL${label}: ${Math.round(r.throughput)}/s, ${Math.round(r.cpuUsPerDelivery)} µs of server CPU a delivery, ${r.duplicates} delivered twice`)
+    runs.push({ workers, ...r })
+  }
+  return runs
 }
 
 async function growthGroup() {

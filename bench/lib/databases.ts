@@ -136,22 +136,50 @@ export function seedSqliteOrders(url: string, merchantId: string, count: number)
  * Stores `perMerchant` pending events for each merchant, due now, as if their orders had just been paid,
  * so the delivery worker finds a ready backlog when it starts.
  */
-export function seedSqliteEvents(url: string, merchants: { id: string; notifyUrl: string }[], perMerchant: number): void {
+export async function seedEvents(db: BenchDatabase, merchants: { id: string; notifyUrl: string }[], perMerchant: number): Promise<void> {
+  if (db.kind === 'sqlite') return seedSqliteEvents(db.url, merchants, perMerchant)
+  const rows = eventRows(merchants, perMerchant)
+  const client = new pg.Client({ connectionString: db.url })
+  await client.connect()
+  try {
+    // One statement per 5,000 rows, each column sent as an array.
+    for (let i = 0; i < rows.length; i += 5_000) {
+      const chunk = rows.slice(i, i + 5_000)
+      await client.query(
+        `INSERT INTO events (merchant_id, id, mode, order_id, type, data, notify_url, created_at, delivery_status, attempt_count, next_attempt_at, locked_until, one_shot)
+         SELECT m, e, 'test', o, 'order.paid', d, u, t, 'pending', 0, t, NULL, 0
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS r(m, e, o, d, u, t)`,
+        [0, 1, 2, 3, 4, 5].map((c) => chunk.map((r) => r[c])),
+      )
+    }
+  } finally {
+    await client.end()
+  }
+}
+
+/** [merchant_id, id, order_id, data, notify_url, created_at] of pending order.paid events, due now. */
+function eventRows(merchants: { id: string; notifyUrl: string }[], perMerchant: number): [string, string, string, string, string, number][] {
+  const now = Date.now()
+  const rows: [string, string, string, string, string, number][] = []
+  for (let i = 0; i < perMerchant; i++) {
+    for (const m of merchants) {
+      const orderId = newId('ord', now)
+      const data = JSON.stringify({ id: orderId, object: 'order', mode: 'test', status: 'paid', out_trade_no: `wh-${i}`, amount: 1234, amount_refunded: 0, currency: 'CNY', subject: 'Latte' })
+      rows.push([m.id, newId('evt', now), orderId, data, m.notifyUrl, now])
+    }
+  }
+  return rows
+}
+
+function seedSqliteEvents(url: string, merchants: { id: string; notifyUrl: string }[], perMerchant: number): void {
   const db = new SQLite(url.slice('sqlite:'.length))
   db.pragma('journal_mode = WAL')
   const insert = db.prepare(
     `INSERT INTO events (merchant_id, id, mode, order_id, type, data, notify_url, created_at, delivery_status, attempt_count, next_attempt_at, locked_until, one_shot)
      VALUES (?, ?, 'test', ?, 'order.paid', ?, ?, ?, 'pending', 0, ?, NULL, 0)`,
   )
-  const now = Date.now()
   db.transaction(() => {
-    for (let i = 0; i < perMerchant; i++) {
-      for (const m of merchants) {
-        const orderId = newId('ord', now)
-        const data = JSON.stringify({ id: orderId, object: 'order', mode: 'test', status: 'paid', out_trade_no: `wh-${i}`, amount: 1234, amount_refunded: 0, currency: 'CNY', subject: 'Latte' })
-        insert.run(m.id, newId('evt', now), orderId, data, m.notifyUrl, now, now)
-      }
-    }
+    for (const [merchantId, id, orderId, data, notifyUrl, at] of eventRows(merchants, perMerchant)) insert.run(merchantId, id, orderId, data, notifyUrl, at, at)
   })()
   db.close()
 }
