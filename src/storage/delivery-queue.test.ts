@@ -132,5 +132,22 @@ for (const [kind, path] of paths as [TestDatabase['name'], string][]) {
       await assert.rejects(queue.recordAndLease([attempt(gone, { delivered: true, nextAttemptAt: null, n: 1 })], null), /are gone/)
       assert.deepEqual(await database.db.selectFrom('webhook_deliveries').select('id').where('event_id', '=', 'evt_gone').execute(), [])
     })
+
+    it('records a round and leases its merchants\' next events together, and leases nothing when the events are gone', async () => {
+      const [lease] = (await queue.recordAndLease([], request(1, () => 10, { atCap: ['mch_b'] }))) as [Lease]
+      const leasedUntil = (at: number) => database.db.selectFrom('events').select('id').where('locked_until', '=', at).execute()
+      const gone: Lease = { ...lease, event: { ...lease.event, id: 'evt_gone_too' } }
+      const next = { recent: ['mch_hang'], discover: false }
+      await assert.rejects(queue.recordAndLease([attempt(gone, { delivered: true, nextAttemptAt: null, n: 1 })], request(2, () => 10, { ...next, leaseUntil: until + 7 })), /are gone/)
+      // The shared commit sends records and claims apart (#recordAndLeaseShared): its claims wait out their lease.
+      if (path !== 'shared commit') assert.deepEqual(await leasedUntil(until + 7), [])
+      const leases = await queue.recordAndLease([attempt(lease, { delivered: true, nextAttemptAt: null, n: 1 })], request(2, () => 10, { ...next, leaseUntil: until + 9 }))
+      assert.equal(leases.length, 2)
+      assert.ok(leases.every((l) => l.event.merchantId === 'mch_hang' && l.event.id !== lease.event.id && l.leaseUntil === until + 9))
+      assert.deepEqual((await leasedUntil(until + 9)).map((r) => r.id).sort(), leases.map((l) => l.event.id).sort())
+      const done = await event('mch_hang', lease.event.id)
+      assert.deepEqual([done.delivery_status, done.locked_until], ['delivered', null])
+      assert.equal((await database.db.selectFrom('webhook_deliveries').select('id').where('event_id', '=', lease.event.id).execute()).length, 1)
+    })
   })
 }
