@@ -8,7 +8,7 @@
 //   npm run bench -- --profile         also profiles the create-order path (node --cpu-prof) and summarizes it
 //   npm run bench -- --soak-seconds 60 a shorter memory soak
 //   npm run bench -- --generator autocannon   drive the load with autocannon even when wrk is installed
-//   npm run bench -- --create-rounds 5  rounds of the Bearer/signed create pair (default 3; 1 with --quick)
+//   npm run bench -- --create-rounds 7  rounds of the Bearer/signed create pair (default 5; 1 with --quick)
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
     'growth-orders': { type: 'string' },
     connections: { type: 'string', default: '64' },
     generator: { type: 'string' },
-    'create-rounds': { type: 'string', default: '3' },
+    'create-rounds': { type: 'string', default: '5' },
   },
 })
 const quick = args.quick!
