@@ -55,14 +55,9 @@ export class SqlEventStore implements EventStore {
   }
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
-    const row = await this.db
-      .selectFrom('events')
-      .selectAll()
-      .where('merchant_id', '=', merchantId)
-      .where('id', '=', id)
-      .where('mode', '=', mode)
-      .executeTakeFirst()
-    return row ? rowToEvent(row) : null
+    // By the primary key alone, the mode checked on the row (as SqlOrderStore.byId, and for the same reason).
+    const row = await this.db.selectFrom('events').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst()
+    return row && row.mode === mode ? rowToEvent(row) : null
   }
 
   async list(f: EventListFilter): Promise<StoredEvent[]> {

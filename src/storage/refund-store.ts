@@ -64,14 +64,9 @@ export class SqlRefundStore implements RefundStore {
   }
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null> {
-    const row = await this.db
-      .selectFrom('refunds')
-      .selectAll()
-      .where('merchant_id', '=', merchantId)
-      .where('id', '=', id)
-      .where('mode', '=', mode)
-      .executeTakeFirst()
-    return row ? rowToRefund(row) : null
+    // By the primary key alone, the mode checked on the row (as SqlOrderStore.byId, and for the same reason).
+    const row = await this.db.selectFrom('refunds').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst()
+    return row && row.mode === mode ? rowToRefund(row) : null
   }
 
   async byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null> {
