@@ -1,5 +1,6 @@
 // Finding an order by its pay token: through the id the token carries, or, for tokens made before tokens
 // carried ids, through the partial index of those; the whole token must match either way.
+// Finding an order by its id: only in its own mode, and on PostgreSQL through an index that starts at the id.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
