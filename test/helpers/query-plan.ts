@@ -1,0 +1,16 @@
+// PostgreSQL's plan for the statement a store method sends: the storage suites check that a look-up reads the
+// index it should, also on a table that was never analyzed (a fresh deployment's first minutes).
+import { CompiledQuery, type Kysely, type KyselyPlugin } from 'kysely'
+import type { Database } from '../../src/storage/schema.ts'
+
+/** Runs `call` on a handle that catches the last statement it sends, then answers EXPLAIN of that statement. */
+export async function planOfLastQuery(db: Kysely<Database>, call: (db: Kysely<Database>) => Promise<unknown>): Promise<string> {
+  let sent: CompiledQuery | undefined
+  const catchQuery: KyselyPlugin = {
+    transformQuery: (args) => ((sent = db.getExecutor().compileQuery(args.node, args.queryId)), args.node),
+    transformResult: async (args) => args.result,
+  }
+  await call(db.withPlugin(catchQuery))
+  const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]))
+  return plan.rows.map((r) => r['QUERY PLAN']).join('\n')
+}
