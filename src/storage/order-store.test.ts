@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { CompiledQuery, sql, type KyselyPlugin } from 'kysely'
-import { dropSchema, freshDatabase, postgresAvailable } from '../../test/helpers/databases.ts'
+import { sql } from 'kysely'
+import { postgresAvailable } from '../../test/helpers/databases.ts'
+import { openFreshDatabase } from '../../test/helpers/fresh-database.ts'
+import { planOfLastQuery } from '../../test/helpers/query-plan.ts'
 import { anOrder } from '../../test/helpers/orders.ts'
 import { PayTokens } from '../core/pay-tokens.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
@@ -83,29 +85,21 @@ describe('SqlOrderStore.byId', () => {
   })
 
   it('reads by the id on PostgreSQL even before the table was ever analyzed', { skip: !postgres && 'PostgreSQL unreachable' }, async () => {
-    const target = freshDatabase('postgres')
-    const database = await openDatabase(target.url, { pgSchema: target.pgSchema })
+    const fresh = await openFreshDatabase('postgres')
     try {
-      await migrate(database.db)
+      const { db } = fresh.database
       // A fresh deployment's first minutes: thousands of one merchant's orders, no statistics yet.
       await sql`INSERT INTO orders (id, merchant_id, mode, status, out_trade_no, amount, amount_refunded, currency, subject, metadata, channels, pay_token, request_hash, created_at, expires_at, updated_at)
         SELECT 'ord_' || lpad(i::text, 26, '0'), 'mch_x', 'test', 'pending', 'o-' || i, 100, 0, 'CNY', 'Latte', '{}', '[]', md5(i::text), md5(i::text), i, i + 900000, i
-        FROM generate_series(1, 20000) AS i`.execute(database.db)
-      // The statement byId sends, caught on its way to the driver.
-      let sent: CompiledQuery | undefined
-      const catchQuery: KyselyPlugin = {
-        transformQuery: (args) => ((sent = database.db.getExecutor().compileQuery(args.node, args.queryId)), args.node),
-        transformResult: async (args) => args.result,
-      }
-      const order = await new SqlOrderStore(database.db.withPlugin(catchQuery)).byId('mch_x', 'test', `ord_${'2500'.padStart(26, '0')}`)
-      assert.equal(order?.outTradeNo, 'o-2500')
-      const plan = await database.db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]))
+        FROM generate_series(1, 20000) AS i`.execute(db)
+      let order: Awaited<ReturnType<SqlOrderStore['byId']>> = null
+      const plan = await planOfLastQuery(db, async (caught) => (order = await new SqlOrderStore(caught).byId('mch_x', 'test', `ord_${'2500'.padStart(26, '0')}`)))
+      assert.equal(order!.outTradeNo, 'o-2500')
       // Either index that starts from the id finds one row; the list index (merchant_id, mode, created_at, id)
       // would walk all 20,000 of the merchant's orders.
-      assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /Index Scan using orders_(pk|id_ix) /)
+      assert.match(plan, /Index Scan using orders_(pk|id_ix) /)
     } finally {
-      await database.close()
-      await dropSchema(target)
+      await fresh.close()
     }
   })
 })
