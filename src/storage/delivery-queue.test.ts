@@ -3,7 +3,10 @@
 // whole (one row per attempt) with each event moved on by its own outcome; leases not used can be given back.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from '../../test/helpers/databases.ts'
+import { CompiledQuery, sql, type Kysely } from 'kysely'
+import type { Database } from './schema.ts'
+import { databaseKinds, dropSchema, freshDatabase, postgresAvailable, type TestDatabase } from '../../test/helpers/databases.ts'
+import { openFreshDatabase } from '../../test/helpers/fresh-database.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { Storage } from './storage.ts'
 import { SqlDeliveryQueue, type Lease, type LeaseRequest, type RecordedAttempt } from './delivery-queue.ts'
@@ -151,3 +154,43 @@ for (const [kind, path] of paths as [TestDatabase['name'], string][]) {
     })
   })
 }
+
+it('reads and moves queue rows by index on PostgreSQL, even before the events table was ever analyzed', { skip: !(await postgresAvailable()) && 'PostgreSQL unreachable' }, async () => {
+  const fresh = await openFreshDatabase('postgres')
+  try {
+    const { db } = fresh.database
+    // 20,000 events already delivered and 50 due, no statistics yet: a fresh deployment's first minute.
+    await sql`INSERT INTO events (merchant_id, id, mode, order_id, type, data, notify_url, created_at, delivery_status, attempt_count, next_attempt_at, locked_until, one_shot)
+      SELECT 'mch_x', 'evt_' || lpad(i::text, 26, '0'), 'test', 'ord_' || i, 'order.paid', '{}', NULL, i,
+        CASE WHEN i > 19950 THEN 'pending' ELSE 'delivered' END, 1, CASE WHEN i > 19950 THEN i ELSE NULL END, NULL, 0
+      FROM generate_series(1, 20000) AS i`.execute(db)
+    // Every statement a round sends, caught as it goes (the queue sends them compiled, through executeQuery).
+    const sent: CompiledQuery[] = []
+    const catching = (trx: Kysely<Database>) =>
+      new Proxy(trx, { get: (target, name) => (name === 'executeQuery' ? (q: CompiledQuery) => (sent.push(q), target.executeQuery(q)) : Reflect.get(target, name)) })
+    const queue = new SqlDeliveryQueue(db, 'postgres', (fn) => db.transaction().execute((trx) => fn(catching(trx))))
+    const lease = request(10, () => 10, { now: 1_000_000, leaseUntil: 1_040_000, recent: ['mch_x'] })
+    const leases = await queue.recordAndLease([], lease)
+    assert.equal(leases.length, 10)
+    await queue.recordAndLease(leases.map((l, n) => attempt(l, { delivered: true, nextAttemptAt: null, n })), lease)
+    assert.ok(sent.length >= 6)
+    // Each statement's plan, under the settings the round gave itself (its first statement).
+    const [settings, ...statements] = sent
+    const plans = await db.transaction().execute(async (trx) => {
+      await trx.executeQuery(CompiledQuery.raw(settings!.sql, [...settings!.parameters]))
+      const explained = []
+      for (const s of statements) {
+        const plan = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${s.sql}`, [...s.parameters]))
+        explained.push(plan.rows.map((r) => r['QUERY PLAN']).join('\n'))
+      }
+      return explained
+    })
+    for (const plan of plans) {
+      // A bitmap scan of the due index re-reads every entry a delivered event left there; a sequential scan
+      // reads every event to find a batch's few.
+      assert.doesNotMatch(plan, /Bitmap Heap Scan|Seq Scan on events/, plan)
+    }
+  } finally {
+    await fresh.close()
+  }
+})

@@ -105,6 +105,16 @@ const STATEMENTS = {
   },
 }
 
+/**
+ * PostgreSQL plans the queue's statements from statistics that lag a table whose rows change state by the
+ * thousand a second (and that no ANALYZE has seen in a fresh deployment's first minute). Two plans it then
+ * picks cost milliseconds per round, growing with the events delivered: a bitmap scan of the due index, which
+ * re-reads every entry a delivered event left there until VACUUM (a plain index scan marks them dead for the
+ * scans after it), and a sequential scan of all events to join a batch's few keys. Every statement here has
+ * an index to use instead, so the lease transaction turns both plans off for itself (docs/performance.md).
+ */
+const QUEUE_PLANS = CompiledQuery.raw(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`)
+
 /** Gives leases back: each event whose lease is still the one given is free to lease again at once. */
 function releaseUpdate(from: string): string {
   return `UPDATE events SET locked_until = NULL ${from} WHERE events.merchant_id = v.merchant_id AND events.id = v.id AND events.locked_until = v.lease`
@@ -161,6 +171,7 @@ export class SqlDeliveryQueue {
     const lease = request && request.limit > 0 ? request : null
     const rows = this.shared ? await this.#recordAndLeaseShared(this.shared, finished, lease) : await this.write(async (trx) => {
       const run: Run = (query) => trx.executeQuery(query)
+      if (this.dialect === 'postgres') await run(QUEUE_PLANS)
       for (const statement of this.#recordStatements(finished)) if ((await run(statement)).numAffectedRows === 0n) throw eventsGone()
       return lease ? this.#claim(run, run, lease) : []
     })
@@ -188,7 +199,12 @@ export class SqlDeliveryQueue {
     // The outcomes' source rows, with only the keys and the lease read.
     const rows = leases.map(({ event, leaseUntil }) => ({ merchant_id: event.merchantId, id: event.id, lease: leaseUntil, status: null, retry_at: null }))
     const query = CompiledQuery.raw(this.#sql.release, [JSON.stringify(rows)])
-    await (this.shared ? this.shared.statement(query) : this.write((trx) => trx.executeQuery(query)))
+    await (this.shared
+      ? this.shared.statement(query)
+      : this.write(async (trx) => {
+          if (this.dialect === 'postgres') await trx.executeQuery(QUEUE_PLANS)
+          return trx.executeQuery(query)
+        }))
   }
 
   /** The finished attempts' rows, then their events moved on: each statement changes a row while the events exist. */
