@@ -59,6 +59,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const clock = options.clock ?? { now: () => Date.now() }
   const database = await openDatabase(config.databaseUrl, {
     pgSchema: options.pgSchema,
+    preparedStatements: config.pgPreparedStatements,
     onPoolError: (err) => logger.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   })
   await migrate(database.db)

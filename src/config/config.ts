@@ -22,6 +22,8 @@ export interface Config {
   /** Most webhook requests in flight at once, and per merchant, so one slow merchant cannot starve the rest. */
   readonly webhookConcurrency: number
   readonly webhookConcurrencyPerMerchant: number
+  /** PostgreSQL: run repeated statements as named prepared statements (off behind a transaction-mode pooler). */
+  readonly pgPreparedStatements: boolean
 }
 
 export interface Flags {
@@ -38,6 +40,13 @@ function positiveInt(name: string, raw: string | number | undefined, fallback: n
   const n = Number(raw)
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
   return n
+}
+
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'on') return true
+  if (raw === 'off') return false
+  throw new Error(`${name} must be on or off, got ${JSON.stringify(raw)}`)
 }
 
 /** SCANPAY_PREVIOUS_MASTER_KEYS: comma-separated, each base64 of 32 bytes, none the current key. */
@@ -92,5 +101,6 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     webhookTimeoutMs: positiveInt('SCANPAY_WEBHOOK_TIMEOUT_MS', env.SCANPAY_WEBHOOK_TIMEOUT_MS, 10_000),
     webhookConcurrency: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY', env.SCANPAY_WEBHOOK_CONCURRENCY, 256),
     webhookConcurrencyPerMerchant: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT', env.SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, 32),
+    pgPreparedStatements: onOff('SCANPAY_PG_PREPARED_STATEMENTS', env.SCANPAY_PG_PREPARED_STATEMENTS, true),
   })
 }

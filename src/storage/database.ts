@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import pg from 'pg'
 import { MIGRATIONS } from './migrations/index.ts'
 import type { Database } from './schema.ts'
+import { prepareStatements } from './pg-prepared.ts'
 import { threadedSqlite, withStatementCache, type RunBatch, type WriterCounts } from './sqlite-thread.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -34,6 +35,11 @@ export interface OpenOptions {
   /** PostgreSQL schema to use (tests isolate themselves in one); created when missing. */
   pgSchema?: string
   poolSize?: number
+  /**
+   * PostgreSQL: each connection parses and plans a repeated statement once (pg-prepared.ts); default on. Off
+   * for a pooler in transaction mode that does not carry prepared statements between server connections.
+   */
+  preparedStatements?: boolean
 }
 
 // int8 (bigint) columns hold millisecond times and minor-unit amounts, all below 2^53: read them as numbers.
@@ -70,7 +76,10 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     pool.on('error', onError)
     // A connection checked out (e.g. mid-transaction) has no listener of the pool's; its query fails on its
     // own, and this keeps the same error from also surfacing as an uncaught exception.
-    pool.on('connect', (client) => client.on('error', onError))
+    pool.on('connect', (client) => {
+      client.on('error', onError)
+      if (options.preparedStatements ?? true) prepareStatements(client)
+    })
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     if (schema) migrationSchemas.set(db, schema)
     const u = new URL(url)

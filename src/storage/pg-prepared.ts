@@ -1,0 +1,30 @@
+// Named prepared statements for PostgreSQL: each connection parses and plans a statement text once, then runs it
+// by name (Bind/Execute only), instead of parsing it anew for every call as node-postgres does by default.
+import type pg from 'pg'
+
+/** Statement texts named so far, shared by all connections: the same text has the same name everywhere. */
+const names = new Map<string, string>()
+/** Past this many texts, new ones run unnamed: texts that vary (IN lists, batch sizes) must not grow it forever. */
+const MAX_NAMED = 500
+
+/**
+ * A statement whose result lists columns by `*` is left unnamed: a migration that adds a column would make its
+ * cached plan fail ("cached plan must not change result type") on every node not yet restarted.
+ */
+function nameOf(text: string): string | undefined {
+  let name = names.get(text)
+  if (name !== undefined || names.size >= MAX_NAMED || text.includes('*')) return name
+  name = `scanpay_${names.size + 1}`
+  names.set(text, name)
+  return name
+}
+
+/** Makes `client` run repeated statement texts as named prepared statements. */
+export function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined) return query(text, values, callback)
+    const name = nameOf(text)
+    return name === undefined ? query(text, values) : query({ name, text, values })
+  }) as typeof client.query
+}
