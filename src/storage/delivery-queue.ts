@@ -2,6 +2,7 @@
 // attempts, a batch at a time.
 import { CompiledQuery, sql, type Kysely, type QueryResult, type Selectable } from 'kysely'
 import type { Dialect } from './database.ts'
+import { EVENT_COLUMNS } from './columns.ts'
 import { rowToEvent } from './event-store.ts'
 import type { Database, EventsTable } from './schema.ts'
 import type { StoredEvent } from '../core/events.ts'
@@ -70,6 +71,9 @@ export interface RecordedAttempt {
   outcome: AttemptOutcome
 }
 
+/** A leased event's columns, named rather than `*` so that PostgreSQL may prepare the claim (pg-prepared.ts). */
+const LEASED = EVENT_COLUMNS.join(', ')
+
 // Statements whose text never changes: a batch travels as one JSON parameter, so each dialect prepares each
 // text once, whatever the batch size. SQLite reads the JSON with json_each, PostgreSQL with jsonb_to_recordset.
 // dueOf reads one merchant's due events through events_merchant_due_ix (migration 0007).
@@ -81,7 +85,7 @@ const STATEMENTS = {
     claim: `UPDATE events SET locked_until = ?
       WHERE (merchant_id, id) IN (SELECT value ->> '$.merchant_id', value ->> '$.id' FROM json_each(?))
         AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= ?)
-      RETURNING *`,
+      RETURNING ${LEASED}`,
     attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
       SELECT value ->> '$.id', value ->> '$.merchant_id', value ->> '$.event_id', value ->> '$.url', value ->> '$.attempted_at',
         value ->> '$.status_code', value ->> '$.latency_ms', value ->> '$.error'
@@ -96,7 +100,7 @@ const STATEMENTS = {
     claim: `UPDATE events SET locked_until = $1
       WHERE (merchant_id, id) IN (SELECT merchant_id, id FROM jsonb_to_recordset($2::jsonb) AS v(merchant_id text, id text))
         AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
-      RETURNING *`,
+      RETURNING ${LEASED}`,
     attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
       SELECT id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error
       FROM jsonb_to_recordset($1::jsonb) AS v(id text, merchant_id text, event_id text, url text, attempted_at bigint,

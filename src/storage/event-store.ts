@@ -5,6 +5,11 @@ import type { Mode } from '../core/order.ts'
 import type { EventListFilter, EventStore } from '../core/ports.ts'
 import type { Database, EventsTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
+import { EVENT_COLUMNS } from './columns.ts'
+import { CompiledOnce } from './compiled-once.ts'
+
+/** Built and compiled once: a text of named columns costs more to build than to run. */
+const eventById = new CompiledOnce()
 
 export function rowToEvent(row: Selectable<EventsTable>): StoredEvent {
   return {
@@ -56,24 +61,25 @@ export class SqlEventStore implements EventStore {
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
     // By the primary key alone, the mode checked on the row (as SqlOrderStore.byId, and for the same reason).
-    const row = await this.db.selectFrom('events').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst()
+    const q = () => this.db.selectFrom('events').select(EVENT_COLUMNS).where('merchant_id', '=', merchantId).where('id', '=', id)
+    const row = (await eventById.execute(this.db, [merchantId, id], q)).rows[0]
     return row && row.mode === mode ? rowToEvent(row) : null
   }
 
   async list(f: EventListFilter): Promise<StoredEvent[]> {
     let q =
       f.orderId === undefined
-        ? this.db.selectFrom('events').selectAll()
+        ? this.db.selectFrom('events').select(EVENT_COLUMNS)
         : // An order has a handful of events: read them all through (merchant_id, order_id), then sort. As one
           // query with ORDER BY … LIMIT, PostgreSQL walked the merchant's list index newest first instead until
           // its first ANALYZE of the table, reading every event of the merchant (docs/performance.md).
           this.db
             .with(
               (cte) => cte('order_events').materialized(),
-              (db) => db.selectFrom('events').selectAll().where('merchant_id', '=', f.merchantId).where('order_id', '=', f.orderId!),
+              (db) => db.selectFrom('events').select(EVENT_COLUMNS).where('merchant_id', '=', f.merchantId).where('order_id', '=', f.orderId!),
             )
             .selectFrom('order_events as events')
-            .selectAll()
+            .select(EVENT_COLUMNS)
     q = q.where('merchant_id', '=', f.merchantId).where('mode', '=', f.mode)
     if (f.before) q = q.where(olderThan(f.before))
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()

@@ -5,6 +5,7 @@ import type { ListedOrder, OrderListFilter, OrderStore } from '../core/ports.ts'
 import { CompiledOnce } from './compiled-once.ts'
 import type { Database, OrdersTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
+import { ORDER_COLUMNS } from './columns.ts'
 
 export function rowToOrder(row: Selectable<OrdersTable>): Order {
   return {
@@ -119,6 +120,9 @@ const listOrders = new Map<number, CompiledOnce>()
 
 /** The checkout's reads: each open page reads its order again every second (http/checkout/checkout-cache.ts). */
 const orderByToken = new CompiledOnce()
+/** The pay path's and the API's look-ups: a text of 24 named columns costs more to build than to run. */
+const orderById = new CompiledOnce()
+const orderByOutTradeNo = new CompiledOnce()
 
 /**
  * The ids of the order a pay token may name (PayTokens.orderIdsOf): under the current master key first, then
@@ -183,18 +187,15 @@ export class SqlOrderStore implements OrderStore {
     // By the primary key alone, the mode checked on the row: with mode in the WHERE, PostgreSQL chose the list
     // index (merchant_id, mode, …) until its first ANALYZE of the table, walking the merchant's rows (20 ms a
     // look-up under a fresh deployment's load, docs/performance.md "The thirteenth round").
-    const row = await this.db.selectFrom('orders').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst()
+    const q = () => this.db.selectFrom('orders').select(ORDER_COLUMNS).where('merchant_id', '=', merchantId).where('id', '=', id)
+    const row = (await orderById.execute(this.db, [merchantId, id], q)).rows[0]
     return row && row.mode === mode ? rowToOrder(row) : null
   }
 
   async byOutTradeNo(merchantId: string, mode: Order['mode'], outTradeNo: string): Promise<Order | null> {
-    const row = await this.db
-      .selectFrom('orders')
-      .selectAll()
-      .where('merchant_id', '=', merchantId)
-      .where('mode', '=', mode)
-      .where('out_trade_no', '=', outTradeNo)
-      .executeTakeFirst()
+    const q = () =>
+      this.db.selectFrom('orders').select(ORDER_COLUMNS).where('merchant_id', '=', merchantId).where('mode', '=', mode).where('out_trade_no', '=', outTradeNo)
+    const row = (await orderByOutTradeNo.execute(this.db, [merchantId, mode, outTradeNo], q)).rows[0]
     return row ? rowToOrder(row) : null
   }
 
@@ -202,7 +203,7 @@ export class SqlOrderStore implements OrderStore {
     const ids = this.locate(token)
     // An id says where to look; only the whole token, compared with the stored one, says it is this order's.
     // A token the current master key did not issue is looked for under each previous key's reading in turn.
-    const q = () => this.db.selectFrom('orders').selectAll().where('pay_token', '=', token)
+    const q = () => this.db.selectFrom('orders').select(ORDER_COLUMNS).where('pay_token', '=', token)
     for (const id of ids) {
       const row = (await orderByToken.execute(this.db, [token, id], () => q().where('id', '=', id))).rows[0]
       if (row) return rowToOrder(row)
@@ -280,7 +281,7 @@ export class SqlOrderStore implements OrderStore {
   async duePendingExpiry(now: number, limit: number): Promise<Order[]> {
     const rows = await this.db
       .selectFrom('orders')
-      .selectAll()
+      .select(ORDER_COLUMNS)
       .where('status', '=', 'pending')
       .where('expires_at', '<=', now)
       .orderBy('expires_at')

@@ -3,6 +3,7 @@ import { sql, type CompiledQuery, type Insertable, type Kysely, type Selectable 
 import type { ChannelName } from '../core/order.ts'
 import type { Payment, PaymentStatus, PaymentStore } from '../core/ports.ts'
 import type { Database, PaymentsTable } from './schema.ts'
+import { PAYMENT_COLUMNS } from './columns.ts'
 
 export function rowToPayment(r: Selectable<PaymentsTable>): Payment {
   return {
@@ -93,14 +94,14 @@ export class SqlPaymentStore implements PaymentStore {
   }
 
   async byId(id: string): Promise<Payment | null> {
-    const r = await this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+    const r = await this.db.selectFrom('payments').select(PAYMENT_COLUMNS).where('id', '=', id).executeTakeFirst()
     return r ? rowToPayment(r) : null
   }
 
   async openAttempt(merchantId: string, orderId: string, channel: ChannelName): Promise<Payment | null> {
     const r = await this.db
       .selectFrom('payments')
-      .selectAll()
+      .select(PAYMENT_COLUMNS)
       .where('merchant_id', '=', merchantId)
       .where('order_id', '=', orderId)
       .where('channel', '=', channel)
@@ -147,7 +148,7 @@ export class SqlPaymentStore implements PaymentStore {
   async dueForCheck(now: number, limit: number): Promise<Payment[]> {
     const rows = await this.db
       .selectFrom('payments')
-      .selectAll()
+      .select(PAYMENT_COLUMNS)
       .where('next_check_at', '<=', now)
       .where('status', 'in', ['pending', 'refund_requested'])
       .orderBy('next_check_at')

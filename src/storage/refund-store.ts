@@ -6,6 +6,11 @@ import type { RefundListFilter, RefundStore } from '../core/ports.ts'
 import type { Refund, RefundStatus } from '../core/refund.ts'
 import type { Database, RefundsTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
+import { REFUND_COLUMNS } from './columns.ts'
+import { CompiledOnce } from './compiled-once.ts'
+
+/** Built and compiled once: a text of named columns costs more to build than to run. */
+const refundById = new CompiledOnce()
 
 export function rowToRefund(row: Selectable<RefundsTable>): Refund {
   return {
@@ -65,14 +70,15 @@ export class SqlRefundStore implements RefundStore {
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null> {
     // By the primary key alone, the mode checked on the row (as SqlOrderStore.byId, and for the same reason).
-    const row = await this.db.selectFrom('refunds').selectAll().where('merchant_id', '=', merchantId).where('id', '=', id).executeTakeFirst()
+    const q = () => this.db.selectFrom('refunds').select(REFUND_COLUMNS).where('merchant_id', '=', merchantId).where('id', '=', id)
+    const row = (await refundById.execute(this.db, [merchantId, id], q)).rows[0]
     return row && row.mode === mode ? rowToRefund(row) : null
   }
 
   async byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null> {
     const row = await this.db
       .selectFrom('refunds')
-      .selectAll()
+      .select(REFUND_COLUMNS)
       .where('merchant_id', '=', merchantId)
       .where('mode', '=', mode)
       .where('out_refund_no', '=', outRefundNo)
@@ -83,7 +89,7 @@ export class SqlRefundStore implements RefundStore {
   async listForOrder(f: RefundListFilter): Promise<Refund[]> {
     let q = this.db
       .selectFrom('refunds')
-      .selectAll()
+      .select(REFUND_COLUMNS)
       .where('merchant_id', '=', f.merchantId)
       .where('order_id', '=', f.orderId)
       .where('mode', '=', f.mode)
@@ -158,7 +164,7 @@ export class SqlRefundStore implements RefundStore {
   async dueForCheck(now: number, limit: number): Promise<Refund[]> {
     const rows = await this.db
       .selectFrom('refunds')
-      .selectAll()
+      .select(REFUND_COLUMNS)
       .where('status', '=', 'pending')
       .where('next_check_at', '<=', now)
       .orderBy('next_check_at')

@@ -3,14 +3,26 @@
 import { CompiledQuery, type Kysely, type KyselyPlugin } from 'kysely'
 import type { Database } from '../../src/storage/schema.ts'
 
-/** Runs `call` on a handle that catches the last statement it sends, then answers EXPLAIN of that statement. */
+/**
+ * Runs `call` on a handle that catches the last statement it sends, built (through a plugin) or already
+ * compiled (compiled-once.ts, through executeQuery), then answers EXPLAIN of that statement.
+ */
 export async function planOfLastQuery(db: Kysely<Database>, call: (db: Kysely<Database>) => Promise<unknown>): Promise<string> {
   let sent: CompiledQuery | undefined
   const catchQuery: KyselyPlugin = {
     transformQuery: (args) => ((sent = db.getExecutor().compileQuery(args.node, args.queryId)), args.node),
     transformResult: async (args) => args.result,
   }
-  await call(db.withPlugin(catchQuery))
+  const built = db.withPlugin(catchQuery)
+  const catching = new Proxy(built, {
+    get: (target, name) => {
+      if (name === 'executeQuery') return (query: CompiledQuery) => ((sent = query), target.executeQuery(query))
+      // Kysely's methods read private fields: they must run on the instance itself, not on the proxy.
+      const value = Reflect.get(target, name)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  await call(catching)
   const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]))
   return plan.rows.map((r) => r['QUERY PLAN']).join('\n')
 }
