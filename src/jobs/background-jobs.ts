@@ -1,5 +1,6 @@
 // Periodic work every node runs: expiring due orders, settling refunds whose outcome is not yet known,
-// reconciling channel payments nobody told us about, and purging spent nonces and idempotency records.
+// reconciling channel payments nobody told us about, purging spent nonces and idempotency records, and on
+// PostgreSQL analyzing a new table's first rows.
 // Each job runs in its own lane, so a slow channel cannot hold up expiry. Each is safe to run on many nodes
 // at once: the moves are conditional, the checks claimed, the purges idempotent.
 import type { Logger } from 'pino'
@@ -12,6 +13,7 @@ import type { RefundDeps } from '../core/use-cases/refund-deps.ts'
 import type { Storage } from '../storage/storage.ts'
 
 const PURGE_INTERVAL_MS = 60_000
+const FIRST_ANALYZE_INTERVAL_MS = 5_000
 
 /** One job on its own timer: the next run starts an interval after the previous one ended, never overlapping. */
 class Lane {
@@ -78,6 +80,13 @@ export class BackgroundJobs {
         await storage.idempotency.purgeExpired(now)
       }, logger),
     ]
+    const firstAnalyze = storage.firstAnalyze
+    if (firstAnalyze) {
+      lanes.push(new Lane('first-analyze', FIRST_ANALYZE_INTERVAL_MS, async () => {
+        const analyzed = await firstAnalyze.run()
+        if (analyzed.length > 0) logger.info({ tables: analyzed }, 'analyzed tables PostgreSQL had no statistics for yet')
+      }, logger))
+    }
     if (refundDeps) {
       lanes.push(new Lane('settle-refunds', intervalMs, async () => {
         const settled = await reconcilePendingRefunds(refundDeps)

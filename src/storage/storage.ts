@@ -9,6 +9,7 @@ import { applyChanges, GroupCommit } from './group-commit.ts'
 import { OrderInsertBatcher } from './order-insert-batcher.ts'
 import { SqlIdempotencyStore } from './idempotency-store.ts'
 import { SqlMerchantStore } from './merchant-store.ts'
+import { FirstAnalyze } from './first-analyze.ts'
 import { SqlNonceStore } from './nonce-store.ts'
 import { SqlOrderStore, type LocateToken } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
@@ -36,6 +37,8 @@ export class Storage implements Transactor {
   readonly nonces: SqlNonceStore
   readonly idempotency: SqlIdempotencyStore
   readonly deliveries: SqlDeliveryQueue
+  /** PostgreSQL: analyzes a table's first thousand rows rather than wait for autovacuum (first-analyze.ts). */
+  readonly firstAnalyze: FirstAnalyze | null
   readonly #payments: SqlPaymentStore
   /** SQLite: concurrent transactions share one fsync (see group-commit.ts). PostgreSQL groups commits itself. */
   readonly #group: GroupCommit<Database> | null
@@ -68,6 +71,7 @@ export class Storage implements Transactor {
       group ? { changes: (queries) => group.runChanges(queries), statement: (query) => group.runCompiled(query) } : undefined,
     )
     this.#orderInserts = this.#group ? null : new OrderInsertBatcher((fn) => this.writeStatement(fn))
+    this.firstAnalyze = database.dialect === 'postgres' ? new FirstAnalyze(db) : null
   }
 
   insertOrder(order: Order, guard?: WriteGuard): Promise<boolean> {
