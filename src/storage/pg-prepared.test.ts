@@ -31,18 +31,22 @@ describe('PostgreSQL prepared statements', { skip: !postgres && 'PostgreSQL unre
     await dropSchema(target)
   })
 
-  it('runs a repeated statement by name, and leaves `*` results and statements without parameters unnamed', async () => {
+  it('runs a repeated statement by name, and leaves `*` results, statements without parameters and multi-row inserts unnamed', async () => {
     const db = await open()
     const insert = (id: string) => db.insertInto('shelf').values({ id, amount: 5 })
     for (const id of ['a', 'b']) await insert(id).execute()
     const byId = (id: string) => db.selectFrom('shelf').select(['id', 'amount']).where('id', '=', id)
     assert.deepEqual(await byId('b').execute(), [{ id: 'b', amount: 5 }])
     await db.selectFrom('shelf').selectAll().where('id', '=', 'a').execute()
+    // A multi-row insert of 40 parameters: prepared, it would hold memory in proportion to its rows.
+    const many = Array.from({ length: 20 }, (_, i) => ({ id: `many${i}`, amount: i }))
+    await db.insertInto('shelf').values(many).execute()
     const statements = await prepared(db)
     const texts = statements.map((s) => s.statement)
     assert.ok(texts.includes(insert('x').compile().sql), texts.join('\n'))
     assert.ok(texts.includes(byId('x').compile().sql), texts.join('\n'))
     assert.ok(statements.every((s) => s.name.startsWith('scanpay_') && !s.statement.includes('*')), texts.join('\n'))
+    assert.ok(!texts.includes(db.insertInto('shelf').values(many).compile().sql), 'the 20-row insert is not prepared')
   })
 
   it('keeps answering after a migration adds a column to a table its statements read', async () => {

@@ -4,8 +4,14 @@ import type pg from 'pg'
 
 /** Statement texts named so far, shared by all connections: the same text has the same name everywhere. */
 const names = new Map<string, string>()
-/** Past this many texts, new ones run unnamed: texts that vary (IN lists, batch sizes) must not grow it forever. */
-const MAX_NAMED = 500
+/** Past this many texts, new ones run unnamed: texts that vary (IN lists) must not grow it forever. */
+const MAX_NAMED = 200
+/**
+ * Statements with more parameters run unnamed: a prepared statement stays in its connection's memory, and a
+ * multi-row insert's grows with its rows (128 batch sizes of the order insert took 93 MB of one PostgreSQL
+ * backend; one-row statements take tens of KB). Every statement of a single row fits under it.
+ */
+const MAX_PARAMETERS = 32
 
 /**
  * A statement whose result lists columns by `*` is left unnamed: a migration that adds a column would make its
@@ -23,7 +29,9 @@ function nameOf(text: string): string | undefined {
 export function prepareStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
   client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined) return query(text, values, callback)
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || values.length > MAX_PARAMETERS || callback !== undefined) {
+      return query(text, values, callback)
+    }
     const name = nameOf(text)
     return name === undefined ? query(text, values) : query({ name, text, values })
   }) as typeof client.query
