@@ -2,7 +2,8 @@
 // only once a minute: a fresh deployment's first minute of orders ran on guesses, and some of them walked a
 // merchant's whole list index to find one row (docs/performance.md, the thirteenth and fourteenth rounds).
 // This analyzes a table of ours once it has filled enough to matter and was never analyzed; after that,
-// autovacuum keeps its statistics, and the check stops.
+// autovacuum keeps its statistics. The check is one read of pg_stat_user_tables every few seconds, and stops
+// once no table of ours is left unanalyzed.
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './schema.ts'
 
