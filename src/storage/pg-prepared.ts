@@ -25,7 +25,7 @@ function nameOf(text: string): string | undefined {
   return name
 }
 
-/** Makes `client` run repeated statement texts as named prepared statements. */
+/** Makes `client` run each statement text as a named prepared statement: parsed on its first run there, then reused. */
 export function prepareStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
   client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
