@@ -3,10 +3,10 @@
 // whole (one row per attempt) with each event moved on by its own outcome; leases not used can be given back.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { CompiledQuery, sql, type Kysely } from 'kysely'
-import type { Database } from './schema.ts'
+import { CompiledQuery, sql } from 'kysely'
 import { databaseKinds, dropSchema, freshDatabase, postgresAvailable, type TestDatabase } from '../../test/helpers/databases.ts'
 import { openFreshDatabase } from '../../test/helpers/fresh-database.ts'
+import { catchingCompiled } from '../../test/helpers/query-plan.ts'
 import { migrate, openDatabase, type OpenDatabase } from './database.ts'
 import { Storage } from './storage.ts'
 import { SqlDeliveryQueue, type Lease, type LeaseRequest, type RecordedAttempt } from './delivery-queue.ts'
@@ -166,9 +166,7 @@ it('reads and moves queue rows by index on PostgreSQL, even before the events ta
       FROM generate_series(1, 20000) AS i`.execute(db)
     // Every statement a round sends, caught as it goes (the queue sends them compiled, through executeQuery).
     const sent: CompiledQuery[] = []
-    const catching = (trx: Kysely<Database>) =>
-      new Proxy(trx, { get: (target, name) => (name === 'executeQuery' ? (q: CompiledQuery) => (sent.push(q), target.executeQuery(q)) : Reflect.get(target, name)) })
-    const queue = new SqlDeliveryQueue(db, 'postgres', (fn) => db.transaction().execute((trx) => fn(catching(trx))))
+    const queue = new SqlDeliveryQueue(db, 'postgres', (fn) => db.transaction().execute((trx) => fn(catchingCompiled(trx, (q) => sent.push(q)))))
     const lease = request(10, () => 10, { now: 1_000_000, leaseUntil: 1_040_000, recent: ['mch_x'] })
     const leases = await queue.recordAndLease([], lease)
     assert.equal(leases.length, 10)

@@ -13,16 +13,20 @@ export async function planOfLastQuery(db: Kysely<Database>, call: (db: Kysely<Da
     transformQuery: (args) => ((sent = db.getExecutor().compileQuery(args.node, args.queryId)), args.node),
     transformResult: async (args) => args.result,
   }
-  const built = db.withPlugin(catchQuery)
-  const catching = new Proxy(built, {
+  const catching = catchingCompiled(db.withPlugin(catchQuery), (query) => (sent = query))
+  await call(catching)
+  const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]))
+  return plan.rows.map((r) => r['QUERY PLAN']).join('\n')
+}
+
+/** `db` whose executeQuery also tells `caught` each statement it is given already compiled (compiled-once.ts). */
+export function catchingCompiled<T extends Kysely<any>>(db: T, caught: (query: CompiledQuery) => void): T {
+  return new Proxy(db, {
     get: (target, name) => {
-      if (name === 'executeQuery') return (query: CompiledQuery) => ((sent = query), target.executeQuery(query))
+      if (name === 'executeQuery') return (query: CompiledQuery) => (caught(query), target.executeQuery(query))
       // Kysely's methods read private fields: they must run on the instance itself, not on the proxy.
       const value = Reflect.get(target, name)
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-  await call(catching)
-  const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${sent!.sql}`, [...sent!.parameters]))
-  return plan.rows.map((r) => r['QUERY PLAN']).join('\n')
 }
