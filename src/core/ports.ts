@@ -118,16 +118,9 @@ export interface RefundListFilter {
  * refund statuses). Every move is a conditional UPDATE whose row count says who won.
  */
 export interface RefundStore {
-  /** Inserts unless (merchant, mode, out_refund_no) exists; true when this call inserted it. */
-  insertIfAbsent(refund: Refund): Promise<boolean>
   byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null>
   byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null>
   listForOrder(filter: RefundListFilter): Promise<Refund[]>
-  /**
-   * Reserves `amount` of the order for a new refund, only while the order is paid or partially refunded and
-   * its pending and succeeded refunds stay within what was paid; false when refused.
-   */
-  reserveOnOrder(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Promise<boolean>
   /** Gives a failed refund's reservation back to the order. */
   releaseOnOrder(refund: Refund, now: number): Promise<boolean>
   /** Adds a succeeded refund to the order's amount_refunded and moves it to partially_refunded or refunded. */
@@ -186,6 +179,13 @@ export interface Changes {
    */
   succeededPayment(payment: Payment, reopenFrom: readonly PaymentStatus[]): Change
   insertEvent(event: NewEvent): Change
+  /** A new refund; changes nothing when (merchant, mode, out_refund_no) exists. */
+  insertRefund(refund: Refund): Change
+  /**
+   * Reserves `amount` of the order for a new refund, only while the order is paid or partially refunded and
+   * its pending and succeeded refunds stay within what was paid; changes nothing when refused.
+   */
+  reserveRefund(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Change
 }
 
 export interface Transactor {

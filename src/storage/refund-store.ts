@@ -1,6 +1,6 @@
 // Refunds in SQL, and the refund accounting on their order's row. Every move is a conditional UPDATE: the
 // row count says who won, and the order's columns can only move within what was paid.
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { sql, type CompiledQuery, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Mode, Order } from '../core/order.ts'
 import type { RefundListFilter, RefundStore } from '../core/ports.ts'
 import type { Refund, RefundStatus } from '../core/refund.ts'
@@ -39,8 +39,9 @@ export function rowToRefund(row: Selectable<RefundsTable>): Refund {
 export class SqlRefundStore implements RefundStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insertIfAbsent(r: Refund): Promise<boolean> {
-    const inserted = await this.db
+  /** The refund inserted, as a change for Storage.applyChanges: it changes nothing when (merchant, mode, out_refund_no) exists. */
+  insertChange(r: Refund): CompiledQuery {
+    return this.db
       .insertInto('refunds')
       .values({
         id: r.id,
@@ -64,8 +65,7 @@ export class SqlRefundStore implements RefundStore {
         check_count: r.checkCount,
       })
       .onConflict((oc) => oc.columns(['merchant_id', 'mode', 'out_refund_no']).doNothing())
-      .executeTakeFirst()
-    return inserted.numInsertedOrUpdatedRows === 1n
+      .compile()
   }
 
   async byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null> {
@@ -98,18 +98,21 @@ export class SqlRefundStore implements RefundStore {
     return rows.map(rowToRefund)
   }
 
-  async reserveOnOrder(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Promise<boolean> {
-    // One statement checks and reserves: PostgreSQL re-evaluates the WHERE on the row it waited for, and
-    // SQLite runs one writer at a time, so two concurrent refunds can never both fit into the same room.
-    const r = await this.db
+  /**
+   * `amount` reserved on the order for a new refund, as a change: only while the order is paid or partially
+   * refunded and its pending and succeeded refunds stay within what was paid. One statement checks and reserves:
+   * PostgreSQL re-evaluates the WHERE on the row it waited for, and SQLite runs one writer at a time, so two
+   * concurrent refunds can never both fit into the same room.
+   */
+  reserveOnOrderChange(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): CompiledQuery {
+    return this.db
       .updateTable('orders')
       .set((eb) => ({ amount_refund_reserved: eb('amount_refund_reserved', '+', amount), updated_at: now }))
       .where('merchant_id', '=', order.merchantId)
       .where('id', '=', order.id)
       .where('status', 'in', ['paid', 'partially_refunded'])
       .where(sql<boolean>`amount_refund_reserved + ${amount} <= amount`)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+      .compile()
   }
 
   async releaseOnOrder(refund: Refund, now: number): Promise<boolean> {

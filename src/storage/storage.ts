@@ -105,6 +105,8 @@ export class Storage implements Transactor {
     paymentsDueNow: (order, now) => change({ ...this.#payments.dueNowChange(order.merchantId, order.id, now), mayChangeNothing: true }),
     succeededPayment: (payment, reopenFrom) => change(this.#payments.succeededChange(payment, reopenFrom)),
     insertEvent: (event) => change(this.events.insertChange(event)),
+    insertRefund: (refund) => change(this.refunds.insertChange(refund)),
+    reserveRefund: (order, amount, now) => change(this.refunds.reserveOnOrderChange(order, amount, now)),
   }
 
   async applyChanges(changes: readonly Change[]): Promise<number | null> {

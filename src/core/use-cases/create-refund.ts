@@ -20,7 +20,7 @@ export interface CreateRefundResult {
   created: boolean
 }
 
-/** Thrown inside the transaction to roll back the refund row when the order refuses the reservation. */
+/** The answer when the order refuses the reservation (the refund row is undone with it). */
 function refusal(order: Order | null, amount: number): AppError {
   if (!order || !isRefundable(order.status)) {
     return new AppError('order_not_refundable', `the order is ${order?.status ?? 'gone'}; only paid or partially_refunded orders can be refunded`)
@@ -83,14 +83,13 @@ export async function createRefund(
     nextCheckAt: now + nextRefundCheckDelay(0),
     checkCount: 0,
   }
-  const inserted = await deps.tx.transaction(async (w) => {
-    // The unique (merchant, mode, out_refund_no) key decides a race between two twins of one request.
-    if (!(await w.refunds.insertIfAbsent(refund))) return false
-    if (!(await w.refunds.reserveOnOrder(order, refund.amount, now))) {
-      throw refusal(await w.orders.byId(merchantId, mode, order.id), refund.amount)
-    }
-    return true
-  })
+  // One unit of two changes, sent whole (no transaction held open between statements): the unique
+  // (merchant, mode, out_refund_no) key decides a race between two twins of one request (the insert changes
+  // nothing), and the order's reservation refuses a refund that does not fit (both are undone).
+  const { insertRefund, reserveRefund } = deps.tx.changes
+  const unmet = await deps.tx.applyChanges([insertRefund(refund), reserveRefund(order, refund.amount, now)])
+  if (unmet === 1) throw refusal(await oneStatement(deps, (w) => w.orders.byId(merchantId, mode, order.id)), refund.amount)
+  const inserted = unmet === null
   if (!inserted) {
     const twin = await oneStatement(deps, (w) => w.refunds.byOutRefundNo(merchantId, mode, input.outRefundNo))
     if (!twin) throw new Error('refund vanished after a conflicting insert')
