@@ -121,14 +121,6 @@ export interface RefundStore {
   byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null>
   byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null>
   listForOrder(filter: RefundListFilter): Promise<Refund[]>
-  /** Gives a failed refund's reservation back to the order. */
-  releaseOnOrder(refund: Refund, now: number): Promise<boolean>
-  /** Adds a succeeded refund to the order's amount_refunded and moves it to partially_refunded or refunded. */
-  applyToOrder(refund: Refund, now: number): Promise<boolean>
-  /** pending → succeeded; false when it was no longer pending. */
-  markSucceeded(refund: Refund, channelRefundNo: string, now: number): Promise<boolean>
-  /** pending → failed; false when it was no longer pending. */
-  markFailed(refund: Refund, reason: string, now: number): Promise<boolean>
   /** Pending refunds whose next check is due, oldest first. */
   dueForCheck(now: number, limit: number): Promise<Refund[]>
   /** Claims the next check of a pending refund (so one node asks the channel), pushing the one after back. */
@@ -186,6 +178,17 @@ export interface Changes {
    * its pending and succeeded refunds stay within what was paid; changes nothing when refused.
    */
   reserveRefund(order: Pick<Order, 'merchantId' | 'id'>, amount: number, now: number): Change
+  /** The refund moves from pending to succeeded; changes nothing when it is no longer pending. */
+  refundSucceeded(refund: Refund, channelRefundNo: string, now: number): Change
+  /** The refund moves from pending to failed; changes nothing when it is no longer pending. */
+  refundFailed(refund: Refund, reason: string, now: number): Change
+  /**
+   * A succeeded refund added to its order's amount_refunded (the order becomes partially_refunded or refunded),
+   * within the order's reservation; changes nothing unless amount_refunded is still `refundedBefore`.
+   */
+  applyRefund(refund: Refund, refundedBefore: number, now: number): Change
+  /** A failed refund's reservation given back; changes nothing unless amount_refunded is still `refundedBefore`. */
+  releaseRefund(refund: Refund, refundedBefore: number, now: number): Change
 }
 
 export interface Transactor {

@@ -115,19 +115,27 @@ export class SqlRefundStore implements RefundStore {
       .compile()
   }
 
-  async releaseOnOrder(refund: Refund, now: number): Promise<boolean> {
-    const r = await this.db
+  /**
+   * A failed refund's reservation given back to the order, as a change: only while the order's amount_refunded
+   * is still `refundedBefore` (what the event that reports it was written from).
+   */
+  releaseOnOrderChange(refund: Refund, refundedBefore: number, now: number): CompiledQuery {
+    return this.db
       .updateTable('orders')
       .set((eb) => ({ amount_refund_reserved: eb('amount_refund_reserved', '-', refund.amount), updated_at: now }))
       .where('merchant_id', '=', refund.merchantId)
       .where('id', '=', refund.orderId)
+      .where('amount_refunded', '=', refundedBefore)
       .where(sql<boolean>`amount_refund_reserved - ${refund.amount} >= amount_refunded`)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+      .compile()
   }
 
-  async applyToOrder(refund: Refund, now: number): Promise<boolean> {
-    const r = await this.db
+  /**
+   * A succeeded refund added to the order's amount_refunded, which moves it to partially_refunded or refunded,
+   * as a change: only within the order's reservation, and while amount_refunded is still `refundedBefore`.
+   */
+  applyToOrderChange(refund: Refund, refundedBefore: number, now: number): CompiledQuery {
+    return this.db
       .updateTable('orders')
       .set({
         amount_refunded: sql<number>`amount_refunded + ${refund.amount}`,
@@ -137,31 +145,23 @@ export class SqlRefundStore implements RefundStore {
       .where('merchant_id', '=', refund.merchantId)
       .where('id', '=', refund.orderId)
       .where('status', 'in', ['paid', 'partially_refunded'])
+      .where('amount_refunded', '=', refundedBefore)
       .where(sql<boolean>`amount_refunded + ${refund.amount} <= amount_refund_reserved`)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+      .compile()
   }
 
-  async markSucceeded(refund: Refund, channelRefundNo: string, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('refunds')
-      .set({ status: 'succeeded', channel_refund_no: channelRefundNo, succeeded_at: now, updated_at: now })
-      .where('merchant_id', '=', refund.merchantId)
-      .where('id', '=', refund.id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+  /** pending → succeeded, as a change. */
+  succeededChange(refund: Refund, channelRefundNo: string, now: number): CompiledQuery {
+    return this.#pending(refund).set({ status: 'succeeded', channel_refund_no: channelRefundNo, succeeded_at: now, updated_at: now }).compile()
   }
 
-  async markFailed(refund: Refund, reason: string, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('refunds')
-      .set({ status: 'failed', failure_reason: reason, failed_at: now, updated_at: now })
-      .where('merchant_id', '=', refund.merchantId)
-      .where('id', '=', refund.id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+  /** pending → failed, as a change. */
+  failedChange(refund: Refund, reason: string, now: number): CompiledQuery {
+    return this.#pending(refund).set({ status: 'failed', failure_reason: reason, failed_at: now, updated_at: now }).compile()
+  }
+
+  #pending(refund: Refund) {
+    return this.db.updateTable('refunds').where('merchant_id', '=', refund.merchantId).where('id', '=', refund.id).where('status', '=', 'pending')
   }
 
   async dueForCheck(now: number, limit: number): Promise<Refund[]> {

@@ -107,6 +107,10 @@ export class Storage implements Transactor {
     insertEvent: (event) => change(this.events.insertChange(event)),
     insertRefund: (refund) => change(this.refunds.insertChange(refund)),
     reserveRefund: (order, amount, now) => change(this.refunds.reserveOnOrderChange(order, amount, now)),
+    refundSucceeded: (refund, channelRefundNo, now) => change(this.refunds.succeededChange(refund, channelRefundNo, now)),
+    refundFailed: (refund, reason, now) => change(this.refunds.failedChange(refund, reason, now)),
+    applyRefund: (refund, refundedBefore, now) => change(this.refunds.applyToOrderChange(refund, refundedBefore, now)),
+    releaseRefund: (refund, refundedBefore, now) => change(this.refunds.releaseOnOrderChange(refund, refundedBefore, now)),
   }
 
   async applyChanges(changes: readonly Change[]): Promise<number | null> {
