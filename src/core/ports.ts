@@ -62,6 +62,13 @@ export interface OrderStore {
   countByStatus(): Promise<Record<string, number>>
 }
 
+/** What a payment's move may set besides its status. */
+export interface PaymentMoveFields {
+  channelTradeNo?: string
+  unexpected?: boolean
+  nextCheckAt?: number | null
+}
+
 export interface PaymentStore {
   insert(payment: Payment): Promise<void>
   /** By our payment id alone: it is the channel's out_trade_no, so a notification names it. */
@@ -69,10 +76,10 @@ export interface PaymentStore {
   /** The open (pending) attempt of an order through a channel, newest first. */
   openAttempt(merchantId: string, orderId: string, channel: ChannelName): Promise<Payment | null>
   /**
-   * Inserts a new open (pending) attempt unless the order already has one through that channel, and returns
-   * the one that is open: the new one, or the one a concurrent opener inserted first.
+   * Inserts a new open (pending) attempt unless the order already has one through that channel (a concurrent
+   * opener's, inserted first): true when this call inserted it. One statement.
    */
-  insertOpen(payment: Payment): Promise<Payment>
+  insertOpen(payment: Payment): Promise<boolean>
   setQrContent(payment: Payment, qrContent: string, now: number): Promise<void>
   /** Conditional move of one attempt: only from one of `from`; false when another writer got there first. */
   move(
@@ -80,7 +87,7 @@ export interface PaymentStore {
     from: readonly PaymentStatus[],
     to: PaymentStatus,
     now: number,
-    set?: { channelTradeNo?: string; unexpected?: boolean; nextCheckAt?: number | null },
+    set?: PaymentMoveFields,
   ): Promise<boolean>
   /** Open attempts and unexpected payments awaiting their refund whose next check is due, oldest first. */
   dueForCheck(now: number, limit: number): Promise<Payment[]>
@@ -170,6 +177,8 @@ export interface Changes {
    * of `reopenFrom` (a channel attempt opened earlier). An existing row in another status changes nothing.
    */
   succeededPayment(payment: Payment, reopenFrom: readonly PaymentStatus[]): Change
+  /** PaymentStore.move as a change: changes nothing unless the payment's status is one of `from`. */
+  movePayment(payment: Pick<Payment, 'merchantId' | 'id'>, from: readonly PaymentStatus[], to: PaymentStatus, now: number, set?: PaymentMoveFields): Change
   insertEvent(event: NewEvent): Change
   /** A new refund; changes nothing when (merchant, mode, out_refund_no) exists. */
   insertRefund(refund: Refund): Change

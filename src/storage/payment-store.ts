@@ -1,7 +1,7 @@
 // Payments in SQL: one row per customer attempt through a channel. Every move is a conditional UPDATE.
 import { sql, type CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName } from '../core/order.ts'
-import type { Payment, PaymentStatus, PaymentStore } from '../core/ports.ts'
+import type { Payment, PaymentMoveFields, PaymentStatus, PaymentStore } from '../core/ports.ts'
 import type { Database, PaymentsTable } from './schema.ts'
 import { PAYMENT_COLUMNS } from './columns.ts'
 
@@ -68,18 +68,15 @@ export class SqlPaymentStore implements PaymentStore {
       .compile()
   }
 
-  async insertOpen(p: Payment): Promise<Payment> {
-    // The partial unique index of migration 0005 arbitrates: a second opener's row is dropped, not an error,
-    // and it reads back the winner's (on PostgreSQL the insert waits for the winner to commit first).
+  async insertOpen(p: Payment): Promise<boolean> {
+    // The partial unique index of migration 0005 arbitrates: a second opener's row is dropped, not an error
+    // (on PostgreSQL the insert waits for the winner to commit first).
     const r = await this.db
       .insertInto('payments')
       .values(paymentRow({ ...p, status: 'pending' }))
       .onConflict((oc) => oc.columns(['merchant_id', 'order_id', 'channel']).where(sql<boolean>`status = 'pending'`).doNothing())
       .executeTakeFirst()
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 1) return { ...p, status: 'pending' }
-    const open = await this.openAttempt(p.merchantId, p.orderId, p.channel)
-    if (!open) throw new Error(`no open ${p.channel} attempt for ${p.orderId} after a conflicting insert`)
-    return open
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1
   }
 
   /** The order's open channel attempts fall due for a check now, as a change (there may be none). */
@@ -127,9 +124,15 @@ export class SqlPaymentStore implements PaymentStore {
     from: readonly PaymentStatus[],
     to: PaymentStatus,
     now: number,
-    set: { channelTradeNo?: string; unexpected?: boolean; nextCheckAt?: number | null } = {},
+    set: PaymentMoveFields = {},
   ): Promise<boolean> {
-    const r = await this.db
+    const r = await this.db.executeQuery(this.moveChange(p, from, to, now, set))
+    return r.numAffectedRows === 1n
+  }
+
+  /** move() as a change for Storage.applyChanges. */
+  moveChange(p: Pick<Payment, 'merchantId' | 'id'>, from: readonly PaymentStatus[], to: PaymentStatus, now: number, set: PaymentMoveFields = {}): CompiledQuery {
+    return this.db
       .updateTable('payments')
       .set({
         status: to,
@@ -141,8 +144,7 @@ export class SqlPaymentStore implements PaymentStore {
       .where('merchant_id', '=', p.merchantId)
       .where('id', '=', p.id)
       .where('status', 'in', [...from])
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
+      .compile()
   }
 
   async dueForCheck(now: number, limit: number): Promise<Payment[]> {

@@ -104,6 +104,7 @@ export class Storage implements Transactor {
     markExpired: (order, now) => change(this.orders.markExpiredChange(order, now)),
     paymentsDueNow: (order, now) => change({ ...this.#payments.dueNowChange(order.merchantId, order.id, now), mayChangeNothing: true }),
     succeededPayment: (payment, reopenFrom) => change(this.#payments.succeededChange(payment, reopenFrom)),
+    movePayment: (payment, from, to, now, set) => change(this.#payments.moveChange(payment, from, to, now, set)),
     insertEvent: (event) => change(this.events.insertChange(event)),
     insertRefund: (refund) => change(this.refunds.insertChange(refund)),
     reserveRefund: (order, amount, now) => change(this.refunds.reserveOnOrderChange(order, amount, now)),

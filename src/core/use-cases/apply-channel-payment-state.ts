@@ -32,14 +32,13 @@ export interface ChannelStateInput {
 }
 
 async function load(deps: ChannelPaymentDeps, input: ChannelStateInput): Promise<{ payment: Payment; order: Order } | null> {
-  return deps.tx.transaction(async (w) => {
-    const payment = await w.payments.byId(input.paymentId)
-    if (!payment || payment.channel !== input.channel) return null
-    if (input.merchantId !== undefined && payment.merchantId !== input.merchantId) return null
-    // Real channels pay live orders only; the sandbox never reaches here.
-    const order = await w.orders.byId(payment.merchantId, 'live', payment.orderId)
-    return order ? { payment, order } : null
-  })
+  // Two reads on their own: every write that follows is conditional, so they need not share a snapshot.
+  const payment = await oneStatement(deps, (w) => w.payments.byId(input.paymentId))
+  if (!payment || payment.channel !== input.channel) return null
+  if (input.merchantId !== undefined && payment.merchantId !== input.merchantId) return null
+  // Real channels pay live orders only; the sandbox never reaches here.
+  const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
+  return order ? { payment, order } : null
 }
 
 export async function applyChannelPaymentState(deps: ChannelPaymentDeps, input: ChannelStateInput): Promise<ChannelStateOutcome> {
@@ -77,19 +76,19 @@ export async function applyChannelPaymentState(deps: ChannelPaymentDeps, input: 
 }
 
 /**
- * The money arrived but the order no longer wants it: recorded (payment.unexpected, in the same transaction)
+ * The money arrived but the order no longer wants it: recorded (payment.unexpected, in the same unit of changes)
  * and given back through the channel at once. A refund whose outcome is unknown is settled by the reconciler.
  */
 async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Payment, order: Order, channelTradeNo: string): Promise<ChannelStateOutcome> {
   const now = deps.clock.now()
   const recorded: Payment = { ...payment, status: 'refund_requested', channelTradeNo, unexpected: true, updatedAt: now, nextCheckAt: now + nextPaymentCheckDelay(0) }
-  const won = await deps.tx.transaction(async (w) => {
-    if (!(await w.payments.move(payment, ['pending', 'closed', 'failed'], 'refund_requested', now, { channelTradeNo, unexpected: true, nextCheckAt: recorded.nextCheckAt }))) {
-      return false
-    }
-    await w.events.insert(orderEvent(deps, 'payment.unexpected', order, now, unexpectedEventData(deps, order, recorded)))
-    return true
-  })
+  // One unit, sent whole: the move (only from an open or ended attempt) and the event that reports it.
+  const c = deps.tx.changes
+  const unmet = await deps.tx.applyChanges([
+    c.movePayment(payment, ['pending', 'closed', 'failed'], 'refund_requested', now, { channelTradeNo, unexpected: true, nextCheckAt: recorded.nextCheckAt }),
+    c.insertEvent(orderEvent(deps, 'payment.unexpected', order, now, unexpectedEventData(deps, order, recorded))),
+  ])
+  const won = unmet === null
   if (!won) return 'duplicate'
   deps.listener.eventsWritten()
   const channel = deps.channel(payment.channel)

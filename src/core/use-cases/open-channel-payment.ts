@@ -48,7 +48,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   // The row exists before the channel hears of it: whatever happens next, the reconciler knows to ask. Two
   // first opens at once (two taps, two nodes) insert one row between them; the second goes on with the first's
   // attempt, and asking the channel again with the same out_trade_no gives back the same channel order.
-  const payment = existing ?? (await deps.tx.transaction((w) => w.payments.insertOpen(candidate)))
+  const payment = existing ?? (await insertOpen(deps, candidate))
   if (payment.qrContent) return { paymentId: payment.id, qrContent: payment.qrContent, created: false }
 
   let qrContent: string | undefined
@@ -65,4 +65,12 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
   await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
+}
+
+/** The new attempt, or the one a concurrent opener inserted first: two statements, neither holding the other. */
+async function insertOpen(deps: Pick<ChannelPaymentDeps, 'tx'>, candidate: Payment): Promise<Payment> {
+  if (await oneStatement(deps, (w) => w.payments.insertOpen(candidate))) return { ...candidate, status: 'pending' }
+  const open = await oneStatement(deps, (w) => w.payments.openAttempt(candidate.merchantId, candidate.orderId, candidate.channel))
+  if (!open) throw new Error(`no open ${candidate.channel} attempt for ${candidate.orderId} after a conflicting insert`)
+  return open
 }
