@@ -42,12 +42,12 @@ async function settle(
   for (let read = 0; read < SETTLE_READS; read++) {
     const before = await oneStatement(deps, (w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
     if (!before) throw new Error(`refund ${refund.id} has no order`)
-    // Refused again with nothing moved: the order itself refuses the move (its reservation does not cover it).
-    if (before.amountRefunded === refundedAtRefusal) throw new Error(uncovered)
     const { changes, after } = plan(before)
     const unmet = await deps.tx.applyChanges(changes)
     if (unmet === null) return after
     if (unmet === 0) return null
+    // Refused twice by the order as it stood: not a race, the order itself refuses (no reservation covers it).
+    if (before.amountRefunded === refundedAtRefusal) throw new Error(uncovered)
     refundedAtRefusal = before.amountRefunded
   }
   throw new Error(`refund ${refund.id}: its order kept moving; gave up settling it after ${SETTLE_READS} reads`)
