@@ -25,78 +25,72 @@ async function current(deps: RefundDeps, refund: Refund): Promise<Refund> {
 /** Reads of the order a settlement makes at most, when other refunds of the same order keep moving it. */
 const SETTLE_READS = 50
 
+/** A refund's settlement at a time: its own move, its order's, and the event that reports both. */
+interface Settlement {
+  /** The refund as the settlement leaves it. */
+  next: Refund
+  /** The refund's move: it changes nothing once the refund is no longer pending. */
+  refundMove: Change
+  /** The order's move from the order as read, and the order it leaves. */
+  orderMove(before: Order): { change: Change; after: Order }
+  /** Why the order refuses the move when it does so with nothing moved in between. */
+  uncovered: string
+}
+
 /**
  * Settles a pending refund as one unit of changes sent whole, so no transaction is held open while the order
  * is read (on SQLite that held the writer): the refund's move, the order's and the event that reports them,
  * the event written from the order as read. The order's move is conditional on its amount_refunded still being
  * what was read, so the event says what was written; when another refund moved it meanwhile, the order is read
- * again. Returns the order after, or null when the refund was no longer pending.
+ * again. Returns the refund as it now stands (another settlement's, if that came first).
  */
-async function settle(
-  deps: RefundDeps,
-  refund: Refund,
-  uncovered: string,
-  plan: (before: Order) => { changes: readonly Change[]; after: Order },
-): Promise<Order | null> {
+async function settle(deps: RefundDeps, refund: Refund, type: EventType, settlement: (now: number) => Settlement): Promise<Refund> {
+  const now = deps.clock.now()
+  const s = settlement(now)
   let refundedAtRefusal: number | null = null
   for (let read = 0; read < SETTLE_READS; read++) {
     const before = await oneStatement(deps, (w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
     if (!before) throw new Error(`refund ${refund.id} has no order`)
-    const { changes, after } = plan(before)
-    const unmet = await deps.tx.applyChanges(changes)
-    if (unmet === null) return after
-    if (unmet === 0) return null
+    const { change, after } = s.orderMove(before)
+    const event = deps.tx.changes.insertEvent(refundEvent(deps, type, s.next, after, now))
+    const unmet = await deps.tx.applyChanges([s.refundMove, change, event])
+    if (unmet === null) {
+      deps.listener.orderChanged(after)
+      deps.listener.eventsWritten()
+      return s.next
+    }
+    if (unmet === 0) return current(deps, refund)
     // Refused twice by the order as it stood: not a race, the order itself refuses (no reservation covers it).
-    if (before.amountRefunded === refundedAtRefusal) throw new Error(uncovered)
+    if (before.amountRefunded === refundedAtRefusal) throw new Error(s.uncovered)
     refundedAtRefusal = before.amountRefunded
   }
   throw new Error(`refund ${refund.id}: its order kept moving; gave up settling it after ${SETTLE_READS} reads`)
 }
 
 /** pending → succeeded: the order's amount_refunded grows and it becomes partially_refunded or refunded. */
-export async function completeRefund(deps: RefundDeps, refund: Refund, channelRefundNo: string): Promise<Refund> {
-  const now = deps.clock.now()
-  const next: Refund = { ...refund, status: 'succeeded', channelRefundNo, succeededAt: now, updatedAt: now }
-  const c = deps.tx.changes
-  // The reservation made at creation guarantees room; if it is missing, the whole move is refused.
-  const order = await settle(deps, refund, `refund ${refund.id} is not covered by its order's refund reservation`, (before) => {
-    const refunded = before.amountRefunded + refund.amount
-    const after: Order = { ...before, amountRefunded: refunded, status: refunded >= before.amount ? 'refunded' : 'partially_refunded', updatedAt: now }
-    return {
-      after,
-      changes: [
-        c.refundSucceeded(refund, channelRefundNo, now),
-        c.applyRefund(refund, before.amountRefunded, now),
-        c.insertEvent(refundEvent(deps, 'refund.succeeded', next, after, now)),
-      ],
-    }
-  })
-  if (!order) return current(deps, refund)
-  deps.listener.orderChanged(order)
-  deps.listener.eventsWritten()
-  return next
+export function completeRefund(deps: RefundDeps, refund: Refund, channelRefundNo: string): Promise<Refund> {
+  return settle(deps, refund, 'refund.succeeded', (now) => ({
+    next: { ...refund, status: 'succeeded', channelRefundNo, succeededAt: now, updatedAt: now },
+    refundMove: deps.tx.changes.refundSucceeded(refund, channelRefundNo, now),
+    orderMove: (before) => {
+      const refunded = before.amountRefunded + refund.amount
+      const status = refunded >= before.amount ? 'refunded' : 'partially_refunded'
+      return { change: deps.tx.changes.applyRefund(refund, before.amountRefunded, now), after: { ...before, amountRefunded: refunded, status, updatedAt: now } }
+    },
+    // The reservation made at creation guarantees room; if it is missing, the whole move is refused.
+    uncovered: `refund ${refund.id} is not covered by its order's refund reservation`,
+  }))
 }
 
 /** pending → failed: the amount it reserved is free to refund again. */
-export async function failRefund(deps: RefundDeps, refund: Refund, reason: string): Promise<Refund> {
-  const now = deps.clock.now()
+export function failRefund(deps: RefundDeps, refund: Refund, reason: string): Promise<Refund> {
   const failureReason = reason.slice(0, 500)
-  const next: Refund = { ...refund, status: 'failed', failureReason, failedAt: now, updatedAt: now }
-  const c = deps.tx.changes
-  const order = await settle(deps, refund, `refund ${refund.id} has no reservation on its order to release`, (before) => {
-    const after: Order = { ...before, updatedAt: now }
-    return {
-      after,
-      changes: [
-        c.refundFailed(refund, failureReason, now),
-        c.releaseRefund(refund, before.amountRefunded, now),
-        c.insertEvent(refundEvent(deps, 'refund.failed', next, after, now)),
-      ],
-    }
-  })
-  if (!order) return current(deps, refund)
-  deps.listener.eventsWritten()
-  return next
+  return settle(deps, refund, 'refund.failed', (now) => ({
+    next: { ...refund, status: 'failed', failureReason, failedAt: now, updatedAt: now },
+    refundMove: deps.tx.changes.refundFailed(refund, failureReason, now),
+    orderMove: (before) => ({ change: deps.tx.changes.releaseRefund(refund, before.amountRefunded, now), after: { ...before, updatedAt: now } }),
+    uncovered: `refund ${refund.id} has no reservation on its order to release`,
+  }))
 }
 
 /** Applies what the channel said; a pending answer changes nothing. Returns the refund as it now stands. */
