@@ -29,7 +29,7 @@ import { printSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-p
 import { stealWindow } from './lib/steal.ts'
 import { cpuMs, freePort, mainThreadCpuMs, killAll, newMasterKey, ROOT, runJson, sampleRss, sleep, startHelper, startScanPay, stopChild } from './lib/processes.ts'
 import { machine, table, writeResults, type Row } from './lib/report.ts'
-import { median, medianRound, pairedRatio } from './lib/rounds.ts'
+import { interleavedRounds, median, medianRound, pairedRatio, throughputs } from './lib/rounds.ts'
 import { wrkAvailable } from './wrk.mjs'
 
 const GROUPS = ['ceilings', 'create-sqlite', 'checkout', 'create-pg', 'pay-latency', 'pay-latency-pg', 'webhooks', 'webhooks-pg', 'growth', 'soak'] as const
@@ -233,7 +233,6 @@ async function createSqliteGroup() {
   // Paired: each round's signed figure against the Bearer figure of the same minute.
   const { ratios, median: ratio } = pairedRatio(bearerRuns, hmacRuns)
   const errors = (runs: LoadResult[]) => runs.reduce((n, r) => n + r.errors, 0)
-  const spread = (runs: LoadResult[]) => runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
   const figures = (r: LoadResult) => ({
     throughput: r.throughput,
     p50: r.latency.p50,
@@ -245,7 +244,7 @@ async function createSqliteGroup() {
   extra.createSqliteRounds = { rounds: CREATE_ROUNDS, bearer: bearerRuns.map(figures), hmac: hmacRuns.map(figures), ratios }
   const commits = (runs: LoadResult[]) => median(runs.map((r) => r.commitsPerRequest ?? 0)).toFixed(3)
   const roundsNote = (runs: LoadResult[]) =>
-    `${CREATE_ROUNDS > 1 ? `median of ${CREATE_ROUNDS} rounds: ${spread(runs)}; ` : ''}${commits(runs)} commits per request`
+    `${CREATE_ROUNDS > 1 ? `median of ${CREATE_ROUNDS} rounds: ${throughputs(runs)}; ` : ''}${commits(runs)} commits per request`
   row(`create order, Bearer, SQLite, ${CONNECTIONS} conns`, { ...bearer, errors: errors(bearerRuns) }, {
     unit: 'orders/s',
     ceiling: 'bare http',
@@ -503,21 +502,19 @@ async function webhooksGroup() {
   // Endpoints that all answer, against the same with one more merchant whose endpoint hangs, in interleaved
   // rounds paired by round (as the create-sqlite group pairs its two kinds): one run of each had read the
   // hang's cost at 0.80–1.04 × in full runs of one code on one guest.
-  const baseRuns: WebhookRunResult[] = []
-  const hangRuns: WebhookRunResult[] = []
-  for (let round = 1; round <= WEBHOOK_ROUNDS; round++) {
-    for (const hanging of round % 2 === 1 ? [0, 1] : [1, 0]) {
-      log(`webhook delivery: 4 merchants × ${WEBHOOKS_PER_MERCHANT} events, endpoints answer 200${hanging ? ', and one merchant whose endpoint hangs' : ''}; round ${round} of ${WEBHOOK_ROUNDS}`)
-      const r = await webhookRun(4, hanging)
-      log(`  ${Math.round(r.throughput)}/s, ${Math.round(r.cpuUsPerDelivery)} µs of server CPU a delivery (main thread ${Math.round(r.mainCpuUsPerDelivery)})`)
-      ;(hanging ? hangRuns : baseRuns).push(r)
-    }
+  let round = 0
+  const run = (hanging: number) => async () => {
+    log(`webhook delivery: 4 merchants × ${WEBHOOKS_PER_MERCHANT} events, endpoints answer 200${hanging ? ', and one merchant whose endpoint hangs' : ''}; round ${Math.ceil(++round / 2)} of ${WEBHOOK_ROUNDS}`)
+    const r = await webhookRun(4, hanging)
+    log(`  ${Math.round(r.throughput)}/s, ${Math.round(r.cpuUsPerDelivery)} µs of server CPU a delivery (main thread ${Math.round(r.mainCpuUsPerDelivery)})`)
+    return r
   }
+  const { a: baseRuns, b: hangRuns } = await interleavedRounds(WEBHOOK_ROUNDS, run(0), run(1))
   const base = medianRound(baseRuns)
   const hang = medianRound(hangRuns)
   const { ratios, median: ratio } = pairedRatio(baseRuns, hangRuns)
   const lost = (runs: WebhookRunResult[]) => runs.reduce((n, r) => n + r.want - r.delivered + r.duplicates, 0)
-  const rounds = (runs: WebhookRunResult[]) => (WEBHOOK_ROUNDS > 1 ? `median of ${WEBHOOK_ROUNDS} rounds: ${runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')}; ` : '')
+  const rounds = (runs: WebhookRunResult[]) => (WEBHOOK_ROUNDS > 1 ? `median of ${WEBHOOK_ROUNDS} rounds: ${throughputs(runs)}; ` : '')
   rows.push({
     scenario: `webhook delivery, 4 endpoints answering 200`,
     throughput: base.throughput,
@@ -605,33 +602,32 @@ async function growthGroup() {
   // in the same minute, read 0.78 and 1.07 × in two full runs of the same code on one guest. Each empty run has
   // a new database; the stored orders stay, and each round of creates adds to them.
   const label = `${(GROWTH_ORDERS / 1e6).toLocaleString()} M`
-  const emptyRuns: LoadResult[] = []
-  const storedRuns: LoadResult[] = []
-  for (let round = 1; round <= GROWTH_ROUNDS; round++) {
-    for (const which of round % 2 === 1 ? (['empty', 'stored'] as const) : (['stored', 'empty'] as const)) {
-      log(`growth: create order on ${which === 'empty' ? 'an empty database' : `${label} stored orders`}, round ${round} of ${GROWTH_ROUNDS}`)
-      if (which === 'empty') {
-        const empty = await freshSqliteServer('growth-empty')
-        emptyRuns.push(await loadOn(empty.server.pid, { url: empty.server.url, kind: 'create-bearer', secret: empty.m.test.secret }))
-        await empty.server.stop()
-        await empty.db.drop()
-      } else {
-        const stored = await startScanPay({ db: db.url, masterKey })
-        storedRuns.push(await loadOn(stored.pid, { url: stored.url, kind: 'create-bearer', secret: m!.test.secret }))
-        await stored.stop()
-      }
-    }
+  let round = 0
+  const onEmpty = async () => {
+    log(`growth: create order on an empty database, round ${Math.ceil(++round / 2)} of ${GROWTH_ROUNDS}`)
+    const empty = await freshSqliteServer('growth-empty')
+    const r = await loadOn(empty.server.pid, { url: empty.server.url, kind: 'create-bearer', secret: empty.m.test.secret })
+    await empty.server.stop()
+    await empty.db.drop()
+    return r
   }
+  const onStored = async () => {
+    log(`growth: create order on ${label} stored orders, round ${Math.ceil(++round / 2)} of ${GROWTH_ROUNDS}`)
+    const stored = await startScanPay({ db: db.url, masterKey })
+    const r = await loadOn(stored.pid, { url: stored.url, kind: 'create-bearer', secret: m!.test.secret })
+    await stored.stop()
+    return r
+  }
+  const { a: emptyRuns, b: storedRuns } = await interleavedRounds(GROWTH_ROUNDS, onEmpty, onStored)
   const create = medianRound(storedRuns)
   const { ratios, median: ratio } = pairedRatio(emptyRuns, storedRuns)
-  const rounds = (runs: LoadResult[]) => runs.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
   row(`growth: create order, ${label} orders stored`, { ...create, errors: storedRuns.reduce((n, r) => n + r.errors, 0) }, {
     unit: 'orders/s',
     ceiling: 'empty db',
     ratio,
     target: 'within 15 % of empty',
     met: ratio >= 0.85 && storedRuns.every((r) => r.errors === 0),
-    note: `rounds on the stored orders ${rounds(storedRuns)}/s, on an empty database ${rounds(emptyRuns)}/s; ratio: the median of each round's pair (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+    note: `rounds on the stored orders ${throughputs(storedRuns)}/s, on an empty database ${throughputs(emptyRuns)}/s; ratio: the median of each round's pair (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
   })
   const server = await startScanPay({ db: db.url, masterKey })
   const url = server.url

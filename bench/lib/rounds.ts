@@ -20,3 +20,20 @@ export function pairedRatio(a: readonly { throughput: number }[], b: readonly { 
   const ratios = b.map((r, i) => r.throughput / a[i]!.throughput)
   return { ratios, median: median(ratios) }
 }
+
+/**
+ * Runs `a` and `b` once each per round, who goes first swapping every round, so that a drift of the machine's
+ * speed touches both alike; pairedRatio then compares them round by round.
+ */
+export async function interleavedRounds<R>(rounds: number, a: () => Promise<R>, b: () => Promise<R>): Promise<{ a: R[]; b: R[] }> {
+  const runs = { a: [] as R[], b: [] as R[] }
+  for (let round = 1; round <= rounds; round++) {
+    for (const side of round % 2 === 1 ? (['a', 'b'] as const) : (['b', 'a'] as const)) runs[side].push(await (side === 'a' ? a : b)())
+  }
+  return runs
+}
+
+/** The rounds' throughputs, as a note lists them: "17,150, 16,966, 14,381". */
+export function throughputs(rounds: readonly { throughput: number }[]): string {
+  return rounds.map((r) => Math.round(r.throughput).toLocaleString('en-US')).join(', ')
+}
