@@ -2,10 +2,11 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely'
+import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely'
 import pg from 'pg'
 import { MIGRATIONS } from './migrations/index.ts'
 import type { Database } from './schema.ts'
+import { OwnSchemaPostgresDialect } from './pg-introspector.ts'
 import { prepareStatements } from './pg-prepared.ts'
 import { threadedSqlite, withStatementCache, type RunBatch, type WriterCounts } from './sqlite-thread.ts'
 
@@ -80,7 +81,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       client.on('error', onError)
       if (options.preparedStatements ?? true) prepareStatements(client)
     })
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) })
     if (schema) migrationSchemas.set(db, schema)
     const u = new URL(url)
     return {
