@@ -7,11 +7,17 @@ const names = new Map<string, string>()
 /** Past this many texts, new ones run unnamed: texts that vary (IN lists) must not grow it forever. */
 const MAX_NAMED = 200
 /**
- * Statements with more parameters run unnamed: a prepared statement stays in its connection's memory, and a
- * multi-row insert's grows with its rows (128 batch sizes of the order insert took 93 MB of one PostgreSQL
- * backend; one-row statements take tens of KB). Every statement of a single row fits under it.
+ * Statements with more parameters run unnamed: a prepared statement stays in its connection's memory. Every
+ * statement of a single row fits under it, and so does a unit of changes sent as one statement
+ * (pg-unit-statement.ts: a pay's three changes take 36 to 41).
  */
-const MAX_PARAMETERS = 32
+const MAX_PARAMETERS = 64
+/**
+ * A multi-row insert (`values ($1, $2), ($3, $4)`) runs unnamed whatever its size: its text changes with its row
+ * count and its prepared statement grows with its rows (128 batch sizes of the order insert took 93 MB of one
+ * PostgreSQL backend; one-row statements take tens of KB).
+ */
+const SEVERAL_ROWS = /\), \(\$/
 
 /**
  * A statement whose result lists columns by `*` is left unnamed: a migration that adds a column would make its
@@ -29,7 +35,7 @@ function nameOf(text: string): string | undefined {
 export function prepareStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
   client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || values.length > MAX_PARAMETERS || callback !== undefined) {
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || values.length > MAX_PARAMETERS || callback !== undefined || SEVERAL_ROWS.test(text)) {
       return query(text, values, callback)
     }
     const name = nameOf(text)

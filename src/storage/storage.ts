@@ -14,6 +14,7 @@ import { SqlNonceStore } from './nonce-store.ts'
 import { SqlOrderStore, type LocateToken } from './order-store.ts'
 import { SqlPaymentStore } from './payment-store.ts'
 import { SqlRefundStore } from './refund-store.ts'
+import { unitStatement, unmetChange, undoneByConflict } from './pg-unit-statement.ts'
 import { PreconditionUnmet, type UnitChange } from './sqlite-thread.ts'
 import type { Database } from './schema.ts'
 
@@ -116,8 +117,21 @@ export class Storage implements Transactor {
 
   async applyChanges(changes: readonly Change[]): Promise<number | null> {
     const queries = changes as readonly unknown[] as readonly UnitChange[]
-    const r = this.#group ? await this.#group.runChanges(queries) : await applyChanges((fn) => this.database.db.transaction().execute(fn), queries)
-    return r.unmet ?? null
+    if (this.#group) return (await this.#group.runChanges(queries)).unmet ?? null
+    // PostgreSQL: one statement where the unit allows it (pg-unit-statement.ts), else a transaction; a conflict
+    // that undid the statement runs it again as a transaction, whose statements answer it precisely.
+    const statement = unitStatement(queries)
+    if (statement) {
+      try {
+        await this.database.db.executeQuery(statement)
+        return null
+      } catch (error) {
+        const unmet = unmetChange(error)
+        if (unmet !== null) return unmet
+        if (!undoneByConflict(error)) throw error
+      }
+    }
+    return (await applyChanges((fn) => this.database.db.transaction().execute(fn), queries)).unmet ?? null
   }
 
   /**

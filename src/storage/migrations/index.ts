@@ -8,6 +8,7 @@ import { m0005OneOpenPayment } from './0005-one-open-payment.ts'
 import { m0006OrderStatusListIndex } from './0006-order-status-list-index.ts'
 import { m0007EventsMerchantDueIndex } from './0007-events-merchant-due-index.ts'
 import { m0008OrdersById } from './0008-orders-by-id.ts'
+import { m0009UnitUnmetFunction } from './0009-unit-unmet-function.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-order-status-list-index': m0006OrderStatusListIndex,
   '0007-events-merchant-due-index': m0007EventsMerchantDueIndex,
   '0008-orders-by-id': m0008OrdersById,
+  '0009-unit-unmet-function': m0009UnitUnmetFunction,
 }
