@@ -132,6 +132,8 @@ process.stdout.write(
       .sort((a, b) => b[1] - a[1])
       .slice(0, 3)
       .map(([second, ms]) => ({ second, ms: Math.round(ms) })),
+    // Every second's slowest, in order: how long a backlog from the warm-up takes to drain.
+    worstBySecond: [...slowestBySecond].sort((a, b) => a[0] - b[0]).map(([, ms]) => Math.round(ms)),
     warmup: { payments: warmup, latency: { p50: pct(warmupLatencies, 50), p99: pct(warmupLatencies, 99), max: pct(warmupLatencies, 100) } },
   }) + '\n',
 )

@@ -369,6 +369,7 @@ async function payLatencyGroup(postgres = false) {
     latency: { p50: number; p99: number; max: number }
     payLatency: { p50: number; p99: number }
     slowestSeconds: { second: number; ms: number }[]
+    worstBySecond: number[]
     warmup: { payments: number; latency: { p50: number | null; p99: number | null; max: number | null } }
   }>([join(ROOT, 'bench', 'pay-driver.mjs'), JSON.stringify({ url: server.url, secret: m!.test.secret, rate: 500, seconds: PAY_SECONDS, warmupSeconds: WARMUP })])
   const peak = rss.stop()
@@ -392,6 +393,7 @@ async function payLatencyGroup(postgres = false) {
   })
   log(`pay latency${on} p50 ${r.latency.p50?.toFixed(1)} p99 ${r.latency.p99?.toFixed(1)} missing ${r.missing}; warm-up p99 ${r.warmup.latency.p99?.toFixed(1)}`)
   log(`slowest seconds (from the first pay, warm-up included): ${r.slowestSeconds.map((s) => `${s.second} s: ${s.ms} ms`).join(', ')}; ${commits}`)
+  log(`each second's slowest, ms: ${r.worstBySecond.join(' ')}`)
 }
 
 /**
