@@ -531,6 +531,21 @@ function linkTests(t: { readonly server: TestServer }) {
     assert.equal((await get(`${url}&amount=1`)).status, 400, 'repeated parameter')
   })
 
+  it('payment link: opens when shared in WeChat, which appends its own parameters', async () => {
+    const outTradeNo = nextNo()
+    const res = await get(`${link({ outTradeNo })}&from=singlemessage&isappinstalled=0`)
+    assert.equal(res.status, 303)
+    assert.equal((await ordersByNo(t.server, outTradeNo)).length, 1)
+    // The checkout page it leads to, shared in turn.
+    const page = await get(`${t.server.url}${res.headers.get('location')}?from=groupmessage&isappinstalled=0`)
+    assert.equal(page.status, 200)
+    assert.match(page.text, /Latte/)
+    // Anything else added to a link is still tampering.
+    const other = nextNo()
+    assert.equal((await get(`${link({ outTradeNo: other })}&note=x`)).status, 403)
+    assert.equal((await ordersByNo(t.server, other)).length, 0)
+  })
+
   it('payment link: an out_trade_no already used with other details is a 409 page', async () => {
     const order = await newOrder(t.server, { amount: 999 })
     const page = await get(link({ outTradeNo: order.out_trade_no }))

@@ -22,6 +22,11 @@ describe('readLinkQuery', () => {
     assert.deepEqual(readLinkQuery('amount=1&amount=2'), { repeated: 'amount' })
   })
 
+  it('sets aside what WeChat appends to a shared link, however often it was shared', () => {
+    assert.deepEqual({ ...params('a=1&from=singlemessage&isappinstalled=0') }, { a: '1' })
+    assert.deepEqual({ ...params('a=1&from=groupmessage&isappinstalled=0&scene=1&clicktime=1764150900&enterid=1764150900&from=timeline') }, { a: '1' })
+  })
+
   it('is not fooled by names that exist on Object.prototype', () => {
     assert.deepEqual({ ...params('constructor=1&toString=2') }, { constructor: '1', toString: '2' })
   })

@@ -35,12 +35,22 @@ export function isPlausibleKeyId(keyId: string): boolean {
 }
 
 /**
- * The query as name → value. A repeated name is malformed: the signature covers one value per name, and
- * which of two a reader would take is exactly the ambiguity an attacker looks for.
+ * What chat apps append to a link shared in them: WeChat adds `from` (singlemessage, groupmessage, timeline) and
+ * `isappinstalled`, some of its versions `scene`, `clicktime` and `enterid`. None of them is ever a link's own
+ * (validateLinkParams refuses them) and none changes what a link describes, so they are set aside before the
+ * signature is checked: a signed link a customer shares with a friend in WeChat still opens, instead of 403.
+ */
+const SHARE_PARAMETERS = new Set(['from', 'isappinstalled', 'scene', 'clicktime', 'enterid'])
+
+/**
+ * The query as name → value, without what a chat app appended (SHARE_PARAMETERS). A repeated name is malformed:
+ * the signature covers one value per name, and which of two a reader would take is exactly the ambiguity an
+ * attacker looks for.
  */
 export function readLinkQuery(rawQuery: string): { params: Record<string, string> } | { repeated: string } {
   const params: Record<string, string> = Object.create(null)
   for (const [name, value] of new URLSearchParams(rawQuery)) {
+    if (SHARE_PARAMETERS.has(name)) continue
     if (Object.hasOwn(params, name)) return { repeated: name }
     params[name] = value
   }
