@@ -37,7 +37,9 @@ describe('unitStatement', () => {
     const unit = unitStatement([first, second])!
     assert.ok(unit.sql.startsWith('with c0 as (update "orders" set "status" = $1, "updated_at" = $2 where "id" = $3 and "status" = $4 returning 1), c1 as (insert into "events" '))
     assert.match(unit.sql, /values \(\$5, \$6, .*\$17\) returning 1\)/)
-    assert.match(unit.sql, /select case when \(select count\(\*\) from c0\) = 0 then scanpay_unmet\(0\) when \(select count\(\*\) from c1\) = 0 then scanpay_unmet\(1\) end as unmet$/)
+    assert.match(unit.sql, /select case when not exists \(select 1 from c0\) then scanpay_unmet\(0\) when not exists \(select 1 from c1\) then scanpay_unmet\(1\) end as unmet$/)
+    // Named and prepared by pg-prepared.ts, which leaves out any text with `*`.
+    assert.ok(!unit.sql.includes('*'))
     assert.deepEqual(unit.parameters, [...first.parameters, ...second.parameters])
   })
 
@@ -61,7 +63,7 @@ describe('unitStatement', () => {
 
   it('never raises for a change that may change nothing, and still runs it in its turn', () => {
     const unit = unitStatement([close('ord_1', 5), { ...event('evt_1'), mayChangeNothing: true }])!
-    assert.match(unit.sql, /when \(select count\(\*\) from c1\) < 0 then null end/)
+    assert.match(unit.sql, /when \(select count\(1\) from c1\) < 0 then null end/)
   })
 
   it('leaves to a transaction a unit that writes one table twice, reads another change\'s table, or returns rows', () => {

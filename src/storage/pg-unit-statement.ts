@@ -3,8 +3,8 @@
 // one snapshot and one commit (autocommit), with the same all-or-nothing outcome:
 //
 //   with c0 as (update "orders" … returning 1), c1 as (insert into "payments" … returning 1), c2 as (…)
-//   select case when (select count(*) from c0) = 0 then scanpay_unmet(0)
-//               when (select count(*) from c1) = 0 then scanpay_unmet(1) … end
+//   select case when not exists (select 1 from c0) then scanpay_unmet(0)
+//               when not exists (select 1 from c1) then scanpay_unmet(1) … end
 //
 // The CASE reads the changes in order, so each runs after the one before (and takes its row locks in the
 // transaction's order); the first that changed no row raises (migration 0009), which undoes the whole statement
@@ -40,10 +40,11 @@ export function unitStatement(changes: readonly UnitChange[]): CompiledQuery | n
     // Each change's parameters follow the ones before: $1 of the second change becomes $(n + 1).
     ctes.push(`c${i} as (${change.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)} returning 1)`)
     parameters.push(...change.parameters)
+    // No `*` in the text: pg-prepared.ts leaves such statements unnamed, which would plan this one every time.
     checks.push(
       change.mayChangeNothing
-        ? `when (select count(*) from c${i}) < 0 then null`
-        : `when (select count(*) from c${i}) = 0 then scanpay_unmet(${i})`,
+        ? `when (select count(1) from c${i}) < 0 then null`
+        : `when not exists (select 1 from c${i}) then scanpay_unmet(${i})`,
     )
   }
   return CompiledQuery.raw(`with ${ctes.join(', ')} select case ${checks.join(' ')} end as unmet`, parameters)
