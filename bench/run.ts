@@ -631,7 +631,7 @@ async function growthGroup() {
     met: ratio >= 0.85 && storedRuns.every((r) => r.errors === 0),
     note: `rounds on the stored orders ${throughputs(storedRuns)}/s, on an empty database ${throughputs(emptyRuns)}/s; ratio: the median of each round's pair (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
   })
-  const server = await startScanPay({ db: db.url, masterKey })
+  const server = await startScanPay({ db: db.url, masterKey, nodeFlags: profileFlags('growth-reads') })
   const url = server.url
   // Latency targets are read at a moderate load (8 connections), not at saturation where queueing dominates.
   for (const [name, paths, target, max] of [
@@ -644,6 +644,7 @@ async function growthGroup() {
   }
   await server.stop()
   await db.drop()
+  collectProfile('growth-reads', 'the reads on a million stored orders')
   extra.growth = { orders: GROWTH_ORDERS, seedSeconds, createRounds: { stored: storedRuns.map((r) => r.throughput), empty: emptyRuns.map((r) => r.throughput), ratios } }
 }
 
