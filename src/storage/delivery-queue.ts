@@ -110,6 +110,21 @@ const STATEMENTS = {
 }
 
 /**
+ * PostgreSQL only, each one round trip where two were: a merchant's oldest due events picked and leased in one
+ * statement (the classic SKIP LOCKED queue), and a batch's attempt rows written by the statement that moves their
+ * events on (the insert as a CTE, which runs to completion whatever the update does).
+ */
+const POSTGRES_ROUND = {
+  claimDueOf: `UPDATE events SET locked_until = $1
+      WHERE (merchant_id, id) IN (
+        SELECT merchant_id, id FROM events
+        WHERE merchant_id = $2 AND next_attempt_at <= $3 AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+        ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+      RETURNING ${LEASED}`,
+  outcomes: `FROM jsonb_to_recordset($2::jsonb) AS v(merchant_id text, id text, lease bigint, status text, retry_at bigint)`,
+}
+
+/**
  * PostgreSQL plans the queue's statements from statistics that lag a table whose rows change state by the
  * thousand a second (and that no ANALYZE has seen in a fresh deployment's first minute). Two plans it then
  * picks cost milliseconds per round, growing with the events delivered: a bitmap scan of the due index, which
@@ -155,6 +170,8 @@ function distinctEvents(attempts: readonly RecordedAttempt[]): RecordedAttempt[]
 
 export class SqlDeliveryQueue {
   readonly #sql: { dueOf: string; claim: string; attempts: string; outcomes: string; release: string }
+  /** PostgreSQL: an attempts insert and an outcomes update as one statement (POSTGRES_ROUND). */
+  readonly #recordedOutcomes: string | null
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -164,6 +181,7 @@ export class SqlDeliveryQueue {
   ) {
     const s = STATEMENTS[dialect]
     this.#sql = { ...s, outcomes: outcomesUpdate(s.outcomes), release: releaseUpdate(s.outcomes) }
+    this.#recordedOutcomes = dialect === 'postgres' ? `WITH recorded AS (${s.attempts}) ${outcomesUpdate(POSTGRES_ROUND.outcomes)}` : null
   }
 
   /**
@@ -224,16 +242,22 @@ export class SqlDeliveryQueue {
       latency_ms: o.latencyMs,
       error: o.error === null ? null : o.error.slice(0, 500),
     }))
-    const statements = [CompiledQuery.raw(this.#sql.attempts, [JSON.stringify(rows)])]
+    const statements: CompiledQuery[] = []
     for (const part of distinctEvents(attempts)) {
-      const outcomes = part.map(({ lease, outcome: o }) => ({
-        merchant_id: lease.event.merchantId,
-        id: lease.event.id,
-        lease: lease.leaseUntil,
-        status: o.delivered ? 'delivered' : o.nextAttemptAt === null ? 'failed' : 'pending',
-        retry_at: o.nextAttemptAt,
-      }))
-      statements.push(CompiledQuery.raw(this.#sql.outcomes, [JSON.stringify(outcomes)]))
+      const outcomes = JSON.stringify(
+        part.map(({ lease, outcome: o }) => ({
+          merchant_id: lease.event.merchantId,
+          id: lease.event.id,
+          lease: lease.leaseUntil,
+          status: o.delivered ? 'delivered' : o.nextAttemptAt === null ? 'failed' : 'pending',
+          retry_at: o.nextAttemptAt,
+        })),
+      )
+      if (statements.length === 0 && this.#recordedOutcomes) statements.push(CompiledQuery.raw(this.#recordedOutcomes, [JSON.stringify(rows), outcomes]))
+      else {
+        if (statements.length === 0) statements.push(CompiledQuery.raw(this.#sql.attempts, [JSON.stringify(rows)]))
+        statements.push(CompiledQuery.raw(this.#sql.outcomes, [outcomes]))
+      }
     }
     return statements
   }
@@ -253,8 +277,15 @@ export class SqlDeliveryQueue {
     // (merchant_id, next_attempt_at) index, so no other merchant's backlog is read on the way.
     const mine: { merchant_id: string; id: string }[] = []
     for (const merchantId of r.recent) {
-      const room = Math.min(r.room(merchantId), limit - mine.length)
+      const room = Math.min(r.room(merchantId), limit - mine.length - leased.length)
       if (room <= 0) continue
+      if (this.dialect === 'postgres') {
+        // Picked and leased at once: read and write are the same transaction's here.
+        const claimed = await write(CompiledQuery.raw(POSTGRES_ROUND.claimDueOf, [r.leaseUntil, merchantId, now, room]) as CompiledQuery<Selectable<EventsTable>>)
+        // RETURNING keeps no order: the oldest due first, as the look-up picked them.
+        leased.push(...claimed.rows.sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at) || (a.id < b.id ? -1 : 1)))
+        continue
+      }
       const due = await read(CompiledQuery.raw(this.#sql.dueOf, [merchantId, now, now, room]) as CompiledQuery<{ merchant_id: string; id: string }>)
       mine.push(...due.rows)
     }
