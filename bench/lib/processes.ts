@@ -2,7 +2,7 @@
 // Everything the run starts is stopped by the run, by its own process id.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -59,6 +59,23 @@ export function cpuMs(pid: number): number {
     }
   }
   visit(pid)
+  return ticks * 10
+}
+
+/** CPU time of every postgres process so far (backends, WAL writer, checkpointer), in ms; run nothing else. */
+export function postgresCpuMs(): number {
+  let ticks = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (!stat.includes('(postgres)')) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
   return ticks * 10
 }
 

@@ -5,11 +5,11 @@
 //
 //   node --import tsx bench/micro/pg-statements.ts [--rounds 3] [--custom-plans]
 //   --custom-plans: plan_cache_mode = force_custom_plan, i.e. what naming saves when every call is still planned
-import { readdirSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { migrate, openDatabase } from '../../src/storage/database.ts'
 import { freshPostgres } from '../lib/databases.ts'
+import { postgresCpuMs } from '../lib/processes.ts'
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, 'custom-plans': { type: 'boolean', default: false } } })
 const PAYMENTS = 5_000
@@ -20,22 +20,6 @@ const MARK_PAID = 'update "orders" set "status" = $1, "channel" = $2, "channel_t
 const INSERT_PAYMENT = 'insert into "payments" ("id", "merchant_id", "order_id", "channel", "status", "amount", "currency", "channel_trade_no", "unexpected", "created_at", "updated_at", "qr_content", "next_check_at", "check_count") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)'
 const INSERT_EVENT = 'insert into "events" ("id", "merchant_id", "mode", "order_id", "type", "data", "notify_url", "created_at", "delivery_status", "attempt_count", "next_attempt_at", "locked_until", "one_shot") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)'
 
-/** CPU ms of every postgres process so far (backends, WAL writer, checkpointer). */
-function postgresCpuMs(): number {
-  let ticks = 0
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      if (!stat.includes('(postgres)')) continue
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return ticks * 10
-}
 
 const target = await freshPostgres()
 const schema = await openDatabase(target.url)

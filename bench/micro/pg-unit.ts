@@ -5,7 +5,6 @@
 // PostgreSQL's CPU is every postgres process's, read from /proc, so run nothing else.
 //
 //   node --import tsx bench/micro/pg-unit.ts [--rounds 3] [--concurrency 32]
-import { readdirSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { newId } from '../../src/core/ids.ts'
 import type { Order } from '../../src/core/order.ts'
@@ -14,26 +13,11 @@ import { applyChanges } from '../../src/storage/group-commit.ts'
 import type { UnitChange } from '../../src/storage/sqlite-thread.ts'
 import { Storage } from '../../src/storage/storage.ts'
 import { freshPostgres } from '../lib/databases.ts'
+import { postgresCpuMs } from '../lib/processes.ts'
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' } } })
 const PAYMENTS = 4_000
 
-/** CPU ms of every postgres process so far (backends, WAL writer, checkpointer). */
-function postgresCpuMs(): number {
-  let ticks = 0
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      if (!stat.includes('(postgres)')) continue
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return ticks * 10
-}
 
 const target = await freshPostgres()
 const database = await openDatabase(target.url)
