@@ -121,7 +121,8 @@ const POSTGRES_ROUND = {
         WHERE merchant_id = $2 AND next_attempt_at <= $3 AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
       RETURNING ${LEASED}`,
-  outcomes: `FROM jsonb_to_recordset($2::jsonb) AS v(merchant_id text, id text, lease bigint, status text, retry_at bigint)`,
+  /** The outcomes' rows as the second parameter, after the attempts'. */
+  outcomes: STATEMENTS.postgres.outcomes.replace('$1::jsonb', '$2::jsonb'),
 }
 
 /**
