@@ -1,6 +1,7 @@
 // The composition root: builds every part of the platform from one validated, frozen config.
 import pino, { type Logger } from 'pino'
 import { ChannelCredentials } from './channels/channel-credentials.ts'
+import { billChecksMetric, type DailyBillDeps } from './channels/daily-bills.ts'
 import { createRealChannels } from './channels/real-channels.ts'
 import { ChannelRegistry } from './channels/registry.ts'
 import { SandboxChannel } from './channels/sandbox/sandbox-channel.ts'
@@ -86,7 +87,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     listener: notifier,
     payTokens,
   }
-  const channelCredentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box, () => clock.now())
+  const credentialStore = new SqlChannelCredentialStore(database.db)
+  const channelCredentials = new ChannelCredentials(credentialStore, box, () => clock.now())
   const channels = new ChannelRegistry([new SandboxChannel(), ...createRealChannels({ credentials: channelCredentials, clock })])
   const channelDeps: ChannelPaymentDeps = {
     ...deps,
@@ -108,7 +110,17 @@ export async function createContext(config: Config, options: ContextOptions = {}
     guardEndpoints: config.production,
   })
   notifier.onEvents(() => worker.wake())
-  const jobs = new BackgroundJobs(deps, storage, logger, config.jobIntervalMs, refundDeps, channelDeps)
+  metrics.describe(billChecksMetric, "Daily channel bill checks by channel and outcome (matched, discrepancies, failed)")
+  const dailyBills: DailyBillDeps = {
+    channel: (name) => channels.get(name),
+    merchantsOf: (channel) => credentialStore.merchantsOf(channel),
+    checks: storage.billChecks,
+    payment: (id) => storage.statement((w) => w.payments.byId(id)),
+    clock,
+    logger,
+    metrics,
+  }
+  const jobs = new BackgroundJobs(deps, storage, logger, config.jobIntervalMs, refundDeps, channelDeps, dailyBills)
   return {
     config,
     logger,

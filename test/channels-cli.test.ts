@@ -89,6 +89,13 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
   })
 
+  it('lists the daily checks the server has made: none yet', () => {
+    const r = run('channel', 'bill-checks', '--merchant', merchantId, '--json')
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), { checks: [] })
+    assert.match(run('channel', 'bill-checks').stdout, /no daily bill has been checked yet/)
+  })
+
   it('reads keys from files named by *_file fields, relative to the credentials file', () => {
     const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
     delete doc.merchant_private_key

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
-import { compareBill } from '../src/channels/bill-reconciliation.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import type { WechatPayChannel } from '../src/channels/wechat-pay/wechat-pay-channel.ts'
 import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
-import { rfc3339Shanghai } from '../src/channels/shanghai-time.ts'
+import { rfc3339Shanghai, shanghaiDate } from '../src/channels/shanghai-time.ts'
+import { assertDailyBillChecks } from './helpers/daily-bills.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -213,13 +213,12 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal(simOrder.refunds.length, 1)
   })
 
-  it('the day\'s tradebill reconciles with our payments', async () => {
-    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+  it('the day\'s tradebill reconciles with our payments, checked once by the daily job from 10:00 the next day', async () => {
+    const today = shanghaiDate(Date.now())
     const adapter = ctx().channels.get('wechatpay') as WechatPayChannel
     const bill = await adapter.downloadTradeBill(t.server.merchant.merchant_id, today)
     assert.equal(bill.rows.length, 3, 'paid, found by the reconciler, and the late one')
-    const lines = bill.rows.map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.amount }))
-    assert.deepEqual(await compareBill(lines, (id) => ctx().storage.transaction((w) => w.payments.byId(id))), [])
+    await assertDailyBillChecks(ctx(), 'wechatpay', t.server.merchant.merchant_id, today, 3)
   })
 
   it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async () => {

@@ -1,7 +1,7 @@
 // The scanpay command: start, migrate, merchant create.
 import { parseArgs } from 'node:util'
 import { loadConfig, type Flags } from '../config/config.ts'
-import { runChannelBill } from './commands/channel-bill.ts'
+import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
 import { runMasterKeyReseal } from './commands/master-key-reseal.ts'
@@ -17,6 +17,7 @@ const USAGE = `Usage:
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
+  scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
   scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'channel' && sub === 'bill') {
     return runChannelBill(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], date: values.date, json: values.json ?? false })
   }
+  if (command === 'channel' && sub === 'bill-checks') return runChannelBillChecks(loadConfig(flags), { merchant: values.merchant, json: values.json ?? false })
   if (command === 'simulate') {
     return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })
   }

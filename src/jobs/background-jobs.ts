@@ -1,9 +1,10 @@
 // Periodic work every node runs: expiring due orders, settling refunds whose outcome is not yet known,
-// reconciling channel payments nobody told us about, purging spent nonces and idempotency records, and on
-// PostgreSQL analyzing a new table's first rows.
+// reconciling channel payments nobody told us about, checking the channels' daily bills, purging spent nonces
+// and idempotency records, and on PostgreSQL analyzing a new table's first rows.
 // Each job runs in its own lane, so a slow channel cannot hold up expiry. Each is safe to run on many nodes
 // at once: the moves are conditional, the checks claimed, the purges idempotent.
 import type { Logger } from 'pino'
+import { checkDailyBills, type DailyBillDeps } from '../channels/daily-bills.ts'
 import type { ChannelPaymentDeps } from '../core/use-cases/channel-payment-deps.ts'
 import type { UseCaseDeps } from '../core/use-cases/context.ts'
 import { expireDueOrders } from '../core/use-cases/expire-orders.ts'
@@ -14,6 +15,8 @@ import type { Storage } from '../storage/storage.ts'
 
 const PURGE_INTERVAL_MS = 60_000
 const FIRST_ANALYZE_INTERVAL_MS = 5_000
+/** A minute: a bill is checked within one of 10:00 Beijing time, and a pass with nothing due is a few reads. */
+const DAILY_BILLS_INTERVAL_MS = 60_000
 
 /** One job on its own timer: the next run starts an interval after the previous one ended, never overlapping. */
 class Lane {
@@ -68,6 +71,8 @@ export class BackgroundJobs {
     refundDeps?: RefundDeps,
     /** Without it, open channel payments are left for another node to reconcile. */
     channelDeps?: ChannelPaymentDeps,
+    /** Without it, the channels' daily bills are left for another node to check. */
+    dailyBills?: DailyBillDeps,
   ) {
     const lanes = [
       new Lane('expire-orders', intervalMs, async () => {
@@ -97,6 +102,11 @@ export class BackgroundJobs {
       lanes.push(new Lane('reconcile-channel-payments', intervalMs, async () => {
         const r = await reconcileChannelPayments(channelDeps)
         if (r.settled > 0) logger.info(r, 'reconciled channel payments')
+      }, logger))
+    }
+    if (dailyBills) {
+      lanes.push(new Lane('daily-bills', DAILY_BILLS_INTERVAL_MS, async () => {
+        await checkDailyBills(dailyBills)
       }, logger))
     }
     this.#lanes = lanes

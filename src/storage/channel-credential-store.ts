@@ -40,6 +40,12 @@ export class SqlChannelCredentialStore {
     return rows.map(toStored)
   }
 
+  /** The merchants with credentials for this channel, every one (ids only). */
+  async merchantsOf(channel: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('channel_credentials').select('merchant_id').where('channel', '=', channel).orderBy('merchant_id').execute()
+    return rows.map((r) => r.merchant_id)
+  }
+
   async remove(merchantId: string, channel: string): Promise<boolean> {
     const r = await this.db.deleteFrom('channel_credentials').where('merchant_id', '=', merchantId).where('channel', '=', channel).executeTakeFirst()
     return Number(r.numDeletedRows) === 1

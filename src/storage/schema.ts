@@ -108,6 +108,22 @@ export interface ChannelCredentialsTable {
   updated_at: number
 }
 
+export interface BillChecksTable {
+  merchant_id: string
+  channel: string
+  bill_date: string
+  status: 'running' | 'matched' | 'discrepancies' | 'failed'
+  attempts: number
+  lines: number | null
+  discrepancies: number | null
+  details: string | null
+  last_error: string | null
+  lease_until: number
+  next_attempt_at: number
+  created_at: number
+  updated_at: number
+}
+
 export interface EventsTable {
   id: string
   merchant_id: string
@@ -179,4 +195,5 @@ export interface Database {
   channel_notifications: ChannelNotificationsTable
   refunds: RefundsTable
   channel_credentials: ChannelCredentialsTable
+  bill_checks: BillChecksTable
 }

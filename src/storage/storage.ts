@@ -2,6 +2,7 @@
 import { sql, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type { Order } from '../core/order.ts'
 import type { Change, Changes, Transactor, UnitOfWork, WriteGuard } from '../core/ports.ts'
+import { SqlBillCheckStore } from './bill-check-store.ts'
 import type { OpenDatabase } from './database.ts'
 import { SqlDeliveryQueue } from './delivery-queue.ts'
 import { SqlEventStore } from './event-store.ts'
@@ -37,6 +38,7 @@ export class Storage implements Transactor {
   readonly merchants: SqlMerchantStore
   readonly nonces: SqlNonceStore
   readonly idempotency: SqlIdempotencyStore
+  readonly billChecks: SqlBillCheckStore
   readonly deliveries: SqlDeliveryQueue
   /** PostgreSQL: analyzes a table's first thousand rows rather than wait for autovacuum (first-analyze.ts). */
   readonly firstAnalyze: FirstAnalyze | null
@@ -63,6 +65,7 @@ export class Storage implements Transactor {
     this.#payments = new SqlPaymentStore(db)
     this.merchants = new SqlMerchantStore(db)
     this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
+    this.billChecks = new SqlBillCheckStore(db)
     this.idempotency = new SqlIdempotencyStore(db, (query) => this.writeCompiled(query))
     const group = this.#group
     this.deliveries = new SqlDeliveryQueue(

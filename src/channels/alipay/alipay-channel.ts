@@ -181,6 +181,8 @@ export class AlipayChannel implements PaymentChannel {
   async downloadBill(merchantId: string, billDate: string): Promise<AlipayBill> {
     const creds = await this.#creds(merchantId)
     const r = await this.#call<AlipayResult & { bill_download_url?: string }>(creds, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: billDate })
+    // Alipay makes no bill for a day without a payment or a refund: that day's bill is empty, not an error.
+    if (r.code !== '10000' && /bill_not_exist$/i.test(r.sub_code ?? '')) return { file: '', rows: [] }
     if (r.code !== '10000' || !r.bill_download_url) throw this.#fail('alipay.data.dataservice.bill.downloadurl.query', r)
     const res = await fetch(r.bill_download_url, { signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) }).catch((err: Error) => {
       throw new ChannelError(`Alipay bill download: ${err.message}`, true, false)

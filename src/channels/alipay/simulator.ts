@@ -459,6 +459,8 @@ export class AlipaySimulator {
       }
       case 'alipay.data.dataservice.bill.downloadurl.query': {
         if (biz.bill_type !== 'trade' || typeof biz.bill_date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(biz.bill_date)) throw acq('isv.invalid-parameter', '参数无效')
+        // As Alipay does, a day without a payment or a refund has no bill at all.
+        if (this.#billRows(appId, biz.bill_date).length === 0) throw acq('isp.bill_not_exist', '账单不存在')
         const token = randomBytes(12).toString('hex')
         this.#bills.set(token, this.billZip(appId, biz.bill_date))
         return { ...ok, bill_download_url: `${this.url}/bill/${token}` }
@@ -471,6 +473,14 @@ export class AlipaySimulator {
   /** The day's bill as Alipay ships it: a zip holding the detail CSV between `#` comment lines. */
   billZip(appId: string, date: string): Buffer {
     const header = '支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注'
+    const rows = this.#billRows(appId, date)
+    const csv = ['#支付宝业务明细查询', `#账号：[${this.identity.sellerId}0156]`, `#起始日期：[${date} 00:00:00]   终止日期：[${date} 23:59:59]`, '#-----------------------------------------业务明细列表----------------------------------------', header, ...rows, '#-----------------------------------------业务明细列表结束------------------------------------', `#交易合计：${rows.length}笔`, `#导出时间：[${alipayTime(this.now())}]`].join('\r\n') + '\r\n'
+    const day = date.replaceAll('-', '')
+    return writeZip([{ name: `${this.identity.sellerId}0156_${day}_业务明细.csv`, data: Buffer.from(csv, 'utf8') }])
+  }
+
+  /** The detail lines of a day's bill: the payments made and the refunds settled that Beijing day. */
+  #billRows(appId: string, date: string): string[] {
     const rows: string[] = []
     for (const t of this.trades.values()) {
       if (t.appId !== appId || t.paidAt === null) continue
@@ -483,9 +493,7 @@ export class AlipaySimulator {
         rows.push([t.tradeNo, t.outTradeNo, '退款', t.subject.replaceAll(',', '，'), alipayTime(t.scannedAt ?? t.createdAt), alipayTime(r.at), '', '', '', '', 'sim***@alipay.example', fenToYuan(-r.amount), fenToYuan(-r.amount), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', r.outRequestNo, '0.00', '0.00', ''].join(','))
       }
     }
-    const csv = ['#支付宝业务明细查询', `#账号：[${this.identity.sellerId}0156]`, `#起始日期：[${date} 00:00:00]   终止日期：[${date} 23:59:59]`, '#-----------------------------------------业务明细列表----------------------------------------', header, ...rows, '#-----------------------------------------业务明细列表结束------------------------------------', `#交易合计：${rows.length}笔`, `#导出时间：[${alipayTime(this.now())}]`].join('\r\n') + '\r\n'
-    const day = date.replaceAll('-', '')
-    return writeZip([{ name: `${this.identity.sellerId}0156_${day}_业务明细.csv`, data: Buffer.from(csv, 'utf8') }])
+    return rows
   }
 
   // ---- the customer's page ----

@@ -583,6 +583,9 @@ export class WechatPaySimulator {
   #tradeBill(query: URLSearchParams, m: KnownMerchant): [number, unknown] {
     const date = query.get('bill_date') ?? ''
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new HttpError(400, 'PARAM_ERROR', 'bill_date 格式错误')
+    // As WeChat Pay does, a day without a payment has no bill at all.
+    const paidThatDay = [...this.orders.values()].some((o) => o.mchid === m.mchid && o.successTime && shanghaiDate(o.successTime) === date)
+    if (!paidThatDay) throw new HttpError(400, 'NO_STATEMENT_EXIST', '账单文件不存在')
     const text = this.tradeBillText(m.mchid, date)
     const token = randomBytes(12).toString('hex')
     this.#bills.set(token, text)

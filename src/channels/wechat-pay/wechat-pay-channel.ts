@@ -199,6 +199,8 @@ export class WechatPayChannel implements PaymentChannel {
       'GET',
       `/v3/bill/tradebill?bill_date=${encodeURIComponent(billDate)}&bill_type=ALL`,
     )
+    // WeChat Pay makes no bill for a day without a payment: that day's bill is empty, not an error.
+    if (r.status === 400 && isWechatError(r.body) && r.body.code === 'NO_STATEMENT_EXIST') return { rows: [], summary: { count: 0, settledTotal: 0, refundTotal: 0, feeTotal: 0 } }
     if (r.status !== 200 || typeof r.body?.download_url !== 'string') throw this.#fail('tradebill', r)
     const download = new URL(r.body.download_url)
     const canonical = download.pathname + download.search

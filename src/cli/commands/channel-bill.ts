@@ -1,10 +1,11 @@
 // scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd: downloads the channel's bill of a
 // Beijing day and reconciles it against our payments, printing every discrepancy (exit 3 when there are any).
+// scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
 import type { Config } from '../../config/config.ts'
-import { compareBill, type BillLine } from '../../channels/bill-reconciliation.ts'
+import { compareBill } from '../../channels/bill-reconciliation.ts'
+import { billLines } from '../../channels/daily-bills.ts'
 import { createContext } from '../../context.ts'
-import { AlipayChannel } from '../../channels/alipay/alipay-channel.ts'
-import { WechatPayChannel } from '../../channels/wechat-pay/wechat-pay-channel.ts'
+import { NEVER } from '../../storage/bill-check-store.ts'
 
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
   if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !/^\d{4}-\d{2}-\d{2}$/.test(opts.date)) {
@@ -14,17 +15,11 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
   const ctx = await createContext(config)
   try {
     const adapter = ctx.channels.get(opts.channel)
-    let lines: BillLine[]
-    if (adapter instanceof WechatPayChannel) {
-      const bill = await adapter.downloadTradeBill(opts.merchant, opts.date)
-      lines = bill.rows.filter((r) => r.tradeState === 'SUCCESS' || r.tradeState === 'REFUND').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.amount }))
-    } else if (adapter instanceof AlipayChannel) {
-      const bill = await adapter.downloadBill(opts.merchant, opts.date)
-      lines = bill.rows.filter((r) => r.businessType === '交易').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount }))
-    } else {
+    if (!adapter) {
       console.error(`the ${opts.channel} channel is not available`)
       return 2
     }
+    const lines = await billLines(adapter, opts.merchant, opts.date)
     const found = await compareBill(lines, (id) => ctx.storage.statement((w) => w.payments.byId(id)))
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
@@ -32,6 +27,31 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
       for (const d of found) console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
     }
     return found.length === 0 ? 0 : 3
+  } finally {
+    await ctx.close()
+  }
+}
+
+/** Lists the stored daily checks, newest day first; exit 3 when a listed one found discrepancies or gave up. */
+export async function runChannelBillChecks(config: Config, opts: { merchant?: string; json: boolean }): Promise<number> {
+  const ctx = await createContext(config)
+  try {
+    const checks = await ctx.storage.billChecks.list({ merchantId: opts.merchant, limit: 100 })
+    if (opts.json) process.stdout.write(JSON.stringify({ checks }) + '\n')
+    else if (checks.length === 0) console.log('no daily bill has been checked yet (each is checked from 10:00 Beijing time the next day)')
+    for (const c of opts.json ? [] : checks) {
+      const outcome =
+        c.status === 'failed'
+          ? `failed after ${c.attempts} attempt(s): ${c.lastError}${c.nextAttemptAt === NEVER ? ' (not retried)' : `; next attempt ${new Date(c.nextAttemptAt).toISOString()}`}`
+          : c.status === 'running'
+            ? 'being checked'
+            : `${c.lines} lines, ${c.discrepancies} discrepancies`
+      console.log(`${c.billDate} ${c.channel} ${c.merchantId}: ${outcome}`)
+      for (const d of (c.details ?? []) as { kind: string; line: { outTradeNo: string; channelTradeNo: string; amount: number } }[]) {
+        console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
+      }
+    }
+    return checks.some((c) => c.status === 'discrepancies' || (c.status === 'failed' && c.nextAttemptAt === NEVER)) ? 3 : 0
   } finally {
     await ctx.close()
   }

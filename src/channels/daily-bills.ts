@@ -1,0 +1,121 @@
+// The daily bill check. Once a channel's bill of a Beijing day is out (10:00 the next morning), each node's job
+// lane finds the merchants whose check of it is due, claims each check (one node does it), downloads the bill,
+// reconciles it against our payments, and stores the outcome; a failed check is tried again, later each time.
+// `scanpay channel bill-checks` lists the outcomes, and /metrics counts them.
+import type { Logger } from 'pino'
+import type { ChannelName } from '../core/order.ts'
+import type { PaymentChannel } from '../core/payment-channel.ts'
+import type { Clock, Payment } from '../core/ports.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import { NEVER, type SqlBillCheckStore } from '../storage/bill-check-store.ts'
+import { AlipayChannel } from './alipay/alipay-channel.ts'
+import { compareBill, type BillLine } from './bill-reconciliation.ts'
+import { shanghaiDate } from './shanghai-time.ts'
+import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
+
+/** The channels with a daily bill. */
+export const BILL_CHANNELS = ['wechatpay', 'alipay'] as const satisfies readonly ChannelName[]
+
+const DAY_MS = 86_400_000
+const BEIJING_OFFSET_MS = 8 * 3_600_000
+/** A day's bill is checked from 10:00 Beijing time the next day: Alipay's is out by 09:00, WeChat Pay's by 10:00. */
+const READY_AFTER_DAY_START_MS = DAY_MS + 10 * 3_600_000
+/** How many of the latest ready days are looked at, so a node that was down for a day catches up. */
+const DAYS_CHECKED = 3
+/** How long a node holds a check it claimed: long past a bill's download and reconciliation. */
+const LEASE_MS = 10 * 60_000
+const MAX_ATTEMPTS = 8
+/** The wait before a failed check's next attempt: 10 minutes, doubling, at most 6 hours. */
+const retryDelayMs = (attempt: number) => Math.min(10 * 60_000 * 2 ** (attempt - 1), 6 * 3_600_000)
+/** The discrepancies stored with a check; the count is always whole. */
+const DETAILS_KEPT = 100
+
+export const billChecksMetric = 'scanpay_bill_checks_total'
+
+/** The Beijing days whose bills are out at `now`, the newest first. */
+export function readyBillDates(now: number, days = DAYS_CHECKED): string[] {
+  const today = shanghaiDate(now)
+  const todayStart = Date.parse(`${today}T00:00:00Z`) - BEIJING_OFFSET_MS
+  const dates: string[] = []
+  for (let back = 1; dates.length < days; back++) {
+    const dayStart = todayStart - back * DAY_MS
+    if (now >= dayStart + READY_AFTER_DAY_START_MS) dates.push(shanghaiDate(dayStart))
+  }
+  return dates
+}
+
+/** The lines of a channel's bill that must match a payment we recorded as succeeded. */
+export async function billLines(adapter: PaymentChannel, merchantId: string, billDate: string): Promise<BillLine[]> {
+  if (adapter instanceof WechatPayChannel) {
+    const bill = await adapter.downloadTradeBill(merchantId, billDate)
+    return bill.rows.filter((r) => r.tradeState === 'SUCCESS' || r.tradeState === 'REFUND').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.amount }))
+  }
+  if (adapter instanceof AlipayChannel) {
+    const bill = await adapter.downloadBill(merchantId, billDate)
+    return bill.rows.filter((r) => r.businessType === '交易').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount }))
+  }
+  throw new Error(`the ${adapter.name} channel has no daily bill`)
+}
+
+export interface DailyBillDeps {
+  channel(name: ChannelName): PaymentChannel | undefined
+  /** The merchants with credentials for the channel. */
+  merchantsOf(channel: ChannelName): Promise<string[]>
+  checks: SqlBillCheckStore
+  payment(id: string): Promise<Payment | null>
+  clock: Clock
+  logger: Logger
+  metrics?: Metrics
+}
+
+export interface DailyBillRun {
+  matched: number
+  discrepancies: number
+  failed: number
+}
+
+/** One pass: every due check of the ready days, each claimed first. */
+export async function checkDailyBills(deps: DailyBillDeps): Promise<DailyBillRun> {
+  const run: DailyBillRun = { matched: 0, discrepancies: 0, failed: 0 }
+  const billDates = readyBillDates(deps.clock.now())
+  for (const channel of BILL_CHANNELS) {
+    const adapter = deps.channel(channel)
+    if (!adapter) continue
+    const merchants = await deps.merchantsOf(channel)
+    if (merchants.length === 0) continue
+    for (const billDate of billDates) {
+      const notDue = await deps.checks.notDue(channel, billDate, deps.clock.now())
+      for (const merchantId of merchants) {
+        if (notDue.has(merchantId)) continue
+        const outcome = await checkOne(deps, adapter, merchantId, billDate)
+        if (outcome) run[outcome]++
+      }
+    }
+  }
+  return run
+}
+
+/** Claims and runs one check; null when another node has it or it needs nothing now. */
+async function checkOne(deps: DailyBillDeps, adapter: PaymentChannel, merchantId: string, billDate: string): Promise<keyof DailyBillRun | null> {
+  const channel = adapter.name
+  const now = deps.clock.now()
+  const attempt = await deps.checks.claim(merchantId, channel, billDate, now, now + LEASE_MS)
+  if (attempt === null) return null
+  const about = { merchantId, channel, billDate, attempt }
+  let outcome: keyof DailyBillRun
+  try {
+    const lines = await billLines(adapter, merchantId, billDate)
+    const found = await compareBill(lines, deps.payment)
+    await deps.checks.finish(merchantId, channel, billDate, attempt, { lines: lines.length, discrepancies: found.length, details: found.slice(0, DETAILS_KEPT) }, deps.clock.now())
+    outcome = found.length > 0 ? 'discrepancies' : 'matched'
+    if (found.length > 0) deps.logger.warn({ ...about, lines: lines.length, discrepancies: found.length, first: found[0] }, "the channel's bill disagrees with our payments")
+    else deps.logger.info({ ...about, lines: lines.length }, "the channel's bill matches our payments")
+  } catch (err) {
+    const retryAt = attempt >= MAX_ATTEMPTS ? NEVER : deps.clock.now() + retryDelayMs(attempt)
+    await deps.checks.fail(merchantId, channel, billDate, attempt, (err as Error).message, retryAt, deps.clock.now())
+    outcome = 'failed'
+    deps.logger.error({ ...about, err, retryAt: retryAt === NEVER ? null : new Date(retryAt).toISOString() }, 'the daily bill check failed')
+  }
+  deps.metrics?.inc(billChecksMetric, { channel, outcome })
+  return outcome
+}
