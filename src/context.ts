@@ -110,7 +110,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     guardEndpoints: config.production,
   })
   notifier.onEvents(() => worker.wake())
-  metrics.describe(billChecksMetric, "Daily channel bill checks by channel and outcome (matched, discrepancies, failed)")
+  metrics.describe(billChecksMetric, 'Daily channel bill checks by channel and outcome (matched, discrepancies, failed)')
   const dailyBills: DailyBillDeps = {
     channel: (name) => channels.get(name),
     merchantsOf: (channel) => credentialStore.merchantsOf(channel),
