@@ -72,8 +72,7 @@ export class SqlBillCheckStore {
 
   /** Stores a finished check's outcome (the claim's node only: a check taken over meanwhile is not overwritten). */
   async finish(merchantId: string, channel: string, billDate: string, attempt: number, outcome: { lines: number; discrepancies: number; details: unknown[] }, now: number): Promise<void> {
-    await this.db
-      .updateTable('bill_checks')
+    await this.#stillRunning(merchantId, channel, billDate, attempt)
       .set({
         status: outcome.discrepancies > 0 ? 'discrepancies' : 'matched',
         lines: outcome.lines,
@@ -83,25 +82,25 @@ export class SqlBillCheckStore {
         lease_until: 0,
         updated_at: now,
       })
-      .where('merchant_id', '=', merchantId)
-      .where('channel', '=', channel)
-      .where('bill_date', '=', billDate)
-      .where('status', '=', 'running')
-      .where('attempts', '=', attempt)
       .execute()
   }
 
   /** Records a failed attempt and when to try again (NEVER: not again). */
   async fail(merchantId: string, channel: string, billDate: string, attempt: number, error: string, retryAt: number, now: number): Promise<void> {
-    await this.db
-      .updateTable('bill_checks')
+    await this.#stillRunning(merchantId, channel, billDate, attempt)
       .set({ status: 'failed', last_error: error.slice(0, 1000), lease_until: 0, next_attempt_at: retryAt, updated_at: now })
+      .execute()
+  }
+
+  /** An update of the check only while it is still this attempt's. */
+  #stillRunning(merchantId: string, channel: string, billDate: string, attempt: number) {
+    return this.db
+      .updateTable('bill_checks')
       .where('merchant_id', '=', merchantId)
       .where('channel', '=', channel)
       .where('bill_date', '=', billDate)
       .where('status', '=', 'running')
       .where('attempts', '=', attempt)
-      .execute()
   }
 
   /** The newest checks first (by bill date), of one merchant or of all. */
