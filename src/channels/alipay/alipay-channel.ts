@@ -47,6 +47,8 @@ export class AlipayChannel implements PaymentChannel {
   readonly name = 'alipay' as const
   readonly #o: AlipayChannelOptions
   readonly #fetch: ChannelFetch
+  /** The answers whose signature verified: only such an answer may say that a day has no bill. */
+  readonly #signed = new WeakSet<object>()
 
   constructor(options: AlipayChannelOptions) {
     this.#o = options
@@ -103,6 +105,7 @@ export class AlipayChannel implements PaymentChannel {
     if (!signed && (result.code === '10000' || extracted.sign !== null)) {
       throw new ChannelError(`Alipay ${method}: response signature rejected`, true, true)
     }
+    if (signed) this.#signed.add(result)
     return result
   }
 
@@ -181,8 +184,9 @@ export class AlipayChannel implements PaymentChannel {
   async downloadBill(merchantId: string, billDate: string): Promise<AlipayBill> {
     const creds = await this.#creds(merchantId)
     const r = await this.#call<AlipayResult & { bill_download_url?: string }>(creds, 'alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: billDate })
-    // Alipay makes no bill for a day without a payment or a refund: that day's bill is empty, not an error.
-    if (r.code !== '10000' && /bill_not_exist$/i.test(r.sub_code ?? '')) return { file: '', rows: [] }
+    // Alipay makes no bill for a day without a payment or a refund: that day's bill is empty, not an error. Only a
+    // signed answer says so: an unsigned one could hide a day's discrepancies, so it fails the check instead.
+    if (r.code !== '10000' && /bill_not_exist$/i.test(r.sub_code ?? '') && this.#signed.has(r)) return { file: '', rows: [] }
     if (r.code !== '10000' || !r.bill_download_url) throw this.#fail('alipay.data.dataservice.bill.downloadurl.query', r)
     const res = await fetch(r.bill_download_url, { signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) }).catch((err: Error) => {
       throw new ChannelError(`Alipay bill download: ${err.message}`, true, false)

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { AlipaySdk } from 'alipay-sdk'
 import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
+import { channelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { AlipayChannel } from './alipay-channel.ts'
 import { parseAlipayBill } from './bill.ts'
@@ -156,6 +157,19 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -234]])
     assert.match(bill.file, /业务明细\.csv$/)
     assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
+  })
+
+  it('a day without a payment has no bill: signed, that reads as an empty bill; unsigned, it fails', async () => {
+    assert.deepEqual(await channel.downloadBill('mch_test', '2020-01-01'), { file: '', rows: [] })
+    const unsigned = new AlipayChannel({
+      credentials: async () => creds,
+      clock: { now: () => Date.now() },
+      fetch: async (req) => {
+        const res = await channelFetch(req)
+        return { ...res, text: res.text.replace(/,"sign":"[^"]*"/, '') }
+      },
+    })
+    await assert.rejects(unsigned.downloadBill('mch_test', '2020-01-01'), (err: Error) => err instanceof ChannelError && /isp\.bill_not_exist/.test(err.message))
   })
 })
 

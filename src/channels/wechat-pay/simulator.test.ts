@@ -203,6 +203,10 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.equal(bill.summary.count, bill.rows.length)
     assert.deepEqual(parseTradeBill(sim.tradeBillText(creds.mchid, today)).rows.length, bill.rows.length)
   })
+
+  it('a day without a payment has no bill (NO_STATEMENT_EXIST), which reads as an empty bill', async () => {
+    assert.deepEqual((await channel.downloadTradeBill('mch_test', '2020-01-01')).rows, [])
+  })
 })
 
 describe('WeChat Pay simulator with independent clients', () => {
