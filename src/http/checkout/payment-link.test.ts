@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { buildPaymentLink, signPaymentLink } from '../../../sdk/src/signing.ts'
-import type { Order } from '../../core/order.ts'
-import { linkDescribes, orderLifetime, readLinkQuery, validateLinkParams, verifyLinkSignature, type PaymentLink } from './payment-link.ts'
+import { readLinkQuery, validateLinkParams, verifyLinkSignature, type PaymentLink } from './payment-link.ts'
 
 const SECRET = 'sk_test_secret'
 const BASE = { amount: '1234', currency: 'CNY', out_trade_no: 'A-1001', subject: 'Latte', expires_at: '1764150900' }
@@ -106,26 +105,5 @@ describe('validateLinkParams', () => {
   it('refuses internal URLs in production only', () => {
     assert.deepEqual(validateLinkParams({ ...BASE, notify_url: 'http://127.0.0.1/hook' }, true), { kind: 'url_not_allowed', param: 'notify_url' })
     assert.equal(ok({ ...BASE, notify_url: 'http://127.0.0.1/hook' }).notifyUrl, 'http://127.0.0.1/hook')
-  })
-})
-
-describe('orderLifetime', () => {
-  const now = 1_764_150_000_000
-  it('lasts until the link expires', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now), 900))
-  it('is at least a minute', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 5 }, now), 60))
-  it('is at most a day', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 30 * 86_400 }, now), 86_400))
-  it('counts whole seconds', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now + 400), 899))
-})
-
-describe('linkDescribes', () => {
-  const link: PaymentLink = { amount: 1234, currency: 'CNY', outTradeNo: 'A-1001', subject: 'Latte', expiresAt: 1, description: null, returnUrl: null, notifyUrl: null, lang: null }
-  const order = { mode: 'test', amount: 1234, currency: 'CNY', subject: 'Latte', description: null, returnUrl: null, notifyUrl: null, metadata: {}, channels: ['sandbox'] } as unknown as Order
-
-  it('matches the order the link made, whatever its lifetime', () => assert.equal(linkDescribes(order, link), true))
-  it('does not match an order with other details', () => {
-    assert.equal(linkDescribes({ ...order, amount: 1 }, link), false)
-    assert.equal(linkDescribes({ ...order, description: 'x' }, link), false)
-    assert.equal(linkDescribes({ ...order, metadata: { a: 'b' } }, link), false)
-    assert.equal(linkDescribes({ ...order, mode: 'live', channels: ['wechatpay'] }, link), false)
   })
 })
