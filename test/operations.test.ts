@@ -30,6 +30,10 @@ describeEachDatabase('operations', (t) => {
     assert.match(text, /scanpay_http_requests_total\{route="\/v1\/orders",status="201"\} \d+/)
     assert.match(text, /scanpay_orders\{status="closed"\} [1-9]/)
     assert.match(text, /scanpay_webhook_queue_depth\{state="waiting"\} \d+/)
+    // The process's own memory and CPU.
+    assert.ok(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]) > 10_000_000, 'RSS in bytes')
+    assert.ok(Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1]) > 0)
+    assert.match(text, /# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total [\d.]+\n/)
     if (t.kind === 'sqlite') {
       // The create and the close (with its event) were committed by the writer thread at least once each.
       assert.match(text, /# TYPE scanpay_sqlite_commits_total counter/)

@@ -42,6 +42,21 @@ export function opsRoutes(ctx: AppContext) {
       ]
     }
 
+    // This process's memory and CPU, by the names Prometheus' Node.js clients use: the memory target of
+    // docs/performance.md is this RSS. Each process of `--workers N` answers for itself.
+    const processMetrics = () => {
+      const memory = process.memoryUsage()
+      const cpu = process.cpuUsage()
+      const gauge = (name: string, help: string, value: number) => ({ name, help, samples: [{ labels: {}, value }] })
+      return [
+        gauge('process_resident_memory_bytes', 'Resident memory of this process (RSS), every thread included', memory.rss),
+        gauge('nodejs_heap_size_used_bytes', "The main thread's V8 heap in use", memory.heapUsed),
+        gauge('nodejs_heap_size_total_bytes', "The main thread's V8 heap, reserved", memory.heapTotal),
+        gauge('nodejs_external_memory_bytes', 'Memory of native objects held from JavaScript (buffers among them)', memory.external),
+        { name: 'process_cpu_seconds_total', help: 'CPU time of this process, user and system, every thread included', type: 'counter' as const, samples: [{ labels: {}, value: (cpu.user + cpu.system) / 1e6 }] },
+      ]
+    }
+
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
       const now = ctx.clock.now()
       const [byStatus, depth] = await Promise.all([ctx.storage.orders.countByStatus(), ctx.storage.deliveries.depth(now)])
@@ -61,6 +76,7 @@ export function opsRoutes(ctx: AppContext) {
         },
         { name: 'scanpay_webhook_inflight', help: 'Webhook requests in flight on this node', samples: [{ labels: {}, value: ctx.worker.inflight }] },
         ...sqliteCommits(),
+        ...processMetrics(),
       ])
       return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text)
     })
