@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
+import { SqlBillCheckStore } from '../src/storage/bill-check-store.ts'
 import { openDatabase } from '../src/storage/database.ts'
 
 const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
@@ -89,11 +90,28 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
   })
 
-  it('lists the daily checks the server has made: none yet', () => {
+  it('lists the daily checks the server has made: none yet, then what they found (exit 3)', async () => {
     const r = run('channel', 'bill-checks', '--merchant', merchantId, '--json')
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), { checks: [] })
     assert.match(run('channel', 'bill-checks').stdout, /no daily bill has been checked yet/)
+    // Two checks as the job leaves them: one found a discrepancy, one failed and is retried.
+    const db = await openDatabase(env.DATABASE_URL)
+    try {
+      const checks = new SqlBillCheckStore(db.db)
+      const t0 = Date.UTC(2026, 10, 28, 3)
+      await checks.claim(merchantId, 'wechatpay', '2026-11-27', t0, t0 + 60_000)
+      const line = { outTradeNo: 'pay_x', channelTradeNo: '4200x', amount: 1234 }
+      await checks.finish(merchantId, 'wechatpay', '2026-11-27', 1, { lines: 3, discrepancies: 1, details: [{ kind: 'unknown_payment', line }] }, t0)
+      await checks.claim(merchantId, 'wechatpay', '2026-11-26', t0, t0 + 60_000)
+      await checks.fail(merchantId, 'wechatpay', '2026-11-26', 1, 'WeChat Pay tradebill failed: HTTP 502', t0 + 600_000, t0)
+    } finally {
+      await db.close()
+    }
+    const listed = run('channel', 'bill-checks', '--merchant', merchantId)
+    assert.equal(listed.code, 3, listed.stderr)
+    assert.match(listed.stdout, /^2026-11-27 wechatpay mch_\w+: 3 lines, 1 discrepancies\n  unknown_payment: pay_x \(4200x, 1234 fen\)\n/)
+    assert.match(listed.stdout, /\n2026-11-26 wechatpay mch_\w+: failed after 1 attempt\(s\): WeChat Pay tradebill failed: HTTP 502; next attempt 2026-11-28T03:10:00\.000Z\n$/)
   })
 
   it('reads keys from files named by *_file fields, relative to the credentials file', () => {

@@ -2,10 +2,10 @@
 // Beijing day and reconciles it against our payments, printing every discrepancy (exit 3 when there are any).
 // scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
 import type { Config } from '../../config/config.ts'
-import { compareBill } from '../../channels/bill-reconciliation.ts'
+import { compareBill, type BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
 import { billLines } from '../../channels/daily-bills.ts'
 import { createContext } from '../../context.ts'
-import { NEVER } from '../../storage/bill-check-store.ts'
+import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
   if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !/^\d{4}-\d{2}-\d{2}$/.test(opts.date)) {
@@ -24,7 +24,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
       console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${lines.length} settled payments, ${found.length} discrepancies`)
-      for (const d of found) console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
+      found.forEach(printDiscrepancy)
     }
     return found.length === 0 ? 0 : 3
   } finally {
@@ -39,20 +39,25 @@ export async function runChannelBillChecks(config: Config, opts: { merchant?: st
     const checks = await ctx.storage.billChecks.list({ merchantId: opts.merchant, limit: 100 })
     if (opts.json) process.stdout.write(JSON.stringify({ checks }) + '\n')
     else if (checks.length === 0) console.log('no daily bill has been checked yet (each is checked from 10:00 Beijing time the next day)')
-    for (const c of opts.json ? [] : checks) {
-      const outcome =
-        c.status === 'failed'
-          ? `failed after ${c.attempts} attempt(s): ${c.lastError}${c.nextAttemptAt === NEVER ? ' (not retried)' : `; next attempt ${new Date(c.nextAttemptAt).toISOString()}`}`
-          : c.status === 'running'
-            ? 'being checked'
-            : `${c.lines} lines, ${c.discrepancies} discrepancies`
-      console.log(`${c.billDate} ${c.channel} ${c.merchantId}: ${outcome}`)
-      for (const d of (c.details ?? []) as { kind: string; line: { outTradeNo: string; channelTradeNo: string; amount: number } }[]) {
-        console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
+    else {
+      for (const c of checks) {
+        console.log(`${c.billDate} ${c.channel} ${c.merchantId}: ${outcomeOf(c)}`)
+        ;((c.details ?? []) as BillDiscrepancy[]).forEach(printDiscrepancy)
       }
     }
     return checks.some((c) => c.status === 'discrepancies' || (c.status === 'failed' && c.nextAttemptAt === NEVER)) ? 3 : 0
   } finally {
     await ctx.close()
   }
+}
+
+function outcomeOf(c: BillCheck): string {
+  if (c.status === 'running') return 'being checked'
+  if (c.status !== 'failed') return `${c.lines} lines, ${c.discrepancies} discrepancies`
+  const next = c.nextAttemptAt === NEVER ? ' (not retried)' : `; next attempt ${new Date(c.nextAttemptAt).toISOString()}`
+  return `failed after ${c.attempts} attempt(s): ${c.lastError}${next}`
+}
+
+function printDiscrepancy(d: BillDiscrepancy): void {
+  console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
 }
