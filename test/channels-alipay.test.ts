@@ -144,7 +144,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     const bill = await adapter.downloadBill(t.server.merchant.merchant_id, today)
     assert.equal(bill.rows.filter((r) => r.businessType === '交易').length, 3, 'paid, found by the reconciler, and the late one')
     assert.equal(bill.rows.filter((r) => r.businessType === '退款').length, 1, 'the late one refunded')
-    await assertDailyBillChecks(ctx(), 'alipay', t.server.merchant.merchant_id, today, 3)
+    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'alipay', t.server.merchant.merchant_id, today, 3)
   })
 
   it('the merchant refunds a live Alipay order through the refunds API: Alipay refunds at once', async () => {

@@ -218,7 +218,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const adapter = ctx().channels.get('wechatpay') as WechatPayChannel
     const bill = await adapter.downloadTradeBill(t.server.merchant.merchant_id, today)
     assert.equal(bill.rows.length, 3, 'paid, found by the reconciler, and the late one')
-    await assertDailyBillChecks(ctx(), 'wechatpay', t.server.merchant.merchant_id, today, 3)
+    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'wechatpay', t.server.merchant.merchant_id, today, 3)
   })
 
   it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async () => {

@@ -67,6 +67,7 @@ describeEachDatabase('operations', (t) => {
     const create = doc.paths['/v1/orders'].post
     assert.equal(create.requestBody.content['application/json'].schema.properties.amount.maximum, 100_000_000_000)
     assert.ok(doc.paths['/v1/events/{id}/redeliver'])
+    assert.ok(doc.paths['/v1/bill_checks'].get.responses['200'])
   })
 })
 

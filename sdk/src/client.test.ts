@@ -175,7 +175,7 @@ describe('ScanPay client', () => {
   })
 
   it('builds every path and query the API defines', async () => {
-    script = (req, res) => json(res, 200, req.url.includes('refunds') || req.url.startsWith('/v1/events?') || req.url.startsWith('/v1/orders?')
+    script = (req, res) => json(res, 200, req.url.includes('refunds') || req.url.startsWith('/v1/events?') || req.url.startsWith('/v1/orders?') || req.url.startsWith('/v1/bill_checks')
       ? { object: 'list', data: [], has_more: false, next_cursor: null }
       : { id: 'x' })
     const c = new ScanPay({ baseUrl: base + '/', secret: SECRET })
@@ -184,6 +184,7 @@ describe('ScanPay client', () => {
     await c.refunds.list('ord_1', { limit: 2, cursor: 'abc' })
     await c.events.list({ order_id: 'ord_1' })
     await c.events.redeliver('evt_1')
+    await c.billChecks.list({ channel: 'alipay', status: 'discrepancies' })
     await c.orders.retrieve('a/b')
     assert.deepEqual(seen.map((s) => `${s.method} ${s.url}`), [
       'GET /v1/orders?status=paid&created_gte=2026-01-01T00%3A00%3A00.000Z&created_lt=1767225600&limit=5',
@@ -191,6 +192,7 @@ describe('ScanPay client', () => {
       'GET /v1/orders/ord_1/refunds?limit=2&cursor=abc',
       'GET /v1/events?order_id=ord_1',
       'POST /v1/events/evt_1/redeliver',
+      'GET /v1/bill_checks?channel=alipay&status=discrepancies',
       'GET /v1/orders/a%2Fb',
     ])
   })

@@ -1,11 +1,13 @@
 // The typed client: one method per v1 endpoint, grouped as the API groups them (orders, refunds, events,
-// test helpers), over one transport that authenticates, retries and makes errors typed.
+// bill checks, test helpers), over one transport that authenticates, retries and makes errors typed.
 import { Transport, type RequestOptions } from './transport.ts'
 import type {
+  BillCheck,
   CreateOrderParams,
   CreateRefundParams,
   Event,
   List,
+  ListBillChecksParams,
   ListEventsParams,
   ListOrdersParams,
   ListParams,
@@ -107,6 +109,13 @@ export class ScanPay {
     retrieve: (eventId: string, opts?: RequestOptions) => this.#t.request<Event>('GET', `/v1/events/${id(eventId)}`, undefined, opts),
     /** Queues one more delivery of the event now. */
     redeliver: (eventId: string, opts?: RequestOptions) => this.#t.request<Event>('POST', `/v1/events/${id(eventId)}/redeliver`, undefined, opts),
+  }
+
+  /** Live mode only: the daily checks of the channels' bills against this merchant's payments. */
+  readonly billChecks = {
+    list: (params: ListBillChecksParams = {}, opts?: RequestOptions) =>
+      this.#t.request<List<BillCheck>>('GET', `/v1/bill_checks${query(params)}`, undefined, opts),
+    iterate: (params: ListBillChecksParams = {}) => everyPage((p) => this.billChecks.list(p), params),
   }
 
   /** Test mode only: what a customer tapping the sandbox wallet does. */

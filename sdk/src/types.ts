@@ -108,6 +108,40 @@ export interface ListEventsParams extends ListParams {
   order_id?: string
 }
 
+export interface BillDiscrepancy {
+  kind: 'unknown_payment' | 'not_recorded_as_paid' | 'amount_mismatch' | 'trade_no_mismatch'
+  payment_id: string
+  order_id: string | null
+  channel_trade_no: string
+  /** The bill's amount, in fen. */
+  amount: number
+  our_amount: number | null
+  our_channel_trade_no: string | null
+  our_payment_status: string | null
+}
+
+/** One day's check of a channel's bill against the merchant's payments (live mode). */
+export interface BillCheck {
+  object: 'bill_check'
+  channel: 'wechatpay' | 'alipay'
+  /** The Beijing day, yyyy-MM-dd. */
+  bill_date: string
+  status: 'running' | 'matched' | 'discrepancies' | 'failed'
+  attempts: number
+  lines: number | null
+  discrepancies: number | null
+  discrepancy_details: BillDiscrepancy[]
+  last_error: string | null
+  /** A failed check's next attempt; null when none is coming. */
+  next_attempt_at: string | null
+  updated_at: string
+}
+
+export interface ListBillChecksParams extends ListParams {
+  channel?: 'wechatpay' | 'alipay'
+  status?: BillCheck['status']
+}
+
 export interface CreateRefundParams {
   amount: number
   out_refund_no: string

@@ -10,11 +10,12 @@ export interface BillLine {
   amount: number
 }
 
+/** What a bill line disagrees with; orderId: the order of our payment, for the merchant to look at. */
 export type BillDiscrepancy =
   | { kind: 'unknown_payment'; line: BillLine }
-  | { kind: 'not_recorded_as_paid'; line: BillLine; status: Payment['status'] }
-  | { kind: 'amount_mismatch'; line: BillLine; ours: number }
-  | { kind: 'trade_no_mismatch'; line: BillLine; ours: string | null }
+  | { kind: 'not_recorded_as_paid'; line: BillLine; orderId: string; status: Payment['status'] }
+  | { kind: 'amount_mismatch'; line: BillLine; orderId: string; ours: number }
+  | { kind: 'trade_no_mismatch'; line: BillLine; orderId: string; ours: string | null }
 
 const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 'refunded']
 
@@ -23,9 +24,9 @@ export async function compareBill(lines: BillLine[], payment: (id: string) => Pr
   for (const line of lines) {
     const p = await payment(line.outTradeNo)
     if (!p) out.push({ kind: 'unknown_payment', line })
-    else if (!SETTLED.includes(p.status)) out.push({ kind: 'not_recorded_as_paid', line, status: p.status })
-    else if (p.amount !== line.amount) out.push({ kind: 'amount_mismatch', line, ours: p.amount })
-    else if (p.channelTradeNo !== line.channelTradeNo) out.push({ kind: 'trade_no_mismatch', line, ours: p.channelTradeNo })
+    else if (!SETTLED.includes(p.status)) out.push({ kind: 'not_recorded_as_paid', line, orderId: p.orderId, status: p.status })
+    else if (p.amount !== line.amount) out.push({ kind: 'amount_mismatch', line, orderId: p.orderId, ours: p.amount })
+    else if (p.channelTradeNo !== line.channelTradeNo) out.push({ kind: 'trade_no_mismatch', line, orderId: p.orderId, ours: p.channelTradeNo })
   }
   return out
 }

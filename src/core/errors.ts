@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   timestamp_out_of_window: 'authentication',
   nonce_reused: 'authentication',
   test_mode_only: 'permission',
+  live_mode_only: 'permission',
   resource_missing: 'not_found',
   route_missing: 'not_found',
   out_trade_no_conflict: 'conflict',

@@ -3,6 +3,8 @@ import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
 import type { ListedOrder } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { AppError } from '../core/errors.ts'
+import type { BillDiscrepancy } from '../channels/bill-reconciliation.ts'
+import { NEVER, type BillCheck } from '../storage/bill-check-store.ts'
 
 const DAY_MS = 86_400_000
 /** 10000-01-01T00:00:00Z: from here on toISOString writes six-digit years. */
@@ -91,6 +93,37 @@ export function presentEvent(e: StoredEvent, attempts: DeliveryAttempt[]) {
     data: e.data,
     delivery_status: e.deliveryStatus,
     attempts: attempts.map((a) => ({ at: iso(a.at)!, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error })),
+  }
+}
+
+export function presentBillCheck(c: BillCheck) {
+  return {
+    object: 'bill_check' as const,
+    channel: c.channel,
+    bill_date: c.billDate,
+    status: c.status,
+    attempts: c.attempts,
+    lines: c.lines,
+    discrepancies: c.discrepancies,
+    discrepancy_details: ((c.details ?? []) as BillDiscrepancy[]).map(presentDiscrepancy),
+    last_error: c.lastError,
+    // Only a failed check waits for another attempt; one given up on (NEVER) waits for nothing.
+    next_attempt_at: c.status === 'failed' && c.nextAttemptAt !== NEVER ? iso(c.nextAttemptAt) : null,
+    updated_at: iso(c.updatedAt)!,
+  }
+}
+
+function presentDiscrepancy(d: BillDiscrepancy) {
+  return {
+    kind: d.kind,
+    payment_id: d.line.outTradeNo,
+    // Checks stored before discrepancies named their order have none.
+    order_id: d.kind === 'unknown_payment' ? null : (d.orderId ?? null),
+    channel_trade_no: d.line.channelTradeNo,
+    amount: d.line.amount,
+    our_amount: d.kind === 'amount_mismatch' ? d.ours : null,
+    our_channel_trade_no: d.kind === 'trade_no_mismatch' ? d.ours : null,
+    our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
   }
 }
 

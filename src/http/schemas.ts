@@ -98,6 +98,17 @@ export const ListRefundsQuery = Type.Object(
 )
 export type ListRefundsQuery = Static<typeof ListRefundsQuery>
 
+export const ListBillChecksQuery = Type.Object(
+  {
+    channel: Type.Optional(Type.Union([Type.Literal('wechatpay'), Type.Literal('alipay')])),
+    status: Type.Optional(Type.Union(['running', 'matched', 'discrepancies', 'failed'].map((s) => Type.Literal(s)))),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+export type ListBillChecksQuery = Static<typeof ListBillChecksQuery>
+
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
 export type IdParams = Static<typeof IdParams>
 
@@ -144,6 +155,38 @@ export const RefundResource = Type.Object({
 export const RefundList = Type.Object({
   object: Type.Literal('list'),
   data: Type.Array(RefundResource),
+  has_more: Type.Boolean(),
+  next_cursor: Nullable(Type.String()),
+})
+
+export const BillDiscrepancyResource = Type.Object({
+  kind: Type.Union(['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch'].map((k) => Type.Literal(k))),
+  payment_id: Type.String(),
+  order_id: Nullable(Type.String()),
+  channel_trade_no: Type.String(),
+  amount: Type.Integer(),
+  our_amount: Nullable(Type.Integer()),
+  our_channel_trade_no: Nullable(Type.String()),
+  our_payment_status: Nullable(Type.String()),
+})
+
+export const BillCheckResource = Type.Object({
+  object: Type.Literal('bill_check'),
+  channel: Type.String(),
+  bill_date: Type.String(),
+  status: Type.Union(['running', 'matched', 'discrepancies', 'failed'].map((s) => Type.Literal(s))),
+  attempts: Type.Integer(),
+  lines: Nullable(Type.Integer()),
+  discrepancies: Nullable(Type.Integer()),
+  discrepancy_details: Type.Array(BillDiscrepancyResource),
+  last_error: Nullable(Type.String()),
+  next_attempt_at: Nullable(Type.String()),
+  updated_at: Type.String(),
+})
+
+export const BillCheckList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(BillCheckResource),
   has_more: Type.Boolean(),
   next_cursor: Nullable(Type.String()),
 })

@@ -24,6 +24,12 @@ export interface BillCheck {
   updatedAt: number
 }
 
+/** Where a page of one merchant's checks ended. */
+export interface BillCheckPosition {
+  billDate: string
+  channel: string
+}
+
 export class SqlBillCheckStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -103,11 +109,20 @@ export class SqlBillCheckStore {
       .where('attempts', '=', attempt)
   }
 
-  /** The newest checks first (by bill date), of one merchant or of all. */
-  async list(options: { merchantId?: string; limit: number }): Promise<BillCheck[]> {
+  /**
+   * The newest checks first (by bill date, then channel), of one merchant or of all; `after` is the last
+   * check of the page before (one merchant's pages: the key is unique only within a merchant).
+   */
+  async list(options: { merchantId?: string; channel?: string; status?: BillCheckStatus; after?: BillCheckPosition; limit: number }): Promise<BillCheck[]> {
     let q = this.db.selectFrom('bill_checks').selectAll()
     if (options.merchantId) q = q.where('merchant_id', '=', options.merchantId)
-    const rows = await q.orderBy('bill_date', 'desc').orderBy('merchant_id').orderBy('channel').limit(options.limit).execute()
+    if (options.channel) q = q.where('channel', '=', options.channel)
+    if (options.status) q = q.where('status', '=', options.status)
+    const after = options.after
+    if (after) {
+      q = q.where((eb) => eb.or([eb('bill_date', '<', after.billDate), eb.and([eb('bill_date', '=', after.billDate), eb('channel', '<', after.channel)])]))
+    }
+    const rows = await q.orderBy('bill_date', 'desc').orderBy('channel', 'desc').orderBy('merchant_id').limit(options.limit).execute()
     return rows.map((r) => ({
       merchantId: r.merchant_id,
       channel: r.channel,

@@ -4,19 +4,27 @@ import assert from 'node:assert/strict'
 import { billLines, checkDailyBills, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
 import type { AppContext } from '../../src/context.ts'
 import { NEVER } from '../../src/storage/bill-check-store.ts'
+import { api } from './server.ts'
 
-export async function assertDailyBillChecks(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
+/** The merchant's server and keys, for its view of the checks through GET /v1/bill_checks. */
+export interface BillChecksApi {
+  url: string
+  liveSecret: string
+  testSecret: string
+}
+
+export async function assertDailyBillChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
   // The server's own lanes run by the real clock; this runs the checks by a clock a day ahead, by which any check
   // the server's lane holds would look abandoned. So the lanes pause meanwhile (a pass under way finishes first).
   await ctx.jobs.stop()
   try {
-    await assertChecks(ctx, channel, merchantId, today, paidLines)
+    await assertChecks(ctx, http, channel, merchantId, today, paidLines)
   } finally {
     ctx.jobs.start()
   }
 }
 
-async function assertChecks(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
+async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
   let now = Date.parse(`${today}T00:00:00+08:00`) + 34.5 * 3_600_000
   const merchants = [merchantId]
   const deps: DailyBillDeps = {
@@ -49,7 +57,18 @@ async function assertChecks(ctx: AppContext, channel: 'wechatpay' | 'alipay', me
     assert.deepEqual(await checkDailyBills(deps), { matched: 0, discrepancies: 1, failed: 0 })
     const found = await checkOf(today)
     assert.equal(found?.status, 'discrepancies')
-    assert.deepEqual(found?.details, [{ kind: 'amount_mismatch', line, ours: line!.amount + 1 }])
+    const { order_id: orderId } = await db.selectFrom('payments').select('order_id').where('id', '=', line!.outTradeNo).executeTakeFirstOrThrow()
+    assert.deepEqual(found?.details, [{ kind: 'amount_mismatch', line, orderId, ours: line!.amount + 1 }])
+    await assertBillChecksApi(http, channel, today, {
+      kind: 'amount_mismatch',
+      payment_id: line!.outTradeNo,
+      order_id: orderId,
+      channel_trade_no: line!.channelTradeNo,
+      amount: line!.amount,
+      our_amount: line!.amount + 1,
+      our_channel_trade_no: null,
+      our_payment_status: null,
+    })
   } finally {
     await db.updateTable('payments').set((eb) => ({ amount: eb('amount', '-', 1) })).where('id', '=', line!.outTradeNo).execute()
   }
@@ -66,4 +85,43 @@ async function assertChecks(ctx: AppContext, channel: 'wechatpay' | 'alipay', me
   assert.deepEqual(await checkDailyBills(deps), { matched: 0, discrepancies: 0, failed: 3 })
   const again = await checkOf(today, 'mch_without_credentials')
   assert.deepEqual([again?.attempts, again?.nextAttemptAt === NEVER], [2, false])
+}
+
+/**
+ * The merchant's own view: its three checked days of this channel newest first, page by page; another merchant's
+ * checks (here a failing one) never show; a test key is refused.
+ */
+async function assertBillChecksApi(http: BillChecksApi, channel: string, today: string, discrepancy: Record<string, unknown>): Promise<void> {
+  const all = await api(http.url, http.liveSecret, 'GET', `/v1/bill_checks?channel=${channel}`)
+  assert.equal(all.status, 200)
+  const days = [0, 1, 2].map((n) => new Date(Date.parse(`${today}T00:00:00Z`) - n * 86_400_000).toISOString().slice(0, 10))
+  // The server's own lane, by the real clock, may also have checked the day before these (no bill: matched).
+  const checked = all.body.data.map((c: any) => [c.bill_date, c.channel, c.status])
+  assert.deepEqual(checked.slice(0, 3), [
+    [days[0], channel, 'discrepancies'],
+    [days[1], channel, 'matched'],
+    [days[2], channel, 'matched'],
+  ])
+  assert.ok(checked.slice(3).every(([date, , status]: string[]) => date! < days[2]! && status === 'matched'), JSON.stringify(checked))
+  const [newest] = all.body.data
+  assert.deepEqual(newest.discrepancy_details, [discrepancy])
+  assert.deepEqual([newest.object, newest.discrepancies, newest.next_attempt_at, newest.last_error], ['bill_check', 1, null, null])
+
+  const paged: string[] = []
+  let cursor: string | null = null
+  do {
+    const page: { status: number; body: any } = await api(http.url, http.liveSecret, 'GET', `/v1/bill_checks?channel=${channel}&limit=1${cursor ? `&cursor=${cursor}` : ''}`)
+    assert.equal(page.status, 200)
+    paged.push(...page.body.data.map((c: any) => c.bill_date))
+    cursor = page.body.next_cursor
+    assert.equal(page.body.has_more, cursor !== null)
+  } while (cursor)
+  assert.deepEqual(paged, checked.map((c: string[]) => c[0]))
+
+  const flagged = await api(http.url, http.liveSecret, 'GET', `/v1/bill_checks?status=discrepancies&channel=${channel}`)
+  assert.deepEqual(flagged.body.data.map((c: any) => c.bill_date), [today])
+  const refused = await api(http.url, http.testSecret, 'GET', '/v1/bill_checks')
+  assert.deepEqual([refused.status, refused.body.error.type, refused.body.error.code], [403, 'permission', 'live_mode_only'])
+  const badCursor = await api(http.url, http.liveSecret, 'GET', '/v1/bill_checks?cursor=bm9wZQ')
+  assert.deepEqual([badCursor.status, badCursor.body.error.code, badCursor.body.error.param], [400, 'cursor_invalid', 'cursor'])
 }

@@ -1,4 +1,4 @@
-// The merchant API v1: orders, refunds, events and test helpers, behind authentication.
+// The merchant API v1: orders, refunds, events, bill checks and test helpers, behind authentication.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
@@ -20,6 +20,7 @@ import {
   OrderResource,
 } from '../schemas.ts'
 import { authenticate, type NonceClaim } from './authenticate.ts'
+import { billCheckRoutes } from './bill-check-routes.ts'
 import { refundRoutes } from './refund-routes.ts'
 import { withIdempotency } from './idempotency.ts'
 
@@ -88,6 +89,7 @@ export function merchantApi(ctx: AppContext) {
     })
 
     refundRoutes(app, ctx)
+    billCheckRoutes(app, ctx)
 
     app.post<{ Body: CreateOrderBody }>(
       '/v1/orders',
