@@ -13,10 +13,15 @@ export interface ChannelHttpRequest {
 export interface ChannelHttpResponse {
   status: number
   headers: Headers
+  /** The body decoded as UTF-8 (a leading byte order mark dropped, as fetch's text() does). */
   text: string
+  /** The body as sent, for digests over its exact bytes (a stand-in fetch may leave it out). */
+  bytes?: Buffer
 }
 
 export type ChannelFetch = (req: ChannelHttpRequest) => Promise<ChannelHttpResponse>
+
+const utf8 = new TextDecoder()
 
 export const channelFetch: ChannelFetch = async (req) => {
   let res: Response
@@ -33,11 +38,11 @@ export const channelFetch: ChannelFetch = async (req) => {
     const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${req.timeoutMs} ms` : String((err as Error).message)
     throw new ChannelError(`${req.method} ${new URL(req.url).pathname}: ${reason}`, true, true)
   }
-  let text: string
+  let bytes: Buffer
   try {
-    text = await res.text()
+    bytes = Buffer.from(await res.arrayBuffer())
   } catch (err) {
     throw new ChannelError(`${req.method} ${new URL(req.url).pathname}: reading the response failed: ${(err as Error).message}`, true, true)
   }
-  return { status: res.status, headers: res.headers, text }
+  return { status: res.status, headers: res.headers, text: utf8.decode(bytes), bytes }
 }

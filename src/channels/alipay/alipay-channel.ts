@@ -101,7 +101,8 @@ export class AlipayChannel implements PaymentChannel {
       throw new ChannelError(`Alipay ${method}: the response is not JSON`, true, true)
     }
     const signed = extracted.sign !== null && rsa2Verify(extracted.signedText, extracted.sign, creds.alipayPublicKey)
-    // A success must carry a valid signature; an unsigned gateway error can only make us give up, never pay.
+    // A success must carry a valid signature. An unsigned gateway error is read, but only as a reason to try again
+    // (#fail, #refusedBySigned): taken as a refusal, it could free a refund's amount to be refunded twice.
     if (!signed && (result.code === '10000' || extracted.sign !== null)) {
       throw new ChannelError(`Alipay ${method}: response signature rejected`, true, true)
     }
@@ -109,8 +110,13 @@ export class AlipayChannel implements PaymentChannel {
     return result
   }
 
+  /** A business refusal Alipay signed: it did nothing, and will not (Alipay signs its failures too). */
+  #refusedBySigned(r: AlipayResult): boolean {
+    return isDefiniteRefusal(r) && this.#signed.has(r)
+  }
+
   #fail(method: string, r: AlipayResult): ChannelError {
-    const definite = isDefiniteRefusal(r)
+    const definite = this.#refusedBySigned(r)
     return new ChannelError(`Alipay ${method} failed: ${r.code} ${r.msg}${r.sub_code ? ` ${r.sub_code}: ${r.sub_msg ?? ''}` : ''}`, !definite, !definite)
   }
 
@@ -140,8 +146,8 @@ export class AlipayChannel implements PaymentChannel {
   async closePayment(ref: { paymentId: string; order: Order }): Promise<void> {
     const creds = await this.#creds(ref.order.merchantId)
     const r = await this.#call<AlipayResult>(creds, 'alipay.trade.close', { out_trade_no: ref.paymentId })
-    // Closing before the scan answers TRADE_NOT_EXIST but still stops a later payment.
-    if (r.code === '10000' || (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST')) return
+    // Closing before the scan answers TRADE_NOT_EXIST but still stops a later payment (only Alipay's own word for it).
+    if (r.code === '10000' || (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST' && this.#signed.has(r))) return
     throw this.#fail('alipay.trade.close', r)
   }
 
@@ -162,8 +168,10 @@ export class AlipayChannel implements PaymentChannel {
       ...(input.reason ? { refund_reason: input.reason.slice(0, 256) } : {}),
     }
     const r = await this.#call<RefundResult>(creds, 'alipay.trade.refund', biz)
-    if (r.code === '10000') return { status: 'succeeded', channelRefundNo: input.refundId }
-    if (isDefiniteRefusal(r)) return { status: 'failed', reason: `${r.sub_code ?? r.code}: ${r.sub_msg ?? r.msg}` }
+    // 10000 says the call went through; fund_change Y that this call moved the money. Anything else (N: a repeat
+    // of a refund already made, or one still being processed) is settled by the refund query.
+    if (r.code === '10000') return r.fund_change === 'Y' ? { status: 'succeeded', channelRefundNo: input.refundId } : { status: 'pending' }
+    if (this.#refusedBySigned(r)) return { status: 'failed', reason: `${r.sub_code ?? r.code}: ${r.sub_msg ?? r.msg}` }
     throw this.#fail('alipay.trade.refund', r)
   }
 
@@ -175,8 +183,10 @@ export class AlipayChannel implements PaymentChannel {
       out_request_no: ref.refundId,
     })
     if (r.code !== '10000') throw this.#fail('alipay.trade.fastpay.refund.query', r)
-    // Alipay's rule: data with refund_status empty or REFUND_SUCCESS is a refund made; no data, none was.
-    if (r.refund_amount && (!r.refund_status || r.refund_status === 'REFUND_SUCCESS')) return { status: 'succeeded', channelRefundNo: ref.refundId }
+    if (r.refund_status === 'REFUND_SUCCESS') return { status: 'succeeded', channelRefundNo: ref.refundId }
+    // A refund Alipay knows of but has not made (refund_status absent: not yet, or not at all) is asked about
+    // again; one it has no record of never arrived, so its amount is free to refund again.
+    if (r.refund_amount) return { status: 'pending' }
     return { status: 'failed', reason: 'Alipay has no such refund' }
   }
 
@@ -209,6 +219,8 @@ export class AlipayChannel implements PaymentChannel {
     for (const { merchantId, credentials } of candidates) {
       if (!credentials || !rsa2Verify(content, params.sign, credentials.alipayPublicKey)) continue
       if (params.app_id !== credentials.appId) throw new NotificationRejected('account_mismatch', `the notification is for app ${params.app_id}`)
+      // Trade status notifications only: another kind's fields mean something else.
+      if (params.notify_type !== 'trade_status_sync') throw new NotificationRejected('body_invalid', `unsupported notify_type ${params.notify_type}`)
       if (credentials.sellerId && params.seller_id !== credentials.sellerId) throw new NotificationRejected('account_mismatch', `the notification is for seller ${params.seller_id}`)
       return { notificationId: params.notify_id, paymentId: params.out_trade_no, state: paymentStateOf(params), merchantId }
     }

@@ -13,6 +13,7 @@ import { ChannelError } from '../../core/payment-channel.ts'
 import { channelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { AlipayChannel } from './alipay-channel.ts'
+import { notifySignContent, rsa2Sign } from './signing.ts'
 import { parseAlipayBill } from './bill.ts'
 import { parseAlipayCredentials, type AlipayCredentials } from './credentials.ts'
 import { AlipaySimulator } from './simulator.ts'
@@ -95,10 +96,21 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     assert.equal(q.status, 'succeeded')
     const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: q.status === 'succeeded' ? q.channelTradeNo : null }
     assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'succeeded', channelRefundNo: 'rfd_ali_1' })
-    assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'succeeded', channelRefundNo: 'rfd_ali_1' })
+    // Sent again, the same out_request_no refunds nothing more (fund_change N): the refund query says how it ended.
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'pending' })
     assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.length, 1, 'the same out_request_no refunds once')
     assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid })).status, 'succeeded')
     assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_2', order: paid })).status, 'failed')
+    // A refund Alipay accepted but has not made yet is neither made nor failed: it stays pending until it is.
+    sim.holdRefunds = true
+    try {
+      assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_4', order: paid, amount: 100, currency: 'CNY', reason: null }), { status: 'pending' })
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid }), { status: 'pending' })
+      sim.settleRefunds()
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid }), { status: 'succeeded', channelRefundNo: 'rfd_ali_4' })
+    } finally {
+      sim.holdRefunds = false
+    }
     assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_3', order: paid, amount: 1001, currency: 'CNY', reason: null }), { status: 'failed', reason: 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL: 退款金额超限' })
   })
 
@@ -119,6 +131,31 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     noSign.delete('sign')
     await assert.rejects(channel.parseNotification({ headers: {}, rawBody: noSign.toString(), merchantId: 'mch_test' }), NotificationRejected)
     assert.equal(channel.acknowledge('ok').body, 'success')
+  })
+
+  it('a genuinely signed notification of another notify_type is not read as a payment', async () => {
+    const { sign: _s, sign_type: _t, ...params } = Object.fromEntries(new URLSearchParams(endpoint.received[0]!))
+    const other = { ...params, notify_type: 'trade_royalty_relation_sync' }
+    const body = new URLSearchParams({ ...other, sign: rsa2Sign(notifySignContent(other), sim.identity.alipayKey), sign_type: 'RSA2' }).toString()
+    await assert.rejects(channel.parseNotification({ headers: {}, rawBody: body, merchantId: 'mch_test' }), (e: unknown) => e instanceof NotificationRejected && e.reason === 'body_invalid')
+  })
+
+  it("an unsigned refusal is no refusal: a refund or close it answers is asked about again, not given up", async () => {
+    const unsigned = new AlipayChannel({
+      credentials: async () => creds,
+      clock: { now: () => Date.now() },
+      fetch: async (req) => {
+        const res = await channelFetch(req)
+        return { ...res, text: res.text.replace(/,"sign":"[^"]*"/, '') }
+      },
+    })
+    const o = order('ord_b9')
+    const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.tradeNo }
+    // Signed, this refund is refused for good (the first test); unsigned, it might be anyone's word.
+    await assert.rejects(unsigned.refund({ refundId: 'rfd_ali_9', order: paid, amount: 100_000, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && e.retryable)
+    await channel.createPayment({ paymentId: 'pay_ali_0000000009', order: o, notifyUrl: endpoint.url })
+    await assert.rejects(unsigned.closePayment({ paymentId: 'pay_ali_0000000009', order: o }), (e: unknown) => e instanceof ChannelError && e.retryable)
+    await channel.closePayment({ paymentId: 'pay_ali_0000000009', order: o })
   })
 
   it('closes before and after the scan, and lets a declined trade lapse', async () => {
@@ -154,7 +191,8 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
     const bill = await channel.downloadBill('mch_test', today)
     const mine = bill.rows.filter((r) => r.outTradeNo === 'pay_ali_0000000001')
-    assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -234]])
+    // The refund held and then settled (the first test) is on the bill once made.
+    assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -100], ['退款', -234]])
     assert.match(bill.file, /业务明细\.csv$/)
     assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
   })

@@ -54,7 +54,8 @@ export interface SimTrade {
   scannedAt: number | null
   paidAt: number | null
   closedAt: number | null
-  refunds: { outRequestNo: string; amount: number; at: number }[]
+  /** settled false: accepted but still being processed (see AlipaySimulator.holdRefunds). */
+  refunds: { outRequestNo: string; amount: number; at: number; settled: boolean }[]
 }
 
 export interface AlipayNotificationAttempt {
@@ -137,6 +138,11 @@ export class AlipaySimulator {
   readonly attempts: AlipayNotificationAttempt[] = []
   readonly identity: Identity
   sendNotifications = true
+  /**
+   * While true, a refund is accepted but not yet made, as Alipay sometimes answers: fund_change N, and its query
+   * without refund_status, until settleRefunds().
+   */
+  holdRefunds = false
   url = ''
   #apps = new Map<string, KeyObject>()
   #server: Server | null = null
@@ -158,6 +164,11 @@ export class AlipaySimulator {
 
   now(): number {
     return this.#o.now?.() ?? Date.now()
+  }
+
+  /** Makes every refund held so far (holdRefunds). */
+  settleRefunds(): void {
+    for (const t of this.trades.values()) for (const r of t.refunds) r.settled = true
   }
 
   get gatewayUrl(): string {
@@ -445,17 +456,19 @@ export class AlipaySimulator {
         const again = t.refunds.find((r) => r.outRequestNo === requestNo)
         const refunded = t.refunds.reduce((s, r) => s + r.amount, 0)
         const reply = (fundChange: 'Y' | 'N', total: number) => ({ ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, buyer_logon_id: 'sim***@alipay.example', fund_change: fundChange, refund_fee: fenToYuan(total), gmt_refund_pay: alipayTime(this.now()) })
-        if (again) return reply('N', refunded)
+        const settledTotal = t.refunds.reduce((s, r) => s + (r.settled ? r.amount : 0), 0)
+        if (again) return reply('N', settledTotal)
         if (t.status !== 'TRADE_SUCCESS') throw acq('ACQ.TRADE_STATUS_ERROR', '交易状态不合法')
         if (refunded + amount > t.total) throw acq('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限')
-        t.refunds.push({ outRequestNo: requestNo, amount, at: this.now() })
+        t.refunds.push({ outRequestNo: requestNo, amount, at: this.now(), settled: !this.holdRefunds })
         if (refunded + amount === t.total) t.status = 'TRADE_CLOSED'
-        return reply('Y', refunded + amount)
+        return this.holdRefunds ? reply('N', settledTotal) : reply('Y', settledTotal + amount)
       }
       case 'alipay.trade.fastpay.refund.query': {
         const t = this.#trade(appId, biz)
         const r = t.refunds.find((x) => x.outRequestNo === (biz.out_request_no ?? t.outTradeNo))
-        return r ? { ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: fenToYuan(t.total), refund_amount: fenToYuan(r.amount), refund_status: 'REFUND_SUCCESS' } : { ...ok }
+        if (!r) return { ...ok }
+        return { ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: fenToYuan(t.total), refund_amount: fenToYuan(r.amount), ...(r.settled ? { refund_status: 'REFUND_SUCCESS' } : {}) }
       }
       case 'alipay.data.dataservice.bill.downloadurl.query': {
         if (biz.bill_type !== 'trade' || typeof biz.bill_date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(biz.bill_date)) throw acq('isv.invalid-parameter', '参数无效')
@@ -489,7 +502,7 @@ export class AlipaySimulator {
         rows.push([t.tradeNo, t.outTradeNo, '交易', t.subject.replaceAll(',', '，'), alipayTime(t.scannedAt ?? t.createdAt), alipayTime(t.paidAt), '', '', '', '', 'sim***@alipay.example', fenToYuan(t.total), fenToYuan(t.total), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', '', fee, '0.00', ''].join(','))
       }
       for (const r of t.refunds) {
-        if (shanghaiDate(r.at) !== date) continue
+        if (!r.settled || shanghaiDate(r.at) !== date) continue
         rows.push([t.tradeNo, t.outTradeNo, '退款', t.subject.replaceAll(',', '，'), alipayTime(t.scannedAt ?? t.createdAt), alipayTime(r.at), '', '', '', '', 'sim***@alipay.example', fenToYuan(-r.amount), fenToYuan(-r.amount), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', r.outRequestNo, '0.00', '0.00', ''].join(','))
       }
     }

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module'
 import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
 import { parseWechatPayCredentials, type WechatPayCredentials } from './credentials.ts'
-import { signRequest } from './signing.ts'
+import { encryptResource, newNonce, signedResponseHeaders, signRequest } from './signing.ts'
 import { WechatPaySimulator } from './simulator.ts'
 import { NotificationRejected, WechatPayChannel } from './wechat-pay-channel.ts'
 import { parseTradeBill } from './bill.ts'
@@ -129,6 +129,37 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     await rejected(n.headers, n.body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCESS" '), 'signature_invalid')
     await rejected({ ...n.headers, 'wechatpay-timestamp': String(Math.floor(Date.now() / 1000) - 400) }, n.body, 'timestamp_out_of_window')
     await rejected({ ...n.headers, 'wechatpay-signature': 'WECHATPAY/SIGNTEST/' + n.headers['wechatpay-signature'] }, n.body, 'signature_probe')
+  })
+
+  it('a genuinely signed notification without event_type, or whose resource is not JSON, is rejected as body_invalid', async () => {
+    const signed = (envelope: Record<string, unknown>, plain: string) => {
+      const nonce = newNonce(12)
+      const body = JSON.stringify({
+        id: 'EV-malformed', create_time: '2026-11-28T10:00:00+08:00', resource_type: 'encrypt-resource', summary: '?', ...envelope,
+        resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(creds.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce },
+      })
+      const headers = Object.fromEntries(Object.entries(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body })).map(([k, v]) => [k.toLowerCase(), v]))
+      return channel.parseNotification({ headers, rawBody: body, merchantId: 'mch_test' })
+    }
+    const isBodyInvalid = (e: unknown) => e instanceof NotificationRejected && e.reason === 'body_invalid'
+    await assert.rejects(signed({}, JSON.stringify({ mchid: creds.mchid, out_trade_no: 'pay_x', trade_state: 'SUCCESS' })), isBodyInvalid)
+    await assert.rejects(signed({ event_type: 'REFUND.SUCCESS' }, 'not json'), isBodyInvalid)
+    await assert.rejects(signed({ event_type: 'TRANSACTION.SUCCESS' }, '"a string"'), isBodyInvalid)
+  })
+
+  it('a signed refund answer about another refund settles nothing: the outcome is still to be asked', async () => {
+    const answer = (outRefundNo: string) => {
+      const body = JSON.stringify({ refund_id: '50000000382019052709732678859', out_refund_no: outRefundNo, status: 'SUCCESS', amount: { total: 1234, refund: 234 } })
+      return { status: 200, headers: new Headers(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body })), text: body }
+    }
+    let reply = answer('rfd_other')
+    const stubbed = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() }, fetch: async () => reply })
+    const paid = { ...order('ord_a9'), status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: '4200000000000000000000000001' }
+    for (const call of [() => stubbed.refund({ refundId: 'rfd_mine', order: paid, amount: 234, currency: 'CNY', reason: null }), () => stubbed.queryRefund({ refundId: 'rfd_mine', order: paid })]) {
+      await assert.rejects(call(), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && /rfd_other/.test(e.message))
+    }
+    reply = answer('rfd_mine')
+    assert.equal((await stubbed.queryRefund({ refundId: 'rfd_mine', order: paid })).status, 'succeeded')
   })
 
   it('sends signature probes that the adapter refuses', async () => {

@@ -586,10 +586,12 @@ export class WechatPaySimulator {
     // As WeChat Pay does, a day without a payment has no bill at all.
     const paidThatDay = [...this.orders.values()].some((o) => o.mchid === m.mchid && o.successTime && shanghaiDate(o.successTime) === date)
     if (!paidThatDay) throw new HttpError(400, 'NO_STATEMENT_EXIST', '账单文件不存在')
-    const text = this.tradeBillText(m.mchid, date)
+    // Served with a byte order mark, as spreadsheet-friendly CSV files are: the digest covers the file's bytes,
+    // so a client that hashes the decoded text (which has lost the mark) fails here as it would against WeChat.
+    const file = '\uFEFF' + this.tradeBillText(m.mchid, date)
     const token = randomBytes(12).toString('hex')
-    this.#bills.set(token, text)
-    return [200, { hash_type: 'SHA1', hash_value: createHash('sha1').update(text).digest('hex'), download_url: `${this.url}/v3/billdownload/file?token=${token}` }]
+    this.#bills.set(token, file)
+    return [200, { hash_type: 'SHA1', hash_value: createHash('sha1').update(file).digest('hex'), download_url: `${this.url}/v3/billdownload/file?token=${token}` }]
   }
 
   /** The tradebill CSV of a Beijing day: every field prefixed with a backtick, a totals section at the end. */

@@ -136,15 +136,16 @@ export function paymentStateOf(tx: Transaction): ChannelPaymentState {
   }
 }
 
-/** Refund status → our refund state; PROCESSING (and anything unknown) stays pending. */
+/**
+ * Refund status → our refund state; PROCESSING, ABNORMAL (stuck, waiting for the merchant to act at WeChat Pay,
+ * after which it ends SUCCESS or CLOSED) and anything unknown stay pending: only CLOSED frees the amount.
+ */
 export function refundStateOf(r: RefundResponse): ChannelRefundState {
   switch (r.status) {
     case 'SUCCESS':
       return { status: 'succeeded', channelRefundNo: r.refund_id }
     case 'CLOSED':
       return { status: 'failed', reason: 'WeChat Pay closed the refund' }
-    case 'ABNORMAL':
-      return { status: 'failed', reason: 'WeChat Pay reports the refund ABNORMAL (the card or account cannot take it back)' }
     default:
       return { status: 'pending' }
   }

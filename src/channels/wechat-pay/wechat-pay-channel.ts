@@ -175,7 +175,7 @@ export class WechatPayChannel implements PaymentChannel {
     if (!body.transaction_id && !body.out_trade_no) throw new ChannelError('no WeChat Pay transaction to refund', false, false)
     const r = await this.#call<RefundResponse>(creds, 'POST', '/v3/refund/domestic/refunds', body)
     if (r.status !== 200 || !r.body) throw this.#fail('refund', r)
-    return refundStateOf(r.body)
+    return refundStateOf(this.#sameRefund(r.body, input.refundId))
   }
 
   async queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState> {
@@ -185,7 +185,13 @@ export class WechatPayChannel implements PaymentChannel {
       return { status: 'failed', reason: 'WeChat Pay has no such refund' }
     }
     if (r.status !== 200 || !r.body) throw this.#fail('refund query', r)
-    return refundStateOf(r.body)
+    return refundStateOf(this.#sameRefund(r.body, ref.refundId))
+  }
+
+  /** A signed answer about another refund settles nothing of ours: ask again. */
+  #sameRefund(r: RefundResponse, refundId: string): RefundResponse {
+    if (r.out_refund_no !== refundId) throw new ChannelError(`WeChat Pay answered about refund ${r.out_refund_no}, not ${refundId}`, true, true)
+    return r
   }
 
   /**
@@ -214,7 +220,8 @@ export class WechatPayChannel implements PaymentChannel {
       timeoutMs: this.#o.timeoutMs ?? 30_000,
     })
     if (res.status !== 200) throw new ChannelError(`WeChat Pay bill download failed: HTTP ${res.status}`, true, false)
-    if (r.body.hash_type === 'SHA1' && createHash('sha1').update(res.text).digest('hex') !== r.body.hash_value) {
+    // The digest is of the file's bytes: the decoded text has lost a leading byte order mark, if the file has one.
+    if (r.body.hash_type === 'SHA1' && createHash('sha1').update(res.bytes ?? res.text).digest('hex') !== r.body.hash_value?.toLowerCase()) {
       throw new ChannelError('WeChat Pay bill download does not match its SHA-1', true, false)
     }
     return parseTradeBill(res.text)
@@ -271,12 +278,21 @@ export class WechatPayChannel implements PaymentChannel {
     } catch {
       throw new NotificationRejected('decrypt_failed', 'the resource does not decrypt with this APIv3 key')
     }
+    let resource: unknown
+    try {
+      resource = JSON.parse(plain)
+    } catch {
+      throw new NotificationRejected('body_invalid', 'the decrypted resource is not JSON')
+    }
+    if (typeof envelope.event_type !== 'string' || typeof resource !== 'object' || resource === null) {
+      throw new NotificationRejected('body_invalid', 'the notification lacks event_type or a resource object')
+    }
     if (!envelope.event_type.startsWith('TRANSACTION.')) {
       // Refund and other events: verified and acknowledged, but they say nothing about a payment's success.
-      const other = JSON.parse(plain) as { out_trade_no?: string }
-      return { notificationId: envelope.id, paymentId: other.out_trade_no ?? '', state: { status: 'pending' } }
+      const other = resource as { out_trade_no?: unknown }
+      return { notificationId: envelope.id, paymentId: typeof other.out_trade_no === 'string' ? other.out_trade_no : '', state: { status: 'pending' } }
     }
-    const tx = JSON.parse(plain) as Transaction
+    const tx = resource as Transaction
     if (tx.mchid !== creds.mchid || (tx.appid !== undefined && tx.appid !== creds.appid)) {
       throw new NotificationRejected('account_mismatch', `the notification is for mchid ${tx.mchid}, not ${creds.mchid}`)
     }
