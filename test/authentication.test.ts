@@ -53,6 +53,9 @@ describeEachDatabase('authentication', (t) => {
     assert.equal(wrongSecret.status, 401)
     const unknownKey = await signedApi(url(), { key_id: 'key_test_nobody', secret: key().secret }, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'tamper-3' })
     assert.equal(unknownKey.status, 401)
+    // A key id no key could have (merchant-directory.test.ts: never looked up nor remembered).
+    const absurd = await signedApi(url(), { key_id: `key_test_${'x'.repeat(15_000)}`, secret: key().secret }, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'tamper-4' })
+    assert.deepEqual([absurd.status, absurd.body.error.code], [401, 'authentication_invalid'])
     const otherPath = authorizationHeader(key().key_id, key().secret, { method: 'GET', pathAndQuery: '/v1/orders?limit=1', timestamp, nonce: randomBytes(16).toString('hex'), body: '' })
     const moved = await fetch(`${url()}/v1/orders?limit=2`, { headers: { authorization: otherPath } })
     assert.equal(moved.status, 401, 'the query string is signed')

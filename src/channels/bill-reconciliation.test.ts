@@ -17,9 +17,12 @@ describe('bill reconciliation', () => {
       ['p3', payment('p3', { status: 'pending', channelTradeNo: null })],
       ['p4', payment('p4', { amount: 99 })],
       ['p5', payment('p5', { channelTradeNo: 'other' })],
+      // Another merchant's payment, on this merchant's bill: unknown here, and nothing of it shown.
+      ['p7', payment('p7', { merchantId: 'another' })],
     ])
     const found = await compareBill(
-      ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].map((id) => ({ outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })),
+      'm',
+      ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'].map((id) => ({ outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })),
       async (id) => ours.get(id) ?? null,
     )
     assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'orderId' in d ? d.orderId : null]), [
@@ -27,6 +30,7 @@ describe('bill reconciliation', () => {
       ['amount_mismatch', 'p4', 'o'],
       ['trade_no_mismatch', 'p5', 'o'],
       ['unknown_payment', 'p6', null],
+      ['unknown_payment', 'p7', null],
     ])
   })
 })

@@ -19,10 +19,15 @@ export type BillDiscrepancy =
 
 const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 'refunded']
 
-export async function compareBill(lines: BillLine[], payment: (id: string) => Promise<Payment | null>): Promise<BillDiscrepancy[]> {
+/**
+ * The merchant's bill against its own payments: a line naming another merchant's payment is one we have no record
+ * of for this merchant (and says nothing of the other's, whose order and amount this merchant may then be shown).
+ */
+export async function compareBill(merchantId: string, lines: BillLine[], payment: (id: string) => Promise<Payment | null>): Promise<BillDiscrepancy[]> {
   const out: BillDiscrepancy[] = []
   for (const line of lines) {
-    const p = await payment(line.outTradeNo)
+    const found = await payment(line.outTradeNo)
+    const p = found?.merchantId === merchantId ? found : null
     if (!p) out.push({ kind: 'unknown_payment', line })
     else if (!SETTLED.includes(p.status)) out.push({ kind: 'not_recorded_as_paid', line, orderId: p.orderId, status: p.status })
     else if (p.amount !== line.amount) out.push({ kind: 'amount_mismatch', line, orderId: p.orderId, ours: p.amount })

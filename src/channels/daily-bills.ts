@@ -105,7 +105,7 @@ async function checkOne(deps: DailyBillDeps, adapter: PaymentChannel, merchantId
   let outcome: keyof DailyBillRun
   try {
     const lines = await billLines(adapter, merchantId, billDate)
-    const found = await compareBill(lines, deps.payment)
+    const found = await compareBill(merchantId, lines, deps.payment)
     await deps.checks.finish(merchantId, channel, billDate, attempt, { lines: lines.length, discrepancies: found.length, details: found.slice(0, DETAILS_KEPT) }, deps.clock.now())
     outcome = found.length > 0 ? 'discrepancies' : 'matched'
     if (found.length > 0) deps.logger.warn({ ...about, lines: lines.length, discrepancies: found.length, first: found[0] }, "the channel's bill disagrees with our payments")

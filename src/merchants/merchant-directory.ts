@@ -46,6 +46,11 @@ function withSigningKey(key: ApiKey): ApiKey {
   return { ...key, signingKey: new HmacSha256Key(key.secret) }
 }
 
+/** The shape of the key ids ScanPay issues (`key_test_…`, `key_live_…`). */
+export function isPlausibleKeyId(keyId: string): boolean {
+  return /^key_(test|live)_[A-Za-z0-9_-]{8,64}$/.test(keyId)
+}
+
 export class MerchantDirectory {
   readonly #bySecret = new TtlCache<ApiKey | null>()
   readonly #byKeyId = new TtlCache<ApiKey | null>()
@@ -68,6 +73,8 @@ export class MerchantDirectory {
   }
 
   async keyById(keyId: string, now = Date.now()): Promise<ApiKey | null> {
+    // Not asked of the database, nor remembered as missing: anyone may send any key_id, of any length.
+    if (!isPlausibleKeyId(keyId)) return null
     const cached = this.#byKeyId.get(keyId, now)
     if (cached !== undefined) return cached
     const row = await this.store.keyById(keyId)

@@ -20,7 +20,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
       return 2
     }
     const lines = await billLines(adapter, opts.merchant, opts.date)
-    const found = await compareBill(lines, (id) => ctx.storage.statement((w) => w.payments.byId(id)))
+    const found = await compareBill(opts.merchant, lines, (id) => ctx.storage.statement((w) => w.payments.byId(id)))
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
       console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${lines.length} settled payments, ${found.length} discrepancies`)

@@ -15,10 +15,6 @@ export interface PaymentLink extends LinkOrder {
 
 export type LinkFailure = { kind: 'malformed' | 'url_not_allowed'; param: string }
 
-export function isPlausibleKeyId(keyId: string): boolean {
-  return /^key_(test|live)_[A-Za-z0-9_-]{8,64}$/.test(keyId)
-}
-
 /**
  * What chat apps append to a link shared in them: WeChat adds `from` (singlemessage, groupmessage, timeline) and
  * `isappinstalled`, some of its versions `scene`, `clicktime` and `enterid`. None of them is ever a link's own

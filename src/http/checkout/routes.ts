@@ -19,7 +19,7 @@ import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam
 import { customerStatus, plausibleToken } from './order-status.ts'
 import { PAGE_HEADERS, sendPage } from './page-response.ts'
 import type { PageTemplate } from './page-template.ts'
-import { isPlausibleKeyId, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
+import { readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
 import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
 import { RateLimiter } from '../merchant-api/rate-limiter.ts'
@@ -330,7 +330,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       }
 
       const { keyId } = req.params
-      const key = isPlausibleKeyId(keyId) ? await ctx.directory.keyById(keyId) : null
+      const key = await ctx.directory.keyById(keyId)
       if (!key) return refuse(403, 'unknown key', t.key)
       const query = readLinkQuery(rawQuery)
       if ('repeated' in query) return refuse(400, `repeated ${query.repeated}`, t.invalid(query.repeated))
