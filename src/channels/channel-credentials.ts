@@ -10,6 +10,8 @@ import { parseWechatPayCredentials, type WechatPayCredentials } from './wechat-p
 export type RealChannel = Exclude<ChannelName, 'sandbox'>
 
 const TTL_MS = 60_000
+/** Merchants' parsed credentials kept at most; past it the oldest entry goes first. */
+const CACHE_ENTRIES = 10_000
 
 export function parseCredentials(channel: RealChannel, doc: unknown): Parsed<{ accountId: string }> {
   if (channel === 'wechatpay') {
@@ -22,6 +24,8 @@ export function parseCredentials(channel: RealChannel, doc: unknown): Parsed<{ a
 
 export class ChannelCredentials {
   readonly #cache = new Map<string, { value: unknown; until: number }>()
+  /** WeChat key serial (upper case) → the merchants trusting it, rebuilt at most once a TTL, by one caller at a time. */
+  #bySerial: { index: Promise<Map<string, string[]>>; until: number } | null = null
 
   constructor(
     private readonly store: SqlChannelCredentialStore,
@@ -35,6 +39,7 @@ export class ChannelCredentials {
     if (!parsed.ok) return parsed
     await this.store.put(merchantId, channel, parsed.value.accountId, this.box.encrypt(JSON.stringify(doc)), this.now())
     this.#cache.delete(`${channel}:${merchantId}`)
+    if (channel === 'wechatpay') this.#bySerial = null
     return parsed
   }
 
@@ -49,7 +54,10 @@ export class ChannelCredentials {
       // Stored documents were checked when set; one that no longer parses is treated as absent.
       value = parsed.ok ? parsed.value : null
     }
-    if (this.#cache.size > 10_000) this.#cache.clear()
+    // Requests can name any merchant (a notify URL's id), so the cache is bounded, oldest out first: a flood of
+    // made-up ids pushes entries out one at a time, never the whole cache at once.
+    this.#cache.delete(key)
+    if (this.#cache.size >= CACHE_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!)
     this.#cache.set(key, { value, until: this.now() + TTL_MS })
     return value
   }
@@ -72,15 +80,35 @@ export class ChannelCredentials {
     return out
   }
 
-  /** Merchants that trust the WeChat key with this serial (for notifications without a merchant in the URL). */
+  /**
+   * Merchants that trust the WeChat key with this serial (for notifications without a merchant in the URL). Such
+   * a request needs no key to send, so it reads an index of every merchant's serials, rebuilt at most once a
+   * minute whatever the rate, not every merchant's credentials each time.
+   */
   async wechatpayBySerial(serial: string): Promise<{ merchantId: string; credentials: WechatPayCredentials }[]> {
+    const now = this.now()
+    if (!this.#bySerial || this.#bySerial.until <= now) {
+      const index = this.#serialIndex()
+      this.#bySerial = { index, until: now + TTL_MS }
+      index.catch(() => (this.#bySerial = null))
+    }
     const out = []
-    for (const r of await this.store.forChannel('wechatpay')) {
-      const credentials = await this.wechatpay(r.merchantId)
-      if (!credentials) continue
-      const trusted = [...credentials.platformKeys.keys()].some((k) => k === serial || k.toUpperCase() === serial.toUpperCase())
-      if (trusted) out.push({ merchantId: r.merchantId, credentials })
+    for (const merchantId of (await this.#bySerial.index).get(serial.toUpperCase()) ?? []) {
+      const credentials = await this.wechatpay(merchantId)
+      if (credentials) out.push({ merchantId, credentials })
     }
     return out
+  }
+
+  async #serialIndex(): Promise<Map<string, string[]>> {
+    const index = new Map<string, string[]>()
+    for (const merchantId of await this.store.merchantsOf('wechatpay')) {
+      const credentials = await this.wechatpay(merchantId)
+      for (const serial of credentials?.platformKeys.keys() ?? []) {
+        const key = serial.toUpperCase()
+        index.set(key, [...(index.get(key) ?? []), merchantId])
+      }
+    }
+    return index
   }
 }

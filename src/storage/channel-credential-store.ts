@@ -35,11 +35,6 @@ export class SqlChannelCredentialStore {
     return rows.map(toStored)
   }
 
-  async forChannel(channel: string, limit = 1000): Promise<StoredChannelCredentials[]> {
-    const rows = await this.db.selectFrom('channel_credentials').selectAll().where('channel', '=', channel).orderBy('merchant_id').limit(limit).execute()
-    return rows.map(toStored)
-  }
-
   /** The merchants with credentials for this channel, every one (ids only). */
   async merchantsOf(channel: string): Promise<string[]> {
     const rows = await this.db.selectFrom('channel_credentials').select('merchant_id').where('channel', '=', channel).orderBy('merchant_id').execute()

@@ -12,6 +12,8 @@ interface NotifyParams {
   merchantId?: string
 }
 
+const MERCHANT_ID = /^mch_[0-9a-z]{26}$/
+
 /** Outcomes that were applied (or were already): the channel is told it was received. */
 const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored'])
 
@@ -28,6 +30,8 @@ export function channelNotifyRoutes(ctx: AppContext) {
         return reply.code(r.status).send(r.body)
       }
       const rawBody = req.rawBody ?? ''
+      // A merchant id no merchant could have: nothing to look up (anyone can post to any such URL).
+      if (req.params.merchantId !== undefined && !MERCHANT_ID.test(req.params.merchantId)) return send('error', 'merchant_unknown')
       let notification
       try {
         notification = await channel.parseNotification({ headers: req.headers, rawBody, merchantId: req.params.merchantId })
