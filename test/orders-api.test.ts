@@ -1,5 +1,6 @@
 // The merchant API over real HTTP, on SQLite and PostgreSQL: orders, validation, idempotency, isolation.
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { it } from 'node:test'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER } from './helpers/server.ts'
@@ -182,6 +183,35 @@ describeEachDatabase('orders API', (t) => {
     await assertUnchanged(t.server, before)
     const quoted = await api(url(), sk(), 'POST', '/v1/orders', JSON.stringify({ out_trade_no: 'f-3', amount: 5, subject: 'say "amount": 1.5' }))
     assert.equal(quoted.status, 201, 'the pattern inside a string is not an amount')
+  })
+
+  it('refuses what JSON.parse would let by (an escaped amount key, NUL, a lone surrogate) and NUL or bad encoding in a URL, and changes nothing', async () => {
+    const before = await snapshot(t.server)
+    const escaped = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-1","\\u0061mount":12.0,"subject":"s"}')
+    assert.deepEqual([escaped.status, escaped.body.error.code, escaped.body.error.param], [400, 'amount_invalid', 'amount'])
+    for (const [field, text] of [['subject', 'a\\u0000b'], ['subject', 'a\\ud800b'], ['description', '\\u0000']]) {
+      const r = await api(url(), sk(), 'POST', '/v1/orders', `{"out_trade_no":"e-2","amount":100,"subject":"s","${field}":"${text}"}`.replace('"subject":"s","subject"', '"subject"'))
+      assert.deepEqual([r.status, r.body.error.code, r.body.error.param], [400, 'parameter_invalid', field], text)
+    }
+    for (const path of ['/v1/orders?out_trade_no=a%00b', '/v1/orders/ord_%00', '/v1/events?order_id=%00', '/v1/orders/%E0%A4%A']) {
+      const r = await api(url(), sk(), 'GET', path)
+      assert.deepEqual([r.status, r.body.error.type, r.body.error.code], [400, 'invalid_request', 'request_invalid'], path)
+      assert.equal(r.headers.get('x-request-id'), r.body.error.request_id, path)
+    }
+    await assertUnchanged(t.server, before)
+    // Not HTTP at all: still the contract's error shape.
+    const { port } = new URL(url())
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'))
+      let text = ''
+      socket.on('data', (d) => (text += d))
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    assert.match(reply, /^HTTP\/1\.1 400 /)
+    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))
+    assert.deepEqual([body.error.type, body.error.code], ['invalid_request', 'request_invalid'])
+    assert.match(reply, new RegExp(`x-request-id: ${body.error.request_id}`))
   })
 
   it('lists newest first with cursor pagination and filters', async () => {

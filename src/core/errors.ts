@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   parameter_unknown: 'invalid_request',
   amount_invalid: 'invalid_request',
   body_invalid: 'invalid_request',
+  request_invalid: 'invalid_request',
   body_too_large: 'invalid_request',
   unsupported_media_type: 'invalid_request',
   cursor_invalid: 'invalid_request',

@@ -2,14 +2,15 @@
 import Fastify, { LogController } from 'fastify'
 import swagger from '@fastify/swagger'
 import { createServer } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { AppContext } from '../context.ts'
 import { channelNotifyRoutes } from './channel-notify/routes.ts'
 import { checkoutRoutes } from './checkout/routes.ts'
 import { FastPaths } from './fast-path.ts'
 import { AppError } from '../core/errors.ts'
 import { newId } from '../core/ids.ts'
-import { sendError, toAppError } from './error-response.ts'
-import { FIELD_RULES } from './schemas.ts'
+import { errorBody, sendError, toAppError } from './error-response.ts'
+import { parseJsonBody } from './json-body.ts'
 import { merchantApi } from './merchant-api/routes.ts'
 import { opsRoutes } from './ops-routes.ts'
 
@@ -21,8 +22,6 @@ declare module 'fastify' {
 }
 
 export const BODY_LIMIT = 64 * 1024
-/** An `amount` member whose number has a fraction or an exponent (not inside a string: no escaped quote). */
-const FRACTIONAL_AMOUNT = /(?<!\\)"amount"\s*:\s*-?\d+(?:\.\d*|[eE])/
 
 export async function buildApp(ctx: AppContext) {
   const requestSeries = new Map<string, string>()
@@ -41,6 +40,7 @@ export async function buildApp(ctx: AppContext) {
     serverFactory: (handler, options) => {
       const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number }
       const server = createServer((req, res) => fastPaths.handle(req, res, () => handler(req, res)) || handler(req, res))
+      server.on('clientError', answerMalformed)
       server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000
       server.requestTimeout = o.requestTimeout ?? 0
       server.setTimeout(o.connectionTimeout ?? 0)
@@ -55,6 +55,11 @@ export async function buildApp(ctx: AppContext) {
     // One logger for every request instead of a child each: the lines that need the request id carry it.
     childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
+    // A URL Fastify cannot decode never reaches the hooks: answered here in the contract's shape.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-request-id', req.id)
+      return sendError(req, reply, new AppError('request_invalid', `the URL is not valid: ${err.message}`))
+    },
     return503OnClosing: true,
     ajv: {
       // Strict: no type coercion and no silent removal of unknown fields; they are errors.
@@ -69,12 +74,11 @@ export async function buildApp(ctx: AppContext) {
     if (text.length === 0) return done(null, undefined)
     let parsed: unknown
     try {
-      parsed = JSON.parse(text)
-    } catch {
+      parsed = parseJsonBody(text)
+    } catch (err) {
+      if (err instanceof AppError) return done(err, undefined)
       return done(Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }), undefined)
     }
-    // JSON.parse reads 12.0 as the integer 12; money written with a dot or an exponent is refused all the same.
-    if (FRACTIONAL_AMOUNT.test(text)) return done(new AppError('amount_invalid', FIELD_RULES.amount!, 'amount'), undefined)
     done(null, parsed)
   })
   // Form posts from the checkout page (pay / decline buttons).
@@ -86,6 +90,8 @@ export async function buildApp(ctx: AppContext) {
   // Callback hooks, not async ones: every request runs them, and a promise each cost more than their work.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id)
+    // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one.
+    if (req.url.includes('%00')) return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
     done()
   })
   app.addHook('onResponse', (req, reply, done) => {
@@ -122,4 +128,19 @@ export async function buildApp(ctx: AppContext) {
   await app.register(channelNotifyRoutes(ctx))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
+}
+
+/**
+ * Node answers a request it cannot parse (a bad header line, a wrong Content-Length, headers too large) with a
+ * bare status; this answers in the contract's error shape, with a request id of its own, and closes.
+ */
+function answerMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+  const requestId = newId('req')
+  const body = JSON.stringify(errorBody(new AppError('request_invalid', 'the request is not well-formed HTTP'), requestId))
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
 }

@@ -38,7 +38,8 @@ export function errorBody(err: AppError, requestId: string) {
       type: err.type,
       code: err.code,
       message: err.message,
-      ...(err.param !== undefined ? { param: err.param } : {}),
+      // Always present, as the contract lists it: null when no one field is at fault.
+      param: err.param ?? null,
       request_id: requestId,
     },
   }

@@ -196,7 +196,7 @@ export const ErrorResource = Type.Object({
     type: Type.String(),
     code: Type.String(),
     message: Type.String(),
-    param: Type.Optional(Type.String()),
+    param: Nullable(Type.String()),
     request_id: Type.String(),
   }),
 })

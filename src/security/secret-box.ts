@@ -66,7 +66,8 @@ export class SecretBox {
 }
 
 function open(key: Buffer, iv: string, tag: string, body: string): string {
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+  // The whole 16-byte tag, as sealed: GCM would otherwise accept a tag cut as short as 4 bytes.
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: 16 })
   decipher.setAuthTag(Buffer.from(tag, 'base64url'))
   return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8')
 }

@@ -5,10 +5,12 @@
 import { lookup as dnsLookup } from 'node:dns'
 import { isIP } from 'node:net'
 
-function ipv4Forbidden(a, b) {
+/** IPv4 special-purpose blocks (RFC 6890): private, shared, loopback, link-local, protocol and documentation. */
+function ipv4Forbidden(a, b, c) {
   return (
     a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 198 && (b === 18 || b === 19)) || a >= 224
+    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 198 && (b === 18 || b === 19)) || a >= 224 ||
+    (a === 192 && b === 0 && (c === 0 || c === 2)) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)
   )
 }
 
@@ -44,11 +46,14 @@ function ipv6Forbidden(b) {
   const mapped = zeros(0, 10) && b[10] === 0xff && b[11] === 0xff
   const compatible = zeros(0, 12)
   const nat64 = b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)
-  if (mapped || compatible || nat64) return ipv4Forbidden(b[12], b[13])
-  if (b[0] === 0x20 && b[1] === 0x02) return ipv4Forbidden(b[2], b[3]) // 6to4 embeds one too
-  if (b[0] === 0xfe && (b[1] & 0xc0) === 0x80) return true // link-local fe80::/10
-  if ((b[0] & 0xfe) === 0xfc) return true // unique local fc00::/7
-  return b[0] === 0xff // multicast
+  if (mapped || compatible || nat64) return ipv4Forbidden(b[12], b[13], b[14])
+  if (b[0] === 0x20 && b[1] === 0x02) return ipv4Forbidden(b[2], b[3], b[4]) // 6to4 embeds one too
+  // Otherwise only global unicast (2000::/3) is public: site-local, unique local, link-local, multicast, local-use
+  // NAT64, SIIT and discard addresses all lie outside it. Inside it, 2001::/23 holds special-purpose blocks
+  // (Teredo among them, which hides an IPv4 address) and 2001:db8::/32 is for documentation.
+  if ((b[0] & 0xe0) !== 0x20) return true
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] < 0x02) return true
+  return b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8
 }
 
 /** True for addresses a merchant's public endpoint must never resolve to. */
@@ -56,8 +61,8 @@ export function isForbiddenAddress(ip) {
   const bare = ip.replace(/^\[|\]$/g, '')
   const v = isIP(bare.split('%')[0])
   if (v === 4) {
-    const [a, b] = bare.split('.').map(Number)
-    return ipv4Forbidden(a, b)
+    const [a, b, c] = bare.split('.').map(Number)
+    return ipv4Forbidden(a, b, c)
   }
   const bytes = v === 6 ? ipv6Bytes(bare) : null
   return bytes === null || ipv6Forbidden(bytes)

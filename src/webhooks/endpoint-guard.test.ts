@@ -8,7 +8,16 @@ describe('endpoint guard', () => {
     for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00::1', 'ff02::1']) {
       assert.ok(isForbiddenAddress(ip), ip)
     }
-    for (const ip of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700::1111', '2001:db8::1']) assert.ok(!isForbiddenAddress(ip), ip)
+    for (const ip of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700::1111', '2400:3200::1', '2001:4860:4860::8888']) assert.ok(!isForbiddenAddress(ip), ip)
+  })
+
+  it('allows in IPv6 only global unicast, and in IPv4 nothing special-purpose', () => {
+    // Site-local, local-use NAT64 (may reach 169.254.169.254), SIIT, discard, Teredo, other 2001::/23, documentation.
+    for (const ip of ['fec0::1', '64:ff9b:1::a9fe:a9fe', '::ffff:0:7f00:1', '100::1', '2001::1', '2001:2::1', '2001:db8::1', '4000::1']) {
+      assert.ok(isForbiddenAddress(ip), ip)
+    }
+    for (const ip of ['192.0.0.8', '192.0.2.1', '198.51.100.7', '203.0.113.9', '2002:c000:0201::1']) assert.ok(isForbiddenAddress(ip), ip)
+    assert.ok(!isForbiddenAddress('192.0.3.1'))
   })
 
   it('sees internal IPv4 addresses inside every IPv6 spelling', () => {
