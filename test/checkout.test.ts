@@ -511,7 +511,7 @@ function linkTests(t: { readonly server: TestServer }) {
 
   it('payment link: correctly signed but invalid parameters are refused with 400 and create nothing', async () => {
     const cases: Record<string, string>[] = [
-      { amount: '12.34' }, { amount: '0' }, { amount: '0100' }, { amount: '100000000001' }, { currency: 'cny' },
+      { amount: '12.34' }, { amount: '0' }, { amount: '0100' }, { amount: '100000000001' }, { currency: 'cny' }, { currency: 'ABC' }, { subject: 'a\u0000b' },
       { out_trade_no: 'bad no' }, { subject: '' }, { subject: 'x'.repeat(129) }, { expires_at: 'tomorrow' },
       { return_url: 'javascript:alert(1)' }, { unknown: 'x' }, { lang: 'fr' },
     ]

@@ -136,6 +136,7 @@ describeEachDatabase('orders API', (t) => {
     ['subject too long', { ...ORDER, subject: 's'.repeat(129) }, 'subject', 'parameter_invalid'],
     ['description too long', { ...ORDER, description: 'd'.repeat(513) }, 'description', 'parameter_invalid'],
     ['currency lower case', { ...ORDER, currency: 'cny' }, 'currency', 'parameter_invalid'],
+    ['currency not ISO 4217', { ...ORDER, currency: 'RMB' }, 'currency', 'parameter_invalid'],
     ['expires_in too short', { ...ORDER, expires_in: 59 }, 'expires_in', 'parameter_invalid'],
     ['expires_in too long', { ...ORDER, expires_in: 86_401 }, 'expires_in', 'parameter_invalid'],
     ['notify_url not http', { ...ORDER, notify_url: 'ftp://x.example/' }, 'notify_url', 'parameter_invalid'],

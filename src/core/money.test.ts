@@ -1,7 +1,7 @@
 // Money formatting by integer arithmetic only.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { formatMinor, formatMoney, isValidAmount } from './money.ts'
+import { formatMinor, formatMoney, isCurrencyCode, isValidAmount } from './money.ts'
 
 describe('money', () => {
   it('formats minor units without floats', () => {
@@ -21,6 +21,13 @@ describe('money', () => {
     assert.equal(formatMoney(100_000_000_000, 'CNY'), '¥1,000,000,000.00')
     assert.equal(formatMoney(1234567, 'JPY'), '¥1,234,567')
     assert.equal(formatMoney(-123456, 'CNY'), '¥-1,234.56')
+  })
+
+  it('knows the ISO 4217 codes and their minor units', () => {
+    for (const code of ['CNY', 'USD', 'HKD', 'JPY', 'EUR', 'CLP']) assert.ok(isCurrencyCode(code), code)
+    for (const code of ['ABC', 'RMB', 'BTC', 'cny', 'CN', 'CNYY', '']) assert.ok(!isCurrencyCode(code), code)
+    assert.equal(formatMinor(1234, 'CLP'), '1234')
+    assert.equal(formatMinor(1234, 'BHD'), '1.234')
   })
 
   it('accepts only integers from 1 to 10^11', () => {

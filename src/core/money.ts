@@ -3,11 +3,24 @@
 export const MIN_AMOUNT = 1
 export const MAX_AMOUNT = 100_000_000_000
 
-const MINOR_DIGITS: Record<string, number> = { JPY: 0, KRW: 0, VND: 0, BHD: 3, KWD: 3, OMR: 3, JOD: 3, TND: 3 }
+/** ISO 4217's minor units where they are not 2. */
+const MINOR_DIGITS: Record<string, number> = {
+  ...Object.fromEntries(['BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'].map((c) => [c, 0])),
+  ...Object.fromEntries(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND'].map((c) => [c, 3])),
+  CLF: 4,
+  UYW: 4,
+}
+/** The ISO 4217 codes in use, as the runtime's ICU knows them. */
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
 const SYMBOLS: Record<string, string> = { CNY: '¥', USD: '$', EUR: '€', GBP: '£', JPY: '¥', HKD: 'HK$' }
 
 export function isValidAmount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= MIN_AMOUNT && value <= MAX_AMOUNT
+}
+
+/** An ISO 4217 currency in use (CNY, USD, …): three upper-case letters are not enough (ABC, RMB, BTC are none). */
+export function isCurrencyCode(code: string): boolean {
+  return CURRENCIES.has(code)
 }
 
 export function minorDigits(currency: string): number {

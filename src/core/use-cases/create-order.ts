@@ -2,6 +2,7 @@
 import { hash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
+import { isCurrencyCode } from '../money.ts'
 import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
 import type { WriteGuard } from '../ports.ts'
 import type { UseCaseDeps } from './context.ts'
@@ -50,6 +51,9 @@ export async function createOrder(
   /** A write that must succeed in the same commit for the order to be inserted (a signed request's nonce claim). */
   guard?: WriteGuard,
 ): Promise<CreateOrderResult> {
+  if (!isCurrencyCode(input.currency)) {
+    throw new AppError('parameter_invalid', 'currency must be an ISO 4217 code of three upper-case letters, e.g. CNY', 'currency')
+  }
   if (mode === 'live' && input.channels?.includes('sandbox')) {
     throw new AppError('channel_unavailable', 'the sandbox channel only pays test-mode orders', 'channels')
   }

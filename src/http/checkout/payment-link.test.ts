@@ -80,6 +80,7 @@ describe('validateLinkParams', () => {
   it('applies the API rules to every field', () => {
     bad({ ...BASE, currency: 'cny' }, 'currency')
     bad({ ...BASE, currency: '' }, 'currency')
+    bad({ ...BASE, currency: 'ABC' }, 'currency')
     bad({ ...BASE, out_trade_no: 'A 1' }, 'out_trade_no')
     bad({ ...BASE, out_trade_no: 'x'.repeat(65) }, 'out_trade_no')
     bad({ ...BASE, subject: '' }, 'subject')

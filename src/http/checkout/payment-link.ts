@@ -1,7 +1,7 @@
 // Signed payment links (/l/{key_id}): reading, verifying and validating one. Its order is made by the
 // orderForLink use case (core/use-cases/order-for-link.ts).
 import { safeEqual, signPaymentLink } from '../../../sdk/src/signing.ts'
-import { MAX_AMOUNT } from '../../core/money.ts'
+import { isCurrencyCode, MAX_AMOUNT } from '../../core/money.ts'
 import type { LinkOrder } from '../../core/use-cases/order-for-link.ts'
 import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
 import { parseLangParam, type Lang } from './i18n.ts'
@@ -66,7 +66,7 @@ export function validateLinkParams(params: Record<string, string>, production: b
   const { amount, currency = 'CNY', out_trade_no, subject, expires_at, description, lang } = params
   // A plain decimal: no sign, dot, exponent or leading zero, so one amount has exactly one spelling.
   if (amount === undefined || !/^[1-9][0-9]{0,11}$/.test(amount) || Number(amount) > MAX_AMOUNT) return { kind: 'malformed', param: 'amount' }
-  if (!/^[A-Z]{3}$/.test(currency)) return { kind: 'malformed', param: 'currency' }
+  if (!isCurrencyCode(currency)) return { kind: 'malformed', param: 'currency' }
   if (out_trade_no === undefined || !/^[A-Za-z0-9_\-.|*]{1,64}$/.test(out_trade_no)) return { kind: 'malformed', param: 'out_trade_no' }
   if (subject === undefined || codePoints(subject) < 1 || codePoints(subject) > 128) return { kind: 'malformed', param: 'subject' }
   if (description !== undefined && codePoints(description) > 512) return { kind: 'malformed', param: 'description' }
