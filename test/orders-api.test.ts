@@ -181,6 +181,13 @@ describeEachDatabase('orders API', (t) => {
     const huge = await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, description: 'x'.repeat(70_000) })
     assert.equal(huge.status, 413)
     assert.equal(huge.body.error.type, 'invalid_request')
+    const hugeText = await api(url(), sk(), 'POST', '/v1/orders', 'x'.repeat(70_000), { 'content-type': 'text/plain' })
+    assert.deepEqual([hugeText.status, hugeText.body.error.code], [413, 'body_too_large'])
+    // Forms are for the checkout page, not the API: even an empty one is the wrong media type.
+    for (const body of ['amount=1&subject=s&out_trade_no=f-4', '']) {
+      const form = await api(url(), sk(), 'POST', '/v1/orders', body, { 'content-type': 'application/x-www-form-urlencoded' })
+      assert.deepEqual([form.status, form.body.error.code], [415, 'unsupported_media_type'], body)
+    }
     await assertUnchanged(t.server, before)
     const quoted = await api(url(), sk(), 'POST', '/v1/orders', JSON.stringify({ out_trade_no: 'f-3', amount: 5, subject: 'say "amount": 1.5' }))
     assert.equal(quoted.status, 201, 'the pattern inside a string is not an amount')

@@ -9,7 +9,7 @@ import { checkoutRoutes } from './checkout/routes.ts'
 import { FastPaths } from './fast-path.ts'
 import { AppError } from '../core/errors.ts'
 import { newId } from '../core/ids.ts'
-import { errorBody, sendError, toAppError } from './error-response.ts'
+import { bodyTooLarge, errorBody, sendError, toAppError } from './error-response.ts'
 import { parseJsonBody } from './json-body.ts'
 import { merchantApi } from './merchant-api/routes.ts'
 import { opsRoutes } from './ops-routes.ts'
@@ -92,6 +92,9 @@ export async function buildApp(ctx: AppContext) {
     reply.header('x-request-id', req.id)
     // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one.
     if (req.url.includes('%00')) return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
+    // Too large is too large whatever its media type (else a body of a type nobody reads would answer 415).
+    const length = req.headers['content-length']
+    if (length !== undefined && Number(length) > BODY_LIMIT) return void sendError(req, reply, bodyTooLarge())
     done()
   })
   app.addHook('onResponse', (req, reply, done) => {

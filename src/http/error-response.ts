@@ -45,16 +45,18 @@ export function errorBody(err: AppError, requestId: string) {
   }
 }
 
+export function bodyTooLarge(): AppError {
+  return Object.assign(new AppError('body_too_large', 'the request body is larger than 64 KiB'), { status: 413 })
+}
+
 /** Normalizes Fastify's own errors (bad JSON, too large, wrong media type) and unexpected ones. */
 export function toAppError(err: FastifyError | AppError | Error): AppError {
   if (err instanceof AppError) return err
   const fe = err as FastifyError & { validation?: AjvIssue[]; validationContext?: string }
   if (fe.validation) return validationError(fe.validation, fe.validationContext ?? 'body')
   switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
-      const e = new AppError('body_too_large', 'the request body is larger than 64 KiB')
-      return Object.assign(e, { status: 413 })
-    }
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return bodyTooLarge()
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
       const e = new AppError('unsupported_media_type', 'send the body as application/json')
       return Object.assign(e, { status: 415 })

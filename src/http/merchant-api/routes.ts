@@ -73,6 +73,8 @@ export function merchantApi(ctx: AppContext) {
   }
 
   return async function routes(app: FastifyInstance) {
+    // The API reads JSON only: the form parser the checkout and channel callbacks need is not for these routes.
+    app.removeContentTypeParser('application/x-www-form-urlencoded')
     app.addHook('preValidation', async (req) => {
       // A signed create without an Idempotency-Key claims its nonce in the same commit as its order: one commit
       // instead of two. Every other signed request claims before it runs.
