@@ -75,7 +75,14 @@ function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl
   if (existsSync(file)) return loadMasterKey(readFileSync(file, 'utf8').trim(), production, databaseUrl)
   mkdirSync(folder, { recursive: true })
   const key = randomBytes(32)
-  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 })
+  try {
+    // Created only if absent: of two first starts at once, one key wins and both use it (an overwritten key
+    // would leave whatever the other sealed unreadable).
+    writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(readFileSync(file, 'utf8').trim(), production, databaseUrl)
+    throw err
+  }
   return key
 }
 
