@@ -321,9 +321,15 @@ describeEachDatabase('checkout', (t) => {
   it('streams a settled order’s status once and ends', async () => {
     const order = await newOrder(t.server)
     await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/close`)
-    const events = sseReader(await fetch(`${order.pay_url}/events`))
+    const first = await fetch(`${order.pay_url}/events`)
+    const events = sseReader(first)
     assert.equal((await events.next())?.data.status, 'closed')
     assert.equal(await events.next(), null)
+    // Reconnecting, as an EventSource does when a stream ends, having seen that status: 204, stop.
+    const again = await fetch(`${order.pay_url}/events`, { headers: { 'last-event-id': 'closed' } })
+    assert.equal(again.status, 204)
+    const stale = await fetch(`${order.pay_url}/events`, { headers: { 'last-event-id': 'pending' } })
+    assert.equal((await sseReader(stale).next())?.data.status, 'closed', 'one that missed it gets it')
   })
 
   it('answers 404 for the stream of an unknown token', async () => {

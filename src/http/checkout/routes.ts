@@ -16,7 +16,7 @@ import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.
 import { CheckoutCache, type CachedCheckout, type CheckoutState } from './checkout-cache.ts'
 import { checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
-import { customerStatus, plausibleToken } from './order-status.ts'
+import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
 import { PAGE_HEADERS, sendPage } from './page-response.ts'
 import type { PageTemplate } from './page-template.ts'
 import { readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
@@ -277,6 +277,10 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     app.get<TokenRoute>('/pay/:token/events', { schema: { hide: true }, exposeHeadRoute: false }, async (req, reply) => {
       const order = (await cachedState(req.params.token))?.state.order
       if (!order) throw notFound('order', 'token')
+      // An EventSource reconnects when a stream ends. One that saw the settled status already (Last-Event-ID) is
+      // told by 204 to stop, as the SSE standard has it, instead of coming back every two seconds for it again.
+      const status = effectiveStatus(order, ctx.clock.now())
+      if (isSettled(status) && req.headers['last-event-id'] === status) return reply.code(204).send()
       if (streams.full) {
         const err = new AppError('rate_limited', 'too many live streams on this server; poll /status instead')
         err.headers = { 'retry-after': '5' }

@@ -27,9 +27,11 @@ class FakeResponse extends EventEmitter {
   }
   get events(): { event: string; data: any }[] {
     return this.chunks
-      .filter((c) => c.startsWith('event:'))
+      .filter((c) => c.startsWith('id:'))
       .map((c) => {
-        const [, event = '', data = ''] = /^event: (.*)\ndata: (.*)\n\n$/.exec(c) ?? []
+        const [, id = '', event = '', data = ''] = /^id: (.*)\nevent: (.*)\ndata: (.*)\n\n$/.exec(c) ?? []
+        // The id is the status it carries: what a reconnecting client reports as the last it saw.
+        assert.equal(id, JSON.parse(data).status)
         return { event, data: JSON.parse(data) }
       })
   }

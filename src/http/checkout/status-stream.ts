@@ -53,7 +53,8 @@ export class StatusStreams {
       const current = customerStatus(o, deps.now())
       if (current.status === last) return
       last = current.status
-      res.write(`event: status\ndata: ${JSON.stringify(current)}\n\n`)
+      // The id is the status: a client that reconnects after the last one says it saw it (routes.ts answers 204).
+      res.write(`id: ${current.status}\nevent: status\ndata: ${JSON.stringify(current)}\n\n`)
       // Nothing the customer waits for can follow a settled status, so the stream ends with it.
       if (isSettled(current.status)) close()
     }
