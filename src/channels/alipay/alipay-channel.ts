@@ -130,6 +130,8 @@ export class AlipayChannel implements PaymentChannel {
     }
     const r = await this.#call<PrecreateResult>(creds, 'alipay.trade.precreate', biz, { notify_url: input.notifyUrl })
     if (r.code !== '10000' || typeof r.qr_code !== 'string') throw this.#fail('alipay.trade.precreate', r)
+    // A signed code for another trade would take the customer's money for it.
+    if (r.out_trade_no !== undefined && r.out_trade_no !== input.paymentId) throw new ChannelError('Alipay answered about another trade', true, true)
     return { qrContent: r.qr_code, channelPaymentId: input.paymentId }
   }
 

@@ -142,7 +142,7 @@ export class WechatPayChannel implements PaymentChannel {
     // The prepay never reached WeChat: nothing can be paid under this number.
     if (r.status === 404 && isWechatError(r.body) && r.body.code === 'ORDER_NOT_EXIST') return { status: 'closed' }
     if (r.status !== 200 || !r.body) throw this.#fail('order query', r)
-    if (r.body.out_trade_no !== ref.paymentId || (r.body.mchid !== undefined && r.body.mchid !== creds.mchid)) {
+    if (r.body.out_trade_no !== ref.paymentId || (r.body.mchid !== undefined && r.body.mchid !== creds.mchid) || (r.body.appid !== undefined && r.body.appid !== creds.appid)) {
       throw new ChannelError('WeChat Pay answered about another order', true, true)
     }
     return paymentStateOf(r.body)
