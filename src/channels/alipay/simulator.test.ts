@@ -66,6 +66,16 @@ describe('Alipay simulator with the ScanPay adapter', () => {
   const endpoint = new Endpoint()
   let creds: AlipayCredentials
   let channel: AlipayChannel
+  /** The adapter as it would read the simulator's answers with their signatures cut off on the way. */
+  const unsignedChannel = () =>
+    new AlipayChannel({
+      credentials: async () => creds,
+      clock: { now: () => Date.now() },
+      fetch: async (req) => {
+        const res = await channelFetch(req)
+        return { ...res, text: res.text.replace(/,"sign":"[^"]*"/, '') }
+      },
+    })
   before(async () => {
     await sim.start()
     await endpoint.start()
@@ -141,14 +151,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
   })
 
   it("an unsigned refusal is no refusal: a refund or close it answers is asked about again, not given up", async () => {
-    const unsigned = new AlipayChannel({
-      credentials: async () => creds,
-      clock: { now: () => Date.now() },
-      fetch: async (req) => {
-        const res = await channelFetch(req)
-        return { ...res, text: res.text.replace(/,"sign":"[^"]*"/, '') }
-      },
-    })
+    const unsigned = unsignedChannel()
     const o = order('ord_b9')
     const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.tradeNo }
     // Signed, this refund is refused for good (the first test); unsigned, it might be anyone's word.
@@ -199,14 +202,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
 
   it('a day without a payment has no bill: signed, that reads as an empty bill; unsigned, it fails', async () => {
     assert.deepEqual(await channel.downloadBill('mch_test', '2020-01-01'), { file: '', rows: [] })
-    const unsigned = new AlipayChannel({
-      credentials: async () => creds,
-      clock: { now: () => Date.now() },
-      fetch: async (req) => {
-        const res = await channelFetch(req)
-        return { ...res, text: res.text.replace(/,"sign":"[^"]*"/, '') }
-      },
-    })
+    const unsigned = unsignedChannel()
     await assert.rejects(unsigned.downloadBill('mch_test', '2020-01-01'), (err: Error) => err instanceof ChannelError && /isp\.bill_not_exist/.test(err.message))
   })
 })
