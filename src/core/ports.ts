@@ -80,7 +80,8 @@ export interface PaymentStore {
    * opener's, inserted first): true when this call inserted it. One statement.
    */
   insertOpen(payment: Payment): Promise<boolean>
-  setQrContent(payment: Payment, qrContent: string, now: number): Promise<void>
+  /** Keeps the code the channel gave an open attempt; false when the attempt is no longer open (not kept). */
+  setQrContent(payment: Payment, qrContent: string, now: number): Promise<boolean>
   /** Conditional move of one attempt: only from one of `from`; false when another writer got there first. */
   move(
     payment: Pick<Payment, 'merchantId' | 'id'>,

@@ -110,13 +110,15 @@ export class SqlPaymentStore implements PaymentStore {
     return r ? rowToPayment(r) : null
   }
 
-  async setQrContent(p: Payment, qrContent: string, now: number): Promise<void> {
-    await this.db
+  async setQrContent(p: Payment, qrContent: string, now: number): Promise<boolean> {
+    const r = await this.db
       .updateTable('payments')
       .set({ qr_content: qrContent, updated_at: now })
       .where('merchant_id', '=', p.merchantId)
       .where('id', '=', p.id)
-      .execute()
+      .where('status', '=', 'pending')
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
   }
 
   async move(

@@ -13,6 +13,12 @@ export interface ChannelPaymentDeps extends UseCaseDeps {
 const SECOND = 1000
 
 /**
+ * Longer than any channel call may take (real-channels.ts CHANNEL_TIMEOUT_MS, 10 s): until then an attempt without
+ * its code may still be reaching the channel, so "no such order" does not mean it was closed.
+ */
+export const OPENING_WINDOW_MS = 30 * SECOND
+
+/**
  * How long after the `checks`-th question the reconciler asks a channel again about an open attempt: soon at
  * first (a lost notification should cost the customer seconds, not minutes), then every five minutes.
  */

@@ -63,7 +63,12 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     throw new AppError('channel_failed', `${name} did not answer; try again in a moment`)
   }
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
-  await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, deps.clock.now()))
+  if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, deps.clock.now())))) {
+    // The attempt was settled while the channel was opening it (closed with its order, say): its code must not
+    // be shown, and the channel order it made is closed so nobody can pay it. Opening again makes a new one.
+    await channel.closePayment({ paymentId: payment.id, order }).catch(() => undefined)
+    throw new AppError('channel_failed', `the ${name} payment was closed while it opened; try again`)
+  }
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
 }
 

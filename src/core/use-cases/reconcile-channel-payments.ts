@@ -7,7 +7,7 @@ import type { PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
 import { applyChannelPaymentState, refundUnexpected } from './apply-channel-payment-state.ts'
-import { nextPaymentCheckDelay, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { nextPaymentCheckDelay, OPENING_WINDOW_MS, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
 export interface ReconcileResult {
@@ -56,6 +56,10 @@ export async function reconcileChannelPayments(deps: ChannelPaymentDeps, options
 
 async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
   const state = await channel.queryPayment({ paymentId: p.id, order })
+  // Still being opened: WeChat Pay's "no such order" (read as closed) may come before our create reaches it. Only
+  // while the order can be paid; once it cannot, the attempt is closed below, close first.
+  const opening = !p.qrContent && deps.clock.now() - p.createdAt < OPENING_WINDOW_MS && order.status === 'pending' && order.expiresAt > deps.clock.now()
+  if (state.status === 'closed' && opening) return false
   if (state.status !== 'pending') {
     const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
     return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'

@@ -1,0 +1,94 @@
+// An attempt while its channel is still opening it, on both databases: the reconciler does not take WeChat Pay's
+// "no such order" (the create has not reached it yet) for a close; and an attempt settled meanwhile (closed with
+// its order) never shows its code, and the channel order the create made is closed.
+import assert from 'node:assert/strict'
+import { it } from 'node:test'
+import { describeEachStorage } from '../../../test/helpers/fresh-database.ts'
+import { anOrder } from '../../../test/helpers/orders.ts'
+import type { ChannelPaymentState, PaymentChannel } from '../payment-channel.ts'
+import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { closeOrder } from './close-order.ts'
+import { openChannelPayment } from './open-channel-payment.ts'
+import { reconcileChannelPayments } from './reconcile-channel-payments.ts'
+
+/** A channel whose creates wait for release(); until a create is processed, a query finds no order (closed). */
+function slowChannel() {
+  const orders = new Map<string, ChannelPaymentState>()
+  let release!: () => void
+  const released = new Promise<void>((r) => (release = r))
+  const channel: PaymentChannel = {
+    name: 'wechatpay',
+    async createPayment(input) {
+      await released
+      orders.set(input.paymentId, { status: 'pending' })
+      return { qrContent: `weixin://wxpay/bizpayurl?pr=${input.paymentId}` }
+    },
+    async queryPayment(ref) {
+      return orders.get(ref.paymentId) ?? { status: 'closed' }
+    },
+    async closePayment(ref) {
+      if (orders.get(ref.paymentId)?.status === 'pending') orders.set(ref.paymentId, { status: 'closed' })
+    },
+    refund: async () => ({ status: 'pending' }),
+    queryRefund: async () => ({ status: 'pending' }),
+    parseNotification: async () => {
+      throw new Error('unused')
+    },
+    acknowledge: () => ({ status: 200, body: '' }),
+  }
+  return { channel, orders, release }
+}
+
+describeEachStorage('openChannelPayment while the channel is opening it', (t) => {
+  let now = Date.now()
+  const deps = (channel: PaymentChannel): ChannelPaymentDeps => ({
+    tx: t.storage,
+    clock: { now: () => now },
+    present: (order) => ({ id: order.id, status: order.status }),
+    listener: { orderChanged: () => {}, eventsWritten: () => {} },
+    payTokens: { issue: () => 'unused' },
+    channel: (name) => (name === 'wechatpay' ? channel : undefined),
+    notifyUrl: () => 'https://pay.example/channels/wechatpay/notify/mch_x',
+  })
+  const liveOrder = async (no: string) => {
+    const order = anOrder(no, { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 900_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    return order
+  }
+  const attempt = (id: string) => t.storage.statement((w) => w.payments.byId(id))
+
+  it('the reconciler asks again, rather than closing an attempt whose create may not have reached the channel', async () => {
+    const { channel, orders, release } = slowChannel()
+    const order = await liveOrder('open-1')
+    const opening = openChannelPayment(deps(channel), order, 'wechatpay')
+    await new Promise((r) => setTimeout(r, 100))
+    now += 2_500
+    assert.deepEqual(await reconcileChannelPayments(deps(channel)), { checked: 1, settled: 0 })
+    release()
+    const opened = await opening
+    const p = (await attempt(opened.paymentId))!
+    assert.deepEqual([p.status, p.qrContent, p.nextCheckAt !== null], ['pending', opened.qrContent, true])
+    // Paid, its notification lost: the reconciler's next question finds it.
+    orders.set(p.id, { status: 'succeeded', channelTradeNo: '4200000000001', amount: order.amount, paidAt: now })
+    now += 60_000
+    await reconcileChannelPayments(deps(channel))
+    assert.equal((await t.storage.orders.byId(order.merchantId, 'live', order.id))?.status, 'paid')
+  })
+
+  it('an attempt closed while its channel opened it shows no code, and the channel order is closed', async () => {
+    const { channel, orders, release } = slowChannel()
+    const order = await liveOrder('open-2')
+    const opening = openChannelPayment(deps(channel), order, 'wechatpay').catch((e: Error & { code?: string }) => e)
+    await new Promise((r) => setTimeout(r, 100))
+    await closeOrder(deps(channel), order)
+    now += 1_000
+    await reconcileChannelPayments(deps(channel))
+    release()
+    const refused = await opening
+    assert.equal((refused as { code?: string }).code, 'channel_failed')
+    const [only] = [...orders.entries()]
+    assert.deepEqual(only?.[1], { status: 'closed' }, 'the order the create made at the channel is closed')
+    const p = (await attempt(only![0]))!
+    assert.deepEqual([p.status, p.qrContent], ['closed', null])
+  })
+})
