@@ -152,6 +152,19 @@ for (const [kind, path] of paths as [TestDatabase['name'], string][]) {
       assert.deepEqual([done.delivery_status, done.locked_until], ['delivered', null])
       assert.equal((await database.db.selectFrom('webhook_deliveries').select('id').where('event_id', '=', lease.event.id).execute()).length, 1)
     })
+
+    it('an attempt recorded after its lease ran out is not leased again in the same round, before its retry', async () => {
+      await due('mch_late', 1, now - 1_000)
+      const late = { recent: ['mch_late'], discover: false }
+      const [lease] = (await queue.recordAndLease([], request(1, () => 10, late))) as [Lease]
+      // The attempt outlived its lease (a stalled process): by the time it is recorded, the event looks free.
+      const later = until + 1_000
+      const failed = attempt(lease, { delivered: false, nextAttemptAt: later + 15_000, n: 1 })
+      const again = await queue.recordAndLease([failed], { ...request(1, () => 10, late), now: later, leaseUntil: later + 40_000 })
+      assert.deepEqual(again, [])
+      const e = await event('mch_late', lease.event.id)
+      assert.deepEqual([e.delivery_status, Number(e.next_attempt_at), e.locked_until], ['pending', later + 15_000, null])
+    })
   })
 }
 

@@ -82,9 +82,11 @@ const STATEMENTS = {
     dueOf: `SELECT merchant_id, id FROM events
       WHERE merchant_id = ? AND next_attempt_at <= ? AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= ?)
       ORDER BY next_attempt_at LIMIT ?`,
+    // Re-checks everything the pick read: on SQLite the pick runs before the round's outcomes commit, so an
+    // event whose attempt was just recorded (its next try later) must not be leased again now.
     claim: `UPDATE events SET locked_until = ?
       WHERE (merchant_id, id) IN (SELECT value ->> '$.merchant_id', value ->> '$.id' FROM json_each(?))
-        AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= ?)
+        AND delivery_status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)
       RETURNING ${LEASED}`,
     attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
       SELECT value ->> '$.id', value ->> '$.merchant_id', value ->> '$.event_id', value ->> '$.url', value ->> '$.attempted_at',
@@ -99,7 +101,7 @@ const STATEMENTS = {
       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED`,
     claim: `UPDATE events SET locked_until = $1
       WHERE (merchant_id, id) IN (SELECT merchant_id, id FROM jsonb_to_recordset($2::jsonb) AS v(merchant_id text, id text))
-        AND delivery_status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+        AND delivery_status = 'pending' AND next_attempt_at <= $3 AND (locked_until IS NULL OR locked_until <= $3)
       RETURNING ${LEASED}`,
     attempts: `INSERT INTO webhook_deliveries (id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error)
       SELECT id, merchant_id, event_id, url, attempted_at, status_code, latency_ms, error
@@ -270,7 +272,9 @@ export class SqlDeliveryQueue {
     // Keyed by the primary key (merchant_id, id), and re-checked, so the update touches only the rows picked.
     const claim = async (picked: { merchant_id: string; id: string }[]) => {
       if (picked.length === 0) return
-      const claimed = await write(CompiledQuery.raw(this.#sql.claim, [r.leaseUntil, JSON.stringify(picked), now]) as CompiledQuery<Selectable<EventsTable>>)
+      const json = JSON.stringify(picked)
+      const params = this.dialect === 'postgres' ? [r.leaseUntil, json, now] : [r.leaseUntil, json, now, now]
+      const claimed = await write(CompiledQuery.raw(this.#sql.claim, params) as CompiledQuery<Selectable<EventsTable>>)
       leased.push(...claimed.rows)
     }
 

@@ -10,7 +10,7 @@ import { SqlEventStore } from './event-store.ts'
 
 const postgres = await postgresAvailable()
 
-describeEachStorage('SqlEventStore.list by order', (t) => {
+describeEachStorage('SqlEventStore.list by order, and redelivery', (t) => {
   it('lists one order\'s events newest first, in the key\'s mode only, a page at a time', async () => {
     const event = (id: string, orderId: string, at: number, mode: 'test' | 'live' = 'test') =>
       ({ merchant_id: 'mch_e', id, mode, order_id: orderId, type: 'order.paid', data: '{}', notify_url: null, created_at: at, delivery_status: 'delivered', attempt_count: 1, next_attempt_at: null, locked_until: null, one_shot: 0 })
@@ -24,6 +24,19 @@ describeEachStorage('SqlEventStore.list by order', (t) => {
     assert.deepEqual(await list(2), ['evt_a3', 'evt_a2'])
     assert.deepEqual(await list(2, { createdAt: 2, id: 'evt_a2' }), ['evt_a1'])
     assert.deepEqual((await t.storage.events.list({ merchantId: 'mch_e', mode: 'test', limit: 10 })).map((e) => e.id), ['evt_b1', 'evt_a3', 'evt_a2', 'evt_a1'])
+  })
+
+  it('a redelivery of a finished event is one more attempt however often it is asked for; a pending event keeps its schedule', async () => {
+    const row = (id: string, status: 'delivered' | 'pending') =>
+      ({ merchant_id: 'mch_r', id, mode: 'test' as const, order_id: 'ord_r', type: 'order.paid', data: '{}', notify_url: null, created_at: 1, delivery_status: status, attempt_count: 1, next_attempt_at: status === 'pending' ? 99 : null, locked_until: null, one_shot: 0 })
+    await t.database.db.insertInto('events').values([row('evt_done', 'delivered'), row('evt_retrying', 'pending')]).execute()
+    const state = (id: string) => t.database.db.selectFrom('events').select(['delivery_status', 'one_shot', 'next_attempt_at']).where('id', '=', id).executeTakeFirstOrThrow()
+    for (let i = 0; i < 2; i++) await t.storage.events.requestRedelivery('mch_r', 'evt_done', 50)
+    const done = await state('evt_done')
+    assert.deepEqual([done.delivery_status, Number(done.one_shot), Number(done.next_attempt_at)], ['pending', 1, 50])
+    await t.storage.events.requestRedelivery('mch_r', 'evt_retrying', 50)
+    const retrying = await state('evt_retrying')
+    assert.deepEqual([retrying.delivery_status, Number(retrying.one_shot), Number(retrying.next_attempt_at)], ['pending', 0, 50])
   })
 })
 

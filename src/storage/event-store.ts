@@ -104,12 +104,13 @@ export class SqlEventStore implements EventStore {
   }
 
   async requestRedelivery(merchantId: string, id: string, now: number): Promise<boolean> {
-    // A pending event just moves its next try forward; a finished one gets exactly one more attempt.
+    // A pending event just moves its next try forward; a finished one gets exactly one more attempt, however often
+    // that is asked for before it runs (a pending event keeps the one_shot it has).
     const r = await this.db
       .updateTable('events')
       .set((eb) => ({
         next_attempt_at: now,
-        one_shot: eb.case().when('delivery_status', '=', 'pending').then(0).else(1).end(),
+        one_shot: eb.case().when('delivery_status', '=', 'pending').then(eb.ref('one_shot')).else(1).end(),
         delivery_status: 'pending',
         // Frees a lease held by an attempt under way, whose outcome then leaves this request in place.
         locked_until: null,
