@@ -11,39 +11,45 @@ const t0 = Date.UTC(2026, 10, 27, 12)
 describeEachStorage('SqlIdempotencyStore', (t) => {
   it('claims a key once; its stored answer is found until it expires, then the key is free again', async () => {
     const keys = t.storage.idempotency
-    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-1', t0, TTL), true)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-1', t0 + 1, TTL), false, 'held by the first request')
-    assert.deepEqual(await keys.find('mch_a', 'test', 'k-1', t0 + 1), { requestHash: 'hash-1', statusCode: 0, body: '' })
-    await keys.complete('mch_a', 'test', 'k-1', 201, '{"id":"ord_1"}')
+    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-1', 'req_a', t0, TTL), true)
+    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-1', 'req_a', t0 + 1, TTL), false, 'held by the first request')
+    assert.deepEqual(await keys.find('mch_a', 'test', 'k-1', t0 + 1), { requestHash: 'hash-1', statusCode: 0, body: 'req_a' })
+    await keys.complete('mch_a', 'test', 'k-1', 'req_a', 201, '{"id":"ord_1"}')
     assert.deepEqual(await keys.find('mch_a', 'test', 'k-1', t0 + 2), { requestHash: 'hash-1', statusCode: 201, body: '{"id":"ord_1"}' })
     // Another merchant, or the other mode, has keys of its own.
-    assert.equal(await keys.claim('mch_b', 'test', 'k-1', 'hash-1', t0 + 3, TTL), true)
-    assert.equal(await keys.claim('mch_a', 'live', 'k-1', 'hash-1', t0 + 3, TTL), true)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-2', t0 + TTL - 1, TTL), false, 'a completed key holds its answer')
+    assert.equal(await keys.claim('mch_b', 'test', 'k-1', 'hash-1', 'req_a', t0 + 3, TTL), true)
+    assert.equal(await keys.claim('mch_a', 'live', 'k-1', 'hash-1', 'req_a', t0 + 3, TTL), true)
+    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-2', 'req_a', t0 + TTL - 1, TTL), false, 'a completed key holds its answer')
     assert.equal(await keys.find('mch_a', 'test', 'k-1', t0 + TTL), null)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-2', t0 + TTL, TTL), true, 'expired: free for a new request')
+    assert.equal(await keys.claim('mch_a', 'test', 'k-1', 'hash-2', 'req_a', t0 + TTL, TTL), true, 'expired: free for a new request')
   })
 
   it('a released claim is free at once; a completed one is not released', async () => {
     const keys = t.storage.idempotency
-    assert.equal(await keys.claim('mch_a', 'test', 'k-2', 'hash', t0, TTL), true)
-    await keys.release('mch_a', 'test', 'k-2')
+    assert.equal(await keys.claim('mch_a', 'test', 'k-2', 'hash', 'req_a', t0, TTL), true)
+    await keys.release('mch_a', 'test', 'k-2', 'req_a')
     assert.equal(await keys.find('mch_a', 'test', 'k-2', t0), null)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-2', 'hash', t0 + 1, TTL), true)
-    await keys.complete('mch_a', 'test', 'k-2', 200, '{}')
-    await keys.release('mch_a', 'test', 'k-2')
+    assert.equal(await keys.claim('mch_a', 'test', 'k-2', 'hash', 'req_a', t0 + 1, TTL), true)
+    await keys.complete('mch_a', 'test', 'k-2', 'req_a', 200, '{}')
+    await keys.release('mch_a', 'test', 'k-2', 'req_a')
     assert.equal((await keys.find('mch_a', 'test', 'k-2', t0 + 2))?.statusCode, 200)
   })
 
-  it('a claim abandoned mid-request may be taken over after a minute, not before', async () => {
+  it('a claim abandoned mid-request may be taken over after a minute, not before; then it is the new owner\'s', async () => {
     const keys = t.storage.idempotency
-    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', t0, TTL), true)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', t0 + ABANDONED_CLAIM_MS, TTL), false)
-    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', t0 + ABANDONED_CLAIM_MS + 1, TTL), true)
+    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', 'req_a', t0, TTL), true)
+    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', 'req_b', t0 + ABANDONED_CLAIM_MS, TTL), false)
+    assert.equal(await keys.claim('mch_a', 'test', 'k-3', 'hash', 'req_b', t0 + ABANDONED_CLAIM_MS + 1, TTL), true)
+    // The first request was slow, not gone: it neither frees nor answers for the claim that is now B's.
+    await keys.release('mch_a', 'test', 'k-3', 'req_a')
+    await keys.complete('mch_a', 'test', 'k-3', 'req_a', 409, '{"first":true}')
+    assert.deepEqual(await keys.find('mch_a', 'test', 'k-3', t0 + ABANDONED_CLAIM_MS + 2), { requestHash: 'hash', statusCode: 0, body: 'req_b' })
+    await keys.complete('mch_a', 'test', 'k-3', 'req_b', 200, '{"second":true}')
+    assert.equal((await keys.find('mch_a', 'test', 'k-3', t0 + ABANDONED_CLAIM_MS + 3))?.body, '{"second":true}')
   })
 
   it('of concurrent claims of one key, exactly one wins', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, () => t.storage.idempotency.claim('mch_a', 'test', 'k-race', 'hash', t0, TTL)))
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.storage.idempotency.claim('mch_a', 'test', 'k-race', 'hash', 'req_a', t0, TTL)))
     assert.equal(results.filter(Boolean).length, 1)
   })
 
@@ -59,9 +65,9 @@ describeEachStorage('SqlIdempotencyStore', (t) => {
       return write(query)
     }
     try {
-      await t.storage.idempotency.claim('mch_a', 'test', 'k-4', 'hash', t0, TTL)
-      await t.storage.idempotency.complete('mch_a', 'test', 'k-4', 201, '{}')
-      await t.storage.idempotency.release('mch_a', 'test', 'k-5')
+      await t.storage.idempotency.claim('mch_a', 'test', 'k-4', 'hash', 'req_a', t0, TTL)
+      await t.storage.idempotency.complete('mch_a', 'test', 'k-4', 'req_a', 201, '{}')
+      await t.storage.idempotency.release('mch_a', 'test', 'k-5', 'req_a')
     } finally {
       storage.writeCompiled = original
     }

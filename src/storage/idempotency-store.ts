@@ -1,5 +1,6 @@
-// Idempotency-Key records: a key is claimed before its request runs (status 0, "in progress"), then holds
-// the first successful response for 24 h. A failed request releases its claim, so it wrote nothing.
+// Idempotency-Key records: a key is claimed before its request runs (status 0, "in progress", the body holding
+// the claim's owner), then holds the first successful response for 24 h. A failed request releases its claim, so
+// it wrote nothing. Only the owner completes or releases a claim: one taken over as abandoned is the new owner's.
 import type { Kysely } from 'kysely'
 import type { Mode } from '../core/order.ts'
 import { CompiledOnce } from './compiled-once.ts'
@@ -41,20 +42,23 @@ export class SqlIdempotencyStore {
     return r ? { requestHash: r.request_hash, statusCode: Number(r.status_code), body: r.response_body } : null
   }
 
-  /** Claims the key for a request about to run; false when another request holds or has used it. */
-  async claim(merchantId: string, mode: Mode, key: string, requestHash: string, now: number, ttlMs: number): Promise<boolean> {
+  /**
+   * Claims the key for a request about to run, for `owner` (unique to the request: its id); false when another
+   * request holds or has used it.
+   */
+  async claim(merchantId: string, mode: Mode, key: string, requestHash: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
     const until = now + ttlMs
     const abandonedBefore = now - ABANDONED_CLAIM_MS
-    const values = [merchantId, mode, key, requestHash, 0, '', now, until, requestHash, 0, '', now, until, now, 0, abandonedBefore]
+    const values = [merchantId, mode, key, requestHash, 0, owner, now, until, requestHash, 0, owner, now, until, now, 0, abandonedBefore]
     const claimed = await this.write(
       claimKey.compile(this.db, values, () =>
         this.db
           .insertInto('idempotency_keys')
-          .values({ merchant_id: merchantId, mode, key, request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: until })
+          .values({ merchant_id: merchantId, mode, key, request_hash: requestHash, status_code: 0, response_body: owner, created_at: now, expires_at: until })
           .onConflict((oc) =>
             oc
               .columns(['merchant_id', 'mode', 'key'])
-              .doUpdateSet({ request_hash: requestHash, status_code: 0, response_body: '', created_at: now, expires_at: until })
+              .doUpdateSet({ request_hash: requestHash, status_code: 0, response_body: owner, created_at: now, expires_at: until })
               // Expired, or claimed by a request whose process died before it answered.
               .where((eb) =>
                 eb.or([
@@ -69,31 +73,33 @@ export class SqlIdempotencyStore {
     return claimed.numAffectedRows === 1n
   }
 
-  /** Stores the response of the request that holds the claim. */
-  async complete(merchantId: string, mode: Mode, key: string, statusCode: number, body: string): Promise<void> {
+  /** Stores the response of the request that holds the claim (none, once another took it over). */
+  async complete(merchantId: string, mode: Mode, key: string, owner: string, statusCode: number, body: string): Promise<void> {
     await this.write(
-      completeKey.compile(this.db, [statusCode, body, merchantId, mode, key, 0], () =>
+      completeKey.compile(this.db, [statusCode, body, merchantId, mode, key, 0, owner], () =>
         this.db
           .updateTable('idempotency_keys')
           .set({ status_code: statusCode, response_body: body })
           .where('merchant_id', '=', merchantId)
           .where('mode', '=', mode)
           .where('key', '=', key)
-          .where('status_code', '=', 0),
+          .where('status_code', '=', 0)
+          .where('response_body', '=', owner),
       ),
     )
   }
 
-  /** Gives the claim back after the request failed, so a retry runs afresh. */
-  async release(merchantId: string, mode: Mode, key: string): Promise<void> {
+  /** Gives the claim back after the request failed, so a retry runs afresh (only the owner's own claim). */
+  async release(merchantId: string, mode: Mode, key: string, owner: string): Promise<void> {
     await this.write(
-      releaseKey.compile(this.db, [merchantId, mode, key, 0], () =>
+      releaseKey.compile(this.db, [merchantId, mode, key, 0, owner], () =>
         this.db
           .deleteFrom('idempotency_keys')
           .where('merchant_id', '=', merchantId)
           .where('mode', '=', mode)
           .where('key', '=', key)
-          .where('status_code', '=', 0),
+          .where('status_code', '=', 0)
+          .where('response_body', '=', owner),
       ),
     )
   }

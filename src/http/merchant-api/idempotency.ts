@@ -39,16 +39,17 @@ export async function withIdempotency(
   const requestHash = sha256Hex(`${req.method}\n${req.url}\n${req.rawBody ?? ''}`)
   const deadline = now() + WAIT_FOR_FIRST_MS
   for (;;) {
-    if (await store.claim(key.merchantId, key.mode, header, requestHash, now(), IDEMPOTENCY_TTL_MS)) {
+    // The request's id owns the claim: a claim taken over as abandoned is not completed or released by its first owner.
+    if (await store.claim(key.merchantId, key.mode, header, requestHash, req.id, now(), IDEMPOTENCY_TTL_MS)) {
       let r: Handled
       try {
         r = await handle()
       } catch (err) {
-        await store.release(key.merchantId, key.mode, header)
+        await store.release(key.merchantId, key.mode, header, req.id)
         throw err
       }
       const body = JSON.stringify(r.body)
-      await store.complete(key.merchantId, key.mode, header, r.status, body)
+      await store.complete(key.merchantId, key.mode, header, req.id, r.status, body)
       return send(reply, { requestHash, statusCode: r.status, body })
     }
     const previous = await store.find(key.merchantId, key.mode, header, now())
