@@ -144,8 +144,10 @@ export interface UnitOfWork {
 }
 
 /**
- * A write that must change a row in the same commit as the write it guards, or neither is made: a signed
- * request's nonce claim, carried to the order insert it protects so that both share one commit.
+ * A write that must change a row before the write it guards is made: a signed request's nonce claim, carried to
+ * the order insert it protects. On SQLite both share one commit, or neither is made. On PostgreSQL the claim
+ * commits first and the insert joins the shared multi-row insert: if that insert then fails, the nonce stays spent,
+ * as it does for every other signed request that fails after its claim (a client retries with a fresh nonce).
  */
 export interface WriteGuard {
   /** The storage's own statement for the guard; from this call on the guard counts as used. */
