@@ -13,8 +13,8 @@ export interface ChannelPaymentDeps extends UseCaseDeps {
 const SECOND = 1000
 
 /**
- * Longer than any channel call may take (real-channels.ts CHANNEL_TIMEOUT_MS, 10 s): until then an attempt without
- * its code may still be reaching the channel, so "no such order" does not mean it was closed.
+ * Longer than any channel call may take (real-channels.ts CHANNEL_TIMEOUT_MS, 10 s): until then a create or refund
+ * request may still be reaching the channel, so its "no such order" or "no such refund" means nothing yet.
  */
 export const OPENING_WINDOW_MS = 30 * SECOND
 

@@ -83,6 +83,8 @@ async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p:
     return true
   }
   if (state.status === 'pending') return false
+  // No such refund yet, while the request for it may still be on its way (made when the payment was recorded).
+  if (deps.clock.now() - p.updatedAt < OPENING_WINDOW_MS) return false
   // The channel has no such refund: the first request never arrived. Ask again (the same refund number).
   return (await refundUnexpected(deps, channel, p, order)) !== 'pending'
 }
