@@ -302,5 +302,9 @@ describeEachDatabase('orders API', (t) => {
     const sandbox = await api(url(), live, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-2', channels: ['sandbox'] })
     assert.equal(sandbox.status, 400)
     assert.equal(sandbox.body.error.param, 'channels')
+    // No live channel takes dollars; the sandbox plays any currency in test mode.
+    const dollars = await api(url(), live, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-3', currency: 'USD', channels: ['wechatpay'] })
+    assert.deepEqual([dollars.status, dollars.body.error.code, dollars.body.error.param], [400, 'channel_unavailable', 'currency'])
+    assert.equal((await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-3', currency: 'USD' })).status, 201)
   })
 })

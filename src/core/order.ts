@@ -6,6 +6,12 @@ export type ChannelName = 'sandbox' | 'wechatpay' | 'alipay'
 
 export const LIVE_CHANNELS: readonly ChannelName[] = ['wechatpay', 'alipay']
 export const ALL_CHANNELS: readonly ChannelName[] = ['sandbox', 'wechatpay', 'alipay']
+/** What each channel can take: WeChat Pay (domestic) and 当面付 settle in CNY only; the sandbox plays any currency. */
+const TAKES_ONLY: Partial<Record<ChannelName, readonly string[]>> = { wechatpay: ['CNY'], alipay: ['CNY'] }
+
+export function channelTakes(channel: ChannelName, currency: string): boolean {
+  return TAKES_ONLY[channel]?.includes(currency) ?? true
+}
 
 /** Every move the contract allows; anything absent is forbidden. */
 const MOVES: Record<OrderStatus, readonly OrderStatus[]> = {

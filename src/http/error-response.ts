@@ -73,6 +73,10 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  // Our own failures (5xx) are logged where they are caught, with the error; a refusal is logged here, so the
+  // request id a merchant quotes leads to why its request was refused.
+  // The route's pattern, not the URL: a checkout token in a log would hand its capability to whoever reads it.
+  if (err.status < 500) request.log.info({ request_id: request.id, status: err.status, code: err.code, param: err.param, route: request.routeOptions?.url ?? 'unmatched' }, 'request refused')
   if (err.headers) reply.headers(err.headers)
   return reply.code(err.status).header('content-type', 'application/json; charset=utf-8').send(errorBody(err, request.id))
 }

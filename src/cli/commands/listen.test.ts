@@ -1,13 +1,12 @@
-// The development webhook listener's verification agrees with the Standard Webhooks example.
+// The listener's one line per webhook: an order event names its order, a refund event its refund and order.
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import { verifyDelivery } from './listen.ts'
+import { summarize } from './listen.ts'
 
-it('verifies the specification example and refuses a changed body or an old timestamp', () => {
-  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
-  const headers = { 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' }
-  assert.equal(verifyDelivery(secret, headers, '{"test": 2432232314}', 1614265330), null)
-  assert.match(verifyDelivery(secret, headers, '{"test":2432232314}', 1614265330) ?? '', /does not match/)
-  assert.match(verifyDelivery(secret, headers, '{"test": 2432232314}', 1614265330 + 301) ?? '', /tolerance/)
-  assert.match(verifyDelivery(secret, {}, '', 0) ?? '', /missing/)
+it('summarizes order events by order and refund events by refund and order', () => {
+  assert.equal(summarize({ id: 'evt_1', type: 'order.paid', data: { id: 'ord_1', status: 'paid' } }), 'order.paid evt_1 order=ord_1 status=paid')
+  assert.equal(
+    summarize({ id: 'evt_2', type: 'refund.succeeded', data: { id: 'rfd_1', status: 'succeeded', order: { id: 'ord_1', status: 'partially_refunded' } } }),
+    'refund.succeeded evt_2 refund=rfd_1 status=succeeded order=ord_1 order_status=partially_refunded',
+  )
 })

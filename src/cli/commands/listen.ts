@@ -25,8 +25,7 @@ export async function runListen(opts: { port: number; host: string; secret?: str
       const problem = opts.secret ? verifyDelivery(opts.secret, req.headers, body, Math.floor(Date.now() / 1000)) : 'not checked (no --secret)'
       let summary = body
       try {
-        const event = JSON.parse(body) as { id: string; type: string; data?: { id?: string; status?: string } }
-        summary = `${event.type} ${event.id} order=${event.data?.id} status=${event.data?.status}`
+        summary = summarize(JSON.parse(body))
       } catch {
         // Not JSON: print it raw.
       }
@@ -42,4 +41,17 @@ export async function runListen(opts: { port: number; host: string; secret?: str
   })
   server.close()
   return 0
+}
+
+interface Delivered {
+  id: string
+  type: string
+  data?: { id?: string; status?: string; order?: { id?: string; status?: string } }
+}
+
+/** One line per event: the order it is about and its status; a refund event names the refund and its order. */
+export function summarize(event: Delivered): string {
+  const d = event.data ?? {}
+  if (event.type.startsWith('refund.')) return `${event.type} ${event.id} refund=${d.id} status=${d.status} order=${d.order?.id} order_status=${d.order?.status}`
+  return `${event.type} ${event.id} order=${d.id} status=${d.status}`
 }

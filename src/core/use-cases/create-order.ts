@@ -3,7 +3,7 @@ import { hash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import { isCurrencyCode } from '../money.ts'
-import { channelsForMode, type ChannelName, type Mode, type Order } from '../order.ts'
+import { channelsForMode, channelTakes, type ChannelName, type Mode, type Order } from '../order.ts'
 import type { WriteGuard } from '../ports.ts'
 import type { UseCaseDeps } from './context.ts'
 
@@ -56,6 +56,10 @@ export async function createOrder(
   }
   if (mode === 'live' && input.channels?.includes('sandbox')) {
     throw new AppError('channel_unavailable', 'the sandbox channel only pays test-mode orders', 'channels')
+  }
+  // An order no channel could take would show its customer buttons that all fail.
+  if (!channelsForMode(mode, input.channels).some((c) => channelTakes(c, input.currency))) {
+    throw new AppError('channel_unavailable', `no channel this order may use takes ${input.currency}: WeChat Pay and Alipay take CNY only`, 'currency')
   }
   const now = deps.clock.now()
   const requestHash = orderRequestHash(input)
