@@ -269,7 +269,8 @@ export class DeliveryWorker {
     const result = outcome.delivered ? 'delivered' : outcome.nextAttemptAt === null ? 'failed' : 'retrying'
     this.#o.metrics.inc('scanpay_webhook_deliveries_total', { outcome: result })
     this.#o.logger.info(
-      { event_id: event.id, url: outcome.url, status_code: outcome.statusCode, latency_ms: outcome.latencyMs, error: outcome.error, outcome: result },
+      // Without its query: merchants put tokens there, and the log is not theirs (the attempt rows keep it whole).
+      { event_id: event.id, url: outcome.url?.split('?')[0] ?? null, status_code: outcome.statusCode, latency_ms: outcome.latencyMs, error: outcome.error, outcome: result },
       'webhook attempt',
     )
   }
