@@ -31,7 +31,7 @@ export async function runSimulate(opts: { channel?: string; port?: string; host?
       `${opts.channel === 'wechatpay' ? 'WeChat Pay API v3' : 'Alipay OpenAPI'} simulator listening on ${sim.url}`,
       `  keys and certificates:  ${keysDir}`,
       `  customer page:          ${sim.url}/sim`,
-      `  set it for a merchant:  scanpay channel set --merchant mch_… ${opts.channel} --from-file ${credentialsFile}`,
+      `  set it for a merchant:  npx scanpay channel set --merchant mch_… ${opts.channel} --from-file ${credentialsFile} --check`,
     ].join('\n'),
   )
   await new Promise<void>((done) => {
