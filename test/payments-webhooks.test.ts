@@ -175,6 +175,13 @@ describeEachDatabase('webhook retries and the delivery log', (t) => {
     assert.equal(after.attempts.length, 2)
     await sleep(300)
     assert.equal(receiver.received.filter((w) => w.headers['webhook-id'] === id).length, 2)
+    // Asked again with one Idempotency-Key (a client's retry): one more delivery, not two.
+    const keyed = () => api(url(), sk(), 'POST', `/v1/events/${id}/redeliver`, undefined, { 'idempotency-key': 'again-1-redeliver' })
+    assert.equal((await keyed()).status, 200)
+    await eventually(async () => (await api(url(), sk(), 'GET', `/v1/events/${id}`)).body.attempts.length === 3)
+    assert.equal((await keyed()).status, 200)
+    await sleep(500)
+    assert.equal(receiver.received.filter((w) => w.headers['webhook-id'] === id).length, 3)
   })
 })
 

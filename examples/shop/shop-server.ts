@@ -104,8 +104,9 @@ export function createShop(options: ShopOptions): Server {
     if (!o) return html(res, 404, errorPage(404, `No order ${id}`))
     const amount = refundable(o)
     if (amount === 0 || !o.scanpayOrderId) return html(res, 409, orderPage(o, 'Nothing left to refund.'))
-    // Numbered by the refunds asked so far: a double click sends the same out_refund_no, so ScanPay refunds once.
-    const n = Object.values(o.refunds).filter((r) => r.status !== 'failed').length + 1
+    // Numbered by the refunds asked so far, failed ones included: a double click sends the same out_refund_no, so
+    // ScanPay refunds once; after a failed refund the next click is a new refund, not the failed one replayed.
+    const n = Object.keys(o.refunds).length + 1
     try {
       const r = await scanpay.refunds.create(o.scanpayOrderId, { amount, out_refund_no: `${o.id}-R${n}`, reason: 'Refunded from the shop' })
       store.update(id, (x) => applyScanPayRefund(x, r))

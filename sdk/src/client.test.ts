@@ -100,6 +100,25 @@ describe('ScanPay client', () => {
     assert.ok(seen.every((s) => s.headers['idempotency-key'] === 'mine-1'), 'every try carries the caller\'s key')
   })
 
+  it('waits for the same key\'s earlier try still running (409 idempotency_key_in_use), then has its answer', async () => {
+    script = (_req, res, n) => {
+      if (n === 1) return json(res, 409, apiError('conflict', 'idempotency_key_in_use', 'Idempotency-Key'))
+      json(res, 201, { id: 'ord_7', object: 'order' })
+    }
+    const c = new ScanPay({ baseUrl: base, secret: SECRET, maxRetries: 2 })
+    assert.equal((await c.orders.create({ out_trade_no: 'A-7', amount: 1, subject: 'x' })).id, 'ord_7')
+    assert.equal(seen.length, 2)
+    assert.equal(seen[0]!.headers['idempotency-key'], seen[1]!.headers['idempotency-key'])
+  })
+
+  it('makes a success that is not JSON (a proxy\'s page) a typed error', async () => {
+    script = (_req, res) => res.writeHead(200, { 'content-type': 'text/html', 'x-request-id': 'req_proxy' }).end('<html>maintenance</html>')
+    const c = new ScanPay({ baseUrl: base, secret: SECRET })
+    const err = await c.orders.retrieve('ord_1').catch((e) => e)
+    assert.ok(err instanceof ScanPayError, String(err))
+    assert.deepEqual([err.code, err.status, err.requestId], ['response_invalid', 200, 'req_proxy'])
+  })
+
   it('does not retry 4xx answers, and makes them typed errors', async () => {
     script = (_req, res) => json(res, 409, apiError('conflict', 'out_trade_no_conflict', 'out_trade_no'))
     const c = new ScanPay({ baseUrl: base, secret: SECRET })

@@ -76,9 +76,11 @@ export class Transport {
           { cause: err },
         )
       }
-      if (res.ok) return (text ? JSON.parse(text) : null) as T
+      if (res.ok) return parseAnswer<T>(res.status, res.headers, text)
       const error = errorFromResponse(res.status, res.headers, text)
-      if (!canRetry || !RETRYABLE_STATUS.has(res.status)) throw error
+      // The same key's earlier try still running (after a timeout, say): worth waiting for, as the server says.
+      const stillRunning = res.status === 409 && error.code === 'idempotency_key_in_use'
+      if (!canRetry || !(RETRYABLE_STATUS.has(res.status) || stillRunning)) throw error
       if (res.status === 429 && error.retryAfter !== undefined) {
         if (error.retryAfter > o.maxRetryAfterSeconds) throw error
         await o.sleep(error.retryAfter * 1000)
@@ -105,4 +107,15 @@ export class Transport {
 function describe(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } }
   return e.cause?.code ?? e.cause?.message ?? e.message
+}
+
+/** A success's JSON; anything else (a proxy's HTML page) is a ScanPayError, not a bare SyntaxError. */
+function parseAnswer<T>(status: number, headers: Headers, text: string): T {
+  if (!text) return null as T
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    const message = `the answer (HTTP ${status}) is not JSON: ${text.slice(0, 80)}`
+    throw new ScanPayError({ type: 'internal', code: 'response_invalid', message, status, requestId: headers.get('x-request-id') ?? undefined }, { cause: err })
+  }
 }

@@ -53,6 +53,18 @@ it('agrees with the standardwebhooks package, both ways', () => {
   assert.throws(() => verifyWebhook({ rawBody: tampered, headers: ours, secret: SECRET }), WebhookVerificationError)
 })
 
+it('reads a signature only as standard base64, as the standardwebhooks package does', () => {
+  const h = signed()
+  const sig = h['webhook-signature'].slice(3)
+  const spellings = [`${sig}!!`, sig.replace(/=+$/, ''), sig.replaceAll('+', '-').replaceAll('/', '_')].filter((s) => s !== sig)
+  assert.ok(spellings.length >= 2)
+  for (const spelling of spellings) {
+    const headers = { ...h, 'webhook-signature': `v1,${spelling}` }
+    assert.throws(() => new Webhook(SECRET).verify(BODY, headers), spelling)
+    assert.throws(() => verifyWebhook({ rawBody: BODY, headers, secret: SECRET, now: NOW }), WebhookVerificationError, spelling)
+  }
+})
+
 it('accepts any matching v1 signature among several (secret rotation)', () => {
   const other = 'whsec_' + randomBytes(32).toString('base64')
   const h = signed()

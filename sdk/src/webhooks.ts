@@ -133,7 +133,10 @@ export function verifyWebhook<T = any>(input: VerifyWebhookInput): WebhookEvent<
     const comma = part.indexOf(',')
     if (comma < 0 || part.slice(0, comma) !== 'v1') continue
     sawV1 = true
-    const given = Buffer.from(part.slice(comma + 1), 'base64')
+    const text = part.slice(comma + 1)
+    const given = Buffer.from(text, 'base64')
+    // Standard base64 only, as the scheme writes it: Buffer would also read junk, missing padding and base64url.
+    if (given.toString('base64') !== text) continue
     if (given.length === expected.length && timingSafeEqual(given, expected)) {
       try {
         return JSON.parse(body) as WebhookEvent<T>

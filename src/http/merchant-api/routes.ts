@@ -200,14 +200,17 @@ export function merchantApi(ctx: AppContext) {
     app.post<{ Params: IdParams }>(
       '/v1/events/:id/redeliver',
       { schema: { tags: ['events'], summary: 'Queue one more delivery now', params: IdParams, body: EmptyBody, security } },
-      async (req) => {
+      async (req, reply) => {
         const key = req.apiKey!
-        const event = await storage.events.byId(key.merchantId, key.mode, req.params.id)
-        if (!event) throw notFound('event', 'id')
-        await storage.events.requestRedelivery(key.merchantId, event.id, ctx.clock.now())
-        ctx.worker.wake()
-        const after = (await storage.events.byId(key.merchantId, key.mode, event.id))!
-        return presentEvent(after, await storage.events.attempts(key.merchantId, event.id))
+        // With an Idempotency-Key, a retried request is the same one more delivery, not a second.
+        return withIdempotency(storage.idempotency, ctx.clock.now, key, req, reply, async () => {
+          const event = await storage.events.byId(key.merchantId, key.mode, req.params.id)
+          if (!event) throw notFound('event', 'id')
+          await storage.events.requestRedelivery(key.merchantId, event.id, ctx.clock.now())
+          ctx.worker.wake()
+          const after = (await storage.events.byId(key.merchantId, key.mode, event.id))!
+          return { status: 200, body: presentEvent(after, await storage.events.attempts(key.merchantId, event.id)) }
+        })
       },
     )
   }
