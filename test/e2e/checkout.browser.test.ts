@@ -213,4 +213,18 @@ describe('checkout in a browser', { skip }, () => {
       await p.context.close()
     }
   })
+
+  it('shows every amount on one line, never broken between its digits, down to a 320 px phone', async () => {
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 640 })
+      for (const amount of [999_999, 9_999_999, 999_999_999, 100_000_000_000]) {
+        await p.page.goto(`${(await newOrder({ amount })).pay_url}?lang=en`)
+        const amt = await p.page.$eval('.amt', (e) => ({ overflow: e.scrollWidth - e.clientWidth, lines: Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)) }))
+        assert.deepEqual(amt, { overflow: 0, lines: 1 }, String(amount))
+      }
+    } finally {
+      await p.context.close()
+    }
+  })
 })

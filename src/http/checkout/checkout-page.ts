@@ -150,7 +150,7 @@ ${channelList(v, t, amount)}`
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>
-<p class="amt">${amount}</p>
+<p class="${amountClass(amount)}">${amount}</p>
 <h1>${order.subject}</h1>
 ${order.description && html`<p class="ds">${order.description}</p>`}
 <div id="live">${live}</div>
@@ -184,4 +184,12 @@ export function notFoundPage(lang: Lang): SafeHtml {
 /** A payment link that cannot be used, or any failure on the customer's side, explained in their language. */
 export function errorPage(lang: Lang, text: string): SafeHtml {
   return messagePage(lang, messages(lang).errorTitle, text)
+}
+
+/**
+ * An amount never breaks between its digits: a longer one is set smaller instead, so the largest (¥1,000,000,000.00)
+ * fits a 320 px phone on one line.
+ */
+export function amountClass(amount: string): string {
+  return amount.length <= 9 ? 'amt' : amount.length <= 12 ? 'amt l' : 'amt xl'
 }

@@ -11,7 +11,8 @@ main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);
 .tag{display:inline-block;font-size:12px;font-weight:600;line-height:22px;padding:0 10px;border-radius:99px;color:var(--wa);background:var(--wab);margin-bottom:16px}
 .av{width:52px;height:52px;margin:0 auto 8px;border-radius:16px;background:var(--br);color:#fff;font-size:24px;font-weight:600;line-height:52px}
 .mn{font-weight:600;overflow-wrap:anywhere}
-.amt{font-size:46px;line-height:1.1;font-weight:700;margin:20px 0 6px;letter-spacing:-.02em;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.amt{font-size:min(46px,calc((100vw - 76px)/5.6));line-height:1.1;font-weight:700;margin:20px 0 6px;letter-spacing:-.02em;font-variant-numeric:tabular-nums;white-space:nowrap}
+.amt.l{font-size:min(34px,calc((100vw - 76px)/7.5))}.amt.xl{font-size:min(25px,calc((100vw - 76px)/10.7))}
 h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
 .ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
 .tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
