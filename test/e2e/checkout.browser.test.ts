@@ -186,6 +186,33 @@ describe('checkout in a browser', { skip }, () => {
     }
   })
 
+  it('pays through the plain form in an older in-app browser without fetch, and keeps focus on Decline', async () => {
+    const order = await newOrder()
+    const p = await phone()
+    try {
+      await p.context.addInitScript(() => {
+        delete (window as { fetch?: unknown }).fetch
+      })
+      await p.page.goto(order.pay_url)
+      await p.page.getByRole('button', { name: /^Pay/ }).tap()
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
+      assert.equal(await orderStatus(order.id), 'paid')
+    } finally {
+      await p.context.close()
+    }
+    const declined = await newOrder()
+    const q = await phone()
+    try {
+      await q.page.goto(declined.pay_url)
+      await q.page.getByRole('button', { name: 'Decline' }).focus()
+      await q.page.keyboard.press('Enter')
+      await q.page.waitForFunction(() => !document.getElementById('co')?.hasAttribute('aria-busy'))
+      assert.equal(await q.page.evaluate(() => document.activeElement?.textContent), 'Decline', 'focus stays where it was')
+    } finally {
+      await q.context.close()
+    }
+  })
+
   it('pays without JavaScript through the plain form', async () => {
     const order = await newOrder()
     const p = await phone({ javaScriptEnabled: false })

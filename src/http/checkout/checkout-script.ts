@@ -3,6 +3,7 @@
 // Plain ES5-level DOM and fetch in a string, so the page needs no bundler and no second request and still runs
 // in the older WebViews inside chat and wallet apps (hence no replaceChildren, arrow functions or classes).
 // It reads everything it needs from data-* attributes, which the server escapes, never from inline JSON.
+// Where fetch is missing, the forms post as plain forms (the no-script path); a disabled button gives its focus back.
 // When the countdown reaches zero it asks the server rather than deciding alone: the server's clock is the one
 // that counts, and a payment may have won at the last second. An SSE error (a proxy that buffers or drops the
 // stream) switches to polling for good, so the page never goes stale.
@@ -12,6 +13,7 @@ var d=document,root=d.getElementById('co');if(!root)return;
 var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=false,es=null,poller=0;
 var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0;
 function pad(n){return(n<10?'0':'')+n}
+function each(l,f){for(var i=0;i<l.length;i++)f(l[i])}
 function tick(){
 var s=Math.max(0,Math.ceil((left-(performance.now()-t0))/1000));
 if(clock)clock.textContent=(s>=3600?Math.floor(s/3600)+':'+pad(Math.floor(s/60)%60):Math.floor(s/60))+':'+pad(s%60);
@@ -49,8 +51,9 @@ if(box.scrollIntoView)box.scrollIntoView(false);
 }
 d.addEventListener('submit',function(e){
 var f=e.target;if(!f||!f.hasAttribute||!f.hasAttribute('data-js'))return;
+if(!window.fetch||!window.Promise)return;
 e.preventDefault();
-var bs=live.querySelectorAll('button');bs.forEach(function(b){b.disabled=true});
+var bs=live.querySelectorAll('button'),fb=d.activeElement;each(bs,function(b){b.disabled=true});
 root.setAttribute('aria-busy','true');say('');
 fetch(f.action,{method:'POST',headers:{accept:'application/json'}})
 .then(function(r){return r.json().then(function(j){if(!r.ok)throw j;return j})})
@@ -58,7 +61,7 @@ fetch(f.action,{method:'POST',headers:{accept:'application/json'}})
 var c=j&&j.error&&j.error.code;
 say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?ds.unavailable:ds.failed);
 if(c==='order_not_pending')check()})
-.then(function(){bs.forEach(function(b){b.disabled=false});root.removeAttribute('aria-busy')});
+.then(function(){each(bs,function(b){b.disabled=false});root.removeAttribute('aria-busy');if(fb&&fb.focus&&d.body.contains(fb)&&(d.activeElement===d.body||!d.activeElement))fb.focus()});
 });
 if(status==='pending'){timer=setInterval(tick,1000);tick();listen()}
 })()`

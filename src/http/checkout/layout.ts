@@ -1,10 +1,11 @@
 // The document around every customer page: head, the one inline stylesheet, footer. Mobile first, no external assets.
 // The stylesheet and the script are fixed texts, allowed by their hashes in the page's CSP (page-response.ts).
+// Colours keep white on the brand blue, and muted text on its backgrounds, at 4.5:1 or more (WCAG AA), dark mode too.
 import { html, unsafeRaw, type SafeHtml } from './html.ts'
 import type { Lang, Messages } from './i18n.ts'
 
-export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#667085;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
-@media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#3f86f5;--brh:#5b98f7;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
+export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#5d6679;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
+@media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#2f6fe0;--brh:#2a63cc;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
 *{box-sizing:border-box}
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;padding:16px;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;-webkit-text-size-adjust:100%}
 main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);border-radius:20px;padding:28px 22px 24px;box-shadow:0 1px 2px rgba(16,24,40,.05),0 12px 32px rgba(16,24,40,.08);text-align:center}
