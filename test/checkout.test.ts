@@ -190,6 +190,13 @@ describeEachDatabase('checkout', (t) => {
     }
     const zh = await get(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, { 'accept-language': 'zh-CN' })
     assert.match(zh.text, /<html lang="zh-CN">[\s\S]*找不到支付页面/)
+    // A real token's link cut or mistyped (a trailing slash, a path below it), or a bare link path: the page too.
+    const order = await newOrder(t.server)
+    for (const path of [`${new URL(order.pay_url).pathname}/`, `${new URL(order.pay_url).pathname}/nope`, '/l/key_test_abcdefgh/extra']) {
+      const page = await get(`${t.server.url}${path}`)
+      assert.equal(page.status, 404, path)
+      assert.match(page.text, /Payment page not found/, path)
+    }
   })
 
   it('never lets merchant-written text run as markup', async () => {

@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { AppContext } from '../context.ts'
 import { channelNotifyRoutes } from './channel-notify/routes.ts'
-import { checkoutRoutes } from './checkout/routes.ts'
+import { checkoutRoutes, sendCustomerNotFound } from './checkout/routes.ts'
 import { FastPaths } from './fast-path.ts'
 import { AppError } from '../core/errors.ts'
 import { newId } from '../core/ids.ts'
@@ -111,7 +111,11 @@ export async function buildApp(ctx: AppContext) {
     if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
     return sendError(req, reply, appErr)
   })
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, toAppError(Object.assign(new Error('not found'), { statusCode: 404 }))))
+  app.setNotFoundHandler((req, reply) => {
+    // A customer's mistyped or cut link (a trailing slash, a path under a token) gets the page, not JSON.
+    if (req.method === 'GET' && /^\/(pay|l)\//.test(req.url)) return sendCustomerNotFound(req, reply)
+    return sendError(req, reply, toAppError(Object.assign(new Error('not found'), { statusCode: 404 })))
+  })
 
   await app.register(swagger, {
     openapi: {

@@ -46,6 +46,11 @@ const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(\/status)?$/
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
 
+/** The customer's 404 page, in their language: for unknown tokens and any other path under /pay/ or /l/. */
+export function sendCustomerNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendPage(reply, 404, notFoundPage(langOf(req)))
+}
+
 function langOf(req: FastifyRequest): Lang {
   return negotiateLanguage((req.query as Record<string, unknown> | undefined)?.lang, req.headers['accept-language'])
 }
@@ -153,10 +158,6 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     return attempt?.qrContent ?? null
   }
 
-  function sendNotFoundPage(req: FastifyRequest, reply: FastifyReply) {
-    return sendPage(reply, 404, notFoundPage(langOf(req)))
-  }
-
   // Each action may call a payment channel: throttle them per token before any work is done. A hook on these
   // routes alone, so the reads pay nothing for it.
   const ACTION = {
@@ -178,7 +179,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
       const url = req.routeOptions.url ?? ''
       if (!PAGE_ROUTES.has(url) && !(FORM_ROUTES.has(url) && !wantsJson(req))) return sendError(req, reply, appErr)
-      if (appErr.status === 404) return sendNotFoundPage(req, reply)
+      if (appErr.status === 404) return sendCustomerNotFound(req, reply)
       const lang = langOf(req)
       const t = messages(lang)
       if (appErr.headers) reply.headers(appErr.headers)
@@ -188,7 +189,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
 
     app.get<TokenRoute>('/pay/:token', { schema: { hide: true } }, async (req, reply) => {
       const cached = await cachedState(req.params.token)
-      if (!cached) return sendNotFoundPage(req, reply)
+      if (!cached) return sendCustomerNotFound(req, reply)
       const { order, merchantName, available } = cached.state
       const lang = langOf(req)
       const now = ctx.clock.now()
