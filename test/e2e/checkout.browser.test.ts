@@ -186,13 +186,12 @@ describe('checkout in a browser', { skip }, () => {
     }
   })
 
-  it('pays through the plain form in an older in-app browser without fetch, and keeps focus on Decline', async () => {
+  /** Taps Pay where the page's script does not post it, and sees the plain form's answer: the order paid. */
+  async function paysThroughPlainForm(options: { javaScriptEnabled?: boolean }, prepare?: (context: BrowserContext) => Promise<unknown>) {
     const order = await newOrder()
-    const p = await phone()
+    const p = await phone(options)
     try {
-      await p.context.addInitScript(() => {
-        delete (window as { fetch?: unknown }).fetch
-      })
+      await prepare?.(p.context)
       await p.page.goto(order.pay_url)
       await p.page.getByRole('button', { name: /^Pay/ }).tap()
       await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
@@ -200,6 +199,14 @@ describe('checkout in a browser', { skip }, () => {
     } finally {
       await p.context.close()
     }
+  }
+
+  it('pays through the plain form in an older in-app browser without fetch, and keeps focus on Decline', async () => {
+    await paysThroughPlainForm({}, (context) =>
+      context.addInitScript(() => {
+        delete (window as { fetch?: unknown }).fetch
+      }),
+    )
     const declined = await newOrder()
     const q = await phone()
     try {
@@ -214,16 +221,7 @@ describe('checkout in a browser', { skip }, () => {
   })
 
   it('pays without JavaScript through the plain form', async () => {
-    const order = await newOrder()
-    const p = await phone({ javaScriptEnabled: false })
-    try {
-      await p.page.goto(order.pay_url)
-      await p.page.getByRole('button', { name: /^Pay/ }).tap()
-      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
-      assert.equal(await orderStatus(order.id), 'paid')
-    } finally {
-      await p.context.close()
-    }
+    await paysThroughPlainForm({ javaScriptEnabled: false })
   })
 
   it('lays out within a phone’s width', async () => {
