@@ -181,6 +181,10 @@ describe('checkout in a browser', { skip }, () => {
       await api(server.url, server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/close`)
       await p.page.getByRole('heading', { name: '订单已关闭' }).waitFor({ timeout: 5000 })
       assert.equal(await p.page.getByRole('button').count(), 0)
+      const live = await p.page.title()
+      assert.match(live, /^订单已关闭 · /, 'the tab says so too')
+      await p.page.reload()
+      assert.equal(await p.page.title(), live, 'as the page rendered after the end says')
     } finally {
       await p.context.close()
     }

@@ -55,6 +55,10 @@ function initial(name: string): string {
   return (Array.from(name.trim())[0] ?? '·').toUpperCase()
 }
 
+function endTitle(state: EndState, t: Messages): string {
+  return state === 'paid' ? t.paidTitle : state === 'expired' ? t.expiredTitle : t.closedTitle
+}
+
 function endState(state: EndState, t: Messages, returnUrl: string | null): SafeHtml {
   if (state === 'paid') {
     const back = safeReturnUrl(returnUrl)
@@ -62,7 +66,7 @@ function endState(state: EndState, t: Messages, returnUrl: string | null): SafeH
       back && html`<a class="btn pri" href="${back}" rel="noopener noreferrer">${t.returnToMerchant}</a>`
     }</section>`
   }
-  const title = state === 'expired' ? t.expiredTitle : t.closedTitle
+  const title = endTitle(state, t)
   const body = state === 'expired' ? t.expiredBody : t.closedBody
   return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p></section>`
 }
@@ -159,7 +163,8 @@ ${templates}
   return documentShell({
     lang: v.lang,
     t,
-    title: `${amount} · ${order.subject} · ${v.merchantName}`,
+    // An ended order says so first, in the tab too (the script does the same when the status changes live).
+    title: `${state ? `${endTitle(state, t)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
     body,
     script: state ? undefined : CHECKOUT_SCRIPT,
     switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },

@@ -26,7 +26,7 @@ status=s;root.dataset.status=s;settle();
 var tpl=d.getElementById('t-'+(s==='expired'||s==='closed'?s:'paid'));
 if(!tpl)return;
 live.textContent='';live.appendChild(tpl.content.cloneNode(true));
-var h=live.querySelector('h2');if(h)h.focus();
+var h=live.querySelector('h2');if(h){h.focus();d.title=h.textContent+' · '+d.title}
 }
 function check(){
 return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});

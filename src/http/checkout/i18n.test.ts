@@ -12,6 +12,7 @@ describe('language negotiation', () => {
     assert.equal(parseLangParam('zh-cn'), 'zh-CN')
     assert.equal(parseLangParam('EN'), 'en')
     assert.equal(parseLangParam('fr'), null)
+    for (const zh of ['zh-TW', 'zh-Hant', 'zh-HK']) assert.equal(parseLangParam(zh), 'zh-CN', zh)
     assert.equal(parseLangParam(['en', 'zh-CN']), null)
     assert.equal(negotiateLanguage('fr', 'zh-TW'), 'zh-CN')
   })

@@ -150,7 +150,8 @@ export function parseLangParam(value: unknown): Lang | null {
   if (typeof value !== 'string') return null
   const v = value.trim().toLowerCase()
   if (v === 'en' || v.startsWith('en-')) return 'en'
-  if (v === 'zh-cn' || v === 'zh' || v === 'zh-hans') return 'zh-CN'
+  // Any Chinese reads Simplified Chinese, the only Chinese there is, as it does from Accept-Language.
+  if (v === 'zh' || v.startsWith('zh-')) return 'zh-CN'
   return null
 }
 
