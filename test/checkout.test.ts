@@ -180,6 +180,14 @@ describeEachDatabase('checkout', (t) => {
     assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已关闭/)
   })
 
+  it('has a pending page reload itself where scripts do not run, and an ended one stay put', async () => {
+    const order = await newOrder(t.server)
+    const refresh = /<noscript><meta http-equiv="refresh" content="10"><\/noscript>/
+    assert.match((await get(order.pay_url)).text, refresh)
+    await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+    assert.doesNotMatch((await get(order.pay_url)).text, refresh)
+  })
+
   it('answers an unknown token with a 404 page that says so, in the customer’s language', async () => {
     for (const token of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
       const page = await get(`${t.server.url}/pay/${token}`)

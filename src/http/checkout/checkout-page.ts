@@ -131,6 +131,9 @@ export function fillCheckoutPage(template: PageTemplate, order: Order, now: numb
   return template.fill(timeLeftAt(order, now))
 }
 
+/** A pending page without scripts reloads itself this often, so its customer sees the payment land. */
+const NO_SCRIPT_REFRESH_S = 10
+
 function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const { order } = v
   const t = messages(v.lang)
@@ -167,6 +170,7 @@ ${templates}
     title: `${state ? `${endTitle(state, t)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
     body,
     script: state ? undefined : CHECKOUT_SCRIPT,
+    refreshWithoutScript: state ? undefined : NO_SCRIPT_REFRESH_S,
     switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },
   })
 }

@@ -69,6 +69,8 @@ export interface ShellInput {
   script?: string
   /** Same page in the other language; omitted where switching would change what the page does. */
   switchTo?: { lang: Lang; href: string; name: string }
+  /** Seconds after which a browser without scripts loads the page again (its only way to see the status change). */
+  refreshWithoutScript?: number
 }
 
 export function documentShell(p: ShellInput): SafeHtml {
@@ -79,6 +81,7 @@ export function documentShell(p: ShellInput): SafeHtml {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${p.title}</title>
+${p.refreshWithoutScript !== undefined && html`<noscript><meta http-equiv="refresh" content="${String(p.refreshWithoutScript)}"></noscript>`}
 <style>${unsafeRaw(CSS)}</style></head>
 <body>${p.body}
 <footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>
