@@ -141,7 +141,7 @@ function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const state = endStateOf(v.status)
   const live = state
     ? endState(state, t, order.returnUrl)
-    : html`<p class="tm">${t.timeLeft}<time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
+    : html`<p class="tm">${t.timeLeft} <time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
 ${channelList(v, t, amount)}`
   // The pending page carries its end states, so the script can show them the moment the status changes.
   const templates = state

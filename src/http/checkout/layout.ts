@@ -17,7 +17,7 @@ main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);
 h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
 .ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
 .tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
-.tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums;margin-left:4px}
+.tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums}
 .sec{margin-top:22px;padding-top:20px;border-top:1px solid var(--ln);text-align:left}
 h2{font-size:13px;font-weight:600;letter-spacing:.03em;color:var(--mu);margin:0 0 10px}
 h2:focus{outline:none}
@@ -31,7 +31,7 @@ h2:focus{outline:none}
 .c-sandbox{background:#f59e0b}.c-wechatpay{background:#07c160}.c-alipay{background:#1677ff}
 .ch .p{display:block;padding:0;border:0}
 .pick{display:flex;gap:12px;align-items:center;width:100%;min-height:58px;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;background:none;color:inherit;font:inherit;text-align:left;cursor:pointer;-webkit-tap-highlight-color:transparent}
-.pick::after{content:"›";margin-left:auto;color:var(--mu);font-size:24px;line-height:1}
+.pick::after{content:"›";content:"›"/"";margin-left:auto;color:var(--mu);font-size:24px;line-height:1}
 .pick:hover,.pick[aria-current]{border-color:var(--br)}
 .pick[aria-current]{box-shadow:inset 0 0 0 1px var(--br)}
 .pick:disabled{opacity:.6;cursor:progress}
