@@ -697,5 +697,16 @@ describeEachDatabase('checkout actions throttle', (t) => {
     assert.ok(statuses.includes(429), JSON.stringify(statuses))
     const pay = await fetch(`${t.server.url}/pay/${token}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } })
     assert.equal(pay.status, 429, 'the same token is still limited')
+    // Posted without script, the refusal is a page in the customer's language with the way back to the order.
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => fetch(`${t.server.url}/pay/${token}/sandbox/decline?lang=zh-CN`, { method: 'POST', redirect: 'manual' })),
+    )
+    const plain = burst.find((r) => r.status === 429)
+    assert.ok(plain, JSON.stringify(burst.map((r) => r.status)))
+    assert.match(plain.headers.get('content-type') ?? '', /^text\/html/)
+    const page = await plain.text()
+    assert.match(page, /操作过于频繁/)
+    assert.ok(page.includes(`<a class="btn sub" href="/pay/${token}?lang=zh-CN">返回支付页面</a>`), page)
+    assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/orders/${o.id}`)).body.status, 'pending', 'nothing was paid')
   })
 })

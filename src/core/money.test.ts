@@ -19,7 +19,7 @@ describe('money', () => {
     assert.equal(formatMoney(1999, 'XYZ'), '19.99 XYZ')
     assert.equal(formatMoney(880000, 'CNY'), '¥8,800.00')
     assert.equal(formatMoney(100_000_000_000, 'CNY'), '¥1,000,000,000.00')
-    assert.equal(formatMoney(1234567, 'JPY'), '¥1,234,567')
+    assert.equal(formatMoney(1234567, 'JPY'), 'JP¥1,234,567', 'never the yuan\'s ¥')
     assert.equal(formatMoney(-123456, 'CNY'), '¥-1,234.56')
   })
 

@@ -12,7 +12,8 @@ const MINOR_DIGITS: Record<string, number> = {
 }
 /** The ISO 4217 codes in use, as the runtime's ICU knows them. */
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
-const SYMBOLS: Record<string, string> = { CNY: '¥', USD: '$', EUR: '€', GBP: '£', JPY: '¥', HKD: 'HK$' }
+// ¥ is the yuan's here, the platform's own currency; the yen gets JP¥ so a customer cannot take one for the other.
+const SYMBOLS: Record<string, string> = { CNY: '¥', USD: '$', EUR: '€', GBP: '£', JPY: 'JP¥', HKD: 'HK$' }
 
 export function isValidAmount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= MIN_AMOUNT && value <= MAX_AMOUNT

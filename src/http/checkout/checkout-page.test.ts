@@ -87,6 +87,15 @@ describe('checkoutPage', () => {
     assert.doesNotMatch(page, /class="qr"/)
   })
 
+  it('says so when a live order has no channel its merchant set up, and shows no QR to scan', () => {
+    const page = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { channelAvailable: () => false })
+    assert.match(page, /<p id="msg" class="msg" role="status">This merchant cannot take payments here yet\./)
+    assert.doesNotMatch(page, /class="qr"|<button/)
+    const one = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { channelAvailable: (c) => c === 'alipay' })
+    assert.doesNotMatch(one, /cannot take payments here/)
+    assert.match(one, /class="qr"/)
+  })
+
   it('says why a channel could not be opened', () => {
     const page = render({ mode: 'live', channels: ['wechatpay'] }, { channelAvailable: () => true, notice: 'WeChat Pay <b>failed</b>' })
     assert.match(page, /<p id="msg" class="msg" role="status">WeChat Pay &lt;b&gt;failed&lt;\/b&gt;<\/p>/)
@@ -94,14 +103,25 @@ describe('checkoutPage', () => {
 
   it('shows end states without the wallet or the script', () => {
     const cases: [OrderStatus, RegExp][] = [
-      ['paid', /Payment successful/], ['refunded', /Payment successful/], ['partially_refunded', /Payment successful/],
-      ['expired', /Order expired/], ['closed', /Order closed/],
+      ['paid', /Payment successful/], ['expired', /Order expired/], ['closed', /Order closed/],
     ]
     for (const [status, text] of cases) {
       const page = render({ status })
       assert.match(page, text, status)
       assert.doesNotMatch(page, /<button|<script|<template/, status)
     }
+  })
+
+  it('tells the customer of a refund: in full in the title, in part beside the payment', () => {
+    const whole = render({ status: 'refunded', amountRefunded: 1234 })
+    assert.match(whole, /<title>Payment refunded · ¥12\.34 · /)
+    assert.match(whole, /<h2 tabindex="-1">Payment refunded<\/h2><p>The merchant refunded the full ¥12\.34\./)
+    assert.doesNotMatch(whole, /Payment successful|<button|<script/)
+    const part = render({ status: 'partially_refunded', amountRefunded: 500 })
+    assert.match(part, /<h2 tabindex="-1">Payment successful<\/h2><p>Your payment was received\. The merchant refunded ¥5\.00 of it/)
+    assert.match(render({ status: 'partially_refunded', amountRefunded: 500 }, { lang: 'zh-CN' }), /<h2 tabindex="-1">支付成功<\/h2><p>您的付款已收到，其中 ¥5\.00 已由商户原路退回/)
+    assert.match(render({ status: 'refunded', amountRefunded: 1234 }, { lang: 'zh-CN' }), /<h2 tabindex="-1">已退款<\/h2>/)
+    assert.doesNotMatch(render({ status: 'paid' }), /refund/i)
   })
 
   it('offers the way back only to a paid order, and only to an http(s) URL', () => {

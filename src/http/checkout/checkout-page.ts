@@ -55,14 +55,28 @@ function initial(name: string): string {
   return (Array.from(name.trim())[0] ?? '·').toUpperCase()
 }
 
-function endTitle(state: EndState, t: Messages): string {
-  return state === 'paid' ? t.paidTitle : state === 'expired' ? t.expiredTitle : t.closedTitle
+/** A paid order's refunds as the customer should hear of them: the money is coming back to them. */
+interface Refunded {
+  /** All of it: the page says the payment was refunded rather than that it succeeded. */
+  whole: boolean
+  amount: string
 }
 
-function endState(state: EndState, t: Messages, returnUrl: string | null): SafeHtml {
+function refundedOf(order: Order): Refunded | null {
+  if (order.amountRefunded <= 0) return null
+  return { whole: order.amountRefunded >= order.amount, amount: formatMoney(order.amountRefunded, order.currency) }
+}
+
+function endTitle(state: EndState, t: Messages, refunded: Refunded | null = null): string {
+  if (state === 'paid') return refunded?.whole ? t.refundedTitle : t.paidTitle
+  return state === 'expired' ? t.expiredTitle : t.closedTitle
+}
+
+function endState(state: EndState, t: Messages, returnUrl: string | null, refunded: Refunded | null = null): SafeHtml {
   if (state === 'paid') {
     const back = safeReturnUrl(returnUrl)
-    return html`<section class="sec end ok" aria-live="polite"><div class="ic">${ICONS.paid}</div><h2 tabindex="-1">${t.paidTitle}</h2><p>${t.paidBody}</p>${
+    const body = !refunded ? t.paidBody : refunded.whole ? t.refundedBody(refunded.amount) : t.partlyRefundedBody(refunded.amount)
+    return html`<section class="sec end ok" aria-live="polite"><div class="ic">${ICONS.paid}</div><h2 tabindex="-1">${endTitle(state, t, refunded)}</h2><p>${body}</p>${
       back && html`<a class="btn pri" href="${back}" rel="noopener noreferrer">${t.returnToMerchant}</a>`
     }</section>`
   }
@@ -96,9 +110,11 @@ function channelList(v: PageView, t: Messages, amount: string): SafeHtml {
       ? html`<form method="post" action="${withLang(`${path}/sandbox/pay`, v.lang)}" data-js><button class="btn pri" type="submit">${t.payButton(amount)}</button></form>
 <form method="post" action="${withLang(`${path}/sandbox/decline`, v.lang)}" data-js><button class="btn sub" type="submit">${t.declineButton}</button></form>`
       : null
-  const message = v.declined ? t.declined : (v.notice ?? '')
+  // A live order whose merchant has set up none of its channels: say so rather than leave only grey rows.
+  const noWayToPay = order.mode === 'live' && !order.channels.some((name) => isReal(name) && v.channelAvailable(name))
+  const message = v.declined ? t.declined : noWayToPay ? t.noChannel : (v.notice ?? '')
   // A channel's own QR replaces the page's QR: on a computer, the one to scan is the one that pays.
-  const pageQr = shown ? null : html`<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div>`
+  const pageQr = shown || noWayToPay ? null : html`<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div>`
   return html`<section class="sec" aria-labelledby="pw"><h2 id="pw">${t.payWith}</h2><ul class="ch">${items}</ul>
 ${wallet}<p id="msg" class="msg" role="status">${message}</p>
 <div id="cq" aria-live="polite">${v.channelQr && channelQrPanel(v.channelQr.channel, t, v.channelQr.src)}</div>
@@ -139,8 +155,9 @@ function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const t = messages(v.lang)
   const amount = formatMoney(order.amount, order.currency)
   const state = endStateOf(v.status)
+  const refunded = state === 'paid' ? refundedOf(order) : null
   const live = state
-    ? endState(state, t, order.returnUrl)
+    ? endState(state, t, order.returnUrl, refunded)
     : html`<p class="tm">${t.timeLeft} <time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
 ${channelList(v, t, amount)}`
   // The pending page carries its end states, so the script can show them the moment the status changes.
@@ -167,7 +184,7 @@ ${templates}
     lang: v.lang,
     t,
     // An ended order says so first, in the tab too (the script does the same when the status changes live).
-    title: `${state ? `${endTitle(state, t)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
+    title: `${state ? `${endTitle(state, t, refunded)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
     body,
     script: state ? undefined : CHECKOUT_SCRIPT,
     refreshWithoutScript: state ? undefined : NO_SCRIPT_REFRESH_S,
@@ -175,13 +192,15 @@ ${templates}
   })
 }
 
-function messagePage(lang: Lang, title: string, text: string): SafeHtml {
+function messagePage(lang: Lang, title: string, text: string, back: string | null = null): SafeHtml {
   const t = messages(lang)
   return documentShell({
     lang,
     t,
     title,
-    body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h2>${title}</h2><p>${text}</p></section></main>`,
+    body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h2>${title}</h2><p>${text}</p>${
+      back && html`<a class="btn sub" href="${back}">${t.backToPayment}</a>`
+    }</section></main>`,
   })
 }
 
@@ -193,6 +212,11 @@ export function notFoundPage(lang: Lang): SafeHtml {
 /** A payment link that cannot be used, or any failure on the customer's side, explained in their language. */
 export function errorPage(lang: Lang, text: string): SafeHtml {
   return messagePage(lang, messages(lang).errorTitle, text)
+}
+
+/** A button on the checkout page that did not go through (posted without script): why, and the way back to the page. */
+export function actionFailedPage(lang: Lang, text: string, back: string): SafeHtml {
+  return messagePage(lang, messages(lang).actionFailedTitle, text, back)
 }
 
 /**

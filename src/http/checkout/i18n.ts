@@ -16,6 +16,8 @@ export interface Messages {
   payWith: string
   channel: Record<ChannelName, string>
   channelUnavailable: string
+  /** A live order none of whose channels the merchant has set up: nothing on the page can pay it. */
+  noChannel: string
   /** Under the channel's QR: which app scans it. */
   scanWith: Record<RealChannel, string>
   /** On a phone: the QR is on the very screen the app would scan, so it is saved and picked from the album. */
@@ -34,6 +36,11 @@ export interface Messages {
   paidTitle: string
   paidBody: string
   returnToMerchant: string
+  /** A paid order the merchant refunded in full: the title and what it means for the customer. */
+  refundedTitle: string
+  refundedBody(amount: string): string
+  /** A paid order the merchant refunded in part. */
+  partlyRefundedBody(amount: string): string
   expiredTitle: string
   expiredBody: string
   closedTitle: string
@@ -41,6 +48,11 @@ export interface Messages {
   notFoundTitle: string
   notFoundBody: string
   errorTitle: string
+  /** A checkout button posted without script that the server refused or failed. */
+  actionFailedTitle: string
+  /** Too many taps in a moment (the per-order throttle). */
+  tooMany: string
+  backToPayment: string
   poweredBy: string
   linkErrors: {
     key: string
@@ -61,6 +73,7 @@ const en: Messages = {
   payWith: 'Pay with',
   channel: { sandbox: 'Sandbox wallet', wechatpay: 'WeChat Pay', alipay: 'Alipay' },
   channelUnavailable: 'This channel is not available yet.',
+  noChannel: 'This merchant cannot take payments here yet. Please ask them for another way to pay.',
   scanWith: { wechatpay: 'Scan with WeChat to pay', alipay: 'Scan with Alipay to pay' },
   saveHint: {
     wechatpay: 'Paying on this phone? Press and hold the code to save it, then open WeChat’s Scan and choose it from your photos.',
@@ -77,6 +90,9 @@ const en: Messages = {
   paidTitle: 'Payment successful',
   paidBody: 'Thank you. Your payment has been received.',
   returnToMerchant: 'Return to merchant',
+  refundedTitle: 'Payment refunded',
+  refundedBody: (amount) => `The merchant refunded the full ${amount}. It goes back to the account you paid with.`,
+  partlyRefundedBody: (amount) => `Your payment was received. The merchant refunded ${amount} of it to the account you paid with.`,
   expiredTitle: 'Order expired',
   expiredBody: 'The time to pay this order has run out. Ask the merchant for a new one.',
   closedTitle: 'Order closed',
@@ -84,6 +100,9 @@ const en: Messages = {
   notFoundTitle: 'Payment page not found',
   notFoundBody: 'This payment link is not valid. Check the link or ask the merchant for a new one.',
   errorTitle: 'This payment link cannot be used',
+  actionFailedTitle: 'That did not go through',
+  tooMany: 'Too many tries in a moment. Please wait a few seconds and try again.',
+  backToPayment: 'Back to the payment page',
   poweredBy: 'Secured by ScanPay',
   linkErrors: {
     key: 'The link was made with a key that does not exist or has been revoked.',
@@ -104,6 +123,7 @@ const zhCN: Messages = {
   payWith: '支付方式',
   channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },
   channelUnavailable: '该支付方式暂未开通。',
+  noChannel: '该商户暂未开通在线收款，请联系商户选择其他付款方式。',
   scanWith: { wechatpay: '请使用微信扫一扫', alipay: '请使用支付宝扫一扫' },
   saveHint: {
     wechatpay: '在本机付款：长按二维码保存到相册，再打开微信“扫一扫”，从相册中选择该图片。',
@@ -120,6 +140,9 @@ const zhCN: Messages = {
   paidTitle: '支付成功',
   paidBody: '感谢您的付款，商户已收到。',
   returnToMerchant: '返回商户',
+  refundedTitle: '已退款',
+  refundedBody: (amount) => `商户已全额退款 ${amount}，款项将原路退回您的付款账户。`,
+  partlyRefundedBody: (amount) => `您的付款已收到，其中 ${amount} 已由商户原路退回您的付款账户。`,
   expiredTitle: '订单已过期',
   expiredBody: '本订单的付款时间已过，请联系商户重新下单。',
   closedTitle: '订单已关闭',
@@ -127,6 +150,9 @@ const zhCN: Messages = {
   notFoundTitle: '找不到支付页面',
   notFoundBody: '此支付链接无效，请检查链接或联系商户获取新的链接。',
   errorTitle: '此支付链接无法使用',
+  actionFailedTitle: '操作未完成',
+  tooMany: '操作过于频繁，请稍候几秒再试。',
+  backToPayment: '返回支付页面',
   poweredBy: 'ScanPay 安全支付',
   linkErrors: {
     key: '生成此链接的密钥不存在或已被吊销。',

@@ -14,7 +14,7 @@ import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
 import { CheckoutCache, type CachedCheckout, type CheckoutState } from './checkout-cache.ts'
-import { checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
+import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
 import { PAGE_HEADERS, sendPage } from './page-response.ts'
@@ -183,7 +183,14 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const lang = langOf(req)
       const t = messages(lang)
       if (appErr.headers) reply.headers(appErr.headers)
-      const text = appErr.status >= 500 ? t.linkErrors.internal : appErr.status === 403 ? t.linkErrors.notPayable : t.failed
+      const text =
+        appErr.status >= 500 ? t.linkErrors.internal
+        : appErr.status === 429 ? t.tooMany
+        : appErr.status === 403 ? t.linkErrors.notPayable
+        : t.failed
+      // A button posted without script lands here: the customer gets the way back to the order's page.
+      const token = (req.params as { token?: string } | undefined)?.token
+      if (FORM_ROUTES.has(url) && token && plausibleToken(token)) return sendPage(reply, appErr.status, actionFailedPage(lang, text, pagePath(token, lang)))
       return sendPage(reply, appErr.status, errorPage(lang, text))
     })
 
