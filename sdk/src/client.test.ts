@@ -87,6 +87,16 @@ describe('ScanPay client', () => {
     assert.equal(seen[0]!.url, '/v1/orders/ord_1/refunds')
   })
 
+  it('signs the API path, not a path prefix of baseUrl that a proxy in front of ScanPay strips', async () => {
+    script = (_req, res) => json(res, 200, { object: 'list', data: [], has_more: false, next_cursor: null })
+    const c = new ScanPay({ baseUrl: `${base}/scanpay/`, secret: SECRET, keyId: 'key_test_abc', maxRetries: 0 })
+    await c.orders.list({ limit: 5 })
+    const s = seen[0]!
+    assert.equal(s.url, '/scanpay/v1/orders?limit=5', 'sent under the prefix')
+    const a = parseAuthorization(String(s.headers.authorization))!
+    assert.equal(a.signature, signRequest(SECRET, { method: 'GET', pathAndQuery: '/v1/orders?limit=5', timestamp: a.timestamp, nonce: a.nonce, body: '' }))
+  })
+
   it('retries 5xx and network errors with the same Idempotency-Key, then succeeds', async () => {
     script = (_req, res, n) => {
       if (n === 1) return res.socket?.destroy()

@@ -61,7 +61,7 @@ export class ScanPay {
   readonly #t: Transport
 
   constructor(options: ScanPayOptions) {
-    if (!options.baseUrl || !/^https?:\/\//.test(options.baseUrl)) throw new TypeError('ScanPay: baseUrl must be an http(s) origin')
+    if (!options.baseUrl || !/^https?:\/\//.test(options.baseUrl)) throw new TypeError('ScanPay: baseUrl must be an http(s) URL')
     if (!/^sk_(test|live)_/.test(options.secret ?? '')) {
       throw new TypeError(
         options.secret?.startsWith('whsec_')

@@ -105,6 +105,30 @@ describe('payment links', () => {
     assert.equal(q.sig, 'HYin0MoyrAJy-oXbrXP9DTOuB09UBpsv0T_X-HhEOUI')
     assert.equal(signPaymentLink(SECRET, q), q.sig)
   })
+
+  it('refuses, naming the field, what the server would only answer with an error page', () => {
+    const good = { publicUrl: 'https://pay.example', keyId: 'key_test_x', secret: SECRET, amount: 1234, outTradeNo: 'A-1001', subject: 'Latte', expiresAt: 1764150900 }
+    assert.ok(buildPaymentLink(good))
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ publicUrl: 'pay.example' }, /publicUrl/],
+      [{ keyId: '' }, /keyId/],
+      [{ secret: 'whsec_abc' }, /secret/],
+      [{ amount: 12.34 }, /amount .*integer/],
+      [{ amount: 0 }, /amount/],
+      [{ amount: '1234' }, /amount/],
+      [{ outTradeNo: 'A 1001' }, /outTradeNo/],
+      [{ subject: '' }, /subject/],
+      [{ subject: '拿'.repeat(129) }, /subject/],
+      [{ expiresAt: Date.now() }, /expiresAt .*not milliseconds/],
+      [{ expiresAt: 1764150900.5 }, /expiresAt/],
+      [{ currency: 'cny' }, /currency/],
+      [{ extra: { amount: '1' } }, /extra\.amount/],
+      [{ extra: { sig: 'x' } }, /extra\.sig/],
+    ]
+    for (const [change, message] of cases) {
+      assert.throws(() => buildPaymentLink({ ...good, ...change } as Parameters<typeof buildPaymentLink>[0]), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(change))
+    }
+  })
 })
 
 describe('webhook signatures', () => {

@@ -113,8 +113,39 @@ export interface PaymentLinkInput {
   extra?: Record<string, string>
 }
 
-/** Builds a signed payment link offline, exactly as the contract's `/l/{key_id}` expects. */
+/** The parameters a link sets from its own fields: `extra` may not set them again. */
+const LINK_OWN_PARAMS = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'sig'])
+
+/**
+ * The mistakes a link would otherwise carry to the customer's phone, where ScanPay can only show an error page:
+ * thrown here as a TypeError naming the field instead, while the merchant's code is running.
+ */
+function checkLinkInput(input: PaymentLinkInput): void {
+  const fail = (field: string, rule: string) => {
+    throw new TypeError(`buildPaymentLink: ${field} ${rule}`)
+  }
+  if (typeof input.publicUrl !== 'string' || !/^https?:\/\/[^\s]+$/i.test(input.publicUrl) || !URL.canParse(input.publicUrl)) {
+    fail('publicUrl', 'must be the http(s) URL customers reach ScanPay at')
+  }
+  if (typeof input.keyId !== 'string' || input.keyId === '') fail('keyId', 'must be the key id of the secret, key_test_… or key_live_…')
+  if (!/^sk_(test|live)_/.test(input.secret ?? '')) fail('secret', "must be that key's API secret, sk_test_… or sk_live_…")
+  if (!Number.isSafeInteger(input.amount) || input.amount < 1) fail('amount', 'must be a positive integer of minor units (fen): 1234 is ¥12.34')
+  if (!/^[A-Za-z0-9_\-.|*]{1,64}$/.test(input.outTradeNo ?? '')) fail('outTradeNo', 'must be 1–64 letters, digits or _-.|*')
+  const subjectLength = typeof input.subject === 'string' ? Array.from(input.subject).length : 0
+  if (subjectLength < 1 || subjectLength > 128) fail('subject', 'must be 1–128 characters')
+  if (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 1) fail('expiresAt', 'must be a time in unix seconds')
+  // Date.now() is the usual slip: thirteen digits of milliseconds, which the server refuses as malformed.
+  if (input.expiresAt >= 1e12) fail('expiresAt', 'must be unix seconds, not milliseconds (Math.floor(Date.now() / 1000) + …)')
+  if (input.currency !== undefined && !/^[A-Z]{3}$/.test(input.currency)) fail('currency', 'must be an ISO 4217 code such as CNY')
+  for (const [name, value] of Object.entries(input.extra ?? {})) {
+    if (LINK_OWN_PARAMS.has(name)) fail(`extra.${name}`, 'is set by the link itself: use the field of that name')
+    if (typeof value !== 'string') fail(`extra.${name}`, 'must be a string')
+  }
+}
+
+/** Builds a signed payment link offline, exactly as the contract's `/l/{key_id}` expects. Throws TypeError on bad input. */
 export function buildPaymentLink(input: PaymentLinkInput): string {
+  checkLinkInput(input)
   const params: Record<string, string> = {
     ...input.extra,
     amount: String(input.amount),

@@ -36,7 +36,15 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 }
 
 export class Transport {
-  constructor(readonly options: TransportOptions) {}
+  /**
+   * The path of baseUrl (`/scanpay` in `https://shop.example/scanpay`), left out of what is signed: ScanPay serves
+   * its API at `/v1/…`, so a prefix is a proxy's that strips it, and the server checks the path it receives.
+   */
+  readonly #prefix: string
+
+  constructor(readonly options: TransportOptions) {
+    this.#prefix = new URL(options.baseUrl).pathname.replace(/\/+$/, '')
+  }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
     const o = this.options
@@ -95,7 +103,7 @@ export class Transport {
     if (o.auth === 'bearer') return `Bearer ${o.secret}`
     return authorizationHeader(o.keyId!, o.secret, {
       method,
-      pathAndQuery: url.pathname + url.search,
+      pathAndQuery: (url.pathname.startsWith(this.#prefix + '/') ? url.pathname.slice(this.#prefix.length) : url.pathname) + url.search,
       timestamp: Math.floor(Date.now() / 1000),
       // A fresh nonce per try: the server refuses a nonce it has seen, even on a retry.
       nonce: newNonce(),

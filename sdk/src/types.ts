@@ -51,6 +51,26 @@ export interface RefundEventData extends Refund {
   order: Order
 }
 
+/** The money a `payment.unexpected` event reports: a channel payment that arrived for an order no longer pending. */
+export interface UnexpectedPayment {
+  id: string
+  object: 'payment'
+  channel: Exclude<ChannelName, 'sandbox'>
+  channel_trade_no: string
+  /** What the customer paid, in minor units. */
+  amount: number
+  currency: string
+  /** `refund_requested` when the event is written: ScanPay gives the money back through the channel by itself. */
+  status: 'refund_requested'
+  /** The refund number ScanPay gives the channel (asking again refunds once). */
+  refund_id: string
+}
+
+/** A `payment.unexpected` event's data: the order as it stands (`closed`, `expired` or `paid`) and the payment. */
+export interface UnexpectedPaymentEventData extends Order {
+  payment: UnexpectedPayment
+}
+
 export interface DeliveryAttempt {
   at: string
   status_code: number | null
