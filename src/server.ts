@@ -13,6 +13,10 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
+  // Customers open PUBLIC_URL's pages and the channels call back under it (WeChat Pay only ever calls https).
+  if (config.production && !config.publicUrl.startsWith('https://')) {
+    throw new Error(`PUBLIC_URL must be an https origin when NODE_ENV=production (TLS ends at your load balancer), got ${config.publicUrl}`)
+  }
   const ctx = await createContext(config, options)
   const app = await buildApp(ctx)
   await app.listen({ port: config.port, host: config.host })

@@ -1,6 +1,7 @@
 // Operations over real HTTP: health, readiness, metrics, request ids, OpenAPI, production-mode guards, and
 // a graceful shutdown that finishes the webhook delivery under way.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { it } from 'node:test'
@@ -8,6 +9,8 @@ import { Webhook } from 'standardwebhooks'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import pg from 'pg'
 import { databaseKinds, POSTGRES_URL } from './helpers/databases.ts'
+import { loadConfig } from '../src/config/config.ts'
+import { startServer } from '../src/server.ts'
 import { openDatabase } from '../src/storage/database.ts'
 import { api, ORDER, startTestServer } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -73,8 +76,13 @@ describeEachDatabase('operations', (t) => {
 
 const [kind] = await databaseKinds()
 
+it('production mode will not start with a public URL over http', async () => {
+  const env = { NODE_ENV: 'production', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'http://pay.example' }
+  await assert.rejects(startServer(loadConfig({ port: 1, db: 'sqlite::memory:' }, env)), /PUBLIC_URL must be an https origin when NODE_ENV=production/)
+})
+
 it('production mode refuses merchant URLs that point at internal addresses, and writes nothing', async () => {
-  const ts = await startTestServer(kind!, { env: { NODE_ENV: 'production' } })
+  const ts = await startTestServer(kind!, { env: { NODE_ENV: 'production', PUBLIC_URL: 'https://pay.example' } })
   try {
     for (const url of ['http://127.0.0.1/hook', 'http://localhost:3000/x', 'http://10.0.0.8/x', 'http://[::1]/x', 'http://169.254.169.254/latest']) {
       const res = await api(ts.url, ts.merchant.test.secret, 'POST', '/v1/orders', { ...ORDER, notify_url: url })

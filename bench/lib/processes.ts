@@ -141,6 +141,8 @@ export async function startScanPay(o: ServerOptions): Promise<ServerProcess> {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: o.nodeEnv ?? 'production',
+      // Production wants an https public URL (TLS at a load balancer); the load reaches the port directly.
+      PUBLIC_URL: 'https://pay.bench.example',
       SCANPAY_MASTER_KEY: o.masterKey,
       // The limiter is not what is measured.
       SCANPAY_RATE_LIMIT: '10000000',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { it } from 'node:test'
 import { SecretBox } from '../security/secret-box.ts'
 import type { SqlChannelCredentialStore, StoredChannelCredentials } from '../storage/channel-credential-store.ts'
-import { ChannelCredentials } from './channel-credentials.ts'
+import { ChannelCredentials, parseCredentials } from './channel-credentials.ts'
 
 const wx = (f: string) => readFileSync(new URL(`./wechat-pay/fixtures/${f}`, import.meta.url), 'utf8')
 const doc = {
@@ -56,4 +56,19 @@ it('keeps at most 10,000 merchants\' credentials, pushing out the oldest one at 
   for (let i = 0; i < 10_000; i++) await credentials.wechatpay(`mch_made_up_more_${i}`)
   assert.ok(await credentials.wechatpay('mch_a'))
   assert.equal(calls.get, gets + 10_001, 'pushed out in turn, read again once')
+})
+
+it('takes a channel gateway over http only outside production', () => {
+  const ali = (f: string) => readFileSync(new URL(`./alipay/fixtures/${f}`, import.meta.url), 'utf8')
+  const alipay = { app_id: '2021000000000000', app_private_key: ali('alipaysdk_app-private-key.pem'), alipay_public_key: ali('alipaysdk_alipay-public-key.pem') }
+  const cases = [
+    ['wechatpay', { ...doc, api_base_url: 'http://127.0.0.1:9000' }, 'api_base_url'],
+    ['alipay', { ...alipay, gateway_url: 'http://127.0.0.1:9001/gateway.do' }, 'gateway_url'],
+  ] as const
+  for (const [channel, plain, field] of cases) {
+    assert.ok(parseCredentials(channel, plain).ok, `${channel} in development`)
+    assert.deepEqual(parseCredentials(channel, plain, { production: true }), { ok: false, errors: [`${field} must be an https URL in production`] })
+    const { [field]: _, ...byDefault } = plain as Record<string, unknown>
+    assert.ok(parseCredentials(channel, byDefault, { production: true }).ok, `${channel}'s own https gateway`)
+  }
 })

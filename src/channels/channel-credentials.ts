@@ -13,13 +13,25 @@ const TTL_MS = 60_000
 /** Merchants' parsed credentials kept at most; past it the oldest entry goes first. */
 const CACHE_ENTRIES = 10_000
 
-export function parseCredentials(channel: RealChannel, doc: unknown): Parsed<{ accountId: string }> {
-  if (channel === 'wechatpay') {
-    const p = parseWechatPayCredentials(doc)
-    return p.ok ? { ok: true, value: { accountId: p.value.mchid } } : p
-  }
-  const p = parseAlipayCredentials(doc)
-  return p.ok ? { ok: true, value: { accountId: p.value.appId } } : p
+export interface CredentialRules {
+  /** In production the channel's API is reached over https only: over http a signed answer still gives away the order. */
+  production: boolean
+}
+
+/** Checks a credentials document as it would be stored; the channel account it names, or every problem found. */
+export function parseCredentials(channel: RealChannel, doc: unknown, rules: CredentialRules = { production: false }): Parsed<{ accountId: string }> {
+  const parsed =
+    channel === 'wechatpay'
+      ? mapParsed(parseWechatPayCredentials(doc), (c) => ({ accountId: c.mchid, endpoint: c.baseUrl, field: 'api_base_url' }))
+      : mapParsed(parseAlipayCredentials(doc), (c) => ({ accountId: c.appId, endpoint: c.gatewayUrl, field: 'gateway_url' }))
+  if (!parsed.ok) return parsed
+  const { accountId, endpoint, field } = parsed.value
+  if (rules.production && !endpoint.toLowerCase().startsWith('https://')) return { ok: false, errors: [`${field} must be an https URL in production`] }
+  return { ok: true, value: { accountId } }
+}
+
+function mapParsed<T, U>(p: Parsed<T>, fn: (value: T) => U): Parsed<U> {
+  return p.ok ? { ok: true, value: fn(p.value) } : p
 }
 
 export class ChannelCredentials {
@@ -34,8 +46,8 @@ export class ChannelCredentials {
   ) {}
 
   /** Checks and stores a credentials document; returns the problems instead when there are any. */
-  async set(merchantId: string, channel: RealChannel, doc: unknown): Promise<Parsed<{ accountId: string }>> {
-    const parsed = parseCredentials(channel, doc)
+  async set(merchantId: string, channel: RealChannel, doc: unknown, rules?: CredentialRules): Promise<Parsed<{ accountId: string }>> {
+    const parsed = parseCredentials(channel, doc, rules)
     if (!parsed.ok) return parsed
     await this.store.put(merchantId, channel, parsed.value.accountId, this.box.encrypt(JSON.stringify(doc)), this.now())
     this.#cache.delete(`${channel}:${merchantId}`)

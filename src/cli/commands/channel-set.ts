@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Config } from '../../config/config.ts'
-import { ChannelCredentials, type RealChannel } from '../../channels/channel-credentials.ts'
+import { ChannelCredentials, parseCredentials, type RealChannel } from '../../channels/channel-credentials.ts'
 import { checkCredentialsOnline } from '../../channels/check-credentials.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { SqlChannelCredentialStore } from '../../storage/channel-credential-store.ts'
@@ -55,6 +55,12 @@ export async function runChannelSet(
     console.error(`cannot read ${opts.fromFile}: ${(err as Error).message}`)
     return 2
   }
+  // Checked before anything is sent to the gateway or opened: the same rules set() applies.
+  const problems = parseCredentials(channel, doc, { production: config.production })
+  if (!problems.ok) {
+    console.error(`the ${channel} credentials are not usable:\n${problems.errors.map((e) => `  - ${e}`).join('\n')}`)
+    return 2
+  }
   if (opts.check) {
     const online = await checkCredentialsOnline(channel, doc)
     if (!online.ok) {
@@ -70,11 +76,8 @@ export async function runChannelSet(
       return 2
     }
     const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), new SecretBox(config.masterKey, config.previousMasterKeys))
-    const result = await credentials.set(opts.merchant, channel, doc)
-    if (!result.ok) {
-      console.error(`the ${channel} credentials are not usable:\n${result.errors.map((e) => `  - ${e}`).join('\n')}`)
-      return 2
-    }
+    const result = await credentials.set(opts.merchant, channel, doc, { production: config.production })
+    if (!result.ok) throw new Error(`credentials checked above were refused: ${result.errors.join('; ')}`)
     console.log(`${channel} credentials for ${opts.merchant} saved (account ${result.value.accountId}${opts.check ? ', checked against the gateway' : ''}).`)
     return 0
   } finally {
