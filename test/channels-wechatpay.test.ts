@@ -1,11 +1,13 @@
 // End to end through the WeChat Pay simulator, on SQLite and PostgreSQL: a live order paid by a simulated
 // scan, and every notification that must change nothing (forged, replayed, wrong amount, probe); a lost
-// notification found by the reconciler; a success after close refunded with payment.unexpected.
+// notification found by the reconciler; a success after close refunded with payment.unexpected; and in
+// certificate mode, WeChat rotating its platform certificate.
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { randomUUID, type KeyObject } from 'node:crypto'
 import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import type { NewMerchantCredentials } from '../src/merchants/create-merchant.ts'
 import type { WechatPayChannel } from '../src/channels/wechat-pay/wechat-pay-channel.ts'
 import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
@@ -238,5 +240,99 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
+  })
+})
+
+describeEachDatabase('WeChat Pay certificate mode: WeChat rotates its platform certificate', (t) => {
+  const sim = new WechatPaySimulator({ serialMode: 'certificate', retryScale: 0.002 })
+  const publicKeySim = new WechatPaySimulator({ serialMode: 'public-key', retryScale: 0.002 })
+  const receiver = new WebhookReceiver()
+  const ctx = () => t.server.server.ctx
+  const notifyUrl = (m: NewMerchantCredentials) => `${t.server.url}/channels/wechatpay/notify/${m.merchant_id}`
+  // Each test's merchant has its own download window, so each starts from the certificate it was set up with.
+  let notified: NewMerchantCredentials
+  let queried: NewMerchantCredentials
+  let forged: NewMerchantCredentials
+  let publicKey: NewMerchantCredentials
+
+  before(async () => {
+    await sim.start()
+    await publicKeySim.start()
+    await receiver.start()
+    const beforeRotation = sim.credentialsDocument()
+    notified = t.server.merchant
+    queried = await t.server.newMerchant('Queried after the rotation')
+    forged = await t.server.newMerchant('Sent made-up serials')
+    publicKey = await t.server.newMerchant('Public-key mode')
+    for (const [m, doc] of [[notified, beforeRotation], [queried, beforeRotation], [forged, beforeRotation], [publicKey, publicKeySim.credentialsDocument()]] as const) {
+      const set = await ctx().channelCredentials.set(m.merchant_id, 'wechatpay', doc)
+      assert.ok(set.ok, JSON.stringify(set))
+    }
+  })
+  after(async () => {
+    await sim.stop()
+    await publicKeySim.stop()
+    await receiver.stop()
+  })
+
+  async function liveOrder(m: NewMerchantCredentials, outTradeNo: string) {
+    const res = await api(t.server.url, m.live.secret, 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 1234, subject: '拿铁 Latte', notify_url: receiver.url, channels: ['wechatpay'] })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return (await ctx().storage.orders.byId(m.merchant_id, 'live', res.body.id))!
+  }
+  const paidHook = (orderId: string) => receiver.received.find((w) => JSON.parse(w.body).type === 'order.paid' && JSON.parse(w.body).data.id === orderId)
+
+  /** A payment notification for `s`'s merchant signed by `signer` (a key and the serial it claims). */
+  function signedNotification(s: WechatPaySimulator, paymentId: string, signer: { privateKey: KeyObject; serial: string }) {
+    const plain = JSON.stringify({ mchid: s.identity.merchant.mchid, appid: s.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000009', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'CNY', payer_currency: 'CNY' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(s.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    return { body, headers: { ...signedResponseHeaders({ privateKey: signer.privateKey, serial: signer.serial, body }), 'content-type': 'application/json' } }
+  }
+
+  it('after a rotation, the notification signed with the new certificate pays the order at its first delivery, after one download', async () => {
+    const order = await liveOrder(notified, 'wxr-notified')
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.equal(sim.certificateDownloads, 0, 'the configured certificate still verifies the prepay answer')
+    const newSerial = sim.rotatePlatformCertificate()
+    sim.pay(opened.qrContent)
+    await eventually(async () => paidHook(order.id), 10_000, 'order.paid webhook')
+    const deliveries = sim.attempts.filter((a) => a.url === notifyUrl(notified) && !a.probe)
+    assert.deepEqual(deliveries.map((a) => [a.headers['Wechatpay-Serial'], a.status]), [[newSerial, 204]])
+    assert.equal((await api(t.server.url, notified.live.secret, 'GET', `/v1/orders/${order.id}`)).body.status, 'paid')
+    assert.equal(sim.certificateDownloads, 1)
+  })
+
+  it('answers signed with the new certificate are believed: a payment whose notification was lost is found by the reconciler', async () => {
+    const downloads = sim.certificateDownloads
+    const order = await liveOrder(queried, 'wxr-lost')
+    // The prepay answer is the first thing this merchant sees signed with the new certificate.
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.equal(sim.certificateDownloads, downloads + 1)
+    sim.pay(opened.qrContent, { notify: false })
+    await eventually(async () => paidHook(order.id), 15_000, 'order.paid found by the reconciler')
+    assert.equal((await api(t.server.url, queried.live.secret, 'GET', `/v1/orders/${order.id}`)).body.status, 'paid')
+    assert.equal(sim.certificateDownloads, downloads + 1, 'its queries used the certificate learned')
+  })
+
+  it('a notification naming a made-up serial is refused and downloads at most once in the window; a public-key-mode merchant never downloads', async () => {
+    const attacker = selfSignedCertificate({ CN: 'attacker' })
+    const downloads = sim.certificateDownloads
+    const before = await snapshot(t.server)
+    const post = (m: NewMerchantCredentials, n: { headers: Record<string, string>; body: string }) => fetch(notifyUrl(m), { method: 'POST', headers: n.headers, body: n.body })
+    const madeUp = () => signedNotification(sim, 'pay_00000000000000000000000000', attacker)
+    const replies = await Promise.all(Array.from({ length: 5 }, () => post(forged, madeUp())))
+    for (let i = 0; i < 3; i++) replies.push(await post(forged, madeUp()))
+    assert.deepEqual(replies.map((r) => r.status), Array(8).fill(500))
+    assert.equal(sim.certificateDownloads, downloads + 1)
+
+    const publicKeyForged = await post(publicKey, signedNotification(publicKeySim, 'pay_00000000000000000000000000', attacker))
+    assert.equal(publicKeyForged.status, 500)
+    await assertUnchanged(t.server, before)
+    const order = await liveOrder(publicKey, 'wxr-public-key')
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    publicKeySim.pay(opened.qrContent)
+    await eventually(async () => paidHook(order.id), 10_000, 'order.paid webhook')
+    assert.equal(publicKeySim.certificateDownloads, 0)
   })
 })

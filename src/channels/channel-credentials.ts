@@ -95,7 +95,8 @@ export class ChannelCredentials {
   /**
    * Merchants that trust the WeChat key with this serial (for notifications without a merchant in the URL). Such
    * a request needs no key to send, so it reads an index of every merchant's serials, rebuilt at most once a
-   * minute whatever the rate, not every merchant's credentials each time.
+   * minute whatever the rate, not every merchant's credentials each time. Only stored serials are indexed: a platform
+   * certificate the WeChat channel downloads after a rotation is not, so such notifications need the merchant's URL.
    */
   async wechatpayBySerial(serial: string): Promise<{ merchantId: string; credentials: WechatPayCredentials }[]> {
     const now = this.now()

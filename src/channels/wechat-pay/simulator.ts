@@ -194,6 +194,10 @@ export class WechatPaySimulator {
   readonly identity: Identity
   /** When false, payments succeed without a notification (the "missing notification" case). */
   sendNotifications = true
+  /** Signed GET /v3/certificates requests received, refused ones (public-key mode) included. */
+  certificateDownloads = 0
+  /** Platform certificates rotated out but still listed by /v3/certificates, as WeChat does during a rotation. */
+  readonly #retiredPlatformCerts: string[] = []
   #server: Server | null = null
   #merchants = new Map<string, KnownMerchant>()
   #timers = new Set<NodeJS.Timeout>()
@@ -222,6 +226,21 @@ export class WechatPaySimulator {
   /** The serial responses and notifications carry in Wechatpay-Serial. */
   get signingSerial(): string {
     return this.#o.serialMode === 'certificate' ? this.identity.platformSerial : this.identity.publicKeyId
+  }
+
+  /**
+   * WeChat replaces its platform certificate: from now on responses and notifications are signed with a new one,
+   * and /v3/certificates lists old and new. Certificate mode only (a 微信支付公钥 is not rotated this way); in
+   * memory only, keysDir keeps the identity it started with.
+   */
+  rotatePlatformCertificate(): string {
+    if (this.#o.serialMode !== 'certificate') throw new Error('only certificate mode has platform certificates to rotate')
+    const next = selfSignedCertificate({ C: 'CN', O: 'Tenpay.com', OU: 'Tenpay.com CA Center (simulator)', CN: 'Tenpay.com sign' })
+    this.#retiredPlatformCerts.push(this.identity.platformCertPem)
+    this.identity.platformKey = next.privateKey
+    this.identity.platformSerial = next.serial
+    this.identity.platformCertPem = next.certificatePem
+    return next.serial
   }
 
   /** The credentials document for `scanpay channel set … wechatpay` pointing at this simulator. */
@@ -468,14 +487,26 @@ export class WechatPaySimulator {
       if (!found) throw new HttpError(404, 'RESOURCE_NOT_EXISTS', '退款单不存在')
       return [200, this.#refundView(found.order, found.refund)]
     }
-    if (method === 'GET' && path === '/v3/certificates') {
-      if (this.#o.serialMode !== 'certificate') throw new HttpError(404, 'RESOURCE_NOT_EXISTS', '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥')
-      const nonce = newNonce(12)
-      const cert = new X509Certificate(this.identity.platformCertPem)
-      return [200, { data: [{ serial_no: this.identity.platformSerial, effective_time: rfc3339Shanghai(Date.parse(cert.validFrom)), expire_time: rfc3339Shanghai(Date.parse(cert.validTo)), encrypt_certificate: { algorithm: 'AEAD_AES_256_GCM', nonce, associated_data: 'certificate', ciphertext: encryptResource(m.apiV3Key, this.identity.platformCertPem, nonce, 'certificate') } }] }]
-    }
+    if (method === 'GET' && path === '/v3/certificates') return this.#certificates(m)
     if (method === 'GET' && path === '/v3/bill/tradebill') return this.#tradeBill(query, m)
     throw new HttpError(404, 'NOT_FOUND', '请求的资源不存在')
+  }
+
+  /** Every platform certificate in use, each encrypted with the asking merchant's APIv3 key. */
+  #certificates(m: KnownMerchant): [number, unknown] {
+    this.certificateDownloads++
+    if (this.#o.serialMode !== 'certificate') throw new HttpError(404, 'RESOURCE_NOT_EXISTS', '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥')
+    const data = [...this.#retiredPlatformCerts, this.identity.platformCertPem].map((pem) => {
+      const cert = new X509Certificate(pem)
+      const nonce = newNonce(12)
+      return {
+        serial_no: cert.serialNumber.toUpperCase(),
+        effective_time: rfc3339Shanghai(Date.parse(cert.validFrom)),
+        expire_time: rfc3339Shanghai(Date.parse(cert.validTo)),
+        encrypt_certificate: { algorithm: 'AEAD_AES_256_GCM', nonce, associated_data: 'certificate', ciphertext: encryptResource(m.apiV3Key, pem, nonce, 'certificate') },
+      }
+    })
+    return [200, { data }]
   }
 
   #prepay(b: Record<string, any>, m: KnownMerchant): [number, unknown] {

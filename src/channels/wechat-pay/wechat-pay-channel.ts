@@ -1,6 +1,7 @@
-// The WeChat Pay API v3 adapter (Native: the customer scans code_url). Stateless: each call loads the
-// order's merchant's credentials, signs the request, and verifies every 2xx response before believing it.
-import { createHash } from 'node:crypto'
+// The WeChat Pay API v3 adapter (Native: the customer scans code_url). Each call loads the order's merchant's
+// credentials, signs the request, and verifies every 2xx response before believing it. Its only state is the
+// platform certificates WeChat rotated in since the credentials were set (platform-certificates.ts).
+import { createHash, type KeyObject } from 'node:crypto'
 import type { Clock } from '../../core/ports.ts'
 import {
   ChannelError,
@@ -20,7 +21,8 @@ import { channelFetch, type ChannelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseTradeBill, type TradeBill } from './bill.ts'
 import type { WechatPayCredentials } from './credentials.ts'
-import { decryptResource, signRequest, verifyWechatSignature, WechatSignatureError } from './signing.ts'
+import { certificatesInAnswer, PlatformCertificates } from './platform-certificates.ts'
+import { decryptResource, header, signRequest, verifyWechatSignature, WechatSignatureError, type HeaderBag } from './signing.ts'
 import {
   isWechatError,
   nativePrepayRequest,
@@ -54,10 +56,12 @@ export class WechatPayChannel implements PaymentChannel {
   readonly name = 'wechatpay' as const
   readonly #o: WechatPayChannelOptions
   readonly #fetch: ChannelFetch
+  readonly #certificates: PlatformCertificates
 
   constructor(options: WechatPayChannelOptions) {
     this.#o = options
     this.#fetch = options.fetch ?? channelFetch
+    this.#certificates = new PlatformCertificates((merchantId, creds) => this.#downloadCertificates(merchantId, creds), () => options.clock.now())
   }
 
   async availableFor(merchantId: string): Promise<boolean> {
@@ -70,8 +74,18 @@ export class WechatPayChannel implements PaymentChannel {
     return c
   }
 
-  /** Signs, sends, and verifies the answer. Non-2xx answers are WeChat's errors, which it does not sign. */
-  async #call<T>(creds: WechatPayCredentials, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiResult<T>> {
+  /**
+   * Signs, sends, and verifies the answer. Non-2xx answers are WeChat's errors, which it does not sign. `trusted`
+   * replaces the merchant's keys (and the certificate download an unknown serial brings) with exactly its own.
+   */
+  async #call<T>(
+    merchantId: string,
+    creds: WechatPayCredentials,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    trusted?: (answerText: string) => ReadonlyMap<string, KeyObject>,
+  ): Promise<ApiResult<T>> {
     const raw = body === undefined ? '' : JSON.stringify(body)
     const authorization = signRequest({
       mchid: creds.mchid,
@@ -98,7 +112,8 @@ export class WechatPayChannel implements PaymentChannel {
     })
     if (res.status >= 200 && res.status < 300) {
       try {
-        verifyWechatSignature({ headers: res.headers, body: res.text, keys: creds.platformKeys, nowMs: this.#o.clock.now() })
+        if (trusted) verifyWechatSignature({ headers: res.headers, body: res.text, keys: trusted(res.text), nowMs: this.#o.clock.now() })
+        else await this.#verify(merchantId, creds, res.headers, res.text, true)
       } catch (err) {
         // An unverifiable success may be an attacker in the path or a key we lack: never believe it, ask again later.
         throw new ChannelError(`${method} ${path}: response signature rejected: ${(err as Error).message}`, true, true)
@@ -113,6 +128,44 @@ export class WechatPayChannel implements PaymentChannel {
       }
     }
     return { status: res.status, body: parsed as T }
+  }
+
+  /**
+   * verifyWechatSignature with the merchant's keys. In certificate mode a serial they lack may be WeChat's new
+   * platform certificate: when `mayDownload`, fetch WeChat's current ones (rate-limited) and check once more,
+   * which fails just as the first check did unless the serial turned up.
+   */
+  async #verify(merchantId: string, creds: WechatPayCredentials, headers: HeaderBag, body: string, mayDownload: boolean): Promise<void> {
+    const check = () => verifyWechatSignature({ headers, body, keys: this.#certificates.keys(merchantId, creds), nowMs: this.#o.clock.now() })
+    try {
+      return check()
+    } catch (err) {
+      if (!mayDownload || !(err instanceof WechatSignatureError) || err.reason !== 'serial_unknown') throw err
+    }
+    await this.#certificates.refresh(merchantId, creds, header(headers, 'wechatpay-serial'))
+    try {
+      check()
+    } catch (err) {
+      const failure = this.#certificates.lastFailure(merchantId, creds)
+      if (err instanceof WechatSignatureError && err.reason === 'serial_unknown' && failure) {
+        throw new WechatSignatureError(err.reason, `${err.message} (the last download of WeChat Pay's platform certificates failed: ${failure})`)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * GET /v3/certificates. Its answer is usually signed by the new certificate it carries, so it is verified with
+   * the keys we trust plus those it brings: they decrypted with the APIv3 key, so they are WeChat's.
+   */
+  async #downloadCertificates(merchantId: string, creds: WechatPayCredentials): Promise<Map<string, KeyObject>> {
+    let listed = new Map<string, KeyObject>()
+    const r = await this.#call(merchantId, creds, 'GET', '/v3/certificates', undefined, (answerText) => {
+      listed = certificatesInAnswer(creds.apiV3Key, answerText, this.#o.clock.now())
+      return new Map([...listed, ...this.#certificates.keys(merchantId, creds)])
+    })
+    if (r.status !== 200) throw this.#fail('platform certificate download', r)
+    return listed
   }
 
   #fail(what: string, r: ApiResult<unknown>): ChannelError {
@@ -130,7 +183,7 @@ export class WechatPayChannel implements PaymentChannel {
     } catch (err) {
       throw new ChannelError((err as Error).message, false, false)
     }
-    const r = await this.#call<{ code_url?: string }>(creds, 'POST', '/v3/pay/transactions/native', body)
+    const r = await this.#call<{ code_url?: string }>(input.order.merchantId, creds, 'POST', '/v3/pay/transactions/native', body)
     if (r.status !== 200 || typeof r.body?.code_url !== 'string') throw this.#fail('Native prepay', r)
     return { qrContent: r.body.code_url, channelPaymentId: input.paymentId }
   }
@@ -138,7 +191,7 @@ export class WechatPayChannel implements PaymentChannel {
   async queryPayment(ref: { paymentId: string; order: Order }): Promise<ChannelPaymentState> {
     const creds = await this.#creds(ref.order.merchantId)
     const path = `/v3/pay/transactions/out-trade-no/${encodeURIComponent(ref.paymentId)}?mchid=${encodeURIComponent(creds.mchid)}`
-    const r = await this.#call<Transaction>(creds, 'GET', path)
+    const r = await this.#call<Transaction>(ref.order.merchantId, creds, 'GET', path)
     // The prepay never reached WeChat: nothing can be paid under this number.
     if (r.status === 404 && isWechatError(r.body) && r.body.code === 'ORDER_NOT_EXIST') return { status: 'closed' }
     if (r.status !== 200 || !r.body) throw this.#fail('order query', r)
@@ -150,7 +203,7 @@ export class WechatPayChannel implements PaymentChannel {
 
   async closePayment(ref: { paymentId: string; order: Order }): Promise<void> {
     const creds = await this.#creds(ref.order.merchantId)
-    const r = await this.#call(creds, 'POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(ref.paymentId)}/close`, { mchid: creds.mchid })
+    const r = await this.#call(ref.order.merchantId, creds, 'POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(ref.paymentId)}/close`, { mchid: creds.mchid })
     if (r.status === 204 || r.status === 200) return
     // Closing what is closed or never existed leaves it closed: done.
     if (isWechatError(r.body) && (r.body.code === 'ORDER_CLOSED' || r.body.code === 'ORDER_NOT_EXIST')) return
@@ -173,14 +226,14 @@ export class WechatPayChannel implements PaymentChannel {
       amount: { refund: amount.total, total: input.payment?.amount ?? input.order.amount, currency: 'CNY' },
     }
     if (!body.transaction_id && !body.out_trade_no) throw new ChannelError('no WeChat Pay transaction to refund', false, false)
-    const r = await this.#call<RefundResponse>(creds, 'POST', '/v3/refund/domestic/refunds', body)
+    const r = await this.#call<RefundResponse>(input.order.merchantId, creds, 'POST', '/v3/refund/domestic/refunds', body)
     if (r.status !== 200 || !r.body) throw this.#fail('refund', r)
     return refundStateOf(this.#sameRefund(r.body, input.refundId))
   }
 
   async queryRefund(ref: ChannelRefundRef): Promise<ChannelRefundState> {
     const creds = await this.#creds(ref.order.merchantId)
-    const r = await this.#call<RefundResponse>(creds, 'GET', `/v3/refund/domestic/refunds/${encodeURIComponent(ref.refundId)}`)
+    const r = await this.#call<RefundResponse>(ref.order.merchantId, creds, 'GET', `/v3/refund/domestic/refunds/${encodeURIComponent(ref.refundId)}`)
     if (r.status === 404 && isWechatError(r.body) && r.body.code === 'RESOURCE_NOT_EXISTS') {
       return { status: 'failed', reason: 'WeChat Pay has no such refund' }
     }
@@ -201,6 +254,7 @@ export class WechatPayChannel implements PaymentChannel {
   async downloadTradeBill(merchantId: string, billDate: string): Promise<TradeBill> {
     const creds = await this.#creds(merchantId)
     const r = await this.#call<{ download_url?: string; hash_type?: string; hash_value?: string }>(
+      merchantId,
       creds,
       'GET',
       `/v3/bill/tradebill?bill_date=${encodeURIComponent(billDate)}&bill_type=ALL`,
@@ -236,7 +290,7 @@ export class WechatPayChannel implements PaymentChannel {
     for (const { merchantId, credentials } of candidates) {
       if (!credentials) continue
       try {
-        return { ...this.#parseFor(credentials, req), merchantId }
+        return { ...(await this.#parseFor(merchantId, credentials, req)), merchantId }
       } catch (err) {
         if (!(err instanceof NotificationRejected)) throw err
         lastError = err
@@ -247,15 +301,21 @@ export class WechatPayChannel implements PaymentChannel {
     throw lastError ?? new NotificationRejected('merchant_unknown', 'no merchant with WeChat Pay credentials matches this notification')
   }
 
+  /**
+   * For the notify URL without a merchant id (the URLs ScanPay gives WeChat carry one): the merchants whose stored
+   * credentials trust the notification's Wechatpay-Serial (ChannelCredentials.wechatpayBySerial). A rotated-in
+   * certificate is in nobody's stored credentials, so such a notification finds no merchant and is refused; it
+   * never downloads certificates, which would need a merchant to download for.
+   */
   async #candidates(headers: ChannelNotificationRequest['headers']) {
     const serial = headers['wechatpay-serial']
     if (typeof serial !== 'string' || !this.#o.credentialsForSerial) return []
     return this.#o.credentialsForSerial(serial)
   }
 
-  #parseFor(creds: WechatPayCredentials, req: ChannelNotificationRequest): ChannelNotification {
+  async #parseFor(merchantId: string, creds: WechatPayCredentials, req: ChannelNotificationRequest): Promise<ChannelNotification> {
     try {
-      verifyWechatSignature({ headers: req.headers, body: req.rawBody, keys: creds.platformKeys, nowMs: this.#o.clock.now() })
+      await this.#verify(merchantId, creds, req.headers, req.rawBody, req.merchantId !== undefined)
     } catch (err) {
       if (err instanceof WechatSignatureError) throw new NotificationRejected(err.reason, err.message)
       throw err
