@@ -12,11 +12,16 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
+/** What a configuration must hold before a server may start on it; throws the operator's error otherwise. */
+export function checkServable(config: Config): void {
   // Customers open PUBLIC_URL's pages and the channels call back under it (WeChat Pay only ever calls https).
   if (config.production && !config.publicUrl.startsWith('https://')) {
     throw new Error(`PUBLIC_URL must be an https origin when NODE_ENV=production (TLS ends at your load balancer), got ${config.publicUrl}`)
   }
+}
+
+export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
+  checkServable(config)
   const ctx = await createContext(config, options)
   const app = await buildApp(ctx)
   await app.listen({ port: config.port, host: config.host })

@@ -1,6 +1,7 @@
 // The scanpay command as a user runs it: migrate, merchant create --json, and start with its demo merchant.
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -47,6 +48,14 @@ describe('scanpay CLI', () => {
 
   it('production mode needs a master key', async () => {
     await assert.rejects(run(process.execPath, [BIN, 'migrate', '--db', tempDb()], { env: { ...env, NODE_ENV: 'production' } }), /SCANPAY_MASTER_KEY is required/)
+  })
+
+  it('production mode will not start, alone or with workers, on a public URL over http, and touches no database', async () => {
+    const production = { ...env, NODE_ENV: 'production', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'http://pay.example' }
+    // Nothing listens on port 1: a start that reached the database would fail otherwise.
+    for (const args of [['start', '--db', 'postgres://127.0.0.1:1/none'], ['start', '--workers', '2', '--db', 'postgres://127.0.0.1:1/none']]) {
+      await assert.rejects(run(process.execPath, [BIN, ...args], { env: production }), /PUBLIC_URL must be an https origin when NODE_ENV=production/, args.join(' '))
+    }
   })
 
   it('start serves the API with a demo merchant printed once, and stops cleanly on SIGTERM', async () => {

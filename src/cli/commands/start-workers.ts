@@ -9,6 +9,7 @@ import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { dialectOf, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
+import { checkServable } from '../../server.ts'
 import { printable } from './merchant-create.ts'
 
 export const SQLITE_WORKERS_REFUSED =
@@ -43,6 +44,8 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     console.error(SQLITE_WORKERS_REFUSED)
     return 2
   }
+  // Refused here, before the database is touched, rather than by every worker as it starts.
+  checkServable(config)
   await prepareDatabase(config)
   let stopping = false
   const live = new Set<Worker>()
