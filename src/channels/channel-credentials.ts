@@ -14,7 +14,7 @@ const TTL_MS = 60_000
 const CACHE_ENTRIES = 10_000
 
 export interface CredentialRules {
-  /** In production the channel's API is reached over https only: over http a signed answer still gives away the order. */
+  /** In production the channel's API is reached over https only: signatures prove who wrote a message, not that nobody else read or held it. */
   production: boolean
 }
 
