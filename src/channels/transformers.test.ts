@@ -73,6 +73,7 @@ describe('Alipay transformers', () => {
     assert.equal(ali.paymentStateOf({ ...paid, total_amount: '12.345' }).status, 'pending')
     assert.equal(ali.paymentStateOf({ trade_status: 'WAIT_BUYER_PAY' }).status, 'pending')
     assert.equal(ali.paymentStateOf({ trade_status: 'TRADE_CLOSED' }).status, 'closed')
+    assert.equal(ali.paymentStateOf({ ...paid, trade_status: 'TRADE_CLOSED' }).status, 'closed', 'paid, then refunded in full: the money went back')
     assert.equal(ali.isDefiniteRefusal({ code: '40004', msg: '', sub_code: 'ACQ.TRADE_STATUS_ERROR' }), true)
     assert.equal(ali.isDefiniteRefusal({ code: '40004', msg: '', sub_code: 'ACQ.SYSTEM_ERROR' }), false)
     assert.equal(ali.isDefiniteRefusal({ code: '20000', msg: '' }), false)

@@ -89,6 +89,8 @@ export function paymentStateOf(r: { trade_status?: string; trade_no?: string; to
       const paidAt = when ? parseAlipayTime(when) : null
       return { status: 'succeeded', channelTradeNo: r.trade_no, amount, ...(paidAt !== null ? { paidAt } : {}) }
     }
+    // Also a trade paid and then refunded in full outside ScanPay (in Alipay's console): the money went back,
+    // so the order must not read paid; the day's bill check lists the payment and its refund for a person.
     case 'TRADE_CLOSED':
       return { status: 'closed' }
     default:
