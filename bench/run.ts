@@ -216,7 +216,7 @@ async function createSqliteGroup() {
         { url: run.server.url, kind: `create-${kind}`, secret: run.m.test.secret, ...(kind === 'hmac' ? { keyId: run.m.test.key_id } : {}) },
         true,
       )
-      log(`  ${Math.round(r.throughput)}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms errors ${r.errors}`)
+      log(`  ${Math.round(r.throughput)}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms errors ${r.errors} peak RSS ${Math.round(r.rssMb ?? 0)} MB`)
       ;(kind === 'bearer' ? bearerRuns : hmacRuns).push(r)
       // The last run's server and orders stay up for the checkout reads.
       if (isLast) {
@@ -240,6 +240,8 @@ async function createSqliteGroup() {
     errors: r.errors,
     cpuUsPerRequest: r.cpuUsPerRequest,
     commitsPerRequest: r.commitsPerRequest,
+    // Each round's own peak: the memory row reports the highest, and this says which round it was.
+    rssMb: r.rssMb,
   })
   extra.createSqliteRounds = { rounds: CREATE_ROUNDS, bearer: bearerRuns.map(figures), hmac: hmacRuns.map(figures), ratios }
   const commits = (runs: LoadResult[]) => median(runs.map((r) => r.commitsPerRequest ?? 0)).toFixed(3)
