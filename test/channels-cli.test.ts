@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
+import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { SqlBillCheckStore } from '../src/storage/bill-check-store.ts'
 import { openDatabase } from '../src/storage/database.ts'
 
@@ -150,6 +151,36 @@ describe('scanpay simulate and scanpay channel set', () => {
     const w = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', wrongWechatKey, '--check')
     assert.equal(w.code, 2)
     assert.match(w.stderr, /does not verify with the WeChat Pay key given/)
+  })
+
+  it('wechatpay certificate mode: --check downloads the platform certificates, names one WeChat rotated in, and refuses a wrong APIv3 key', async () => {
+    const keys = join(dir, 'wx-cert-keys')
+    const wx = await new WechatPaySimulator({ keysDir: keys, serialMode: 'certificate' }).start()
+    try {
+      const file = join(keys, 'wechatpay-credentials.json')
+      const ok = await runAsync('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file, '--check')
+      assert.equal(ok.code, 0, ok.stderr)
+      assert.doesNotMatch(ok.stdout, /note:/)
+      assert.equal(wx.certificateDownloads, 1)
+      // Another 32-byte APIv3 key: nothing WeChat lists decrypts with it, so its notifications would not either.
+      const wrong = join(keys, 'wrong-apiv3.json')
+      writeFileSync(wrong, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), apiv3_key: 'A'.repeat(32) }))
+      const refused = await runAsync('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', wrong, '--check')
+      assert.equal(refused.code, 2)
+      assert.match(refused.stderr, /no platform certificate WeChat Pay lists decrypts with the APIv3 key \(apiv3_key\)/)
+      // WeChat signs with a new certificate the file does not hold yet: still accepted, and the operator told.
+      const serial = wx.rotatePlatformCertificate()
+      const rotated = await runAsync('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file, '--check')
+      assert.equal(rotated.code, 0, rotated.stderr)
+      assert.match(rotated.stdout, new RegExp(`note: WeChat Pay also uses platform certificate ${serial}, which wechatpay_certificates does not hold`))
+      assert.match(rotated.stdout, /checked against the gateway/)
+      // The wrong key again, the answer now signed with a certificate the file lacks: still named as the suspect.
+      const bad = await runAsync('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', wrong, '--check')
+      assert.equal(bad.code, 2)
+      assert.match(bad.stderr, /decrypts with the APIv3 key \(apiv3_key\)/)
+    } finally {
+      await wx.stop()
+    }
   })
 
   it('alipay: --check accepts the simulator\'s credentials and refuses a wrong Alipay public key', async () => {

@@ -160,12 +160,27 @@ export class WechatPayChannel implements PaymentChannel {
    */
   async #downloadCertificates(merchantId: string, creds: WechatPayCredentials): Promise<Map<string, KeyObject>> {
     let listed = new Map<string, KeyObject>()
-    const r = await this.#call(merchantId, creds, 'GET', '/v3/certificates', undefined, (answerText) => {
-      listed = certificatesInAnswer(creds.apiV3Key, answerText, this.#o.clock.now())
-      return new Map([...listed, ...this.#certificates.keys(merchantId, creds)])
-    })
+    let r
+    try {
+      r = await this.#call(merchantId, creds, 'GET', '/v3/certificates', undefined, (answerText) => {
+        listed = certificatesInAnswer(creds.apiV3Key, answerText, this.#o.clock.now())
+        return new Map([...listed, ...this.#certificates.keys(merchantId, creds)])
+      })
+    } catch (err) {
+      // Signed with a certificate we neither hold nor could decrypt: a wrong APIv3 key looks just like this.
+      if (err instanceof ChannelError && listed.size === 0) throw new ChannelError(`${err.message}; no certificate it lists decrypts with the APIv3 key (apiv3_key)`, err.retryable, err.outcomeUnknown)
+      throw err
+    }
     if (r.status !== 200) throw this.#fail('platform certificate download', r)
     return listed
+  }
+
+  /**
+   * WeChat's platform certificates in use now, downloaded whatever was learned or tried before (for `channel set
+   * --check`): each decrypted with the merchant's APIv3 key, so an empty list means that key is not WeChat's.
+   */
+  async currentPlatformCertificates(merchantId: string): Promise<Map<string, KeyObject>> {
+    return this.#downloadCertificates(merchantId, await this.#creds(merchantId))
   }
 
   #fail(what: string, r: ApiResult<unknown>): ChannelError {

@@ -67,6 +67,7 @@ export async function runChannelSet(
       console.error(`the ${channel} gateway did not accept these credentials: ${online.error}`)
       return 2
     }
+    for (const note of online.notes) console.log(`note: ${note}`)
   }
   const database = await openDatabase(config.databaseUrl)
   try {
