@@ -58,8 +58,11 @@ const CREATE_ROUNDS = quick ? 1 : Number(args['create-rounds'])
 if (!Number.isInteger(CREATE_ROUNDS) || CREATE_ROUNDS < 1) throw new Error('--create-rounds takes a whole number of at least 1')
 const SOAK_SECONDS = Number(args['soak-seconds'] ?? (quick ? 5 : 300))
 const GROWTH_ORDERS = Number(args['growth-orders'] ?? (quick ? 50_000 : 1_000_000))
-/** Rounds of the webhook group's pair (all endpoints answering, against one more that hangs). */
-const WEBHOOK_ROUNDS = quick ? 1 : 3
+/**
+ * Rounds of the webhook group's pair (all endpoints answering, against one more that hangs): five, as for
+ * creates, since single pairs of one code on one guest read 0.82–1.07 × (docs/performance.md, twentieth round).
+ */
+const WEBHOOK_ROUNDS = quick ? 1 : 5
 /** Rounds of the growth group's create pair (stored orders against an empty database). */
 const GROWTH_ROUNDS = quick ? 1 : 3
 const PAY_SECONDS = quick ? 3 : 30
