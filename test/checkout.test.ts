@@ -189,7 +189,9 @@ describeEachDatabase('checkout', (t) => {
   })
 
   it('answers an unknown token with a 404 page that says so, in the customer’s language', async () => {
-    for (const token of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
+    // Longer than any token, or not decodable: still a token that leads nowhere, so still the page.
+    const unknown = ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'A'.repeat(120), 'A'.repeat(3_000), 'a%ZZ', 'a%E0%A4%A']
+    for (const token of unknown) {
       const page = await get(`${t.server.url}/pay/${token}`)
       assert.equal(page.status, 404, token)
       assertPageHeaders(page)
@@ -205,6 +207,9 @@ describeEachDatabase('checkout', (t) => {
       assert.equal(page.status, 404, path)
       assert.match(page.text, /Payment page not found/, path)
     }
+    // The status the page's script reads answers in JSON, for an over-long token as for any unknown one.
+    const status = await get(`${t.server.url}/pay/${'A'.repeat(200)}/status`)
+    assert.deepEqual([status.status, JSON.parse(status.text).error.code], [404, 'resource_missing'])
   })
 
   it('never lets merchant-written text run as markup', async () => {

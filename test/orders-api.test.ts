@@ -201,10 +201,31 @@ describeEachDatabase('orders API', (t) => {
       const r = await api(url(), sk(), 'POST', '/v1/orders', `{"out_trade_no":"e-2","amount":100,"subject":"s","${field}":"${text}"}`.replace('"subject":"s","subject"', '"subject"'))
       assert.deepEqual([r.status, r.body.error.code, r.body.error.param], [400, 'parameter_invalid', field], text)
     }
-    for (const path of ['/v1/orders?out_trade_no=a%00b', '/v1/orders/ord_%00', '/v1/events?order_id=%00', '/v1/orders/%E0%A4%A']) {
+    const malformed = ['/v1/orders?out_trade_no=a%00b', '/v1/orders/ord_%00', '/v1/events?order_id=%00', '/v1/orders/%E0%A4%A']
+    // A malformed escape in the query is refused too, not read as it stands (a filter then matched nothing).
+    malformed.push('/v1/orders?out_trade_no=%ZZ', '/v1/orders?out_trade_no=%E0%A4%A', '/v1/events?order_id=ord_%E0%A4')
+    for (const path of malformed) {
       const r = await api(url(), sk(), 'GET', path)
       assert.deepEqual([r.status, r.body.error.type, r.body.error.code], [400, 'invalid_request', 'request_invalid'], path)
       assert.equal(r.headers.get('x-request-id'), r.body.error.request_id, path)
+    }
+    // A key written twice is ambiguous: JSON.parse keeps the last, other readers the first.
+    const twice = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-3","amount":100,"amount":200,"subject":"s"}')
+    assert.deepEqual([twice.status, twice.body.error.code], [400, 'body_invalid'])
+    // Ids longer than any ScanPay issues reach their route: a 400 naming the field, not the router's refusal.
+    const long = await api(url(), sk(), 'GET', `/v1/orders/ord_${'a'.repeat(120)}`)
+    assert.deepEqual([long.status, long.body.error.code, long.body.error.param], [400, 'parameter_invalid', 'id'])
+    // A callback for a channel ScanPay does not have: the contract's error shape, not plain text.
+    const noChannel = await fetch(`${url()}/channels/nope/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(noChannel.status, 404)
+    const noChannelBody = (await noChannel.json()) as { error: { code: string; request_id: string } }
+    assert.deepEqual([noChannelBody.error.code, noChannelBody.error.request_id], ['route_missing', noChannel.headers.get('x-request-id')])
+    // The list filter holds out_trade_no to the rule a create does; a cursor we never handed out is cursor_invalid.
+    const spaced = await api(url(), sk(), 'GET', '/v1/orders?out_trade_no=a%20b')
+    assert.deepEqual([spaced.status, spaced.body.error.code, spaced.body.error.param], [400, 'parameter_invalid', 'out_trade_no'])
+    for (const cursor of ['garbage', 'x'.repeat(3_000)]) {
+      const r = await api(url(), sk(), 'GET', `/v1/orders?cursor=${cursor}`)
+      assert.deepEqual([r.status, r.body.error.code, r.body.error.param], [400, 'cursor_invalid', 'cursor'], cursor.slice(0, 10))
     }
     await assertUnchanged(t.server, before)
     // Not HTTP at all: still the contract's error shape.

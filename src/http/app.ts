@@ -55,10 +55,15 @@ export async function buildApp(ctx: AppContext) {
     // One logger for every request instead of a child each: the lines that need the request id carry it.
     childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
-    // A URL Fastify cannot decode never reaches the hooks: answered here in the contract's shape.
+    // Ids and tokens longer than any we issue reach their routes, which answer as for any other unknown one (a
+    // 400 naming the field, the customer's not-found page) rather than the router's own refusal.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL Fastify cannot decode never reaches the hooks: answered here in the contract's shape, or for a
+    // customer's link with the page that says it leads nowhere.
     frameworkErrors: (err, req, reply) => {
       reply.header('x-request-id', req.id)
-      return sendError(req, reply, new AppError('request_invalid', `the URL is not valid: ${err.message}`))
+      if (req.method === 'GET' && CUSTOMER_PATH.test(req.url)) return sendCustomerNotFound(req, reply)
+      return sendError(req, reply, new AppError('request_invalid', err.message.includes('max param length') ? `the URL is not valid: a path segment is longer than ${MAX_PARAM_LENGTH} characters` : `the URL is not valid: ${err.message}`))
     },
     return503OnClosing: true,
     ajv: {
@@ -92,6 +97,11 @@ export async function buildApp(ctx: AppContext) {
     reply.header('x-request-id', req.id)
     // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one.
     if (req.url.includes('%00')) return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
+    // The query parser reads a malformed escape as it stands (a filter would then quietly match nothing). The
+    // customer's links check their own query and answer with a page.
+    if (hasMalformedQuery(req.url) && !CUSTOMER_PATH.test(req.url)) {
+      return void sendError(req, reply, new AppError('request_invalid', 'the query string is not valid percent-encoded UTF-8'))
+    }
     // Too large is too large whatever its media type (else a body of a type nobody reads would answer 415).
     const length = req.headers['content-length']
     if (length !== undefined && Number(length) > BODY_LIMIT) return void sendError(req, reply, bodyTooLarge())
@@ -113,7 +123,7 @@ export async function buildApp(ctx: AppContext) {
   })
   app.setNotFoundHandler((req, reply) => {
     // A customer's mistyped or cut link (a trailing slash, a path under a token) gets the page, not JSON.
-    if (req.method === 'GET' && /^\/(pay|l)\//.test(req.url)) return sendCustomerNotFound(req, reply)
+    if (req.method === 'GET' && CUSTOMER_PATH.test(req.url)) return sendCustomerNotFound(req, reply)
     return sendError(req, reply, toAppError(Object.assign(new Error('not found'), { statusCode: 404 })))
   })
 
@@ -135,6 +145,25 @@ export async function buildApp(ctx: AppContext) {
   await app.register(channelNotifyRoutes(ctx))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
+}
+
+
+/** Pages customers open (checkout and payment links): errors there are pages, not JSON. */
+const CUSTOMER_PATH = /^\/(pay|l)\//
+
+/** Longer than any id, token or key id ScanPay issues, so every one of those reaches its route. */
+const MAX_PARAM_LENGTH = 2048
+
+/** A query string with a `%` that does not start a valid escape of UTF-8 (`%ZZ`, a cut `%E0%A4%A`). */
+function hasMalformedQuery(url: string): boolean {
+  const q = url.indexOf('?')
+  if (q < 0 || !url.includes('%', q)) return false
+  try {
+    decodeURIComponent(url.slice(q + 1))
+    return false
+  } catch {
+    return true
+  }
 }
 
 /**

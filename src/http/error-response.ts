@@ -29,6 +29,8 @@ export function validationError(issues: AjvIssue[], context: string): AppError {
   }
   const field = path.join('.')
   const rule = FIELD_RULES[top] ?? `${field} is invalid`
+  // Whatever is wrong with it (too long, say), a cursor we did not hand out is the one error a cursor has.
+  if (top === 'cursor') return new AppError('cursor_invalid', rule, field)
   return new AppError(top === 'amount' ? 'amount_invalid' : 'parameter_invalid', rule, field)
 }
 

@@ -28,3 +28,18 @@ it('refuses NUL and unpaired surrogates in any string or key, naming the field; 
 it('leaves malformed JSON to JSON.parse', () => {
   assert.throws(() => parseJsonBody('{"amount":'), SyntaxError)
 })
+
+it('refuses a key written twice in one object, however it is spelled; the same key in two objects is fine', () => {
+  for (const text of [
+    '{"amount":100,"amount":200}',
+    '{"amount":100, "subject":"a", "amount" :100}',
+    '{"metadata":{"k":"1","k":"2"},"amount":1}',
+    '{"subject":"\\u62ff","subj\\u0065ct":"b"}',
+    '{"subject":"holds \\": inside","amount":1,"amount":1}',
+  ]) {
+    refused(text, 'body_invalid')
+  }
+  assert.deepEqual(parseJsonBody('{"subject":"a\\":b","metadata":{"subject":"x"},"amount":1}'), { subject: 'a":b', metadata: { subject: 'x' }, amount: 1 })
+  assert.deepEqual(parseJsonBody('{"channels":["a","b"],"metadata":{"amount":"1"}}'), { channels: ['a', 'b'], metadata: { amount: '1' } })
+  assert.deepEqual(parseJsonBody('[{"k":1},{"k":2}]'), [{ k: 1 }, { k: 2 }])
+})

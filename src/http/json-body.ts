@@ -1,6 +1,8 @@
 // Reads a JSON request body the way the contract wants money and text: an `amount` written with a fraction or
-// an exponent is refused even though JSON.parse would read 12.0 as 12, and a string holding NUL or half of a
-// surrogate pair is refused (PostgreSQL cannot store NUL; a lone surrogate would be stored as something else).
+// an exponent is refused even though JSON.parse would read 12.0 as 12, a string holding NUL or half of a
+// surrogate pair is refused (PostgreSQL cannot store NUL; a lone surrogate would be stored as something else),
+// and so is a key written twice in one object: JSON.parse keeps the last, other parsers (a proxy's, a
+// merchant's log) the first, and a body two readers read differently must not move money.
 import { AppError } from '../core/errors.ts'
 import { FIELD_RULES } from './schemas.ts'
 
@@ -12,12 +14,19 @@ const STRING_TOKEN = /"(?:[^"\\]|\\.)*"/g
 /** The parsed body; throws AppError for what JSON.parse accepts but the contract does not. */
 export function parseJsonBody(text: string): unknown {
   const parsed: unknown = JSON.parse(text)
+  checkText(text, parsed)
+  if (hasDuplicateKey(text, parsed)) throw new AppError('body_invalid', 'the body names a key twice in one object')
+  return parsed
+}
+
+/** The amount's form and the strings' contents, as written. */
+function checkText(text: string, parsed: unknown): void {
   // Without an escape, every key is written as it reads and no string can hide NUL or a lone surrogate: the
   // common case, one scan. With escapes ("\u0061mount", or a client that escapes all non-ASCII text), the
   // strings are written out plainly first, and the parsed value is checked.
   if (!text.includes('\\u')) {
     if (FRACTIONAL_AMOUNT.test(text)) throw amountInvalid()
-    return parsed
+    return
   }
   if (FRACTIONAL_AMOUNT.test(text.replace(STRING_TOKEN, (s) => JSON.stringify(JSON.parse(s))))) throw amountInvalid()
   const bad = unstorableText(parsed, [])
@@ -25,7 +34,32 @@ export function parseJsonBody(text: string): unknown {
     const param = bad.join('.') || undefined
     throw new AppError('parameter_invalid', `${param ?? 'the body'} must not contain NUL or an unpaired surrogate (\\ud800-\\udfff)`, param)
   }
-  return parsed
+}
+
+/** A quote closing a string, then a colon: every key ends so, and a string value only when it holds `":`. */
+const KEY_END = /"\s*:/g
+
+/**
+ * Whether some object in the body names a key twice: the text then holds more keys than the parsed value. The
+ * first count is a bound (a string value may hold `":`); only when it is over are the keys counted exactly.
+ */
+function hasDuplicateKey(text: string, parsed: unknown): boolean {
+  const keys = keyCount(parsed)
+  if ((text.match(KEY_END)?.length ?? 0) === keys) return false
+  // Exactly: each string token in turn (JSON.parse accepted the text, so tokens align), a key when a colon follows.
+  let written = 0
+  for (const token of text.matchAll(STRING_TOKEN)) {
+    if (/^\s*:/.test(text.slice(token.index! + token[0].length, token.index! + token[0].length + 64))) written++
+  }
+  return written > keys
+}
+
+function keyCount(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0
+  let n = 0
+  if (Array.isArray(value)) for (const item of value) n += keyCount(item)
+  else for (const key in value) n += 1 + keyCount((value as Record<string, unknown>)[key])
+  return n
 }
 
 function amountInvalid(): AppError {

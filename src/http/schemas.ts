@@ -66,7 +66,7 @@ export const FIELD_RULES: Record<string, string> = {
 
 export const ListOrdersQuery = Type.Object(
   {
-    out_trade_no: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    out_trade_no: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' })),
     status: Type.Optional(
       Type.Union(['pending', 'paid', 'expired', 'closed', 'partially_refunded', 'refunded'].map((s) => Type.Literal(s))),
     ),

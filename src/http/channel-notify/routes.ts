@@ -6,6 +6,8 @@ import type { AppContext } from '../../context.ts'
 import { ALL_CHANNELS, type ChannelName } from '../../core/order.ts'
 import { applyChannelPaymentState } from '../../core/use-cases/apply-channel-payment-state.ts'
 import { NotificationRejected } from '../../channels/notification-rejected.ts'
+import { AppError } from '../../core/errors.ts'
+import { sendError } from '../error-response.ts'
 
 interface NotifyParams {
   channel: string
@@ -22,7 +24,7 @@ export function channelNotifyRoutes(ctx: AppContext) {
     const handler = async (req: import('fastify').FastifyRequest<{ Params: NotifyParams }>, reply: import('fastify').FastifyReply) => {
       const name = req.params.channel as ChannelName
       const channel = name !== 'sandbox' && ALL_CHANNELS.includes(name) ? ctx.channels.get(name) : undefined
-      if (!channel) return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('no such channel')
+      if (!channel) return sendError(req, reply, new AppError('route_missing', `no such channel: ${req.params.channel}`))
       const send = (outcome: 'ok' | 'error', label: string) => {
         ctx.metrics.inc('scanpay_channel_notifications_total', { channel: name, outcome: label })
         const r = channel.acknowledge(outcome)

@@ -12,6 +12,11 @@ import type { RateLimiter } from './rate-limiter.ts'
 export const TIMESTAMP_WINDOW_S = 300
 export const NONCE_TTL_MS = 15 * 60 * 1000
 
+/** In whole seconds, as the timestamp is written: 300 s either side of the server's clock is inside, 301 is not. */
+export function insideTimestampWindow(timestampS: number, nowMs: number): boolean {
+  return Math.abs(timestampS - Math.floor(nowMs / 1000)) <= TIMESTAMP_WINDOW_S
+}
+
 export interface AuthDeps {
   directory: MerchantDirectory
   nonces: SqlNonceStore
@@ -87,7 +92,7 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string, defer
   if (!NONCE_PATTERN.test(auth.nonce)) throw invalid('authentication_invalid', 'the nonce must be 16-64 characters of A-Z a-z 0-9 _ -')
   if (!/^\d{1,12}$/.test(auth.timestamp)) throw invalid('authentication_invalid', 'the timestamp must be unix seconds')
   const nowMs = deps.now()
-  if (Math.abs(Number(auth.timestamp) - nowMs / 1000) > TIMESTAMP_WINDOW_S) {
+  if (!insideTimestampWindow(Number(auth.timestamp), nowMs)) {
     throw invalid('timestamp_out_of_window', `the timestamp is more than ${TIMESTAMP_WINDOW_S} s from the server's clock`)
   }
   const key = await deps.directory.keyById(auth.keyId)
