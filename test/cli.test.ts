@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { freePort } from './helpers/server.ts'
@@ -19,12 +19,13 @@ function tempDb(): string {
 }
 
 describe('scanpay CLI', () => {
-  it('migrate brings a new database up to date, then reports it is', async () => {
+  it('migrate brings a new database up to date, then reports it is, and needs no master key nor makes one', async () => {
     const db = tempDb()
     const first = await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
     assert.match(first.stdout, /applied 0001-initial/)
-    const second = await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    const second = await run(process.execPath, [BIN, 'migrate', '--db', db], { env: { ...env, NODE_ENV: 'production' } })
     assert.match(second.stdout, /up to date/)
+    assert.ok(!existsSync(join(dirname(db.slice('sqlite:'.length)), 'master.key')), 'no master key written beside the database')
   })
 
   it('merchant create --json prints exactly one JSON object with the credentials', async () => {
@@ -47,7 +48,7 @@ describe('scanpay CLI', () => {
   })
 
   it('production mode needs a master key', async () => {
-    await assert.rejects(run(process.execPath, [BIN, 'migrate', '--db', tempDb()], { env: { ...env, NODE_ENV: 'production' } }), /SCANPAY_MASTER_KEY is required/)
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--db', tempDb()], { env: { ...env, NODE_ENV: 'production' } }), /SCANPAY_MASTER_KEY is required/)
   })
 
   it('production mode will not start, alone or with workers, on a public URL over http, and touches no database', async () => {

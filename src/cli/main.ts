@@ -1,6 +1,6 @@
 // The scanpay command: start, migrate, merchant create, listen, channel, master-key, simulate.
 import { parseArgs } from 'node:util'
-import { loadConfig, type Flags } from '../config/config.ts'
+import { databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
 import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
@@ -54,7 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 1
   }
   if (command === 'start') return runStart(loadConfig(flags), { workers: values.workers })
-  if (command === 'migrate') return runMigrate(loadConfig(flags))
+  // The schema only: no master key read or made, so a deploy's migration step need not hold the key.
+  if (command === 'migrate') return runMigrate(databaseUrlOf(flags))
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }

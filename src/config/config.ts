@@ -86,11 +86,16 @@ function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl
   return key
 }
 
+/** The database to use: --db, then DATABASE_URL, then the embedded default. */
+export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): string {
+  return flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+}
+
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const host = flags.host ?? env.HOST ?? '127.0.0.1'
   const port = positiveInt('PORT', flags.port ?? env.PORT, 8080)
-  const databaseUrl = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+  const databaseUrl = databaseUrlOf(flags, env)
   const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new Error(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
   const masterKey = loadMasterKey(env.SCANPAY_MASTER_KEY, production, databaseUrl)

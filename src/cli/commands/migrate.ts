@@ -1,9 +1,8 @@
-// scanpay migrate: brings the schema up to date, and nothing else.
-import type { Config } from '../../config/config.ts'
+// scanpay migrate: brings the schema up to date, and nothing else (it needs no master key, and makes none).
 import { migrate, openDatabase } from '../../storage/database.ts'
 
-export async function runMigrate(config: Config): Promise<number> {
-  const database = await openDatabase(config.databaseUrl)
+export async function runMigrate(databaseUrl: string): Promise<number> {
+  const database = await openDatabase(databaseUrl)
   try {
     const applied = await migrate(database.db)
     console.log(applied.length ? `applied ${applied.join(', ')} to ${database.description}` : `${database.description} is up to date`)
