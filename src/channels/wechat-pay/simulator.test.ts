@@ -225,6 +225,19 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.equal((await call('Bearer nope')).status, 401)
   })
 
+  it('names this server\'s clock drift when WeChat refuses the timestamp, and only then', async () => {
+    const ahead = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() + 400_000 } })
+    await assert.rejects(ahead.queryPayment({ paymentId: 'pay_wx_0000000001', order: order('ord_a1') }), (err: Error) => {
+      assert.ok(err instanceof ChannelError)
+      assert.match(err.message, /SIGN_ERROR: .*5分钟 \(this server's clock is 40\d s ahead of WeChat Pay's; .*fix the clock\)/)
+      return true
+    })
+    // A wrong key on a right clock: WeChat's SIGN_ERROR as it stands, no word about clocks.
+    const other = createPrivateKey(readFileSync(new URL('./fixtures/wxjava_merchant_private_key.pem', import.meta.url)))
+    const wrongKey = new WechatPayChannel({ credentials: async () => ({ ...creds, privateKey: other }), clock: { now: () => Date.now() } })
+    await assert.rejects(wrongKey.queryPayment({ paymentId: 'pay_wx_0000000001', order: order('ord_a1') }), (err: Error) => /SIGN_ERROR/.test(err.message) && !/clock/.test(err.message))
+  })
+
   it('serves the day\'s tradebill, which parses back to the paid orders', async () => {
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
     const bill = await channel.downloadTradeBill('mch_test', today)

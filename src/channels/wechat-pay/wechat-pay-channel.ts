@@ -48,7 +48,12 @@ export interface WechatPayChannelOptions {
 interface ApiResult<T> {
   status: number
   body: T | null
+  /** The answer's Date header: WeChat's clock, to name our own clock's drift when WeChat refuses a timestamp. */
+  date: string | null
 }
+
+/** Past this, a SIGN_ERROR is worth blaming on our clock: WeChat refuses a timestamp more than 5 minutes off. */
+const CLOCK_DRIFT_NOTED_MS = 60_000
 
 export { NotificationRejected }
 
@@ -127,7 +132,7 @@ export class WechatPayChannel implements PaymentChannel {
         if (res.status < 300) throw new ChannelError(`${method} ${path}: the response is not JSON`, true, true)
       }
     }
-    return { status: res.status, body: parsed as T }
+    return { status: res.status, body: parsed as T, date: res.headers.get('date') }
   }
 
   /**
@@ -184,10 +189,22 @@ export class WechatPayChannel implements PaymentChannel {
   }
 
   #fail(what: string, r: ApiResult<unknown>): ChannelError {
-    const err = isWechatError(r.body) ? `${r.body.code}: ${r.body.message}` : `HTTP ${r.status}`
+    const err = (isWechatError(r.body) ? `${r.body.code}: ${r.body.message}` : `HTTP ${r.status}`) + this.#clockDrift(r)
     // 5xx, 429 and SYSTEM_ERROR: WeChat may or may not have acted. Other 4xx: it refused, nothing happened.
     const unknown = r.status >= 500 || r.status === 429 || (isWechatError(r.body) && r.body.code === 'SYSTEM_ERROR')
     return new ChannelError(`WeChat Pay ${what} failed: ${err}`, unknown, unknown)
+  }
+
+  /**
+   * Why WeChat may have refused our signature when the key is right: this server's clock, read against the Date
+   * of WeChat's answer. The operator has to fix it (NTP); nothing here can.
+   */
+  #clockDrift(r: ApiResult<unknown>): string {
+    if (r.status !== 401 || !isWechatError(r.body) || r.body.code !== 'SIGN_ERROR' || !r.date) return ''
+    const theirs = Date.parse(r.date)
+    const drift = this.#o.clock.now() - theirs
+    if (Number.isNaN(theirs) || Math.abs(drift) < CLOCK_DRIFT_NOTED_MS) return ''
+    return ` (this server's clock is ${Math.round(Math.abs(drift) / 1000)} s ${drift > 0 ? 'ahead of' : 'behind'} WeChat Pay's; WeChat refuses a request timestamp more than 5 minutes off: fix the clock)`
   }
 
   async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
