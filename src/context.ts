@@ -25,6 +25,9 @@ import { ChangeNotifier } from './webhooks/change-notifier.ts'
 import { PayTokens } from './core/pay-tokens.ts'
 import { DeliveryWorker } from './webhooks/delivery-worker.ts'
 
+/** Counted here, as the use case reports each end (ChannelPaymentDeps.unexpectedRefundEnded). */
+const UNEXPECTED_REFUNDS_METRIC = 'scanpay_unexpected_refunds_total'
+
 export interface AppContext {
   config: Config
   logger: Logger
@@ -95,6 +98,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
     channel: (name) => channels.get(name),
     // The merchant in the path tells us whose keys verify and decrypt the notification.
     notifyUrl: (channel, merchantId) => `${config.publicUrl}/channels/${channel}/notify/${merchantId}`,
+    unexpectedRefundEnded: (outcome, payment, order, reason) => {
+      metrics.inc(UNEXPECTED_REFUNDS_METRIC, { channel: payment.channel, outcome })
+      const fields = { merchant_id: payment.merchantId, order_id: order.id, payment_id: payment.id, channel: payment.channel, amount: payment.amount, currency: payment.currency, channel_trade_no: payment.channelTradeNo }
+      if (outcome === 'refunded') logger.info(fields, 'unexpected payment refunded')
+      // The customer paid after the order stopped taking money and the channel will not give it back on its own.
+      else logger.error({ ...fields, reason }, 'unexpected payment NOT refunded: the channel refused; refund it by hand in the channel\'s merchant console')
+    },
   }
   const refundDeps: RefundDeps = { ...deps, channel: (name) => channels.get(name), presentRefund }
   const worker = new DeliveryWorker({
@@ -111,6 +121,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   })
   notifier.onEvents(() => worker.wake())
   metrics.describe(billChecksMetric, 'Daily channel bill checks by channel and outcome (matched, discrepancies, failed)')
+  metrics.describe(UNEXPECTED_REFUNDS_METRIC, "Automatic refunds of payments that arrived after their order stopped taking money, by channel and outcome (refunded; refused: a person must refund it)")
   const dailyBills: DailyBillDeps = {
     channel: (name) => channels.get(name),
     merchantsOf: (channel) => credentialStore.merchantsOf(channel),

@@ -209,6 +209,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     }, 10_000, 'the payment marked refunded')
     assert.equal(Number(payment.unexpected), 1)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+    // The operator's count of how automatic refunds ended (a refused one pages: operations.md, Alerts).
+    const metrics = await (await fetch(`${url()}/metrics`)).text()
+    assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refunded"\} 1$/m)
     // WeChat's retries of the same notification change nothing more.
     const attempt = [...sim.attempts].reverse().find((a) => !a.probe && a.status === 204 && a.url === notifyUrl())!
     assert.equal((await post(attempt.headers, attempt.body)).status, 204)

@@ -120,19 +120,25 @@ export async function refundUnexpected(deps: ChannelPaymentDeps, channel: Paymen
     state = await channel.refund({ ...ref, amount: p.amount, currency: p.currency, reason: 'paid after the order was no longer payable' })
   } catch (err) {
     // Unknown outcome: the reconciler asks. A definite refusal: flagged (no next check) for a person to act on.
-    if (err instanceof ChannelError && !err.outcomeUnknown) {
-      await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
-      return 'flagged'
-    }
+    if (err instanceof ChannelError && !err.outcomeUnknown) return flag(deps, p, order, err.message)
     return 'pending'
   }
-  if (state.status === 'succeeded') {
-    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
-    return 'refunded'
-  }
-  if (state.status === 'failed') {
-    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
-    return 'flagged'
-  }
+  if (state.status === 'succeeded') return markRefunded(deps, p, order)
+  if (state.status === 'failed') return flag(deps, p, order, state.reason)
   return 'pending'
+}
+
+/** The channel gave the money back. Told once: only the move that made it refunded reports it (a notification and the reconciler may race). */
+export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: Order): Promise<'refunded'> {
+  if (await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))) {
+    deps.unexpectedRefundEnded?.('refunded', p, order, null)
+  }
+  return 'refunded'
+}
+
+/** No further automatic attempt, and the operator told: the money is still to be given back. */
+async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, reason: string): Promise<'flagged'> {
+  await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+  deps.unexpectedRefundEnded?.('refused', p, order, reason)
+  return 'flagged'
 }

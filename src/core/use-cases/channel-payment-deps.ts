@@ -1,5 +1,6 @@
 // What the channel-payment use cases need beyond every use case's deps: the adapters, by name.
-import type { ChannelName } from '../order.ts'
+import type { ChannelName, Order } from '../order.ts'
+import type { Payment } from '../ports.ts'
 import type { PaymentChannel } from '../payment-channel.ts'
 import type { UseCaseDeps } from './context.ts'
 
@@ -8,6 +9,11 @@ export interface ChannelPaymentDeps extends UseCaseDeps {
   channel(name: ChannelName): PaymentChannel | undefined
   /** Where a channel sends its notifications for this merchant's payments. */
   notifyUrl(channel: ChannelName, merchantId: string): string
+  /**
+   * How an unexpected payment's automatic refund ended, for the operator: refused means the customer's money is
+   * still with the merchant's channel account and no automatic attempt follows, so a person must give it back.
+   */
+  unexpectedRefundEnded?(outcome: 'refunded' | 'refused', payment: Payment, order: Order, reason: string | null): void
 }
 
 const SECOND = 1000

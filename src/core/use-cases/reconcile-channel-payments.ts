@@ -6,7 +6,7 @@ import type { Order } from '../order.ts'
 import type { PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
-import { applyChannelPaymentState, refundUnexpected } from './apply-channel-payment-state.ts'
+import { applyChannelPaymentState, markRefunded, refundUnexpected } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, OPENING_WINDOW_MS, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
@@ -79,7 +79,7 @@ async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p:
   const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
   const state = await channel.queryRefund(ref)
   if (state.status === 'succeeded') {
-    await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
+    await markRefunded(deps, p, order)
     return true
   }
   if (state.status === 'pending') return false
