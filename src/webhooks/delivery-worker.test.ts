@@ -13,7 +13,7 @@ import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
 import { Metrics } from '../observability/metrics.ts'
 import { migrate, openDatabase, type OpenDatabase } from '../storage/database.ts'
 import { SqlDeliveryQueue, type Lease, type RecordedAttempt } from '../storage/delivery-queue.ts'
-import { DeliveryWorker } from './delivery-worker.ts'
+import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.ts'
 import { insertDueEvents } from '../../test/helpers/events.ts'
 
 describe('DeliveryWorker', () => {
@@ -34,6 +34,8 @@ describe('DeliveryWorker', () => {
       mostOpen.set(merchant, Math.max(mostOpen.get(merchant) ?? 0, open.get(merchant)!))
       req.resume()
       req.on('end', () => {
+        // This merchant's endpoint fails its first request, so the event is retried.
+        if (merchant === 'mch_flaky' && !arrivals.some((a) => a.merchant === merchant)) res.statusCode = 500
         arrivals.push({ merchant, at: Date.now() })
         // Slow enough that the busy merchant's backlog outlasts the test's waiting.
         setTimeout(() => {
@@ -50,8 +52,9 @@ describe('DeliveryWorker', () => {
     await database.close()
   })
 
-  const workerOn = (queue: SqlDeliveryQueue, directory: MerchantDirectory, pollIntervalMs: number) =>
+  const workerOn = (queue: SqlDeliveryQueue, directory: MerchantDirectory, pollIntervalMs: number, retryAt?: DeliveryWorkerOptions['retryAt']) =>
     new DeliveryWorker({
+      retryAt,
       queue,
       directory,
       clock: { now: () => Date.now() },
@@ -160,5 +163,22 @@ describe('DeliveryWorker', () => {
     assert.equal(outcome, 'stopped')
     assert.equal(recorded.length, 1, 'the attempt under way was recorded before stop() returned')
     assert.equal(recorded[0]!.outcome.error, 'no webhook URL: the order has no notify_url and the merchant no default')
+  })
+
+  it('makes a retry when it falls due, not at the next poll', async () => {
+    await due('mch_flaky', 1, Date.now())
+    const directory = {
+      merchant: async (id: string) => ({ id, name: id, webhookUrl: null, webhookSecret: 'whsec_' + Buffer.from('k'.repeat(32)).toString('base64') }),
+    } as unknown as MerchantDirectory
+    // A poll a minute away and a retry 300 ms after the failure: only the retry's own timer can make it in time.
+    const worker = workerOn(new SqlDeliveryQueue(database.db, 'sqlite'), directory, 60_000, (_n, now) => now + 300)
+    worker.start()
+    const deadline = Date.now() + 5_000
+    while (arrivals.filter((a) => a.merchant === 'mch_flaky').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    await worker.stop()
+    const [first, second] = arrivals.filter((a) => a.merchant === 'mch_flaky')
+    assert.ok(first && second, 'the event was retried within 5 s')
+    const gap = second.at - first.at
+    assert.ok(gap >= 290 && gap < 1_500, `retried ${gap} ms after the failure`)
   })
 })

@@ -25,6 +25,8 @@ export interface DeliveryWorkerOptions {
   pollIntervalMs: number
   /** Refuse endpoints that resolve to internal addresses. */
   guardEndpoints: boolean
+  /** When to try again after a failed attempt: the contract's schedule (retry-schedule.ts) unless a test says. */
+  retryAt?: (attemptsMade: number, now: number) => number | null
 }
 
 /** The exact body a webhook carries; it is what the signature covers. */
@@ -57,6 +59,9 @@ export class DeliveryWorker {
   #discover = true
   #discoveredAt = 0
   #loop: Promise<void> | null = null
+  /** The earliest retry this worker scheduled and a timer to look for it then, not up to a poll interval late. */
+  #retryAt: number | null = null
+  #retryTimer: ReturnType<typeof setTimeout> | null = null
   readonly #sender: WebhookSender
 
   constructor(options: DeliveryWorkerOptions) {
@@ -90,6 +95,9 @@ export class DeliveryWorker {
    */
   async stop(): Promise<void> {
     this.#running = false
+    if (this.#retryTimer) clearTimeout(this.#retryTimer)
+    this.#retryTimer = null
+    this.#retryAt = null
     this.#nudge()
     await this.#loop
     const unstarted = [...this.#ready.values()].flat()
@@ -188,7 +196,10 @@ export class DeliveryWorker {
       if (finished.length > 0) await this.#recordAlone(finished)
       throw err
     }
-    for (const attempt of finished) this.#reportRecorded(attempt)
+    for (const attempt of finished) {
+      this.#reportRecorded(attempt)
+      if (attempt.outcome.nextAttemptAt !== null) this.#lookAt(attempt.outcome.nextAttemptAt)
+    }
     for (const lease of leases) {
       const merchantId = lease.event.merchantId
       const ready = this.#ready.get(merchantId)
@@ -202,6 +213,22 @@ export class DeliveryWorker {
     const full = request.limit > 0 && leases.length === request.limit
     if (full) this.#discover = true
     return full
+  }
+
+  /**
+   * Looks for due events at `at` (a retry just scheduled), so the retry goes within milliseconds of its time
+   * rather than at the next poll. One timer, for the earliest; the poll still finds everything else.
+   */
+  #lookAt(at: number): void {
+    if (!this.#running || (this.#retryAt !== null && this.#retryAt <= at)) return
+    if (this.#retryTimer) clearTimeout(this.#retryTimer)
+    this.#retryAt = at
+    this.#retryTimer = setTimeout(() => {
+      this.#retryAt = null
+      this.#retryTimer = null
+      this.wake()
+    }, Math.max(0, at - this.#o.clock.now()))
+    this.#retryTimer.unref?.()
   }
 
   /** After a failed batch: one attempt the database refuses must not cost the others their records. */
@@ -317,7 +344,7 @@ export class DeliveryWorker {
     }
     const latencyMs = Math.round(performance.now() - started)
     const delivered = error === null
-    const retryAt = delivered || oneShot ? null : nextAttemptAt(event.attemptCount + 1, this.#o.clock.now())
+    const retryAt = delivered || oneShot ? null : (this.#o.retryAt ?? nextAttemptAt)(event.attemptCount + 1, this.#o.clock.now())
     return {
       lease,
       outcome: { attemptId: newId('whd', at), url, at, statusCode, latencyMs, error, delivered, nextAttemptAt: retryAt },
