@@ -128,7 +128,10 @@ export async function refundUnexpected(deps: ChannelPaymentDeps, channel: Paymen
   return 'pending'
 }
 
-/** The channel gave the money back. Told once: only the move that made it refunded reports it (a notification and the reconciler may race). */
+/**
+ * The channel gave the money back. Told once: only the move that made it refunded reports it (a notification
+ * and the reconciler may race).
+ */
 export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: Order): Promise<'refunded'> {
   if (await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))) {
     deps.unexpectedRefundEnded?.('refunded', p, order, null)
