@@ -279,6 +279,7 @@ describeEachDatabase('checkout', (t) => {
     const res = await fetch(`${order.pay_url}/status`)
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('cache-control'), 'no-store')
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
     assert.deepEqual(await res.json(), { status: 'pending', expires_at: order.expires_at, return_url: 'https://shop.example/back' })
     await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
     assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'paid')

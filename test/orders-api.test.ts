@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { it } from 'node:test'
+import { REQUEST_TIMEOUT_MS } from '../src/http/app.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -209,6 +210,12 @@ describeEachDatabase('orders API', (t) => {
       assert.deepEqual([r.status, r.body.error.type, r.body.error.code], [400, 'invalid_request', 'request_invalid'], path)
       assert.equal(r.headers.get('x-request-id'), r.body.error.request_id, path)
     }
+    // A metadata key `__proto__` would be lost on its way to storage: refused, not dropped.
+    const proto = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-4","amount":100,"subject":"s","metadata":{"__proto__":"x","constructor":"y"}}')
+    assert.deepEqual([proto.status, proto.body.error.code, proto.body.error.param], [400, 'parameter_invalid', 'metadata'])
+    // A request must arrive whole in time: a body never finished cannot hold its connection for ever.
+    assert.equal(t.server.server.app.server.requestTimeout, REQUEST_TIMEOUT_MS)
+    assert.ok(t.server.server.app.server.headersTimeout <= REQUEST_TIMEOUT_MS)
     // A key written twice is ambiguous: JSON.parse keeps the last, other readers the first.
     const twice = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-3","amount":100,"amount":200,"subject":"s"}')
     assert.deepEqual([twice.status, twice.body.error.code], [400, 'body_invalid'])

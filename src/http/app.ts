@@ -42,7 +42,11 @@ export async function buildApp(ctx: AppContext) {
       const server = createServer((req, res) => fastPaths.handle(req, res, () => handler(req, res)) || handler(req, res))
       server.on('clientError', answerMalformed)
       server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000
-      server.requestTimeout = o.requestTimeout ?? 0
+      // A request (headers and body) must arrive whole within REQUEST_TIMEOUT_MS: a client that sends a body one
+      // byte at a time, or never finishes it, cannot hold a connection for ever (Fastify's default is no limit).
+      // Answers take as long as they take: a live-status stream stays open.
+      server.requestTimeout = o.requestTimeout || REQUEST_TIMEOUT_MS
+      server.headersTimeout = Math.min(server.headersTimeout, server.requestTimeout)
       server.setTimeout(o.connectionTimeout ?? 0)
       return server
     },
@@ -148,6 +152,9 @@ export async function buildApp(ctx: AppContext) {
 }
 
 
+/** How long a client may take to send a whole request, headers and a body of at most 64 KiB. */
+export const REQUEST_TIMEOUT_MS = 30_000
+
 /** Pages customers open (checkout and payment links): errors there are pages, not JSON. */
 const CUSTOMER_PATH = /^\/(pay|l)\//
 
@@ -174,7 +181,9 @@ function answerMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
   const requestId = newId('req')
-  const body = JSON.stringify(errorBody(new AppError('request_invalid', 'the request is not well-formed HTTP'), requestId))
+  const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+  const message = late ? `the request did not arrive whole within ${REQUEST_TIMEOUT_MS / 1000} s` : 'the request is not well-formed HTTP'
+  const body = JSON.stringify(errorBody(new AppError('request_invalid', message), requestId))
   socket.end(
     `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

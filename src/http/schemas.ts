@@ -23,7 +23,8 @@ export const CreateOrderBody = Type.Object(
     metadata: Type.Optional(
       Type.Object({}, {
         maxProperties: 20,
-        propertyNames: { minLength: 1, maxLength: 40 },
+        // `__proto__` would be lost on the way to storage (assigning it sets no key): refused, not dropped.
+        propertyNames: { minLength: 1, maxLength: 40, not: { const: '__proto__' } },
         additionalProperties: Type.String({ maxLength: 500 }),
       }),
     ),

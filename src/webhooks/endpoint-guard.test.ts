@@ -34,7 +34,7 @@ describe('endpoint guard', () => {
   })
 
   it('spots internal hosts in URLs without DNS, including what URL parsing rewrites', () => {
-    for (const u of ['http://localhost:3000/x', 'http://[::1]/x', 'http://10.0.0.5/x', 'http://[::ffff:127.0.0.1]/', 'http://[::ffff:169.254.169.254]/latest', 'http://2130706433/', 'http://0x7f.1/']) {
+    for (const u of ['http://localhost:3000/x', 'http://[::1]/x', 'http://10.0.0.5/x', 'http://[::ffff:127.0.0.1]/', 'http://[::ffff:169.254.169.254]/latest', 'http://2130706433/', 'http://0x7f.1/', 'http://localhost./x', 'http://foo.localhost./', 'http://metadata.google.internal./']) {
       assert.ok(isObviouslyInternal(new URL(u)), u)
     }
     assert.ok(!isObviouslyInternal(new URL('https://shop.example/hooks')))

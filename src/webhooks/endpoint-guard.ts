@@ -9,7 +9,8 @@ export { guardedLookup, ipv6Bytes, isForbiddenAddress } from './address-guard.js
 
 /** Cheap check without DNS, for request validation: literal internal addresses and local names. */
 export function isObviouslyInternal(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  // A trailing dot names the same host (`localhost.` is localhost).
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase()
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return true
   return isIP(host) !== 0 && isForbiddenAddress(host)
 }

@@ -39,7 +39,7 @@ interface ChannelRoute {
   Querystring: Record<string, unknown>
 }
 
-const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const
+const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 
 /** A page view or a status poll, without a query string: what the fast path may answer. */
 const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(\/status)?$/
