@@ -36,6 +36,7 @@ it('refuses a key written twice in one object, however it is spelled; the same k
     '{"metadata":{"k":"1","k":"2"},"amount":1}',
     '{"subject":"\\u62ff","subj\\u0065ct":"b"}',
     '{"subject":"holds \\": inside","amount":1,"amount":1}',
+    `{"subject":"a\\":b","amount"${' '.repeat(100)}:1,"amount":2}`,
   ]) {
     refused(text, 'body_invalid')
   }

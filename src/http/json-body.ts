@@ -38,6 +38,8 @@ function checkText(text: string, parsed: unknown): void {
 
 /** A quote closing a string, then a colon: every key ends so, and a string value only when it holds `":`. */
 const KEY_END = /"\s*:/g
+/** Whitespace then a colon, right where lastIndex points (sticky): what follows a key. */
+const COLON_AFTER = /\s*:/y
 
 /**
  * Whether some object in the body names a key twice: the text then holds more keys than the parsed value. The
@@ -49,7 +51,8 @@ function hasDuplicateKey(text: string, parsed: unknown): boolean {
   // Exactly: each string token in turn (JSON.parse accepted the text, so tokens align), a key when a colon follows.
   let written = 0
   for (const token of text.matchAll(STRING_TOKEN)) {
-    if (/^\s*:/.test(text.slice(token.index! + token[0].length, token.index! + token[0].length + 64))) written++
+    COLON_AFTER.lastIndex = token.index! + token[0].length
+    if (COLON_AFTER.test(text)) written++
   }
   return written > keys
 }
