@@ -173,10 +173,12 @@ export class DeliveryWorker {
     if (free <= 0 && finished.length === 0) return false
     const now = this.#o.clock.now()
     // Retries fall due with time, and other processes add events: at least once a poll interval, busy or not,
-    // the lease reads everything.
-    const discover = this.#discover || now - this.#discoveredAt >= this.#o.pollIntervalMs
-    this.#discover = false
-    if (discover) this.#discoveredAt = now
+    // the lease reads everything. A round with no room to lease leaves a look asked for to the next that has room.
+    const discover = free > 0 && (this.#discover || now - this.#discoveredAt >= this.#o.pollIntervalMs)
+    if (discover) {
+      this.#discover = false
+      this.#discoveredAt = now
+    }
     const held = (merchantId: string) => (this.#perMerchant.get(merchantId) ?? 0) + (this.#ready.get(merchantId)?.length ?? 0)
     const request: LeaseRequest = {
       now,
@@ -192,7 +194,7 @@ export class DeliveryWorker {
     try {
       leases = await this.#o.queue.recordAndLease(finished, request)
     } catch (err) {
-      this.#discover = discover
+      if (discover) this.#discover = true
       if (finished.length > 0) await this.#recordAlone(finished)
       throw err
     }
@@ -226,7 +228,10 @@ export class DeliveryWorker {
     this.#retryTimer = setTimeout(() => {
       this.#retryAt = null
       this.#retryTimer = null
-      this.wake()
+      // A timer can run before the clock the lease reads says `at` (the wall clock stepped back, say): a look now
+      // would not see the retry due, so wait out the rest.
+      if (this.#o.clock.now() < at) this.#lookAt(at)
+      else this.wake()
     }, Math.max(0, at - this.#o.clock.now()))
     this.#retryTimer.unref?.()
   }
@@ -237,6 +242,7 @@ export class DeliveryWorker {
       try {
         await this.#o.queue.recordAndLease([attempt], null)
         this.#reportRecorded(attempt)
+        if (attempt.outcome.nextAttemptAt !== null) this.#lookAt(attempt.outcome.nextAttemptAt)
       } catch (err) {
         // Unrecorded, the event stays leased until its lease runs out, then is attempted again.
         this.#o.logger.error({ err, event_id: attempt.lease.event.id }, 'webhook attempt not recorded')
