@@ -7,6 +7,7 @@ import { randomUUID, type KeyObject } from 'node:crypto'
 import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import { unexpectedCommand, type UnexpectedOptions } from '../src/cli/commands/unexpected.ts'
 import type { NewMerchantCredentials } from '../src/merchants/create-merchant.ts'
 import type { WechatPayChannel } from '../src/channels/wechat-pay/wechat-pay-channel.ts'
 import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
@@ -243,6 +244,56 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
+  })
+
+  it('an unexpected payment whose refund WeChat refuses waits for the operator: listed, retried once the balance is topped up, refunded once', async () => {
+    const order = await liveOrder('wx-late-short')
+    const opened = await openChannelPayment(ctx(), order, 'wechatpay')
+    assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    sim.balanceShort = true
+    sim.pay(opened.qrContent, { force: true })
+    await eventually(async () => hooksFor(order.id, 'payment.unexpected')[0], 10_000, 'payment.unexpected webhook')
+    const stored = () => ctx().storage.statement((w) => w.payments.byId(opened.paymentId))
+    const flagged = await eventually(async () => {
+      const p = await stored()
+      return p?.status === 'refund_requested' && p.nextCheckAt === null ? p : null
+    }, 10_000, 'the refusal recorded: no next check')
+    const metrics = await (await fetch(`${url()}/metrics`)).text()
+    assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refused"\} 1$/m)
+
+    // The operator's list names it as waiting for a person (exit 3).
+    const printed: string[] = []
+    const command = (opts: Omit<UnexpectedOptions, 'json'> & { json?: boolean }) => {
+      printed.length = 0
+      return unexpectedCommand(ctx(), { json: false, ...opts }, (line) => printed.push(line))
+    }
+    assert.equal(await command({ action: 'list', json: true }), 3)
+    const listed = JSON.parse(printed[0]!).payments.find((p: { id: string }) => p.id === opened.paymentId)
+    assert.deepEqual(
+      [listed.needs_person, listed.amount, listed.currency, listed.channel_trade_no, listed.order_id, listed.next_check_at],
+      [true, 1234, 'CNY', flagged.channelTradeNo, order.id, null],
+    )
+    assert.equal(await command({ action: 'list', merchant: 'mch_nobody' }), 0)
+    assert.deepEqual(printed, ['no unexpected payment is waiting for its refund'])
+
+    // Asked again while the balance is still short: refused again, and why.
+    assert.equal(await command({ action: 'retry', paymentId: opened.paymentId }), 3)
+    assert.match(printed[0]!, /refused the refund again: .*NOT_ENOUGH.*余额不足/)
+    assert.equal((await stored())!.nextCheckAt, null)
+    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${opened.paymentId}`)!
+    assert.equal(simOrder.refunds.length, 0)
+
+    // Topped up: WeChat takes the refund (PROCESSING), and the reconciler settles it on its own.
+    sim.balanceShort = false
+    assert.equal(await command({ action: 'retry', paymentId: opened.paymentId }), 0)
+    assert.match(printed[0]!, /has the refund request and has not finished it/)
+    await eventually(async () => (await stored())!.status === 'refunded', 15_000, 'the payment marked refunded by the reconciler')
+    assert.deepEqual(simOrder.refunds.map((r) => r.amount), [1234])
+    // Refunded: nothing more to do, and nothing to record by hand.
+    assert.equal(await command({ action: 'resolve', paymentId: opened.paymentId }), 1)
+    assert.match(printed[0]!, /is not an unexpected payment awaiting its refund \(it is unexpected, refunded\)/)
+    const after = await (await fetch(`${url()}/metrics`)).text()
+    assert.match(after, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refunded"\} 2$/m)
   })
 })
 

@@ -47,6 +47,23 @@ describe('scanpay CLI', () => {
     await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--webhook-url', 'ftp://x', '--db', tempDb()], { env }), /http\(s\)/)
   })
 
+  it('unexpected list, retry and resolve: an empty list, a payment it does not know, and its usage', async () => {
+    const db = tempDb()
+    const list = await run(process.execPath, [BIN, 'unexpected', 'list', '--db', db], { env })
+    assert.equal(list.stdout, 'no unexpected payment is waiting for its refund\n')
+    const json = await run(process.execPath, [BIN, 'unexpected', 'list', '--json', '--db', db], { env })
+    assert.deepEqual(JSON.parse(json.stdout), { payments: [] })
+    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'resolve', 'pay_unknown', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.deepEqual([err.code, err.stderr], [1, 'no payment pay_unknown\n'])
+      return true
+    })
+    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'retry', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2)
+      assert.match(err.stderr, /scanpay unexpected retry pay_…/)
+      return true
+    })
+  })
+
   it('production mode needs a master key', async () => {
     await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--db', tempDb()], { env: { ...env, NODE_ENV: 'production' } }), /SCANPAY_MASTER_KEY is required/)
   })

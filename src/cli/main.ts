@@ -1,4 +1,4 @@
-// The scanpay command: start, migrate, merchant create, listen, channel, master-key, simulate.
+// The scanpay command: start, migrate, merchant create, listen, channel, unexpected, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
 import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
@@ -9,6 +9,7 @@ import { runMerchantCreate } from './commands/merchant-create.ts'
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
+import { runUnexpected } from './commands/unexpected.ts'
 
 const USAGE = `Usage:
   scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL] [--workers N]
@@ -18,6 +19,8 @@ const USAGE = `Usage:
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
+  scanpay unexpected list [--merchant mch_…] [--json] [--db URL]   (payments after their order closed, still to be refunded)
+  scanpay unexpected retry|resolve pay_… [--db URL]   (ask the channel to refund again | record a refund made by hand)
   scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
@@ -67,6 +70,9 @@ export async function main(argv: string[]): Promise<number> {
     return runChannelBill(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], date: values.date, json: values.json ?? false })
   }
   if (command === 'channel' && sub === 'bill-checks') return runChannelBillChecks(loadConfig(flags), { merchant: values.merchant, json: values.json ?? false })
+  if (command === 'unexpected') {
+    return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false })
+  }
   if (command === 'simulate') {
     return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })
   }

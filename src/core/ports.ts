@@ -94,6 +94,8 @@ export interface PaymentStore {
   dueForCheck(now: number, limit: number): Promise<Payment[]>
   /** Claims the next check (so one node asks the channel), pushing the one after to nextCheckAt. */
   claimCheck(payment: Payment, nextCheckAt: number | null): Promise<boolean>
+  /** Unexpected payments whose money is not given back yet (refund_requested), oldest first. */
+  awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]>
 }
 
 export interface EventListFilter {

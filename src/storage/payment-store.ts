@@ -161,6 +161,14 @@ export class SqlPaymentStore implements PaymentStore {
     return rows.map(rowToPayment)
   }
 
+  async awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]> {
+    // A literal, not a parameter: only then can the planners prove the partial index (migration 0012) applies.
+    let q = this.db.selectFrom('payments').select(PAYMENT_COLUMNS).where(sql.ref('status'), '=', sql.lit('refund_requested'))
+    if (filter.merchantId !== undefined) q = q.where('merchant_id', '=', filter.merchantId)
+    const rows = await q.orderBy('created_at').orderBy('id').limit(filter.limit).execute()
+    return rows.map(rowToPayment)
+  }
+
   async claimCheck(p: Payment, nextCheckAt: number | null): Promise<boolean> {
     // Matching the check count we read makes the claim win for one node only.
     const r = await this.db

@@ -191,6 +191,8 @@ export class WechatPaySimulator {
   readonly orders = new Map<string, SimOrder>()
   /** Every notification request sent (probes included), oldest first. */
   readonly attempts: NotificationAttempt[] = []
+  /** While true, new refunds are refused as WeChat refuses them when the merchant's balance cannot cover them. */
+  balanceShort = false
   readonly identity: Identity
   /** When false, payments succeed without a notification (the "missing notification" case). */
   sendNotifications = true
@@ -602,6 +604,7 @@ export class WechatPaySimulator {
     if (a.total !== o.total) throw new HttpError(400, 'PARAM_ERROR', '订单金额与原订单金额不一致')
     const refunded = o.refunds.reduce((s, r) => s + r.amount, 0)
     if (refunded + a.refund > o.total) throw new HttpError(403, 'NOT_ENOUGH', '申请退款金额超过订单可退金额')
+    if (this.balanceShort) throw new HttpError(403, 'NOT_ENOUGH', '基本账户余额不足，请充值后重新发起')
     const refund: SimRefund = { refundId: `50${digits(27)}`, outRefundNo: b.out_refund_no, amount: a.refund, createdAt: this.now(), notifyUrl: typeof b.notify_url === 'string' ? b.notify_url : null }
     o.refunds.push(refund)
     o.state = 'REFUND'

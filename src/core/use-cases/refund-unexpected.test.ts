@@ -10,6 +10,7 @@ import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../p
 import type { Payment } from '../ports.ts'
 import { refundUnexpected } from './apply-channel-payment-state.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { recordUnexpectedRefundByHand, retryUnexpectedRefund } from './unexpected-refunds.ts'
 
 describeEachStorage('refunding an unexpected payment', (t) => {
   const ended: [string, string, string | null][] = []
@@ -62,6 +63,51 @@ describeEachStorage('refunding an unexpected payment', (t) => {
       assert.deepEqual(ended[0]!.slice(0, 2), ['refused', payment.id])
       assert.match(ended[0]![2]!, /no balance left|NOT_ENOUGH/)
     }
+  })
+
+  it('the operator records a refund made by hand only once no automatic refund is under way', async () => {
+    const { order, payment } = await unexpected('ux-5')
+    const refused = channelAnswering(async () => ({ status: 'failed', reason: 'balance short' }))
+    const operator = { ...deps(), channel: () => refused }
+    const busy = await recordUnexpectedRefundByHand(operator, payment.id)
+    assert.equal(busy.result, 'not_possible')
+    assert.match((busy as { message: string }).message, /still refunding payment pay_\w+ itself \(next check at \d{4}-/)
+    assert.equal((await stored(payment.id)).status, 'refund_requested')
+
+    assert.equal(await refundUnexpected(operator, refused, payment, order), 'flagged')
+    const done = await recordUnexpectedRefundByHand(operator, payment.id)
+    assert.deepEqual([done.result, (await stored(payment.id)).status, (await stored(payment.id)).nextCheckAt], ['refunded', 'refunded', null])
+    const again = await recordUnexpectedRefundByHand(operator, payment.id)
+    assert.deepEqual(again, { result: 'not_possible', message: `payment ${payment.id} is not an unexpected payment awaiting its refund (it is unexpected, refunded)` })
+  })
+
+  it('a retry asks the channel with the same refund number, and changes nothing it cannot act on', async () => {
+    const { order, payment } = await unexpected('ux-6')
+    const asked: string[] = []
+    let answer: ChannelRefundState = { status: 'failed', reason: 'balance short' }
+    const channel = { refund: async (input: { refundId: string }) => (asked.push(input.refundId), answer) } as unknown as PaymentChannel
+    const operator = { ...deps(), channel: () => channel }
+    assert.equal(await refundUnexpected(operator, channel, payment, order), 'flagged')
+    const refusedAgain = await retryUnexpectedRefund(operator, payment.id)
+    assert.deepEqual([refusedAgain.result, (refusedAgain as { reason: string }).reason], ['refused', 'balance short'])
+    answer = { status: 'pending' }
+    const pending = await retryUnexpectedRefund(operator, payment.id)
+    // Not final: the reconciler follows it again.
+    assert.equal(pending.result, 'pending')
+    assert.ok((await stored(payment.id)).nextCheckAt! > Date.now())
+    answer = { status: 'succeeded', channelRefundNo: 'r6' }
+    assert.equal((await retryUnexpectedRefund(operator, payment.id)).result, 'refunded')
+    assert.equal(new Set(asked).size, 1, 'one refund number for every try')
+    assert.equal(asked.length, 4)
+
+    assert.deepEqual(await retryUnexpectedRefund(operator, 'pay_nothing'), { result: 'not_possible', message: 'no payment pay_nothing' })
+    const { payment: other } = await unexpected('ux-7')
+    const before = await stored(other.id)
+    assert.deepEqual(await retryUnexpectedRefund({ ...operator, channel: () => undefined }, other.id), {
+      result: 'not_possible',
+      message: 'the wechatpay channel is not available on this platform',
+    })
+    assert.deepEqual(await stored(other.id), before)
   })
 
   it('an outcome not known yet (the channel may have acted) tells nobody: the reconciler asks again', async () => {

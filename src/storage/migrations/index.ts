@@ -11,6 +11,7 @@ import { m0008OrdersById } from './0008-orders-by-id.ts'
 import { m0009UnitUnmetFunction } from './0009-unit-unmet-function.ts'
 import { m0010BillChecks } from './0010-bill-checks.ts'
 import { m0011EventsDueMerchantIndex } from './0011-events-due-merchant-index.ts'
+import { m0012PaymentsAwaitingRefundIndex } from './0012-payments-awaiting-refund-index.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009-unit-unmet-function': m0009UnitUnmetFunction,
   '0010-bill-checks': m0010BillChecks,
   '0011-events-due-merchant-index': m0011EventsDueMerchantIndex,
+  '0012-payments-awaiting-refund-index': m0012PaymentsAwaitingRefundIndex,
 }

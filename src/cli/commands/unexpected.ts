@@ -1,0 +1,95 @@
+// scanpay unexpected list|retry|resolve: the operator's side of payments that arrived after their order stopped
+// taking money. ScanPay refunds them on its own; these are for the ones the channel refused to refund.
+import type { Config } from '../../config/config.ts'
+import { createContext, type AppContext } from '../../context.ts'
+import type { Payment } from '../../core/ports.ts'
+import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type UnexpectedRefundAction } from '../../core/use-cases/unexpected-refunds.ts'
+
+export const UNEXPECTED_USAGE = `usage:
+  scanpay unexpected list [--merchant mch_…] [--json]   (payments still to be given back; exit 3 when one waits for a person)
+  scanpay unexpected retry pay_…     (asks the channel to refund it again, once its refusal's cause is fixed)
+  scanpay unexpected resolve pay_…   (records that it was refunded by hand, in the channel's merchant console)`
+
+export interface UnexpectedOptions {
+  action?: string
+  paymentId?: string
+  merchant?: string
+  json: boolean
+}
+
+export async function runUnexpected(config: Config, opts: UnexpectedOptions): Promise<number> {
+  if (!valid(opts)) {
+    console.error(UNEXPECTED_USAGE)
+    return 2
+  }
+  const ctx = await createContext(config)
+  try {
+    return await unexpectedCommand(ctx, opts, (line, error) => (error ? console.error(line) : console.log(line)))
+  } finally {
+    await ctx.close()
+  }
+}
+
+function valid(opts: UnexpectedOptions): boolean {
+  if (opts.action === 'list') return opts.paymentId === undefined
+  return (opts.action === 'retry' || opts.action === 'resolve') && opts.paymentId !== undefined && opts.merchant === undefined
+}
+
+/**
+ * The command on a context; prints through `print`. Exit 0 when done, 3 when money still waits for a person,
+ * 1 when the payment named cannot be acted on.
+ */
+export async function unexpectedCommand(
+  ctx: Pick<AppContext, 'storage' | 'channelDeps'>,
+  opts: UnexpectedOptions,
+  print: (line: string, error?: boolean) => void,
+): Promise<number> {
+  if (!valid(opts)) {
+    print(UNEXPECTED_USAGE, true)
+    return 2
+  }
+  if (opts.action === 'list') {
+    const payments = await ctx.storage.statement((w) => w.payments.awaitingRefund({ merchantId: opts.merchant, limit: 1000 }))
+    if (opts.json) print(JSON.stringify({ payments: payments.map((p) => ({ ...listed(p), needs_person: needsPerson(p) })) }))
+    else if (payments.length === 0) print('no unexpected payment is waiting for its refund')
+    else for (const p of payments) print(describe(p))
+    return payments.some(needsPerson) ? 3 : 0
+  }
+  const action = opts.action === 'retry' ? retryUnexpectedRefund : recordUnexpectedRefundByHand
+  const done = await action(ctx.channelDeps, opts.paymentId!)
+  print(outcome(done, opts.action === 'resolve'), done.result === 'not_possible')
+  return done.result === 'not_possible' ? 1 : done.result === 'refused' ? 3 : 0
+}
+
+function listed(p: Payment) {
+  return {
+    id: p.id,
+    merchant_id: p.merchantId,
+    order_id: p.orderId,
+    channel: p.channel,
+    channel_trade_no: p.channelTradeNo,
+    amount: p.amount,
+    currency: p.currency,
+    created_at: new Date(p.createdAt).toISOString(),
+    updated_at: new Date(p.updatedAt).toISOString(),
+    next_check_at: p.nextCheckAt == null ? null : new Date(p.nextCheckAt).toISOString(),
+  }
+}
+
+function describe(p: Payment): string {
+  const state = needsPerson(p) ? 'WAITS FOR A PERSON: no automatic refund follows (the channel refused it; the server log says why)' : `being refunded (next check ${new Date(p.nextCheckAt!).toISOString()})`
+  return `${p.id} ${p.merchantId} order ${p.orderId}: ${p.amount} ${p.currency} through ${p.channel} (${p.channelTradeNo}), ${state}`
+}
+
+function outcome(done: UnexpectedRefundAction, byHand: boolean): string {
+  switch (done.result) {
+    case 'refunded':
+      return byHand ? `${done.payment.id} recorded as refunded by hand` : `${done.payment.id} refunded by ${done.payment.channel}`
+    case 'pending':
+      return `${done.payment.id}: ${done.payment.channel} has the refund request and has not finished it; ScanPay asks again on its own`
+    case 'refused':
+      return `${done.payment.id}: ${done.payment.channel} refused the refund again: ${done.reason}`
+    case 'not_possible':
+      return done.message
+  }
+}
