@@ -260,6 +260,12 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     }, 10_000, 'the refusal recorded: no next check')
     const metrics = await (await fetch(`${url()}/metrics`)).text()
     assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refused"\} 1$/m)
+    // The customer, whose wallet shows the money taken, reads on the order's page that it is coming back.
+    const page = (lang: string) => fetch(`${url()}/pay/${order.payToken}?lang=${lang}`).then((r) => r.text())
+    const closedPage = await page('en')
+    assert.match(closedPage, /Order closed/)
+    assert.match(closedPage, /Your payment of ¥12\.34 through WeChat Pay arrived after this order stopped taking payments\. It is being refunded/)
+    assert.match(await page('zh-CN'), /您通过微信支付付款的 ¥12\.34 在本订单停止收款后才到账，正在原路退回/)
 
     // The operator's list names it as waiting for a person (exit 3).
     const printed: string[] = []
@@ -289,6 +295,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.match(printed[0]!, /has the refund request and has not finished it/)
     await eventually(async () => (await stored())!.status === 'refunded', 15_000, 'the payment marked refunded by the reconciler')
     assert.deepEqual(simOrder.refunds.map((r) => r.amount), [1234])
+    // The page learns of it within the checkout cache's second.
+    await eventually(async () => /It has been refunded to the account you paid with/.test(await page('en')), 5_000, 'the page saying it was refunded')
     // Refunded: nothing more to do, and nothing to record by hand.
     assert.equal(await command({ action: 'resolve', paymentId: opened.paymentId }), 1)
     assert.match(printed[0]!, /is not an unexpected payment awaiting its refund \(it is unexpected, refunded\)/)

@@ -182,8 +182,11 @@ describeEachDatabase('checkout', (t) => {
 
   it('has a pending page reload itself where scripts do not run, and an ended one stay put', async () => {
     const order = await newOrder(t.server)
-    const refresh = /<noscript><meta http-equiv="refresh" content="10"><\/noscript>/
-    assert.match((await get(order.pay_url)).text, refresh)
+    const token = new URL(order.pay_url).pathname.split('/')[2]
+    const refresh = /<noscript><meta http-equiv="refresh" content="10;url=([^"]+)"><\/noscript>/
+    assert.equal(refresh.exec((await get(order.pay_url)).text)?.[1], `/pay/${token}?lang=en`)
+    // After a decline, the reload goes to the page itself: it must not say "declined" again every 10 s.
+    assert.equal(refresh.exec((await get(`${order.pay_url}?lang=zh-CN&declined=1`)).text)?.[1], `/pay/${token}?lang=zh-CN`)
     await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
     assert.doesNotMatch((await get(order.pay_url)).text, refresh)
   })

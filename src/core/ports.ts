@@ -94,6 +94,8 @@ export interface PaymentStore {
   dueForCheck(now: number, limit: number): Promise<Payment[]>
   /** Claims the next check (so one node asks the channel), pushing the one after to nextCheckAt. */
   claimCheck(payment: Payment, nextCheckAt: number | null): Promise<boolean>
+  /** The order's payments that arrived after it stopped taking money, oldest first. */
+  unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]>
   /** Unexpected payments whose money is not given back yet (refund_requested), oldest first. */
   awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]>
 }

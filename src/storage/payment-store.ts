@@ -161,6 +161,18 @@ export class SqlPaymentStore implements PaymentStore {
     return rows.map(rowToPayment)
   }
 
+  async unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]> {
+    const rows = await this.db
+      .selectFrom('payments')
+      .select(PAYMENT_COLUMNS)
+      .where('merchant_id', '=', merchantId)
+      .where('order_id', '=', orderId)
+      .where('unexpected', '=', 1)
+      .orderBy('created_at')
+      .execute()
+    return rows.map(rowToPayment)
+  }
+
   async awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]> {
     // A literal, not a parameter: only then can the planners prove the partial index (migration 0012) applies.
     let q = this.db.selectFrom('payments').select(PAYMENT_COLUMNS).where(sql.ref('status'), '=', sql.lit('refund_requested'))

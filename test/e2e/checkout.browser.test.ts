@@ -172,6 +172,64 @@ describe('checkout in a browser', { skip }, () => {
     }
   })
 
+  it('says why a tap was refused for too many tries, and lets the customer try again', async () => {
+    const order = await newOrder()
+    const p = await phone()
+    try {
+      // As the server answers once the order's taps exceed five a second (another device tapping, say).
+      await p.page.route('**/sandbox/pay?*', (route) =>
+        route.fulfill({ status: 429, contentType: 'application/json', headers: { 'retry-after': '1' }, body: JSON.stringify({ error: { type: 'rate_limited', code: 'rate_limited', message: 'too many requests' } }) }),
+      )
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: /支付/ }).first().tap()
+      await p.page.getByRole('status').filter({ hasText: '操作过于频繁，请稍候几秒再试。' }).waitFor({ timeout: 5000 })
+      assert.equal(await p.page.getByRole('button', { name: /支付/ }).first().isEnabled(), true)
+      assert.equal(await orderStatus(order.id), 'pending')
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('lets its stream go while the tab is hidden, and shows what happened meanwhile once it is shown again', async () => {
+    const order = await newOrder()
+    const p = await phone()
+    try {
+      // Every stream the page opens, to see it closed (a hidden tab must not hold one of the host's six connections).
+      await p.context.addInitScript(() => {
+        const Native = window.EventSource
+        const opened: EventSource[] = ((window as unknown as { __streams: EventSource[] }).__streams = [])
+        window.EventSource = function (url: string | URL) {
+          const es = new Native(url)
+          opened.push(es)
+          return es
+        } as unknown as typeof EventSource
+      })
+      await p.page.goto(order.pay_url)
+      await markDocument(p.page)
+      const states = () => p.page.evaluate(() => (window as unknown as { __streams: EventSource[] }).__streams.map((es) => es.readyState))
+      await p.page.waitForFunction(() => (window as unknown as { __streams: EventSource[] }).__streams[0]?.readyState === 1)
+      const setHidden = (hidden: boolean) =>
+        p.page.evaluate((h) => {
+          Object.defineProperty(document, 'hidden', { value: h, configurable: true })
+          Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true })
+          document.dispatchEvent(new Event('visibilitychange'))
+        }, hidden)
+      await setHidden(true)
+      assert.deepEqual(await states(), [2], 'the stream is closed while hidden')
+      const paid = await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      assert.equal(paid.status, 200)
+      await p.page.waitForTimeout(300)
+      assert.equal(await p.page.getByRole('heading', { name: 'Payment successful' }).count(), 0, 'nothing heard while hidden')
+      await setHidden(false)
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
+      await assertSameDocument(p.page)
+      assert.deepEqual(await states(), [2, 2], 'a new stream, closed once the order was paid')
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('shows a closed order’s end state live', async () => {
     const order = await newOrder()
     const p = await phone()

@@ -8,7 +8,7 @@ const ORDER = { payToken: 'tok_a', status: 'pending', updatedAt: 1 } as Order
 /** A database of states by token, a clock and a change notifier, all in memory. */
 function world(options: Partial<CheckoutCacheOptions> = {}) {
   let now = 1_000
-  const db = new Map<string, CheckoutState>([['tok_a', { order: ORDER, merchantName: 'Shop', available: new Set(['sandbox']) }]])
+  const db = new Map<string, CheckoutState>([['tok_a', { order: ORDER, merchantName: 'Shop', available: new Set(['sandbox']), unexpected: [] }]])
   const listeners = new Map<string, Set<(o: Order) => void>>()
   let reads = 0
   let gate: Promise<void> | null = null

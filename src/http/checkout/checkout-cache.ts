@@ -12,6 +12,16 @@ export interface CheckoutState {
   merchantName: string
   /** The channels the customer can pay through (read while the order was pending; empty otherwise). */
   available: ReadonlySet<ChannelName>
+  /** Payments that arrived after the order stopped taking money (read once it has; empty otherwise). */
+  unexpected: readonly UnexpectedPaymentShown[]
+}
+
+/** What the customer is told of a payment the order did not take: it is being, or has been, given back. */
+export interface UnexpectedPaymentShown {
+  amount: number
+  currency: string
+  channel: ChannelName
+  refunded: boolean
 }
 
 export interface CheckoutCacheDeps {
@@ -84,7 +94,10 @@ function sameShown(a: CheckoutState, b: CheckoutState): boolean {
     a.order.updatedAt === b.order.updatedAt &&
     a.merchantName === b.merchantName &&
     a.available.size === b.available.size &&
-    [...a.available].every((c) => b.available.has(c))
+    [...a.available].every((c) => b.available.has(c)) &&
+    // Such a payment changes the payments, not the order.
+    a.unexpected.length === b.unexpected.length &&
+    a.unexpected.every((p, i) => p.refunded === b.unexpected[i]!.refunded && p.amount === b.unexpected[i]!.amount)
   )
 }
 

@@ -44,6 +44,30 @@ describe('checkoutPage', () => {
     assert.match(page, /<style>:root\{/)
   })
 
+  it('takes the merchant avatar\'s initial as a whole character as read: a flag, a family, an accented letter', () => {
+    const avatar = (merchantName: string) => /<div class="av" aria-hidden="true">([^<]*)<\/div>/.exec(render({}, { merchantName }))?.[1]
+    assert.equal(avatar('🇨🇳 Flag Shop'), '🇨🇳')
+    assert.equal(avatar('👨‍👩‍👧 Family'), '👨‍👩‍👧')
+    assert.equal(avatar('e\u0301cole'), 'E\u0301')
+    assert.equal(avatar('  咖啡'), '咖')
+    assert.equal(avatar('   '), '·')
+  })
+
+  it('says under an ended order\'s state what became of a payment it did not take', () => {
+    const unexpected = [
+      { amount: 1234, currency: 'CNY', channel: 'wechatpay' as const, refunded: false },
+      { amount: 500, currency: 'CNY', channel: 'alipay' as const, refunded: true },
+    ]
+    const closed = render({ status: 'closed', mode: 'live' }, { unexpected })
+    assert.match(closed, /Order closed/)
+    assert.match(closed, /<p class="ux">Your payment of ¥12\.34 through WeChat Pay arrived after this order stopped taking payments\. It is being refunded/)
+    assert.match(closed, /<p class="ux">Your payment of ¥5\.00 through Alipay arrived .* It has been refunded/)
+    const paid = render({ status: 'paid', mode: 'live' }, { unexpected: unexpected.slice(0, 1), lang: 'zh-CN' })
+    assert.match(paid, /支付成功/)
+    assert.match(paid, /您通过微信支付付款的 ¥12\.34 在本订单停止收款后才到账，正在原路退回您的付款账户。/)
+    assert.doesNotMatch(render({ status: 'closed' }), /class="ux"/)
+  })
+
   it('writes Chinese pages in Chinese', () => {
     const page = render({}, { lang: 'zh-CN' })
     assert.match(page, /<html lang="zh-CN">/)

@@ -1,6 +1,7 @@
 // Renders the customer's pages: the checkout (pending), its end states, unknown tokens and unusable links.
 import { formatMoney } from '../../core/money.ts'
 import type { ChannelName, Order, OrderStatus } from '../../core/order.ts'
+import type { UnexpectedPaymentShown } from './checkout-cache.ts'
 import { CHECKOUT_SCRIPT } from './checkout-script.ts'
 import { html, unsafeRaw, type HtmlValue, type SafeHtml } from './html.ts'
 import { LANGS, messages, type Lang, type Messages, type RealChannel } from './i18n.ts'
@@ -31,6 +32,8 @@ export interface CheckoutView {
   channelQr?: { channel: RealChannel; src: string } | null
   /** What went wrong opening a channel payment on the no-script path, said in the message line. */
   notice?: string | null
+  /** Payments the ended order did not take, each said under its end state. */
+  unexpected?: readonly UnexpectedPaymentShown[]
 }
 
 /** What a page shows apart from the clock, which only moves its time left. */
@@ -50,9 +53,15 @@ export function formatTimeLeft(ms: number): string {
   return s >= 3600 ? `${Math.floor(s / 3600)}:${pad(minutes % 60)}:${pad(s % 60)}` : `${minutes}:${pad(s % 60)}`
 }
 
-/** The merchant's initial for the avatar; a whole code point, so an emoji or CJK character is not cut in half. */
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+
+/**
+ * The merchant's initial for the avatar: the first character as a reader sees it (a grapheme), so a flag, a
+ * family emoji or a letter with a combining accent stays whole.
+ */
 function initial(name: string): string {
-  return (Array.from(name.trim())[0] ?? '·').toUpperCase()
+  const first = GRAPHEMES.segment(name.trim())[Symbol.iterator]().next()
+  return first.done ? '·' : first.value.segment.toUpperCase()
 }
 
 /** A paid order's refunds as the customer should hear of them: the money is coming back to them. */
@@ -72,17 +81,21 @@ function endTitle(state: EndState, t: Messages, refunded: Refunded | null = null
   return state === 'expired' ? t.expiredTitle : t.closedTitle
 }
 
-function endState(state: EndState, t: Messages, returnUrl: string | null, refunded: Refunded | null = null): SafeHtml {
+function endState(state: EndState, t: Messages, returnUrl: string | null, refunded: Refunded | null = null, unexpected: readonly UnexpectedPaymentShown[] = []): SafeHtml {
+  const notes = unexpected.map((p) => {
+    const amount = formatMoney(p.amount, p.currency)
+    return html`<p class="ux">${p.refunded ? t.unexpectedRefunded(amount, t.channel[p.channel]) : t.unexpectedRefunding(amount, t.channel[p.channel])}</p>`
+  })
   if (state === 'paid') {
     const back = safeReturnUrl(returnUrl)
     const body = !refunded ? t.paidBody : refunded.whole ? t.refundedBody(refunded.amount) : t.partlyRefundedBody(refunded.amount)
-    return html`<section class="sec end ok" aria-live="polite"><div class="ic">${ICONS.paid}</div><h2 tabindex="-1">${endTitle(state, t, refunded)}</h2><p>${body}</p>${
+    return html`<section class="sec end ok" aria-live="polite"><div class="ic">${ICONS.paid}</div><h2 tabindex="-1">${endTitle(state, t, refunded)}</h2><p>${body}</p>${notes}${
       back && html`<a class="btn pri" href="${back}" rel="noopener noreferrer">${t.returnToMerchant}</a>`
     }</section>`
   }
   const title = endTitle(state, t)
   const body = state === 'expired' ? t.expiredBody : t.closedBody
-  return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p></section>`
+  return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p>${notes}</section>`
 }
 
 /** A real channel's own QR, for the customer's WeChat / Alipay app to scan; `src` is omitted in the template. */
@@ -157,7 +170,7 @@ function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const state = endStateOf(v.status)
   const refunded = state === 'paid' ? refundedOf(order) : null
   const live = state
-    ? endState(state, t, order.returnUrl, refunded)
+    ? endState(state, t, order.returnUrl, refunded, v.unexpected)
     : html`<p class="tm">${t.timeLeft} <time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
 ${channelList(v, t, amount)}`
   // The pending page carries its end states, so the script can show them the moment the status changes.
@@ -170,7 +183,7 @@ ${channelList(v, t, amount)}`
         ),
       ]
   const other = LANGS.find((l) => l !== v.lang)!
-  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${left.ms}" data-declined="${t.declined}" data-failed="${t.failed}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
+  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${left.ms}" data-declined="${t.declined}" data-failed="${t.failed}" data-busy="${t.tooMany}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>
@@ -187,7 +200,9 @@ ${templates}
     title: `${state ? `${endTitle(state, t, refunded)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
     body,
     script: state ? undefined : CHECKOUT_SCRIPT,
-    refreshWithoutScript: state ? undefined : NO_SCRIPT_REFRESH_S,
+    refreshWithoutScript: state
+      ? undefined
+      : { seconds: NO_SCRIPT_REFRESH_S, url: `${withLang(pagePath(order.payToken), v.lang)}${v.channelQr ? `&channel=${v.channelQr.channel}` : ''}` },
     switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },
   })
 }
@@ -198,7 +213,7 @@ function messagePage(lang: Lang, title: string, text: string, back: string | nul
     lang,
     t,
     title,
-    body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h2>${title}</h2><p>${text}</p>${
+    body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h1>${title}</h1><p>${text}</p>${
       back && html`<a class="btn sub" href="${back}">${t.backToPayment}</a>`
     }</section></main>`,
   })

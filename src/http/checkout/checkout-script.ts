@@ -6,11 +6,13 @@
 // Where fetch is missing, the forms post as plain forms (the no-script path); a disabled button gives its focus back.
 // When the countdown reaches zero it asks the server rather than deciding alone: the server's clock is the one
 // that counts, and a payment may have won at the last second. An SSE error (a proxy that buffers or drops the
-// stream) switches to polling for good, so the page never goes stale.
+// stream) switches to polling for good, so the page never goes stale. A hidden tab lets its stream go: over
+// HTTP/1.1 a browser keeps at most six connections to one host, and pages left open in the background would
+// otherwise hold them all, so that a seventh page, or a tap on Pay, waits for ever. Shown again, it looks anew.
 
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
-var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=false,es=null,poller=0;
+var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=false,es=null,poller=0,polling=false,hid=false,gen=0;
 var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0;
 function pad(n){return(n<10?'0':'')+n}
 function each(l,f){for(var i=0;i<l.length;i++)f(l[i])}
@@ -31,13 +33,18 @@ var h=live.querySelector('h2');if(h){h.focus();d.title=h.textContent+' · '+d.ti
 function check(){
 return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});
 }
-function poll(){if(done)return;check().then(function(){if(!done)poller=setTimeout(poll,2000)})}
+function poll(){polling=true;if(done||hid)return;var g=gen;check().then(function(){if(!done&&!hid&&g===gen)poller=setTimeout(poll,2000)})}
 function listen(){
-if(!window.EventSource){poll();return}
+if(polling||!window.EventSource){poll();return}
 es=new EventSource(base+'/events');
 es.addEventListener('status',function(e){try{apply(JSON.parse(e.data).status)}catch(_){}});
 es.onerror=function(){if(done)return;if(es){es.close();es=null}poll()};
 }
+d.addEventListener('visibilitychange',function(){
+if(done||status!=='pending')return;
+if(d.hidden){hid=true;gen++;if(es){es.close();es=null}clearTimeout(poller)}
+else if(hid){hid=false;listen()}
+});
 function say(t){var m=d.getElementById('msg');if(m)m.textContent=t}
 function qr(f,j){
 var tpl=d.getElementById('q-'+j.channel),box=d.getElementById('cq');if(!tpl||!box)return;
@@ -59,7 +66,7 @@ fetch(f.action,{method:'POST',headers:{accept:'application/json'}})
 .then(function(r){return r.json().then(function(j){if(!r.ok)throw j;return j})})
 .then(function(j){if(j.declined)say(ds.declined);if(j.qr_url)qr(f,j);apply(j.status)},function(j){
 var c=j&&j.error&&j.error.code;
-say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?ds.unavailable:ds.failed);
+say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?ds.unavailable:c==='rate_limited'?ds.busy:ds.failed);
 if(c==='order_not_pending')check()})
 .then(function(){each(bs,function(b){b.disabled=false});root.removeAttribute('aria-busy');if(fb&&fb.focus&&d.body.contains(fb)&&(d.activeElement===d.body||!d.activeElement))fb.focus()});
 });

@@ -41,6 +41,12 @@ export interface Messages {
   refundedBody(amount: string): string
   /** A paid order the merchant refunded in part. */
   partlyRefundedBody(amount: string): string
+  /**
+   * A payment that reached a channel after the order stopped taking money (or paid it a second time): the
+   * customer's wallet shows it taken, so the page says where it stands. ScanPay gives it back on its own.
+   */
+  unexpectedRefunding(amount: string, channel: string): string
+  unexpectedRefunded(amount: string, channel: string): string
   expiredTitle: string
   expiredBody: string
   closedTitle: string
@@ -93,6 +99,8 @@ const en: Messages = {
   refundedTitle: 'Payment refunded',
   refundedBody: (amount) => `The merchant refunded the full ${amount}. It goes back to the account you paid with.`,
   partlyRefundedBody: (amount) => `Your payment was received. The merchant refunded ${amount} of it to the account you paid with.`,
+  unexpectedRefunding: (amount, channel) => `Your payment of ${amount} through ${channel} arrived after this order stopped taking payments. It is being refunded to the account you paid with.`,
+  unexpectedRefunded: (amount, channel) => `Your payment of ${amount} through ${channel} arrived after this order stopped taking payments. It has been refunded to the account you paid with.`,
   expiredTitle: 'Order expired',
   expiredBody: 'The time to pay this order has run out. Ask the merchant for a new one.',
   closedTitle: 'Order closed',
@@ -143,6 +151,8 @@ const zhCN: Messages = {
   refundedTitle: '已退款',
   refundedBody: (amount) => `商户已全额退款 ${amount}，款项将原路退回您的付款账户。`,
   partlyRefundedBody: (amount) => `您的付款已收到，其中 ${amount} 已由商户原路退回您的付款账户。`,
+  unexpectedRefunding: (amount, channel) => `您通过${channel}付款的 ${amount} 在本订单停止收款后才到账，正在原路退回您的付款账户。`,
+  unexpectedRefunded: (amount, channel) => `您通过${channel}付款的 ${amount} 在本订单停止收款后才到账，已原路退回您的付款账户。`,
   expiredTitle: '订单已过期',
   expiredBody: '本订单的付款时间已过，请联系商户重新下单。',
   closedTitle: '订单已关闭',

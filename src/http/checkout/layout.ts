@@ -50,8 +50,9 @@ form{margin:0}
 .btn:focus-visible{outline:3px solid var(--br);outline-offset:2px}
 .msg{min-height:20px;margin:10px 0 -6px;text-align:center;color:var(--wa);font-size:14px}
 .end{text-align:center}
-.end h2{font-size:21px;color:var(--fg);letter-spacing:0;margin:0 0 6px}
+.end h2,.end h1{font-size:21px;font-weight:600;color:var(--fg);letter-spacing:0;margin:0 0 6px}
 .end p{margin:0;color:var(--mu)}
+.end p.ux{margin-top:12px;color:var(--fg)}
 .ic{width:68px;height:68px;margin:6px auto 14px;border-radius:50%;display:grid;place-items:center;background:var(--nb);color:var(--mu)}
 .ic svg{width:36px;height:36px;fill:none;stroke:currentColor;stroke-width:2.4;stroke-linecap:round;stroke-linejoin:round}
 .ok .ic{background:var(--okb);color:var(--ok)}
@@ -69,8 +70,11 @@ export interface ShellInput {
   script?: string
   /** Same page in the other language; omitted where switching would change what the page does. */
   switchTo?: { lang: Lang; href: string; name: string }
-  /** Seconds after which a browser without scripts loads the page again (its only way to see the status change). */
-  refreshWithoutScript?: number
+  /**
+   * After `seconds`, a browser without scripts loads `url` (its only way to see the status change): the page
+   * without what said a moment's outcome (a decline), so the reload does not say it again.
+   */
+  refreshWithoutScript?: { seconds: number; url: string }
 }
 
 export function documentShell(p: ShellInput): SafeHtml {
@@ -81,7 +85,7 @@ export function documentShell(p: ShellInput): SafeHtml {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${p.title}</title>
-${p.refreshWithoutScript !== undefined && html`<noscript><meta http-equiv="refresh" content="${String(p.refreshWithoutScript)}"></noscript>`}
+${p.refreshWithoutScript !== undefined && html`<noscript><meta http-equiv="refresh" content="${`${p.refreshWithoutScript.seconds};url=${p.refreshWithoutScript.url}`}"></noscript>`}
 <style>${unsafeRaw(CSS)}</style></head>
 <body>${p.body}
 <footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>

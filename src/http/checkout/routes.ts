@@ -13,7 +13,7 @@ import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
-import { CheckoutCache, type CachedCheckout, type CheckoutState } from './checkout-cache.ts'
+import { CheckoutCache, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
 import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
@@ -127,11 +127,19 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   async function loadState(token: string): Promise<CheckoutState | null> {
     const order = await ctx.storage.orders.byToken(token)
     if (!order) return null
-    const [merchant, available] = await Promise.all([
+    const pending = effectiveStatus(order, ctx.clock.now()) === 'pending'
+    const [merchant, available, unexpected] = await Promise.all([
       ctx.directory.merchant(order.merchantId),
-      effectiveStatus(order, ctx.clock.now()) === 'pending' ? availableChannels(order) : new Set<ChannelName>(),
+      pending ? availableChannels(order) : new Set<ChannelName>(),
+      // Only a live order that no longer takes money can have them; a pending page costs no read for it.
+      pending || order.mode !== 'live' ? [] : unexpectedPayments(order),
     ])
-    return { order, merchantName: merchant?.name ?? '', available }
+    return { order, merchantName: merchant?.name ?? '', available, unexpected }
+  }
+
+  async function unexpectedPayments(order: Order): Promise<UnexpectedPaymentShown[]> {
+    const payments = await ctx.storage.statement((w) => w.payments.unexpectedOf(order.merchantId, order.id))
+    return payments.map((p) => ({ amount: p.amount, currency: p.currency, channel: p.channel, refunded: p.status === 'refunded' }))
   }
 
   /** The token's state from the cache (read at most its TTL ago), for the reads that only show the order. */
@@ -197,11 +205,11 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     app.get<TokenRoute>('/pay/:token', { schema: { hide: true } }, async (req, reply) => {
       const cached = await cachedState(req.params.token)
       if (!cached) return sendCustomerNotFound(req, reply)
-      const { order, merchantName, available } = cached.state
+      const { order, merchantName, available, unexpected } = cached.state
       const lang = langOf(req)
       const now = ctx.clock.now()
       const status = effectiveStatus(order, now)
-      const view = { order, status, merchantName, lang, channelAvailable: (name: ChannelName) => available.has(name) }
+      const view = { order, status, merchantName, lang, channelAvailable: (name: ChannelName) => available.has(name), unexpected }
       // Back from the no-script form (or reloaded after the script chose): the chosen channel's code, or why not.
       const chosen = typeof req.query.channel === 'string' ? realChannelParam(req.query.channel) : null
       const declined = req.query.declined === '1'
