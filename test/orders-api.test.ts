@@ -135,7 +135,13 @@ describeEachDatabase('orders API', (t) => {
     ['out_trade_no too long', { ...ORDER, out_trade_no: 'a'.repeat(65) }, 'out_trade_no', 'parameter_invalid'],
     ['subject empty', { ...ORDER, subject: '' }, 'subject', 'parameter_invalid'],
     ['subject too long', { ...ORDER, subject: 's'.repeat(129) }, 'subject', 'parameter_invalid'],
+    ['subject of spaces only', { ...ORDER, subject: ' \u3000 ' }, 'subject', 'parameter_invalid'],
+    ['subject with a control character', { ...ORDER, subject: 'Latte\u0007' }, 'subject', 'parameter_invalid'],
+    ['subject with a line break', { ...ORDER, subject: 'Latte\nsmall' }, 'subject', 'parameter_invalid'],
+    // Would read "abcexe.png" on the customer's page.
+    ['subject with a right-to-left override', { ...ORDER, subject: 'abc\u202Egnp.exe' }, 'subject', 'parameter_invalid'],
     ['description too long', { ...ORDER, description: 'd'.repeat(513) }, 'description', 'parameter_invalid'],
+    ['description with a control character', { ...ORDER, description: 'oat\u001Bmilk' }, 'description', 'parameter_invalid'],
     ['currency lower case', { ...ORDER, currency: 'cny' }, 'currency', 'parameter_invalid'],
     ['currency not ISO 4217', { ...ORDER, currency: 'RMB' }, 'currency', 'parameter_invalid'],
     ['expires_in too short', { ...ORDER, expires_in: 59 }, 'expires_in', 'parameter_invalid'],
@@ -162,6 +168,13 @@ describeEachDatabase('orders API', (t) => {
       await assertUnchanged(t.server, before)
     })
   }
+
+  it('takes text a customer can read as written: other scripts, emoji, isolates, a description on several lines', async () => {
+    const body = { ...ORDER, out_trade_no: 'text-1', subject: 'قهوة ☕ 拿铁 «Latte»', description: 'Oat milk\n\tExtra hot\r\nשלום \u2067עברית\u2069' }
+    const res = await api(url(), sk(), 'POST', '/v1/orders', body)
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.deepEqual([res.body.subject, res.body.description], [body.subject, body.description])
+  })
 
   it('rejects malformed JSON, a fractional amount, a non-object body, a wrong media type and a body over 64 KiB', async () => {
     const before = await snapshot(t.server)

@@ -119,6 +119,8 @@ describe('payment links', () => {
       [{ outTradeNo: 'A 1001' }, /outTradeNo/],
       [{ subject: '' }, /subject/],
       [{ subject: '拿'.repeat(129) }, /subject/],
+      [{ subject: '   ' }, /subject must say something/],
+      [{ subject: 'abc\u202Egnp.exe' }, /subject .*bidirectional override/],
       [{ expiresAt: Date.now() }, /expiresAt .*not milliseconds/],
       [{ expiresAt: 1764150900.5 }, /expiresAt/],
       [{ currency: 'cny' }, /currency/],

@@ -3,6 +3,15 @@
 import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 export const HMAC_SCHEME = 'SCANPAY-HMAC-SHA256'
+
+/**
+ * Text the customer reads on the checkout page and in their wallet app: no control characters (a subject is one
+ * line; a description keeps its line breaks and tabs) and no bidirectional embedding or override (U+202A–U+202E),
+ * which would show "abc\u202Egnp.exe" as "abcexe.png". A subject also says something: not only spaces.
+ */
+export const SUBJECT_PATTERN = '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E]*$'
+export const DESCRIPTION_PATTERN = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u202A-\\u202E]*$'
+
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
 
 export interface RequestToSign {
@@ -133,6 +142,7 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (!/^[A-Za-z0-9_\-.|*]{1,64}$/.test(input.outTradeNo ?? '')) fail('outTradeNo', 'must be 1–64 letters, digits or _-.|*')
   const subjectLength = typeof input.subject === 'string' ? Array.from(input.subject).length : 0
   if (subjectLength < 1 || subjectLength > 128) fail('subject', 'must be 1–128 characters')
+  if (!new RegExp(SUBJECT_PATTERN, 'u').test(input.subject)) fail('subject', 'must say something (not only spaces) without control or bidirectional override characters')
   if (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 1) fail('expiresAt', 'must be a time in unix seconds')
   // Date.now() is the usual slip: thirteen digits of milliseconds, which the server refuses as malformed.
   if (input.expiresAt >= 1e12) fail('expiresAt', 'must be unix seconds, not milliseconds (Math.floor(Date.now() / 1000) + …)')

@@ -1,6 +1,7 @@
 // The API's JSON schemas (TypeBox): Fastify validates requests with them and the OpenAPI document is built
 // from the same objects. Every object rejects unknown fields.
 import { Type, type Static } from '@sinclair/typebox'
+import { DESCRIPTION_PATTERN, SUBJECT_PATTERN } from '../../sdk/src/signing.ts'
 
 const Url = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -12,8 +13,8 @@ export const CreateOrderBody = Type.Object(
     out_trade_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
     amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
-    subject: Type.String({ minLength: 1, maxLength: 128 }),
-    description: Type.Optional(Nullable(Type.String({ maxLength: 512 }))),
+    subject: Type.String({ minLength: 1, maxLength: 128, pattern: SUBJECT_PATTERN }),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 512, pattern: DESCRIPTION_PATTERN }))),
     notify_url: Type.Optional(Nullable(Url)),
     return_url: Type.Optional(Nullable(Url)),
     expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
@@ -48,8 +49,8 @@ export const FIELD_RULES: Record<string, string> = {
   out_trade_no: 'out_trade_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
   amount: 'amount must be an integer from 1 to 100000000000',
   currency: 'currency must be an ISO 4217 code of three upper-case letters, e.g. CNY',
-  subject: 'subject must be a string of 1-128 characters',
-  description: 'description must be a string of at most 512 characters',
+  subject: 'subject must be a string of 1-128 characters, not only spaces, without control or bidirectional override characters',
+  description: 'description must be a string of at most 512 characters without control (other than line breaks and tabs) or bidirectional override characters',
   notify_url: 'notify_url must be an http(s) URL of at most 1024 characters',
   return_url: 'return_url must be an http(s) URL of at most 1024 characters',
   expires_in: 'expires_in must be an integer number of seconds from 60 to 86400',

@@ -1,11 +1,13 @@
 // Signed payment links (/l/{key_id}): reading, verifying and validating one. Its order is made by the
 // orderForLink use case (core/use-cases/order-for-link.ts).
-import { safeEqual, signPaymentLink } from '../../../sdk/src/signing.ts'
+import { DESCRIPTION_PATTERN, safeEqual, signPaymentLink, SUBJECT_PATTERN } from '../../../sdk/src/signing.ts'
 import { isCurrencyCode, MAX_AMOUNT } from '../../core/money.ts'
 import type { LinkOrder } from '../../core/use-cases/order-for-link.ts'
 import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
 import { parseLangParam, type Lang } from './i18n.ts'
 
+const SUBJECT = new RegExp(SUBJECT_PATTERN, 'u')
+const DESCRIPTION = new RegExp(DESCRIPTION_PATTERN, 'u')
 const KNOWN = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'description', 'return_url', 'notify_url', 'lang', 'sig'])
 
 /** A link's order as its parameters describe it, and the language its page is shown in. */
@@ -68,8 +70,8 @@ export function validateLinkParams(params: Record<string, string>, production: b
   if (amount === undefined || !/^[1-9][0-9]{0,11}$/.test(amount) || Number(amount) > MAX_AMOUNT) return { kind: 'malformed', param: 'amount' }
   if (!isCurrencyCode(currency)) return { kind: 'malformed', param: 'currency' }
   if (out_trade_no === undefined || !/^[A-Za-z0-9_\-.|*]{1,64}$/.test(out_trade_no)) return { kind: 'malformed', param: 'out_trade_no' }
-  if (subject === undefined || codePoints(subject) < 1 || codePoints(subject) > 128) return { kind: 'malformed', param: 'subject' }
-  if (description !== undefined && codePoints(description) > 512) return { kind: 'malformed', param: 'description' }
+  if (subject === undefined || codePoints(subject) < 1 || codePoints(subject) > 128 || !SUBJECT.test(subject)) return { kind: 'malformed', param: 'subject' }
+  if (description !== undefined && (codePoints(description) > 512 || !DESCRIPTION.test(description))) return { kind: 'malformed', param: 'description' }
   if (expires_at === undefined || !/^[1-9][0-9]{0,11}$/.test(expires_at)) return { kind: 'malformed', param: 'expires_at' }
   const parsedLang = lang === undefined ? null : parseLangParam(lang)
   if (lang !== undefined && parsedLang === null) return { kind: 'malformed', param: 'lang' }
