@@ -9,4 +9,7 @@ try {
 } catch (err) {
   console.error(err instanceof Error ? err.message : err)
   process.exitCode = 1
+  // A command that failed must end, so a supervisor sees it: whatever it left open (a timer, a connection) gets
+  // a moment to close, then the process exits anyway.
+  setTimeout(() => process.exit(1), 2000).unref()
 }

@@ -1,6 +1,7 @@
 // The composition root: builds every part of the platform from one validated, frozen config.
 import pino, { type Logger } from 'pino'
 import { ChannelCredentials } from './channels/channel-credentials.ts'
+import { LIVE_CHANNELS } from './core/order.ts'
 import { billChecksMetric, type DailyBillDeps } from './channels/daily-bills.ts'
 import { createRealChannels } from './channels/real-channels.ts'
 import { ChannelRegistry } from './channels/registry.ts'
@@ -122,6 +123,10 @@ export async function createContext(config: Config, options: ContextOptions = {}
   notifier.onEvents(() => worker.wake())
   metrics.describe(billChecksMetric, 'Daily channel bill checks by channel and outcome (matched, discrepancies, failed)')
   metrics.describe(UNEXPECTED_REFUNDS_METRIC, "Automatic refunds of payments that arrived after their order stopped taking money, by channel and outcome (refunded; refused: a person must refund it)")
+  for (const channel of LIVE_CHANNELS) {
+    metrics.startAtZero(billChecksMetric, 'outcome', ['matched', 'discrepancies', 'failed'], { channel })
+    metrics.startAtZero(UNEXPECTED_REFUNDS_METRIC, 'outcome', ['refunded', 'refused'], { channel })
+  }
   const dailyBills: DailyBillDeps = {
     channel: (name) => channels.get(name),
     merchantsOf: (channel) => credentialStore.merchantsOf(channel),

@@ -23,8 +23,16 @@ export function checkServable(config: Config): void {
 export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
   checkServable(config)
   const ctx = await createContext(config, options)
-  const app = await buildApp(ctx)
-  await app.listen({ port: config.port, host: config.host })
+  let app: Awaited<ReturnType<typeof buildApp>> | null = null
+  try {
+    app = await buildApp(ctx)
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    // The port taken, say: what was opened would keep the process alive, serving nothing, where it must exit.
+    await app?.close()
+    await ctx.close()
+    throw err
+  }
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : config.port
   ctx.worker.start()

@@ -279,7 +279,10 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
       [listed.needs_person, listed.amount, listed.currency, listed.channel_trade_no, listed.order_id, listed.next_check_at],
       [true, 1234, 'CNY', flagged.channelTradeNo, order.id, null],
     )
-    assert.equal(await command({ action: 'list', merchant: 'mch_nobody' }), 0)
+    assert.equal(await command({ action: 'list', merchant: 'mch_nobody' }), 2)
+    assert.deepEqual(printed, ['no merchant mch_nobody'])
+    const other = await t.server.newMerchant('Nothing unexpected')
+    assert.equal(await command({ action: 'list', merchant: other.merchant_id }), 0)
     assert.deepEqual(printed, ['no unexpected payment is waiting for its refund'])
 
     // Asked again while the balance is still short: refused again, and why.

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { freePort } from './helpers/server.ts'
@@ -62,6 +64,23 @@ describe('scanpay CLI', () => {
       assert.match(err.stderr, /scanpay unexpected retry pay_…/)
       return true
     })
+  })
+
+  it('start exits 1 when its port is taken, rather than living on serving nothing', async () => {
+    const port = await freePort()
+    const taken = createServer().listen(port, '127.0.0.1')
+    await once(taken, 'listening')
+    try {
+      const started = Date.now()
+      await assert.rejects(run(process.execPath, [BIN, 'start', '--port', String(port), '--db', tempDb()], { env, timeout: 30_000 }), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1)
+        assert.match(err.stderr, /EADDRINUSE/)
+        return true
+      })
+      assert.ok(Date.now() - started < 20_000)
+    } finally {
+      taken.close()
+    }
   })
 
   it('production mode needs a master key', async () => {

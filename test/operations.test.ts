@@ -33,6 +33,15 @@ describeEachDatabase('operations', (t) => {
     assert.match(text, /scanpay_http_requests_total\{route="\/v1\/orders",status="201"\} \d+/)
     assert.match(text, /scanpay_orders\{status="closed"\} [1-9]/)
     assert.match(text, /scanpay_webhook_queue_depth\{state="waiting"\} \d+/)
+    // The series the alerts read are there at 0 before their first count (increase() needs a sample before it).
+    for (const series of [
+      'scanpay_unexpected_refunds_total{channel="wechatpay",outcome="refused"}',
+      'scanpay_unexpected_refunds_total{channel="alipay",outcome="refunded"}',
+      'scanpay_bill_checks_total{channel="alipay",outcome="discrepancies"}',
+      'scanpay_webhook_deliveries_total{outcome="failed"}',
+    ]) {
+      assert.ok(text.split('\n').includes(`${series} 0`), series)
+    }
     // The process's own memory and CPU.
     assert.ok(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]) > 10_000_000, 'RSS in bytes')
     assert.ok(Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1]) > 0)

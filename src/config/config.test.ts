@@ -1,5 +1,6 @@
-// The configuration read from the environment: SCANPAY_PG_PREPARED_STATEMENTS is on unless turned off, and
-// anything but on or off is refused at start.
+// The configuration read from the environment: every value a server cannot run with is refused at start with a
+// message naming the variable, rather than accepted and failing later (a timeout Node's timers cannot hold fires
+// at once, so every webhook would time out).
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { it } from 'node:test'
@@ -12,4 +13,17 @@ it('prepares PostgreSQL statements unless SCANPAY_PG_PREPARED_STATEMENTS=off', (
   assert.equal(loadConfig({}, env({ SCANPAY_PG_PREPARED_STATEMENTS: 'on' })).pgPreparedStatements, true)
   assert.equal(loadConfig({}, env({ SCANPAY_PG_PREPARED_STATEMENTS: 'off' })).pgPreparedStatements, false)
   assert.throws(() => loadConfig({}, env({ SCANPAY_PG_PREPARED_STATEMENTS: 'no' })), /SCANPAY_PG_PREPARED_STATEMENTS must be on or off/)
+})
+
+it('refuses a port, a timer, a log level or a database URL the server cannot run with, naming the variable', () => {
+  assert.equal(loadConfig({}, env({ PORT: '65535' })).port, 65_535)
+  assert.throws(() => loadConfig({}, env({ PORT: '70000' })), /PORT must be at most 65535, got "70000"/)
+  assert.throws(() => loadConfig({}, env({ PORT: 'http' })), /PORT must be a positive integer/)
+  assert.equal(loadConfig({}, env({ SCANPAY_WEBHOOK_TIMEOUT_MS: '2147483647' })).webhookTimeoutMs, 2_147_483_647)
+  assert.throws(() => loadConfig({}, env({ SCANPAY_WEBHOOK_TIMEOUT_MS: '99999999999' })), /SCANPAY_WEBHOOK_TIMEOUT_MS must be at most 2147483647/)
+  assert.throws(() => loadConfig({}, env({ SCANPAY_JOB_INTERVAL_MS: '2147483648' })), /SCANPAY_JOB_INTERVAL_MS must be at most/)
+  assert.equal(loadConfig({}, env({ LOG_LEVEL: 'debug' })).logLevel, 'debug')
+  assert.throws(() => loadConfig({}, env({ LOG_LEVEL: 'verbose' })), /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/)
+  assert.throws(() => loadConfig({}, env({ DATABASE_URL: 'sqlite:' })), /DATABASE_URL sqlite: names no file/)
+  assert.equal(loadConfig({}, env({ DATABASE_URL: 'sqlite::memory:' })).databaseUrl, 'sqlite::memory:')
 })

@@ -35,11 +35,23 @@ export interface Flags {
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/scanpay.db'
 
-function positiveInt(name: string, raw: string | number | undefined, fallback: number): number {
+function positiveInt(name: string, raw: string | number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  if (n > max) throw new Error(`${name} must be at most ${max}, got ${JSON.stringify(raw)}`)
   return n
+}
+
+/** The longest delay a Node timer keeps: a longer one fires at once, so a timeout beyond it would end every try. */
+const MAX_TIMER_MS = 2_147_483_647
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevelOf(raw: string | undefined, fallback: string): string {
+  if (raw === undefined || raw === '') return fallback
+  if (!LOG_LEVELS.includes(raw)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`)
+  return raw
 }
 
 function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -88,13 +100,16 @@ function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl
 
 /** The database to use: --db, then DATABASE_URL, then the embedded default. */
 export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): string {
-  return flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+  const url = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
+  // Without a path SQLite would open a database in memory, lost on exit: only when asked for by name.
+  if (url === 'sqlite:' || url === 'sqlite://') throw new Error(`DATABASE_URL ${url} names no file: sqlite:./data/scanpay.db, or sqlite::memory: for a database lost on exit`)
+  return url
 }
 
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const host = flags.host ?? env.HOST ?? '127.0.0.1'
-  const port = positiveInt('PORT', flags.port ?? env.PORT, 8080)
+  const port = positiveInt('PORT', flags.port ?? env.PORT, 8080, 65_535)
   const databaseUrl = databaseUrlOf(flags, env)
   const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new Error(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
@@ -107,10 +122,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     databaseUrl,
     masterKey,
     previousMasterKeys: loadPreviousMasterKeys(env.SCANPAY_PREVIOUS_MASTER_KEYS, masterKey),
-    logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    logLevel: logLevelOf(env.LOG_LEVEL, env.NODE_ENV === 'test' ? 'silent' : 'info'),
     rateLimitPerSecond: positiveInt('SCANPAY_RATE_LIMIT', env.SCANPAY_RATE_LIMIT, 1000),
-    jobIntervalMs: positiveInt('SCANPAY_JOB_INTERVAL_MS', env.SCANPAY_JOB_INTERVAL_MS, 1000),
-    webhookTimeoutMs: positiveInt('SCANPAY_WEBHOOK_TIMEOUT_MS', env.SCANPAY_WEBHOOK_TIMEOUT_MS, 10_000),
+    jobIntervalMs: positiveInt('SCANPAY_JOB_INTERVAL_MS', env.SCANPAY_JOB_INTERVAL_MS, 1000, MAX_TIMER_MS),
+    webhookTimeoutMs: positiveInt('SCANPAY_WEBHOOK_TIMEOUT_MS', env.SCANPAY_WEBHOOK_TIMEOUT_MS, 10_000, MAX_TIMER_MS),
     webhookConcurrency: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY', env.SCANPAY_WEBHOOK_CONCURRENCY, 256),
     webhookConcurrencyPerMerchant: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT', env.SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, 32),
     pgPreparedStatements: onOff('SCANPAY_PG_PREPARED_STATEMENTS', env.SCANPAY_PG_PREPARED_STATEMENTS, true),

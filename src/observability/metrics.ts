@@ -16,6 +16,18 @@ export class Metrics {
   constructor() {
     this.describe('scanpay_http_requests_total', 'HTTP requests by route and status code')
     this.describe('scanpay_webhook_deliveries_total', 'Webhook delivery attempts by outcome')
+    this.startAtZero('scanpay_webhook_deliveries_total', 'outcome', ['delivered', 'retrying', 'failed'])
+  }
+
+  /**
+   * Shows each named series at 0 until it counts: an alert on increase() needs a sample before the first count,
+   * or the first event (the one a person must act on) would read as no increase at all.
+   */
+  startAtZero(name: string, label: string, values: readonly string[], fixed: Labels = {}): void {
+    for (const value of values) {
+      const series = key(name, { ...fixed, [label]: value })
+      if (!this.#counters.has(series)) this.#counters.set(series, 0)
+    }
   }
 
   describe(name: string, help: string): void {

@@ -28,10 +28,13 @@ export async function runStart(config: Config, options: { workers?: string } = {
   boundHeapGrowth()
   const workers = parseWorkers(options.workers)
   if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers)
-  const code = await runNode(config)
-  // A cluster worker's channel to its primary would keep it alive after a graceful stop.
-  if (cluster.isWorker) cluster.worker?.disconnect()
-  return code
+  try {
+    return await runNode(config)
+  } finally {
+    // A cluster worker's channel to its primary would keep it alive after a graceful stop, or after a start that
+    // failed (a master key that opens none of the stored secrets), where the primary waits for it to exit.
+    if (cluster.isWorker) cluster.worker?.disconnect()
+  }
 }
 
 async function runNode(config: Config): Promise<number> {

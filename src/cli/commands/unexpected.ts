@@ -49,6 +49,11 @@ export async function unexpectedCommand(
     return 2
   }
   if (opts.action === 'list') {
+    // A mistyped id must not read as "nothing to do".
+    if (opts.merchant !== undefined && !(await ctx.storage.merchants.byId(opts.merchant))) {
+      print(`no merchant ${opts.merchant}`, true)
+      return 2
+    }
     const payments = await ctx.storage.statement((w) => w.payments.awaitingRefund({ merchantId: opts.merchant, limit: 1000 }))
     if (opts.json) print(JSON.stringify({ payments: payments.map((p) => ({ ...listed(p), needs_person: needsPerson(p) })) }))
     else if (payments.length === 0) print('no unexpected payment is waiting for its refund')
