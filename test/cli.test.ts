@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
+import SQLite from 'better-sqlite3'
 import { promisify } from 'node:util'
 import { freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -64,6 +65,35 @@ describe('scanpay CLI', () => {
       assert.match(err.stderr, /scanpay unexpected retry pay_…/)
       return true
     })
+  })
+
+  it('backup copies the SQLite database whole while another connection writes it, WAL included', async () => {
+    const db = tempDb()
+    const file = db.slice('sqlite:'.length)
+    await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    // As the server keeps it: WAL mode, the newest commits still in the log (no checkpoint yet).
+    const writer = new SQLite(file)
+    try {
+      writer.pragma('journal_mode = WAL')
+      writer.pragma('wal_autocheckpoint = 0')
+      writer.exec('CREATE TABLE probe (n INTEGER)')
+      const insert = writer.prepare('INSERT INTO probe (n) VALUES (?)')
+      for (let n = 0; n < 100; n++) insert.run(n)
+      const target = join(dirname(file), 'copy.db')
+      const done = await run(process.execPath, [BIN, 'backup', '--to', target, '--db', db], { env })
+      assert.match(done.stdout, /^backed up .* to .*copy\.db\nthe master key is not in it/)
+      const copy = new SQLite(target, { readonly: true })
+      try {
+        assert.equal((copy.prepare('SELECT count(*) AS n FROM probe').get() as { n: number }).n, 100)
+        assert.ok((copy.prepare('SELECT count(*) AS n FROM kysely_migration').get() as { n: number }).n > 0)
+      } finally {
+        copy.close()
+      }
+      await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', db], { env }), /copy\.db exists: name a new file/)
+      await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', 'postgres://127.0.0.1:1/x'], { env }), /pg_dump/)
+    } finally {
+      writer.close()
+    }
   })
 
   it('start exits 1 when its port is taken, rather than living on serving nothing', async () => {

@@ -1,6 +1,7 @@
-// The scanpay command: start, migrate, merchant create, listen, channel, unexpected, master-key, simulate.
+// The scanpay command: start, migrate, backup, merchant create, listen, channel, unexpected, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
+import { runBackup } from './commands/backup.ts'
 import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
@@ -14,6 +15,7 @@ import { runUnexpected } from './commands/unexpected.ts'
 const USAGE = `Usage:
   scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL] [--workers N]
   scanpay migrate [--db URL]
+  scanpay backup --to FILE [--db sqlite:…]   (a consistent copy of the SQLite database, while ScanPay runs)
   scanpay merchant create --name NAME [--webhook-url URL] [--json] [--db URL]
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
       'keys-dir': { type: 'string' },
       'serial-mode': { type: 'string' },
       date: { type: 'string' },
+      to: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'start') return runStart(loadConfig(flags), { workers: values.workers })
   // The schema only: no master key read or made, so a deploy's migration step need not hold the key.
   if (command === 'migrate') return runMigrate(databaseUrlOf(flags))
+  if (command === 'backup') return runBackup(databaseUrlOf(flags), { to: values.to })
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }
