@@ -104,7 +104,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       const fields = { merchant_id: payment.merchantId, order_id: order.id, payment_id: payment.id, channel: payment.channel, amount: payment.amount, currency: payment.currency, channel_trade_no: payment.channelTradeNo }
       if (outcome === 'refunded') logger.info(fields, 'unexpected payment refunded')
       // The customer paid after the order stopped taking money and the channel will not give it back on its own.
-      else logger.error({ ...fields, reason }, 'unexpected payment NOT refunded: the channel refused; refund it by hand in the channel\'s merchant console')
+      else logger.error({ ...fields, reason }, 'unexpected payment NOT refunded: the channel refused; fix the cause and run scanpay unexpected retry, or refund it in the channel\'s merchant console and run scanpay unexpected resolve')
     },
   }
   const refundDeps: RefundDeps = { ...deps, channel: (name) => channels.get(name), presentRefund }
