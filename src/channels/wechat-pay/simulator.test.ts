@@ -204,6 +204,25 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.match(await (await fetch(`${sim.url}/sim`)).text(), /pay_wx_0000000006/)
   })
 
+  it('the customer page rehearses what goes wrong: a payment racing the close, and refunds refused for a short balance', async () => {
+    const o = order('ord_a7')
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000007', order: o, notifyUrl: endpoint.url })
+    await channel.closePayment({ paymentId: 'pay_wx_0000000007', order: o })
+    const closed = await (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(a.qrContent!)}`)).text()
+    assert.match(closed, /Pay anyway/)
+    const form = (path: string, fields: Record<string, string>) => fetch(`${sim.url}${path}`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' })
+    assert.equal((await form('/sim/pay', { code_url: a.qrContent!, force: 'true' })).status, 303)
+    assert.equal(sim.orderByCodeUrl(a.qrContent!)!.state, 'SUCCESS')
+
+    assert.match(await (await fetch(`${sim.url}/sim`)).text(), /Make the balance short/)
+    assert.equal((await form('/sim/balance', { short: 'true' })).status, 303)
+    assert.match(await (await fetch(`${sim.url}/sim`)).text(), /balance short: refunds refused/)
+    const refund = { refundId: 'rfd_wx_a7', order: o, payment: { id: 'pay_wx_0000000007', channelTradeNo: null, amount: 1234 }, amount: 1234, currency: 'CNY', reason: null }
+    await assert.rejects(channel.refund(refund), (err: ChannelError) => /NOT_ENOUGH: 基本账户余额不足/.test(err.message) && !err.outcomeUnknown)
+    await form('/sim/balance', { short: 'false' })
+    assert.equal((await channel.refund(refund)).status, 'pending', 'PROCESSING once the balance is topped up')
+  })
+
   it('refuses bad signatures, skewed clocks and wrong serials with SIGN_ERROR', async () => {
     const path = '/v3/pay/transactions/out-trade-no/pay_wx_0000000001?mchid=' + creds.mchid
     const call = async (auth: string) => {

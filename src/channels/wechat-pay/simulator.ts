@@ -685,6 +685,12 @@ export class WechatPaySimulator {
       res.writeHead(303, { location: `/sim/scan?code_url=${encodeURIComponent(code)}` })
       return void res.end()
     }
+    // To rehearse a refund WeChat refuses: the merchant's balance too short to refund from (403 NOT_ENOUGH).
+    if (req.method === 'POST' && path === '/sim/balance') {
+      this.balanceShort = form.get('short') === 'true'
+      res.writeHead(303, { location: '/sim' })
+      return void res.end()
+    }
     if (path === '/sim/scan') {
       const o = this.orderByCodeUrl(query.get('code_url') ?? '')
       if (!o) return send(404, page('微信支付模拟器', '<p>二维码无效 (unknown code_url)</p>'))
@@ -695,7 +701,10 @@ export class WechatPaySimulator {
           ? `<form method="post" action="/sim/pay"><input type="hidden" name="code_url" value="${code}"><button>支付 Pay ¥${formatMinor(o.total, 'CNY')}</button></form>
 <form method="post" action="/sim/decline"><input type="hidden" name="code_url" value="${code}"><button>拒绝 Decline</button></form>
 <p>不操作则订单到期关闭 (do nothing to let it lapse at ${escape(rfc3339Shanghai(o.timeExpire))})</p>`
-          : ''
+          : o.state === 'CLOSED'
+            ? // The customer's payment racing the close: WeChat took the money before it heard of it.
+              `<form method="post" action="/sim/pay"><input type="hidden" name="code_url" value="${code}"><input type="hidden" name="force" value="true"><button>仍然支付 Pay anyway (as if it raced the close)</button></form>`
+            : ''
       return send(200, page('微信支付模拟器', `<h1>${escape(o.description)}</h1><p>¥${formatMinor(o.total, 'CNY')} · ${escape(o.outTradeNo)} · <b>${o.state}</b></p>${actions}`))
     }
     const list = [...this.orders.values()]
@@ -705,7 +714,10 @@ export class WechatPaySimulator {
         return `<li><a href="/sim/scan?code_url=${encodeURIComponent(o.codeUrl)}">${escape(o.outTradeNo)}</a> ¥${formatMinor(o.total, 'CNY')} ${o.state}</li>`
       })
       .join('')
-    return send(200, page('微信支付模拟器', `<p>mchid ${escape(this.identity.merchant.mchid)} · appid ${escape(this.identity.merchant.appid)}</p><ul>${list || '<li>(no orders yet)</li>'}</ul>`))
+    const balance = `<form method="post" action="/sim/balance"><input type="hidden" name="short" value="${!this.balanceShort}"><button>${
+      this.balanceShort ? '余额已充值 Top the balance up (refunds go through again)' : '余额不足 Make the balance short (refunds refused: NOT_ENOUGH)'
+    }</button></form>`
+    return send(200, page('微信支付模拟器', `<p>mchid ${escape(this.identity.merchant.mchid)} · appid ${escape(this.identity.merchant.appid)}</p><p>${this.balanceShort ? '余额不足：退款被拒绝 (balance short: refunds refused)' : '余额充足 (balance sufficient)'}</p>${balance}<ul>${list || '<li>(no orders yet)</li>'}</ul>`))
   }
 }
 
