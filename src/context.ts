@@ -18,7 +18,7 @@ import { MerchantDirectory } from './merchants/merchant-directory.ts'
 import { Metrics } from './observability/metrics.ts'
 import { SecretBox } from './security/secret-box.ts'
 import { secretsNoKeyOpens } from './storage/reseal-secrets.ts'
-import { migrate, openDatabase } from './storage/database.ts'
+import { migrate, openDatabase, type OpenDatabase } from './storage/database.ts'
 import { SqlChannelCredentialStore } from './storage/channel-credential-store.ts'
 import { SqlChannelNotificationStore } from './storage/channel-notification-store.ts'
 import { Storage } from './storage/storage.ts'
@@ -59,6 +59,23 @@ export interface ContextOptions {
   pgSchema?: string
 }
 
+/**
+ * Refuses a master key that opens none of some stored secrets. A server would refuse those merchants' signed
+ * requests and could not sign their webhooks (a rotation that left the old key out); an admin command would seal
+ * new secrets with a key the server does not have (run in development from another directory, whose master.key
+ * is another one).
+ */
+export async function assertSecretsOpen(db: OpenDatabase['db'], box: SecretBox): Promise<void> {
+  const unopenable = await secretsNoKeyOpens(db, box)
+  if (unopenable.length === 0) return
+  throw new Error(
+    `stored secrets that no configured master key opens: ${unopenable.join('; ')}. Set SCANPAY_MASTER_KEY, and ` +
+      'SCANPAY_PREVIOUS_MASTER_KEYS to the keys rotated out (docs/operations.md, "Rotating the master key"). ' +
+      'In development without SCANPAY_MASTER_KEY the key is the file master.key beside the SQLite database, or ' +
+      './data/master.key under the directory a command runs in on PostgreSQL: run every command from the same one',
+  )
+}
+
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const logger = options.logger ?? pino({ level: config.logLevel })
   const clock = options.clock ?? { now: () => Date.now() }
@@ -71,15 +88,11 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const payTokens = new PayTokens(config.masterKey, config.previousMasterKeys)
   const storage = new Storage(database, (token) => payTokens.orderIdsOf(token))
   const box = new SecretBox(config.masterKey, config.previousMasterKeys)
-  // A server that cannot open some merchants' secrets would refuse their signed requests and could not sign
-  // their webhooks: say so at start instead (a rotation that left the old key out of the configuration).
-  const unopenable = await secretsNoKeyOpens(database.db, box)
-  if (unopenable.length > 0) {
+  try {
+    await assertSecretsOpen(database.db, box)
+  } catch (err) {
     await database.close()
-    throw new Error(
-      `stored secrets that no configured master key opens: ${unopenable.join('; ')}. Set SCANPAY_MASTER_KEY, and ` +
-        'SCANPAY_PREVIOUS_MASTER_KEYS to the keys rotated out (docs/operations.md, "Rotating the master key")',
-    )
+    throw err
   }
   const directory = new MerchantDirectory(storage.merchants, box)
   const notifier = new ChangeNotifier()

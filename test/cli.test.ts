@@ -45,6 +45,17 @@ describe('scanpay CLI', () => {
     assert.equal(Buffer.from(m.webhook_secret.slice('whsec_'.length), 'base64').length, 32)
   })
 
+  it('merchant create refuses a master key that opens none of the secrets already stored, and seals nothing with it', async () => {
+    const db = tempDb()
+    const keyA = { ...env, SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }
+    await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'First', '--json', '--db', db], { env: keyA })
+    // Another key: as a development command run from another directory, whose master.key is another one.
+    const keyB = { ...env, SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Second', '--json', '--db', db], { env: keyB }), /stored secrets that no configured master key opens: 2 api key secrets .*run every command from the same one/s)
+    const again = await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Second', '--json', '--db', db], { env: keyA })
+    assert.match(JSON.parse(again.stdout).merchant_id, /^mch_/)
+  })
+
   it('merchant create refuses a missing name or a bad URL', async () => {
     await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--json', '--db', tempDb()], { env }), /--name is required/)
     await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--webhook-url', 'ftp://x', '--db', tempDb()], { env }), /http\(s\)/)

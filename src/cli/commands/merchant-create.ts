@@ -1,5 +1,6 @@
 // scanpay merchant create: makes a merchant and prints its credentials, once.
 import type { Config } from '../../config/config.ts'
+import { assertSecretsOpen } from '../../context.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { migrate, openDatabase } from '../../storage/database.ts'
@@ -36,7 +37,9 @@ export async function runMerchantCreate(
   const database = await openDatabase(config.databaseUrl)
   try {
     await migrate(database.db)
-    const created = await createMerchant(new SqlMerchantStore(database.db), new SecretBox(config.masterKey, config.previousMasterKeys), { name, webhookUrl })
+    const box = new SecretBox(config.masterKey, config.previousMasterKeys)
+    await assertSecretsOpen(database.db, box)
+    const created = await createMerchant(new SqlMerchantStore(database.db), box, { name, webhookUrl })
     if (opts.json) {
       const { merchant_id, test, live, webhook_secret } = created
       process.stdout.write(JSON.stringify({ merchant_id, test, live, webhook_secret }) + '\n')
