@@ -143,8 +143,14 @@ describe('scanpay simulate and scanpay channel set', () => {
     writeFileSync(file, JSON.stringify({ ...doc, merchant_certificate: undefined, merchant_private_key: readFileSync(new URL('../src/channels/wechat-pay/fixtures/wxjava_merchant_private_key.pem', import.meta.url), 'utf8') }))
     const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file, '--check')
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /SIGN_ERROR/)
+    assert.match(r.stderr, /^the wechatpay gateway did not accept these credentials: .*SIGN_ERROR/)
     assert.equal(run('channel', 'set', '--merchant', 'mch_nope', 'wechatpay', '--from-file', file).code, 2)
+    // A gateway that does not answer says nothing of the credentials, and the message does not blame them.
+    const down = join(keysDir, 'gateway-down.json')
+    writeFileSync(down, JSON.stringify({ ...doc, api_base_url: 'http://127.0.0.1:9' }))
+    const d = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', down, '--check')
+    assert.equal(d.code, 2)
+    assert.match(d.stderr, /^could not check these credentials: the wechatpay gateway did not answer \(.*\); nothing was saved/)
     // The right merchant key but the wrong WeChat public key: the gateway's signed answer does not verify.
     const wrongWechatKey = join(keysDir, 'wrong-wechat-key.json')
     writeFileSync(wrongWechatKey, JSON.stringify({ ...doc, wechatpay_public_key: readFileSync(new URL('../src/channels/wechat-pay/fixtures/wxjava_wechat_pay_public_key.pem', import.meta.url), 'utf8') }))

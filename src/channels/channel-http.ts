@@ -23,6 +23,13 @@ export type ChannelFetch = (req: ChannelHttpRequest) => Promise<ChannelHttpRespo
 
 const utf8 = new TextDecoder()
 
+/** No answer came back at all (refused, reset, timed out): what the channel did, if anything, is unknown. */
+export class ChannelUnreachable extends ChannelError {
+  constructor(message: string) {
+    super(message, true, true)
+  }
+}
+
 export const channelFetch: ChannelFetch = async (req) => {
   let res: Response
   try {
@@ -36,7 +43,7 @@ export const channelFetch: ChannelFetch = async (req) => {
   } catch (err) {
     // A request that may have reached the channel (timeout, reset) could have acted there: only asking tells.
     const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${req.timeoutMs} ms` : String((err as Error).message)
-    throw new ChannelError(`${req.method} ${new URL(req.url).pathname}: ${reason}`, true, true)
+    throw new ChannelUnreachable(`${req.method} ${new URL(req.url).pathname}: ${reason}`)
   }
   let bytes: Buffer
   try {

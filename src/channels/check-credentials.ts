@@ -6,14 +6,15 @@ import type { Order } from '../core/order.ts'
 import { ChannelError } from '../core/payment-channel.ts'
 import { AlipayChannel } from './alipay/alipay-channel.ts'
 import { parseAlipayCredentials } from './alipay/credentials.ts'
-import { channelFetch } from './channel-http.ts'
+import { channelFetch, ChannelUnreachable } from './channel-http.ts'
 import type { RealChannel } from './channel-credentials.ts'
 import { parseWechatPayCredentials } from './wechat-pay/credentials.ts'
 import { usesPlatformCertificates } from './wechat-pay/platform-certificates.ts'
 import { signRequest, verifyWechatSignature } from './wechat-pay/signing.ts'
 import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
 
-export type OnlineCheck = { ok: true; notes: string[] } | { ok: false; error: string }
+/** `unreachable`: the gateway never answered (down, a wrong address), which says nothing of the credentials. */
+export type OnlineCheck = { ok: true; notes: string[] } | { ok: false; error: string; unreachable?: boolean }
 
 export async function checkCredentialsOnline(channel: RealChannel, doc: unknown, timeoutMs = 10_000): Promise<OnlineCheck> {
   const clock = { now: () => Date.now() }
@@ -62,6 +63,6 @@ export async function checkCredentialsOnline(channel: RealChannel, doc: unknown,
     const state = await new AlipayChannel({ credentials: async () => p.value, clock, timeoutMs }).queryPayment({ paymentId: probe, order })
     return state.status === 'pending' ? { ok: true, notes: [] } : { ok: false, error: `unexpected answer ${JSON.stringify(state)}` }
   } catch (err) {
-    return { ok: false, error: err instanceof ChannelError ? err.message : String(err) }
+    return { ok: false, error: err instanceof ChannelError ? err.message : String(err), unreachable: err instanceof ChannelUnreachable }
   }
 }

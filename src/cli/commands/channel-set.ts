@@ -64,7 +64,11 @@ export async function runChannelSet(
   if (opts.check) {
     const online = await checkCredentialsOnline(channel, doc)
     if (!online.ok) {
-      console.error(`the ${channel} gateway did not accept these credentials: ${online.error}`)
+      console.error(
+        online.unreachable
+          ? `could not check these credentials: the ${channel} gateway did not answer (${online.error}); nothing was saved`
+          : `the ${channel} gateway did not accept these credentials: ${online.error}`,
+      )
       return 2
     }
     for (const note of online.notes) console.log(`note: ${note}`)
