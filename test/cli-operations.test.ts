@@ -1,0 +1,78 @@
+// The operator's commands as an operator runs them, each its own process: backup, unexpected, and the master
+// key check of admin commands. Apart from test/cli.test.ts so that neither file's processes outlast its timeout.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import SQLite from 'better-sqlite3'
+
+const run = promisify(execFile)
+const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
+const env = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn' }
+
+function tempDb(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-cli-')), 'scanpay.db')}`
+}
+
+describe('scanpay operator commands', () => {
+  it('merchant create refuses a master key that opens none of the secrets already stored, and seals nothing with it', async () => {
+    const db = tempDb()
+    const keyA = { ...env, SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }
+    await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'First', '--json', '--db', db], { env: keyA })
+    // Another key: as a development command run from another directory, whose master.key is another one.
+    const keyB = { ...env, SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Second', '--json', '--db', db], { env: keyB }), /stored secrets that no configured master key opens: 2 api key secrets .*run every command from the same one/s)
+    const again = await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Second', '--json', '--db', db], { env: keyA })
+    assert.match(JSON.parse(again.stdout).merchant_id, /^mch_/)
+  })
+
+  it('unexpected list, retry and resolve: an empty list, a payment it does not know, and its usage', async () => {
+    const db = tempDb()
+    const list = await run(process.execPath, [BIN, 'unexpected', 'list', '--db', db], { env })
+    assert.equal(list.stdout, 'no unexpected payment is waiting for its refund\n')
+    const json = await run(process.execPath, [BIN, 'unexpected', 'list', '--json', '--db', db], { env })
+    assert.deepEqual(JSON.parse(json.stdout), { payments: [] })
+    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'resolve', 'pay_unknown', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.deepEqual([err.code, err.stderr], [1, 'no payment pay_unknown\n'])
+      return true
+    })
+    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'retry', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2)
+      assert.match(err.stderr, /scanpay unexpected retry pay_…/)
+      return true
+    })
+  })
+
+  it('backup copies the SQLite database whole while another connection writes it, WAL included', async () => {
+    const db = tempDb()
+    const file = db.slice('sqlite:'.length)
+    await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    // As the server keeps it: WAL mode, the newest commits still in the log (no checkpoint yet).
+    const writer = new SQLite(file)
+    try {
+      writer.pragma('journal_mode = WAL')
+      writer.pragma('wal_autocheckpoint = 0')
+      writer.exec('CREATE TABLE probe (n INTEGER)')
+      const insert = writer.prepare('INSERT INTO probe (n) VALUES (?)')
+      for (let n = 0; n < 100; n++) insert.run(n)
+      const target = join(dirname(file), 'copy.db')
+      const done = await run(process.execPath, [BIN, 'backup', '--to', target, '--db', db], { env })
+      assert.match(done.stdout, /^backed up .* to .*copy\.db\nthe master key is not in it/)
+      const copy = new SQLite(target, { readonly: true })
+      try {
+        assert.equal((copy.prepare('SELECT count(*) AS n FROM probe').get() as { n: number }).n, 100)
+        assert.ok((copy.prepare('SELECT count(*) AS n FROM kysely_migration').get() as { n: number }).n > 0)
+      } finally {
+        copy.close()
+      }
+      await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', db], { env }), /copy\.db exists: name a new file/)
+      await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', 'postgres://127.0.0.1:1/x'], { env }), /pg_dump/)
+    } finally {
+      writer.close()
+    }
+  })
+})
