@@ -120,7 +120,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
       else logger.error({ ...fields, reason }, 'unexpected payment NOT refunded: the channel refused; fix the cause and run scanpay unexpected retry, or refund it in the channel\'s merchant console and run scanpay unexpected resolve')
     },
   }
-  const refundDeps: RefundDeps = { ...deps, channel: (name) => channels.get(name), presentRefund }
+  const refundDeps: RefundDeps = {
+    ...deps,
+    channel: (name) => channels.get(name),
+    presentRefund,
+    onSettleFailed: (refund, err) => logger.error({ err, refund_id: refund.id, order_id: refund.orderId }, 'refund answer not recorded: left pending for the refunds job'),
+  }
   const worker = new DeliveryWorker({
     queue: storage.deliveries,
     directory,

@@ -388,6 +388,40 @@ describeEachDatabase('refunds', (t) => {
     assert.deepEqual(events.map((e: any) => e.type), ['refund.succeeded', 'order.paid'])
   })
 
+  it('a channel answer the database fails to record leaves the refund pending, answered as such, and settled later once', async (tc) => {
+    const jobs = t.server.server.ctx.jobs
+    await jobs.stop()
+    tc.after(() => jobs.start())
+    const o = await paidOrder(t.server, 'rf-lost-answer', 1000)
+    const channel = new ScriptedChannel()
+    channel.refundAnswer = async () => ({ status: 'succeeded', channelRefundNo: 'CH-LOST-1' })
+    const base = withChannel(t.server, channel)
+    // The refund and its reservation are written; then the connection is cut before the channel's word is.
+    let units = 0
+    const failed: string[] = []
+    const tx = new Proxy(base.tx, {
+      get: (target, name) =>
+        name === 'applyChanges'
+          ? (changes: Parameters<typeof target.applyChanges>[0]) => (++units === 1 ? target.applyChanges(changes) : Promise.reject(new Error('terminating connection due to administrator command')))
+          : typeof Reflect.get(target, name) === 'function'
+            ? (Reflect.get(target, name) as (...a: unknown[]) => unknown).bind(target)
+            : Reflect.get(target, name),
+    })
+    const deps: RefundDeps = { ...base, tx, onSettleFailed: (refund) => void failed.push(refund.id) }
+    const { refund, created } = await createRefund(deps, t.server.merchant.merchant_id, 'test', await orderRecord(t.server, o.id), { amount: 300, outRefundNo: 'RL-1', reason: null })
+    // Not an error that reads as nothing done: a merchant retrying with another out_refund_no would refund twice.
+    assert.deepEqual([created, refund.status, failed], [true, 'pending', [refund.id]])
+    assert.equal(await reserved(t.server, o.id), 300)
+    const over = await api(url(), sk(), 'POST', `/v1/orders/${o.id}/refunds`, { amount: 701, out_refund_no: 'RL-2' })
+    assert.equal(over.body.error.code, 'refund_exceeds_payment', 'the pending refund holds its amount')
+    await t.server.server.ctx.storage.database.db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', refund.id).execute()
+    channel.queryAnswer = async () => ({ status: 'succeeded', channelRefundNo: 'CH-LOST-1' })
+    assert.equal(await reconcilePendingRefunds(base), 1)
+    const order = (await api(url(), sk(), 'GET', `/v1/orders/${o.id}`)).body
+    assert.deepEqual([order.status, order.amount_refunded], ['partially_refunded', 300])
+    assert.equal(channel.refundCalls, 1)
+  })
+
   it("the platform's own background job settles a pending sandbox refund", async () => {
     const o = await paidOrder(t.server, 'rf-job', 800)
     const channel = new ScriptedChannel()

@@ -103,7 +103,10 @@ export async function applyRefundState(deps: RefundDeps, refund: Refund, state: 
 /**
  * Hands a pending refund to its channel, outside any transaction (a channel call must never hold one open),
  * then applies the answer. A ChannelError that says the channel did not act fails the refund; anything
- * else of unknown outcome leaves it pending for the reconciliation job to settle with queryRefund.
+ * else of unknown outcome leaves it pending for the reconciliation job to settle with queryRefund. So does an
+ * answer that could not be recorded (the database failed meanwhile): the refund is written and the channel may
+ * have made it, so its caller must hear "pending", never an error that reads as nothing having happened (a
+ * merchant would refund again).
  */
 export async function submitRefund(deps: RefundDeps, channel: PaymentChannel, refund: Refund, order: Order): Promise<Refund> {
   let state: ChannelRefundState
@@ -122,5 +125,10 @@ export async function submitRefund(deps: RefundDeps, channel: PaymentChannel, re
       return refund
     }
   }
-  return applyRefundState(deps, refund, state)
+  try {
+    return await applyRefundState(deps, refund, state)
+  } catch (err) {
+    deps.onSettleFailed?.(refund, err)
+    return refund
+  }
 }
