@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import { it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { describeEachDatabase } from './helpers/each-database.ts'
@@ -138,6 +139,41 @@ it('a graceful stop waits for the webhook delivery under way and records it', as
     arrived.release?.()
     slow.closeAllConnections()
     slow.close()
+    await ts.stop()
+  }
+})
+
+it('a request that reaches a stopping server is answered 503 in the contract\'s shape, and changes nothing', async () => {
+  const ts = await startTestServer(kind!)
+  const sk = ts.merchant.test.secret
+  const socket = connect(Number(new URL(ts.url).port), '127.0.0.1')
+  try {
+    let text = ''
+    socket.on('data', (d) => (text += d))
+    await once(socket, 'connect')
+    // A create under way keeps the connection busy while the server starts to stop: its body is still coming.
+    const body = JSON.stringify({ ...ORDER, out_trade_no: 'stop-1' })
+    socket.write(`POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${sk}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+    await new Promise((r) => setTimeout(r, 200))
+    const stopping = ts.server.stop()
+    await new Promise((r) => setTimeout(r, 100))
+    const late = JSON.stringify({ ...ORDER, out_trade_no: 'stop-2' })
+    socket.write(`${body.slice(10)}POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${sk}\r\nContent-Type: application/json\r\nContent-Length: ${late.length}\r\n\r\n${late}`)
+    await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 10_000))])
+    await stopping
+    const [first, second] = text.split(/(?=HTTP\/1\.1 )/)
+    assert.match(first!, /^HTTP\/1\.1 201 /, 'the create under way finishes')
+    assert.match(second!, /^HTTP\/1\.1 503 /)
+    assert.match(second!, /\r\nx-request-id: req_\w+\r\n/i)
+    assert.match(second!, /\r\nretry-after: 1\r\n/i)
+    const error = JSON.parse(second!.slice(second!.indexOf('\r\n\r\n') + 4)).error
+    assert.deepEqual([error.type, error.code], ['internal', 'service_unavailable'])
+    const reopened = await openDatabase(ts.db.url, { pgSchema: ts.db.pgSchema })
+    const orders = await reopened.db.selectFrom('orders').select('out_trade_no').where('out_trade_no', 'like', 'stop-%').execute()
+    await reopened.close()
+    assert.deepEqual(orders.map((o) => o.out_trade_no), ['stop-1'])
+  } finally {
+    socket.destroy()
     await ts.stop()
   }
 })

@@ -54,7 +54,11 @@ export const ERROR_CODES = {
   rate_limited: 'rate_limited',
   channel_failed: 'channel_error',
   internal_error: 'internal',
+  service_unavailable: 'internal',
 } as const satisfies Record<string, ErrorType>
+
+/** Codes whose status is not their type's: a server stopping answers 503, which balancers retry elsewhere. */
+const STATUS_BY_CODE: Partial<Record<keyof typeof ERROR_CODES, number>> = { service_unavailable: 503 }
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
@@ -72,7 +76,7 @@ export class AppError extends Error {
     super(message)
     this.name = 'AppError'
     this.type = ERROR_CODES[code]
-    this.status = STATUS_BY_TYPE[this.type]
+    this.status = STATUS_BY_CODE[code] ?? STATUS_BY_TYPE[this.type]
   }
 }
 

@@ -69,7 +69,8 @@ export async function buildApp(ctx: AppContext) {
       if (req.method === 'GET' && CUSTOMER_PATH.test(req.url)) return sendCustomerNotFound(req, reply)
       return sendError(req, reply, new AppError('request_invalid', err.message.includes('max param length') ? `the URL is not valid: a path segment is longer than ${MAX_PARAM_LENGTH} characters` : `the URL is not valid: ${err.message}`))
     },
-    return503OnClosing: true,
+    // Answered by the hook below instead, in the contract's shape (Fastify's own 503 has neither type nor id).
+    return503OnClosing: false,
     ajv: {
       // Strict: no type coercion and no silent removal of unknown fields; they are errors.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
@@ -97,8 +98,15 @@ export async function buildApp(ctx: AppContext) {
   })
 
   // Callback hooks, not async ones: every request runs them, and a promise each cost more than their work.
+  let closing = false
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id)
+    // Stopping: a request that still arrives on an open connection is done nowhere here; another node, or this
+    // one restarted, takes the retry. The connection closes after the answer.
+    if (closing) {
+      reply.header('connection', 'close')
+      return void done(Object.assign(new AppError('service_unavailable', 'this server is stopping; the request changed nothing: send it again'), { headers: { 'retry-after': '1' } }))
+    }
     // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one.
     if (req.url.includes('%00')) return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
     // The query parser reads a malformed escape as it stands (a filter would then quietly match nothing). The
@@ -116,6 +124,7 @@ export async function buildApp(ctx: AppContext) {
     done()
   })
   app.addHook('preClose', (done) => {
+    closing = true
     fastPaths.close()
     done()
   })
