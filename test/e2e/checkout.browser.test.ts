@@ -225,6 +225,21 @@ describe('checkout in a browser', { skip }, () => {
       await assertSameDocument(p.page)
       assert.deepEqual(await states(), [2, 2], 'a new stream, closed once the order was paid')
       assert.deepEqual(p.problems, [])
+
+      // A page opened in a background tab opens no stream until it is first shown.
+      const later = await newOrder()
+      const background = await p.context.newPage()
+      await background.addInitScript(() => Object.defineProperty(document, 'hidden', { value: true, configurable: true }))
+      await background.goto(later.pay_url)
+      await background.waitForTimeout(300)
+      assert.deepEqual(await background.evaluate(() => (window as unknown as { __streams: EventSource[] }).__streams.length), 0)
+      await background.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { value: false, configurable: true })
+        document.dispatchEvent(new Event('visibilitychange'))
+      })
+      await background.waitForFunction(() => (window as unknown as { __streams: EventSource[] }).__streams[0]?.readyState === 1)
+      await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${later.id}/pay`)
+      await background.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
     } finally {
       await p.context.close()
     }

@@ -8,7 +8,8 @@
 // that counts, and a payment may have won at the last second. An SSE error (a proxy that buffers or drops the
 // stream) switches to polling for good, so the page never goes stale. A hidden tab lets its stream go: over
 // HTTP/1.1 a browser keeps at most six connections to one host, and pages left open in the background would
-// otherwise hold them all, so that a seventh page, or a tap on Pay, waits for ever. Shown again, it looks anew.
+// otherwise hold them all, so that a seventh page, or a tap on Pay, waits for ever. Shown again, it looks anew;
+// a page opened in a background tab opens its stream only once it is first shown.
 
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
@@ -70,5 +71,5 @@ say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?d
 if(c==='order_not_pending')check()})
 .then(function(){each(bs,function(b){b.disabled=false});root.removeAttribute('aria-busy');if(fb&&fb.focus&&d.body.contains(fb)&&(d.activeElement===d.body||!d.activeElement))fb.focus()});
 });
-if(status==='pending'){timer=setInterval(tick,1000);tick();listen()}
+if(status==='pending'){timer=setInterval(tick,1000);tick();if(d.hidden)hid=true;else listen()}
 })()`
