@@ -1,22 +1,14 @@
 // The operator's commands as an operator runs them, each its own process: backup, unexpected, and the master
 // key check of admin commands. Apart from test/cli.test.ts so that neither file's processes outlast its timeout.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
-import { promisify } from 'node:util'
+import { BIN, CLI_ENV, run, tempSqliteUrl } from './helpers/cli.ts'
 import SQLite from 'better-sqlite3'
 
-const run = promisify(execFile)
-const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
-const env = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn' }
-
-function tempDb(): string {
-  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-cli-')), 'scanpay.db')}`
-}
+const env = CLI_ENV
+const tempDb = tempSqliteUrl
 
 describe('scanpay operator commands', () => {
   it('merchant create refuses a master key that opens none of the secrets already stored, and seals nothing with it', async () => {

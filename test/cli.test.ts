@@ -1,24 +1,18 @@
 // The scanpay command as a user runs it: migrate, merchant create --json, and start with its demo merchant.
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
-import { promisify } from 'node:util'
+import { BIN, CLI_ENV, run, tempSqliteUrl } from './helpers/cli.ts'
 import { freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
 
-const run = promisify(execFile)
-const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
-const env = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn' }
-
-function tempDb(): string {
-  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'scanpay-cli-')), 'scanpay.db')}`
-}
+const env = CLI_ENV
+const tempDb = tempSqliteUrl
 
 describe('scanpay CLI', () => {
   it('migrate brings a new database up to date, then reports it is, and needs no master key nor makes one', async () => {

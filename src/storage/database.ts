@@ -46,6 +46,11 @@ export interface OpenOptions {
 // int8 (bigint) columns hold millisecond times and minor-unit amounts, all below 2^53: read them as numbers.
 pg.types.setTypeParser(20, (value: string) => Number(value))
 
+/** The file a sqlite: URL names (sqlite:./x.db, sqlite:///abs/x.db), or ':memory:' / '' for none. */
+export function sqlitePathOf(url: string): string {
+  return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+}
+
 export function dialectOf(url: string): Dialect {
   if (/^postgres(ql)?:\/\//.test(url)) return 'postgres'
   if (url.startsWith('sqlite:')) return 'sqlite'
@@ -91,7 +96,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       close: () => db.destroy(),
     }
   }
-  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+  const path = sqlitePathOf(url)
   const memory = path === ':memory:' || path === ''
   const file = memory ? ':memory:' : resolve(path)
   if (memory) {

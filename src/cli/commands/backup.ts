@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { dialectOf } from '../../storage/database.ts'
+import { dialectOf, sqlitePathOf } from '../../storage/database.ts'
 
 export function runBackup(databaseUrl: string, opts: { to?: string }): number {
   if (!opts.to) {
@@ -15,7 +15,7 @@ export function runBackup(databaseUrl: string, opts: { to?: string }): number {
     console.error('scanpay backup copies the embedded SQLite database; back PostgreSQL up with pg_dump or your provider\'s snapshots')
     return 2
   }
-  const source = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+  const source = sqlitePathOf(databaseUrl)
   if (source === ':memory:' || !existsSync(source)) {
     console.error(`no database file at ${source}`)
     return 2
