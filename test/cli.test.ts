@@ -43,6 +43,21 @@ describe('scanpay CLI', () => {
     await assert.rejects(run(process.execPath, [BIN, 'merchant', 'create', '--name', 'x', '--webhook-url', 'ftp://x', '--db', tempDb()], { env }), /http\(s\)/)
   })
 
+  it('a command line it cannot run exits 2 and says why: an unknown option, an unknown command, none, a bad port', async () => {
+    const usage = async (args: string[], message: RegExp) => {
+      const err = await run(process.execPath, [BIN, ...args], { env }).then(() => null, (e: { code: number; stderr: string }) => e)
+      assert.ok(err, `${args.join(' ')} should fail`)
+      assert.equal(err.code, 2, args.join(' '))
+      assert.match(err.stderr, message)
+    }
+    await usage(['migrate', '--dbb', tempDb()], /Unknown option '--dbb'[\s\S]*Usage:/)
+    await usage(['merchant', 'create', '--name'], /argument missing/)
+    await usage(['frobnicate'], /unknown command: frobnicate[\s\S]*Usage:/)
+    await usage([], /Usage:/)
+    await usage(['listen', '--port', '80a'], /--port must be a port number from 1 to 65535, got "80a"/)
+    await usage(['listen', '--port', '70000'], /--port must be/)
+  })
+
   it('start exits 1 when its port is taken, rather than living on serving nothing', async () => {
     const port = await freePort()
     const taken = createServer().listen(port, '127.0.0.1')

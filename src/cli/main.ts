@@ -28,36 +28,28 @@ const USAGE = `Usage:
 
 Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, SCANPAY_PREVIOUS_MASTER_KEYS, NODE_ENV,\nLOG_LEVEL, SCANPAY_RATE_LIMIT, SCANPAY_JOB_INTERVAL_MS, SCANPAY_WEBHOOK_TIMEOUT_MS, SCANPAY_WEBHOOK_CONCURRENCY,\nSCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, SCANPAY_PG_PREPARED_STATEMENTS (README.md, Configuration).`
 
+/** A command line that cannot be run as written exits 2, as every command's own usage errors do. */
+const USAGE_ERROR = 2
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      db: { type: 'string' },
-      'public-url': { type: 'string' },
-      name: { type: 'string' },
-      'webhook-url': { type: 'string' },
-      json: { type: 'boolean' },
-      secret: { type: 'string' },
-      workers: { type: 'string' },
-      merchant: { type: 'string' },
-      'from-file': { type: 'string' },
-      check: { type: 'boolean' },
-      'keys-dir': { type: 'string' },
-      'serial-mode': { type: 'string' },
-      date: { type: 'string' },
-      to: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  let parsed: ReturnType<typeof parseCommandLine>
+  try {
+    parsed = parseCommandLine(argv)
+  } catch (err) {
+    // An unknown option or a flag without its value: say which, then how the commands are written.
+    console.error(`${(err as Error).message}\n\n${USAGE}`)
+    return USAGE_ERROR
+  }
+  const { values, positionals } = parsed
   const flags: Flags = { port: values.port, host: values.host, db: values.db, publicUrl: values['public-url'] }
   const [command, sub] = positionals
-  if (values.help || !command) {
+  if (values.help) {
     console.log(USAGE)
-    return command || values.help ? 0 : 1
+    return 0
+  }
+  if (!command) {
+    console.error(USAGE)
+    return USAGE_ERROR
   }
   if (command === 'start') return runStart(loadConfig(flags), { workers: values.workers })
   // The schema only: no master key read or made, so a deploy's migration step need not hold the key.
@@ -81,8 +73,35 @@ export async function main(argv: string[]): Promise<number> {
     return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })
   }
   if (command === 'listen') {
-    return runListen({ port: Number(values.port ?? 9000), host: values.host ?? '127.0.0.1', secret: values.secret })
+    return runListen({ port: values.port, host: values.host ?? '127.0.0.1', secret: values.secret })
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
-  return 1
+  return USAGE_ERROR
+}
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      db: { type: 'string' },
+      'public-url': { type: 'string' },
+      name: { type: 'string' },
+      'webhook-url': { type: 'string' },
+      json: { type: 'boolean' },
+      secret: { type: 'string' },
+      workers: { type: 'string' },
+      merchant: { type: 'string' },
+      'from-file': { type: 'string' },
+      check: { type: 'boolean' },
+      'keys-dir': { type: 'string' },
+      'serial-mode': { type: 'string' },
+      date: { type: 'string' },
+      to: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
 }

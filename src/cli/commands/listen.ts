@@ -16,7 +16,12 @@ export function verifyDelivery(secret: string, headers: Record<string, string | 
   return signatures.split(' ').some((s) => safeEqual(s, expected)) ? null : 'signature does not match (wrong secret, or the body was changed)'
 }
 
-export async function runListen(opts: { port: number; host: string; secret?: string }): Promise<number> {
+export async function runListen(opts: { port?: string; host: string; secret?: string }): Promise<number> {
+  const port = Number(opts.port ?? 9000)
+  if (!/^\d+$/.test(opts.port ?? '9000') || port < 1 || port > 65_535) {
+    console.error(`--port must be a port number from 1 to 65535, got ${JSON.stringify(opts.port)}`)
+    return 2
+  }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -33,8 +38,13 @@ export async function runListen(opts: { port: number; host: string; secret?: str
       res.writeHead(problem && opts.secret ? 400 : 200, { 'content-type': 'text/plain' }).end(problem ?? 'ok')
     })
   })
-  await new Promise<void>((resolve) => server.listen(opts.port, opts.host, resolve))
-  console.log(`Listening for webhooks on http://${opts.host}:${opts.port}/ (Ctrl-C to stop)`)
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, opts.host, resolve))
+  } catch (err) {
+    console.error(`could not listen on ${opts.host}:${port}: ${(err as Error).message}`)
+    return 1
+  }
+  console.log(`Listening for webhooks on http://${opts.host}:${port}/ (Ctrl-C to stop)`)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
