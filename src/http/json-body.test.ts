@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { AppError } from '../core/errors.ts'
-import { parseJsonBody } from './json-body.ts'
+import { MAX_BODY_DEPTH, parseJsonBody } from './json-body.ts'
 
 const refused = (text: string, code: string, param?: string) =>
   assert.throws(() => parseJsonBody(text), (e: unknown) => e instanceof AppError && e.code === code && e.param === param, text)
@@ -43,4 +43,14 @@ it('refuses a key written twice in one object, however it is spelled; the same k
   assert.deepEqual(parseJsonBody('{"subject":"a\\":b","metadata":{"subject":"x"},"amount":1}'), { subject: 'a":b', metadata: { subject: 'x' }, amount: 1 })
   assert.deepEqual(parseJsonBody('{"channels":["a","b"],"metadata":{"amount":"1"}}'), { channels: ['a', 'b'], metadata: { amount: '1' } })
   assert.deepEqual(parseJsonBody('[{"k":1},{"k":2}]'), [{ k: 1 }, { k: 2 }])
+})
+
+it('refuses a body nested deeper than any the API takes, before walking it, however deep', () => {
+  const nested = (depth: number, leaf: string) => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth)
+  assert.deepEqual(parseJsonBody(nested(MAX_BODY_DEPTH, '"\\u0041"')), JSON.parse(nested(MAX_BODY_DEPTH, '"A"')))
+  refused(nested(MAX_BODY_DEPTH + 1, '1'), 'body_invalid')
+  refused('['.repeat(MAX_BODY_DEPTH + 1) + ']'.repeat(MAX_BODY_DEPTH + 1), 'body_invalid')
+  // Thousands of levels with an escape: each walk was quadratic in the depth, and deeper still overflowed the stack.
+  refused(nested(3000, '"\\u0041"'), 'body_invalid')
+  refused(nested(50_000, '1'), 'body_invalid')
 })

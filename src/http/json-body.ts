@@ -2,7 +2,9 @@
 // an exponent is refused even though JSON.parse would read 12.0 as 12, a string holding NUL or half of a
 // surrogate pair is refused (PostgreSQL cannot store NUL; a lone surrogate would be stored as something else),
 // and so is a key written twice in one object: JSON.parse keeps the last, other parsers (a proxy's, a
-// merchant's log) the first, and a body two readers read differently must not move money.
+// merchant's log) the first, and a body two readers read differently must not move money. No body the API
+// takes nests deeper than a few levels, so a deeper one is refused before any walk over it: the walks below
+// would otherwise cost an unauthenticated sender's few kilobytes of nesting a stalled event loop.
 import { AppError } from '../core/errors.ts'
 import { FIELD_RULES } from './schemas.ts'
 
@@ -11,9 +13,15 @@ const FRACTIONAL_AMOUNT = /(?<!\\)"amount"\s*:\s*-?\d+(?:\.\d*|[eE])/
 /** A JSON string token. */
 const STRING_TOKEN = /"(?:[^"\\]|\\.)*"/g
 
+/** Deeper than any body of the API (an order's metadata is an object in the body: two levels). */
+export const MAX_BODY_DEPTH = 16
+
 /** The parsed body; throws AppError for what JSON.parse accepts but the contract does not. */
 export function parseJsonBody(text: string): unknown {
   const parsed: unknown = JSON.parse(text)
+  if (deeperThan(parsed, MAX_BODY_DEPTH)) {
+    throw new AppError('body_invalid', `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels`)
+  }
   checkText(text, parsed)
   if (hasDuplicateKey(text, parsed)) throw new AppError('body_invalid', 'the body names a key twice in one object')
   return parsed
@@ -55,6 +63,14 @@ function hasDuplicateKey(text: string, parsed: unknown): boolean {
     if (COLON_AFTER.test(text)) written++
   }
   return written > keys
+}
+
+/** Whether objects and arrays nest more than `levels` deep; never walks further than that. */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (levels === 0) return true
+  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], levels - 1)) return true
+  return false
 }
 
 function keyCount(value: unknown): number {
