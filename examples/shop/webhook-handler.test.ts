@@ -41,7 +41,7 @@ function webhook(type: string, data: unknown, id = `evt_${++seq}`) {
 
 function shop() {
   const store = new ShopStore()
-  store.put(newShopOrder('S-1', 'ScanPay Mug', 1234, 'CNY', new Date()))
+  store.put({ ...newShopOrder('S-1', 'ScanPay Mug', 1234, 'CNY', new Date()), scanpayOrderId: 'ord_1' })
   const deliver = (w: ReturnType<typeof webhook>) => handleWebhook(store, SECRET, w.body, w.headers)
   return { store, deliver, order: () => store.get('S-1')! }
 }
@@ -105,4 +105,16 @@ it('refuses what does not verify, with the reason, and changes nothing', () => {
   assert.equal(forged.status, 400)
   assert.equal(order().status, 'awaiting_payment')
   assert.equal(store.hasHandledWebhook(w.headers['webhook-id']), false)
+})
+
+it('ignores a verified event for another ScanPay order with its order number: a test order made with the test key', () => {
+  const { deliver, order } = shop()
+  // Test and live share the webhook secret, and out_trade_no is unique per mode only.
+  const other = webhook('order.paid', paidOrder({ id: 'ord_other', amount: 1 }))
+  assert.deepEqual(deliver(other), { status: 200, body: 'ignored: not an order of this shop' })
+  assert.deepEqual(deliver(webhook('refund.succeeded', { ...refund('re_1', 1), order_id: 'ord_other', order: paidOrder({ id: 'ord_other', amount_refunded: 1 }) })), { status: 200, body: 'ignored: not an order of this shop' })
+  assert.equal(order().status, 'awaiting_payment')
+  assert.equal(order().fulfilments, 0)
+  assert.equal(deliver(webhook('order.paid', paidOrder())).body, 'ok')
+  assert.equal(order().fulfilments, 1)
 })

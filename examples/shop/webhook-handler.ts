@@ -10,11 +10,11 @@ export interface WebhookAnswer {
   body: string
 }
 
-function shopOrderIdOf(event: WebhookEvent): string | null {
-  const data = event.data as { out_trade_no?: string; order?: { out_trade_no?: string } } | undefined
+/** The ScanPay order an event is about: the order itself, or a refund's `order`. */
+function scanpayOrderOf(event: WebhookEvent): { id?: string; out_trade_no?: string } | null {
+  const data = event.data as { id?: string; out_trade_no?: string; order?: { id?: string; out_trade_no?: string } } | undefined
   if (!data) return null
-  if (event.type.startsWith('refund.')) return data.order?.out_trade_no ?? null
-  return data.out_trade_no ?? null
+  return (event.type.startsWith('refund.') ? data.order : data) ?? null
 }
 
 export function handleWebhook(store: ShopStore, secret: string, rawBody: Buffer, headers: IncomingHttpHeaders): WebhookAnswer {
@@ -26,10 +26,16 @@ export function handleWebhook(store: ShopStore, secret: string, rawBody: Buffer,
     if (err instanceof WebhookVerificationError) return { status: 400, body: `webhook refused: ${err.message}` }
     throw err
   }
-  const shopOrderId = shopOrderIdOf(event)
+  const scanpayOrder = scanpayOrderOf(event)
+  const shopOrderId = scanpayOrder?.out_trade_no
   // Verified, so it is ScanPay speaking; an order this shop does not know (another shop on the same merchant?)
-  // is acknowledged, or ScanPay would retry it for a day.
-  if (!shopOrderId || !store.get(shopOrderId)) return { status: 200, body: 'ignored: not an order of this shop' }
+  // is acknowledged, or ScanPay would retry it for a day. The ScanPay order must be the very one this shop
+  // created, not merely carry its order number: test and live mode share the webhook secret, and a test order
+  // (anyone holding the test key can make and pay one) may carry a live order's out_trade_no.
+  const shopOrder = shopOrderId ? store.get(shopOrderId) : undefined
+  if (!shopOrderId || !shopOrder || shopOrder.scanpayOrderId === null || shopOrder.scanpayOrderId !== scanpayOrder?.id) {
+    return { status: 200, body: 'ignored: not an order of this shop' }
+  }
   // webhook-id is signed with the body; a redelivery of the same event carries the same one.
   const webhookId = String(headers['webhook-id'])
   const applied = store.handleWebhookOnce(webhookId, () => {
