@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import jsqr from 'jsqr'
 import { PNG } from 'pngjs'
+import { Agent } from 'undici'
 import { buildPaymentLink, signPaymentLink } from '../sdk/src/signing.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER, startTestServer, type TestServer } from './helpers/server.ts'
@@ -354,6 +355,25 @@ describeEachDatabase('checkout', (t) => {
     assert.equal(again.status, 204)
     const stale = await fetch(`${order.pay_url}/events`, { headers: { 'last-event-id': 'pending' } })
     assert.equal((await sseReader(stale).next())?.data.status, 'closed', 'one that missed it gets it')
+  })
+
+  it('refuses a ninth live stream of one order with 429, while another order still streams', async () => {
+    const order = await newOrder(t.server)
+    const other = await newOrder(t.server)
+    // Connections of their own, all closed at the end: the shared pool would keep one the server waits for.
+    const agent = new Agent()
+    const stream = (url: string) => fetch(`${url}/events`, { dispatcher: agent } as RequestInit)
+    try {
+      const open = await Promise.all(Array.from({ length: 8 }, () => stream(order.pay_url)))
+      assert.deepEqual(open.map((r) => r.status), Array(8).fill(200))
+      const ninth = await stream(order.pay_url)
+      assert.equal(ninth.status, 429)
+      assert.equal(ninth.headers.get('retry-after'), '5')
+      assert.equal((await ninth.json()).error.code, 'rate_limited')
+      assert.equal((await stream(other.pay_url)).status, 200)
+    } finally {
+      await agent.destroy()
+    }
   })
 
   it('answers 404 for the stream of an unknown token', async () => {

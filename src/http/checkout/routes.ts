@@ -297,8 +297,8 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       // told by 204 to stop, as the SSE standard has it, instead of coming back every two seconds for it again.
       const status = effectiveStatus(order, ctx.clock.now())
       if (isSettled(status) && req.headers['last-event-id'] === status) return reply.code(204).send()
-      if (streams.full) {
-        const err = new AppError('rate_limited', 'too many live streams on this server; poll /status instead')
+      if (streams.fullFor(order.payToken)) {
+        const err = new AppError('rate_limited', 'too many live streams on this server or for this order; poll /status instead')
         err.headers = { 'retry-after': '5' }
         throw err
       }

@@ -23,21 +23,26 @@ export const DEFAULT_STREAM_OPTIONS: StatusStreamOptions = { pollMs: 2000, heart
 
 /** The streams open on this node, so shutdown can end them instead of waiting for customers to leave. */
 export class StatusStreams {
-  readonly #open = new Set<() => void>()
+  readonly #open = new Set<(shutdown?: boolean) => void>()
+  /** Open streams per pay token: one token (which anyone who saw the page holds) must not take every stream. */
+  readonly #perToken = new Map<string, number>()
 
   constructor(
     private readonly deps: StatusStreamDeps,
     private readonly options: StatusStreamOptions = DEFAULT_STREAM_OPTIONS,
-    /** Past this many, new clients are refused with 503 and fall back to polling. */
+    /** Past this many, new clients are refused (429) and fall back to polling. */
     readonly maxOpen = 10_000,
+    /** Past this many for one order (a customer's few tabs are far fewer), the same. */
+    readonly maxPerToken = 8,
   ) {}
 
   get openCount(): number {
     return this.#open.size
   }
 
-  get full(): boolean {
-    return this.#open.size >= this.maxOpen
+  /** Whether a new stream for this token would be refused: the node's streams or the token's are at their cap. */
+  fullFor(token: string): boolean {
+    return this.#open.size >= this.maxOpen || (this.#perToken.get(token) ?? 0) >= this.maxPerToken
   }
 
   /** Takes over the raw response (already hijacked from Fastify) until a settled status or a disconnect. */
@@ -59,14 +64,20 @@ export class StatusStreams {
       if (isSettled(current.status)) close()
     }
 
-    const close = () => {
+    const close = (shutdown = false) => {
       if (closed) return
       closed = true
       clearInterval(poller)
       clearInterval(heartbeat)
       unsubscribe()
       this.#open.delete(close)
+      const left = (this.#perToken.get(token) ?? 1) - 1
+      if (left > 0) this.#perToken.set(token, left)
+      else this.#perToken.delete(token)
       if (!res.writableEnded) res.end()
+      // Ended by the server's shutdown, the connection must go too: left idle (keep-alive), it would hold the
+      // server's close until the client let it go.
+      if (shutdown) res.socket?.end()
     }
 
     const reload = async () => {
@@ -100,13 +111,14 @@ export class StatusStreams {
       if (!closed) res.write(': heartbeat\n\n')
     }, options.heartbeatMs)
     this.#open.add(close)
-    res.on('close', close)
-    res.on('error', close)
+    this.#perToken.set(token, (this.#perToken.get(token) ?? 0) + 1)
+    res.on('close', () => close())
+    res.on('error', () => close())
     send(order)
   }
 
   /** Ends every open stream; clients reconnect (or poll) to another node. */
   closeAll(): void {
-    for (const close of [...this.#open]) close()
+    for (const close of [...this.#open]) close(true)
   }
 }
