@@ -232,6 +232,13 @@ describeEachDatabase('orders API', (t) => {
     // A key written twice is ambiguous: JSON.parse keeps the last, other readers the first.
     const twice = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-3","amount":100,"amount":200,"subject":"s"}')
     assert.deepEqual([twice.status, twice.body.error.code], [400, 'body_invalid'])
+    // Bytes that are not UTF-8 would be read as U+FFFD and stored so: refused, whole or cut short.
+    for (const bad of [Buffer.from([0xff, 0xfe]), Buffer.from([0xc3])]) {
+      const body = Buffer.concat([Buffer.from('{"out_trade_no":"e-5","amount":100,"subject":"s'), bad, Buffer.from('"}')])
+      const r = await fetch(`${url()}/v1/orders`, { method: 'POST', headers: { authorization: `Bearer ${sk()}`, 'content-type': 'application/json' }, body })
+      const answer = await r.json()
+      assert.deepEqual([r.status, answer.error.code, answer.error.message], [400, 'body_invalid', 'the body is not valid UTF-8'])
+    }
     // Ids longer than any ScanPay issues reach their route: a 400 naming the field, not the router's refusal.
     const long = await api(url(), sk(), 'GET', `/v1/orders/ord_${'a'.repeat(120)}`)
     assert.deepEqual([long.status, long.body.error.code, long.body.error.param], [400, 'parameter_invalid', 'id'])

@@ -1,6 +1,7 @@
 // Builds the Fastify application: the merchant API, the checkout, channel callbacks and operations.
 import Fastify, { LogController } from 'fastify'
 import swagger from '@fastify/swagger'
+import { isUtf8 } from 'node:buffer'
 import { createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { AppContext } from '../context.ts'
@@ -78,8 +79,10 @@ export async function buildApp(ctx: AppContext) {
   })
 
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser(['application/json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
-    const text = body as string
+  app.addContentTypeParser(['application/json'], { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    // JSON is UTF-8: bytes that are not would be read as U+FFFD, so two different bodies would read the same.
+    if (!isUtf8(body as Buffer)) return done(new AppError('body_invalid', 'the body is not valid UTF-8'), undefined)
+    const text = (body as Buffer).toString('utf8')
     req.rawBody = text
     if (text.length === 0) return done(null, undefined)
     let parsed: unknown
