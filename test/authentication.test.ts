@@ -36,6 +36,21 @@ describeEachDatabase('authentication', (t) => {
     }
   })
 
+  it('reads the scheme in any case, as HTTP has it, and says which credential was sent in place of a secret', async () => {
+    const lower = await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: `bearer ${key().secret}` } })
+    assert.equal(lower.status, 200)
+    const timestamp = Math.floor(Date.now() / 1000)
+    const header = authorizationHeader(key().key_id, key().secret, { method: 'GET', pathAndQuery: '/v1/orders?limit=1', timestamp, nonce: randomBytes(16).toString('hex'), body: '' })
+    const signedLower = await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: header.replace('SCANPAY-HMAC-SHA256', 'scanpay-hmac-sha256') } })
+    assert.equal(signedLower.status, 200)
+    for (const [sent, hint] of [[key().key_id, /that is a key id/], ['whsec_' + 'A'.repeat(44), /that is the webhook signing secret/]] as const) {
+      const res = await fetch(`${url()}/v1/orders`, { headers: { authorization: `Bearer ${sent}` } })
+      const body = (await res.json()) as any
+      assert.equal(res.status, 401)
+      assert.match(body.error.message, hint)
+    }
+  })
+
   it('rejects a tampered body, a wrong secret and an unknown key id, and writes nothing', async () => {
     const before = await snapshot(t.server)
     const body = JSON.stringify({ ...ORDER, out_trade_no: 'tamper-1' })

@@ -49,13 +49,11 @@ describe('request signing', () => {
     assert.equal(canonicalRequest({ method: 'get', pathAndQuery: '/v1/x', timestamp: 1, nonce: 'n', body: '' }).toString(), 'GET\n/v1/x\n1\nn\n\n')
   })
 
-  it('reads the parameters in any order and with spaces, as the general form allows', () => {
-    assert.deepEqual(parseAuthorization('SCANPAY-HMAC-SHA256 nonce="n", key_id="a", signature="s", timestamp="1"'), {
-      keyId: 'a',
-      timestamp: '1',
-      nonce: 'n',
-      signature: 's',
-    })
+  it('reads the parameters in any order and with spaces, and the scheme in any case, as the general form allows', () => {
+    const expected = { keyId: 'a', timestamp: '1', nonce: 'n', signature: 's' }
+    assert.deepEqual(parseAuthorization('SCANPAY-HMAC-SHA256 nonce="n", key_id="a", signature="s", timestamp="1"'), expected)
+    assert.deepEqual(parseAuthorization('scanpay-hmac-sha256 key_id="a",timestamp="1",nonce="n",signature="s"'), expected)
+    assert.deepEqual(parseAuthorization('Scanpay-Hmac-Sha256  key_id="a", timestamp="1",nonce="n",signature="s"'), expected)
   })
 
   it('signs the same with the secret as a KeyObject', () => {
@@ -83,6 +81,8 @@ describe('request signing', () => {
       'SCANPAY-HMAC-SHA256 key_id=a,timestamp="1",nonce="n",signature="s"',
       'SCANPAY-HMAC-SHA256 key_id="a,b",timestamp="1",nonce="n",signature="s"',
       'SCANPAY-HMAC-SHA256 key_id="",timestamp="1",nonce="n",signature="s"',
+      'SCANPAY-HMAC-SHA25 key_id="a",timestamp="1",nonce="n",signature="s"',
+      'SCANPAY-HMAC-SHA256key_id="a",timestamp="1",nonce="n",signature="s"',
     ]) {
       assert.equal(parseAuthorization(bad), null, bad)
     }

@@ -74,10 +74,12 @@ const CANONICAL_AUTHORIZATION = /^SCANPAY-HMAC-SHA256 key_id="([^",]+)",timestam
 export function parseAuthorization(header: string): ParsedAuthorization | null {
   const m = CANONICAL_AUTHORIZATION.exec(header)
   if (m) return { keyId: m[1]!, timestamp: m[2]!, nonce: m[3]!, signature: m[4]! }
-  // The general form: the parameters in any order, with spaces around them.
-  if (!header.startsWith(HMAC_SCHEME + ' ')) return null
+  // The general form: the scheme in any case (HTTP's schemes are case-insensitive), the parameters in any
+  // order, with spaces around them.
+  const scheme = /^(\S+) +/.exec(header)
+  if (!scheme || scheme[1]!.toUpperCase() !== HMAC_SCHEME) return null
   const params = new Map<string, string>()
-  for (const part of header.slice(HMAC_SCHEME.length + 1).split(',')) {
+  for (const part of header.slice(scheme[0].length).split(',')) {
     const m = /^\s*([a-z_]+)="([^"]*)"\s*$/.exec(part)
     if (!m || params.has(m[1]!)) return null
     params.set(m[1]!, m[2]!)

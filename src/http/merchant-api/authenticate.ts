@@ -74,12 +74,20 @@ export class NonceClaim implements WriteGuard {
 export async function authenticate(deps: AuthDeps, req: FastifyRequest, deferClaim = false): Promise<Authenticated> {
   const header = req.headers.authorization
   if (!header) throw new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
-  if (header.startsWith('Bearer ')) return { key: await bearer(deps, header.slice(7).trim()), claim: null }
+  // The scheme in any case, as HTTP has it: `bearer sk_…` is Bearer too.
+  if (header.startsWith('Bearer ') || /^bearer /i.test(header)) return { key: await bearer(deps, header.slice(7).trim()), claim: null }
   return signed(deps, req, header, deferClaim)
 }
 
+/** What was sent in place of an API secret, when it is another of the merchant's credentials. */
+function mistakenCredential(secret: string): string {
+  if (/^key_(test|live)_/.test(secret)) return ': that is a key id (key_…), which signs requests; Bearer takes its secret (sk_…)'
+  if (secret.startsWith('whsec_')) return ': that is the webhook signing secret (whsec_…); Bearer takes an API secret (sk_…)'
+  return ''
+}
+
 async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
-  if (!/^sk_(test|live)_[A-Za-z0-9_-]{20,100}$/.test(secret)) throw invalid('authentication_invalid', 'the API secret is not valid')
+  if (!/^sk_(test|live)_[A-Za-z0-9_-]{20,100}$/.test(secret)) throw invalid('authentication_invalid', `the API secret is not valid${mistakenCredential(secret)}`)
   const key = await deps.directory.keyBySecret(secret)
   if (!key) throw invalid('authentication_invalid', 'the API secret is not valid')
   deps.rateLimiter.take(key.keyId)
