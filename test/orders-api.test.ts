@@ -232,6 +232,11 @@ describeEachDatabase('orders API', (t) => {
     // A key written twice is ambiguous: JSON.parse keeps the last, other readers the first.
     const twice = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-3","amount":100,"amount":200,"subject":"s"}')
     assert.deepEqual([twice.status, twice.body.error.code], [400, 'body_invalid'])
+    // A query on a route that reads none is unknown, as on the lists.
+    for (const [method, path] of [['POST', '/v1/orders?foo=bar'], ['GET', '/v1/orders/ord_x?expand=refunds'], ['POST', '/v1/orders/ord_x/close?force=1']] as const) {
+      const r = await api(url(), sk(), method, path, method === 'POST' && path.startsWith('/v1/orders?') ? { ...ORDER, out_trade_no: 'e-6' } : undefined)
+      assert.deepEqual([r.status, r.body.error.code, r.body.error.param], [400, 'parameter_unknown', path.split('?')[1]!.split('=')[0]], path)
+    }
     // Bytes that are not UTF-8 would be read as U+FFFD and stored so: refused, whole or cut short.
     for (const bad of [Buffer.from([0xff, 0xfe]), Buffer.from([0xc3])]) {
       const body = Buffer.concat([Buffer.from('{"out_trade_no":"e-5","amount":100,"subject":"s'), bad, Buffer.from('"}')])

@@ -114,6 +114,9 @@ export type ListBillChecksQuery = Static<typeof ListBillChecksQuery>
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
 export type IdParams = Static<typeof IdParams>
 
+/** The query of a route that takes none: any parameter is unknown (400 parameter_unknown), as on the lists. */
+export const NoQuery = Type.Object({}, { additionalProperties: false })
+
 export const EmptyBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()])
 
 export const OrderResource = Type.Object({

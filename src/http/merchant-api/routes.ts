@@ -16,6 +16,7 @@ import {
   ErrorResource,
   IdParams,
   ListEventsQuery,
+  NoQuery,
   ListOrdersQuery,
   OrderResource,
 } from '../schemas.ts'
@@ -75,6 +76,10 @@ export function merchantApi(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
     // The API reads JSON only: the form parser the checkout and channel callbacks need is not for these routes.
     app.removeContentTypeParser('application/x-www-form-urlencoded')
+    // A route that reads no query refuses one, as the lists refuse a parameter they do not know.
+    app.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery }
+    })
     app.addHook('preValidation', async (req) => {
       // A signed create without an Idempotency-Key claims its nonce in the same commit as its order: one commit
       // instead of two. Every other signed request claims before it runs.
