@@ -120,6 +120,8 @@ describe('payment links', () => {
       [{ subject: '' }, /subject/],
       [{ subject: '拿'.repeat(129) }, /subject/],
       [{ subject: '   ' }, /subject must say something/],
+      [{ subject: '\u200B\u200E' }, /subject must say something/],
+      [{ subject: 'a\u2029b' }, /subject .*one line/],
       [{ subject: 'abc\u202Egnp.exe' }, /subject .*bidirectional override/],
       [{ expiresAt: Date.now() }, /expiresAt .*not milliseconds/],
       [{ expiresAt: 1764150900.5 }, /expiresAt/],

@@ -6,10 +6,14 @@ export const HMAC_SCHEME = 'SCANPAY-HMAC-SHA256'
 
 /**
  * Text the customer reads on the checkout page and in their wallet app: no control characters (a subject is one
- * line; a description keeps its line breaks and tabs) and no bidirectional embedding or override (U+202A–U+202E),
- * which would show "abc\u202Egnp.exe" as "abcexe.png". A subject also says something: not only spaces.
+ * line, so no line or paragraph separator either; a description keeps its line breaks and tabs) and no
+ * bidirectional embedding or override (U+202A–U+202E), which would show "abc\u202Egnp.exe" as "abcexe.png".
+ * Isolates (U+2066–U+2069) stay: they cannot reorder what is outside them, and right-to-left text needs them.
+ * A subject also says something: not only spaces and invisible marks (zero-width spaces and joiners,
+ * direction marks, isolates, the byte order mark).
  */
-export const SUBJECT_PATTERN = '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E]*$'
+export const SUBJECT_PATTERN =
+  '^(?=.*[^\\s\\u061C\\u200B-\\u200F\\u2060-\\u2064\\u2066-\\u2069\\uFEFF])[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E]*$'
 export const DESCRIPTION_PATTERN = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u202A-\\u202E]*$'
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
@@ -144,7 +148,7 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (!/^[A-Za-z0-9_\-.|*]{1,64}$/.test(input.outTradeNo ?? '')) fail('outTradeNo', 'must be 1–64 letters, digits or _-.|*')
   const subjectLength = typeof input.subject === 'string' ? Array.from(input.subject).length : 0
   if (subjectLength < 1 || subjectLength > 128) fail('subject', 'must be 1–128 characters')
-  if (!new RegExp(SUBJECT_PATTERN, 'u').test(input.subject)) fail('subject', 'must say something (not only spaces) without control or bidirectional override characters')
+  if (!new RegExp(SUBJECT_PATTERN, 'u').test(input.subject)) fail('subject', 'must say something (not only spaces or invisible marks), on one line, without control or bidirectional override characters')
   if (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 1) fail('expiresAt', 'must be a time in unix seconds')
   // Date.now() is the usual slip: thirteen digits of milliseconds, which the server refuses as malformed.
   if (input.expiresAt >= 1e12) fail('expiresAt', 'must be unix seconds, not milliseconds (Math.floor(Date.now() / 1000) + …)')

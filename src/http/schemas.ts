@@ -49,7 +49,7 @@ export const FIELD_RULES: Record<string, string> = {
   out_trade_no: 'out_trade_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
   amount: 'amount must be an integer from 1 to 100000000000',
   currency: 'currency must be an ISO 4217 code of three upper-case letters, e.g. CNY',
-  subject: 'subject must be a string of 1-128 characters, not only spaces, without control or bidirectional override characters',
+  subject: 'subject must be a string of 1-128 characters on one line, not only spaces or invisible marks, without control or bidirectional override characters',
   description: 'description must be a string of at most 512 characters without control (other than line breaks and tabs) or bidirectional override characters',
   notify_url: 'notify_url must be an http(s) URL of at most 1024 characters',
   return_url: 'return_url must be an http(s) URL of at most 1024 characters',

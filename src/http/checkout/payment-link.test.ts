@@ -89,6 +89,8 @@ describe('validateLinkParams', () => {
     bad({ ...BASE, subject: '  ' }, 'subject')
     bad({ ...BASE, subject: 'a\u0007b' }, 'subject')
     bad({ ...BASE, subject: 'abc\u202Egnp.exe' }, 'subject')
+    bad({ ...BASE, subject: '\u200B' }, 'subject')
+    bad({ ...BASE, subject: 'a\u2028b' }, 'subject')
     bad({ ...BASE, description: 'x'.repeat(513) }, 'description')
     bad({ ...BASE, description: 'x\u001B' }, 'description')
     assert.equal(ok({ ...BASE, description: 'two\nlines' }).description, 'two\nlines')
