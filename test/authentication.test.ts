@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { it } from 'node:test'
 import { authorizationHeader } from '../sdk/src/signing.ts'
+import { sha256Hex } from '../src/security/credentials.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER, signedApi } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -49,6 +50,21 @@ describeEachDatabase('authentication', (t) => {
       assert.equal(res.status, 401)
       assert.match(body.error.message, hint)
     }
+  })
+
+  it('refuses a key an operator ended and takes the key that replaced it, Bearer and signed', async () => {
+    const m = await t.server.newMerchant('Rolled')
+    const store = t.server.server.ctx.storage.merchants
+    const secret = 'sk_test_' + randomBytes(30).toString('base64url')
+    const box = t.server.server.ctx.box
+    const now = Date.now()
+    await store.rollKey({ id: 'key_test_' + randomBytes(12).toString('base64url'), merchantId: m.merchant_id, mode: 'test', secretHash: sha256Hex(secret), secretEnc: box.encrypt(secret), revokedAt: null }, now, now)
+    const old = await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: `Bearer ${m.test.secret}` } })
+    assert.equal(old.status, 401)
+    assert.equal((await signedApi(url(), m.test, 'GET', '/v1/orders?limit=1')).status, 401)
+    const fresh = await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: `Bearer ${secret}` } })
+    assert.equal(fresh.status, 200)
+    assert.equal((await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: `Bearer ${m.live.secret}` } })).status, 200, 'the other mode keeps its key')
   })
 
   it('rejects a tampered body, a wrong secret and an unknown key id, and writes nothing', async () => {

@@ -7,6 +7,7 @@ import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
 import { runMasterKeyReseal } from './commands/master-key-reseal.ts'
 import { runMerchantCreate } from './commands/merchant-create.ts'
+import { runMerchantManage } from './commands/merchant-manage.ts'
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
@@ -17,6 +18,9 @@ const USAGE = `Usage:
   scanpay migrate [--db URL]
   scanpay backup --to FILE [--db sqlite:…]   (a consistent copy of the SQLite database, while ScanPay runs)
   scanpay merchant create --name NAME [--webhook-url URL] [--json] [--db URL]
+  scanpay merchant show --merchant mch_… [--json] [--db URL]   (name, default webhook URL, keys; no secrets)
+  scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url] [--db URL]
+  scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json] [--db URL]   (a new key; the old ones end)
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
@@ -58,6 +62,18 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }
+  if (command === 'merchant' && (sub === 'show' || sub === 'update' || sub === 'roll-key')) {
+    return runMerchantManage(loadConfig(flags), {
+      action: sub,
+      merchant: values.merchant,
+      name: values.name,
+      webhookUrl: values['webhook-url'],
+      clearWebhookUrl: values['clear-webhook-url'] ?? false,
+      mode: positionals[2],
+      expireOldIn: values['expire-old-in'],
+      json: values.json ?? false,
+    })
+  }
   if (command === 'master-key' && sub === 'reseal') return runMasterKeyReseal(loadConfig(flags))
   if (command === 'channel' && sub === 'set') {
     return runChannelSet(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], fromFile: values['from-file'], check: values.check ?? false })
@@ -91,6 +107,8 @@ function parseCommandLine(argv: string[]) {
       'public-url': { type: 'string' },
       name: { type: 'string' },
       'webhook-url': { type: 'string' },
+      'clear-webhook-url': { type: 'boolean' },
+      'expire-old-in': { type: 'string' },
       json: { type: 'boolean' },
       secret: { type: 'string' },
       workers: { type: 'string' },

@@ -1,10 +1,11 @@
-// Cached, decrypted views of merchants and keys for the hot path. Keys and names are immutable once made,
-// so entries only expire to bound memory and to notice revocations within a minute.
+// Cached, decrypted views of merchants and keys for the hot path. Entries expire after a minute, to bound
+// memory and to notice what an operator changed (a key ended, a webhook URL set) from another process; a key
+// set to end at a later time is not served from the cache past that time.
 import type { Mode } from '../core/order.ts'
 import { sha256Hex } from '../security/credentials.ts'
 import { HmacSha256Key } from '../security/hmac-sha256.ts'
 import type { SecretBox } from '../security/secret-box.ts'
-import type { SqlMerchantStore } from '../storage/merchant-store.ts'
+import type { ApiKeyRecord, SqlMerchantStore } from '../storage/merchant-store.ts'
 
 export interface ApiKey {
   keyId: string
@@ -36,14 +37,19 @@ class TtlCache<V> {
     }
     return hit.value
   }
-  set(key: string, value: V, now: number): void {
+  set(key: string, value: V, now: number, endsAt: number | null = null): void {
     if (this.#map.size >= MAX_ENTRIES) this.#map.delete(this.#map.keys().next().value as string)
-    this.#map.set(key, { value, until: now + TTL_MS })
+    this.#map.set(key, { value, until: endsAt === null ? now + TTL_MS : Math.min(now + TTL_MS, endsAt) })
   }
 }
 
 function withSigningKey(key: ApiKey): ApiKey {
   return { ...key, signingKey: new HmacSha256Key(key.secret) }
+}
+
+/** A key works until its end (`revoked_at`), which an operator may set now or ahead (scanpay merchant roll-key). */
+function inForce(row: ApiKeyRecord, now: number): boolean {
+  return row.revokedAt === null || row.revokedAt > now
 }
 
 /** The shape of the key ids ScanPay issues (`key_test_…`, `key_live_…`). */
@@ -67,8 +73,8 @@ export class MerchantDirectory {
     const cached = this.#bySecret.get(secret, now)
     if (cached !== undefined) return cached
     const row = await this.store.keyByHash(sha256Hex(secret))
-    const key = row && row.revokedAt === null ? { keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret } : null
-    this.#bySecret.set(secret, key, now)
+    const key = row && inForce(row, now) ? { keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret } : null
+    this.#bySecret.set(secret, key, now, key && row!.revokedAt)
     return key
   }
 
@@ -79,10 +85,10 @@ export class MerchantDirectory {
     if (cached !== undefined) return cached
     const row = await this.store.keyById(keyId)
     const key =
-      row && row.revokedAt === null
+      row && inForce(row, now)
         ? withSigningKey({ keyId: row.id, merchantId: row.merchantId, mode: row.mode, secret: this.box.decrypt(row.secretEnc) })
         : null
-    this.#byKeyId.set(keyId, key, now)
+    this.#byKeyId.set(keyId, key, now, key && row!.revokedAt)
     return key
   }
 

@@ -1,5 +1,5 @@
 // Opens the database a URL names: SQLite (better-sqlite3, WAL) by default, PostgreSQL for postgres:// URLs.
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely'
@@ -49,6 +49,13 @@ pg.types.setTypeParser(20, (value: string) => Number(value))
 /** The file a sqlite: URL names (sqlite:./x.db, sqlite:///abs/x.db), or ':memory:' / '' for none. */
 export function sqlitePathOf(url: string): string {
   return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+}
+
+/** Whether the database is there already: a SQLite file that exists (PostgreSQL's is made by its operator). */
+export function databaseExists(url: string): boolean {
+  if (dialectOf(url) === 'postgres') return true
+  const path = sqlitePathOf(url)
+  return path === ':memory:' || path === '' || existsSync(resolve(path))
 }
 
 export function dialectOf(url: string): Dialect {

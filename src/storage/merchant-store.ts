@@ -20,8 +20,60 @@ export interface ApiKeyRecord {
   revokedAt: number | null
 }
 
+/** A key as an operator sees it: no secret. */
+export interface ApiKeyListing {
+  id: string
+  mode: Mode
+  createdAt: number
+  revokedAt: number | null
+}
+
 export class SqlMerchantStore {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /** Changes the name and/or the default webhook URL (null clears it); false when there is no such merchant. */
+  async update(id: string, change: { name?: string; webhookUrl?: string | null }): Promise<boolean> {
+    const set: { name?: string; webhook_url?: string | null } = {}
+    if (change.name !== undefined) set.name = change.name
+    if (change.webhookUrl !== undefined) set.webhook_url = change.webhookUrl
+    if (Object.keys(set).length === 0) return (await this.byId(id)) !== null
+    const r = await this.db.updateTable('merchants').set(set).where('id', '=', id).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /** The merchant's keys, oldest first. */
+  async keysOf(merchantId: string): Promise<ApiKeyListing[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .select(['id', 'mode', 'created_at', 'revoked_at'])
+      .where('merchant_id', '=', merchantId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute()
+    return rows.map((r) => ({ id: r.id, mode: r.mode, createdAt: Number(r.created_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at) }))
+  }
+
+  /**
+   * Adds a key and, in the same transaction, ends the mode's other keys at `oldKeysEndAt` (a key already set to
+   * end sooner keeps its end). Returns the keys whose end was set.
+   */
+  async rollKey(key: ApiKeyRecord, createdAt: number, oldKeysEndAt: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const ending = await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: oldKeysEndAt })
+        .where('merchant_id', '=', key.merchantId)
+        .where('mode', '=', key.mode)
+        .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', oldKeysEndAt)]))
+        .returning('id')
+        .execute()
+      await trx
+        .insertInto('api_keys')
+        .values({ id: key.id, merchant_id: key.merchantId, mode: key.mode, secret_hash: key.secretHash, secret_enc: key.secretEnc, created_at: createdAt, revoked_at: null })
+        .execute()
+      return ending.map((r) => r.id)
+    })
+  }
 
   async create(merchant: MerchantRecord, keys: ApiKeyRecord[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {

@@ -3,7 +3,7 @@ import type { Config } from '../../config/config.ts'
 import { assertSecretsOpen } from '../../context.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
-import { migrate, openDatabase } from '../../storage/database.ts'
+import { databaseExists, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
 import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
 
@@ -17,25 +17,16 @@ export async function runMerchantCreate(
     return 2
   }
   const webhookUrl = opts.webhookUrl ?? null
-  if (webhookUrl !== null) {
-    let url: URL
-    try {
-      url = new URL(webhookUrl)
-    } catch {
-      console.error('--webhook-url must be an http(s) URL')
-      return 2
-    }
-    if (!/^https?:$/.test(url.protocol) || webhookUrl.length > 1024) {
-      console.error('--webhook-url must be an http(s) URL of at most 1024 characters')
-      return 2
-    }
-    if (config.production && isObviouslyInternal(url)) {
-      console.error('--webhook-url must not point at a loopback, private or link-local address in production')
-      return 2
-    }
+  const problem = webhookUrl === null ? null : webhookUrlProblem(webhookUrl, config.production)
+  if (problem) {
+    console.error(problem)
+    return 2
   }
+  const isNew = !databaseExists(config.databaseUrl)
   const database = await openDatabase(config.databaseUrl)
   try {
+    // A merchant made in a database no server reads gets keys that server refuses: say where it went.
+    if (isNew) console.error(`created a new database: ${database.description}`)
     await migrate(database.db)
     const box = new SecretBox(config.masterKey, config.previousMasterKeys)
     await assertSecretsOpen(database.db, box)
@@ -50,6 +41,19 @@ export async function runMerchantCreate(
   } finally {
     await database.close()
   }
+}
+
+/** Why a --webhook-url cannot be a merchant's default, or null when it can. */
+export function webhookUrlProblem(webhookUrl: string, production: boolean): string | null {
+  let url: URL
+  try {
+    url = new URL(webhookUrl)
+  } catch {
+    return '--webhook-url must be an http(s) URL'
+  }
+  if (!/^https?:$/.test(url.protocol) || webhookUrl.length > 1024) return '--webhook-url must be an http(s) URL of at most 1024 characters'
+  if (production && isObviouslyInternal(url)) return '--webhook-url must not point at a loopback, private or link-local address in production'
+  return null
 }
 
 export function printable(c: Awaited<ReturnType<typeof createMerchant>>): string {
