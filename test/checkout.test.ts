@@ -575,6 +575,8 @@ function linkTests(t: { readonly server: TestServer }) {
       const query = new URLSearchParams({ ...params, sig }).toString()
       const page = await get(`${t.server.url}/l/${t.server.merchant.test.key_id}?${query}`)
       assert.equal(page.status, 400, JSON.stringify(bad))
+      // A parameter no link takes is named as such, not as one missing or invalid.
+      if ('unknown' in bad) assert.match(page.text, /The link has a “unknown”, which payment links do not take/)
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
     }
     const url = link()

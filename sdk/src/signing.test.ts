@@ -128,6 +128,7 @@ describe('payment links', () => {
       [{ currency: 'cny' }, /currency/],
       [{ extra: { amount: '1' } }, /extra\.amount/],
       [{ extra: { sig: 'x' } }, /extra\.sig/],
+      [{ extra: { foo: 'bar' } }, /extra\.foo is not a parameter links take/],
     ]
     for (const [change, message] of cases) {
       assert.throws(() => buildPaymentLink({ ...good, ...change } as Parameters<typeof buildPaymentLink>[0]), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(change))

@@ -128,6 +128,9 @@ export interface PaymentLinkInput {
   extra?: Record<string, string>
 }
 
+/** The optional parameters a link takes, through `extra`; the server refuses any other. */
+const LINK_EXTRA_PARAMS = new Set(['description', 'return_url', 'notify_url', 'lang'])
+
 /** The parameters a link sets from its own fields: `extra` may not set them again. */
 const LINK_OWN_PARAMS = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'sig'])
 
@@ -155,6 +158,7 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (input.currency !== undefined && !/^[A-Z]{3}$/.test(input.currency)) fail('currency', 'must be an ISO 4217 code such as CNY')
   for (const [name, value] of Object.entries(input.extra ?? {})) {
     if (LINK_OWN_PARAMS.has(name)) fail(`extra.${name}`, 'is set by the link itself: use the field of that name')
+    if (!LINK_EXTRA_PARAMS.has(name)) fail(`extra.${name}`, `is not a parameter links take (${[...LINK_EXTRA_PARAMS].join(', ')})`)
     if (typeof value !== 'string') fail(`extra.${name}`, 'must be a string')
   }
 }

@@ -64,6 +64,9 @@ export interface Messages {
     key: string
     signature: string
     invalid(param: string): string
+    /** A parameter no link takes (a merchant's typo, or one added on the way). */
+    unknown(param: string): string
+    repeated(param: string): string
     expired: string
     conflict: string
     notPayable: string
@@ -116,6 +119,8 @@ const en: Messages = {
     key: 'The link was made with a key that does not exist or has been revoked.',
     signature: 'The link’s signature does not match its contents. It may have been changed after it was made.',
     invalid: (param) => `The link’s “${param}” is missing or invalid.`,
+    unknown: (param) => `The link has a “${param}”, which payment links do not take.`,
+    repeated: (param) => `The link gives “${param}” more than once.`,
     expired: 'This payment link has expired. Ask the merchant for a new one.',
     conflict: 'An order with this number already exists with different details.',
     notPayable: 'The merchant cannot take this payment.',
@@ -168,6 +173,8 @@ const zhCN: Messages = {
     key: '生成此链接的密钥不存在或已被吊销。',
     signature: '链接签名与内容不符，链接可能已被篡改。',
     invalid: (param) => `链接中的“${param}”缺失或无效。`,
+    unknown: (param) => `链接中含有支付链接不支持的参数“${param}”。`,
+    repeated: (param) => `链接中的“${param}”出现了不止一次。`,
     expired: '此支付链接已过期，请联系商户获取新的链接。',
     conflict: '已存在相同订单号但内容不同的订单。',
     notPayable: '商户暂时无法收取此笔付款。',

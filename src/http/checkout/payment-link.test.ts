@@ -107,7 +107,7 @@ describe('validateLinkParams', () => {
       delete p[name]
       bad(p, name)
     }
-    bad({ ...BASE, metadata: '{}' }, 'metadata')
+    assert.deepEqual(validateLinkParams({ ...BASE, metadata: '{}' }, false), { kind: 'unknown', param: 'metadata' })
   })
 
   it('refuses internal URLs in production only', () => {

@@ -15,7 +15,7 @@ export interface PaymentLink extends LinkOrder {
   lang: Lang | null
 }
 
-export type LinkFailure = { kind: 'malformed' | 'url_not_allowed'; param: string }
+export type LinkFailure = { kind: 'malformed' | 'unknown' | 'url_not_allowed'; param: string }
 
 /**
  * What chat apps append to a link shared in them: WeChat adds `from` (singlemessage, groupmessage, timeline) and
@@ -63,7 +63,7 @@ const isFailure = (v: unknown): v is LinkFailure => typeof v === 'object' && v !
 /** The same field rules as POST /v1/orders, applied to the link's text values. */
 export function validateLinkParams(params: Record<string, string>, production: boolean): PaymentLink | LinkFailure {
   for (const name of Object.keys(params)) {
-    if (!KNOWN.has(name)) return { kind: 'malformed', param: name }
+    if (!KNOWN.has(name)) return { kind: 'unknown', param: name }
   }
   const { amount, currency = 'CNY', out_trade_no, subject, expires_at, description, lang } = params
   // A plain decimal: no sign, dot, exponent or leading zero, so one amount has exactly one spelling.

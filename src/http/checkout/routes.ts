@@ -353,11 +353,11 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const key = await ctx.directory.keyById(keyId)
       if (!key) return refuse(403, 'unknown key', t.key)
       const query = readLinkQuery(rawQuery)
-      if ('repeated' in query) return refuse(400, `repeated ${query.repeated}`, t.invalid(query.repeated))
+      if ('repeated' in query) return refuse(400, `repeated ${query.repeated}`, t.repeated(query.repeated))
       // The signature is checked before anything else is believed, and before anything is written.
       if (!verifyLinkSignature(key.secret, query.params)) return refuse(403, 'bad signature', t.signature)
       const link = validateLinkParams(query.params, ctx.config.production)
-      if ('kind' in link) return refuse(400, `${link.kind} ${link.param}`, t.invalid(link.param))
+      if ('kind' in link) return refuse(400, `${link.kind} ${link.param}`, (link.kind === 'unknown' ? t.unknown : t.invalid)(link.param))
       if (link.expiresAt * 1000 <= ctx.clock.now()) return refuse(410, 'expired', t.expired)
 
       let order: Order
