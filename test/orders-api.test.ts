@@ -363,3 +363,26 @@ describeEachDatabase('orders API', (t) => {
     assert.equal((await api(url(), sk(), 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'mode-3', currency: 'USD' })).status, 201)
   })
 })
+
+// Time moved by hand, and the expiry job held back (once an hour): what the API says of an order past its
+// deadline before the job writes it.
+const clock = { offset: 0, now: () => Date.now() + clock.offset }
+describeEachDatabase(
+  'orders API past the deadline',
+  (t) => {
+    it('reads a pending order past expires_at as expired, and lists it as pending no more, before the job moves it', async () => {
+      const sk = t.server.merchant.test.secret
+      const order = (await api(t.server.url, sk, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'late-1', expires_in: 60 })).body
+      clock.offset += 61_000
+      assert.equal((await t.server.server.ctx.storage.orders.byId(t.server.merchant.merchant_id, 'test', order.id))?.status, 'pending', 'not yet moved')
+      assert.equal((await api(t.server.url, sk, 'GET', `/v1/orders/${order.id}`)).body.status, 'expired')
+      assert.deepEqual((await api(t.server.url, sk, 'GET', '/v1/orders?status=pending')).body.data, [])
+      assert.equal((await api(t.server.url, sk, 'GET', '/v1/orders')).body.data[0].status, 'expired')
+      const again = await api(t.server.url, sk, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'late-1', expires_in: 60 })
+      assert.deepEqual([again.status, again.body.status], [200, 'expired'])
+      const pay = await api(t.server.url, sk, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      assert.deepEqual([pay.status, pay.body.error.code], [409, 'order_not_pending'])
+    })
+  },
+  { clock, env: { SCANPAY_JOB_INTERVAL_MS: '3600000' } },
+)

@@ -36,6 +36,8 @@ export interface OrderListFilter {
   merchantId: string
   mode: Mode
   status?: OrderStatus
+  /** Only orders that expire after this time: pending ones still payable, not those past their deadline. */
+  expiresAfter?: number
   outTradeNo?: string
   createdGte?: number
   createdLt?: number

@@ -1,6 +1,7 @@
 // How orders, refunds and events look from outside: the contract's JSON shapes.
 import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
 import type { ListedOrder } from '../core/ports.ts'
+import { effectiveStatus } from '../core/order.ts'
 import type { Refund } from '../core/refund.ts'
 import { AppError } from '../core/errors.ts'
 import type { BillDiscrepancy } from '../channels/bill-reconciliation.ts'
@@ -40,13 +41,18 @@ export function payUrl(publicUrl: string, token: string): string {
   return `${publicUrl}/pay/${token}`
 }
 
-export function presentOrder(publicUrl: string, o: ListedOrder) {
+/**
+ * The order object. Given the time, a pending order past its deadline reads `expired`, as the checkout and
+ * every move already treat it, rather than `pending` until the expiry job writes it (within a second); events
+ * carry the order as it was written (no time given).
+ */
+export function presentOrder(publicUrl: string, o: ListedOrder, nowMs?: number) {
   const url = payUrl(publicUrl, o.payToken)
   return {
     id: o.id,
     object: 'order' as const,
     mode: o.mode,
-    status: o.status,
+    status: nowMs === undefined ? o.status : effectiveStatus(o, nowMs),
     out_trade_no: o.outTradeNo,
     amount: o.amount,
     amount_refunded: o.amountRefunded,

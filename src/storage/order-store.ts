@@ -221,6 +221,10 @@ export class SqlOrderStore implements OrderStore {
       shape |= 1
       values.push(f.status)
     }
+    if (f.expiresAfter !== undefined) {
+      shape |= 32
+      values.push(f.expiresAfter)
+    }
     if (f.outTradeNo !== undefined) {
       shape |= 2
       values.push(f.outTradeNo)
@@ -247,6 +251,7 @@ export class SqlOrderStore implements OrderStore {
         .where('merchant_id', '=', f.merchantId)
         .where('mode', '=', f.mode)
       if (f.status) q = q.where('status', '=', f.status)
+      if (f.expiresAfter !== undefined) q = q.where('expires_at', '>', f.expiresAfter)
       if (f.outTradeNo !== undefined) q = q.where('out_trade_no', '=', f.outTradeNo)
       if (f.createdGte !== undefined) q = q.where('created_at', '>=', f.createdGte)
       if (f.createdLt !== undefined) q = q.where('created_at', '<', f.createdLt)

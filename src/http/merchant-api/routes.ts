@@ -63,7 +63,7 @@ function checkUrl(ctx: AppContext, url: string | null | undefined, param: string
 
 export function merchantApi(ctx: AppContext) {
   const { storage, deps } = ctx
-  const present = (o: ListedOrder) => presentOrder(ctx.config.publicUrl, o)
+  const present = (o: ListedOrder) => presentOrder(ctx.config.publicUrl, o, ctx.clock.now())
   const authDeps = { directory: ctx.directory, nonces: storage.nonces, rateLimiter: ctx.rateLimiter, now: () => ctx.clock.now() }
 
   async function orderOf(req: FastifyRequest<{ Params: IdParams }>): Promise<Order> {
@@ -133,6 +133,8 @@ export function merchantApi(ctx: AppContext) {
           merchantId: key.merchantId,
           mode: key.mode,
           status: q.status as Order['status'] | undefined,
+          // Past its deadline a pending order reads expired (presentOrder), so it is not listed as pending.
+          expiresAfter: q.status === 'pending' ? ctx.clock.now() : undefined,
           outTradeNo: q.out_trade_no,
           createdGte: parseTime(q.created_gte, 'created_gte'),
           createdLt: parseTime(q.created_lt, 'created_lt'),
