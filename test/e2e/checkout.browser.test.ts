@@ -311,6 +311,8 @@ describe('checkout in a browser', { skip }, () => {
       assert.equal(overflow, 0, 'no horizontal scrolling')
       const box = await p.page.getByRole('button', { name: /^Pay/ }).boundingBox()
       assert.ok(box && box.height >= 44, 'the pay button is a comfortable tap target')
+      const lang = await p.page.locator('footer a[hreflang]').boundingBox()
+      assert.ok(lang && lang.height >= 44 && lang.width >= 44, `the language switch is a tap target too (${JSON.stringify(lang)})`)
     } finally {
       await p.context.close()
     }

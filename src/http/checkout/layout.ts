@@ -60,7 +60,7 @@ form{margin:0}
 .qr{display:none}
 @media(min-width:720px) and (hover:hover){.sv{display:none}.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
 footer{margin:16px 0 8px;font-size:13px;color:var(--mu)}
-footer a{color:inherit;margin-left:14px}`
+footer a{color:inherit;margin-left:6px;display:inline-block;padding:12px 8px;min-width:44px;min-height:44px;box-sizing:border-box;text-align:center}`
 
 export interface ShellInput {
   lang: Lang

@@ -21,6 +21,7 @@ describe('renderQr', () => {
     const qr = await renderQr(content, 'svg')
     assert.match(qr.contentType, /^image\/svg\+xml/)
     assert.match(qr.body.toString('utf8'), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+    assert.match(qr.body.toString('utf8'), / width="256" height="256" viewBox=/, 'an intrinsic size: an <img> without width would show it small')
   })
 
   it('gives the same bytes the same strong ETag', async () => {

@@ -20,11 +20,15 @@ export const QR_CONTENT_TYPES: Record<QrFormat, string> = {
 // the QR specification asks for, which some scanners need to find the code at all.
 const OPTIONS = { errorCorrectionLevel: 'Q', margin: 4 } as const
 
+/** The SVG's intrinsic width and height, in CSS pixels: comfortably scanned from a screen or a print. */
+export const SVG_SIZE_PX = 256
+
 /** `scale` is pixels per module of a PNG (a channel's code is shown larger, and must stay sharp on a phone). */
 export async function renderQr(content: string, format: QrFormat, scale = 8): Promise<RenderedQr> {
   const body =
     format === 'svg'
-      ? Buffer.from(await QRCode.toString(content, { ...OPTIONS, type: 'svg' }), 'utf8')
+      ? // A size of its own (it scales all the same): an <img> given no width would otherwise show it at 150 px.
+        Buffer.from(await QRCode.toString(content, { ...OPTIONS, type: 'svg', width: SVG_SIZE_PX }), 'utf8')
       : await QRCode.toBuffer(content, { ...OPTIONS, type: 'png', scale })
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
   return { body, contentType: QR_CONTENT_TYPES[format], etag }
