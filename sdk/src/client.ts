@@ -5,7 +5,7 @@ import type {
   BillCheck,
   CreateOrderParams,
   CreateRefundParams,
-  Event,
+  AnyEvent,
   List,
   ListBillChecksParams,
   ListEventsParams,
@@ -104,11 +104,11 @@ export class ScanPay {
   }
 
   readonly events = {
-    list: (params: ListEventsParams = {}, opts?: RequestOptions) => this.#t.request<List<Event>>('GET', `/v1/events${query(params)}`, undefined, opts),
+    list: (params: ListEventsParams = {}, opts?: RequestOptions) => this.#t.request<List<AnyEvent>>('GET', `/v1/events${query(params)}`, undefined, opts),
     iterate: (params: ListEventsParams = {}) => everyPage((p) => this.events.list(p), params),
-    retrieve: (eventId: string, opts?: RequestOptions) => this.#t.request<Event>('GET', `/v1/events/${id(eventId)}`, undefined, opts),
+    retrieve: (eventId: string, opts?: RequestOptions) => this.#t.request<AnyEvent>('GET', `/v1/events/${id(eventId)}`, undefined, opts),
     /** Queues one more delivery of the event now. */
-    redeliver: (eventId: string, opts?: RequestOptions) => this.#t.request<Event>('POST', `/v1/events/${id(eventId)}/redeliver`, undefined, opts),
+    redeliver: (eventId: string, opts?: RequestOptions) => this.#t.request<AnyEvent>('POST', `/v1/events/${id(eventId)}/redeliver`, undefined, opts),
   }
 
   /** Live mode only: the daily checks of the channels' bills against this merchant's payments. */

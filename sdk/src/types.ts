@@ -78,6 +78,19 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
+/** What each type of event carries in `data`. */
+export interface EventDataByType {
+  'order.paid': Order
+  'order.expired': Order
+  'order.closed': Order
+  'refund.succeeded': RefundEventData
+  'refund.failed': RefundEventData
+  'payment.unexpected': UnexpectedPaymentEventData
+}
+
+/** An event as `events.list` and `events.retrieve` answer it: check `type`, and `data` is typed to match. */
+export type AnyEvent = { [K in EventType]: Event<EventDataByType[K]> & { type: K } }[EventType]
+
 export interface Event<T = unknown> {
   id: string
   object: 'event'
