@@ -87,6 +87,13 @@ describe('ScanPay client', () => {
     assert.equal(seen[0]!.url, '/v1/orders/ord_1/refunds')
   })
 
+  it('refuses a baseUrl that is not http(s), or that ends in /v1, which every path already starts with', () => {
+    assert.throws(() => new ScanPay({ baseUrl: 'pay.example', secret: 'sk_test_x' }), /http\(s\) URL/)
+    for (const baseUrl of ['https://pay.example/v1', 'https://pay.example/scanpay/v1/']) {
+      assert.throws(() => new ScanPay({ baseUrl, secret: 'sk_test_x' }), /without \/v1/, baseUrl)
+    }
+  })
+
   it('signs the API path, not a path prefix of baseUrl that a proxy in front of ScanPay strips', async () => {
     script = (_req, res) => json(res, 200, { object: 'list', data: [], has_more: false, next_cursor: null })
     const c = new ScanPay({ baseUrl: `${base}/scanpay/`, secret: SECRET, keyId: 'key_test_abc', maxRetries: 0 })
