@@ -81,6 +81,13 @@ describeEachDatabase('operations', (t) => {
     assert.equal(create.requestBody.content['application/json'].schema.properties.amount.maximum, 100_000_000_000)
     assert.ok(doc.paths['/v1/events/{id}/redeliver'])
     assert.ok(doc.paths['/v1/bill_checks'].get.responses['200'])
+    // Every error the contract names, on every route, in the one error shape.
+    for (const status of ['400', '401', '404', '409', '413', '415', '429', '500', '503']) {
+      const answer = create.responses[status]
+      assert.ok(answer, `POST /v1/orders documents ${status}`)
+      assert.deepEqual(Object.keys(answer.content['application/json'].schema.properties.error.properties), ['type', 'code', 'message', 'param', 'request_id'])
+    }
+    assert.match(doc.paths['/v1/refunds/{id}'].get.responses['429'].description, /Retry-After/)
   })
 })
 

@@ -34,6 +34,23 @@ declare module 'fastify' {
 }
 
 const errors = { 400: ErrorResource, 401: ErrorResource, 404: ErrorResource, 409: ErrorResource }
+
+/** The statuses any /v1 request may be answered with besides its own (contract: Errors), all in one shape. */
+const ERROR_RESPONSES = Object.fromEntries(
+  Object.entries({
+    400: 'invalid_request: a malformed body, an unknown or invalid field (param names it)',
+    401: 'authentication: missing, unknown or ended credentials; a bad signature, timestamp or reused nonce',
+    403: 'forbidden: test helpers with a live key',
+    404: 'not_found: no such object for this merchant and mode',
+    409: 'conflict: the object is not in a state for this request, or an idempotency key or out_trade_no conflicts',
+    413: 'the body is over 64 KiB',
+    415: 'the body is not application/json',
+    429: 'rate_limited: too many requests for this key; Retry-After says when to try again',
+    500: 'internal: our failure; the request changed nothing',
+    502: 'channel_error: the payment channel failed',
+    503: 'service_unavailable: this server is stopping; send the request again',
+  }).map(([status, description]) => [status, { ...ErrorResource, description }]),
+)
 const security: { [label: string]: string[] }[] = [{ bearer: [] }, { hmac: [] }]
 
 function parseTime(value: string | undefined, param: string): number | undefined {
@@ -76,9 +93,12 @@ export function merchantApi(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
     // The API reads JSON only: the form parser the checkout and channel callbacks need is not for these routes.
     app.removeContentTypeParser('application/x-www-form-urlencoded')
-    // A route that reads no query refuses one, as the lists refuse a parameter they do not know.
+    // A route that reads no query refuses one, as the lists refuse a parameter they do not know. Every route
+    // may answer every error of the contract; the OpenAPI document says so, each with the one error shape.
     app.addHook('onRoute', (route) => {
-      route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery }
+      const response: Record<string, unknown> = { ...(route.schema?.response as object | undefined) }
+      for (const [status, schema] of Object.entries(ERROR_RESPONSES)) if (response[status] === undefined || response[status] === ErrorResource) response[status] = schema
+      route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery, response }
     })
     app.addHook('preValidation', async (req) => {
       // A signed create without an Idempotency-Key claims its nonce in the same commit as its order: one commit
