@@ -22,7 +22,7 @@ describe('scanpay operator commands', () => {
     assert.match(JSON.parse(again.stdout).merchant_id, /^mch_/)
   })
 
-  it('merchant show, update and roll-key: the webhook URL set and cleared, a key replaced with and without overlap', async () => {
+  it('merchant show, update, roll-key and roll-webhook-secret: the webhook URL set and cleared, a key and the webhook secret replaced with and without overlap', async () => {
     const db = tempDb()
     const made = JSON.parse((await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Cafe', '--json', '--db', db], { env })).stdout)
     const show = async () => JSON.parse((await run(process.execPath, [BIN, 'merchant', 'show', '--merchant', made.merchant_id, '--json', '--db', db], { env })).stdout)
@@ -52,6 +52,15 @@ describe('scanpay operator commands', () => {
     assert.deepEqual([...keys.values()].filter((k) => (k as { in_force: boolean }).in_force).length, 2, 'the newest test key and the live key')
     assert.equal((keys.get(rolled.key_id) as { in_force: boolean }).in_force, false)
 
+    // The webhook secret: rolled with an overlap (both sign), then again without (the new one alone).
+    const secretRoll = JSON.parse((await run(process.execPath, [BIN, 'merchant', 'roll-webhook-secret', '--merchant', made.merchant_id, '--expire-old-in', '600', '--json', '--db', db], { env })).stdout)
+    assert.match(secretRoll.webhook_secret, /^whsec_/)
+    assert.notEqual(secretRoll.webhook_secret, made.webhook_secret)
+    assert.ok(Date.parse((await show()).old_webhook_secret_signs_until) > Date.now() + 590_000)
+    const noOverlap = await run(process.execPath, [BIN, 'merchant', 'roll-webhook-secret', '--merchant', made.merchant_id, '--db', db], { env })
+    assert.match(noOverlap.stdout, /^New webhook secret for mch_\S+: whsec_\S+\n[\s\S]*signs no more deliveries/)
+    assert.equal((await show()).old_webhook_secret_signs_until, null)
+
     const usage = async (args: string[], message: RegExp) =>
       assert.rejects(run(process.execPath, [BIN, 'merchant', ...args], { env }), (err: { code: number; stderr: string }) => {
         assert.equal(err.code, 2, args.join(' '))
@@ -63,6 +72,8 @@ describe('scanpay operator commands', () => {
     await usage(['roll-key', '--merchant', made.merchant_id, 'prod', '--db', db], /test or live/)
     await usage(['roll-key', '--merchant', made.merchant_id, 'test', '--expire-old-in', '1h', '--db', db], /whole seconds/)
     await usage(['show', '--merchant', 'mch_nobody', '--db', db], /no merchant mch_nobody/)
+    await usage(['roll-webhook-secret', '--merchant', made.merchant_id, 'test', '--db', db], /takes no mode/)
+    await usage(['show', '--merchant', made.merchant_id, '--expire-old-in', '5', '--db', db], /takes no --expire-old-in/)
     await usage(['show', '--merchant', made.merchant_id, '--db', tempDb()], /no ScanPay database at/)
   })
 

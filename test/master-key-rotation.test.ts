@@ -12,6 +12,8 @@ import { SecretBox } from '../src/security/secret-box.ts'
 import { startServer, type RunningServer } from '../src/server.ts'
 import { openDatabase } from '../src/storage/database.ts'
 import { resealSecrets } from '../src/storage/reseal-secrets.ts'
+import { SqlMerchantStore } from '../src/storage/merchant-store.ts'
+import { newWebhookSecret } from '../src/security/credentials.ts'
 import { databaseKinds, dropSchema, freshDatabase, type TestDatabase } from './helpers/databases.ts'
 import { api, freePort, ORDER, signedApi } from './helpers/server.ts'
 
@@ -74,9 +76,10 @@ for (const kind of await databaseKinds()) {
         assert.deepEqual(counts, [
           { what: 'api key secrets', resealed: 2, current: 0 },
           { what: 'webhook secrets', resealed: 1, current: 0 },
+          { what: 'retiring webhook secrets', resealed: 0, current: 0 },
           { what: 'channel credentials', resealed: 1, current: 0 },
         ])
-        assert.deepEqual((await resealSecrets(database.db, box)).map((c) => [c.resealed, c.current]), [[0, 2], [0, 1], [0, 1]])
+        assert.deepEqual((await resealSecrets(database.db, box)).map((c) => [c.resealed, c.current]), [[0, 2], [0, 1], [0, 0], [0, 1]])
         const sealed = await database.db.selectFrom('channel_credentials').select('credentials_enc').executeTakeFirstOrThrow()
         assert.equal(new SecretBox(newKey).decrypt(sealed.credentials_enc), '{"app_id":"2021000000000001"}')
 
@@ -105,7 +108,10 @@ for (const kind of await databaseKinds()) {
         } finally {
           await server.stop()
         }
-        const merchants = await database.db.selectFrom('merchants').select('id').execute()
+        const merchants = await database.db.selectFrom('merchants').select('id').orderBy('id').execute()
+        // Three of them mid-roll of their webhook secret (the column is empty for the other two).
+        const store = new SqlMerchantStore(database.db)
+        for (const { id } of merchants.slice(1, 4)) await store.rollWebhookSecret(id, new SecretBox(oldKey).encrypt(newWebhookSecret()), Date.now() + 60_000)
         for (const { id } of merchants.slice(0, 3)) {
           for (const channel of ['alipay', 'wechatpay']) {
             await database.db
@@ -119,9 +125,13 @@ for (const kind of await databaseKinds()) {
         assert.deepEqual(counts.map((c) => [c.what, c.resealed, c.current]), [
           ['api key secrets', 10, 0],
           ['webhook secrets', 5, 0],
+          ['retiring webhook secrets', 3, 0],
           ['channel credentials', 6, 0],
         ])
         const only = new SecretBox(newKey)
+        for (const row of await database.db.selectFrom('merchants').select('retiring_webhook_secret_enc').where('retiring_webhook_secret_enc', 'is not', null).execute()) {
+          assert.match(only.decrypt(row.retiring_webhook_secret_enc!), /^whsec_/)
+        }
         for (const row of await database.db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'credentials_enc']).execute()) {
           assert.equal(only.decrypt(row.credentials_enc), `{"for":"${row.merchant_id} ${row.channel}"}`)
         }

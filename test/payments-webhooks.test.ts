@@ -4,6 +4,8 @@ import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER } from './helpers/server.ts'
+import { webhookSecretsAt } from '../src/merchants/merchant-directory.ts'
+import { newWebhookSecret } from '../src/security/credentials.ts'
 import { eventually, sleep, WebhookReceiver } from './helpers/webhook-receiver.ts'
 
 describeEachDatabase('sandbox payments and webhooks', (t) => {
@@ -76,6 +78,22 @@ describeEachDatabase('sandbox payments and webhooks', (t) => {
     await api(url(), m.test.secret, 'POST', `/v1/test_helpers/orders/${o.id}/pay`)
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).data.id === o.id))
     new Webhook(m.webhook_secret).verify(hook.body, hook.headers as any)
+  })
+
+  it('signs with the new webhook secret and the one it replaced while the old retires, each verifiable alone', async () => {
+    const m = await t.server.newMerchant('Rolled secret', receiver.url)
+    const { ctx } = t.server.server
+    const fresh = newWebhookSecret()
+    await ctx.storage.merchants.rollWebhookSecret(m.merchant_id, ctx.box.encrypt(fresh), Date.now() + 3_600_000)
+    const o = (await api(url(), m.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'rolled-secret' })).body
+    await api(url(), m.test.secret, 'POST', `/v1/test_helpers/orders/${o.id}/pay`)
+    const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).data.id === o.id))
+    assert.equal(String(hook.headers['webhook-signature']).split(' ').length, 2)
+    for (const secret of [fresh, m.webhook_secret]) assert.equal((new Webhook(secret).verify(hook.body, hook.headers as any) as any).data.id, o.id)
+    assert.throws(() => new Webhook(newWebhookSecret()).verify(hook.body, hook.headers as any))
+    // The old one's time over: one signature, the new secret's.
+    const later = await ctx.directory.merchant(m.merchant_id)
+    assert.deepEqual(webhookSecretsAt(later!, Date.now() + 3_600_001), [fresh])
   })
 
   it('expires a pending order past expires_at without anyone asking, once, with order.expired', async () => {

@@ -21,6 +21,7 @@ const USAGE = `Usage:
   scanpay merchant show --merchant mch_… [--json] [--db URL]   (name, default webhook URL, keys; no secrets)
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url] [--db URL]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json] [--db URL]   (a new key; the old ones end)
+  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--json] [--db URL]   (a new whsec_)
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
@@ -62,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }
-  if (command === 'merchant' && (sub === 'show' || sub === 'update' || sub === 'roll-key')) {
+  if (command === 'merchant' && (sub === 'show' || sub === 'update' || sub === 'roll-key' || sub === 'roll-webhook-secret')) {
     return runMerchantManage(loadConfig(flags), {
       action: sub,
       merchant: values.merchant,

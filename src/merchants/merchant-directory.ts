@@ -21,6 +21,14 @@ export interface Merchant {
   name: string
   webhookUrl: string | null
   webhookSecret: string
+  /** The secret a roll replaced, which signs deliveries beside webhookSecret until `until` (webhookSecretsAt). */
+  retiringWebhookSecret: { secret: string; until: number } | null
+}
+
+/** The secrets a delivery made at `now` is signed with: the current one, and the one it replaced while it retires. */
+export function webhookSecretsAt(merchant: Merchant, now: number): string[] {
+  const retiring = merchant.retiringWebhookSecret
+  return retiring && retiring.until > now ? [merchant.webhookSecret, retiring.secret] : [merchant.webhookSecret]
 }
 
 const TTL_MS = 60_000
@@ -97,7 +105,15 @@ export class MerchantDirectory {
     if (cached !== undefined) return cached
     const row = await this.store.byId(id)
     const merchant = row
-      ? { id: row.id, name: row.name, webhookUrl: row.webhookUrl, webhookSecret: this.box.decrypt(row.webhookSecretEnc) }
+      ? {
+          id: row.id,
+          name: row.name,
+          webhookUrl: row.webhookUrl,
+          webhookSecret: this.box.decrypt(row.webhookSecretEnc),
+          retiringWebhookSecret: row.retiringWebhookSecret && row.retiringWebhookSecret.until > now
+            ? { secret: this.box.decrypt(row.retiringWebhookSecret.sealed), until: row.retiringWebhookSecret.until }
+            : null,
+        }
       : null
     this.#merchants.set(id, merchant, now)
     return merchant

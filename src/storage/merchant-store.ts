@@ -9,6 +9,8 @@ export interface MerchantRecord {
   webhookUrl: string | null
   webhookSecretEnc: string
   createdAt: number
+  /** The webhook secret a roll replaced, still signing deliveries until `until`. */
+  retiringWebhookSecret?: { sealed: string; until: number } | null
 }
 
 export interface ApiKeyRecord {
@@ -38,6 +40,24 @@ export class SqlMerchantStore {
     if (change.webhookUrl !== undefined) set.webhook_url = change.webhookUrl
     if (Object.keys(set).length === 0) return (await this.byId(id)) !== null
     const r = await this.db.updateTable('merchants').set(set).where('id', '=', id).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /**
+   * Replaces the webhook secret. With `retiringUntil`, the secret replaced keeps signing deliveries beside the new
+   * one until then (read and moved by the same statement, so two rolls at once cannot lose one); without, it is
+   * dropped, with any secret an earlier roll left retiring. False when there is no such merchant.
+   */
+  async rollWebhookSecret(id: string, newSecretEnc: string, retiringUntil: number | null): Promise<boolean> {
+    const r = await this.db
+      .updateTable('merchants')
+      .set((eb) => ({
+        retiring_webhook_secret_enc: retiringUntil === null ? null : eb.ref('webhook_secret_enc'),
+        retiring_webhook_secret_until: retiringUntil,
+        webhook_secret_enc: newSecretEnc,
+      }))
+      .where('id', '=', id)
+      .executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 
@@ -106,9 +126,11 @@ export class SqlMerchantStore {
 
   async byId(id: string): Promise<MerchantRecord | null> {
     const r = await this.db.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst()
-    return r
-      ? { id: r.id, name: r.name, webhookUrl: r.webhook_url, webhookSecretEnc: r.webhook_secret_enc, createdAt: Number(r.created_at) }
+    if (!r) return null
+    const retiring = r.retiring_webhook_secret_enc !== null && r.retiring_webhook_secret_until !== null
+      ? { sealed: r.retiring_webhook_secret_enc, until: Number(r.retiring_webhook_secret_until) }
       : null
+    return { id: r.id, name: r.name, webhookUrl: r.webhook_url, webhookSecretEnc: r.webhook_secret_enc, createdAt: Number(r.created_at), retiringWebhookSecret: retiring }
   }
 
   async count(): Promise<number> {

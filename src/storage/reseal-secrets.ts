@@ -20,6 +20,7 @@ export interface ResealCount {
 const SEALED = [
   { what: 'api key secrets', table: 'api_keys', column: 'secret_enc' },
   { what: 'webhook secrets', table: 'merchants', column: 'webhook_secret_enc' },
+  { what: 'retiring webhook secrets', table: 'merchants', column: 'retiring_webhook_secret_enc' },
   { what: 'channel credentials', table: 'channel_credentials', column: 'credentials_enc' },
 ] as const
 type Sealed = (typeof SEALED)[number]
@@ -39,8 +40,9 @@ function keyedById(db: Kysely<Database>, { what, table, column }: Extract<Sealed
   return {
     what,
     page: async (after, size) => {
-      const from = after === null ? sql`` : sql`WHERE id > ${after}`
-      const r = await sql<{ key: string; sealed: string }>`SELECT id AS "key", ${sql.ref(column)} AS sealed FROM ${sql.table(table)} ${from} ORDER BY id LIMIT ${size}`.execute(db)
+      // A column that may be empty (a retiring secret) has nothing to reseal where it is.
+      const from = after === null ? sql`` : sql`AND id > ${after}`
+      const r = await sql<{ key: string; sealed: string }>`SELECT id AS "key", ${sql.ref(column)} AS sealed FROM ${sql.table(table)} WHERE ${sql.ref(column)} IS NOT NULL ${from} ORDER BY id LIMIT ${size}`.execute(db)
       return r.rows
     },
     rewrite: async (id, from, to) => {
@@ -54,9 +56,10 @@ function columns(db: Kysely<Database>): SealedColumn[] {
   return [
     keyedById(db, SEALED[0]),
     keyedById(db, SEALED[1]),
+    keyedById(db, SEALED[2]),
     {
       // Keyed by merchant and channel; the page key joins them with a character neither may contain.
-      what: SEALED[2].what,
+      what: SEALED[3].what,
       page: async (after, size) => {
         const [merchant, channel] = after === null ? ['', ''] : after.split('\n')
         const rows = await db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'credentials_enc'])

@@ -9,6 +9,9 @@ export interface MerchantsTable {
   /** AES-256-GCM ciphertext of the whsec_ secret. */
   webhook_secret_enc: string
   created_at: number
+  /** The secret a roll replaced, sealed; deliveries are signed with it too until `retiring_webhook_secret_until`. */
+  retiring_webhook_secret_enc: string | null
+  retiring_webhook_secret_until: number | null
 }
 
 export interface ApiKeysTable {

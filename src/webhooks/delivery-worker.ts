@@ -6,7 +6,7 @@ import { signWebhook } from '../../sdk/src/signing.ts'
 import type { StoredEvent } from '../core/events.ts'
 import { newId } from '../core/ids.ts'
 import type { Clock } from '../core/ports.ts'
-import type { MerchantDirectory } from '../merchants/merchant-directory.ts'
+import { webhookSecretsAt, type MerchantDirectory } from '../merchants/merchant-directory.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Lease, LeaseRequest, RecordedAttempt, SqlDeliveryQueue } from '../storage/delivery-queue.ts'
 import { checkEndpoint } from './endpoint-guard.ts'
@@ -335,7 +335,8 @@ export class DeliveryWorker {
             'user-agent': 'ScanPay-Webhooks/1',
             'webhook-id': event.id,
             'webhook-timestamp': String(timestamp),
-            'webhook-signature': signWebhook(merchant.webhookSecret, event.id, timestamp, body),
+            // During a secret's roll, one signature per secret, space-separated, as Standard Webhooks defines.
+            'webhook-signature': webhookSecretsAt(merchant, timestamp * 1000).map((secret) => signWebhook(secret, event.id, timestamp, body)).join(' '),
           },
           body,
         })

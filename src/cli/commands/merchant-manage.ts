@@ -1,10 +1,10 @@
-// scanpay merchant show|update|roll-key: an operator's way to look at a merchant, change its name or default
-// webhook URL, and replace an API key (leaked, or on a schedule). Secrets are shown once, when made; a running
+// scanpay merchant show|update|roll-key|roll-webhook-secret: an operator's way to look at a merchant, change its
+// name or default webhook URL, and replace an API key or the webhook secret (leaked, or on a schedule). Secrets are shown once, when made; a running
 // server notices a change within a minute (its caches' life).
 import type { Config } from '../../config/config.ts'
 import { assertSecretsOpen } from '../../context.ts'
 import type { Mode } from '../../core/order.ts'
-import { newApiSecret, newKeyId, sha256Hex } from '../../security/credentials.ts'
+import { newApiSecret, newKeyId, newWebhookSecret, sha256Hex } from '../../security/credentials.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { databaseExists, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore, type ApiKeyListing } from '../../storage/merchant-store.ts'
@@ -14,13 +14,15 @@ export const MERCHANT_MANAGE_USAGE = `usage:
   scanpay merchant show --merchant mch_… [--json]
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json]
-    (a new key for the mode; the mode's old keys stop working now, or after SECONDS, at most 7 days)`
+    (a new key for the mode; the mode's old keys stop working now, or after SECONDS, at most 7 days)
+  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--json]
+    (a new whsec_; deliveries are signed with the old one too for SECONDS, at most 7 days, else no more)`
 
 /** Long enough to deploy a new secret everywhere; a key kept longer is a second key, not a rotation. */
 const MAX_OVERLAP_S = 7 * 24 * 3600
 
 export interface MerchantManageOptions {
-  action: 'show' | 'update' | 'roll-key'
+  action: 'show' | 'update' | 'roll-key' | 'roll-webhook-secret'
   merchant?: string
   name?: string
   webhookUrl?: string
@@ -56,6 +58,24 @@ export async function runMerchantManage(config: Config, opts: MerchantManageOpti
       const webhookUrl = opts.clearWebhookUrl ? null : opts.webhookUrl
       await store.update(merchant.id, { name: opts.name?.trim(), webhookUrl })
     }
+    if (opts.action === 'roll-webhook-secret') {
+      const box = new SecretBox(config.masterKey, config.previousMasterKeys)
+      await assertSecretsOpen(database.db, box)
+      const secret = newWebhookSecret()
+      const overlapS = Number(opts.expireOldIn ?? 0)
+      const until = overlapS > 0 ? now + overlapS * 1000 : null
+      await store.rollWebhookSecret(merchant.id, box.encrypt(secret), until)
+      if (opts.json) {
+        print(JSON.stringify({ merchant_id: merchant.id, webhook_secret: secret, old_secret_signs_until: until === null ? null : iso(until) }))
+      } else {
+        print(`New webhook secret for ${merchant.id}: ${secret}`)
+        print('It is shown only this once: store it now.')
+        print(until === null
+          ? 'The old secret signs no more deliveries (a running server stops within a minute).'
+          : `Until ${iso(until)} each delivery carries two signatures, with the new secret and the old: deploy the new one before then.`)
+      }
+      return 0
+    }
     if (opts.action === 'roll-key') {
       const box = new SecretBox(config.masterKey, config.previousMasterKeys)
       await assertSecretsOpen(database.db, box)
@@ -81,11 +101,17 @@ export async function runMerchantManage(config: Config, opts: MerchantManageOpti
     }
     const after = (await store.byId(merchant.id))!
     const keys = await store.keysOf(merchant.id)
+    const retiring = after.retiringWebhookSecret
+    const retiringUntil = retiring && retiring.until > now ? retiring.until : null
     if (opts.json) {
-      print(JSON.stringify({ merchant_id: after.id, name: after.name, webhook_url: after.webhookUrl, created_at: iso(after.createdAt), keys: keys.map((k) => keyJson(k, now)) }))
+      print(JSON.stringify({
+        merchant_id: after.id, name: after.name, webhook_url: after.webhookUrl, created_at: iso(after.createdAt),
+        old_webhook_secret_signs_until: retiringUntil === null ? null : iso(retiringUntil), keys: keys.map((k) => keyJson(k, now)),
+      }))
     } else {
       print(`Merchant ${after.id} (${after.name}), made ${iso(after.createdAt)}`)
       print(`  webhook URL: ${after.webhookUrl ?? '(none: each order needs its notify_url)'}`)
+      if (retiringUntil !== null) print(`  webhook secret: rolled; the old one also signs deliveries until ${iso(retiringUntil)}`)
       for (const k of keys) print(`  ${k.mode} key ${k.id}, made ${iso(k.createdAt)}: ${keyState(k, now)}`)
       if (opts.action === 'update') print('Updated; a running server uses it within a minute.')
     }
@@ -97,7 +123,9 @@ export async function runMerchantManage(config: Config, opts: MerchantManageOpti
 
 function usageProblem(opts: MerchantManageOptions, production: boolean): string | null {
   if (!opts.merchant) return '--merchant is required'
-  if (opts.action !== 'roll-key' && (opts.mode !== undefined || opts.expireOldIn !== undefined)) return `${opts.action} takes no mode nor --expire-old-in`
+  if (opts.action !== 'roll-key' && opts.mode !== undefined) return `${opts.action} takes no mode`
+  const rolls = opts.action === 'roll-key' || opts.action === 'roll-webhook-secret'
+  if (!rolls && opts.expireOldIn !== undefined) return `${opts.action} takes no --expire-old-in`
   if (opts.action !== 'update' && (opts.name !== undefined || opts.webhookUrl !== undefined || opts.clearWebhookUrl)) {
     return '--name, --webhook-url and --clear-webhook-url are for merchant update'
   }
@@ -108,12 +136,10 @@ function usageProblem(opts: MerchantManageOptions, production: boolean): string 
     if (opts.name !== undefined && (!name || name.length > 128)) return '--name must be 1-128 characters'
     if (opts.webhookUrl !== undefined) return webhookUrlProblem(opts.webhookUrl, production)
   }
-  if (opts.action === 'roll-key') {
-    if (opts.mode !== 'test' && opts.mode !== 'live') return 'roll-key needs the mode: test or live'
-    if (opts.expireOldIn !== undefined) {
-      const s = Number(opts.expireOldIn)
-      if (!/^\d+$/.test(opts.expireOldIn) || s > MAX_OVERLAP_S) return `--expire-old-in must be whole seconds from 0 to ${MAX_OVERLAP_S} (7 days)`
-    }
+  if (opts.action === 'roll-key' && opts.mode !== 'test' && opts.mode !== 'live') return 'roll-key needs the mode: test or live'
+  if (rolls && opts.expireOldIn !== undefined) {
+    const s = Number(opts.expireOldIn)
+    if (!/^\d+$/.test(opts.expireOldIn) || s > MAX_OVERLAP_S) return `--expire-old-in must be whole seconds from 0 to ${MAX_OVERLAP_S} (7 days)`
   }
   return null
 }

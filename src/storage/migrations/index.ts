@@ -12,6 +12,7 @@ import { m0009UnitUnmetFunction } from './0009-unit-unmet-function.ts'
 import { m0010BillChecks } from './0010-bill-checks.ts'
 import { m0011EventsDueMerchantIndex } from './0011-events-due-merchant-index.ts'
 import { m0012PaymentsAwaitingRefundIndex } from './0012-payments-awaiting-refund-index.ts'
+import { m0013RetiringWebhookSecrets } from './0013-retiring-webhook-secrets.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -26,4 +27,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-bill-checks': m0010BillChecks,
   '0011-events-due-merchant-index': m0011EventsDueMerchantIndex,
   '0012-payments-awaiting-refund-index': m0012PaymentsAwaitingRefundIndex,
+  '0013-retiring-webhook-secrets': m0013RetiringWebhookSecrets,
 }
