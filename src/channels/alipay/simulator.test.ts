@@ -232,6 +232,20 @@ describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
     const n = await channel.parseNotification({ headers: {}, rawBody: endpoint.received[0]!, merchantId: 'mch_test' })
     assert.deepEqual([n.paymentId, n.state], ['pay_ali_lapse', { status: 'closed' }])
   })
+
+  it('counts timeout_express from the scan and qr_code_timeout_express from the code: a late scan lapses with the code', async () => {
+    offset = 0
+    const p = parseAlipayCredentials(sim.credentialsDocument())
+    assert.ok(p.ok)
+    const channel = new AlipayChannel({ credentials: async () => p.value, clock: { now: () => Date.now() } })
+    const o = { ...order('ord_late_scan'), expiresAt: Date.now() + 5 * 60_000 }
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_late', order: o, notifyUrl: endpoint.url })
+    offset = 3 * 60_000
+    const scanned = sim.scan(qrContent!)
+    // timeout_express alone (4 minutes from the scan) would run to minute 7, past the order; the code's own
+    // timeout (4 minutes from its creation) closes it at minute 4.
+    assert.ok(scanned.expiresAt <= Date.now() + 4 * 60_000 + 1_000, `closes with the code, not 4 minutes after the scan (${scanned.expiresAt - Date.now()} ms)`)
+  })
 })
 
 describe('Alipay simulator with the official alipay-sdk', () => {

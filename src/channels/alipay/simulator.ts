@@ -45,7 +45,10 @@ export interface SimTrade {
   subject: string
   total: number
   notifyUrl: string | null
+  /** When an unpaid trade closes: the QR code's own timeout until the scan; then also timeout_express from the scan. */
   expiresAt: number
+  /** timeout_express in ms: counted from the trade's creation, which for a precreated code is the scan. */
+  timeoutMs: number
   createdAt: number
   /** PRECREATED: a QR code exists but no trade (nobody scanned). */
   status: SimTradeStatus
@@ -238,6 +241,7 @@ export class AlipaySimulator {
       t.status = 'WAIT_BUYER_PAY'
       t.tradeNo = `${shanghaiDate(this.now()).replaceAll('-', '')}2200${digits(16)}`
       t.scannedAt = this.now()
+      t.expiresAt = Math.min(t.expiresAt, t.scannedAt + t.timeoutMs)
     }
     return t
   }
@@ -403,8 +407,14 @@ export class AlipaySimulator {
         const total = typeof biz.total_amount === 'string' ? yuanToFen(biz.total_amount) : null
         if (total === null || total < 1 || total > 10_000_000_000) throw acq('ACQ.INVALID_PARAMETER', '参数无效 total_amount')
         if (typeof biz.subject !== 'string' || !biz.subject) throw acq('ACQ.INVALID_PARAMETER', '参数无效 subject')
-        const m = typeof biz.timeout_express === 'string' ? /^(\d+)([mhd])$/.exec(biz.timeout_express) : null
-        const minutes = m ? Number(m[1]) * (m[2] === 'm' ? 1 : m[2] === 'h' ? 60 : 1440) : 120
+        const minutesOf = (v: unknown, fallback: number) => {
+          const m = typeof v === 'string' ? /^(\d+)([mhd])$/.exec(v) : null
+          return m ? Number(m[1]) * (m[2] === 'm' ? 1 : m[2] === 'h' ? 60 : 1440) : fallback
+        }
+        // timeout_express counts from the trade's creation, the scan; qr_code_timeout_express from now. A code
+        // nobody scans lapses after two hours without the latter.
+        const timeoutMinutes = minutesOf(biz.timeout_express, 15 * 1440)
+        const qrMinutes = minutesOf(biz.qr_code_timeout_express, 120)
         const existing = this.trades.get(`${appId}:${biz.out_trade_no}`)
         if (existing) {
           this.#expireIfDue(existing)
@@ -415,7 +425,7 @@ export class AlipaySimulator {
         }
         const now = this.now()
         const trade: SimTrade = {
-          appId, outTradeNo: biz.out_trade_no, subject: biz.subject, total, notifyUrl: params.notify_url ?? null, expiresAt: now + minutes * 60_000,
+          appId, outTradeNo: biz.out_trade_no, subject: biz.subject, total, notifyUrl: params.notify_url ?? null, expiresAt: now + qrMinutes * 60_000, timeoutMs: timeoutMinutes * 60_000,
           createdAt: now, status: 'PRECREATED', qrCode: `https://qr.alipay.com/bax0${randomBytes(12).toString('hex')}`, tradeNo: null, scannedAt: null,
           paidAt: null, closedAt: null, refunds: [],
         }

@@ -71,7 +71,10 @@ export function precreateBiz(paymentId: string, order: Order, now: number) {
     total_amount: toAlipayAmount(order.amount, order.currency),
     subject: alipaySubject(order.subject),
     product_code: 'FACE_TO_FACE_PAYMENT',
+    // timeout_express counts from the trade's creation, which for a precreated code is the buyer's scan: alone,
+    // a code scanned late would outlive the order. qr_code_timeout_express counts from now.
     timeout_express: timeoutExpress(order, now),
+    qr_code_timeout_express: timeoutExpress(order, now),
   }
 }
 

@@ -26,8 +26,13 @@ export interface TradeBill {
   summary: { count: number; settledTotal: number; refundTotal: number; feeTotal: number }
 }
 
+/**
+ * A line's fields. A data line's fields each begin with a backtick, so they are split at `,` + backtick: a
+ * comma inside one (a product description such as "Latte, large") stays in it. Header lines have none.
+ */
 function cells(line: string): string[] {
-  return line.split(',').map((c) => c.replace(/^`/, '').trim())
+  if (!line.startsWith('`')) return line.split(',').map((c) => c.trim())
+  return line.slice(1).split(',`').map((c) => c.trim())
 }
 
 function fen(text: string | undefined, what: string): number {

@@ -90,7 +90,9 @@ export const EXPIRY_MARGIN_MS = 30_000
 
 /**
  * The Native prepay body for one attempt. `time_expire` is the order's expiry less the margin, in Beijing
- * time, and at least a minute ahead (WeChat moves earlier values to that anyway).
+ * time, from the order alone: a retry of the same attempt (after a timeout) must send the very same body, since
+ * WeChat refuses a changed `time_expire` for an out_trade_no it knows. A value under a minute ahead is WeChat's
+ * to move to a minute, as it does.
  */
 export function nativePrepayRequest(input: {
   appid: string
@@ -98,9 +100,8 @@ export function nativePrepayRequest(input: {
   paymentId: string
   order: Order
   notifyUrl: string
-  now: number
 }): NativePrepayRequest {
-  const expiresAt = Math.max(input.order.expiresAt - EXPIRY_MARGIN_MS, input.now + 60_000)
+  const expiresAt = input.order.expiresAt - EXPIRY_MARGIN_MS
   return {
     appid: input.appid,
     mchid: input.mchid,

@@ -211,7 +211,7 @@ export class WechatPayChannel implements PaymentChannel {
     const creds = await this.#creds(input.order.merchantId)
     let body
     try {
-      body = nativePrepayRequest({ appid: creds.appid, mchid: creds.mchid, paymentId: input.paymentId, order: input.order, notifyUrl: input.notifyUrl, now: this.#o.clock.now() })
+      body = nativePrepayRequest({ appid: creds.appid, mchid: creds.mchid, paymentId: input.paymentId, order: input.order, notifyUrl: input.notifyUrl })
     } catch (err) {
       throw new ChannelError((err as Error).message, false, false)
     }
