@@ -580,7 +580,14 @@ function linkTests(t: { readonly server: TestServer }) {
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
     }
     const url = link()
-    assert.equal((await get(`${url}&amount=1`)).status, 400, 'repeated parameter')
+    const repeated = await get(`${url}&amount=1`)
+    assert.equal(repeated.status, 400, 'repeated parameter')
+    assert.match(repeated.text, /The link gives “amount” more than once/)
+    // Read before the signature is checked: a name links do not take is anyone's text, and not shown.
+    const injected = await get(`${url}&Pay+at+evil.example=1&Pay+at+evil.example=2`)
+    assert.equal(injected.status, 400)
+    assert.match(injected.text, /The link gives a parameter more than once/)
+    assert.doesNotMatch(injected.text, /evil\.example/)
   })
 
   it('payment link: opens when shared in WeChat, which appends its own parameters', async () => {

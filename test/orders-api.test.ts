@@ -141,6 +141,7 @@ describeEachDatabase('orders API', (t) => {
     // Would read "abcexe.png" on the customer's page.
     ['subject with a right-to-left override', { ...ORDER, subject: 'abc\u202Egnp.exe' }, 'subject', 'parameter_invalid'],
     ['subject of invisible marks only', { ...ORDER, subject: '\u200B\u200F \u2066\u2069\uFEFF' }, 'subject', 'parameter_invalid'],
+    ['subject of blank letters only', { ...ORDER, subject: '\u00AD\u3164\u2800\uFE0F\u{E0041}' }, 'subject', 'parameter_invalid'],
     ['subject with a line separator', { ...ORDER, subject: 'Latte\u2028small' }, 'subject', 'parameter_invalid'],
     ['description too long', { ...ORDER, description: 'd'.repeat(513) }, 'description', 'parameter_invalid'],
     ['description with a control character', { ...ORDER, description: 'oat\u001Bmilk' }, 'description', 'parameter_invalid'],

@@ -92,6 +92,7 @@ describe('ScanPay client', () => {
     for (const baseUrl of ['https://pay.example/v1', 'https://pay.example/scanpay/v1/']) {
       assert.throws(() => new ScanPay({ baseUrl, secret: 'sk_test_x' }), /without \/v1/, baseUrl)
     }
+    assert.doesNotThrow(() => new ScanPay({ baseUrl: 'http://v1', secret: 'sk_test_x' }), 'a host named v1 is a host')
   })
 
   it('signs the API path, not a path prefix of baseUrl that a proxy in front of ScanPay strips', async () => {

@@ -63,7 +63,7 @@ export class ScanPay {
   constructor(options: ScanPayOptions) {
     if (!options.baseUrl || !/^https?:\/\//.test(options.baseUrl)) throw new TypeError('ScanPay: baseUrl must be an http(s) URL')
     // Every path the client sends starts with /v1: a baseUrl ending in it would ask for /v1/v1/… and get 404s.
-    if (/\/v1\/?$/.test(options.baseUrl)) throw new TypeError('ScanPay: baseUrl is where ScanPay is served, without /v1 (https://pay.example, not https://pay.example/v1)')
+    if (/\/v1\/?$/.test(new URL(options.baseUrl).pathname)) throw new TypeError('ScanPay: baseUrl is where ScanPay is served, without /v1 (https://pay.example, not https://pay.example/v1)')
     if (!/^sk_(test|live)_/.test(options.secret ?? '')) {
       throw new TypeError(
         options.secret?.startsWith('whsec_')

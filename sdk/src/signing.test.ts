@@ -83,6 +83,8 @@ describe('request signing', () => {
       'SCANPAY-HMAC-SHA256 key_id="",timestamp="1",nonce="n",signature="s"',
       'SCANPAY-HMAC-SHA25 key_id="a",timestamp="1",nonce="n",signature="s"',
       'SCANPAY-HMAC-SHA256key_id="a",timestamp="1",nonce="n",signature="s"',
+      // Unicode would fold ſ to S; HTTP's case-insensitivity is ASCII's.
+      'ſcanpay-hmac-sha256 key_id="a",timestamp="1",nonce="n",signature="s"',
     ]) {
       assert.equal(parseAuthorization(bad), null, bad)
     }

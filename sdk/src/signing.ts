@@ -9,11 +9,13 @@ export const HMAC_SCHEME = 'SCANPAY-HMAC-SHA256'
  * line, so no line or paragraph separator either; a description keeps its line breaks and tabs) and no
  * bidirectional embedding or override (U+202A–U+202E), which would show "abc\u202Egnp.exe" as "abcexe.png".
  * Isolates (U+2066–U+2069) stay: they cannot reorder what is outside them, and right-to-left text needs them.
- * A subject also says something: not only spaces and invisible marks (zero-width spaces and joiners,
- * direction marks, isolates, the byte order mark).
+ * A subject also says something: not only spaces and invisible marks (Unicode's default-ignorable code points:
+ * zero-width spaces and joiners, direction marks, isolates, soft hyphens, variation selectors, fillers, tags;
+ * and the blanks that look like nothing: the Arabic letter mark, the braille blank). Every reader compiles it
+ * with the `u` flag (JSON Schema patterns are Unicode).
  */
 export const SUBJECT_PATTERN =
-  '^(?=.*[^\\s\\u061C\\u200B-\\u200F\\u2060-\\u2064\\u2066-\\u2069\\uFEFF])[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E]*$'
+  '^(?=.*[^\\s\\p{Default_Ignorable_Code_Point}\\u061C\\u2800\\u3164])[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E]*$'
 export const DESCRIPTION_PATTERN = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u202A-\\u202E]*$'
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
@@ -81,7 +83,8 @@ export function parseAuthorization(header: string): ParsedAuthorization | null {
   // The general form: the scheme in any case (HTTP's schemes are case-insensitive), the parameters in any
   // order, with spaces around them.
   const scheme = /^(\S+) +/.exec(header)
-  if (!scheme || scheme[1]!.toUpperCase() !== HMAC_SCHEME) return null
+  // ASCII case only (no `u` flag): `ſ` must not pass for `s`, as a proxy reading the header would not take it so.
+  if (!scheme || !/^SCANPAY-HMAC-SHA256$/i.test(scheme[1]!)) return null
   const params = new Map<string, string>()
   for (const part of header.slice(scheme[0].length).split(',')) {
     const m = /^\s*([a-z_]+)="([^"]*)"\s*$/.exec(part)

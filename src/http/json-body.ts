@@ -19,11 +19,10 @@ export const MAX_BODY_DEPTH = 16
 /** The parsed body; throws AppError for what JSON.parse accepts but the contract does not. */
 export function parseJsonBody(text: string): unknown {
   const parsed: unknown = JSON.parse(text)
-  if (deeperThan(parsed, MAX_BODY_DEPTH)) {
-    throw new AppError('body_invalid', `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels`)
-  }
+  // First, and the one walk over the whole value: it refuses a body nested too deep before any other walk.
+  const keys = keyCount(parsed, MAX_BODY_DEPTH)
   checkText(text, parsed)
-  if (hasDuplicateKey(text, parsed)) throw new AppError('body_invalid', 'the body names a key twice in one object')
+  if (hasDuplicateKey(text, keys)) throw new AppError('body_invalid', 'the body names a key twice in one object')
   return parsed
 }
 
@@ -53,8 +52,7 @@ const COLON_AFTER = /\s*:/y
  * Whether some object in the body names a key twice: the text then holds more keys than the parsed value. The
  * first count is a bound (a string value may hold `":`); only when it is over are the keys counted exactly.
  */
-function hasDuplicateKey(text: string, parsed: unknown): boolean {
-  const keys = keyCount(parsed)
+function hasDuplicateKey(text: string, keys: number): boolean {
   if ((text.match(KEY_END)?.length ?? 0) === keys) return false
   // Exactly: each string token in turn (JSON.parse accepted the text, so tokens align), a key when a colon follows.
   let written = 0
@@ -65,19 +63,13 @@ function hasDuplicateKey(text: string, parsed: unknown): boolean {
   return written > keys
 }
 
-/** Whether objects and arrays nest more than `levels` deep; never walks further than that. */
-function deeperThan(value: unknown, levels: number): boolean {
-  if (typeof value !== 'object' || value === null) return false
-  if (levels === 0) return true
-  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], levels - 1)) return true
-  return false
-}
-
-function keyCount(value: unknown): number {
+/** The keys of every object in the value; throws body_invalid where objects and arrays nest more than `levels` deep. */
+function keyCount(value: unknown, levels: number): number {
   if (typeof value !== 'object' || value === null) return 0
+  if (levels === 0) throw new AppError('body_invalid', `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels`)
   let n = 0
-  if (Array.isArray(value)) for (const item of value) n += keyCount(item)
-  else for (const key in value) n += 1 + keyCount((value as Record<string, unknown>)[key])
+  if (Array.isArray(value)) for (const item of value) n += keyCount(item, levels - 1)
+  else for (const key in value) n += 1 + keyCount((value as Record<string, unknown>)[key], levels - 1)
   return n
 }
 

@@ -39,7 +39,12 @@ export async function runListen(opts: { port?: string; host: string; secret?: st
     })
   })
   try {
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, opts.host, resolve))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject).listen(port, opts.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
   } catch (err) {
     console.error(`could not listen on ${opts.host}:${port}: ${(err as Error).message}`)
     return 1

@@ -88,7 +88,7 @@ export async function runMerchantManage(config: Config, opts: MerchantManageOpti
         endAt,
       )
       if (opts.json) {
-        print(JSON.stringify({ merchant_id: merchant.id, mode, key_id: key.id, secret: key.secret, old_keys: ended, old_keys_end_at: new Date(endAt).toISOString() }))
+        print(JSON.stringify({ merchant_id: merchant.id, mode, key_id: key.id, secret: key.secret, old_keys: ended, old_keys_end_at: ended.length === 0 ? null : iso(endAt) }))
       } else {
         print(`New ${mode} key for ${merchant.id}:`)
         print(`  key id:  ${key.id}`)

@@ -66,7 +66,8 @@ export interface Messages {
     invalid(param: string): string
     /** A parameter no link takes (a merchant's typo, or one added on the way). */
     unknown(param: string): string
-    repeated(param: string): string
+    /** Null for a name links do not take: checked before the signature, so it may be anyone's text. */
+    repeated(param: string | null): string
     expired: string
     conflict: string
     notPayable: string
@@ -120,7 +121,7 @@ const en: Messages = {
     signature: 'The link’s signature does not match its contents. It may have been changed after it was made.',
     invalid: (param) => `The link’s “${param}” is missing or invalid.`,
     unknown: (param) => `The link has a “${param}”, which payment links do not take.`,
-    repeated: (param) => `The link gives “${param}” more than once.`,
+    repeated: (param) => (param ? `The link gives “${param}” more than once.` : 'The link gives a parameter more than once.'),
     expired: 'This payment link has expired. Ask the merchant for a new one.',
     conflict: 'An order with this number already exists with different details.',
     notPayable: 'The merchant cannot take this payment.',
@@ -174,7 +175,7 @@ const zhCN: Messages = {
     signature: '链接签名与内容不符，链接可能已被篡改。',
     invalid: (param) => `链接中的“${param}”缺失或无效。`,
     unknown: (param) => `链接中含有支付链接不支持的参数“${param}”。`,
-    repeated: (param) => `链接中的“${param}”出现了不止一次。`,
+    repeated: (param) => (param ? `链接中的“${param}”出现了不止一次。` : '链接中有参数出现了不止一次。'),
     expired: '此支付链接已过期，请联系商户获取新的链接。',
     conflict: '已存在相同订单号但内容不同的订单。',
     notPayable: '商户暂时无法收取此笔付款。',

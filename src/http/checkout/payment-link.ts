@@ -10,6 +10,11 @@ const SUBJECT = new RegExp(SUBJECT_PATTERN, 'u')
 const DESCRIPTION = new RegExp(DESCRIPTION_PATTERN, 'u')
 const KNOWN = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'description', 'return_url', 'notify_url', 'lang', 'sig'])
 
+/** Whether links take a parameter of this name (the rest are refused, and not repeated back unsigned). */
+export function isLinkParameter(name: string): boolean {
+  return KNOWN.has(name)
+}
+
 /** A link's order as its parameters describe it, and the language its page is shown in. */
 export interface PaymentLink extends LinkOrder {
   lang: Lang | null

@@ -19,7 +19,7 @@ import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam
 import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
 import { PAGE_HEADERS, sendPage } from './page-response.ts'
 import type { PageTemplate } from './page-template.ts'
-import { readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
+import { isLinkParameter, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
 import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
 import { RateLimiter } from '../merchant-api/rate-limiter.ts'
@@ -350,10 +350,11 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       }
 
       const { keyId } = req.params
-      const key = await ctx.directory.keyById(keyId)
+      const key = await ctx.directory.keyById(keyId, ctx.clock.now())
       if (!key) return refuse(403, 'unknown key', t.key)
       const query = readLinkQuery(rawQuery)
-      if ('repeated' in query) return refuse(400, `repeated ${query.repeated}`, t.repeated(query.repeated))
+      // Before the signature is checked: a name links do not take is anyone's text, not shown on the merchant's page.
+      if ('repeated' in query) return refuse(400, `repeated ${query.repeated.slice(0, 40)}`, t.repeated(isLinkParameter(query.repeated) ? query.repeated : null))
       // The signature is checked before anything else is believed, and before anything is written.
       if (!verifyLinkSignature(key.secret, query.params)) return refuse(403, 'bad signature', t.signature)
       const link = validateLinkParams(query.params, ctx.config.production)

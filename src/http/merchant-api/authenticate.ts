@@ -88,7 +88,7 @@ function mistakenCredential(secret: string): string {
 
 async function bearer(deps: AuthDeps, secret: string): Promise<ApiKey> {
   if (!/^sk_(test|live)_[A-Za-z0-9_-]{20,100}$/.test(secret)) throw invalid('authentication_invalid', `the API secret is not valid${mistakenCredential(secret)}`)
-  const key = await deps.directory.keyBySecret(secret)
+  const key = await deps.directory.keyBySecret(secret, deps.now())
   if (!key) throw invalid('authentication_invalid', 'the API secret is not valid')
   deps.rateLimiter.take(key.keyId)
   return key
@@ -103,7 +103,7 @@ async function signed(deps: AuthDeps, req: FastifyRequest, header: string, defer
   if (!insideTimestampWindow(Number(auth.timestamp), nowMs)) {
     throw invalid('timestamp_out_of_window', `the timestamp is more than ${TIMESTAMP_WINDOW_S} s from the server's clock`)
   }
-  const key = await deps.directory.keyById(auth.keyId)
+  const key = await deps.directory.keyById(auth.keyId, nowMs)
   if (!key) throw invalid('authentication_invalid', 'unknown key_id')
   // The canonical request of the contract (sdk signRequest), in pieces: METHOD\nPATH_AND_QUERY\nTIMESTAMP\nNONCE\nBODY\n
   const signingKey = key.signingKey ?? new HmacSha256Key(key.secret)

@@ -149,19 +149,21 @@ export function merchantApi(ctx: AppContext) {
         const key = req.apiKey!
         const q = req.query
         const limit = Number(q.limit ?? 10)
+        // One moment for the filter and the page, so a pending order listed is shown pending.
+        const now = ctx.clock.now()
         const rows = await storage.orders.list({
           merchantId: key.merchantId,
           mode: key.mode,
           status: q.status as Order['status'] | undefined,
           // Past its deadline a pending order reads expired (presentOrder), so it is not listed as pending.
-          expiresAfter: q.status === 'pending' ? ctx.clock.now() : undefined,
+          expiresAfter: q.status === 'pending' ? now : undefined,
           outTradeNo: q.out_trade_no,
           createdGte: parseTime(q.created_gte, 'created_gte'),
           createdLt: parseTime(q.created_lt, 'created_lt'),
           before: cursorParam(q.cursor),
           limit: limit + 1,
         })
-        return presentList(rows, limit, present)
+        return presentList(rows, limit, (o) => presentOrder(ctx.config.publicUrl, o, now))
       },
     )
 
