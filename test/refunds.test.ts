@@ -388,6 +388,29 @@ describeEachDatabase('refunds', (t) => {
     assert.deepEqual(events.map((e: any) => e.type), ['refund.succeeded', 'order.paid'])
   })
 
+  it('a refund the channel has no record of is sent again, the same number, not failed (its amount stays held)', async (tc) => {
+    const jobs = t.server.server.ctx.jobs
+    await jobs.stop()
+    tc.after(() => jobs.start())
+    const o = await paidOrder(t.server, 'rf-notfound', 1000)
+    const channel = new ScriptedChannel()
+    const sent: string[] = []
+    channel.refundAnswer = async () => {
+      throw new ChannelError('timed out before sending', true, true)
+    }
+    const deps = withChannel(t.server, channel)
+    const { refund } = await createRefund(deps, t.server.merchant.merchant_id, 'test', await orderRecord(t.server, o.id), { amount: 400, outRefundNo: 'RNF-1', reason: null })
+    assert.equal(refund.status, 'pending')
+    const db = t.server.server.ctx.storage.database.db
+    await db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', refund.id).execute()
+    channel.queryAnswer = async () => ({ status: 'failed', reason: 'no such refund', notFound: true })
+    channel.refundAnswer = async () => (sent.push(refund.id), { status: 'succeeded', channelRefundNo: 'CH-RNF-1' })
+    assert.equal(await reconcilePendingRefunds(deps), 1)
+    assert.deepEqual(sent, [refund.id], 'sent again under its own number')
+    assert.equal((await api(url(), sk(), 'GET', `/v1/refunds/${refund.id}`)).body.status, 'succeeded')
+    assert.equal((await api(url(), sk(), 'GET', `/v1/orders/${o.id}`)).body.amount_refunded, 400)
+  })
+
   it('a channel answer the database fails to record leaves the refund pending, answered as such, and settled later once', async (tc) => {
     const jobs = t.server.server.ctx.jobs
     await jobs.stop()

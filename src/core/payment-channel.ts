@@ -7,11 +7,14 @@ export type ChannelPaymentState =
   | { status: 'closed' }
   | { status: 'failed'; reason?: string }
 
-/** What a channel says about a refund: anything it does not say is final stays pending. */
+/**
+ * What a channel says about a refund: anything it does not say is final stays pending. `notFound`: a query found
+ * no refund of that number (the request never arrived), which is no refusal: it is sent again, the same number.
+ */
 export type ChannelRefundState =
   | { status: 'pending' }
   | { status: 'succeeded'; channelRefundNo: string }
-  | { status: 'failed'; reason: string }
+  | { status: 'failed'; reason: string; notFound?: true }
 
 export interface ChannelRefundInput {
   /** Our refund id, used as the channel's out_refund_no: submitting it twice refunds once. */

@@ -187,9 +187,10 @@ export class AlipayChannel implements PaymentChannel {
     if (r.code !== '10000') throw this.#fail('alipay.trade.fastpay.refund.query', r)
     if (r.refund_status === 'REFUND_SUCCESS') return { status: 'succeeded', channelRefundNo: ref.refundId }
     // A refund Alipay knows of but has not made (refund_status absent: not yet, or not at all) is asked about
-    // again; one it has no record of never arrived, so its amount is free to refund again.
+    // again; one it has no record of never arrived.
     if (r.refund_amount) return { status: 'pending' }
-    return { status: 'failed', reason: 'Alipay has no such refund' }
+    // Alipay's word for it: no record means not refunded, and the refund may be sent again with the same number.
+    return { status: 'failed', reason: 'Alipay has no such refund', notFound: true }
   }
 
   /** Fetches and parses the trade bill of a Beijing day (`yyyy-MM-dd`) for reconciliation. */

@@ -267,7 +267,7 @@ export class WechatPayChannel implements PaymentChannel {
     const creds = await this.#creds(ref.order.merchantId)
     const r = await this.#call<RefundResponse>(ref.order.merchantId, creds, 'GET', `/v3/refund/domestic/refunds/${encodeURIComponent(ref.refundId)}`)
     if (r.status === 404 && isWechatError(r.body) && r.body.code === 'RESOURCE_NOT_EXISTS') {
-      return { status: 'failed', reason: 'WeChat Pay has no such refund' }
+      return { status: 'failed', reason: 'WeChat Pay has no such refund', notFound: true }
     }
     if (r.status !== 200 || !r.body) throw this.#fail('refund query', r)
     return refundStateOf(this.#sameRefund(r.body, ref.refundId))

@@ -1,5 +1,5 @@
 // Settles refunds whose outcome the channel did not tell us at once: asks it (queryRefund) on a backoff
-// schedule until it says succeeded or failed. Safe on many nodes: each check is claimed by one of them.
+// schedule until it says succeeded or failed, and sends again a refund the channel has no record of. Safe on many nodes: each check is claimed by one of them.
 import { nextRefundCheckDelay } from '../refund.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { applyRefundState } from './settle-refund.ts'
@@ -20,6 +20,12 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
       let state
       try {
         state = await channel.queryRefund({ refundId: refund.id, order })
+        // Unknown to the channel: the request never arrived (a timeout before it was sent). Failing it would free
+        // the amount for a refund of another number while this one might yet arrive; it is sent again instead,
+        // the same number, which the channel refunds once however often it comes.
+        if (state.status === 'failed' && state.notFound) {
+          state = await channel.refund({ refundId: refund.id, order, amount: refund.amount, currency: refund.currency, reason: refund.reason })
+        }
       } catch {
         // Still unknown: the claim already scheduled the next question.
         continue
