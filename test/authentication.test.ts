@@ -67,6 +67,22 @@ describeEachDatabase('authentication', (t) => {
     assert.equal((await fetch(`${url()}/v1/orders?limit=1`, { headers: { authorization: `Bearer ${m.live.secret}` } })).status, 200, 'the other mode keeps its key')
   })
 
+  it('two key rolls at once leave one key of the mode in force, whichever commits last', async () => {
+    const m = await t.server.newMerchant('Rolled twice')
+    const store = t.server.server.ctx.storage.merchants
+    const box = t.server.server.ctx.box
+    const roll = () => {
+      const secret = 'sk_test_' + randomBytes(30).toString('base64url')
+      return store.rollKey({ id: 'key_test_' + randomBytes(12).toString('base64url'), merchantId: m.merchant_id, mode: 'test', secretHash: sha256Hex(secret), secretEnc: box.encrypt(secret), revokedAt: null }, Date.now(), Date.now())
+    }
+    for (let i = 0; i < 5; i++) await Promise.all([roll(), roll(), roll()])
+    const keys = await store.keysOf(m.merchant_id)
+    const now = Date.now()
+    const inForce = keys.filter((k) => k.mode === 'test' && (k.revokedAt === null || k.revokedAt > now))
+    assert.equal(inForce.length, 1, JSON.stringify(keys))
+    assert.ok(keys.every((k) => k.revokedAt === null || k.revokedAt >= k.createdAt), 'no key ends before it was made')
+  })
+
   it('rejects a tampered body, a wrong secret and an unknown key id, and writes nothing', async () => {
     const before = await snapshot(t.server)
     const body = JSON.stringify({ ...ORDER, out_trade_no: 'tamper-1' })

@@ -79,9 +79,14 @@ export class SqlMerchantStore {
    */
   async rollKey(key: ApiKeyRecord, createdAt: number, oldKeysEndAt: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
+      // Rolls of one merchant take turns: a write to its row holds a concurrent roll until this one commits
+      // (PostgreSQL, READ COMMITTED), whose update then sees, and ends, the key this one adds. SQLite's writer
+      // serializes them anyway.
+      await trx.updateTable('merchants').set((eb) => ({ name: eb.ref('name') })).where('id', '=', key.merchantId).execute()
       const ending = await trx
         .updateTable('api_keys')
-        .set({ revoked_at: oldKeysEndAt })
+        // Never before a key was made (a concurrent roll's key, made after this one's clock was read).
+        .set((eb) => ({ revoked_at: eb.case().when('created_at', '>', oldKeysEndAt).then(eb.ref('created_at')).else(oldKeysEndAt).end() }))
         .where('merchant_id', '=', key.merchantId)
         .where('mode', '=', key.mode)
         .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', oldKeysEndAt)]))
