@@ -89,6 +89,8 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), { lines: 0, discrepancies: [] })
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
+    // A day that does not exist is refused, not read as a day without payments.
+    for (const date of ['2026-13-01', '2026-02-30']) assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', date).code, 2, date)
   })
 
   it('lists the daily checks the server has made: none yet, then what they found (exit 3)', async () => {
@@ -149,7 +151,7 @@ describe('scanpay simulate and scanpay channel set', () => {
     const down = join(keysDir, 'gateway-down.json')
     writeFileSync(down, JSON.stringify({ ...doc, api_base_url: 'http://127.0.0.1:9' }))
     const d = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', down, '--check')
-    assert.equal(d.code, 2)
+    assert.equal(d.code, 1, 'not reached: no mistake in the command line')
     assert.match(d.stderr, /^could not check these credentials: the wechatpay gateway did not answer \(.*\); nothing was saved/)
     // The right merchant key but the wrong WeChat public key: the gateway's signed answer does not verify.
     const wrongWechatKey = join(keysDir, 'wrong-wechat-key.json')

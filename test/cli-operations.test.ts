@@ -72,7 +72,7 @@ describe('scanpay operator commands', () => {
     await usage(['roll-key', '--merchant', made.merchant_id, 'prod', '--db', db], /test or live/)
     await usage(['roll-key', '--merchant', made.merchant_id, 'test', '--expire-old-in', '1h', '--db', db], /whole seconds/)
     await usage(['show', '--merchant', 'mch_nobody', '--db', db], /no merchant mch_nobody/)
-    await usage(['roll-webhook-secret', '--merchant', made.merchant_id, 'test', '--db', db], /takes no mode/)
+    await usage(['roll-webhook-secret', '--merchant', made.merchant_id, 'test', '--db', db], /unexpected test/)
     await usage(['show', '--merchant', made.merchant_id, '--expire-old-in', '5', '--db', db], /takes no --expire-old-in/)
     await usage(['show', '--merchant', made.merchant_id, '--db', tempDb()], /no ScanPay database at/)
   })

@@ -56,6 +56,15 @@ describe('scanpay CLI', () => {
     await usage([], /Usage:/)
     await usage(['listen', '--port', '80a'], /--port must be a port number from 1 to 65535, got "80a"/)
     await usage(['listen', '--port', '70000'], /--port must be/)
+    // Settings that cannot be used, from flags or the environment: the same.
+    await usage(['start', '--workers', 'abc'], /--workers must be an integer from 1 to 256/)
+    await usage(['start', '--port', '99999'], /PORT must be at most 65535/)
+    await usage(['migrate', '--db', 'mysql://x'], /must start with sqlite: or postgres:\/\//)
+    // No stray argument is taken for nothing, and a missing database is not made (nor a master key beside it).
+    const missing = join(tempDb().slice('sqlite:'.length), '..', 'absent', 'x.db')
+    await usage(['merchant', 'show', '--merchant', 'mch_x', '--db', `sqlite:${missing}`], /no ScanPay database at/)
+    assert.equal(existsSync(join(dirname(missing), 'master.key')), false, 'no master key made for a database not there')
+    await usage(['merchant', 'roll-key', '--merchant', 'mch_x', 'test', 'extra', '--db', tempDb()], /unexpected extra/)
   })
 
   it('start exits 1 when its port is taken, rather than living on serving nothing', async () => {

@@ -41,6 +41,8 @@ export async function checkCredentialsOnline(channel: RealChannel, doc: unknown,
           )
         }
         keys = new Map([...current, ...c.platformKeys])
+      } else {
+        notes.push('public-key mode: the APIv3 key (apiv3_key) is used only to decrypt notifications, and WeChat Pay offers no call that proves it; a wrong one shows as notifications refused in the log (payments are still settled by query)')
       }
       // WeChat answers ORDER_NOT_EXIST only to a request whose signature it accepted. That answer is an error,
       // which clients need not verify; when it is signed anyway, it must verify with the WeChat key given.

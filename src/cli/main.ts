@@ -1,13 +1,14 @@
 // The scanpay command: start, migrate, backup, merchant create, listen, channel, unexpected, master-key, simulate.
 import { parseArgs } from 'node:util'
-import { databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
+import { ConfigError, databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
+import { databaseExists } from '../storage/database.ts'
 import { runBackup } from './commands/backup.ts'
 import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
 import { runMasterKeyReseal } from './commands/master-key-reseal.ts'
 import { runMerchantCreate } from './commands/merchant-create.ts'
-import { runMerchantManage } from './commands/merchant-manage.ts'
+import { MERCHANT_MANAGE_USAGE, runMerchantManage, type MerchantManageOptions } from './commands/merchant-manage.ts'
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
@@ -45,7 +46,22 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`${(err as Error).message}\n\n${USAGE}`)
     return USAGE_ERROR
   }
-  const { values, positionals } = parsed
+  try {
+    return await runCommand(parsed)
+  } catch (err) {
+    // A flag or an environment variable that cannot be used: said plainly, as a command line that cannot run.
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      return USAGE_ERROR
+    }
+    throw err
+  }
+}
+
+/** The merchant commands after create, each with how many positionals it takes (roll-key: the mode). */
+const MERCHANT_MANAGE: Record<string, number> = { show: 2, update: 2, 'roll-key': 3, 'roll-webhook-secret': 2 }
+
+async function runCommand({ values, positionals }: ReturnType<typeof parseCommandLine>): Promise<number> {
   const flags: Flags = { port: values.port, host: values.host, db: values.db, publicUrl: values['public-url'] }
   const [command, sub] = positionals
   if (values.help) {
@@ -63,9 +79,19 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
   }
-  if (command === 'merchant' && (sub === 'show' || sub === 'update' || sub === 'roll-key' || sub === 'roll-webhook-secret')) {
+  if (command === 'merchant' && sub !== undefined && Object.hasOwn(MERCHANT_MANAGE, sub)) {
+    if (positionals.length > MERCHANT_MANAGE[sub]!) {
+      console.error(`unexpected ${positionals.slice(MERCHANT_MANAGE[sub]).join(' ')}\n\n${MERCHANT_MANAGE_USAGE}`)
+      return USAGE_ERROR
+    }
+    // Before the configuration is read: in development that makes a master key beside a database not there.
+    const databaseUrl = databaseUrlOf(flags)
+    if (!databaseExists(databaseUrl)) {
+      console.error(`no ScanPay database at ${databaseUrl} (set DATABASE_URL or --db to the one the server uses)`)
+      return USAGE_ERROR
+    }
     return runMerchantManage(loadConfig(flags), {
-      action: sub,
+      action: sub as MerchantManageOptions['action'],
       merchant: values.merchant,
       name: values.name,
       webhookUrl: values['webhook-url'],

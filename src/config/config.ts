@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
+/** A setting (a flag or an environment variable) that cannot be used: the command cannot run as written. */
+export class ConfigError extends Error {}
+
 export interface Config {
   readonly production: boolean
   readonly host: string
@@ -38,8 +41,8 @@ export const DEFAULT_DATABASE_URL = 'sqlite:./data/scanpay.db'
 function positiveInt(name: string, raw: string | number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
-  if (n > max) throw new Error(`${name} must be at most ${max}, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  if (n > max) throw new ConfigError(`${name} must be at most ${max}, got ${JSON.stringify(raw)}`)
   return n
 }
 
@@ -50,7 +53,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 function logLevelOf(raw: string | undefined, fallback: string): string {
   if (raw === undefined || raw === '') return fallback
-  if (!LOG_LEVELS.includes(raw)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`)
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`)
   return raw
 }
 
@@ -58,7 +61,7 @@ function onOff(name: string, raw: string | undefined, fallback: boolean): boolea
   if (raw === undefined || raw === '') return fallback
   if (raw === 'on') return true
   if (raw === 'off') return false
-  throw new Error(`${name} must be on or off, got ${JSON.stringify(raw)}`)
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(raw)}`)
 }
 
 /** SCANPAY_PREVIOUS_MASTER_KEYS: comma-separated, each base64 of 32 bytes, none the current key. */
@@ -66,8 +69,8 @@ function loadPreviousMasterKeys(raw: string | undefined, current: Buffer): Buffe
   if (!raw?.trim()) return []
   return raw.split(',').map((part, i) => {
     const key = Buffer.from(part.trim(), 'base64')
-    if (key.length !== 32) throw new Error(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} must be base64 of 32 bytes`)
-    if (key.equals(current)) throw new Error(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} is SCANPAY_MASTER_KEY itself`)
+    if (key.length !== 32) throw new ConfigError(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} must be base64 of 32 bytes`)
+    if (key.equals(current)) throw new ConfigError(`SCANPAY_PREVIOUS_MASTER_KEYS: key ${i + 1} is SCANPAY_MASTER_KEY itself`)
     return key
   })
 }
@@ -76,10 +79,10 @@ function loadPreviousMasterKeys(raw: string | undefined, current: Buffer): Buffe
 function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl: string): Buffer {
   if (raw) {
     const key = Buffer.from(raw, 'base64')
-    if (key.length !== 32) throw new Error('SCANPAY_MASTER_KEY must be base64 of 32 bytes (openssl rand -base64 32)')
+    if (key.length !== 32) throw new ConfigError('SCANPAY_MASTER_KEY must be base64 of 32 bytes (openssl rand -base64 32)')
     return key
   }
-  if (production) throw new Error('SCANPAY_MASTER_KEY is required when NODE_ENV=production')
+  if (production) throw new ConfigError('SCANPAY_MASTER_KEY is required when NODE_ENV=production')
   const folder = databaseUrl.startsWith('sqlite:') && !databaseUrl.includes(':memory:')
     ? dirname(resolve(databaseUrl.slice('sqlite:'.length)))
     : resolve('data')
@@ -102,7 +105,8 @@ function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl
 export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): string {
   const url = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   // Without a path SQLite would open a database in memory, lost on exit: only when asked for by name.
-  if (url === 'sqlite:' || url === 'sqlite://') throw new Error(`DATABASE_URL ${url} names no file: sqlite:./data/scanpay.db, or sqlite::memory: for a database lost on exit`)
+  if (url === 'sqlite:' || url === 'sqlite://') throw new ConfigError(`DATABASE_URL ${url} names no file: sqlite:./data/scanpay.db, or sqlite::memory: for a database lost on exit`)
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(url)) throw new ConfigError(`DATABASE_URL (or --db) must start with sqlite: or postgres://, got ${JSON.stringify(url)}`)
   return url
 }
 
@@ -112,7 +116,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const port = positiveInt('PORT', flags.port ?? env.PORT, 8080, 65_535)
   const databaseUrl = databaseUrlOf(flags, env)
   const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
-  if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new Error(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
+  if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)
   const masterKey = loadMasterKey(env.SCANPAY_MASTER_KEY, production, databaseUrl)
   return Object.freeze({
     production,

@@ -94,7 +94,14 @@ export async function resealSecrets(db: Kysely<Database>, box: SecretBox, pageSi
           continue
         }
         // A row changed since it was read was changed by a writer using the current key: nothing to do.
-        if (await column.rewrite(key, sealed, box.encrypt(box.decrypt(sealed)))) count.resealed++
+        let secret: string
+        try {
+          secret = box.decrypt(sealed)
+        } catch (err) {
+          // Which one, so a person can look at it: the kind and the row, never the secret.
+          throw new Error(`${column.what}, row ${key.replace('\n', ' ')}: ${(err as Error).message}`)
+        }
+        if (await column.rewrite(key, sealed, box.encrypt(secret))) count.resealed++
         else count.current++
       }
       if (rows.length < pageSize) break

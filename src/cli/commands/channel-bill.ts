@@ -7,8 +7,13 @@ import { billLines } from '../../channels/daily-bills.ts'
 import { createContext } from '../../context.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
+/** `yyyy-MM-dd` naming a day that exists: 2026-13-01 would be read as an empty bill, not refused, by a channel. */
+function isCalendarDate(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text)
+}
+
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
-  if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !/^\d{4}-\d{2}-\d{2}$/.test(opts.date)) {
+  if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !isCalendarDate(opts.date)) {
     console.error('usage: scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json]')
     return 2
   }

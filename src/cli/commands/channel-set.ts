@@ -69,7 +69,8 @@ export async function runChannelSet(
           ? `could not check these credentials: the ${channel} gateway did not answer (${online.error}); nothing was saved`
           : `the ${channel} gateway did not accept these credentials: ${online.error}`,
       )
-      return 2
+      // Not reached is no fault of the command line: 1, so a script can tell it from a mistake to correct.
+      return online.unreachable ? 1 : 2
     }
     for (const note of online.notes) console.log(`note: ${note}`)
   }

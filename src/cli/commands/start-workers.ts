@@ -4,7 +4,7 @@
 // every due webhook is leased with FOR UPDATE SKIP LOCKED, and nonces live in the database, so N workers
 // behave exactly like N separate machines.
 import cluster, { type Worker } from 'node:cluster'
-import type { Config } from '../../config/config.ts'
+import { ConfigError, type Config } from '../../config/config.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { dialectOf, migrate, openDatabase } from '../../storage/database.ts'
@@ -20,7 +20,7 @@ export const SQLITE_WORKERS_REFUSED =
 export function parseWorkers(raw: string | undefined): number {
   if (raw === undefined) return 1
   const n = Number(raw)
-  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be an integer from 1 to 256, got ${JSON.stringify(raw)}`)
+  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`--workers must be an integer from 1 to 256, got ${JSON.stringify(raw)}`)
   return n
 }
 
