@@ -96,6 +96,24 @@ describe('scanpay CLI', () => {
     }
   })
 
+  it('production mode writes its log to stdout as JSON lines only, for a log shipper to read', async () => {
+    const port = await freePort()
+    const production = { ...env, NODE_ENV: 'production', LOG_LEVEL: 'info', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'https://pay.example' }
+    const child = spawn(process.execPath, [BIN, 'start', '--port', String(port), '--db', tempDb()], { env: production })
+    let stdout = ''
+    child.stdout.on('data', (c) => (stdout += c))
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, 20_000, 'ready')
+      await eventually(async () => /ScanPay is running/.test(stdout), 5_000, 'the start-up line')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    await new Promise((r) => child.on('exit', r))
+    const lines = stdout.split('\n').filter((l) => l !== '')
+    assert.ok(lines.length > 0)
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line)
+  })
+
   it('start serves the API with a demo merchant printed once, and stops cleanly on SIGTERM', async () => {
     const port = await freePort()
     const db = tempDb()

@@ -72,7 +72,8 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     for (const w of live) w.process.kill('SIGTERM')
     throw err
   })
-  console.log(`ScanPay primary ${process.pid}: ${workers} workers listening on ${config.host}:${config.port}`)
+  // In production stdout is the workers' JSON log alone.
+  if (!config.production) console.log(`ScanPay primary ${process.pid}: ${workers} workers listening on ${config.host}:${config.port}`)
   await new Promise<void>((resolve) => {
     const shutdown = () => {
       if (stopping) return

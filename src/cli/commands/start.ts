@@ -45,7 +45,8 @@ async function runNode(config: Config): Promise<number> {
     const demo = await createMerchant(ctx.storage.merchants, ctx.box, { name: 'Demo Shop', webhookUrl: null })
     console.log(`\nNo merchants yet, so a demo merchant was created for development:\n${printable(demo)}\n`)
   }
-  console.log(`ScanPay listening on ${server.address} (public URL ${config.publicUrl}, ${ctx.storage.database.description})`)
+  // For a person at a terminal; in production stdout is the JSON log alone (its "ScanPay is running" line says this).
+  if (!config.production) console.log(`ScanPay listening on ${server.address} (public URL ${config.publicUrl}, ${ctx.storage.database.description})`)
   let code = 0
   await new Promise<void>((resolve) => {
     let stopping = false
