@@ -76,6 +76,14 @@ export async function assertSecretsOpen(db: OpenDatabase['db'], box: SecretBox):
   )
 }
 
+/**
+ * The context of a one-off command (not the server): its log goes to stderr, so what the command prints on stdout
+ * for a person, or as --json for a script, is not mixed with log lines.
+ */
+export function createCommandContext(config: Config): Promise<AppContext> {
+  return createContext(config, { logger: pino({ level: config.logLevel }, pino.destination(2)) })
+}
+
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const logger = options.logger ?? pino({ level: config.logLevel })
   const clock = options.clock ?? { now: () => Date.now() }

@@ -4,7 +4,7 @@
 import type { Config } from '../../config/config.ts'
 import { compareBill, type BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
 import { billLines } from '../../channels/daily-bills.ts'
-import { createContext } from '../../context.ts'
+import { createCommandContext } from '../../context.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
 /** `yyyy-MM-dd` naming a day that exists: 2026-13-01 would be read as an empty bill, not refused, by a channel. */
@@ -17,7 +17,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
     console.error('usage: scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json]')
     return 2
   }
-  const ctx = await createContext(config)
+  const ctx = await createCommandContext(config)
   try {
     const adapter = ctx.channels.get(opts.channel)
     if (!adapter) {
@@ -39,7 +39,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
 
 /** Lists the stored daily checks, newest day first; exit 3 when a listed one found discrepancies or gave up. */
 export async function runChannelBillChecks(config: Config, opts: { merchant?: string; json: boolean }): Promise<number> {
-  const ctx = await createContext(config)
+  const ctx = await createCommandContext(config)
   try {
     const checks = await ctx.storage.billChecks.list({ merchantId: opts.merchant, limit: 100 })
     if (opts.json) process.stdout.write(JSON.stringify({ checks }) + '\n')

@@ -1,7 +1,7 @@
 // scanpay unexpected list|retry|resolve: the operator's side of payments that arrived after their order stopped
 // taking money. ScanPay refunds them on its own; these are for the ones the channel refused to refund.
 import type { Config } from '../../config/config.ts'
-import { createContext, type AppContext } from '../../context.ts'
+import { createCommandContext, type AppContext } from '../../context.ts'
 import type { Payment } from '../../core/ports.ts'
 import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type UnexpectedRefundAction } from '../../core/use-cases/unexpected-refunds.ts'
 
@@ -22,7 +22,7 @@ export async function runUnexpected(config: Config, opts: UnexpectedOptions): Pr
     console.error(UNEXPECTED_USAGE)
     return 2
   }
-  const ctx = await createContext(config)
+  const ctx = await createCommandContext(config)
   try {
     return await unexpectedCommand(ctx, opts, (line, error) => (error ? console.error(line) : console.log(line)))
   } finally {
