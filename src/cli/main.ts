@@ -23,7 +23,7 @@ const USAGE = `Usage:
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url] [--db URL]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json] [--db URL]   (a new key; the old ones end)
   scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--json] [--db URL]   (a new whsec_)
-  scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_…]   (prints and verifies webhooks, for development)
+  scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_… | env SCANPAY_WEBHOOK_SECRET]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
@@ -116,7 +116,8 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
     return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })
   }
   if (command === 'listen') {
-    return runListen({ port: values.port, host: values.host ?? '127.0.0.1', secret: values.secret })
+    // From the environment too, where other users of the machine cannot read it in the process list.
+    return runListen({ port: values.port, host: values.host ?? '127.0.0.1', secret: values.secret ?? (process.env.SCANPAY_WEBHOOK_SECRET || undefined) })
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
   return USAGE_ERROR
