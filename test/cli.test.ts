@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
+import { signWebhook } from '../sdk/src/signing.ts'
 import { BIN, CLI_ENV, run, tempSqliteUrl } from './helpers/cli.ts'
 import { freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -94,6 +95,28 @@ describe('scanpay CLI', () => {
     for (const args of [['start', '--db', 'postgres://127.0.0.1:1/none'], ['start', '--workers', '2', '--db', 'postgres://127.0.0.1:1/none']]) {
       await assert.rejects(run(process.execPath, [BIN, ...args], { env: production }), /PUBLIC_URL must be an https origin when NODE_ENV=production/, args.join(' '))
     }
+  })
+
+  it('listen verifies with the secret from SCANPAY_WEBHOOK_SECRET, refusing a delivery signed with another', async () => {
+    const port = await freePort()
+    const secret = 'whsec_' + randomBytes(32).toString('base64')
+    const child = spawn(process.execPath, [BIN, 'listen', '--port', String(port)], { env: { ...env, SCANPAY_WEBHOOK_SECRET: secret } })
+    let stdout = ''
+    child.stdout.on('data', (c) => (stdout += c))
+    try {
+      await eventually(async () => /Listening for webhooks/.test(stdout), 20_000, 'listening')
+      const body = JSON.stringify({ id: 'evt_1', type: 'order.paid', timestamp: new Date().toISOString(), data: { id: 'ord_1', status: 'paid' } })
+      const send = (key: string) => {
+        const ts = Math.floor(Date.now() / 1000)
+        return fetch(`http://127.0.0.1:${port}/hooks`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(key, 'evt_1', ts, body) } })
+      }
+      assert.equal((await send(secret)).status, 200)
+      assert.equal((await send('whsec_' + randomBytes(32).toString('base64'))).status, 400)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    await new Promise((r) => child.on('exit', r))
+    assert.match(stdout, /signature: verified/)
   })
 
   it('production mode writes its log to stdout as JSON lines only, for a log shipper to read', async () => {
