@@ -92,8 +92,27 @@ async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Paymen
   if (!won) return 'duplicate'
   deps.listener.eventsWritten()
   const channel = deps.channel(payment.channel)
-  if (channel) await refundUnexpected(deps, channel, recorded, order)
+  if (channel) await awhile(refundUnexpected(deps, channel, recorded, order), REFUND_WAIT_MS)
   return 'unexpected'
+}
+
+/**
+ * How long the refund of an unexpected payment may hold the answer to the notification that reported it: a
+ * channel wants that answer within seconds (WeChat Pay: 5 s), and a refund call may take 10. Past this the refund
+ * goes on by itself; what it leaves unknown the reconciler settles, as after any refund whose answer was lost.
+ */
+export const REFUND_WAIT_MS = 3000
+
+/** Waits for `work` at most `ms`; an error it ends with in that time is thrown, a later one left to the reconciler. */
+async function awhile(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  work.catch(() => undefined)
+  try {
+    await Promise.race([work, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export function unexpectedEventData(deps: ChannelPaymentDeps, order: Order, p: Payment) {

@@ -8,7 +8,8 @@ import { newId } from '../ids.ts'
 import type { Order } from '../order.ts'
 import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
-import { refundUnexpected } from './apply-channel-payment-state.ts'
+import { applyChannelPaymentState, REFUND_WAIT_MS, refundUnexpected } from './apply-channel-payment-state.ts'
+import { eventually } from '../../../test/helpers/webhook-receiver.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { recordUnexpectedRefundByHand, retryUnexpectedRefund } from './unexpected-refunds.ts'
 
@@ -118,5 +119,23 @@ describeEachStorage('refunding an unexpected payment', (t) => {
     assert.equal(await refundUnexpected(deps(), channelAnswering(async () => ({ status: 'pending' })), payment, order), 'pending')
     assert.deepEqual(ended, [])
     assert.equal((await stored(payment.id)).status, 'refund_requested')
+  })
+
+  it('a refund the channel is slow to answer does not hold the notification past a few seconds; it goes on by itself', async () => {
+    const { order, payment } = await unexpected('ux-slow')
+    // The attempt still open when the success arrives for the closed order.
+    await t.storage.statement((w) => w.payments.move(payment, ['refund_requested'], 'pending', Date.now(), { unexpected: false }))
+    let answer: (s: ChannelRefundState) => void = () => {}
+    const channel = channelAnswering(() => new Promise((resolve) => (answer = resolve)))
+    const started = Date.now()
+    const outcome = await applyChannelPaymentState({ ...deps(), channel: () => channel }, {
+      channel: 'wechatpay', paymentId: payment.id, state: { status: 'succeeded', channelTradeNo: `4200${started}`, amount: order.amount },
+    })
+    assert.equal(outcome, 'unexpected')
+    assert.ok(Date.now() - started < REFUND_WAIT_MS + 2000, 'answered while the refund was still waiting')
+    assert.equal((await stored(payment.id)).status, 'refund_requested')
+    ended.length = 0
+    answer({ status: 'succeeded', channelRefundNo: 'r-slow' })
+    await eventually(async () => (await stored(payment.id)).status === 'refunded', 5000, 'the refund, finished by itself')
   })
 })
