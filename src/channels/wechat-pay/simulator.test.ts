@@ -267,6 +267,18 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.deepEqual(parseTradeBill(sim.tradeBillText(creds.mchid, today)).rows.length, bill.rows.length)
   })
 
+  it('believes a bill only by its SHA-1 from the signed answer: one that does not match, or comes without it, is refused', async () => {
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    try {
+      sim.billFault = 'tampered'
+      await assert.rejects(channel.downloadTradeBill('mch_test', today), /does not match its SHA-1/)
+      sim.billFault = 'unhashed'
+      await assert.rejects(channel.downloadTradeBill('mch_test', today), /without a SHA-1/)
+    } finally {
+      sim.billFault = null
+    }
+  })
+
   it('a day without a payment has no bill (NO_STATEMENT_EXIST), which reads as an empty bill', async () => {
     assert.deepEqual((await channel.downloadTradeBill('mch_test', '2020-01-01')).rows, [])
   })

@@ -193,6 +193,8 @@ export class WechatPaySimulator {
   readonly attempts: NotificationAttempt[] = []
   /** While true, new refunds are refused as WeChat refuses them when the merchant's balance cannot cover them. */
   balanceShort = false
+  /** A fault in the next bills served, for tests: a file that does not match its hash, or an answer without one. */
+  billFault: 'tampered' | 'unhashed' | null = null
   readonly identity: Identity
   /** When false, payments succeed without a notification (the "missing notification" case). */
   sendNotifications = true
@@ -625,7 +627,10 @@ export class WechatPaySimulator {
     const file = '\uFEFF' + this.tradeBillText(m.mchid, date)
     const token = randomBytes(12).toString('hex')
     this.#bills.set(token, file)
-    return [200, { hash_type: 'SHA1', hash_value: createHash('sha1').update(file).digest('hex'), download_url: `${this.url}/v3/billdownload/file?token=${token}` }]
+    const download_url = `${this.url}/v3/billdownload/file?token=${token}`
+    if (this.billFault === 'unhashed') return [200, { download_url }]
+    const hashed = this.billFault === 'tampered' ? file.replace('SUCCESS', 'REFUND') : file
+    return [200, { hash_type: 'SHA1', hash_value: createHash('sha1').update(hashed).digest('hex'), download_url }]
   }
 
   /** The tradebill CSV of a Beijing day: every field prefixed with a backtick, a totals section at the end. */

@@ -307,7 +307,12 @@ export class WechatPayChannel implements PaymentChannel {
     })
     if (res.status !== 200) throw new ChannelError(`WeChat Pay bill download failed: HTTP ${res.status}`, true, false)
     // The digest is of the file's bytes: the decoded text has lost a leading byte order mark, if the file has one.
-    if (r.body.hash_type === 'SHA1' && createHash('sha1').update(res.bytes ?? res.text).digest('hex') !== r.body.hash_value?.toLowerCase()) {
+    // The file is not signed: its hash from the signed answer is what vouches for it, so a bill without one is
+    // not believed (reconciled against it, a forged or cut file would pass for WeChat's word).
+    if (r.body.hash_type !== 'SHA1' || !r.body.hash_value) {
+      throw new ChannelError(`WeChat Pay's bill came without a SHA-1 to check it by (hash_type ${JSON.stringify(r.body.hash_type ?? null)})`, true, false)
+    }
+    if (createHash('sha1').update(res.bytes ?? res.text).digest('hex') !== r.body.hash_value.toLowerCase()) {
       throw new ChannelError('WeChat Pay bill download does not match its SHA-1', true, false)
     }
     return parseTradeBill(res.text)
