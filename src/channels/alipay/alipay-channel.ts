@@ -201,11 +201,11 @@ export class AlipayChannel implements PaymentChannel {
     // signed answer says so: an unsigned one could hide a day's discrepancies, so it fails the check instead.
     if (r.code !== '10000' && /bill_not_exist$/i.test(r.sub_code ?? '') && this.#signed.has(r)) return { file: '', rows: [] }
     if (r.code !== '10000' || !r.bill_download_url) throw this.#fail('alipay.data.dataservice.bill.downloadurl.query', r)
-    const res = await fetch(r.bill_download_url, { signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) }).catch((err: Error) => {
-      throw new ChannelError(`Alipay bill download: ${err.message}`, true, false)
-    })
+    // Through the same client as every call (its timeout, and a stand-in in tests); the zip is read as bytes.
+    const res = await this.#fetch({ method: 'GET', url: r.bill_download_url, headers: { accept: '*/*', 'user-agent': 'scanpay-alipay/1' }, timeoutMs: this.#o.timeoutMs ?? 30_000 })
     if (res.status !== 200) throw new ChannelError(`Alipay bill download: HTTP ${res.status}`, true, false)
-    return parseAlipayBill(Buffer.from(await res.arrayBuffer()))
+    if (!res.bytes) throw new ChannelError('Alipay bill download: the client gave no bytes of the file', true, false)
+    return parseAlipayBill(res.bytes)
   }
 
   /** Form-decode once → verify RSA2 without sign and sign_type → check the app and seller → map. */
