@@ -162,6 +162,15 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.equal((await stubbed.queryRefund({ refundId: 'rfd_mine', order: paid })).status, 'succeeded')
   })
 
+  it('reads a 4xx in WeChat\'s error shape as a refusal, and one without it (a proxy\'s page) as an unknown outcome', async () => {
+    const paid = { ...order('ord_a10'), status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: '4200000000000000000000000002' }
+    const refundWith = (reply: { status: number; text: string }) =>
+      new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() }, fetch: async () => ({ ...reply, headers: new Headers({ 'content-type': 'text/html' }) }) })
+        .refund({ refundId: 'rfd_4xx', order: paid, amount: 234, currency: 'CNY', reason: null })
+    await assert.rejects(refundWith({ status: 400, text: JSON.stringify({ code: 'PARAM_ERROR', message: '参数错误' }) }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
+    await assert.rejects(refundWith({ status: 408, text: '<html>Request Timeout</html>' }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown)
+  })
+
   it('sends signature probes that the adapter refuses', async () => {
     endpoint.received = []
     endpoint.onRequest = (r) => {

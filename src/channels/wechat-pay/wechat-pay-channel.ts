@@ -190,8 +190,10 @@ export class WechatPayChannel implements PaymentChannel {
 
   #fail(what: string, r: ApiResult<unknown>): ChannelError {
     const err = (isWechatError(r.body) ? `${r.body.code}: ${r.body.message}` : `HTTP ${r.status}`) + this.#clockDrift(r)
-    // 5xx, 429 and SYSTEM_ERROR: WeChat may or may not have acted. Other 4xx: it refused, nothing happened.
-    const unknown = r.status >= 500 || r.status === 429 || (isWechatError(r.body) && r.body.code === 'SYSTEM_ERROR')
+    // 5xx, 429 and SYSTEM_ERROR: WeChat may or may not have acted. Other 4xx in WeChat's error shape: it refused,
+    // nothing happened. A 4xx without it (a proxy's 408, a gateway's page) is nobody's refusal: unknown as well,
+    // so a refund is asked about again rather than failed while WeChat may have made it.
+    const unknown = r.status >= 500 || r.status === 429 || !isWechatError(r.body) || r.body.code === 'SYSTEM_ERROR'
     return new ChannelError(`WeChat Pay ${what} failed: ${err}`, unknown, unknown)
   }
 
