@@ -409,6 +409,21 @@ describeEachDatabase('refunds', (t) => {
     assert.deepEqual(sent, [refund.id], 'sent again under its own number')
     assert.equal((await api(url(), sk(), 'GET', `/v1/refunds/${refund.id}`)).body.status, 'succeeded')
     assert.equal((await api(url(), sk(), 'GET', `/v1/orders/${o.id}`)).body.amount_refunded, 400)
+
+    // Sent again and refused outright (the balance short, say): failed and its amount free, as on a first sending.
+    channel.refundAnswer = async () => {
+      throw new ChannelError('timed out before sending', true, true)
+    }
+    const { refund: other } = await createRefund(deps, t.server.merchant.merchant_id, 'test', await orderRecord(t.server, o.id), { amount: 300, outRefundNo: 'RNF-2', reason: null })
+    assert.equal(other.status, 'pending')
+    channel.refundAnswer = async () => {
+      throw new ChannelError('WeChat Pay refund failed: NOT_ENOUGH', false, false)
+    }
+    await db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', other.id).execute()
+    assert.equal(await reconcilePendingRefunds(deps), 1)
+    const refused = (await api(url(), sk(), 'GET', `/v1/refunds/${other.id}`)).body
+    assert.deepEqual([refused.status, refused.failure_reason], ['failed', 'WeChat Pay refund failed: NOT_ENOUGH'])
+    assert.equal(await reserved(t.server, o.id), 400, 'only the refund that succeeded holds its amount')
   })
 
   it('a channel answer the database fails to record leaves the refund pending, answered as such, and settled later once', async (tc) => {

@@ -1,9 +1,21 @@
 // Settles refunds whose outcome the channel did not tell us at once: asks it (queryRefund) on a backoff
 // schedule until it says succeeded or failed, and sends again a refund the channel has no record of. Safe on many nodes: each check is claimed by one of them.
-import { nextRefundCheckDelay } from '../refund.ts'
+import type { Order } from '../order.ts'
+import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
+import { nextRefundCheckDelay, type Refund } from '../refund.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { applyRefundState } from './settle-refund.ts'
 import { oneStatement } from './one-statement.ts'
+
+/** The refund sent again; a definite refusal of it fails the refund, as when it was first sent (submitRefund). */
+async function resend(channel: PaymentChannel, refund: Refund, order: Order): Promise<ChannelRefundState> {
+  try {
+    return await channel.refund({ refundId: refund.id, order, amount: refund.amount, currency: refund.currency, reason: refund.reason })
+  } catch (err) {
+    if (err instanceof ChannelError && !err.outcomeUnknown) return { status: 'failed', reason: err.message }
+    throw err
+  }
+}
 
 /** One sweep over every due pending refund; returns how many this call settled. */
 export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100): Promise<number> {
@@ -23,9 +35,7 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
         // Unknown to the channel: the request never arrived (a timeout before it was sent). Failing it would free
         // the amount for a refund of another number while this one might yet arrive; it is sent again instead,
         // the same number, which the channel refunds once however often it comes.
-        if (state.status === 'failed' && state.notFound) {
-          state = await channel.refund({ refundId: refund.id, order, amount: refund.amount, currency: refund.currency, reason: refund.reason })
-        }
+        if (state.status === 'failed' && state.notFound) state = await resend(channel, refund, order)
       } catch {
         // Still unknown: the claim already scheduled the next question.
         continue
