@@ -57,7 +57,13 @@ describe('scanpay operator commands', () => {
     assert.match(secretRoll.webhook_secret, /^whsec_/)
     assert.notEqual(secretRoll.webhook_secret, made.webhook_secret)
     assert.ok(Date.parse((await show()).old_webhook_secret_signs_until) > Date.now() + 590_000)
-    const noOverlap = await run(process.execPath, [BIN, 'merchant', 'roll-webhook-secret', '--merchant', made.merchant_id, '--db', db], { env })
+    // Again during the overlap: refused, since it would drop the secret merchants still verify with; --force does it.
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'roll-webhook-secret', '--merchant', made.merchant_id, '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1)
+      assert.match(err.stderr, /a roll is in progress: the secret before it signs deliveries until 20\d\d-/)
+      return true
+    })
+    const noOverlap = await run(process.execPath, [BIN, 'merchant', 'roll-webhook-secret', '--merchant', made.merchant_id, '--force', '--db', db], { env })
     assert.match(noOverlap.stdout, /^New webhook secret for mch_\S+: whsec_\S+\n[\s\S]*signs no more deliveries/)
     assert.equal((await show()).old_webhook_secret_signs_until, null)
 

@@ -111,7 +111,7 @@ for (const kind of await databaseKinds()) {
         const merchants = await database.db.selectFrom('merchants').select('id').orderBy('id').execute()
         // Three of them mid-roll of their webhook secret (the column is empty for the other two).
         const store = new SqlMerchantStore(database.db)
-        for (const { id } of merchants.slice(1, 4)) await store.rollWebhookSecret(id, new SecretBox(oldKey).encrypt(newWebhookSecret()), Date.now() + 60_000)
+        for (const { id } of merchants.slice(1, 4)) await store.rollWebhookSecret(id, new SecretBox(oldKey).encrypt(newWebhookSecret()), Date.now() + 60_000, Date.now())
         for (const { id } of merchants.slice(0, 3)) {
           for (const channel of ['alipay', 'wechatpay']) {
             await database.db

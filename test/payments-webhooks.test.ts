@@ -84,7 +84,7 @@ describeEachDatabase('sandbox payments and webhooks', (t) => {
     const m = await t.server.newMerchant('Rolled secret', receiver.url)
     const { ctx } = t.server.server
     const fresh = newWebhookSecret()
-    await ctx.storage.merchants.rollWebhookSecret(m.merchant_id, ctx.box.encrypt(fresh), Date.now() + 3_600_000)
+    await ctx.storage.merchants.rollWebhookSecret(m.merchant_id, ctx.box.encrypt(fresh), Date.now() + 3_600_000, Date.now())
     const o = (await api(url(), m.test.secret, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'rolled-secret' })).body
     await api(url(), m.test.secret, 'POST', `/v1/test_helpers/orders/${o.id}/pay`)
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).data.id === o.id))

@@ -22,7 +22,7 @@ const USAGE = `Usage:
   scanpay merchant show --merchant mch_… [--json] [--db URL]   (name, default webhook URL, keys; no secrets)
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url] [--db URL]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json] [--db URL]   (a new key; the old ones end)
-  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--json] [--db URL]   (a new whsec_)
+  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--force] [--json] [--db URL]   (a new whsec_)
   scanpay listen [--port 9000] [--host 127.0.0.1] [--secret whsec_… | env SCANPAY_WEBHOOK_SECRET]   (prints and verifies webhooks, for development)
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
@@ -98,6 +98,7 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
       clearWebhookUrl: values['clear-webhook-url'] ?? false,
       mode: positionals[2],
       expireOldIn: values['expire-old-in'],
+      force: values.force ?? false,
       json: values.json ?? false,
     })
   }
@@ -137,6 +138,7 @@ function parseCommandLine(argv: string[]) {
       'webhook-url': { type: 'string' },
       'clear-webhook-url': { type: 'boolean' },
       'expire-old-in': { type: 'string' },
+      force: { type: 'boolean' },
       json: { type: 'boolean' },
       secret: { type: 'string' },
       workers: { type: 'string' },

@@ -45,11 +45,13 @@ export class SqlMerchantStore {
 
   /**
    * Replaces the webhook secret. With `retiringUntil`, the secret replaced keeps signing deliveries beside the new
-   * one until then (read and moved by the same statement, so two rolls at once cannot lose one); without, it is
-   * dropped, with any secret an earlier roll left retiring. False when there is no such merchant.
+   * one until then (read and moved by the same statement); without, it is dropped, with any secret an earlier roll
+   * left retiring. Unless `force`, only while no earlier roll's secret still signs (at `now`): a second roll would
+   * drop the secret merchants verify with, it being the one an overlap is for. False when it did not apply (no
+   * such merchant, or a roll in progress).
    */
-  async rollWebhookSecret(id: string, newSecretEnc: string, retiringUntil: number | null): Promise<boolean> {
-    const r = await this.db
+  async rollWebhookSecret(id: string, newSecretEnc: string, retiringUntil: number | null, now: number, force = false): Promise<boolean> {
+    let q = this.db
       .updateTable('merchants')
       .set((eb) => ({
         retiring_webhook_secret_enc: retiringUntil === null ? null : eb.ref('webhook_secret_enc'),
@@ -57,7 +59,8 @@ export class SqlMerchantStore {
         webhook_secret_enc: newSecretEnc,
       }))
       .where('id', '=', id)
-      .executeTakeFirst()
+    if (!force) q = q.where((eb) => eb.or([eb('retiring_webhook_secret_until', 'is', null), eb('retiring_webhook_secret_until', '<=', now)]))
+    const r = await q.executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 

@@ -15,8 +15,9 @@ export const MERCHANT_MANAGE_USAGE = `usage:
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json]
     (a new key for the mode; the mode's old keys stop working now, or after SECONDS, at most 7 days)
-  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--json]
-    (a new whsec_; deliveries are signed with the old one too for SECONDS, at most 7 days, else no more)`
+  scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--force] [--json]
+    (a new whsec_; deliveries are signed with the old one too for SECONDS, at most 7 days, else no more;
+    refused while an earlier roll's old secret still signs, unless --force)`
 
 /** Long enough to deploy a new secret everywhere; a key kept longer is a second key, not a rotation. */
 const MAX_OVERLAP_S = 7 * 24 * 3600
@@ -29,6 +30,8 @@ export interface MerchantManageOptions {
   clearWebhookUrl: boolean
   mode?: string
   expireOldIn?: string
+  /** roll-webhook-secret: even while an earlier roll's old secret still signs (it is then dropped). */
+  force: boolean
   json: boolean
 }
 
@@ -64,7 +67,11 @@ export async function runMerchantManage(config: Config, opts: MerchantManageOpti
       const secret = newWebhookSecret()
       const overlapS = Number(opts.expireOldIn ?? 0)
       const until = overlapS > 0 ? now + overlapS * 1000 : null
-      await store.rollWebhookSecret(merchant.id, box.encrypt(secret), until)
+      if (!(await store.rollWebhookSecret(merchant.id, box.encrypt(secret), until, now, opts.force))) {
+        const signs = (await store.byId(merchant.id))?.retiringWebhookSecret?.until
+        print(`a roll is in progress: the secret before it signs deliveries until ${signs ? iso(signs) : 'shortly'}, and merchants may still verify with it only. Roll again after that, or with --force if that secret must stop now (a leak).`, true)
+        return 1
+      }
       if (opts.json) {
         print(JSON.stringify({ merchant_id: merchant.id, webhook_secret: secret, old_secret_signs_until: until === null ? null : iso(until) }))
       } else {
@@ -126,6 +133,7 @@ function usageProblem(opts: MerchantManageOptions, production: boolean): string 
   if (opts.action !== 'roll-key' && opts.mode !== undefined) return `${opts.action} takes no mode`
   const rolls = opts.action === 'roll-key' || opts.action === 'roll-webhook-secret'
   if (!rolls && opts.expireOldIn !== undefined) return `${opts.action} takes no --expire-old-in`
+  if (opts.action !== 'roll-webhook-secret' && opts.force) return '--force is for roll-webhook-secret'
   if (opts.action !== 'update' && (opts.name !== undefined || opts.webhookUrl !== undefined || opts.clearWebhookUrl)) {
     return '--name, --webhook-url and --clear-webhook-url are for merchant update'
   }
