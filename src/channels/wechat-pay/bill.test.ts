@@ -23,4 +23,5 @@ it('reads a row whose product description holds commas, field by field', () => {
     )
     assert.deepEqual(parsed.summary, { count: 1, settledTotal: 1234, refundTotal: 0, feeTotal: 7 })
   }
+  assert.throws(() => parseTradeBill(bill('Latte,`large')), /line 2 has 28 fields, the header 27/)
 })

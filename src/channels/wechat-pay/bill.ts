@@ -58,6 +58,8 @@ export function parseTradeBill(text: string): TradeBill {
   let i = 1
   for (; i < lines.length && !lines[i]!.startsWith('总交易单数'); i++) {
     const c = cells(lines[i]!)
+    // A field holding comma-backtick itself would shift the rest: said plainly rather than misread.
+    if (c.length !== header.length) throw new Error(`tradebill: line ${i + 1} has ${c.length} fields, the header ${header.length}`)
     rows.push({
       tradeTime: c[ix.time]!, appid: c[ix.appid]!, mchid: c[ix.mchid]!, transactionId: c[ix.tx]!, outTradeNo: c[ix.out]!,
       tradeType: c[ix.type]!, tradeState: c[ix.state]!, currency: c[ix.currency]!, amount: fen(c[ix.amount], '应结订单金额'),

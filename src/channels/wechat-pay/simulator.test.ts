@@ -86,6 +86,17 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     await endpoint.stop()
   })
 
+  it('a prepay retried later, in an order\'s last minute, sends the same body and gets the same code back', async () => {
+    // The adapter's clock 15 s on between the tries (a timeout, then a retry): a time_expire read off that clock
+    // would differ, and WeChat (the simulator too) refuses a changed body as OUT_TRADE_NO_USED.
+    let offset = 0
+    const later = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() + offset } })
+    const o = { ...order('ord_retry'), expiresAt: Date.now() + 50_000 }
+    const first = await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url })
+    offset = 15_000
+    assert.equal((await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url })).qrContent, first.qrContent)
+  })
+
   it('opens a Native order, is paid, notifies (signed, encrypted), and the adapter verifies and decrypts it', async () => {
     const o = order('ord_a1')
     const created = await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url })
