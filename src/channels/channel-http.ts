@@ -8,6 +8,8 @@ export interface ChannelHttpRequest {
   headers: Record<string, string>
   body?: string
   timeoutMs: number
+  /** Follow redirects (a file download from a storage host); API calls never do, and a redirect is an error. */
+  followRedirects?: boolean
 }
 
 export interface ChannelHttpResponse {
@@ -38,7 +40,7 @@ export const channelFetch: ChannelFetch = async (req) => {
       headers: req.headers,
       body: req.body,
       signal: AbortSignal.timeout(req.timeoutMs),
-      redirect: 'error',
+      redirect: req.followRedirects ? 'follow' : 'error',
     })
   } catch (err) {
     // A request that may have reached the channel (timeout, reset) could have acted there: only asking tells.

@@ -202,7 +202,8 @@ export class AlipayChannel implements PaymentChannel {
     if (r.code !== '10000' && /bill_not_exist$/i.test(r.sub_code ?? '') && this.#signed.has(r)) return { file: '', rows: [] }
     if (r.code !== '10000' || !r.bill_download_url) throw this.#fail('alipay.data.dataservice.bill.downloadurl.query', r)
     // Through the same client as every call (its timeout, and a stand-in in tests); the zip is read as bytes.
-    const res = await this.#fetch({ method: 'GET', url: r.bill_download_url, headers: { accept: '*/*', 'user-agent': 'scanpay-alipay/1' }, timeoutMs: this.#o.timeoutMs ?? 30_000 })
+    // The URL is Alipay's signed word and may send on to where the file is stored, as the global fetch followed.
+    const res = await this.#fetch({ method: 'GET', url: r.bill_download_url, headers: { accept: '*/*', 'user-agent': 'scanpay-alipay/1' }, timeoutMs: this.#o.timeoutMs ?? 30_000, followRedirects: true })
     if (res.status !== 200) throw new ChannelError(`Alipay bill download: HTTP ${res.status}`, true, false)
     if (!res.bytes) throw new ChannelError('Alipay bill download: the client gave no bytes of the file', true, false)
     return parseAlipayBill(res.bytes)
