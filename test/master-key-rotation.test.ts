@@ -112,6 +112,8 @@ for (const kind of await databaseKinds()) {
         // Three of them mid-roll of their webhook secret (the column is empty for the other two).
         const store = new SqlMerchantStore(database.db)
         for (const { id } of merchants.slice(1, 4)) await store.rollWebhookSecret(id, new SecretBox(oldKey).encrypt(newWebhookSecret()), Date.now() + 60_000, Date.now())
+        // And one whose old secret's time is over: dropped by the reseal, not sealed again.
+        await store.rollWebhookSecret(merchants[4]!.id, new SecretBox(oldKey).encrypt(newWebhookSecret()), Date.now() - 1, Date.now())
         for (const { id } of merchants.slice(0, 3)) {
           for (const channel of ['alipay', 'wechatpay']) {
             await database.db
@@ -129,9 +131,9 @@ for (const kind of await databaseKinds()) {
           ['channel credentials', 6, 0],
         ])
         const only = new SecretBox(newKey)
-        for (const row of await database.db.selectFrom('merchants').select('retiring_webhook_secret_enc').where('retiring_webhook_secret_enc', 'is not', null).execute()) {
-          assert.match(only.decrypt(row.retiring_webhook_secret_enc!), /^whsec_/)
-        }
+        const retiring = await database.db.selectFrom('merchants').select('retiring_webhook_secret_enc').where('retiring_webhook_secret_enc', 'is not', null).execute()
+        assert.equal(retiring.length, 3, 'the one past its time is gone')
+        for (const row of retiring) assert.match(only.decrypt(row.retiring_webhook_secret_enc!), /^whsec_/)
         for (const row of await database.db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'credentials_enc']).execute()) {
           assert.equal(only.decrypt(row.credentials_enc), `{"for":"${row.merchant_id} ${row.channel}"}`)
         }

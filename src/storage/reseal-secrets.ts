@@ -81,7 +81,9 @@ function columns(db: Kysely<Database>): SealedColumn[] {
  * Seals every secret not sealed with the current master key again under it. Fails, changing nothing more, on a
  * secret no configured key opens: the key that sealed it must be among the previous keys.
  */
-export async function resealSecrets(db: Kysely<Database>, box: SecretBox, pageSize = PAGE): Promise<ResealCount[]> {
+export async function resealSecrets(db: Kysely<Database>, box: SecretBox, pageSize = PAGE, now = Date.now()): Promise<ResealCount[]> {
+  // A retiring webhook secret past its time signs nothing more: dropped, not sealed again (nor kept needing a key).
+  await db.updateTable('merchants').set({ retiring_webhook_secret_enc: null, retiring_webhook_secret_until: null }).where('retiring_webhook_secret_until', '<=', now).execute()
   const counts: ResealCount[] = []
   for (const column of columns(db)) {
     const count: ResealCount = { what: column.what, resealed: 0, current: 0 }
