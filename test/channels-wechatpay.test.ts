@@ -265,7 +265,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const closedPage = await page('en')
     assert.match(closedPage, /Order closed/)
     assert.match(closedPage, /Your payment of ¥12\.34 through WeChat Pay arrived after this order stopped taking payments\. It is being refunded/)
-    assert.match(await page('zh-CN'), /您通过微信支付付款的 ¥12\.34 在本订单停止收款后才到账，正在原路退回/)
+    assert.match(await page('zh-CN'), /您在微信支付完成的 ¥12\.34 付款到账时，本订单已无法支付，款项正在原路退回/)
 
     // The operator's list names it as waiting for a person (exit 3).
     const printed: string[] = []

@@ -77,7 +77,7 @@ function refundedOf(order: Order): Refunded | null {
 }
 
 function endTitle(state: EndState, t: Messages, refunded: Refunded | null = null): string {
-  if (state === 'paid') return refunded?.whole ? t.refundedTitle : t.paidTitle
+  if (state === 'paid') return !refunded ? t.paidTitle : refunded.whole ? t.refundedTitle : t.partlyRefundedTitle
   return state === 'expired' ? t.expiredTitle : t.closedTitle
 }
 

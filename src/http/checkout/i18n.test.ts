@@ -70,3 +70,12 @@ describe('messages', () => {
     for (const lang of LANGS) assert.deepEqual(shape(messages(lang)), shape(messages('en')), lang)
   })
 })
+
+describe('payment link errors in Chinese', () => {
+  it('name the wrong field as a customer reads it, not by its parameter name, and say what to do', () => {
+    const zh = messages('zh-CN').linkErrors
+    assert.equal(zh.invalid('amount'), '链接中的金额缺失或有误，请联系商户重新获取链接。')
+    assert.equal(zh.invalid('expires_at'), '链接中的有效期缺失或有误，请联系商户重新获取链接。')
+    assert.match(zh.invalid('other'), /“other”/)
+  })
+})

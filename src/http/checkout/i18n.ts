@@ -38,6 +38,8 @@ export interface Messages {
   returnToMerchant: string
   /** A paid order the merchant refunded in full: the title and what it means for the customer. */
   refundedTitle: string
+  /** A paid order the merchant refunded in part: the title says so, not only the body. */
+  partlyRefundedTitle: string
   refundedBody(amount: string): string
   /** A paid order the merchant refunded in part. */
   partlyRefundedBody(amount: string): string
@@ -101,6 +103,7 @@ const en: Messages = {
   paidBody: 'Thank you. Your payment has been received.',
   returnToMerchant: 'Return to merchant',
   refundedTitle: 'Payment refunded',
+  partlyRefundedTitle: 'Payment partly refunded',
   refundedBody: (amount) => `The merchant refunded the full ${amount}. It goes back to the account you paid with.`,
   partlyRefundedBody: (amount) => `Your payment was received. The merchant refunded ${amount} of it to the account you paid with.`,
   unexpectedRefunding: (amount, channel) => `Your payment of ${amount} through ${channel} arrived after this order stopped taking payments. It is being refunded to the account you paid with.`,
@@ -129,6 +132,12 @@ const en: Messages = {
   },
 }
 
+/** A link's parameters as a customer reads them, for the page that says which one is wrong. */
+const LINK_FIELD_ZH: Record<string, string> = {
+  amount: '金额', currency: '币种', out_trade_no: '订单号', subject: '商品名称', expires_at: '有效期',
+  description: '商品描述', return_url: '返回地址', notify_url: '通知地址', lang: '语言', sig: '签名',
+}
+
 const zhCN: Messages = {
   languageName: '中文',
   testMode: '测试模式',
@@ -155,10 +164,11 @@ const zhCN: Messages = {
   paidBody: '感谢您的付款，商户已收到。',
   returnToMerchant: '返回商户',
   refundedTitle: '已退款',
+  partlyRefundedTitle: '已部分退款',
   refundedBody: (amount) => `商户已全额退款 ${amount}，款项将原路退回您的付款账户。`,
   partlyRefundedBody: (amount) => `您的付款已收到，其中 ${amount} 已由商户原路退回您的付款账户。`,
-  unexpectedRefunding: (amount, channel) => `您通过${channel}付款的 ${amount} 在本订单停止收款后才到账，正在原路退回您的付款账户。`,
-  unexpectedRefunded: (amount, channel) => `您通过${channel}付款的 ${amount} 在本订单停止收款后才到账，已原路退回您的付款账户。`,
+  unexpectedRefunding: (amount, channel) => `您在${channel}完成的 ${amount} 付款到账时，本订单已无法支付，款项正在原路退回您的付款账户。`,
+  unexpectedRefunded: (amount, channel) => `您在${channel}完成的 ${amount} 付款到账时，本订单已无法支付，款项已原路退回您的付款账户。`,
   expiredTitle: '订单已过期',
   expiredBody: '本订单的付款时间已过，请联系商户重新下单。',
   closedTitle: '订单已关闭',
@@ -172,8 +182,8 @@ const zhCN: Messages = {
   poweredBy: 'ScanPay 安全支付',
   linkErrors: {
     key: '生成此链接的密钥不存在或已被吊销。',
-    signature: '链接签名与内容不符，链接可能已被篡改。',
-    invalid: (param) => `链接中的“${param}”缺失或无效。`,
+    signature: '链接内容有误或已被修改，请联系商户重新获取链接。',
+    invalid: (param) => `链接中的${LINK_FIELD_ZH[param] ?? `“${param}”`}缺失或有误，请联系商户重新获取链接。`,
     unknown: (param) => `链接中含有支付链接不支持的参数“${param}”。`,
     repeated: (param) => (param ? `链接中的“${param}”出现了不止一次。` : '链接中有参数出现了不止一次。'),
     expired: '此支付链接已过期，请联系商户获取新的链接。',
