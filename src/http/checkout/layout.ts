@@ -53,7 +53,7 @@ form{margin:0}
 .end h2,.end h1{font-size:21px;font-weight:600;color:var(--fg);letter-spacing:0;margin:0 0 6px}
 .end p{margin:0;color:var(--mu);text-wrap:pretty}
 .end h1,.end h2,.how,.sv{text-wrap:balance}
-.end p.ux{margin-top:12px;color:var(--fg)}
+.end p.ux{margin-top:12px;color:var(--fg);background:var(--wab);border-radius:12px;padding:10px 12px;text-align:left}
 .ic{width:68px;height:68px;margin:6px auto 14px;border-radius:50%;display:grid;place-items:center;background:var(--nb);color:var(--mu)}
 .ic svg{width:36px;height:36px;fill:none;stroke:currentColor;stroke-width:2.4;stroke-linecap:round;stroke-linejoin:round}
 .ok .ic{background:var(--okb);color:var(--ok)}
