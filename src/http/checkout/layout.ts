@@ -36,11 +36,12 @@ h2:focus{outline:none}
 .pick[aria-current]{box-shadow:inset 0 0 0 1px var(--br)}
 .pick:disabled{opacity:.6;cursor:progress}
 .pick:focus-visible{outline:3px solid var(--br);outline-offset:2px}
-.cq{margin-top:14px;padding:18px 16px 16px;border:1px solid var(--ln);border-top:4px solid #07c160;border-radius:16px;text-align:center}
-.cq-alipay{border-top-color:#1677ff}
+.cq{margin-top:14px;padding:20px 16px 16px;border:1px solid var(--ln);box-shadow:inset 0 4px 0 #07c160;border-radius:16px;text-align:center}
+.cq-alipay{box-shadow:inset 0 4px 0 #1677ff}
 .cq img{display:block;width:220px;height:220px;max-width:100%;margin:0 auto;border-radius:8px;background:#fff;-webkit-touch-callout:default}
 .how{margin:12px 0 0;font-size:17px;font-weight:600}
 .sv{margin:6px 0 0;color:var(--mu);font-size:13px}
+@media(hover:none){.cq{display:flex;flex-direction:column}.cq .sv{order:1;margin-top:12px;color:var(--fg);font-size:15px;font-weight:600}.cq .how{order:2;margin-top:6px;color:var(--mu);font-size:13px;font-weight:400}}
 form{margin:0}
 .btn{display:block;width:100%;min-height:52px;margin-top:12px;padding:13px 16px;border-radius:14px;border:1px solid transparent;font:inherit;font-size:17px;font-weight:600;line-height:24px;text-align:center;text-decoration:none;cursor:pointer;-webkit-tap-highlight-color:transparent}
 .pri{background:var(--br);color:#fff}
