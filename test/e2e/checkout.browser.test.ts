@@ -301,6 +301,19 @@ describe('checkout in a browser', { skip }, () => {
     await paysThroughPlainForm({ javaScriptEnabled: false })
   })
 
+  it('marks the countdown in its last minute, and not before', async () => {
+    const p = await phone()
+    try {
+      await p.page.goto((await newOrder({ expires_in: 600 })).pay_url)
+      await p.page.waitForTimeout(1200)
+      assert.equal(await p.page.$eval('.tm', (e) => e.className), 'tm')
+      await p.page.goto((await newOrder({ expires_in: 60 })).pay_url)
+      await p.page.waitForSelector('.tm.soon', { timeout: 3000 })
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('lays out within a phone’s width', async () => {
     const order = await newOrder({ subject: 'A rather long subject line that goes on and on to test wrapping on a small phone screen' })
     const p = await phone()

@@ -19,7 +19,7 @@ function pad(n){return(n<10?'0':'')+n}
 function each(l,f){for(var i=0;i<l.length;i++)f(l[i])}
 function tick(){
 var s=Math.max(0,Math.ceil((left-(performance.now()-t0))/1000));
-if(clock)clock.textContent=(s>=3600?Math.floor(s/3600)+':'+pad(Math.floor(s/60)%60):Math.floor(s/60))+':'+pad(s%60);
+if(clock){clock.textContent=(s>=3600?Math.floor(s/3600)+':'+pad(Math.floor(s/60)%60):Math.floor(s/60))+':'+pad(s%60);if(s<60&&clock.parentNode.className==='tm')clock.parentNode.className='tm soon'}
 if(s===0){clearInterval(timer);check()}
 }
 function settle(){done=true;clearInterval(timer);clearTimeout(poller);if(es){es.close();es=null}}

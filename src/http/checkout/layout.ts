@@ -18,6 +18,7 @@ h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
 .ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
 .tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
 .tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums}
+.tm.soon{background:var(--wab)}.tm.soon time{color:var(--wa)}
 .sec{margin-top:22px;padding-top:20px;border-top:1px solid var(--ln);text-align:left}
 h2{font-size:13px;font-weight:600;letter-spacing:.03em;color:var(--mu);margin:0 0 10px}
 h2:focus{outline:none}
