@@ -84,7 +84,8 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
       console.error(`unexpected ${positionals.slice(MERCHANT_MANAGE[sub]).join(' ')}\n\n${MERCHANT_MANAGE_USAGE}`)
       return USAGE_ERROR
     }
-    // Before the configuration is read: in development that makes a master key beside a database not there.
+    // Never a new, empty database (the keys it would hold belong to no server), and checked before the
+    // configuration is read: in development that makes a master key beside a database not there.
     const databaseUrl = databaseUrlOf(flags)
     if (!databaseExists(databaseUrl)) {
       console.error(`no ScanPay database at ${databaseUrl} (set DATABASE_URL or --db to the one the server uses)`)

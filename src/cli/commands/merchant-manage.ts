@@ -6,7 +6,7 @@ import { assertSecretsOpen } from '../../context.ts'
 import type { Mode } from '../../core/order.ts'
 import { newApiSecret, newKeyId, newWebhookSecret, sha256Hex } from '../../security/credentials.ts'
 import { SecretBox } from '../../security/secret-box.ts'
-import { databaseExists, migrate, openDatabase } from '../../storage/database.ts'
+import { migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore, type ApiKeyListing } from '../../storage/merchant-store.ts'
 import { webhookUrlProblem } from './merchant-create.ts'
 
@@ -37,15 +37,11 @@ export interface MerchantManageOptions {
 
 type Print = (line: string, error?: boolean) => void
 
+/** The caller has checked that the database exists (main.ts, before the configuration could make a master key). */
 export async function runMerchantManage(config: Config, opts: MerchantManageOptions, print: Print = defaultPrint, now = Date.now()): Promise<number> {
   const problem = usageProblem(opts, config.production)
   if (problem) {
     print(`${problem}\n\n${MERCHANT_MANAGE_USAGE}`, true)
-    return 2
-  }
-  // Never a new, empty database: the keys it would hold belong to no server.
-  if (!databaseExists(config.databaseUrl)) {
-    print(`no ScanPay database at ${config.databaseUrl} (set DATABASE_URL or --db to the one the server uses)`, true)
     return 2
   }
   const database = await openDatabase(config.databaseUrl)
