@@ -132,6 +132,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     ...deps,
     channel: (name) => channels.get(name),
     presentRefund,
+    notifyUrl: channelDeps.notifyUrl,
     onSettleFailed: (refund, err) => logger.error({ err, refund_id: refund.id, order_id: refund.orderId }, 'refund answer not recorded: left pending for the refunds job'),
   }
   const worker = new DeliveryWorker({

@@ -228,6 +228,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
   })
 
   it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async () => {
+    // Without WeChat's refund notification (lost, or not sent): only asking can settle it.
+    sim.sendRefundNotifications = false
+    after(() => void (sim.sendRefundNotifications = true))
     const order = await liveOrder('wx-refund')
     const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
     sim.pay(qrContent)
@@ -244,6 +247,40 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
+  })
+
+  it("a refund is settled by WeChat's REFUND.SUCCESS notification as soon as WeChat finishes it, once however often it comes", async () => {
+    sim.sendRefundNotifications = true
+    const order = await liveOrder('wx-refund-notified')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1000, out_refund_no: 'WX-R-N' })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.equal(res.body.status, 'pending', 'WeChat answers PROCESSING')
+    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)!
+    assert.equal(simOrder.refunds[0]!.notifyUrl, notifyUrl(), 'the refund names the merchant\'s notify URL')
+    // The refund's next question is a minute away: only the notification can settle it within the wait below.
+    const stored = await ctx().storage.refunds.byId(t.server.merchant.merchant_id, 'live', res.body.id)
+    assert.ok(stored!.nextCheckAt > Date.now() + 30_000)
+    const refundHooks = () => receiver.received.filter((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id)
+    const hook = await eventually(async () => refundHooks()[0], 10_000, 'refund.succeeded')
+    const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
+    assert.equal(event.data.status, 'succeeded')
+    assert.equal(event.data.order.status, 'partially_refunded')
+    assert.equal(event.data.order.amount_refunded, 1000)
+    const told = sim.attempts.find((a) => !a.probe && a.url === notifyUrl() && JSON.parse(a.body).event_type === 'REFUND.SUCCESS')!
+    assert.equal(told.status, 204)
+    // WeChat's retry of the same notification, and the same news under a new notification id, change nothing.
+    const before = await snapshot(t.server)
+    assert.equal((await post(told.headers, told.body)).status, 204)
+    const again = JSON.stringify({ ...JSON.parse(told.body), id: randomUUID() })
+    assert.equal((await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body: again }), again)).status, 204)
+    const now = await snapshot(t.server)
+    for (const table of ['orders', 'payments', 'refunds'] as const) assert.equal(now[table], before[table], `table ${table} changed`)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(refundHooks().length, 1)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.amount_refunded, 1000)
   })
 
   it('an unexpected payment whose refund WeChat refuses waits for the operator: listed, retried once the balance is topped up, refunded once', async () => {

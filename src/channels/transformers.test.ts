@@ -52,6 +52,20 @@ describe('WeChat Pay transformers', () => {
     assert.equal(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'ABNORMAL' }).status, 'pending')
     assert.equal(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'CLOSED' }).status, 'failed')
   })
+
+  it("reads a refund notification's resource as a refund of ours, never as a payment, and refuses one for another mchid", () => {
+    const notice = { mchid: '1900000001', out_trade_no: 'pay_1', transaction_id: '42', refund_id: '503', out_refund_no: 'rfd_1', refund_status: 'SUCCESS', amount: { total: 1234, refund: 1000, payer_total: 1234, payer_refund: 1000 } }
+    assert.deepEqual(wx.refundNoticeOf(notice, '1900000001'), {
+      paymentId: '',
+      state: { status: 'pending' },
+      refund: { refundId: 'rfd_1', amount: 1000, state: { status: 'succeeded', channelRefundNo: '503' } },
+    })
+    assert.equal(wx.refundNoticeOf({ ...notice, refund_status: 'CLOSED' }, '1900000001').refund?.state.status, 'failed')
+    assert.equal(wx.refundNoticeOf({ ...notice, refund_status: 'ABNORMAL' }, '1900000001').refund?.state.status, 'pending')
+    assert.throws(() => wx.refundNoticeOf(notice, '1900000002'), { reason: 'account_mismatch' })
+    assert.throws(() => wx.refundNoticeOf({ ...notice, amount: { refund: 10.5 } }, '1900000001'), { reason: 'body_invalid' })
+    assert.throws(() => wx.refundNoticeOf({ ...notice, out_refund_no: undefined }, '1900000001'), { reason: 'body_invalid' })
+  })
 })
 
 describe('Alipay transformers', () => {

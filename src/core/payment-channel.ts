@@ -29,6 +29,8 @@ export interface ChannelRefundInput {
    * closed, expired or paid through another attempt). Absent: the order's own channel_trade_no.
    */
   payment?: RefundedPayment
+  /** Where the channel tells of the refund's end, for a channel that notifies refunds (WeChat Pay). */
+  notifyUrl?: string
 }
 
 export interface RefundedPayment {
@@ -68,8 +70,11 @@ export interface CreatedPayment {
 export interface ChannelNotification {
   /** The channel's id for this notification, for dedupe. */
   notificationId: string
+  /** The payment it reports on; empty for a notification about something else (a refund). */
   paymentId: string
   state: ChannelPaymentState
+  /** What it says of a refund of ours (out_refund_no is our refund id) and its amount, for a refund notification. */
+  refund?: { refundId: string; amount: number; state: ChannelRefundState }
   /** The merchant whose credentials verified it, when the adapter had to find out. */
   merchantId?: string
 }

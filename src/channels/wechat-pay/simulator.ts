@@ -198,6 +198,8 @@ export class WechatPaySimulator {
   readonly identity: Identity
   /** When false, payments succeed without a notification (the "missing notification" case). */
   sendNotifications = true
+  /** When false, finished refunds send no REFUND.SUCCESS notification (only asking finds them). */
+  sendRefundNotifications = true
   /** Signed GET /v3/certificates requests received, refused ones (public-key mode) included. */
   certificateDownloads = 0
   /** Platform certificates rotated out but still listed by /v3/certificates, as WeChat does during a rotation. */
@@ -341,17 +343,46 @@ export class WechatPaySimulator {
   }
 
   #transactionNotification(o: SimOrder): string {
-    const m = this.#merchants.get(o.mchid)!
-    const plain = JSON.stringify(this.#transaction(o))
+    return this.#notification(o.mchid, 'TRANSACTION.SUCCESS', '支付成功', 'transaction', this.#transaction(o))
+  }
+
+  /** REFUND.SUCCESS with the plaintext fields WeChat's refund notice lists (channel-protocols.md A.5). */
+  #refundNotification(o: SimOrder, r: SimRefund): string {
+    return this.#notification(o.mchid, 'REFUND.SUCCESS', '退款成功', 'refund', {
+      mchid: o.mchid,
+      transaction_id: o.transactionId,
+      out_trade_no: o.outTradeNo,
+      refund_id: r.refundId,
+      out_refund_no: r.outRefundNo,
+      refund_status: 'SUCCESS',
+      success_time: rfc3339Shanghai(r.createdAt + this.#o.refundDelayMs),
+      user_received_account: '支付用户零钱',
+      amount: { total: o.total, refund: r.amount, payer_total: o.total, payer_refund: r.amount },
+    })
+  }
+
+  #notification(mchid: string, eventType: string, summary: string, originalType: string, resource: object): string {
+    const m = this.#merchants.get(mchid)!
     const nonce = newNonce(12)
     return JSON.stringify({
       id: randomUUID(),
       create_time: rfc3339Shanghai(this.now()),
       resource_type: 'encrypt-resource',
-      event_type: 'TRANSACTION.SUCCESS',
-      summary: '支付成功',
-      resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(m.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce },
+      event_type: eventType,
+      summary,
+      resource: { original_type: originalType, algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(m.apiV3Key, JSON.stringify(resource), nonce, originalType), associated_data: originalType, nonce },
     })
+  }
+
+  /** Once the refund has finished (refundDelayMs), WeChat tells the refund's notify_url, if it was given one. */
+  #notifyRefundLater(o: SimOrder, r: SimRefund): void {
+    if (!r.notifyUrl || !this.sendRefundNotifications) return
+    const url = r.notifyUrl
+    const t = setTimeout(() => {
+      this.#timers.delete(t)
+      this.#deliver(url, this.#refundNotification(o, r), 0)
+    }, this.#o.refundDelayMs)
+    this.#timers.add(t)
   }
 
   /** One delivery try; on anything but 2xx the next try follows WeChat's schedule, with the same body. */
@@ -592,6 +623,9 @@ export class WechatPaySimulator {
 
   #refund(b: Record<string, any>, m: KnownMerchant): [number, unknown] {
     if (typeof b.out_refund_no !== 'string' || !/^[0-9A-Za-z_\-|*@]{1,64}$/.test(b.out_refund_no)) throw new HttpError(400, 'PARAM_ERROR', 'out_refund_no 格式错误')
+    if (b.notify_url !== undefined && !(typeof b.notify_url === 'string' && /^https?:\/\/[^?]+$/.test(b.notify_url) && b.notify_url.length <= 256)) {
+      throw new HttpError(400, 'PARAM_ERROR', 'notify_url 格式错误')
+    }
     const a = b.amount
     if (typeof a !== 'object' || a === null || !Number.isSafeInteger(a.refund) || a.refund < 1 || !Number.isSafeInteger(a.total) || a.currency !== 'CNY') {
       throw new HttpError(400, 'PARAM_ERROR', 'amount 格式错误')
@@ -611,6 +645,7 @@ export class WechatPaySimulator {
     o.refunds.push(refund)
     o.state = 'REFUND'
     o.stateDesc = '转入退款'
+    this.#notifyRefundLater(o, refund)
     return [200, this.#refundView(o, refund)]
   }
 

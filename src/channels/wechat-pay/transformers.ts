@@ -1,7 +1,8 @@
 // WeChat Pay API v3 wire types and the mapping to and from ScanPay's: the status map and money (WeChat
 // counts integer fen, exactly our minor unit for CNY, so amounts pass through unchanged but are checked).
 import type { Order } from '../../core/order.ts'
-import type { ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
+import type { ChannelNotification, ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
+import { NotificationRejected } from '../notification-rejected.ts'
 import { parseRfc3339, rfc3339Shanghai } from '../shanghai-time.ts'
 
 export interface NativePrepayRequest {
@@ -142,14 +143,41 @@ export function paymentStateOf(tx: Transaction): ChannelPaymentState {
  * after which it ends SUCCESS or CLOSED) and anything unknown stay pending: only CLOSED frees the amount.
  */
 export function refundStateOf(r: RefundResponse): ChannelRefundState {
-  switch (r.status) {
+  return refundStateFrom(r.status, r.refund_id)
+}
+
+function refundStateFrom(status: string, refundId: string): ChannelRefundState {
+  switch (status) {
     case 'SUCCESS':
-      return { status: 'succeeded', channelRefundNo: r.refund_id }
+      return { status: 'succeeded', channelRefundNo: refundId }
     case 'CLOSED':
       return { status: 'failed', reason: 'WeChat Pay closed the refund' }
     default:
       return { status: 'pending' }
   }
+}
+
+/** The decrypted resource of a REFUND.* notification (channel-protocols.md A.5); unchecked until refundNoticeOf. */
+export interface RefundNotice {
+  mchid?: unknown
+  out_refund_no?: unknown
+  refund_id?: unknown
+  refund_status?: unknown
+  amount?: { refund?: unknown }
+}
+
+/**
+ * A refund notification → what it says of our refund (its out_refund_no is our refund id). It names no payment
+ * of ours to move: a refund's end moves the refund, never the payment.
+ */
+export function refundNoticeOf(n: RefundNotice, mchid: string): Omit<ChannelNotification, 'notificationId'> {
+  if (n.mchid !== mchid) throw new NotificationRejected('account_mismatch', `the refund notification is for mchid ${String(n.mchid)}, not ${mchid}`)
+  const amount = n.amount?.refund
+  if (typeof n.out_refund_no !== 'string' || typeof n.refund_id !== 'string' || typeof n.refund_status !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
+    throw new NotificationRejected('body_invalid', 'the refund notification lacks out_refund_no, refund_id, refund_status or amount.refund')
+  }
+  const state = refundStateFrom(n.refund_status, n.refund_id)
+  return { paymentId: '', state: { status: 'pending' }, refund: { refundId: n.out_refund_no, amount, state } }
 }
 
 export function isWechatError(v: unknown): v is WechatErrorBody {

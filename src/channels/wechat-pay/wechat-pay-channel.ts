@@ -27,9 +27,11 @@ import {
   isWechatError,
   nativePrepayRequest,
   paymentStateOf,
+  refundNoticeOf,
   refundStateOf,
   toWechatAmount,
   type NotificationEnvelope,
+  type RefundNotice,
   type RefundRequest,
   type RefundResponse,
   type Transaction,
@@ -257,6 +259,7 @@ export class WechatPayChannel implements PaymentChannel {
       ...(tradeNo ? { transaction_id: tradeNo } : { out_trade_no: input.payment?.id ?? '' }),
       out_refund_no: input.refundId,
       ...(input.reason ? { reason: input.reason.slice(0, 80) } : {}),
+      ...(input.notifyUrl ? { notify_url: input.notifyUrl } : {}),
       amount: { refund: amount.total, total: input.payment?.amount ?? input.order.amount, currency: 'CNY' },
     }
     if (!body.transaction_id && !body.out_trade_no) throw new ChannelError('no WeChat Pay transaction to refund', false, false)
@@ -386,10 +389,10 @@ export class WechatPayChannel implements PaymentChannel {
     if (typeof envelope.event_type !== 'string' || typeof resource !== 'object' || resource === null) {
       throw new NotificationRejected('body_invalid', 'the notification lacks event_type or a resource object')
     }
+    if (envelope.event_type.startsWith('REFUND.')) return { notificationId: envelope.id, ...refundNoticeOf(resource as RefundNotice, creds.mchid) }
     if (!envelope.event_type.startsWith('TRANSACTION.')) {
-      // Refund and other events: verified and acknowledged, but they say nothing about a payment's success.
-      const other = resource as { out_trade_no?: unknown }
-      return { notificationId: envelope.id, paymentId: typeof other.out_trade_no === 'string' ? other.out_trade_no : '', state: { status: 'pending' } }
+      // Other events: verified and acknowledged, but they say nothing about a payment or a refund of ours.
+      return { notificationId: envelope.id, paymentId: '', state: { status: 'pending' } }
     }
     const tx = resource as Transaction
     if (tx.mchid !== creds.mchid || (tx.appid !== undefined && tx.appid !== creds.appid)) {

@@ -136,7 +136,7 @@ export async function refundUnexpected(deps: ChannelPaymentDeps, channel: Paymen
   const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
   let state
   try {
-    state = await channel.refund({ ...ref, amount: p.amount, currency: p.currency, reason: 'paid after the order was no longer payable' })
+    state = await channel.refund({ ...ref, amount: p.amount, currency: p.currency, reason: 'paid after the order was no longer payable', notifyUrl: deps.notifyUrl(p.channel, p.merchantId) })
   } catch (err) {
     // Unknown outcome: the reconciler asks. A definite refusal: flagged (no next check) for a person to act on.
     if (err instanceof ChannelError && !err.outcomeUnknown) return flag(deps, p, order, err.message)

@@ -8,9 +8,10 @@ import { applyRefundState } from './settle-refund.ts'
 import { oneStatement } from './one-statement.ts'
 
 /** The refund sent again; a definite refusal of it fails the refund, as when it was first sent (submitRefund). */
-async function resend(channel: PaymentChannel, refund: Refund, order: Order): Promise<ChannelRefundState> {
+async function resend(deps: RefundDeps, channel: PaymentChannel, refund: Refund, order: Order): Promise<ChannelRefundState> {
   try {
-    return await channel.refund({ refundId: refund.id, order, amount: refund.amount, currency: refund.currency, reason: refund.reason })
+    const notifyUrl = deps.notifyUrl?.(refund.channel, refund.merchantId)
+    return await channel.refund({ refundId: refund.id, order, amount: refund.amount, currency: refund.currency, reason: refund.reason, notifyUrl })
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) return { status: 'failed', reason: err.message }
     throw err
@@ -35,7 +36,7 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
         // Unknown to the channel: the request never arrived (a timeout before it was sent). Failing it would free
         // the amount for a refund of another number while this one might yet arrive; it is sent again instead,
         // the same number, which the channel refunds once however often it comes.
-        if (state.status === 'failed' && state.notFound) state = await resend(channel, refund, order)
+        if (state.status === 'failed' && state.notFound) state = await resend(deps, channel, refund, order)
       } catch {
         // Still unknown: the claim already scheduled the next question.
         continue

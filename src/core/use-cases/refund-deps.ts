@@ -9,6 +9,8 @@ export interface RefundDeps extends UseCaseDeps {
   /** The channel adapter by name; undefined when this platform does not run it. */
   channel(name: ChannelName): PaymentChannel | undefined
   presentRefund(refund: Refund): Record<string, unknown>
+  /** Where a channel that notifies refunds tells this merchant's refunds' end; absent: it is only asked. */
+  notifyUrl?(channel: ChannelName, merchantId: string): string
   /** The channel answered but its word could not be recorded: the refund stays pending for the refunds job. */
   onSettleFailed?(refund: Refund, err: unknown): void
 }

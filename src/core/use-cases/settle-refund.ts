@@ -117,6 +117,7 @@ export async function submitRefund(deps: RefundDeps, channel: PaymentChannel, re
       amount: refund.amount,
       currency: refund.currency,
       reason: refund.reason,
+      notifyUrl: deps.notifyUrl?.(refund.channel, refund.merchantId),
     })
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {

@@ -1,10 +1,11 @@
-// Channel callbacks: POST /channels/{channel}/notify[/{merchant_id}]. Each is verified exactly as the channel's
-// protocol says (adapter.parseNotification) before anything is believed, deduplicated in the inbox, applied
-// once, and answered in the channel's own reply format. Forged, replayed and probe notifications change nothing.
+// Channel callbacks: POST /channels/{channel}/notify[/{merchant_id}], about a payment or a refund. Each is verified
+// exactly as the channel's protocol says (adapter.parseNotification) before anything is believed, deduplicated in
+// the inbox, applied once, and answered in the channel's own reply format. Forged, replayed and probe notifications change nothing.
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../context.ts'
 import { ALL_CHANNELS, type ChannelName } from '../../core/order.ts'
 import { applyChannelPaymentState } from '../../core/use-cases/apply-channel-payment-state.ts'
+import { applyChannelRefundState } from '../../core/use-cases/apply-channel-refund-state.ts'
 import { NotificationRejected } from '../../channels/notification-rejected.ts'
 import { AppError } from '../../core/errors.ts'
 import { sendError } from '../error-response.ts'
@@ -17,7 +18,7 @@ interface NotifyParams {
 const MERCHANT_ID = /^mch_[0-9a-z]{26}$/
 
 /** Outcomes that were applied (or were already): the channel is told it was received. */
-const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored'])
+const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored', 'refund_succeeded', 'refund_failed'])
 
 export function channelNotifyRoutes(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
@@ -46,24 +47,22 @@ export function channelNotifyRoutes(ctx: AppContext) {
       }
       // The same notification again (a retry, or a replay inside the signature window) changes nothing.
       if (await ctx.channelNotifications.seen(name, notification.notificationId)) return send('ok', 'duplicate')
-      const outcome = notification.paymentId
-        ? await applyChannelPaymentState(ctx.channelDeps, {
-            channel: name,
-            paymentId: notification.paymentId,
-            state: notification.state,
-            merchantId: notification.merchantId ?? req.params.merchantId,
-          })
-        : 'ignored'
+      const merchantId = notification.merchantId ?? req.params.merchantId
+      const outcome = notification.refund && merchantId
+        ? await applyChannelRefundState({ refunds: ctx.refundDeps, payments: ctx.channelDeps }, { channel: name, merchantId, ...notification.refund })
+        : notification.paymentId
+          ? await applyChannelPaymentState(ctx.channelDeps, { channel: name, paymentId: notification.paymentId, state: notification.state, merchantId })
+          : 'ignored'
       if (!ACCEPTED.has(outcome)) {
         // Verified but not applicable (a payment we never opened, an amount we never asked for): refused, so a
         // person looks at it; nothing is recorded, so a later correct delivery is not mistaken for a duplicate.
-        req.log.warn({ channel: name, outcome, payment_id: notification.paymentId, request_id: req.id }, 'channel notification not applied')
+        req.log.warn({ channel: name, outcome, payment_id: notification.paymentId || undefined, refund_id: notification.refund?.refundId, request_id: req.id }, 'channel notification not applied')
         return send('error', outcome)
       }
       await ctx.channelNotifications.record({
         channel: name,
         notificationId: notification.notificationId,
-        merchantId: notification.merchantId ?? req.params.merchantId ?? null,
+        merchantId: merchantId ?? null,
         paymentId: notification.paymentId || null,
         outcome,
         rawBody: rawBody.slice(0, 65_536),

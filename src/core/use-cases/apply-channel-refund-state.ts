@@ -1,0 +1,62 @@
+// Applies what a channel's verified notification says of a refund: a merchant's refund settles at once instead
+// of at its next scheduled question (reconcile-refunds.ts), and an unexpected payment's refund is marked done.
+// Either happens once, however often the notification comes and whoever else settles the refund meanwhile.
+import type { ChannelName } from '../order.ts'
+import type { ChannelRefundState } from '../payment-channel.ts'
+import { unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { markRefunded } from './apply-channel-payment-state.ts'
+import type { RefundDeps } from './refund-deps.ts'
+import { applyRefundState } from './settle-refund.ts'
+import { oneStatement } from './one-statement.ts'
+
+export type ChannelRefundOutcome =
+  | 'refund_succeeded'
+  | 'refund_failed'
+  /** Settled before: nothing changed. */
+  | 'duplicate'
+  /** Nothing final was said, or it is left to the reconciler (an unexpected payment's refund that failed). */
+  | 'ignored'
+  /** No such refund through this channel for this merchant: nothing can be applied. */
+  | 'unknown_refund'
+  /** The channel reports another amount than the refund asked for: believed by nobody, changes nothing. */
+  | 'amount_mismatch'
+
+export interface ChannelRefundNotice {
+  channel: ChannelName
+  /** The merchant whose keys verified the notification: it must own the refund. */
+  merchantId: string
+  refundId: string
+  amount: number
+  state: ChannelRefundState
+}
+
+export async function applyChannelRefundState(deps: { refunds: RefundDeps; payments: ChannelPaymentDeps }, n: ChannelRefundNotice): Promise<ChannelRefundOutcome> {
+  // Real channels refund live orders only (they pay live orders only).
+  const refund = await oneStatement(deps.refunds, (w) => w.refunds.byId(n.merchantId, 'live', n.refundId))
+  if (!refund) return applyToUnexpectedPayment(deps.payments, n)
+  if (refund.channel !== n.channel) return 'unknown_refund'
+  if (refund.amount !== n.amount) return 'amount_mismatch'
+  if (refund.status !== 'pending') return 'duplicate'
+  if (n.state.status === 'pending') return 'ignored'
+  const after = await applyRefundState(deps.refunds, refund, n.state)
+  // Settled otherwise meanwhile (the reconciler asked): what it wrote stands.
+  if (after.status !== n.state.status) return 'duplicate'
+  return after.status === 'succeeded' ? 'refund_succeeded' : 'refund_failed'
+}
+
+/** The refund of an unexpected payment (its id derived from the payment's): only its success is applied here. */
+async function applyToUnexpectedPayment(deps: ChannelPaymentDeps, n: ChannelRefundNotice): Promise<ChannelRefundOutcome> {
+  const paymentId = n.refundId.replace(/^rfd_/, 'pay_')
+  const payment = n.refundId === paymentId ? null : await oneStatement(deps, (w) => w.payments.byId(paymentId))
+  if (!payment || !payment.unexpected || payment.merchantId !== n.merchantId || payment.channel !== n.channel || unexpectedRefundId(payment.id) !== n.refundId) {
+    return 'unknown_refund'
+  }
+  if (payment.amount !== n.amount) return 'amount_mismatch'
+  if (payment.status === 'refunded') return 'duplicate'
+  // A failure is left to the reconciler, which asks, and flags the payment for a person when the refund is refused.
+  if (n.state.status !== 'succeeded' || payment.status !== 'refund_requested') return 'ignored'
+  const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
+  if (!order) return 'unknown_refund'
+  await markRefunded(deps, payment, order)
+  return 'refund_succeeded'
+}
