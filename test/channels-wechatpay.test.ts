@@ -240,12 +240,21 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal(res.body.status, 'pending', 'WeChat answers PROCESSING')
     const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)!
     assert.deepEqual(simOrder.refunds.map((r) => [r.outRefundNo, r.amount]), [[res.body.id, 1234]])
+    // The operator sees the money still owed, and for how long.
+    const gauges = async () => {
+      const text = await (await fetch(`${url()}/metrics`)).text()
+      return [/^scanpay_refunds_pending (\d+)$/m, /^scanpay_refunds_pending_oldest_seconds ([\d.]+)$/m].map((r) => Number(r.exec(text)?.[1]))
+    }
+    const [count, age] = await gauges()
+    assert.equal(count, 1)
+    assert.ok(age >= 0 && age < 60, String(age))
     // Once WeChat has finished it (the simulator's refunds take 300 ms), bring the refund's next check forward
     // instead of waiting a minute: the refunds job asks WeChat and settles it.
     await eventually(async () => Date.now() > simOrder.refunds[0]!.createdAt + 350, 5000, 'WeChat finishing the refund')
     await ctx().storage.database.db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', res.body.id).execute()
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
+    assert.deepEqual(await gauges(), [0, 0])
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
   })
 
@@ -297,6 +306,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     }, 10_000, 'the refusal recorded: no next check')
     const metrics = await (await fetch(`${url()}/metrics`)).text()
     assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refused"\} 1$/m)
+    assert.match(metrics, /^scanpay_unexpected_payments_unrefunded\{state="awaiting_person"\} 1$/m)
     // The customer, whose wallet shows the money taken, reads on the order's page that it is coming back.
     const page = (lang: string) => fetch(`${url()}/pay/${order.payToken}?lang=${lang}`).then((r) => r.text())
     const closedPage = await page('en')

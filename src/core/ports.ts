@@ -100,6 +100,8 @@ export interface PaymentStore {
   unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]>
   /** Unexpected payments whose money is not given back yet (refund_requested), oldest first. */
   awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]>
+  /** How many of those wait for a person (the channel refused) and how many the reconciler still follows. */
+  unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number }>
 }
 
 export interface EventListFilter {
@@ -139,6 +141,8 @@ export interface RefundStore {
   dueForCheck(now: number, limit: number): Promise<Refund[]>
   /** Claims the next check of a pending refund (so one node asks the channel), pushing the one after back. */
   claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean>
+  /** How many refunds wait for their channel's final word, and since when the oldest (null: none). */
+  pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }>
 }
 
 /** The stores a use case may touch inside one transaction. */

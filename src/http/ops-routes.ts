@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
 import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
 
+/** One unlabelled gauge sample, as metrics.render takes it. */
+const gauge = (name: string, help: string, value: number) => ({ name, help, samples: [{ labels: {}, value }] })
+
 export function opsRoutes(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
     app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
@@ -47,7 +50,6 @@ export function opsRoutes(ctx: AppContext) {
     const processMetrics = () => {
       const memory = process.memoryUsage()
       const cpu = process.cpuUsage()
-      const gauge = (name: string, help: string, value: number) => ({ name, help, samples: [{ labels: {}, value }] })
       return [
         gauge('process_resident_memory_bytes', 'Resident memory of this process (RSS), every thread included', memory.rss),
         gauge('nodejs_heap_size_used_bytes', "The main thread's V8 heap in use", memory.heapUsed),
@@ -59,7 +61,12 @@ export function opsRoutes(ctx: AppContext) {
 
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
       const now = ctx.clock.now()
-      const [byStatus, depth] = await Promise.all([ctx.storage.orders.countByStatus(), ctx.storage.deliveries.depth(now)])
+      const [byStatus, depth, refunds, unexpected] = await Promise.all([
+        ctx.storage.orders.countByStatus(),
+        ctx.storage.deliveries.depth(now),
+        ctx.storage.refunds.pendingSummary(),
+        ctx.storage.statement((w) => w.payments.unrefundedSummary()),
+      ])
       const text = ctx.metrics.render([
         {
           name: 'scanpay_orders',
@@ -74,7 +81,18 @@ export function opsRoutes(ctx: AppContext) {
             { labels: { state: 'waiting' }, value: depth.waiting },
           ],
         },
-        { name: 'scanpay_webhook_inflight', help: 'Webhook requests in flight on this node', samples: [{ labels: {}, value: ctx.worker.inflight }] },
+        gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
+        // Money owed to customers: a refund stuck at its channel (WeChat Pay's ABNORMAL) or refused needs a person.
+        gauge('scanpay_refunds_pending', "Refunds waiting for their channel's final word", refunds.count),
+        gauge('scanpay_refunds_pending_oldest_seconds', 'Age of the oldest pending refund (0 when none)', refunds.oldestCreatedAt === null ? 0 : Math.max(0, (now - refunds.oldestCreatedAt) / 1000)),
+        {
+          name: 'scanpay_unexpected_payments_unrefunded',
+          help: 'Payments after their order stopped taking money, not given back yet: the channel refused (awaiting_person) or not final yet',
+          samples: [
+            { labels: { state: 'awaiting_person' }, value: unexpected.awaitingPerson },
+            { labels: { state: 'in_progress' }, value: unexpected.inProgress },
+          ],
+        },
         ...sqliteCommits(),
         ...processMetrics(),
       ])

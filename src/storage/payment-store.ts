@@ -181,6 +181,16 @@ export class SqlPaymentStore implements PaymentStore {
     return rows.map(rowToPayment)
   }
 
+  async unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number }> {
+    const row = await this.db
+      .selectFrom('payments')
+      // count(next_check_at) counts the ones the reconciler still follows; the rest wait for a person.
+      .select((eb) => [eb.fn.countAll<number | string>().as('all'), eb.fn.count<number | string>('next_check_at').as('followed')])
+      .where(sql.ref('status'), '=', sql.lit('refund_requested'))
+      .executeTakeFirstOrThrow()
+    return { awaitingPerson: Number(row.all) - Number(row.followed), inProgress: Number(row.followed) }
+  }
+
   async claimCheck(p: Payment, nextCheckAt: number | null): Promise<boolean> {
     // Matching the check count we read makes the claim win for one node only.
     const r = await this.db

@@ -176,6 +176,16 @@ export class SqlRefundStore implements RefundStore {
     return rows.map(rowToRefund)
   }
 
+  async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }> {
+    // Through the (status, next_check_at) index: pending refunds are few, whatever the table holds.
+    const row = await this.db
+      .selectFrom('refunds')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min('created_at').as('oldest')])
+      .where('status', '=', 'pending')
+      .executeTakeFirstOrThrow()
+    return { count: Number(row.n), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) }
+  }
+
   async claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean> {
     const r = await this.db
       .updateTable('refunds')
