@@ -285,6 +285,20 @@ describe('Alipay simulator with the official alipay-sdk', () => {
     assert.throws(() => sim.pay(c.qr_code), /TRADE_CLOSED/)
   })
 
+  it('takes the timeouts Alipay documents (1m to 15d, or 1c: the end of the Beijing day) and refuses others', async () => {
+    const client = sdk()
+    const precreate = (no: string, timeouts: Record<string, string>): Promise<any> =>
+      client.exec('alipay.trade.precreate', { bizContent: { out_trade_no: no, total_amount: '1.00', subject: 'x', ...timeouts } }, { validateSign: true })
+    for (const bad of ['1.5h', '0m', '16d', '90']) {
+      const r = await precreate(`SDKT${bad.replace(/\W/g, '')}`, { timeout_express: bad })
+      assert.deepEqual([r.code, r.sub_code], ['40004', 'ACQ.INVALID_PARAMETER'], bad)
+    }
+    assert.equal((await precreate('SDKT_qr', { qr_code_timeout_express: '1.5h' })).sub_code, 'ACQ.INVALID_PARAMETER')
+    const today = await precreate('SDKT_1c', { qr_code_timeout_express: '1c', timeout_express: '15d' })
+    const midnight = Date.parse(`${new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)}T00:00:00+08:00`) + 86_400_000
+    assert.equal(sim.tradeByQr(today.qr_code)!.expiresAt, midnight)
+  })
+
   it('a client holding the wrong Alipay public key fails validateSign; a wrong app key gets isv.invalid-signature', async () => {
     const wrongAlipayKey = new AlipaySdk({ appId: sim.identity.appId, privateKey: sim.identity.appPrivateKeyPem, keyType: 'PKCS8', alipayPublicKey: readFileSync(new URL('./fixtures/alipaysdk_alipay-public-key.pem', import.meta.url), 'utf8'), gateway: sim.gatewayUrl })
     await assert.rejects(wrongAlipayKey.exec('alipay.trade.precreate', { bizContent: { out_trade_no: 'SDK0003', total_amount: '1.00', subject: 'x' } }, { validateSign: true }), /验签失败/)

@@ -47,8 +47,8 @@ export interface SimTrade {
   notifyUrl: string | null
   /** When an unpaid trade closes: the QR code's own timeout until the scan; then also timeout_express from the scan. */
   expiresAt: number
-  /** timeout_express in ms: counted from the trade's creation, which for a precreated code is the scan. */
-  timeoutMs: number
+  /** timeout_express as sent: counted from the trade's creation, which for a precreated code is the scan. */
+  timeoutExpress: string
   createdAt: number
   /** PRECREATED: a QR code exists but no trade (nobody scanned). */
   status: SimTradeStatus
@@ -83,6 +83,20 @@ class GatewayError {
 }
 
 const acq = (subCode: string, subMsg: string) => new GatewayError('40004', 'Business Failed', subCode, subMsg)
+
+const DAY_MS = 86_400_000
+const BEIJING_MS = 8 * 3_600_000
+
+/**
+ * When a timeout_express / qr_code_timeout_express counted from `from` runs out: 1m to 15d in whole minutes,
+ * hours or days, or 1c (the end of that Beijing day). Null for anything else: Alipay documents no other form.
+ */
+export function timeoutEnd(value: string, from: number): number | null {
+  if (value === '1c') return (Math.floor((from + BEIJING_MS) / DAY_MS) + 1) * DAY_MS - BEIJING_MS
+  const m = /^([1-9]\d*)([mhd])$/.exec(value)
+  const ms = m ? Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 'h' ? 3_600_000 : DAY_MS) : 0
+  return ms >= 60_000 && ms <= 15 * DAY_MS ? from + ms : null
+}
 
 function digits(n: number): string {
   let s = ''
@@ -241,7 +255,7 @@ export class AlipaySimulator {
       t.status = 'WAIT_BUYER_PAY'
       t.tradeNo = `${shanghaiDate(this.now()).replaceAll('-', '')}2200${digits(16)}`
       t.scannedAt = this.now()
-      t.expiresAt = Math.min(t.expiresAt, t.scannedAt + t.timeoutMs)
+      t.expiresAt = Math.min(t.expiresAt, timeoutEnd(t.timeoutExpress, t.scannedAt)!)
     }
     return t
   }
@@ -407,25 +421,25 @@ export class AlipaySimulator {
         const total = typeof biz.total_amount === 'string' ? yuanToFen(biz.total_amount) : null
         if (total === null || total < 1 || total > 10_000_000_000) throw acq('ACQ.INVALID_PARAMETER', '参数无效 total_amount')
         if (typeof biz.subject !== 'string' || !biz.subject) throw acq('ACQ.INVALID_PARAMETER', '参数无效 subject')
-        const minutesOf = (v: unknown, fallback: number) => {
-          const m = typeof v === 'string' ? /^(\d+)([mhd])$/.exec(v) : null
-          return m ? Number(m[1]) * (m[2] === 'm' ? 1 : m[2] === 'h' ? 60 : 1440) : fallback
-        }
-        // timeout_express counts from the trade's creation, the scan; qr_code_timeout_express from now. A code
-        // nobody scans lapses after two hours without the latter.
-        const timeoutMinutes = minutesOf(biz.timeout_express, 15 * 1440)
-        const qrMinutes = minutesOf(biz.qr_code_timeout_express, 120)
+        // timeout_express counts from the trade's creation, the scan; qr_code_timeout_express from the code. A
+        // code nobody scans lapses after two hours without the latter; a trade after 15 days without the former.
+        const now = this.now()
+        const timeoutExpress: unknown = biz.timeout_express ?? '15d'
+        const qrTimeout: unknown = biz.qr_code_timeout_express ?? '120m'
+        const valid = (v: unknown): v is string => typeof v === 'string' && timeoutEnd(v, now) !== null
+        if (!valid(timeoutExpress)) throw acq('ACQ.INVALID_PARAMETER', '参数无效 timeout_express')
+        if (!valid(qrTimeout)) throw acq('ACQ.INVALID_PARAMETER', '参数无效 qr_code_timeout_express')
         const existing = this.trades.get(`${appId}:${biz.out_trade_no}`)
         if (existing) {
           this.#expireIfDue(existing)
           if (existing.status === 'TRADE_SUCCESS' || existing.status === 'TRADE_FINISHED') throw acq('ACQ.TRADE_HAS_SUCCESS', '交易已被支付')
           if (existing.status === 'TRADE_CLOSED') throw acq('ACQ.TRADE_HAS_CLOSE', '交易已经关闭')
           if (existing.total !== total) throw acq('ACQ.INVALID_PARAMETER', '订单信息与已有交易不一致')
+          // The code made first, its timeout counted from then (whether Alipay restarts it is not documented).
           return { ...ok, out_trade_no: existing.outTradeNo, qr_code: existing.qrCode }
         }
-        const now = this.now()
         const trade: SimTrade = {
-          appId, outTradeNo: biz.out_trade_no, subject: biz.subject, total, notifyUrl: params.notify_url ?? null, expiresAt: now + qrMinutes * 60_000, timeoutMs: timeoutMinutes * 60_000,
+          appId, outTradeNo: biz.out_trade_no, subject: biz.subject, total, notifyUrl: params.notify_url ?? null, expiresAt: timeoutEnd(qrTimeout, now)!, timeoutExpress,
           createdAt: now, status: 'PRECREATED', qrCode: `https://qr.alipay.com/bax0${randomBytes(12).toString('hex')}`, tradeNo: null, scannedAt: null,
           paidAt: null, closedAt: null, refunds: [],
         }
