@@ -124,7 +124,7 @@ export class AlipayChannel implements PaymentChannel {
     const creds = await this.#creds(input.order.merchantId)
     let biz
     try {
-      biz = precreateBiz(input.paymentId, input.order, this.#o.clock.now())
+      biz = precreateBiz(input.paymentId, input.order)
     } catch (err) {
       throw new ChannelError((err as Error).message, false, false)
     }

@@ -246,6 +246,38 @@ describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
     // timeout (4 minutes from its creation) closes it at minute 4.
     assert.ok(scanned.expiresAt <= Date.now() + 4 * 60_000 + 1_000, `closes with the code, not 4 minutes after the scan (${scanned.expiresAt - Date.now()} ms)`)
   })
+
+  it('a precreate retried a minute later sends the same biz_content, and the code lapses its timeout after the first', async () => {
+    offset = 0
+    const p = parseAlipayCredentials(sim.credentialsDocument())
+    assert.ok(p.ok)
+    const sent: string[] = []
+    const channel = new AlipayChannel({
+      credentials: async () => p.value,
+      clock: { now: () => Date.now() + offset },
+      fetch: (req) => {
+        sent.push(new URLSearchParams(req.body).get('biz_content')!)
+        return channelFetch(req)
+      },
+    })
+    // A 10-minute order whose code is opened at its minute 3: 9 minutes (its lifetime less 30 s) from the code.
+    const o = { ...order('ord_retry'), createdAt: Date.now() - 3 * 60_000, expiresAt: Date.now() + 7 * 60_000 }
+    const first = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url })
+    offset = 75_000
+    const again = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url })
+    assert.equal(again.qrContent, first.qrContent)
+    assert.equal(sent.length, 2)
+    assert.equal(sent[1], sent[0], 'the time left is not read off the clock')
+    assert.equal(JSON.parse(sent[0]!).qr_code_timeout_express, '9m')
+    const trade = sim.tradeByQr(first.qrContent!)!
+    assert.equal(trade.expiresAt, trade.createdAt + 9 * 60_000)
+    // Payable until then (a scan does not move it: timeout_express from the scan would end later), closed after.
+    offset = trade.expiresAt - Date.now() - 5_000
+    assert.equal(sim.scan(first.qrContent!).status, 'WAIT_BUYER_PAY')
+    assert.equal(trade.expiresAt, trade.createdAt + 9 * 60_000)
+    offset = trade.expiresAt - Date.now() + 1_000
+    assert.throws(() => sim.pay(first.qrContent!), /TRADE_CLOSED/)
+  })
 })
 
 describe('Alipay simulator with the official alipay-sdk', () => {

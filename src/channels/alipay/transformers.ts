@@ -53,11 +53,15 @@ export function toAlipayAmount(amount: number, currency: string): string {
 }
 
 /**
- * Whole minutes (at least 1) until 30 s before the order expires: the channel stops taking payment before
- * ours does, so a last-moment payment is notified while the order is still pending.
+ * The order's lifetime less 30 s, in whole minutes within Alipay's 1m to 15d: the channel should stop taking
+ * payment before ours does, so a last-moment payment is notified while the order is still pending. From the order
+ * alone, never the clock: a retried precreate for the same out_trade_no must send the same biz_content. Alipay
+ * counts it from the code's creation (or the scan), so a code opened late in the order's life outlives the order
+ * on Alipay's side; the reconciler closes it when the order expires.
  */
-export function timeoutExpress(order: Order, now: number): string {
-  return `${Math.max(1, Math.floor((order.expiresAt - 30_000 - now) / 60_000))}m`
+export function timeoutExpress(order: Order): string {
+  const minutes = Math.floor((order.expiresAt - 30_000 - order.createdAt) / 60_000)
+  return `${Math.min(15 * 1440, Math.max(1, minutes))}m`
 }
 
 /** Alipay's subject is at most 256 characters. */
@@ -65,16 +69,16 @@ export function alipaySubject(subject: string): string {
   return Array.from(subject).slice(0, 256).join('') || '-'
 }
 
-export function precreateBiz(paymentId: string, order: Order, now: number) {
+export function precreateBiz(paymentId: string, order: Order) {
   return {
     out_trade_no: paymentId,
     total_amount: toAlipayAmount(order.amount, order.currency),
     subject: alipaySubject(order.subject),
     product_code: 'FACE_TO_FACE_PAYMENT',
     // timeout_express counts from the trade's creation, which for a precreated code is the buyer's scan: alone,
-    // a code scanned late would outlive the order. qr_code_timeout_express counts from now.
-    timeout_express: timeoutExpress(order, now),
-    qr_code_timeout_express: timeoutExpress(order, now),
+    // a code scanned late would stay payable that long after the scan. qr_code_timeout_express counts from the code.
+    timeout_express: timeoutExpress(order),
+    qr_code_timeout_express: timeoutExpress(order),
   }
 }
 
