@@ -8,7 +8,7 @@ import { ChannelRegistry } from './channels/registry.ts'
 import { SandboxChannel } from './channels/sandbox/sandbox-channel.ts'
 import type { Config } from './config/config.ts'
 import type { Clock } from './core/ports.ts'
-import type { ChannelPaymentDeps } from './core/use-cases/channel-payment-deps.ts'
+import { unexpectedRefundId, type ChannelPaymentDeps } from './core/use-cases/channel-payment-deps.ts'
 import type { UseCaseDeps } from './core/use-cases/context.ts'
 import type { RefundDeps } from './core/use-cases/refund-deps.ts'
 import { presentOrder, presentRefund } from './http/presenters.ts'
@@ -127,6 +127,11 @@ export async function createContext(config: Config, options: ContextOptions = {}
       // The customer paid after the order stopped taking money and the channel will not give it back on its own.
       else logger.error({ ...fields, reason }, 'unexpected payment NOT refunded: the channel refused; fix the cause and run scanpay unexpected retry, or refund it in the channel\'s merchant console and run scanpay unexpected resolve')
     },
+    onBackgroundRefundFailed: (payment, order, err) =>
+      logger.warn(
+        { err, merchant_id: payment.merchantId, order_id: order.id, payment_id: payment.id, refund_id: unexpectedRefundId(payment.id), channel: payment.channel },
+        'unexpected payment\'s refund failed in the background: the reconciler asks the channel again',
+      ),
   }
   const refundDeps: RefundDeps = {
     ...deps,

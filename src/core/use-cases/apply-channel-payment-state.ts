@@ -92,7 +92,7 @@ async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Paymen
   if (!won) return 'duplicate'
   deps.listener.eventsWritten()
   const channel = deps.channel(payment.channel)
-  if (channel) await awhile(refundUnexpected(deps, channel, recorded, order), REFUND_WAIT_MS)
+  if (channel) await awhile(refundUnexpected(deps, channel, recorded, order), REFUND_WAIT_MS, (err) => deps.onBackgroundRefundFailed?.(recorded, order, err))
   return 'unexpected'
 }
 
@@ -103,14 +103,21 @@ async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Paymen
  */
 export const REFUND_WAIT_MS = 3000
 
-/** Waits for `work` at most `ms`; an error it ends with in that time is thrown, a later one left to the reconciler. */
-async function awhile(work: Promise<unknown>, ms: number): Promise<void> {
+/**
+ * Waits for `work` at most `ms`; an error it ends with in that time is thrown, a later one goes to `onLateError`
+ * (to be logged: nobody else would see it) and the work to the reconciler.
+ */
+async function awhile(work: Promise<unknown>, ms: number, onLateError: (err: unknown) => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined
+  let waiting = true
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
-  work.catch(() => undefined)
+  work.catch((err) => {
+    if (!waiting) onLateError(err)
+  })
   try {
     await Promise.race([work, late])
   } finally {
+    waiting = false
     clearTimeout(timer)
   }
 }
@@ -131,7 +138,7 @@ export function unexpectedEventData(deps: ChannelPaymentDeps, order: Order, p: P
   }
 }
 
-/** Asks the channel to give an unexpected payment back; refunded once it says so. Never throws. */
+/** Asks the channel to give an unexpected payment back; refunded once it says so. Throws only if the storage does. */
 export async function refundUnexpected(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<'refunded' | 'pending' | 'flagged'> {
   const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
   let state

@@ -14,6 +14,11 @@ export interface ChannelPaymentDeps extends UseCaseDeps {
    * still with the merchant's channel account and no automatic attempt follows, so a person must give it back.
    */
   unexpectedRefundEnded?(outcome: 'refunded' | 'refused', payment: Payment, order: Order, reason: string | null): void
+  /**
+   * An unexpected payment's refund that went on by itself (past REFUND_WAIT_MS) failed: nobody awaits it any more,
+   * so only this hears of it. The payment stays refund_requested and the reconciler asks the channel again.
+   */
+  onBackgroundRefundFailed?(payment: Payment, order: Order, err: unknown): void
 }
 
 const SECOND = 1000

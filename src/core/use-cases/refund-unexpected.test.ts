@@ -7,7 +7,7 @@ import { anOrder } from '../../../test/helpers/orders.ts'
 import { newId } from '../ids.ts'
 import type { Order } from '../order.ts'
 import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
-import type { Payment } from '../ports.ts'
+import type { Payment, Transactor } from '../ports.ts'
 import { applyChannelPaymentState, REFUND_WAIT_MS, refundUnexpected } from './apply-channel-payment-state.ts'
 import { eventually } from '../../../test/helpers/webhook-receiver.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
@@ -137,5 +137,37 @@ describeEachStorage('refunding an unexpected payment', (t) => {
     ended.length = 0
     answer({ status: 'succeeded', channelRefundNo: 'r-slow' })
     await eventually(async () => (await stored(payment.id)).status === 'refunded', 5000, 'the refund, finished by itself')
+  })
+
+  it('a refund that fails after the notification was answered is told to the hook, with its payment and order', async () => {
+    const { order, payment } = await unexpected('ux-late-fail')
+    await t.storage.statement((w) => w.payments.move(payment, ['refund_requested'], 'pending', Date.now(), { unexpected: false }))
+    let answer: (s: ChannelRefundState) => void = () => {}
+    const channel = channelAnswering(() => new Promise((resolve) => (answer = resolve)))
+    // The database goes away while the refund is under way: recording the channel's answer fails.
+    let down = false
+    const tx: Transactor = {
+      transaction: (fn) => t.storage.transaction(fn),
+      changes: t.storage.changes,
+      applyChanges: (c) => t.storage.applyChanges(c),
+      insertOrder: (o, g) => t.storage.insertOrder(o, g),
+      statement: (fn) => (down ? Promise.reject(new Error('database connection lost')) : t.storage.statement(fn)),
+    }
+    const failed: [string, string, unknown][] = []
+    const outcome = await applyChannelPaymentState(
+      { ...deps(), tx, channel: () => channel, onBackgroundRefundFailed: (p, o, err) => void failed.push([p.id, o.id, err]) },
+      { channel: 'wechatpay', paymentId: payment.id, state: { status: 'succeeded', channelTradeNo: `4200${Date.now()}`, amount: order.amount } },
+    )
+    assert.equal(outcome, 'unexpected')
+    assert.equal(failed.length, 0, 'nothing failed while the notification waited')
+    down = true
+    answer({ status: 'succeeded', channelRefundNo: 'r-late' })
+    await eventually(async () => failed.length === 1, 5000, 'the late failure, told to the hook')
+    assert.deepEqual(failed[0]!.slice(0, 2), [payment.id, order.id])
+    assert.match(String(failed[0]![2]), /database connection lost/)
+    // Left for the reconciler to ask about again.
+    const after = await stored(payment.id)
+    assert.equal(after.status, 'refund_requested')
+    assert.ok(after.nextCheckAt !== null)
   })
 })
