@@ -247,7 +247,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     }
     const [count, age] = await gauges()
     assert.equal(count, 1)
-    assert.ok(age >= 0 && age < 60, String(age))
+    assert.ok(age! >= 0 && age! < 60, String(age))
     // Once WeChat has finished it (the simulator's refunds take 300 ms), bring the refund's next check forward
     // instead of waiting a minute: the refunds job asks WeChat and settles it.
     await eventually(async () => Date.now() > simOrder.refunds[0]!.createdAt + 350, 5000, 'WeChat finishing the refund')
