@@ -78,7 +78,7 @@ for (const [name, h] of Object.entries(harnesses)) {
     it('opens an attempt and, until the customer acts, says pending', async () => {
       const o = order(h.mode)
       const id = paymentId()
-      const created = await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify' })
+      const created = await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify', openedAt: Date.now() })
       if (h.pay) assert.ok(created.qrContent && created.qrContent.length > 0, 'a real channel gives something to scan')
       assert.deepEqual(await h.channel.queryPayment({ paymentId: id, order: o }), { status: 'pending' })
     })
@@ -86,7 +86,7 @@ for (const [name, h] of Object.entries(harnesses)) {
     it('closes an open attempt idempotently; a closed attempt never reads succeeded', async () => {
       const o = order(h.mode)
       const id = paymentId()
-      await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify' })
+      await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify', openedAt: Date.now() })
       await h.channel.closePayment({ paymentId: id, order: o })
       await h.channel.closePayment({ paymentId: id, order: o })
       const state = await h.channel.queryPayment({ paymentId: id, order: o })
@@ -96,7 +96,7 @@ for (const [name, h] of Object.entries(harnesses)) {
     it('reports a payment with our amount and the channel\'s trade number, and refunds it (once per refund id)', { skip: h.pay === null && 'the sandbox pays synchronously through our own use case' }, async () => {
       const o = order(h.mode)
       const id = paymentId()
-      const created = await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify' })
+      const created = await h.channel.createPayment({ paymentId: id, order: o, notifyUrl: 'http://127.0.0.1:9/notify', openedAt: Date.now() })
       h.pay!(created)
       const state = await h.channel.queryPayment({ paymentId: id, order: o })
       assert.equal(state.status, 'succeeded')
@@ -129,7 +129,7 @@ for (const [name, h] of Object.entries(harnesses)) {
     })
 
     it('refuses what it cannot pay: a currency other than CNY', { skip: h.pay === null && 'the sandbox pays any currency in test mode' }, async () => {
-      await assert.rejects(h.channel.createPayment({ paymentId: paymentId(), order: { ...order(h.mode), currency: 'USD' }, notifyUrl: 'http://127.0.0.1:9/n' }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
+      await assert.rejects(h.channel.createPayment({ paymentId: paymentId(), order: { ...order(h.mode), currency: 'USD' }, notifyUrl: 'http://127.0.0.1:9/n', openedAt: Date.now() }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
     })
   })
 }

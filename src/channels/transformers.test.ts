@@ -70,16 +70,17 @@ describe('WeChat Pay transformers', () => {
 
 describe('Alipay transformers', () => {
   it('converts fen to yuan strings and whole minutes of timeout', () => {
-    const biz = ali.precreateBiz('pay_1', order({ amount: 29, createdAt: Date.UTC(2026, 10, 26, 2, 0, 30) }))
+    const biz = ali.precreateBiz('pay_1', order({ amount: 29, createdAt: 0 }), Date.UTC(2026, 10, 26, 2, 0, 30))
     assert.equal(biz.total_amount, '0.29')
-    // The order's 14m30s less the 30 s margin.
+    // From the attempt's opening, 14m30s before the order's end, less the 30 s margin.
     assert.equal(biz.timeout_express, '14m')
     assert.equal(biz.qr_code_timeout_express, '14m', 'from the code, since timeout_express counts from the scan')
     assert.equal(ali.toAlipayAmount(100_000_000_00, 'CNY'), '100000000.00')
     assert.throws(() => ali.toAlipayAmount(100_000_000_01, 'CNY'))
     assert.throws(() => ali.toAlipayAmount(1, 'HKD'))
-    assert.equal(ali.timeoutExpress(order({ createdAt: order().expiresAt - 60_000 })), '1m')
-    assert.equal(ali.timeoutExpress(order({ createdAt: 0 })), '21600m', 'Alipay takes at most 15 days')
+    assert.equal(ali.timeoutExpress(order(), order().expiresAt - 60_000), '1m')
+    assert.equal(ali.timeoutExpress(order(), order().expiresAt - 10_000), '1m', 'at least a minute, even when opened at the end')
+    assert.equal(ali.timeoutExpress(order(), 0), '21600m', 'Alipay takes at most 15 days')
   })
   it('maps trade_status; a trade not scanned yet is pending', () => {
     const paid = { trade_status: 'TRADE_SUCCESS', trade_no: '2026', total_amount: '12.34', send_pay_date: '2026-11-26 10:00:00' }

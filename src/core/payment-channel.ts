@@ -58,6 +58,11 @@ export interface CreatePaymentInput {
   paymentId: string
   order: Order
   notifyUrl: string
+  /**
+   * When this attempt was opened (its payment's creation). A channel that counts the code's life from the request
+   * (Alipay) counts it to the order's expiry from here, so a retry of the attempt sends the same request.
+   */
+  openedAt: number
 }
 
 export interface CreatedPayment {

@@ -19,6 +19,8 @@ const order: Order = {
 
 describe('Alipay adapter: precreate', () => {
   it('a retried precreate sends the same biz_content, whenever it is sent', async () => {
+    // The attempt was opened 10 s into the order; its retries come later, on the same attempt.
+    const openedAt = createdAt + 10_000
     const sent: ChannelHttpRequest[] = []
     let now = createdAt + 10_000
     const channel = new AlipayChannel({
@@ -38,11 +40,11 @@ describe('Alipay adapter: precreate', () => {
     })
     for (const at of [createdAt + 10_000, createdAt + 95_000, createdAt + 9 * 60_000 + 59_000]) {
       now = at
-      await assert.rejects(channel.createPayment({ paymentId: 'pay_1', order, notifyUrl: 'https://x/n' }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown)
+      await assert.rejects(channel.createPayment({ paymentId: 'pay_1', order, notifyUrl: 'https://x/n', openedAt }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown)
     }
     const bodies = sent.map((r) => new URLSearchParams(r.body).get('biz_content'))
     assert.equal(new Set(bodies).size, 1, `the same biz_content each time: ${bodies.join(' | ')}`)
-    // The order's 15 minutes less the 30 s margin, whole minutes: the order's lifetime, not the time left.
+    // From the attempt's opening to 30 s before the order's end (14m20s), whole minutes: not the time left at a retry.
     assert.deepEqual(JSON.parse(bodies[0]!), {
       out_trade_no: 'pay_1', total_amount: '12.34', subject: 'Latte', product_code: 'FACE_TO_FACE_PAYMENT', timeout_express: '14m', qr_code_timeout_express: '14m',
     })

@@ -124,7 +124,7 @@ export class AlipayChannel implements PaymentChannel {
     const creds = await this.#creds(input.order.merchantId)
     let biz
     try {
-      biz = precreateBiz(input.paymentId, input.order)
+      biz = precreateBiz(input.paymentId, input.order, input.openedAt)
     } catch (err) {
       throw new ChannelError((err as Error).message, false, false)
     }

@@ -91,7 +91,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
 
   it('precreates, models "no trade before the scan", is paid, and notifies; the adapter verifies the notification', async () => {
     const o = order('ord_b1')
-    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000001', order: o, notifyUrl: endpoint.url })
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     assert.match(qrContent!, /^https:\/\/qr\.alipay\.com\//)
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000001', order: o }), { status: 'pending' })
     assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.status, 'PRECREATED')
@@ -127,7 +127,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
   it('retries until it reads exactly `success`, with the same notify_id; the adapter refuses tampered copies', async () => {
     endpoint.received = []
     endpoint.replies = ['SUCCESS', 'success\n', 'fail']
-    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000002', order: order('ord_b2'), notifyUrl: endpoint.url })
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_0000000002', order: order('ord_b2'), notifyUrl: endpoint.url, openedAt: Date.now() })
     sim.pay(qrContent!)
     await until(() => endpoint.received.length >= 4)
     await new Promise((r) => setTimeout(r, 200))
@@ -156,29 +156,29 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.tradeNo }
     // Signed, this refund is refused for good (the first test); unsigned, it might be anyone's word.
     await assert.rejects(unsigned.refund({ refundId: 'rfd_ali_9', order: paid, amount: 100_000, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && e.retryable)
-    await channel.createPayment({ paymentId: 'pay_ali_0000000009', order: o, notifyUrl: endpoint.url })
+    await channel.createPayment({ paymentId: 'pay_ali_0000000009', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     await assert.rejects(unsigned.closePayment({ paymentId: 'pay_ali_0000000009', order: o }), (e: unknown) => e instanceof ChannelError && e.retryable)
     await channel.closePayment({ paymentId: 'pay_ali_0000000009', order: o })
   })
 
   it('closes before and after the scan, and lets a declined trade lapse', async () => {
     const o = order('ord_b3')
-    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000003', order: o, notifyUrl: endpoint.url })
+    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000003', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     await channel.closePayment({ paymentId: 'pay_ali_0000000003', order: o })
     assert.throws(() => sim.pay(a.qrContent!), /TRADE_CLOSED/)
-    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000004', order: o, notifyUrl: endpoint.url })
+    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000004', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     sim.decline(b.qrContent!)
     await channel.closePayment({ paymentId: 'pay_ali_0000000004', order: o })
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_0000000004', order: o }), { status: 'closed' })
   })
 
   it('the customer page: the Pay button pays (form post), Decline leaves a scanned trade waiting until it lapses', async () => {
-    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000005', order: order('ord_b5'), notifyUrl: endpoint.url })
+    const a = await channel.createPayment({ paymentId: 'pay_ali_0000000005', order: order('ord_b5'), notifyUrl: endpoint.url, openedAt: Date.now() })
     assert.match(await (await fetch(`${sim.url}/sim/scan?qr_code=${encodeURIComponent(a.qrContent!)}`)).text(), /¥12\.34/)
     const paid = await fetch(`${sim.url}/sim/pay`, { method: 'POST', body: new URLSearchParams({ qr_code: a.qrContent!, notify: 'false' }), redirect: 'manual' })
     assert.equal(paid.status, 303)
     assert.equal(sim.tradeByQr(a.qrContent!)!.status, 'TRADE_SUCCESS')
-    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000006', order: order('ord_b6'), notifyUrl: endpoint.url })
+    const b = await channel.createPayment({ paymentId: 'pay_ali_0000000006', order: order('ord_b6'), notifyUrl: endpoint.url, openedAt: Date.now() })
     await fetch(`${sim.url}/sim/decline`, { method: 'POST', body: new URLSearchParams({ qr_code: b.qrContent! }), redirect: 'manual' })
     assert.equal(sim.tradeByQr(b.qrContent!)!.status, 'WAIT_BUYER_PAY')
   })
@@ -187,7 +187,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     const other = parseAlipayCredentials({ ...JSON.parse(readFileSync(join(keysDir, 'alipay-credentials.json'), 'utf8')), app_private_key: readFileSync(new URL('./fixtures/alipaysdk_app-private-key.pem', import.meta.url), 'utf8') })
     assert.ok(other.ok)
     const bad = new AlipayChannel({ credentials: async () => other.value, clock: { now: () => Date.now() } })
-    await assert.rejects(bad.createPayment({ paymentId: 'pay_ali_bad', order: order('ord_b4'), notifyUrl: endpoint.url }), (e: unknown) => e instanceof ChannelError && /isv.invalid-signature/.test(e.message) && !e.outcomeUnknown)
+    await assert.rejects(bad.createPayment({ paymentId: 'pay_ali_bad', order: order('ord_b4'), notifyUrl: endpoint.url, openedAt: Date.now() }), (e: unknown) => e instanceof ChannelError && /isv.invalid-signature/.test(e.message) && !e.outcomeUnknown)
   })
 
   it('serves the day\'s bill as a zip that parses back to the payments and refunds', async () => {
@@ -225,7 +225,7 @@ describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
     assert.ok(p.ok)
     const channel = new AlipayChannel({ credentials: async () => p.value, clock: { now: () => Date.now() } })
     const o = { ...order('ord_lapse'), expiresAt: Date.now() + 60_000 }
-    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_lapse', order: o, notifyUrl: endpoint.url })
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_lapse', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     sim.decline(qrContent!)
     offset = 61_000
     await until(() => endpoint.received.length >= 1, 5000)
@@ -239,7 +239,7 @@ describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
     assert.ok(p.ok)
     const channel = new AlipayChannel({ credentials: async () => p.value, clock: { now: () => Date.now() } })
     const o = { ...order('ord_late_scan'), expiresAt: Date.now() + 5 * 60_000 }
-    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_late', order: o, notifyUrl: endpoint.url })
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_late', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     offset = 3 * 60_000
     const scanned = sim.scan(qrContent!)
     // timeout_express alone (4 minutes from the scan) would run to minute 7, past the order; the code's own
@@ -260,21 +260,22 @@ describe('Alipay simulator: a scanned, unpaid trade lapses', () => {
         return channelFetch(req)
       },
     })
-    // A 10-minute order whose code is opened at its minute 3: 9 minutes (its lifetime less 30 s) from the code.
-    const o = { ...order('ord_retry'), createdAt: Date.now() - 3 * 60_000, expiresAt: Date.now() + 7 * 60_000 }
-    const first = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url })
+    // A 10-minute order whose code is opened at its minute 3: 6 minutes (the time left less 30 s) from the code.
+    const openedAt = Date.now()
+    const o = { ...order('ord_retry'), createdAt: openedAt - 3 * 60_000, expiresAt: openedAt + 7 * 60_000 }
+    const first = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url, openedAt })
     offset = 75_000
-    const again = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url })
+    const again = await channel.createPayment({ paymentId: 'pay_ali_retry', order: o, notifyUrl: endpoint.url, openedAt })
     assert.equal(again.qrContent, first.qrContent)
     assert.equal(sent.length, 2)
-    assert.equal(sent[1], sent[0], 'the time left is not read off the clock')
-    assert.equal(JSON.parse(sent[0]!).qr_code_timeout_express, '9m')
+    assert.equal(sent[1], sent[0], 'the time left is counted from the attempt, not read off the clock')
+    assert.equal(JSON.parse(sent[0]!).qr_code_timeout_express, '6m')
     const trade = sim.tradeByQr(first.qrContent!)!
-    assert.equal(trade.expiresAt, trade.createdAt + 9 * 60_000)
+    assert.equal(trade.expiresAt, trade.createdAt + 6 * 60_000)
     // Payable until then (a scan does not move it: timeout_express from the scan would end later), closed after.
     offset = trade.expiresAt - Date.now() - 5_000
     assert.equal(sim.scan(first.qrContent!).status, 'WAIT_BUYER_PAY')
-    assert.equal(trade.expiresAt, trade.createdAt + 9 * 60_000)
+    assert.equal(trade.expiresAt, trade.createdAt + 6 * 60_000)
     offset = trade.expiresAt - Date.now() + 1_000
     assert.throws(() => sim.pay(first.qrContent!), /TRADE_CLOSED/)
   })

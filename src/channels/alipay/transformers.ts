@@ -53,14 +53,15 @@ export function toAlipayAmount(amount: number, currency: string): string {
 }
 
 /**
- * The order's lifetime less 30 s, in whole minutes within Alipay's 1m to 15d: the channel should stop taking
- * payment before ours does, so a last-moment payment is notified while the order is still pending. From the order
- * alone, never the clock: a retried precreate for the same out_trade_no must send the same biz_content. Alipay
- * counts it from the code's creation (or the scan), so a code opened late in the order's life outlives the order
- * on Alipay's side; the reconciler closes it when the order expires.
+ * The time from the attempt's opening to 30 s before the order's expiry, in whole minutes within Alipay's 1m to
+ * 15d: the channel stops taking payment before ours does, so a last-moment payment is notified while the order is
+ * still pending. From the attempt, never the clock: a retried precreate for the same out_trade_no (the same
+ * attempt) must send the same biz_content. Alipay counts it from the code's creation, which is the opening give or
+ * take a retry's delay (rounding down to the minute absorbs most of it); the reconciler closes the code when the
+ * order expires in any case.
  */
-export function timeoutExpress(order: Order): string {
-  const minutes = Math.floor((order.expiresAt - 30_000 - order.createdAt) / 60_000)
+export function timeoutExpress(order: Order, openedAt: number): string {
+  const minutes = Math.floor((order.expiresAt - 30_000 - openedAt) / 60_000)
   return `${Math.min(15 * 1440, Math.max(1, minutes))}m`
 }
 
@@ -69,7 +70,7 @@ export function alipaySubject(subject: string): string {
   return Array.from(subject).slice(0, 256).join('') || '-'
 }
 
-export function precreateBiz(paymentId: string, order: Order) {
+export function precreateBiz(paymentId: string, order: Order, openedAt: number) {
   return {
     out_trade_no: paymentId,
     total_amount: toAlipayAmount(order.amount, order.currency),
@@ -77,8 +78,8 @@ export function precreateBiz(paymentId: string, order: Order) {
     product_code: 'FACE_TO_FACE_PAYMENT',
     // timeout_express counts from the trade's creation, which for a precreated code is the buyer's scan: alone,
     // a code scanned late would stay payable that long after the scan. qr_code_timeout_express counts from the code.
-    timeout_express: timeoutExpress(order),
-    qr_code_timeout_express: timeoutExpress(order),
+    timeout_express: timeoutExpress(order, openedAt),
+    qr_code_timeout_express: timeoutExpress(order, openedAt),
   }
 }
 

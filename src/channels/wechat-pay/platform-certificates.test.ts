@@ -206,7 +206,7 @@ describe('the WeChat Pay adapter after WeChat rotates its platform certificate (
 
   it('an answer signed with the new certificate is believed after one download', async () => {
     const channel = new WechatPayChannel({ credentials: async () => creds, clock })
-    const created = await channel.createPayment({ paymentId: 'pay_rotated_0001', order: order('mch_a', 'ord_r1'), notifyUrl: 'https://example.com/notify' })
+    const created = await channel.createPayment({ paymentId: 'pay_rotated_0001', order: order('mch_a', 'ord_r1'), notifyUrl: 'https://example.com/notify', openedAt: Date.now() })
     assert.match(created.qrContent!, /^weixin:\/\//)
     assert.equal(sim.certificateDownloads, 1)
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_rotated_0001', order: order('mch_a', 'ord_r1') }), { status: 'pending' })
@@ -252,7 +252,7 @@ describe('the WeChat Pay adapter after WeChat rotates its platform certificate (
     const channel = new WechatPayChannel({ credentials: async () => pkCreds, clock })
     const attacker = selfSignedCertificate({ CN: 'attacker' })
     await assert.rejects(channel.parseNotification({ ...notification(pkSim, 'pay_pk_0001', attacker.privateKey, attacker.serial), merchantId: 'mch_e' }), (e: unknown) => e instanceof NotificationRejected && e.reason === 'serial_unknown')
-    await channel.createPayment({ paymentId: 'pay_pk_0002', order: order('mch_e', 'ord_pk'), notifyUrl: 'https://example.com/notify' })
+    await channel.createPayment({ paymentId: 'pay_pk_0002', order: order('mch_e', 'ord_pk'), notifyUrl: 'https://example.com/notify', openedAt: Date.now() })
     assert.equal(pkSim.certificateDownloads, 0)
   })
 })

@@ -92,17 +92,17 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     let offset = 0
     const later = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() + offset } })
     const o = { ...order('ord_retry'), expiresAt: Date.now() + 50_000 }
-    const first = await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url })
+    const first = await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     offset = 15_000
-    assert.equal((await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url })).qrContent, first.qrContent)
+    assert.equal((await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })).qrContent, first.qrContent)
   })
 
   it('opens a Native order, is paid, notifies (signed, encrypted), and the adapter verifies and decrypts it', async () => {
     const o = order('ord_a1')
-    const created = await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url })
+    const created = await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     assert.match(created.qrContent!, /^weixin:\/\/wxpay\/bizpayurl\?pr=/)
     // The same prepay again returns the same code_url, as WeChat does.
-    assert.equal((await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url })).qrContent, created.qrContent)
+    assert.equal((await channel.createPayment({ paymentId: 'pay_wx_0000000001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })).qrContent, created.qrContent)
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_0000000001', order: o }), { status: 'pending' })
     sim.pay(created.qrContent!)
     const n = await eventually(() => endpoint.received[0])
@@ -129,7 +129,7 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     endpoint.received = []
     endpoint.statuses = [500, 503]
     const o = order('ord_a2')
-    const { qrContent } = await channel.createPayment({ paymentId: 'pay_wx_0000000002', order: o, notifyUrl: endpoint.url })
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_wx_0000000002', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     sim.pay(qrContent!)
     await eventually(() => endpoint.received.length >= 3)
     const ids = endpoint.received.map((r) => JSON.parse(r.body).id)
@@ -197,19 +197,19 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
 
   it('closes, lapses and declines', async () => {
     const o = order('ord_a3')
-    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000003', order: o, notifyUrl: endpoint.url })
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000003', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     await channel.closePayment({ paymentId: 'pay_wx_0000000003', order: o })
     await channel.closePayment({ paymentId: 'pay_wx_0000000003', order: o })
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_0000000003', order: o }), { status: 'closed' })
     assert.throws(() => sim.pay(a.qrContent!), /CLOSED/)
-    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000004', order: o, notifyUrl: endpoint.url })
+    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000004', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     sim.decline(b.qrContent!)
     assert.equal((await channel.queryPayment({ paymentId: 'pay_wx_0000000004', order: o })).status, 'failed')
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_never_made', order: o }), { status: 'closed' })
   })
 
   it('the customer page: scan shows the order, the Pay button pays it (form post), Decline makes it PAYERROR', async () => {
-    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000005', order: order('ord_a5'), notifyUrl: endpoint.url })
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000005', order: order('ord_a5'), notifyUrl: endpoint.url, openedAt: Date.now() })
     const page = await (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(a.qrContent!)}`)).text()
     assert.match(page, /¥12\.34/)
     assert.match(page, /NOTPAY/)
@@ -218,7 +218,7 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.equal(sim.orderByCodeUrl(a.qrContent!)!.state, 'SUCCESS')
     const again = await fetch(`${sim.url}/sim/pay`, { method: 'POST', body: new URLSearchParams({ code_url: a.qrContent! }), redirect: 'manual' })
     assert.equal(again.status, 409)
-    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000006', order: order('ord_a6'), notifyUrl: endpoint.url })
+    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000006', order: order('ord_a6'), notifyUrl: endpoint.url, openedAt: Date.now() })
     await fetch(`${sim.url}/sim/decline`, { method: 'POST', body: new URLSearchParams({ code_url: b.qrContent! }), redirect: 'manual' })
     assert.equal(sim.orderByCodeUrl(b.qrContent!)!.state, 'PAYERROR')
     assert.match(await (await fetch(`${sim.url}/sim`)).text(), /pay_wx_0000000006/)
@@ -226,7 +226,7 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
 
   it('the customer page rehearses what goes wrong: a payment racing the close, and refunds refused for a short balance', async () => {
     const o = order('ord_a7')
-    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000007', order: o, notifyUrl: endpoint.url })
+    const a = await channel.createPayment({ paymentId: 'pay_wx_0000000007', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     await channel.closePayment({ paymentId: 'pay_wx_0000000007', order: o })
     const closed = await (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(a.qrContent!)}`)).text()
     assert.match(closed, /Pay anyway/)

@@ -54,7 +54,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   let qrContent: string | undefined
   try {
     // The same out_trade_no again is safe: both channels answer a repeated create with the same order.
-    qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId) })).qrContent
+    qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId), openedAt: payment.createdAt })).qrContent
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {
       await oneStatement(deps, (w) => w.payments.move(payment, ['pending'], 'failed', deps.clock.now(), { nextCheckAt: null }))
