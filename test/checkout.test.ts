@@ -107,7 +107,7 @@ describeEachDatabase('checkout', (t) => {
     assertPageHeaders(page)
     assert.match(page.text, /<html lang="en">/)
     assert.match(page.text, /Test Shop/)
-    assert.match(page.text, /<h1>Latte<\/h1>/)
+    assert.match(page.text, /<h1 class="sj" title="Latte">Latte<\/h1>/)
     assert.match(page.text, /Oat milk, extra hot/)
     assert.match(page.text, /<p class="amt">¥12\.34<\/p>/)
     assert.match(page.text, /<time id="left" datetime="[^"]+">1[45]:\d\d<\/time>/)

@@ -331,6 +331,32 @@ describe('checkout in a browser', { skip }, () => {
     }
   })
 
+  it('keeps the pay button on a 320×568 screen with the longest subject, which is clamped but kept whole for reading', async () => {
+    const subjects = {
+      en: 'Annual membership renewal: Premium plan with priority support, two extra seats and the quarterly printed magazine delivered home',
+      'zh-CN': '年度会员续费高级套餐含优先客服支持两个额外席位以及每季度寄送到家的纸质杂志和专属活动邀请函还有生日礼遇与积分加倍特权一年内不限次数使用门店停车位以及免费咖啡券十二张和会员专享折扣商品推荐服务详情请见会员手册最后一页所列条款说明如有疑问请联系门店工作人员咨询',
+    }
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      for (const l of LANGS) {
+        const subject = subjects[l.lang]
+        assert.equal(subject.length, 128, 'the longest subject an order takes')
+        await p.page.goto(`${(await newOrder({ subject })).pay_url}?lang=${l.lang}`)
+        const box = await p.page.getByRole('button', { name: l.pay }).boundingBox()
+        assert.ok(box && box.y >= 0 && box.y + box.height <= 568, `${l.lang}: the pay button is on screen (${JSON.stringify(box)})`)
+        const h1 = p.page.getByRole('heading', { level: 1 })
+        const lines = await h1.evaluate((e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)))
+        assert.equal(lines, 2, `${l.lang}: the subject is clamped`)
+        assert.equal(await h1.textContent(), subject, 'the whole subject is still there for a screen reader')
+        assert.equal(await h1.getAttribute('title'), subject, 'and on hover')
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-long-subject-${l.lang}.png` })
+      }
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('shows every amount on one line, never broken between its digits, down to a 320 px phone', async () => {
     const p = await phone()
     try {

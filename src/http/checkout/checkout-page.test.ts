@@ -39,6 +39,8 @@ describe('checkoutPage', () => {
     assert.match(page, />Decline<\/button>/)
     assert.match(page, /action="\/pay\/tok_abcdefghijklmnopqrstu\/sandbox\/pay\?lang=en"/)
     assert.match(page, />15:00<\/time>/)
+    // Clamped on screen (long subjects would push the wallet below a small phone's fold): the whole of it in the title.
+    assert.match(page, /<h1 class="sj" title="Latte">Latte<\/h1>/)
     for (const s of ['paid', 'expired', 'closed']) assert.match(page, new RegExp(`<template id="t-${s}">`))
     assert.match(page, /<script>\(function\(\)\{/)
     assert.match(page, /<style>:root\{/)

@@ -188,7 +188,7 @@ ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>
 <p class="${amountClass(amount)}">${amount}</p>
-<h1>${order.subject}</h1>
+<h1 class="sj" title="${order.subject}">${order.subject}</h1>
 ${order.description && html`<p class="ds">${order.description}</p>`}
 <div id="live">${live}</div>
 ${templates}

@@ -1,6 +1,9 @@
 // The document around every customer page: head, the one inline stylesheet, footer. Mobile first, no external assets.
 // The stylesheet and the script are fixed texts, allowed by their hashes in the page's CSP (page-response.ts).
 // Colours keep white on the brand blue, and muted text on its backgrounds, at 4.5:1 or more (WCAG AA), dark mode too.
+// The subject shows at most two lines (.sj), and a short screen loses the card's top spacing, so the pay action
+// stays above the fold on a 320×568 phone or in an in-app browser; the whole subject stays in the h1's text (read
+// out by screen readers) and its title.
 import { html, unsafeRaw, type SafeHtml } from './html.ts'
 import type { Lang, Messages } from './i18n.ts'
 
@@ -15,6 +18,7 @@ main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);
 .amt{font-size:min(46px,calc((100vw - 76px)/5.6));line-height:1.1;font-weight:700;margin:20px 0 6px;letter-spacing:-.02em;font-variant-numeric:tabular-nums;white-space:nowrap}
 .amt.l{font-size:min(34px,calc((100vw - 76px)/7.5))}.amt.xl{font-size:min(25px,calc((100vw - 76px)/10.7))}
 h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
+.sj{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;line-clamp:2;overflow:hidden}
 .ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
 .tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
 .tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums}
@@ -62,6 +66,7 @@ form{margin:0}
 .ok .btn{margin-top:22px}
 .qr{display:none}
 @media(min-width:720px) and (hover:hover){.sv{display:none}.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
+@media(max-height:640px){main{margin-top:0;padding-top:20px}.tag{margin-bottom:12px}}
 footer{margin:16px 0 8px;font-size:13px;color:var(--mu)}
 footer a{color:inherit;margin-left:6px;display:inline-block;padding:12px 8px;min-width:44px;min-height:44px;box-sizing:border-box;text-align:center}`
 
