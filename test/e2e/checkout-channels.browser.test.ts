@@ -211,4 +211,36 @@ describe('checkout with real channels in a browser', { skip }, () => {
       await p.context.close()
     }
   })
+
+  it('a payment that reaches WeChat after the order closed is said on the open page, without a reload', async () => {
+    const order = await liveOrder()
+    const p = await phone()
+    try {
+      // The page's timers run on a clock the test moves on, so its slow asking after the end takes no real time.
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'same document'))
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const code = (await scanScreen(p.page))!
+      await api(server.url, server.merchant.live.secret, 'POST', `/v1/orders/${order.id}/close`)
+      await p.page.getByRole('heading', { name: '订单已关闭' }).waitFor({ timeout: 10_000 })
+      // The customer's app still had the code, and paid as the order closed: the status stays closed.
+      wx.pay(code, { force: true })
+      const late = /您在微信支付完成的 ¥8,800\.00 付款到账时，本订单已无法支付，款项(正在|已)原路退回您的付款账户。/
+      for (const deadline = Date.now() + 10_000; !late.test(await (await fetch(`${order.pay_url}?lang=zh-CN`)).text()); ) {
+        assert.ok(Date.now() < deadline, 'the server has the late payment')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.equal(await orderStatus(order.id), 'closed')
+      await p.page.clock.runFor(20_000)
+      await p.page.getByText(late).waitFor({ timeout: 10_000 })
+      assert.equal(await p.page.getByRole('heading', { name: '订单已关闭' }).count(), 1, 'under the end state')
+      assert.equal(await p.page.evaluate(() => (window as unknown as { __marker?: string }).__marker), 'same document', 'the page reloaded')
+      await p.page.screenshot({ path: '/tmp/scanpay-checkout-late-payment-zh-CN.png', fullPage: true })
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
 })

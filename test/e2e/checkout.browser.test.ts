@@ -263,6 +263,110 @@ describe('checkout in a browser', { skip }, () => {
     }
   })
 
+  const refund = async (id: string, amount: number) => {
+    const res = await api(server.url, server.merchant.test.secret, 'POST', `/v1/orders/${id}/refunds`, { amount, out_refund_no: nextNo() })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.equal(res.body.status, 'succeeded')
+  }
+
+  const setHidden = (page: Page, hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { value: h, configurable: true })
+      Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, hidden)
+
+  it('a page that showed success live learns of a refund later, without reloading', async () => {
+    const order = await newOrder({ return_url: 'https://shop.example/back' })
+    const p = await phone()
+    try {
+      // The page's timers run on a clock the test moves on, so its slow asking takes no real time.
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await markDocument(p.page)
+      await p.page.waitForTimeout(300)
+      await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 5000 })
+      await refund(order.id, 500)
+      await p.page.clock.runFor(20_000)
+      await p.page.getByRole('heading', { name: '已部分退款' }).waitFor({ timeout: 5000 })
+      assert.match((await p.page.locator('#live').textContent()) ?? '', /其中 ¥5\.00 已由商户原路退回/)
+      assert.match(await p.page.title(), /^已部分退款 · ¥12\.34 · /)
+      assert.equal(await p.page.getByRole('link', { name: '返回商户' }).getAttribute('href'), 'https://shop.example/back')
+      await assertSameDocument(p.page)
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  /**
+   * Moves the page's clock on a second at a time until the page asks for itself (and has its answer): how many
+   * seconds that took, or null if it did not ask within `limit`.
+   */
+  async function secondsToNextAsk(page: Page, payUrl: string, limit: number): Promise<number | null> {
+    let answered: Promise<unknown> | null = null
+    const seen = (r: { url(): string; response(): Promise<unknown> }) => {
+      if (r.url().startsWith(`${payUrl}?`)) answered ??= r.response()
+    }
+    page.on('request', seen)
+    try {
+      for (let s = 1; s <= limit; s++) {
+        await page.clock.runFor(1000)
+        if (answered) {
+          await answered
+          // The script reads the answer, shows it if it is new, and sets its next timer.
+          await page.waitForTimeout(200)
+          return s
+        }
+      }
+      return null
+    } finally {
+      page.off('request', seen)
+    }
+  }
+
+  it('a page opened at an end state asks for itself every 20 s while shown, for half an hour at most', async () => {
+    const order = await newOrder()
+    await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+    const p = await phone()
+    const next = (limit = 25) => secondsToNextAsk(p.page, order.pay_url, limit)
+    const around20 = (s: number | null) => assert.ok(s !== null && s >= 19 && s <= 21, `asked after ${s} s`)
+    try {
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=en`)
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor()
+      await markDocument(p.page)
+      // Nothing new: the page stays as it was (the very same heading).
+      const heading = await p.page.getByRole('heading', { name: 'Payment successful' }).elementHandle()
+      around20(await next())
+      assert.equal(await heading!.evaluate((h) => h.isConnected), true, 'nothing replaced')
+
+      // Hidden, it asks nothing; shown again, it asks at once and shows what happened meanwhile.
+      await setHidden(p.page, true)
+      await refund(order.id, 1234)
+      assert.equal(await next(60), null, 'nothing asked while hidden')
+      assert.equal(await heading!.evaluate((h) => h.isConnected), true)
+      await setHidden(p.page, false)
+      await p.page.getByRole('heading', { name: 'Payment refunded' }).waitFor({ timeout: 5000 })
+      assert.match(await p.page.title(), /^Payment refunded · ¥12\.34 · /)
+      assert.match((await p.page.locator('#live').textContent()) ?? '', /The merchant refunded the full ¥12\.34\./)
+      around20(await next())
+
+      // Half an hour after the end state it stops for good, shown or not.
+      await p.page.clock.runFor(30 * 60_000)
+      await p.page.waitForTimeout(500)
+      assert.equal(await next(120), null, 'no more asking')
+      await setHidden(p.page, true)
+      await setHidden(p.page, false)
+      assert.equal(await next(5), null, 'not even when shown again')
+      await assertSameDocument(p.page)
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
   /** Taps Pay where the page's script does not post it, and sees the plain form's answer: the order paid. */
   async function paysThroughPlainForm(options: { javaScriptEnabled?: boolean }, prepare?: (context: BrowserContext) => Promise<unknown>) {
     const order = await newOrder()

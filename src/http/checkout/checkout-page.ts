@@ -199,7 +199,8 @@ ${templates}
     // An ended order says so first, in the tab too (the script does the same when the status changes live).
     title: `${state ? `${endTitle(state, t, refunded)} · ` : ''}${amount} · ${order.subject} · ${v.merchantName}`,
     body,
-    script: state ? undefined : CHECKOUT_SCRIPT,
+    // An ended page runs it too: it keeps watching, slowly, for what can still follow (checkout-script.ts).
+    script: CHECKOUT_SCRIPT,
     refreshWithoutScript: state
       ? undefined
       : { seconds: NO_SCRIPT_REFRESH_S, url: `${withLang(pagePath(order.payToken), v.lang)}${v.channelQr ? `&channel=${v.channelQr.channel}` : ''}` },

@@ -10,11 +10,21 @@
 // HTTP/1.1 a browser keeps at most six connections to one host, and pages left open in the background would
 // otherwise hold them all, so that a seventh page, or a tap on Pay, waits for ever. Shown again, it looks anew;
 // a page opened in a background tab opens its stream only once it is first shown.
+// An end state is not always the last word: a payment that won at the last second turns an order shown expired
+// paid, one that came too late is given back and said under the end state (the status stays), a merchant refunds.
+// So a page at an end state (loaded so, or having reached one) asks for itself again every WATCH_EVERY_MS while
+// its tab is shown, for WATCH_FOR_MS at most, and shows what a fresh load would. The page, not /status: only the
+// page says all of these, and the server keeps it rendered. A slow poll, not the stream: that would hold a
+// connection and read the order every two seconds, for a change that seldom comes.
+
+/** How often a page at an end state asks for itself again, and for how long after the end state it does. */
+export const WATCH_EVERY_MS = 20_000
+export const WATCH_FOR_MS = 30 * 60_000
 
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
-var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=false,es=null,poller=0,polling=false,hid=false,gen=0;
-var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0;
+var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=status!=='pending',es=null,poller=0,polling=false,hid=false,gen=0;
+var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0,since=t0,watcher=0,asking=false;
 function pad(n){return(n<10?'0':'')+n}
 function each(l,f){for(var i=0;i<l.length;i++)f(l[i])}
 function tick(){
@@ -22,14 +32,24 @@ var s=Math.max(0,Math.ceil((left-(performance.now()-t0))/1000));
 if(clock){clock.textContent=(s>=3600?Math.floor(s/3600)+':'+pad(Math.floor(s/60)%60):Math.floor(s/60))+':'+pad(s%60);if(s<60&&clock.parentNode.className==='tm')clock.parentNode.className='tm soon'}
 if(s===0){clearInterval(timer);check()}
 }
-function settle(){done=true;clearInterval(timer);clearTimeout(poller);if(es){es.close();es=null}}
+function settle(){done=true;clearInterval(timer);clearTimeout(poller);if(es){es.close();es=null}since=performance.now();watch()}
+function show(el){live.parentNode.replaceChild(el,live);live=el;var h=live.querySelector('h2');if(h)h.focus();return h}
 function apply(s){
 if(!s||s===status||s==='pending')return;
 status=s;root.dataset.status=s;settle();
 var tpl=d.getElementById('t-'+(s==='expired'||s==='closed'?s:'paid'));
 if(!tpl)return;
-live.textContent='';live.appendChild(tpl.content.cloneNode(true));
-var h=live.querySelector('h2');if(h){h.focus();d.title=h.textContent+' · '+d.title}
+var el=live.cloneNode(false);el.appendChild(tpl.content.cloneNode(true));
+var h=show(el);if(h)d.title=h.textContent+' · '+d.title;
+}
+function watch(){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})watcher=setTimeout(refresh,${WATCH_EVERY_MS})}
+function refresh(){
+if(asking||!window.fetch||!window.DOMParser)return;asking=true;
+fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store'}).then(function(r){return r.ok?r.text():null}).then(function(t){
+var n=t?new DOMParser().parseFromString(t,'text/html'):null,co=n&&n.getElementById('co'),el=co&&n.getElementById('live');
+if(!el||co.dataset.status==='pending'||el.innerHTML===live.innerHTML)return;
+status=co.dataset.status;root.dataset.status=status;show(d.importNode(el,true));d.title=n.title;
+},function(){}).then(function(){asking=false;watch()});
 }
 function check(){
 return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});
@@ -42,7 +62,7 @@ es.addEventListener('status',function(e){try{apply(JSON.parse(e.data).status)}ca
 es.onerror=function(){if(done)return;if(es){es.close();es=null}poll()};
 }
 d.addEventListener('visibilitychange',function(){
-if(done||status!=='pending')return;
+if(done){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})refresh();return}
 if(d.hidden){hid=true;gen++;if(es){es.close();es=null}clearTimeout(poller)}
 else if(hid){hid=false;listen()}
 });
@@ -71,5 +91,5 @@ say(c==='channel_failed'?f.getAttribute('data-fail'):c==='channel_unavailable'?d
 if(c==='order_not_pending')check()})
 .then(function(){each(bs,function(b){b.disabled=false});root.removeAttribute('aria-busy');if(fb&&fb.focus&&d.body.contains(fb)&&(d.activeElement===d.body||!d.activeElement))fb.focus()});
 });
-if(status==='pending'){timer=setInterval(tick,1000);tick();if(d.hidden)hid=true;else listen()}
+if(done)watch();else{timer=setInterval(tick,1000);tick();if(d.hidden)hid=true;else listen()}
 })()`

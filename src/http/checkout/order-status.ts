@@ -16,8 +16,9 @@ export function customerStatus(order: Order, nowMs: number): CustomerStatus {
 }
 
 /**
- * Nothing more will happen that the customer waits for: paid (refunds later are the merchant's business,
- * the page shows them as paid), expired or closed.
+ * The order has reached an end state the page shows (paid, expired or closed, or a refund of a paid one): the
+ * live stream ends here. What can still follow (a refund, a payment that came too late) is rarer and slower,
+ * and the page learns of it by asking for itself now and then (checkout-script.ts).
  */
 export function isSettled(status: OrderStatus): boolean {
   return status !== 'pending'

@@ -60,7 +60,8 @@ export class StatusStreams {
       last = current.status
       // The id is the status: a client that reconnects after the last one says it saw it (routes.ts answers 204).
       res.write(`id: ${current.status}\nevent: status\ndata: ${JSON.stringify(current)}\n\n`)
-      // Nothing the customer waits for can follow a settled status, so the stream ends with it.
+      // The stream ends with a settled status: what may still follow is rare, and the page asks for it slowly
+      // (checkout-script.ts) instead of holding a stream that reads the order every pollMs.
       if (isSettled(current.status)) close()
     }
 
