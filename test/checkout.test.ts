@@ -8,6 +8,7 @@ import { Agent } from 'undici'
 import { buildPaymentLink, signPaymentLink } from '../sdk/src/signing.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api, ORDER, startTestServer, type TestServer } from './helpers/server.ts'
+import { eventually } from './helpers/webhook-receiver.ts'
 
 // jsqr is CommonJS whose types declare a default export: under NodeNext that is the `default` property.
 const jsQR = jsqr.default
@@ -179,6 +180,33 @@ describeEachDatabase('checkout', (t) => {
     assert.match(page.text, /Order closed/)
     assert.doesNotMatch(page.text, /<button/)
     assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已关闭/)
+  })
+
+  it('gives a page at an end state an ETag and answers 304 while it is unchanged; a pending page has none', async () => {
+    const order = await newOrder(t.server)
+    const url = `${order.pay_url}?lang=en`
+    assert.equal((await fetch(url)).headers.get('etag'), null, 'a pending page changes every second (the time left)')
+    assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)).status, 200)
+    const paid = await fetch(url)
+    const etag = paid.headers.get('etag')
+    assert.match(etag ?? '', /^"[A-Za-z0-9_-]{27}"$/)
+    assert.match(await paid.text(), /Payment successful/)
+    const same = await fetch(url, { headers: { 'if-none-match': etag! } })
+    assert.equal(same.status, 304)
+    assert.equal(await same.text(), '')
+    assert.equal(same.headers.get('cache-control'), 'no-store')
+    assert.equal(same.headers.get('etag'), etag)
+    // Another language is another page.
+    assert.equal((await fetch(`${order.pay_url}?lang=zh-CN`, { headers: { 'if-none-match': etag! } })).status, 200)
+    // Refunded: new bytes, a new ETag, the whole page again.
+    const refund = await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/orders/${order.id}/refunds`, { amount: order.amount, out_refund_no: 'etag-r1' })
+    assert.equal(refund.status, 201)
+    const changed = await eventually(async () => {
+      const r = await fetch(url, { headers: { 'if-none-match': etag! } })
+      return r.status === 200 ? r : null
+    }, 5000, 'the refunded page')
+    assert.notEqual(changed.headers.get('etag'), etag)
+    assert.match(await changed.text(), /refunded/i)
   })
 
   it('has a pending page reload itself where scripts do not run, and an ended one stay put', async () => {

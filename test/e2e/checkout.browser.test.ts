@@ -337,9 +337,15 @@ describe('checkout in a browser', { skip }, () => {
       await p.page.goto(`${order.pay_url}?lang=en`)
       await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor()
       await markDocument(p.page)
+      const answers: number[] = []
+      p.page.on('response', (r) => void (r.url().startsWith(`${order.pay_url}?`) && answers.push(r.status())))
       // Nothing new: the page stays as it was (the very same heading).
       const heading = await p.page.getByRole('heading', { name: 'Payment successful' }).elementHandle()
       around20(await next())
+      assert.equal(await heading!.evaluate((h) => h.isConnected), true, 'nothing replaced')
+      // Asked again with the ETag it was given: an unchanged page comes back as a 304, without its bytes.
+      around20(await next())
+      assert.deepEqual(answers, [200, 304])
       assert.equal(await heading!.evaluate((h) => h.isConnected), true, 'nothing replaced')
 
       // Hidden, it asks nothing; shown again, it asks at once and shows what happened meanwhile.

@@ -15,7 +15,8 @@
 // So a page at an end state (loaded so, or having reached one) asks for itself again every WATCH_EVERY_MS while
 // its tab is shown, for WATCH_FOR_MS at most, and shows what a fresh load would. The page, not /status: only the
 // page says all of these, and the server keeps it rendered. A slow poll, not the stream: that would hold a
-// connection and read the order every two seconds, for a change that seldom comes.
+// connection and read the order every two seconds, for a change that seldom comes. Each ask after the first sends
+// the ETag it was last given, so an unchanged page costs a 304 with no body.
 
 /** How often a page at an end state asks for itself again, and for how long after the end state it does. */
 export const WATCH_EVERY_MS = 20_000
@@ -24,7 +25,7 @@ export const WATCH_FOR_MS = 30 * 60_000
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
 var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=status!=='pending',es=null,poller=0,polling=false,hid=false,gen=0;
-var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0,since=t0,watcher=0,asking=false;
+var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0,since=t0,watcher=0,asking=false,tag='';
 function pad(n){return(n<10?'0':'')+n}
 function each(l,f){for(var i=0;i<l.length;i++)f(l[i])}
 function tick(){
@@ -45,7 +46,7 @@ var h=show(el);if(h)d.title=h.textContent+' · '+d.title;
 function watch(){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})watcher=setTimeout(refresh,${WATCH_EVERY_MS})}
 function refresh(){
 if(asking||!window.fetch||!window.DOMParser)return;asking=true;
-fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store'}).then(function(r){return r.ok?r.text():null}).then(function(t){
+fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store',headers:tag?{'If-None-Match':tag}:{}}).then(function(r){if(r.status!==200)return null;tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
 var n=t?new DOMParser().parseFromString(t,'text/html'):null,co=n&&n.getElementById('co'),el=co&&n.getElementById('live');
 if(!el||co.dataset.status==='pending'||el.innerHTML===live.innerHTML)return;
 status=co.dataset.status;root.dataset.status=status;show(d.importNode(el,true));d.title=n.title;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import jsqr from 'jsqr'
 import { PNG } from 'pngjs'
-import { etagMatches, QrCache, renderQr } from './qr-codes.ts'
+import { etagMatches } from './etag.ts'
+import { QrCache, renderQr } from './qr-codes.ts'
 
 // jsqr is CommonJS whose types declare a default export: under NodeNext that is the `default` property.
 const jsQR = jsqr.default

@@ -1,6 +1,6 @@
 // Renders an order's pay_url as a QR code (SVG or PNG), with a strong ETag, cached in a bounded LRU.
-import { createHash } from 'node:crypto'
 import QRCode from 'qrcode'
+import { strongEtag } from './etag.ts'
 import { LruCache } from './lru-cache.ts'
 
 export type QrFormat = 'svg' | 'png'
@@ -30,8 +30,7 @@ export async function renderQr(content: string, format: QrFormat, scale = 8): Pr
       ? // A size of its own (it scales all the same): an <img> given no width would otherwise show it at 150 px.
         Buffer.from(await QRCode.toString(content, { ...OPTIONS, type: 'svg', width: SVG_SIZE_PX }), 'utf8')
       : await QRCode.toBuffer(content, { ...OPTIONS, type: 'png', scale })
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
-  return { body, contentType: QR_CONTENT_TYPES[format], etag }
+  return { body, contentType: QR_CONTENT_TYPES[format], etag: strongEtag(body) }
 }
 
 /**
@@ -55,11 +54,4 @@ export class QrCache {
     this.#cache.set(`${format}:${token}`, rendered)
     return rendered
   }
-}
-
-/** If-None-Match against our strong ETag; weak comparison, as RFC 9110 asks for GET. */
-export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false
-  if (ifNoneMatch.trim() === '*') return true
-  return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag)
 }

@@ -20,7 +20,8 @@ import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
 import { PAGE_HEADERS, sendPage } from './page-response.ts'
 import type { PageTemplate } from './page-template.ts'
 import { isLinkParameter, readLinkQuery, validateLinkParams, verifyLinkSignature } from './payment-link.ts'
-import { etagMatches, QrCache, type QrFormat } from './qr-codes.ts'
+import { etagMatches, strongEtag } from './etag.ts'
+import { QrCache, type QrFormat } from './qr-codes.ts'
 import { StatusStreams } from './status-stream.ts'
 import { RateLimiter } from '../merchant-api/rate-limiter.ts'
 import type { FastPaths } from '../fast-path.ts'
@@ -62,6 +63,15 @@ function pagePath(token: string, lang: Lang | null, extra = ''): string {
 
 /** Pay, decline and channel choices per checkout token: ample for a person, a wall for a script. */
 const ACTIONS_PER_SECOND = 5
+
+/** A filled page is the same Buffer while its template and values stay (PageTemplate.fill), so its ETag is made once. */
+const endPageEtags = new WeakMap<Buffer, string>()
+
+function endPageEtag(page: Buffer): string {
+  let etag = endPageEtags.get(page)
+  if (etag === undefined) endPageEtags.set(page, (etag = strongEtag(page)))
+  return etag
+}
 
 export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   const qrCache = new QrCache()
@@ -216,7 +226,15 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       if (!chosen && !declined) {
         // The plain page is rendered once per state and language; each response only fills in the time left.
         const template = cached.render(`page:${lang}:${status}`, () => checkoutPageTemplate({ ...view, declined }), (p: PageTemplate) => p.ownBytes)
-        return sendPage(reply, 200, fillCheckoutPage(template, order, now))
+        const page = fillCheckoutPage(template, order, now)
+        // A page at an end state keeps its bytes until something changes, and its open tab asks for it again
+        // (checkout-script.ts): one that has it is told so in a 304, not sent 11 KB again.
+        if (status !== 'pending') {
+          const etag = endPageEtag(page)
+          reply.header('etag', etag)
+          if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).headers(PAGE_HEADERS).send()
+        }
+        return sendPage(reply, 200, page)
       }
       const t = messages(lang)
       const shown = chosen && status === 'pending' && available.has(chosen) ? await openQr(order, chosen) : null
