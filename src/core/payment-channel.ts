@@ -12,7 +12,8 @@ export type ChannelPaymentState =
  * no refund of that number (the request never arrived), which is no refusal: it is sent again, the same number.
  */
 export type ChannelRefundState =
-  | { status: 'pending' }
+  /** Not final; `attention` says why a person must act before it can be (WeChat Pay's ABNORMAL). */
+  | { status: 'pending'; attention?: string }
   | { status: 'succeeded'; channelRefundNo: string }
   | { status: 'failed'; reason: string; notFound?: true }
 

@@ -65,7 +65,7 @@ export function opsRoutes(ctx: AppContext) {
         ctx.storage.orders.countByStatus(),
         ctx.storage.deliveries.depth(now),
         ctx.storage.refunds.pendingSummary(),
-        ctx.storage.statement((w) => w.payments.unrefundedSummary()),
+        ctx.storage.payments.unrefundedSummary(),
       ])
       const text = ctx.metrics.render([
         {

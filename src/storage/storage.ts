@@ -43,6 +43,8 @@ export class Storage implements Transactor {
   /** PostgreSQL: analyzes a table's first thousand rows rather than wait for autovacuum (first-analyze.ts). */
   readonly firstAnalyze: FirstAnalyze | null
   readonly #payments: SqlPaymentStore
+  /** Reads of payments that need no unit of work (on SQLite, the main thread's reader, not the writer thread). */
+  readonly payments: Pick<SqlPaymentStore, 'unexpectedOf' | 'unrefundedSummary'>
   /** SQLite: concurrent transactions share one fsync (see group-commit.ts). PostgreSQL groups commits itself. */
   readonly #group: GroupCommit<Database> | null
   /**
@@ -63,6 +65,7 @@ export class Storage implements Transactor {
     this.events = new SqlEventStore(db)
     this.refunds = new SqlRefundStore(db)
     this.#payments = new SqlPaymentStore(db)
+    this.payments = this.#payments
     this.merchants = new SqlMerchantStore(db)
     this.nonces = new SqlNonceStore(db, (query) => this.writeCompiled(query))
     this.billChecks = new SqlBillCheckStore(db)

@@ -233,9 +233,14 @@ describe('checkout with real channels in a browser', { skip }, () => {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       assert.equal(await orderStatus(order.id), 'closed')
+      // The end state's section (a live region) stays on the page and its heading keeps the focus it had.
+      await p.page.locator('section.end').evaluate((e) => e.setAttribute('data-seen', '1'))
+      const focused = await p.page.evaluate(() => document.activeElement?.textContent)
       await p.page.clock.runFor(20_000)
       await p.page.getByText(late).waitFor({ timeout: 10_000 })
       assert.equal(await p.page.getByRole('heading', { name: '订单已关闭' }).count(), 1, 'under the end state')
+      assert.equal(await p.page.locator('section.end[data-seen="1"][aria-live="polite"]').count(), 1, 'the same live region, told the news')
+      assert.equal(await p.page.evaluate(() => document.activeElement?.textContent), focused, 'the focus stays where it was')
       assert.equal(await p.page.evaluate(() => (window as unknown as { __marker?: string }).__marker), 'same document', 'the page reloaded')
       await p.page.screenshot({ path: '/tmp/scanpay-checkout-late-payment-zh-CN.png', fullPage: true })
       assert.deepEqual(p.problems, [])

@@ -152,6 +152,8 @@ function refundStateFrom(status: string, refundId: string): ChannelRefundState {
       return { status: 'succeeded', channelRefundNo: refundId }
     case 'CLOSED':
       return { status: 'failed', reason: 'WeChat Pay closed the refund' }
+    case 'ABNORMAL':
+      return { status: 'pending', attention: 'WeChat Pay could not return the money to the account paid with (ABNORMAL): the merchant must act on this refund in the WeChat Pay merchant platform' }
     default:
       return { status: 'pending' }
   }

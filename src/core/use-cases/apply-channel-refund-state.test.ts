@@ -64,11 +64,12 @@ describeEachStorage('a channel refund notification', (t) => {
     assert.deepEqual(await eventsOf(order), ['refund.succeeded'])
   })
 
-  it('a closed refund fails it and frees its amount; a success told afterwards changes nothing', async () => {
+  it('a closed refund fails it and frees its amount; a success told afterwards changes nothing and is a conflict', async () => {
     const order = await paidOrder('N-2')
     const refund = await pendingRefund(order, 400)
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'failed', reason: 'WeChat Pay closed the refund' })), 'refund_failed')
-    assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'succeeded', channelRefundNo: '503' })), 'duplicate')
+    assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'failed', reason: 'WeChat Pay closed the refund' })), 'duplicate')
+    assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'succeeded', channelRefundNo: '503' })), 'conflict')
     assert.equal((await stored(refund))?.status, 'failed')
     const o = await t.storage.orders.byId(order.merchantId, 'live', order.id)
     assert.equal(o?.status, 'paid')
@@ -81,6 +82,7 @@ describeEachStorage('a channel refund notification', (t) => {
     const refund = await pendingRefund(order, 300)
     const success = { status: 'succeeded', channelRefundNo: '503' } as const
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'pending' })), 'ignored')
+    assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'pending', attention: 'ABNORMAL' })), 'stuck')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { amount: 301 })), 'amount_mismatch')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { channel: 'alipay' })), 'unknown_refund')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { merchantId: 'mch_someone_else' })), 'unknown_refund')
@@ -95,13 +97,20 @@ describeEachStorage('a channel refund notification', (t) => {
     const payment: Payment = { id: newId('pay', now), merchantId: order.merchantId, orderId: order.id, channel: 'wechatpay', status: 'refund_requested', amount: 1000, currency: 'CNY', channelTradeNo: '4200late', unexpected: true, createdAt: now, updatedAt: now, nextCheckAt: now + 60_000 }
     await t.storage.statement((w) => w.payments.insert(payment))
     const ref = { id: unexpectedRefundId(payment.id), merchantId: order.merchantId, amount: 1000 }
+    const success = { status: 'succeeded', channelRefundNo: '503' } as const
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'failed', reason: 'closed' })), 'ignored')
-    assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'succeeded', channelRefundNo: '503' }, { amount: 999 })), 'amount_mismatch')
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'pending', attention: 'ABNORMAL' })), 'stuck')
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { amount: 999 })), 'amount_mismatch')
+    // Another merchant's verified notification naming this refund id (its own refund, numbered so), or another
+    // channel's, must not mark this customer's money as given back.
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { merchantId: 'mch_someone_else' })), 'unknown_refund')
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { channel: 'alipay' })), 'unknown_refund')
     assert.equal((await t.storage.statement((w) => w.payments.byId(payment.id)))?.status, 'refund_requested')
     ended.length = 0
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'succeeded', channelRefundNo: '503' })), 'refund_succeeded')
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'succeeded', channelRefundNo: '503' })), 'duplicate')
     assert.equal((await t.storage.statement((w) => w.payments.byId(payment.id)))?.status, 'refunded')
     assert.deepEqual(ended, ['refunded'])
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'failed', reason: 'closed' })), 'conflict')
   })
 })

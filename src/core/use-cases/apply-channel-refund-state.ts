@@ -16,7 +16,11 @@ export type ChannelRefundOutcome =
   | 'duplicate'
   /** Nothing final was said, or it is left to the reconciler (an unexpected payment's refund that failed). */
   | 'ignored'
-  /** No such refund through this channel for this merchant: nothing can be applied. */
+  /** Not final, and the channel says a person must act first (WeChat Pay's ABNORMAL): nothing changes. */
+  | 'stuck'
+  /** The refund is already final the other way (or was settled so meanwhile): nothing changes, a person must look. */
+  | 'conflict'
+  /** No such refund through this channel for this merchant (one made in the channel's console): nothing to apply. */
   | 'unknown_refund'
   /** The channel reports another amount than the refund asked for: believed by nobody, changes nothing. */
   | 'amount_mismatch'
@@ -36,11 +40,11 @@ export async function applyChannelRefundState(deps: { refunds: RefundDeps; payme
   if (!refund) return applyToUnexpectedPayment(deps.payments, n)
   if (refund.channel !== n.channel) return 'unknown_refund'
   if (refund.amount !== n.amount) return 'amount_mismatch'
-  if (refund.status !== 'pending') return 'duplicate'
-  if (n.state.status === 'pending') return 'ignored'
+  if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
+  if (refund.status !== 'pending') return refund.status === n.state.status ? 'duplicate' : 'conflict'
   const after = await applyRefundState(deps.refunds, refund, n.state)
-  // Settled otherwise meanwhile (the reconciler asked): what it wrote stands.
-  if (after.status !== n.state.status) return 'duplicate'
+  // Settled the other way meanwhile (the reconciler asked): what it wrote stands, and a person must look.
+  if (after.status !== n.state.status) return 'conflict'
   return after.status === 'succeeded' ? 'refund_succeeded' : 'refund_failed'
 }
 
@@ -52,7 +56,8 @@ async function applyToUnexpectedPayment(deps: ChannelPaymentDeps, n: ChannelRefu
     return 'unknown_refund'
   }
   if (payment.amount !== n.amount) return 'amount_mismatch'
-  if (payment.status === 'refunded') return 'duplicate'
+  if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
+  if (payment.status === 'refunded') return n.state.status === 'succeeded' ? 'duplicate' : 'conflict'
   // A failure is left to the reconciler, which asks, and flags the payment for a person when the refund is refused.
   if (n.state.status !== 'succeeded' || payment.status !== 'refund_requested') return 'ignored'
   const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))

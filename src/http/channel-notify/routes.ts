@@ -20,6 +20,16 @@ const MERCHANT_ID = /^mch_[0-9a-z]{26}$/
 /** Outcomes that were applied (or were already): the channel is told it was received. */
 const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored', 'refund_succeeded', 'refund_failed'])
 
+/**
+ * Verified refund news that changes nothing yet a person should know of: told received (sending it again would
+ * not help), and logged at this level.
+ */
+const NOTED: Readonly<Record<string, { level: 'warn' | 'error'; message: string }>> = {
+  stuck: { level: 'error', message: 'channel refund needs the merchant to act at the channel' },
+  conflict: { level: 'error', message: 'channel refund notification contradicts the refund as recorded: look at the order and the channel' },
+  unknown_refund: { level: 'warn', message: 'channel refund notification for a refund ScanPay did not make' },
+}
+
 export function channelNotifyRoutes(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
     const handler = async (req: import('fastify').FastifyRequest<{ Params: NotifyParams }>, reply: import('fastify').FastifyReply) => {
@@ -53,7 +63,11 @@ export function channelNotifyRoutes(ctx: AppContext) {
         : notification.paymentId
           ? await applyChannelPaymentState(ctx.channelDeps, { channel: name, paymentId: notification.paymentId, state: notification.state, merchantId })
           : 'ignored'
-      if (!ACCEPTED.has(outcome)) {
+      const noted = NOTED[outcome]
+      if (noted) {
+        const r = notification.refund
+        req.log[noted.level]({ channel: name, outcome, merchant_id: merchantId, refund_id: r?.refundId, amount: r?.amount, attention: r?.state.status === 'pending' ? r.state.attention : undefined, told: r?.state.status, request_id: req.id }, noted.message)
+      } else if (!ACCEPTED.has(outcome)) {
         // Verified but not applicable (a payment we never opened, an amount we never asked for): refused, so a
         // person looks at it; nothing is recorded, so a later correct delivery is not mistaken for a duplicate.
         req.log.warn({ channel: name, outcome, payment_id: notification.paymentId || undefined, refund_id: notification.refund?.refundId, request_id: req.id }, 'channel notification not applied')

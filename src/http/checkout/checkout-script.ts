@@ -16,11 +16,15 @@
 // its tab is shown, for WATCH_FOR_MS at most, and shows what a fresh load would. The page, not /status: only the
 // page says all of these, and the server keeps it rendered. A slow poll, not the stream: that would hold a
 // connection and read the order every two seconds, for a change that seldom comes. Each ask after the first sends
-// the ETag it was last given, so an unchanged page costs a 304 with no body.
+// the ETag it was last given, so an unchanged page costs a 304 with no body. What changed is put into the end
+// state's own section, a live region already on the page, so a screen reader says it; a changed heading takes the
+// focus, an unchanged one stays as it is (with the focus, if it had it).
 
 /** How often a page at an end state asks for itself again, and for how long after the end state it does. */
 export const WATCH_EVERY_MS = 20_000
 export const WATCH_FOR_MS = 30 * 60_000
+/** How long one such ask may take before it is given up (the next is asked on schedule). */
+export const ASK_TIMEOUT_MS = 10_000
 
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
@@ -44,13 +48,22 @@ var el=live.cloneNode(false);el.appendChild(tpl.content.cloneNode(true));
 var h=show(el);if(h)d.title=h.textContent+' · '+d.title;
 }
 function watch(){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})watcher=setTimeout(refresh,${WATCH_EVERY_MS})}
+function renew(el){
+var os=live.querySelector('section.end'),ns=el.querySelector('section.end'),oh=os&&os.querySelector('h2'),nh=ns&&ns.querySelector('h2');
+if(!oh||!nh)return show(d.importNode(el,true));
+os.className=ns.className;
+if(oh.textContent!==nh.textContent){os.innerHTML=ns.innerHTML;os.querySelector('h2').focus();return}
+while(oh.nextSibling)os.removeChild(oh.nextSibling);
+while(nh.nextSibling)os.appendChild(d.adoptNode(nh.nextSibling));
+}
 function refresh(){
 if(asking||!window.fetch||!window.DOMParser)return;asking=true;
-fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store',headers:tag?{'If-None-Match':tag}:{}}).then(function(r){if(r.status!==200)return null;tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
+var ac=window.AbortController?new AbortController():null,stop=setTimeout(function(){if(ac)ac.abort()},${ASK_TIMEOUT_MS}),end=function(){clearTimeout(stop);asking=false;watch()};
+fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store',headers:tag?{'If-None-Match':tag}:{},signal:ac?ac.signal:undefined}).then(function(r){if(r.status!==200)return null;tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
 var n=t?new DOMParser().parseFromString(t,'text/html'):null,co=n&&n.getElementById('co'),el=co&&n.getElementById('live');
 if(!el||co.dataset.status==='pending'||el.innerHTML===live.innerHTML)return;
-status=co.dataset.status;root.dataset.status=status;show(d.importNode(el,true));d.title=n.title;
-},function(){}).then(function(){asking=false;watch()});
+status=co.dataset.status;root.dataset.status=status;renew(el);d.title=n.title;
+}).then(end,end);
 }
 function check(){
 return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});

@@ -148,7 +148,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   }
 
   async function unexpectedPayments(order: Order): Promise<UnexpectedPaymentShown[]> {
-    const payments = await ctx.storage.statement((w) => w.payments.unexpectedOf(order.merchantId, order.id))
+    const payments = await ctx.storage.payments.unexpectedOf(order.merchantId, order.id)
     return payments.map((p) => ({ amount: p.amount, currency: p.currency, channel: p.channel, refunded: p.status === 'refunded' }))
   }
 
