@@ -339,7 +339,18 @@ describeEachDatabase('checkout', (t) => {
     }
     await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
     assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'paid')
-    assert.match((await get(order.pay_url)).text, /Paid|paid/)
+    // At an end state too, ETag and 304 included.
+    const first = await get(order.pay_url)
+    const cached = await get(order.pay_url)
+    assert.match(first.text, /Paid|paid/)
+    assert.deepEqual(shape(cached), shape(first), 'GET / of a paid order')
+    const etag = cached.headers.get('etag')
+    assert.match(etag ?? '', /^"[A-Za-z0-9_-]{27}"$/)
+    const unchanged = await fetch(order.pay_url, { headers: { 'if-none-match': etag! } })
+    assert.equal(unchanged.status, 304)
+    assert.equal(await unchanged.text(), '')
+    assert.equal(unchanged.headers.get('content-security-policy'), first.headers.get('content-security-policy'))
+    assert.match(unchanged.headers.get('x-request-id') ?? '', /^req_[0-9a-z]{26}$/)
   })
 
   it('answers 404 JSON for the status of an unknown token', async () => {

@@ -44,4 +44,12 @@ export class FastPaths {
     this.count(route, 200)
     return true
   }
+
+  /** Sends a 304 as Fastify would: the given headers and a request id, no body. */
+  notModified(res: ServerResponse, route: string, headers: Readonly<Record<string, string>>): true {
+    res.writeHead(304, { ...headers, 'x-request-id': newId('req') })
+    res.end()
+    this.count(route, 304)
+    return true
+  }
 }

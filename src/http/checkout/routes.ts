@@ -126,7 +126,12 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     }
     const lang = negotiateLanguage(undefined, req.headers['accept-language'])
     const template = entry.rendered<PageTemplate>(`page:${lang}:${current}`)
-    return template ? fastPaths!.send(res, '/pay/:token', PAGE_HEADERS, fillCheckoutPage(template, order, now)) : false
+    if (!template) return false
+    const page = fillCheckoutPage(template, order, now)
+    if (current === 'pending') return fastPaths!.send(res, '/pay/:token', PAGE_HEADERS, page)
+    const etag = endPageEtag(page)
+    const headers = { ...PAGE_HEADERS, etag }
+    return etagMatches(req.headers['if-none-match'], etag) ? fastPaths!.notModified(res, '/pay/:token', headers) : fastPaths!.send(res, '/pay/:token', headers, page)
   }
 
   async function findOrder(token: string): Promise<Order | null> {
