@@ -43,6 +43,7 @@ describeEachDatabase('operations', (t) => {
       'scanpay_refunds_pending',
       'scanpay_refunds_pending_oldest_seconds',
       'scanpay_unexpected_payments_unrefunded{state="awaiting_person"}',
+      'scanpay_unexpected_payments_unrefunded_oldest_seconds',
     ]) {
       assert.ok(text.split('\n').includes(`${series} 0`), series)
     }

@@ -100,8 +100,11 @@ export interface PaymentStore {
   unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]>
   /** Unexpected payments whose money is not given back yet (refund_requested), oldest first. */
   awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]>
-  /** How many of those wait for a person (the channel refused) and how many the reconciler still follows. */
-  unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number }>
+  /**
+   * How many of those wait for a person (the channel refused) and how many the reconciler still follows, and
+   * since when the oldest of them all has waited (its last move; null: none).
+   */
+  unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number; oldestSince: number | null }>
 }
 
 export interface EventListFilter {
@@ -141,7 +144,7 @@ export interface RefundStore {
   dueForCheck(now: number, limit: number): Promise<Refund[]>
   /** Claims the next check of a pending refund (so one node asks the channel), pushing the one after back. */
   claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean>
-  /** How many refunds wait for their channel's final word, and since when the oldest (null: none). */
+  /** How many live refunds wait for their channel's final word, and since when the oldest (null: none). */
   pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }>
 }
 

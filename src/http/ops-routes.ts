@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
 import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
 
+/** Seconds from `since` to `now`, 0 for none. */
+const ageSeconds = (now: number, since: number | null) => (since === null ? 0 : Math.max(0, (now - since) / 1000))
+
 /** One unlabelled gauge sample, as metrics.render takes it. */
 const gauge = (name: string, help: string, value: number) => ({ name, help, samples: [{ labels: {}, value }] })
 
@@ -83,8 +86,8 @@ export function opsRoutes(ctx: AppContext) {
         },
         gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
         // Money owed to customers: a refund stuck at its channel (WeChat Pay's ABNORMAL) or refused needs a person.
-        gauge('scanpay_refunds_pending', "Refunds waiting for their channel's final word", refunds.count),
-        gauge('scanpay_refunds_pending_oldest_seconds', 'Age of the oldest pending refund (0 when none)', refunds.oldestCreatedAt === null ? 0 : Math.max(0, (now - refunds.oldestCreatedAt) / 1000)),
+        gauge('scanpay_refunds_pending', "Live refunds waiting for their channel's final word", refunds.count),
+        gauge('scanpay_refunds_pending_oldest_seconds', 'Age of the oldest pending live refund (0 when none)', ageSeconds(now, refunds.oldestCreatedAt)),
         {
           name: 'scanpay_unexpected_payments_unrefunded',
           help: 'Payments after their order stopped taking money, not given back yet: the channel refused (awaiting_person) or not final yet',
@@ -93,6 +96,7 @@ export function opsRoutes(ctx: AppContext) {
             { labels: { state: 'in_progress' }, value: unexpected.inProgress },
           ],
         },
+        gauge('scanpay_unexpected_payments_unrefunded_oldest_seconds', 'How long the longest-waiting of those has waited since its last move (0 when none)', ageSeconds(now, unexpected.oldestSince)),
         ...sqliteCommits(),
         ...processMetrics(),
       ])

@@ -30,6 +30,23 @@ describeEachStorage('SqlPaymentStore.awaitingRefund', (t) => {
     assert.deepEqual((await store.awaitingRefund({ limit: 1 })).map((p) => p.id), [rows[0]!.id])
   })
 
+  it('sums them up for /metrics: awaiting a person (no next check), in progress, and since when the oldest waits', async () => {
+    const now = Date.now()
+    const store = new SqlPaymentStore(t.database.db)
+    const before = await store.unrefundedSummary()
+    const rows = [
+      { ...payment('mch_s', 'refund_requested', now - 9000), nextCheckAt: now + 60_000 },
+      payment('mch_s', 'refund_requested', now - 8000),
+      { ...payment('mch_s', 'refund_requested', now - 7000), nextCheckAt: now },
+      payment('mch_s', 'refunded', now - 99_000),
+    ]
+    for (const p of rows) await store.insert(p)
+    const after = await store.unrefundedSummary()
+    assert.equal(after.awaitingPerson - before.awaitingPerson, 1)
+    assert.equal(after.inProgress - before.inProgress, 2)
+    assert.ok(after.oldestSince !== null && after.oldestSince <= now - 9000, String(after.oldestSince))
+  })
+
   it('reads the partial index of payments awaiting their refund', async () => {
     const { db, dialect } = t.database
     let sent: CompiledQuery | undefined

@@ -181,14 +181,14 @@ export class SqlPaymentStore implements PaymentStore {
     return rows.map(rowToPayment)
   }
 
-  async unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number }> {
+  async unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number; oldestSince: number | null }> {
     const row = await this.db
       .selectFrom('payments')
       // count(next_check_at) counts the ones the reconciler still follows; the rest wait for a person.
-      .select((eb) => [eb.fn.countAll<number | string>().as('all'), eb.fn.count<number | string>('next_check_at').as('followed')])
+      .select((eb) => [eb.fn.countAll<number | string>().as('all'), eb.fn.count<number | string>('next_check_at').as('followed'), eb.fn.min('updated_at').as('oldest')])
       .where(sql.ref('status'), '=', sql.lit('refund_requested'))
       .executeTakeFirstOrThrow()
-    return { awaitingPerson: Number(row.all) - Number(row.followed), inProgress: Number(row.followed) }
+    return { awaitingPerson: Number(row.all) - Number(row.followed), inProgress: Number(row.followed), oldestSince: row.oldest === null ? null : Number(row.oldest) }
   }
 
   async claimCheck(p: Payment, nextCheckAt: number | null): Promise<boolean> {

@@ -182,6 +182,8 @@ export class SqlRefundStore implements RefundStore {
       .selectFrom('refunds')
       .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min('created_at').as('oldest')])
       .where('status', '=', 'pending')
+      // Live money only: a test refund through the sandbox settles at once, and none may page anybody.
+      .where('mode', '=', 'live')
       .executeTakeFirstOrThrow()
     return { count: Number(row.n), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) }
   }
