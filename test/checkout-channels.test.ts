@@ -10,6 +10,7 @@ import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
+import { assertPageBudget } from './helpers/page-budget.ts'
 import { api, freePort } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
 import { eventually, WebhookReceiver } from './helpers/webhook-receiver.ts'
@@ -115,7 +116,7 @@ describeEachDatabase('checkout through the real channels', (t) => {
     assert.match(en.text, new RegExp(`<form method="post" action="/pay/${order.token}/channels/wechatpay\\?lang=en" data-js[^>]*><button class="pick" type="submit">[\\s\\S]*?<b>WeChat Pay</b></button>`))
     assert.match(en.text, new RegExp(`<form method="post" action="/pay/${order.token}/channels/alipay\\?lang=en" data-js[^>]*><button class="pick" type="submit">[\\s\\S]*?<b>Alipay</b></button>`))
     assert.doesNotMatch(en.text, /not available yet<\/small>|Sandbox wallet|Test mode/)
-    assert.ok(Buffer.byteLength(en.text) < 15_000, `page is ${Buffer.byteLength(en.text)} bytes`)
+    assertPageBudget(en.text)
     const zh = await page(`${order.pay_url}?lang=zh-CN`)
     assert.match(zh.text, /<b>微信支付<\/b><\/button>/)
     assert.match(zh.text, /<b>支付宝<\/b><\/button>/)

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs'
 import { Agent } from 'undici'
 import { buildPaymentLink, signPaymentLink } from '../sdk/src/signing.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
+import { assertPageBudget } from './helpers/page-budget.ts'
 import { api, ORDER, startTestServer, type TestServer } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
 
@@ -117,7 +118,7 @@ describeEachDatabase('checkout', (t) => {
     assert.match(page.text, /<button[^>]*>Decline<\/button>/)
     assert.match(page.text, /<form method="post" action="\/pay\/[^"]+\/sandbox\/pay\?lang=en"/)
     assert.ok(page.text.includes(`/pay/${order.token}/events`) || page.text.includes("'/events'"), 'listens for live status')
-    assert.ok(Buffer.byteLength(page.text) < 15_000, `page is ${Buffer.byteLength(page.text)} bytes`)
+    assertPageBudget(page.text)
   })
 
   it('speaks Simplified Chinese from ?lang= or Accept-Language, ?lang= winning', async () => {

@@ -47,23 +47,24 @@ if(!tpl)return;
 var el=live.cloneNode(false);el.appendChild(tpl.content.cloneNode(true));
 var h=show(el);if(h)d.title=h.textContent+' · '+d.title;
 }
-function watch(){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})watcher=setTimeout(refresh,${WATCH_EVERY_MS})}
+function can(){return!d.hidden&&performance.now()-since<${WATCH_FOR_MS}}
+function watch(){clearTimeout(watcher);if(can())watcher=setTimeout(refresh,${WATCH_EVERY_MS})}
 function renew(el){
-var os=live.querySelector('section.end'),ns=el.querySelector('section.end'),oh=os&&os.querySelector('h2'),nh=ns&&ns.querySelector('h2');
+var os=live.querySelector('.end'),ns=el.querySelector('.end'),oh=os&&os.querySelector('h2'),nh=ns&&ns.querySelector('h2');
 if(!oh||!nh)return show(d.importNode(el,true));
 os.className=ns.className;
 if(oh.textContent!==nh.textContent){os.innerHTML=ns.innerHTML;os.querySelector('h2').focus();return}
 while(oh.nextSibling)os.removeChild(oh.nextSibling);
-while(nh.nextSibling)os.appendChild(d.adoptNode(nh.nextSibling));
+while(nh.nextSibling)os.appendChild(d.adoptNode(nh.nextSibling))
 }
 function refresh(){
-if(asking||!window.fetch||!window.DOMParser)return;asking=true;
-var ac=window.AbortController?new AbortController():null,stop=setTimeout(function(){if(ac)ac.abort()},${ASK_TIMEOUT_MS}),end=function(){clearTimeout(stop);asking=false;watch()};
-fetch(base+'?lang='+encodeURIComponent(d.documentElement.lang),{cache:'no-store',headers:tag?{'If-None-Match':tag}:{},signal:ac?ac.signal:undefined}).then(function(r){if(r.status!==200)return null;tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
-var n=t?new DOMParser().parseFromString(t,'text/html'):null,co=n&&n.getElementById('co'),el=co&&n.getElementById('live');
+if(asking)return;asking=true;
+var ac=new AbortController(),stop=setTimeout(function(){ac.abort()},${ASK_TIMEOUT_MS}),end=function(){clearTimeout(stop);asking=false;watch()};
+fetch(base+'?lang='+d.documentElement.lang,{cache:'no-store',headers:tag?{'If-None-Match':tag}:{},signal:ac.signal}).then(function(r){if(r.status!==200)return'';tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
+var n=new DOMParser().parseFromString(t,'text/html'),co=n.getElementById('co'),el=co&&n.getElementById('live');
 if(!el||co.dataset.status==='pending'||el.innerHTML===live.innerHTML)return;
-status=co.dataset.status;root.dataset.status=status;renew(el);d.title=n.title;
-}).then(end,end);
+status=root.dataset.status=co.dataset.status;renew(el);d.title=n.title
+}).then(end,end)
 }
 function check(){
 return fetch(base+'/status',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(j)apply(j.status)},function(){});
@@ -76,7 +77,7 @@ es.addEventListener('status',function(e){try{apply(JSON.parse(e.data).status)}ca
 es.onerror=function(){if(done)return;if(es){es.close();es=null}poll()};
 }
 d.addEventListener('visibilitychange',function(){
-if(done){clearTimeout(watcher);if(!d.hidden&&performance.now()-since<${WATCH_FOR_MS})refresh();return}
+if(done){clearTimeout(watcher);if(can())refresh();return}
 if(d.hidden){hid=true;gen++;if(es){es.close();es=null}clearTimeout(poller)}
 else if(hid){hid=false;listen()}
 });
