@@ -140,6 +140,23 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
   })
 
+  it('a genuinely signed notification for another appid of the same mchid is refused, and the log says which', async () => {
+    const order = await liveOrder('wx-appid')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: 'wx0000000000000000', out_trade_no: paymentId, transaction_id: '4200000000000000000000000009', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'CNY', payer_currency: 'CNY' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const adapter = ctx().channels.get('wechatpay')!
+    const headers = Object.fromEntries(Object.entries(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body })).map(([k, v]) => [k.toLowerCase(), v]))
+    await assert.rejects(adapter.parseNotification({ headers, rawBody: body, merchantId: t.server.merchant.merchant_id }), {
+      reason: 'account_mismatch',
+      message: `the notification is for appid wx0000000000000000, not ${sim.identity.merchant.appid}`,
+    })
+    const before = await snapshot(t.server)
+    assert.equal((await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)).status, 500)
+    await assertUnchanged(t.server, before)
+  })
+
   it('the same genuine notification delivered 10 times at once pays the order once', async () => {
     const order = await liveOrder('wx-concurrent')
     const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
@@ -342,7 +359,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     // Topped up: WeChat takes the refund (PROCESSING), and the reconciler settles it on its own.
     sim.balanceShort = false
     assert.equal(await command({ action: 'retry', paymentId: opened.paymentId }), 0)
-    assert.match(printed[0]!, /has the refund request and has not finished it/)
+    assert.match(printed[0]!, /has not said the refund is done \(it has the request and has not finished it, or could not be reached\)/)
     await eventually(async () => (await stored())!.status === 'refunded', 15_000, 'the payment marked refunded by the reconciler')
     assert.deepEqual(simOrder.refunds.map((r) => r.amount), [1234])
     // The page learns of it within the checkout cache's second.

@@ -395,9 +395,8 @@ export class WechatPayChannel implements PaymentChannel {
       return { notificationId: envelope.id, paymentId: '', state: { status: 'pending' } }
     }
     const tx = resource as Transaction
-    if (tx.mchid !== creds.mchid || (tx.appid !== undefined && tx.appid !== creds.appid)) {
-      throw new NotificationRejected('account_mismatch', `the notification is for mchid ${tx.mchid}, not ${creds.mchid}`)
-    }
+    if (tx.mchid !== creds.mchid) throw new NotificationRejected('account_mismatch', `the notification is for mchid ${tx.mchid}, not ${creds.mchid}`)
+    if (tx.appid !== undefined && tx.appid !== creds.appid) throw new NotificationRejected('account_mismatch', `the notification is for appid ${tx.appid}, not ${creds.appid}`)
     return { notificationId: envelope.id, paymentId: tx.out_trade_no, state: paymentStateOf(tx) }
   }
 

@@ -91,7 +91,7 @@ function outcome(done: UnexpectedRefundAction, byHand: boolean): string {
     case 'refunded':
       return byHand ? `${done.payment.id} recorded as refunded by hand` : `${done.payment.id} refunded by ${done.payment.channel}`
     case 'pending':
-      return `${done.payment.id}: ${done.payment.channel} has the refund request and has not finished it; ScanPay asks again on its own`
+      return `${done.payment.id}: ${done.payment.channel} has not said the refund is done (it has the request and has not finished it, or could not be reached); ScanPay asks again on its own`
     case 'refused':
       return `${done.payment.id}: ${done.payment.channel} refused the refund again: ${done.reason}`
     case 'not_possible':
