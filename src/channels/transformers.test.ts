@@ -58,13 +58,14 @@ describe('WeChat Pay transformers', () => {
     assert.deepEqual(wx.refundNoticeOf(notice, '1900000001'), {
       paymentId: '',
       state: { status: 'pending' },
-      refund: { refundId: 'rfd_1', amount: 1000, state: { status: 'succeeded', channelRefundNo: '503' } },
+      refund: { refundId: 'rfd_1', amount: 1000, channelTradeNo: '42', state: { status: 'succeeded', channelRefundNo: '503' } },
     })
     assert.equal(wx.refundNoticeOf({ ...notice, refund_status: 'CLOSED' }, '1900000001').refund?.state.status, 'failed')
     assert.match(JSON.stringify(wx.refundNoticeOf({ ...notice, refund_status: 'ABNORMAL' }, '1900000001').refund?.state), /"status":"pending","attention":".*merchant platform/)
     assert.throws(() => wx.refundNoticeOf(notice, '1900000002'), { reason: 'account_mismatch' })
     assert.throws(() => wx.refundNoticeOf({ ...notice, amount: { refund: 10.5 } }, '1900000001'), { reason: 'body_invalid' })
     assert.throws(() => wx.refundNoticeOf({ ...notice, out_refund_no: undefined }, '1900000001'), { reason: 'body_invalid' })
+    assert.throws(() => wx.refundNoticeOf({ ...notice, transaction_id: undefined }, '1900000001'), { reason: 'body_invalid' })
   })
 })
 

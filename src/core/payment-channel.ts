@@ -79,8 +79,11 @@ export interface ChannelNotification {
   /** The payment it reports on; empty for a notification about something else (a refund). */
   paymentId: string
   state: ChannelPaymentState
-  /** What it says of a refund of ours (out_refund_no is our refund id) and its amount, for a refund notification. */
-  refund?: { refundId: string; amount: number; state: ChannelRefundState }
+  /**
+   * What it says of a refund of ours (out_refund_no is our refund id), its amount, and the channel's number of the
+   * payment it gives back, for a refund notification.
+   */
+  refund?: { refundId: string; amount: number; channelTradeNo: string; state: ChannelRefundState }
   /** The merchant whose credentials verified it, when the adapter had to find out. */
   merchantId?: string
 }

@@ -162,6 +162,7 @@ function refundStateFrom(status: string, refundId: string): ChannelRefundState {
 /** The decrypted resource of a REFUND.* notification (channel-protocols.md A.5); unchecked until refundNoticeOf. */
 export interface RefundNotice {
   mchid?: unknown
+  transaction_id?: unknown
   out_refund_no?: unknown
   refund_id?: unknown
   refund_status?: unknown
@@ -175,11 +176,11 @@ export interface RefundNotice {
 export function refundNoticeOf(n: RefundNotice, mchid: string): Omit<ChannelNotification, 'notificationId'> {
   if (n.mchid !== mchid) throw new NotificationRejected('account_mismatch', `the refund notification is for mchid ${String(n.mchid)}, not ${mchid}`)
   const amount = n.amount?.refund
-  if (typeof n.out_refund_no !== 'string' || typeof n.refund_id !== 'string' || typeof n.refund_status !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
-    throw new NotificationRejected('body_invalid', 'the refund notification lacks out_refund_no, refund_id, refund_status or amount.refund')
+  if (typeof n.out_refund_no !== 'string' || typeof n.refund_id !== 'string' || typeof n.refund_status !== 'string' || typeof n.transaction_id !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
+    throw new NotificationRejected('body_invalid', 'the refund notification lacks out_refund_no, refund_id, refund_status, transaction_id or amount.refund')
   }
   const state = refundStateFrom(n.refund_status, n.refund_id)
-  return { paymentId: '', state: { status: 'pending' }, refund: { refundId: n.out_refund_no, amount, state } }
+  return { paymentId: '', state: { status: 'pending' }, refund: { refundId: n.out_refund_no, amount, channelTradeNo: n.transaction_id, state } }
 }
 
 export function isWechatError(v: unknown): v is WechatErrorBody {

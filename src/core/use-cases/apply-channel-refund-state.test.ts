@@ -41,11 +41,14 @@ describeEachStorage('a channel refund notification', (t) => {
       createdAt: now, succeededAt: null, failedAt: null, updatedAt: now, nextCheckAt: now + 60_000, checkCount: 0,
     }
     assert.equal(await t.storage.applyChanges([t.storage.changes.insertRefund(refund), t.storage.changes.reserveRefund(order, amount, now)]), null)
+    tradeNoOf.set(refund.id, order.channelTradeNo!)
     return refund
   }
-  const notice = (refund: { id: string; merchantId: string; amount: number }, state: ChannelRefundNotice['state'], over: Partial<ChannelRefundNotice> = {}): ChannelRefundNotice => ({
-    channel: 'wechatpay', merchantId: refund.merchantId, refundId: refund.id, amount: refund.amount, state, ...over,
+  /** What WeChat says of the refund (of the order paid as paidOrder pays it, unless told otherwise). */
+  const notice = (refund: { id: string; merchantId: string; amount: number; channelTradeNo?: string }, state: ChannelRefundNotice['state'], over: Partial<ChannelRefundNotice> = {}): ChannelRefundNotice => ({
+    channel: 'wechatpay', merchantId: refund.merchantId, refundId: refund.id, amount: refund.amount, channelTradeNo: refund.channelTradeNo ?? tradeNoOf.get(refund.id)!, state, ...over,
   })
+  const tradeNoOf = new Map<string, string>()
   const eventsOf = async (order: Order) => (await t.storage.events.list({ merchantId: order.merchantId, mode: 'live', limit: 100 })).filter((e) => e.orderId === order.id).map((e) => e.type)
   const stored = (r: Refund) => t.storage.refunds.byId(r.merchantId, 'live', r.id)
 
@@ -84,6 +87,7 @@ describeEachStorage('a channel refund notification', (t) => {
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'pending' })), 'ignored')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'pending', attention: 'ABNORMAL' })), 'stuck')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { amount: 301 })), 'amount_mismatch')
+    assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { channelTradeNo: '4200another' })), 'trade_mismatch')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { channel: 'alipay' })), 'unknown_refund')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { merchantId: 'mch_someone_else' })), 'unknown_refund')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, success, { refundId: newId('rfd', Date.now()) })), 'unknown_refund')
@@ -96,11 +100,12 @@ describeEachStorage('a channel refund notification', (t) => {
     const now = Date.now()
     const payment: Payment = { id: newId('pay', now), merchantId: order.merchantId, orderId: order.id, channel: 'wechatpay', status: 'refund_requested', amount: 1000, currency: 'CNY', channelTradeNo: '4200late', unexpected: true, createdAt: now, updatedAt: now, nextCheckAt: now + 60_000 }
     await t.storage.statement((w) => w.payments.insert(payment))
-    const ref = { id: unexpectedRefundId(payment.id), merchantId: order.merchantId, amount: 1000 }
+    const ref = { id: unexpectedRefundId(payment.id), merchantId: order.merchantId, amount: 1000, channelTradeNo: '4200late' }
     const success = { status: 'succeeded', channelRefundNo: '503' } as const
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'failed', reason: 'closed' })), 'ignored')
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'pending', attention: 'ABNORMAL' })), 'stuck')
     assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { amount: 999 })), 'amount_mismatch')
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { channelTradeNo: `4200${order.outTradeNo}` })), 'trade_mismatch')
     // Another merchant's verified notification naming this refund id (its own refund, numbered so), or another
     // channel's, must not mark this customer's money as given back.
     assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { merchantId: 'mch_someone_else' })), 'unknown_refund')

@@ -24,6 +24,8 @@ export type ChannelRefundOutcome =
   | 'unknown_refund'
   /** The channel reports another amount than the refund asked for: believed by nobody, changes nothing. */
   | 'amount_mismatch'
+  /** The channel reports the refund of another payment than the one it refunds: believed by nobody either. */
+  | 'trade_mismatch'
 
 export interface ChannelRefundNotice {
   channel: ChannelName
@@ -31,6 +33,8 @@ export interface ChannelRefundNotice {
   merchantId: string
   refundId: string
   amount: number
+  /** The channel's number of the payment the refund gives back. */
+  channelTradeNo: string
   state: ChannelRefundState
 }
 
@@ -40,6 +44,8 @@ export async function applyChannelRefundState(deps: { refunds: RefundDeps; payme
   if (!refund) return applyToUnexpectedPayment(deps.payments, n)
   if (refund.channel !== n.channel) return 'unknown_refund'
   if (refund.amount !== n.amount) return 'amount_mismatch'
+  const order = await oneStatement(deps.refunds, (w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
+  if (order?.channelTradeNo !== n.channelTradeNo) return 'trade_mismatch'
   if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
   if (refund.status !== 'pending') return refund.status === n.state.status ? 'duplicate' : 'conflict'
   const after = await applyRefundState(deps.refunds, refund, n.state)
@@ -56,6 +62,7 @@ async function applyToUnexpectedPayment(deps: ChannelPaymentDeps, n: ChannelRefu
     return 'unknown_refund'
   }
   if (payment.amount !== n.amount) return 'amount_mismatch'
+  if (payment.channelTradeNo !== n.channelTradeNo) return 'trade_mismatch'
   if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
   if (payment.status === 'refunded') return n.state.status === 'succeeded' ? 'duplicate' : 'conflict'
   // A failure is left to the reconciler, which asks, and flags the payment for a person when the refund is refused.
