@@ -157,6 +157,18 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     await assertUnchanged(t.server, before)
   })
 
+  it('a genuinely signed success in another currency is refused and changes nothing', async () => {
+    const order = await liveOrder('wx-currency')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000010', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'USD', payer_currency: 'USD' } })
+    const nonce = newNonce(12)
+    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const before = await snapshot(t.server)
+    assert.equal((await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)).status, 500)
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
   it('the same genuine notification delivered 10 times at once pays the order once', async () => {
     const order = await liveOrder('wx-concurrent')
     const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')

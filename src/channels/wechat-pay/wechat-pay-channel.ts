@@ -397,6 +397,8 @@ export class WechatPayChannel implements PaymentChannel {
     const tx = resource as Transaction
     if (tx.mchid !== creds.mchid) throw new NotificationRejected('account_mismatch', `the notification is for mchid ${tx.mchid}, not ${creds.mchid}`)
     if (tx.appid !== undefined && tx.appid !== creds.appid) throw new NotificationRejected('account_mismatch', `the notification is for appid ${tx.appid}, not ${creds.appid}`)
+    // Every order we open at WeChat Pay is in CNY: a success in another currency is believed by nobody.
+    if (tx.trade_state === 'SUCCESS' && (tx.amount?.currency ?? 'CNY') !== 'CNY') throw new NotificationRejected('currency_mismatch', `the notification reports a payment in ${tx.amount?.currency}, not CNY`)
     return { notificationId: envelope.id, paymentId: tx.out_trade_no, state: paymentStateOf(tx) }
   }
 
