@@ -55,8 +55,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     fetch(notifyUrl(), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
 
   /** A notification exactly as WeChat would send it (the simulator's own key and the merchant's APIv3 key). */
-  function notification(paymentId: string, total: number, transactionId: string) {
-    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: transactionId, trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' } })
+  function notification(paymentId: string, total: number, transactionId: string, over: Record<string, unknown> = {}) {
+    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: transactionId, trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' }, ...over })
     const nonce = newNonce(12)
     const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
     return { body, plain, headers: signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }) }
@@ -130,11 +130,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
   it('a genuinely signed notification with a wrong amount is refused and changes nothing', async () => {
     const order = await liveOrder('wx-amount')
     const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
-    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000002', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1, payer_total: 1, currency: 'CNY', payer_currency: 'CNY' } })
-    const nonce = newNonce(12)
-    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const n = notification(paymentId, 1, '4200000000000000000000000002')
     const before = await snapshot(t.server)
-    const res = await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)
+    const res = await post(n.headers, n.body)
     assert.equal(res.status, 500)
     await assertUnchanged(t.server, before)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
@@ -143,28 +141,23 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
   it('a genuinely signed notification for another appid of the same mchid is refused, and the log says which', async () => {
     const order = await liveOrder('wx-appid')
     const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
-    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: 'wx0000000000000000', out_trade_no: paymentId, transaction_id: '4200000000000000000000000009', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'CNY', payer_currency: 'CNY' } })
-    const nonce = newNonce(12)
-    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
-    const adapter = ctx().channels.get('wechatpay')!
-    const headers = Object.fromEntries(Object.entries(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body })).map(([k, v]) => [k.toLowerCase(), v]))
-    await assert.rejects(adapter.parseNotification({ headers, rawBody: body, merchantId: t.server.merchant.merchant_id }), {
+    const n = notification(paymentId, 1234, '4200000000000000000000000009', { appid: 'wx0000000000000000' })
+    const headers = Object.fromEntries(Object.entries(n.headers).map(([k, v]) => [k.toLowerCase(), v]))
+    await assert.rejects(ctx().channels.get('wechatpay')!.parseNotification({ headers, rawBody: n.body, merchantId: t.server.merchant.merchant_id }), {
       reason: 'account_mismatch',
       message: `the notification is for appid wx0000000000000000, not ${sim.identity.merchant.appid}`,
     })
     const before = await snapshot(t.server)
-    assert.equal((await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)).status, 500)
+    assert.equal((await post(n.headers, n.body)).status, 500)
     await assertUnchanged(t.server, before)
   })
 
   it('a genuinely signed success in another currency is refused and changes nothing', async () => {
     const order = await liveOrder('wx-currency')
     const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
-    const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, appid: sim.identity.merchant.appid, out_trade_no: paymentId, transaction_id: '4200000000000000000000000010', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: rfc3339Shanghai(Date.now()), amount: { total: 1234, payer_total: 1234, currency: 'USD', payer_currency: 'USD' } })
-    const nonce = newNonce(12)
-    const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'transaction'), associated_data: 'transaction', nonce } })
+    const n = notification(paymentId, 1234, '4200000000000000000000000010', { amount: { total: 1234, payer_total: 1234, currency: 'USD', payer_currency: 'USD' } })
     const before = await snapshot(t.server)
-    assert.equal((await post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)).status, 500)
+    assert.equal((await post(n.headers, n.body)).status, 500)
     await assertUnchanged(t.server, before)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
   })
@@ -256,18 +249,23 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'wechatpay', t.server.merchant.merchant_id, today, 3)
   })
 
-  it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async () => {
-    // Without WeChat's refund notification (lost, or not sent): only asking can settle it.
-    sim.sendRefundNotifications = false
-    after(() => void (sim.sendRefundNotifications = true))
-    const order = await liveOrder('wx-refund')
+  /** A live order paid through the simulator, then refunded through the API: WeChat answers PROCESSING. */
+  async function refundedLiveOrder(outTradeNo: string, amount: number, outRefundNo: string) {
+    const order = await liveOrder(outTradeNo)
     const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
     sim.pay(qrContent)
     await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
-    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1234, out_refund_no: 'WX-R-1' })
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount, out_refund_no: outRefundNo })
     assert.equal(res.status, 201, JSON.stringify(res.body))
     assert.equal(res.body.status, 'pending', 'WeChat answers PROCESSING')
-    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)!
+    return { order, res, simOrder: sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)! }
+  }
+
+  it('the merchant refunds a live WeChat Pay order through the refunds API: PROCESSING, then settled by asking', async (tc) => {
+    // Without WeChat's refund notification (lost, or not sent): only asking can settle it.
+    sim.sendRefundNotifications = false
+    tc.after(() => void (sim.sendRefundNotifications = true))
+    const { order, res, simOrder } = await refundedLiveOrder('wx-refund', 1234, 'WX-R-1')
     assert.deepEqual(simOrder.refunds.map((r) => [r.outRefundNo, r.amount]), [[res.body.id, 1234]])
     // The operator sees the money still owed, and for how long.
     const gauges = async () => {
@@ -288,15 +286,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
   })
 
   it("a refund is settled by WeChat's REFUND.SUCCESS notification as soon as WeChat finishes it, once however often it comes", async () => {
-    sim.sendRefundNotifications = true
-    const order = await liveOrder('wx-refund-notified')
-    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
-    sim.pay(qrContent)
-    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
-    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1000, out_refund_no: 'WX-R-N' })
-    assert.equal(res.status, 201, JSON.stringify(res.body))
-    assert.equal(res.body.status, 'pending', 'WeChat answers PROCESSING')
-    const simOrder = sim.orders.get(`${sim.identity.merchant.mchid}:${paymentId}`)!
+    const { order, res, simOrder } = await refundedLiveOrder('wx-refund-notified', 1000, 'WX-R-N')
     assert.equal(simOrder.refunds[0]!.notifyUrl, notifyUrl(), 'the refund names the merchant\'s notify URL')
     // The refund's next question is a minute away: only the notification can settle it within the wait below.
     const stored = await ctx().storage.refunds.byId(t.server.merchant.merchant_id, 'live', res.body.id)

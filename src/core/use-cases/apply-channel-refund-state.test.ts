@@ -51,6 +51,11 @@ describeEachStorage('a channel refund notification', (t) => {
   const tradeNoOf = new Map<string, string>()
   const eventsOf = async (order: Order) => (await t.storage.events.list({ merchantId: order.merchantId, mode: 'live', limit: 100 })).filter((e) => e.orderId === order.id).map((e) => e.type)
   const stored = (r: Refund) => t.storage.refunds.byId(r.merchantId, 'live', r.id)
+  /** The order's status and amount refunded as stored now. */
+  const standing = async (order: Order) => {
+    const o = await t.storage.orders.byId(order.merchantId, 'live', order.id)
+    return [o?.status, o?.amountRefunded]
+  }
 
   it('a success settles the pending refund once: the order is refunded and refund.succeeded is written once', async () => {
     const order = await paidOrder('N-1')
@@ -61,9 +66,7 @@ describeEachStorage('a channel refund notification', (t) => {
     const after = await stored(refund)
     assert.equal(after?.status, 'succeeded')
     assert.equal(after?.channelRefundNo, '50300000001')
-    const o = await t.storage.orders.byId(order.merchantId, 'live', order.id)
-    assert.equal(o?.status, 'refunded')
-    assert.equal(o?.amountRefunded, 1000)
+    assert.deepEqual(await standing(order), ['refunded', 1000])
     assert.deepEqual(await eventsOf(order), ['refund.succeeded'])
   })
 
@@ -74,9 +77,7 @@ describeEachStorage('a channel refund notification', (t) => {
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'failed', reason: 'WeChat Pay closed the refund' })), 'duplicate')
     assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'succeeded', channelRefundNo: '503' })), 'conflict')
     assert.equal((await stored(refund))?.status, 'failed')
-    const o = await t.storage.orders.byId(order.merchantId, 'live', order.id)
-    assert.equal(o?.status, 'paid')
-    assert.equal(o?.amountRefunded, 0)
+    assert.deepEqual(await standing(order), ['paid', 0])
     assert.deepEqual(await eventsOf(order), ['refund.failed'])
   })
 
