@@ -8,6 +8,7 @@ import { after, before, it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import { unexpectedCommand, type UnexpectedOptions } from '../src/cli/commands/unexpected.ts'
+import { pendingRefundsCommand } from '../src/cli/commands/refunds.ts'
 import type { NewMerchantCredentials } from '../src/merchants/create-merchant.ts'
 import type { WechatPayChannel } from '../src/channels/wechat-pay/wechat-pay-channel.ts'
 import { encryptResource, newNonce, signedResponseHeaders } from '../src/channels/wechat-pay/signing.ts'
@@ -275,6 +276,17 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const [count, age] = await gauges()
     assert.equal(count, 1)
     assert.ok(age! >= 0 && age! < 60, String(age))
+    // ...and which refund it is: scanpay refunds pending.
+    const pending = async (opts: { merchant?: string; json: boolean }) => {
+      const printed: string[] = []
+      const code = await pendingRefundsCommand(ctx(), { action: 'pending', ...opts }, (line) => void printed.push(line))
+      return { code, printed }
+    }
+    const listed = await pending({ json: true })
+    assert.equal(listed.code, 0)
+    assert.deepEqual(JSON.parse(listed.printed[0]!).refunds.map((r: { id: string; out_refund_no: string; amount: number }) => [r.id, r.out_refund_no, r.amount]), [[res.body.id, 'WX-R-1', 1234]])
+    assert.match((await pending({ merchant: t.server.merchant.merchant_id, json: false })).printed[0]!, new RegExp(`^${res.body.id} ${t.server.merchant.merchant_id} order ${order.id} \\(WX-R-1\\): 1234 CNY through wechatpay, pending under an hour`))
+    assert.deepEqual(await pending({ merchant: 'mch_00000000000000000000000000', json: false }), { code: 2, printed: ['no merchant mch_00000000000000000000000000'] })
     // Once WeChat has finished it (the simulator's refunds take 300 ms), bring the refund's next check forward
     // instead of waiting a minute: the refunds job asks WeChat and settles it.
     await eventually(async () => Date.now() > simOrder.refunds[0]!.createdAt + 350, 5000, 'WeChat finishing the refund')
@@ -282,6 +294,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
     assert.deepEqual(await gauges(), [0, 0])
+    assert.deepEqual((await pending({ json: false })).printed, ['no live refund is waiting for its channel'])
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
   })
 

@@ -100,6 +100,19 @@ describe('scanpay operator commands', () => {
     })
   })
 
+  it('refunds pending: an empty list, as text and JSON, and its usage', async () => {
+    const db = tempDb()
+    assert.equal((await run(process.execPath, [BIN, 'refunds', 'pending', '--db', db], { env })).stdout, 'no live refund is waiting for its channel\n')
+    assert.deepEqual(JSON.parse((await run(process.execPath, [BIN, 'refunds', 'pending', '--json', '--db', db], { env })).stdout), { refunds: [] })
+    for (const args of [['refunds'], ['refunds', 'list'], ['refunds', 'pending', 'rfd_x']]) {
+      await assert.rejects(run(process.execPath, [BIN, ...args, '--db', db], { env }), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /scanpay refunds pending \[--merchant mch_…\] \[--json\]/)
+        return true
+      })
+    }
+  })
+
   it('backup copies the SQLite database whole while another connection writes it, WAL included', async () => {
     const db = tempDb()
     const file = db.slice('sqlite:'.length)

@@ -1,4 +1,4 @@
-// The scanpay command: start, migrate, backup, merchant create, listen, channel, unexpected, master-key, simulate.
+// The scanpay command: start, migrate, backup, merchant create, listen, channel, unexpected, refunds, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { ConfigError, databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
 import { databaseExists } from '../storage/database.ts'
@@ -13,6 +13,7 @@ import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
 import { runUnexpected } from './commands/unexpected.ts'
+import { runRefunds } from './commands/refunds.ts'
 
 const USAGE = `Usage:
   scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL] [--workers N]
@@ -29,6 +30,7 @@ const USAGE = `Usage:
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
   scanpay unexpected list [--merchant mch_…] [--json] [--db URL]   (payments after their order closed, still to be refunded)
   scanpay unexpected retry|resolve pay_… [--db URL]   (ask the channel to refund again | record a refund made by hand)
+  scanpay refunds pending [--merchant mch_…] [--json] [--db URL]   (live refunds the channel has not finished, oldest first)
   scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
@@ -113,6 +115,9 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
   if (command === 'channel' && sub === 'bill-checks') return runChannelBillChecks(loadConfig(flags), { merchant: values.merchant, json: values.json ?? false })
   if (command === 'unexpected') {
     return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false })
+  }
+  if (command === 'refunds') {
+    return runRefunds(loadConfig(flags), { action: sub, extra: positionals[2], merchant: values.merchant, json: values.json ?? false })
   }
   if (command === 'simulate') {
     return runSimulate({ channel: sub, port: values.port, host: values.host, keysDir: values['keys-dir'], serialMode: values['serial-mode'] })

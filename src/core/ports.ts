@@ -144,6 +144,8 @@ export interface RefundStore {
   dueForCheck(now: number, limit: number): Promise<Refund[]>
   /** Claims the next check of a pending refund (so one node asks the channel), pushing the one after back. */
   claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean>
+  /** Live refunds waiting for their channel's final word, oldest first, of one merchant or all. */
+  pendingList(filter: { merchantId?: string; limit: number }): Promise<Refund[]>
   /** How many live refunds wait for their channel's final word, and since when the oldest (null: none). */
   pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }>
 }

@@ -176,6 +176,13 @@ export class SqlRefundStore implements RefundStore {
     return rows.map(rowToRefund)
   }
 
+  async pendingList(filter: { merchantId?: string; limit: number }): Promise<Refund[]> {
+    let q = this.db.selectFrom('refunds').select(REFUND_COLUMNS).where('status', '=', 'pending').where('mode', '=', 'live')
+    if (filter.merchantId !== undefined) q = q.where('merchant_id', '=', filter.merchantId)
+    const rows = await q.orderBy('created_at').orderBy('id').limit(filter.limit).execute()
+    return rows.map(rowToRefund)
+  }
+
   async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }> {
     // Through the (status, next_check_at) index: pending refunds are few, whatever the table holds.
     const row = await this.db
