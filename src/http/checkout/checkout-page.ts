@@ -173,6 +173,7 @@ function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
     ? endState(state, t, order.returnUrl, refunded, v.unexpected)
     : html`<p class="tm">${t.timeLeft} <time id="left" datetime="${new Date(order.expiresAt).toISOString()}">${left.text}</time></p>
 ${channelList(v, t, amount)}`
+  // A page at an end state has no time left, so it has no hole: the same bytes (and ETag) until the order changes.
   // The pending page carries its end states, so the script can show them the moment the status changes.
   const templates = state
     ? null
@@ -183,7 +184,7 @@ ${channelList(v, t, amount)}`
         ),
       ]
   const other = LANGS.find((l) => l !== v.lang)!
-  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${left.ms}" data-declined="${t.declined}" data-failed="${t.failed}" data-busy="${t.tooMany}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
+  const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${state ? '0' : left.ms}" data-declined="${t.declined}" data-failed="${t.failed}" data-busy="${t.tooMany}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>

@@ -40,7 +40,7 @@ if(s===0){clearInterval(timer);check()}
 function settle(){done=true;clearInterval(timer);clearTimeout(poller);if(es){es.close();es=null}since=performance.now();watch()}
 function show(el){live.parentNode.replaceChild(el,live);live=el;var h=live.querySelector('h2');if(h)h.focus();return h}
 function apply(s){
-if(!s||s===status||s==='pending')return;
+if(done||!s||s===status||s==='pending')return;
 status=s;root.dataset.status=s;settle();
 var tpl=d.getElementById('t-'+(s==='expired'||s==='closed'?s:'paid'));
 if(!tpl)return;
@@ -59,8 +59,8 @@ while(nh.nextSibling)os.appendChild(d.adoptNode(nh.nextSibling))
 }
 function refresh(){
 if(asking)return;asking=true;
-var ac=new AbortController(),stop=setTimeout(function(){ac.abort()},${ASK_TIMEOUT_MS}),end=function(){clearTimeout(stop);asking=false;watch()};
-fetch(base+'?lang='+d.documentElement.lang,{cache:'no-store',headers:tag?{'If-None-Match':tag}:{},signal:ac.signal}).then(function(r){if(r.status!==200)return'';tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
+var ac=window.AbortController?new AbortController():null,stop=setTimeout(function(){if(ac)ac.abort()},${ASK_TIMEOUT_MS}),end=function(){clearTimeout(stop);asking=false;watch()};
+fetch(base+'?lang='+d.documentElement.lang,{cache:'no-store',headers:tag?{'If-None-Match':tag}:{},signal:ac?ac.signal:null}).then(function(r){if(r.status!==200)return'';tag=r.headers.get('etag')||'';return r.text()}).then(function(t){
 var n=new DOMParser().parseFromString(t,'text/html'),co=n.getElementById('co'),el=co&&n.getElementById('live');
 if(!el||co.dataset.status==='pending'||el.innerHTML===live.innerHTML)return;
 status=root.dataset.status=co.dataset.status;renew(el);d.title=n.title

@@ -43,7 +43,8 @@ interface ChannelRoute {
 const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 
 /** A page view or a status poll, without a query string: what the fast path may answer. */
-const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(\/status)?$/
+/** A page (in the language asked for, as the open page's own asks name it) or status read the fast path may answer. */
+const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(?:(\/status)|\?lang=(en|zh-CN))?$/
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
 
@@ -91,19 +92,19 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
 
   // A page view or status poll whose answer is cached and fresh is sent before Fastify (../fast-path.ts): the
   // same bytes and headers as the routes below, which make and cache them. A token whose entry is only stale by
-  // age is read again here and answered once that read is done, as the route would; a query string, an unknown
-  // token, a failed read or an answer not yet rendered goes on to the routes.
+  // age is read again here and answered once that read is done, as the route would; a query string other than a
+  // lone ?lang=, an unknown token, a failed read or an answer not yet rendered goes on to the routes.
   fastPaths?.add((req, res, next) => {
     const read = req.method === 'GET' ? CACHED_READ.exec(req.url ?? '') : null
     if (!read) return false
     const token = read[1]!
     const entry = cache.fresh(token)
-    if (entry) return answerCached(req, res, entry, read[2] !== undefined)
+    if (entry) return answerCached(req, res, entry, read[2] !== undefined, read[3])
     if (!cache.known(token)) return false
     cache
       .get(token)
       .then(
-        (fresh) => (fresh && answerCached(req, res, fresh, read[2] !== undefined)) || next(),
+        (fresh) => (fresh && answerCached(req, res, fresh, read[2] !== undefined, read[3])) || next(),
         // The route reads again, and answers the failure as it always does.
         () => next(),
       )
@@ -116,7 +117,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   })
 
   /** Sends the cached answer if it was rendered for the entry's state; false, having sent nothing, otherwise. */
-  function answerCached(req: IncomingMessage, res: ServerResponse, entry: CachedCheckout, status: boolean): boolean {
+  function answerCached(req: IncomingMessage, res: ServerResponse, entry: CachedCheckout, status: boolean, langParam?: string): boolean {
     const { order } = entry.state
     const now = ctx.clock.now()
     const current = effectiveStatus(order, now)
@@ -124,7 +125,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const body = entry.rendered<Buffer>(`status:${current}`)
       return body ? fastPaths!.send(res, '/pay/:token/status', STATUS_HEADERS, body) : false
     }
-    const lang = negotiateLanguage(undefined, req.headers['accept-language'])
+    const lang = negotiateLanguage(langParam, req.headers['accept-language'])
     const template = entry.rendered<PageTemplate>(`page:${lang}:${current}`)
     if (!template) return false
     const page = fillCheckoutPage(template, order, now)
