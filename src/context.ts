@@ -139,6 +139,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     presentRefund,
     notifyUrl: channelDeps.notifyUrl,
     onSettleFailed: (refund, err) => logger.error({ err, refund_id: refund.id, order_id: refund.orderId }, 'refund answer not recorded: left pending for the refunds job'),
+    onRefundStuck: (refund, attention) =>
+      logger.error({ merchant_id: refund.merchantId, order_id: refund.orderId, refund_id: refund.id, channel: refund.channel, attention }, 'refund waits for the merchant to act at the channel'),
   }
   const worker = new DeliveryWorker({
     queue: storage.deliveries,

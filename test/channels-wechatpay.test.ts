@@ -285,7 +285,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const listed = await pending({ json: true })
     assert.equal(listed.code, 0)
     assert.deepEqual(JSON.parse(listed.printed[0]!).refunds.map((r: { id: string; out_refund_no: string; amount: number }) => [r.id, r.out_refund_no, r.amount]), [[res.body.id, 'WX-R-1', 1234]])
-    assert.match((await pending({ merchant: t.server.merchant.merchant_id, json: false })).printed[0]!, new RegExp(`^${res.body.id} ${t.server.merchant.merchant_id} order ${order.id} \\(WX-R-1\\): 1234 CNY through wechatpay, pending under an hour`))
+    assert.match((await pending({ merchant: t.server.merchant.merchant_id, json: false })).printed[0]!, new RegExp(`^${res.body.id} ${t.server.merchant.merchant_id} order ${order.id} \\(WX-R-1\\): 12\\.34 CNY through wechatpay, pending under an hour`))
     assert.deepEqual(await pending({ merchant: 'mch_00000000000000000000000000', json: false }), { code: 2, printed: ['no merchant mch_00000000000000000000000000'] })
     // Once WeChat has finished it (the simulator's refunds take 300 ms), bring the refund's next check forward
     // instead of waiting a minute: the refunds job asks WeChat and settles it.
@@ -322,6 +322,41 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     await new Promise((r) => setTimeout(r, 200))
     assert.equal(refundHooks().length, 1)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.amount_refunded, 1000)
+  })
+
+  it('a refund WeChat cannot return (ABNORMAL) is acknowledged and stays pending; once the merchant acts at WeChat, its REFUND.SUCCESS settles it', async (tc) => {
+    sim.abnormalRefunds = true
+    tc.after(() => void (sim.abnormalRefunds = false))
+    const { order, res } = await refundedLiveOrder('wx-refund-abnormal', 1234, 'WX-R-A')
+    const db = ctx().storage.database.db
+    const told = await eventually(async () => sim.attempts.find((a) => a.url === notifyUrl() && JSON.parse(a.body).event_type === 'REFUND.ABNORMAL' && a.status !== null), 10_000, 'REFUND.ABNORMAL')
+    assert.equal(told.status, 204, 'acknowledged: sending it again would not help')
+    assert.equal((await db.selectFrom('channel_notifications').select('outcome').where('outcome', '=', 'stuck').execute()).length, 1)
+    assert.equal((await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status, 'pending')
+    sim.abnormalRefunds = false
+    sim.resolveAbnormalRefund(res.body.id)
+    await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
+  })
+
+  it("refund notifications: one for a refund ScanPay did not make is acknowledged; one naming another payment is refused and changes nothing", async () => {
+    const { res, simOrder } = await refundedLiveOrder('wx-refund-crafted', 500, 'WX-R-C')
+    await eventually(async () => (await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status === 'succeeded', 10_000, 'the refund settled')
+    const crafted = (fields: Record<string, unknown>) => {
+      const plain = JSON.stringify({ mchid: sim.identity.merchant.mchid, transaction_id: simOrder.transactionId, out_trade_no: simOrder.outTradeNo, refund_id: '50300000000000000000000000001', out_refund_no: res.body.id, refund_status: 'SUCCESS', success_time: rfc3339Shanghai(Date.now()), user_received_account: '支付用户零钱', amount: { total: 1234, refund: 500, payer_total: 1234, payer_refund: 500 }, ...fields })
+      const nonce = newNonce(12)
+      const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(Date.now()), resource_type: 'encrypt-resource', event_type: 'REFUND.SUCCESS', summary: '退款成功', resource: { original_type: 'refund', algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(sim.identity.merchant.apiV3Key, plain, nonce, 'refund'), associated_data: 'refund', nonce } })
+      return post(signedResponseHeaders({ privateKey: sim.identity.platformKey, serial: sim.signingSerial, body }), body)
+    }
+    const db = ctx().storage.database.db
+    const before = await snapshot(t.server)
+    // Made in WeChat's console, say: nothing of ours to settle, and WeChat need not send it for a day.
+    assert.equal((await crafted({ out_refund_no: 'console-refund-1' })).status, 204)
+    assert.equal((await db.selectFrom('channel_notifications').select('outcome').where('outcome', '=', 'unknown_refund').execute()).length, 1)
+    // Our refund's number on another payment: believed by nobody.
+    assert.equal((await crafted({ transaction_id: '4200000000000000000000009999' })).status, 500)
+    const now = await snapshot(t.server)
+    for (const table of ['orders', 'payments', 'refunds'] as const) assert.equal(now[table], before[table], `table ${table} changed`)
   })
 
   it('an unexpected payment whose refund WeChat refuses waits for the operator: listed, retried once the balance is topped up, refunded once', async () => {

@@ -86,13 +86,8 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
       console.error(`unexpected ${positionals.slice(MERCHANT_MANAGE[sub]).join(' ')}\n\n${MERCHANT_MANAGE_USAGE}`)
       return USAGE_ERROR
     }
-    // Never a new, empty database (the keys it would hold belong to no server), and checked before the
-    // configuration is read: in development that makes a master key beside a database not there.
-    const databaseUrl = databaseUrlOf(flags)
-    if (!databaseExists(databaseUrl)) {
-      console.error(`no ScanPay database at ${databaseUrl} (set DATABASE_URL or --db to the one the server uses)`)
-      return USAGE_ERROR
-    }
+    // Never a new, empty database (the keys it would hold belong to no server).
+    if (!serverDatabaseExists(flags)) return USAGE_ERROR
     return runMerchantManage(loadConfig(flags), {
       action: sub as MerchantManageOptions['action'],
       merchant: values.merchant,
@@ -113,6 +108,8 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
     return runChannelBill(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], date: values.date, json: values.json ?? false })
   }
   if (command === 'channel' && sub === 'bill-checks') return runChannelBillChecks(loadConfig(flags), { merchant: values.merchant, json: values.json ?? false })
+  // A list from a new, empty database would read as "nothing waiting".
+  if ((command === 'unexpected' || command === 'refunds') && !serverDatabaseExists(flags)) return USAGE_ERROR
   if (command === 'unexpected') {
     return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false })
   }
@@ -128,6 +125,17 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
   return USAGE_ERROR
+}
+
+/**
+ * Whether the database the flags name exists, said on stderr when not. Checked before the configuration is read:
+ * in development that makes a master key beside a database that is not there.
+ */
+function serverDatabaseExists(flags: Flags): boolean {
+  const databaseUrl = databaseUrlOf(flags)
+  if (databaseExists(databaseUrl)) return true
+  console.error(`no ScanPay database at ${databaseUrl} (set DATABASE_URL or --db to the one the server uses)`)
+  return false
 }
 
 function parseCommandLine(argv: string[]) {

@@ -38,13 +38,15 @@ describeEachStorage('SqlPaymentStore.awaitingRefund', (t) => {
       { ...payment('mch_s', 'refund_requested', now - 9000), nextCheckAt: now + 60_000 },
       payment('mch_s', 'refund_requested', now - 8000),
       { ...payment('mch_s', 'refund_requested', now - 7000), nextCheckAt: now },
-      payment('mch_s', 'refunded', now - 99_000),
+      // Older than anything else in the database: the oldest, whatever other tests left.
+      { ...payment('mch_s', 'refund_requested', now - 8000), updatedAt: 1000 },
+      { ...payment('mch_s', 'refunded', now - 99_000), updatedAt: 500 },
     ]
     for (const p of rows) await store.insert(p)
     const after = await store.unrefundedSummary()
-    assert.equal(after.awaitingPerson - before.awaitingPerson, 1)
+    assert.equal(after.awaitingPerson - before.awaitingPerson, 2)
     assert.equal(after.inProgress - before.inProgress, 2)
-    assert.ok(after.oldestSince !== null && after.oldestSince <= now - 9000, String(after.oldestSince))
+    assert.equal(after.oldestSince, 1000, 'from its last move, the refunded one not counted')
   })
 
   it('reads the partial index of payments awaiting their refund', async () => {

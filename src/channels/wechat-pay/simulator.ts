@@ -75,6 +75,8 @@ export interface SimRefund {
   amount: number
   createdAt: number
   notifyUrl: string | null
+  /** How it ends once refundDelayMs has passed. */
+  ending: 'SUCCESS' | 'ABNORMAL'
 }
 
 export interface NotificationAttempt {
@@ -200,6 +202,8 @@ export class WechatPaySimulator {
   sendNotifications = true
   /** When false, finished refunds send no REFUND.SUCCESS notification (only asking finds them). */
   sendRefundNotifications = true
+  /** While true, new refunds end ABNORMAL instead of SUCCESS (the account paid with cannot take the money back). */
+  abnormalRefunds = false
   /** Signed GET /v3/certificates requests received, refused ones (public-key mode) included. */
   certificateDownloads = 0
   /** Platform certificates rotated out but still listed by /v3/certificates, as WeChat does during a rotation. */
@@ -346,16 +350,16 @@ export class WechatPaySimulator {
     return this.#notification(o.mchid, 'TRANSACTION.SUCCESS', '支付成功', 'transaction', this.#transaction(o))
   }
 
-  /** REFUND.SUCCESS with the plaintext fields WeChat's refund notice lists (channel-protocols.md A.5). */
+  /** REFUND.SUCCESS (or ABNORMAL) with the plaintext fields WeChat's refund notice lists (channel-protocols.md A.5). */
   #refundNotification(o: SimOrder, r: SimRefund): string {
-    return this.#notification(o.mchid, 'REFUND.SUCCESS', '退款成功', 'refund', {
+    return this.#notification(o.mchid, `REFUND.${r.ending}`, r.ending === 'SUCCESS' ? '退款成功' : '退款异常', 'refund', {
       mchid: o.mchid,
       transaction_id: o.transactionId,
       out_trade_no: o.outTradeNo,
       refund_id: r.refundId,
       out_refund_no: r.outRefundNo,
-      refund_status: 'SUCCESS',
-      success_time: rfc3339Shanghai(r.createdAt + this.#o.refundDelayMs),
+      refund_status: r.ending,
+      ...(r.ending === 'SUCCESS' ? { success_time: rfc3339Shanghai(r.createdAt + this.#o.refundDelayMs) } : {}),
       user_received_account: '支付用户零钱',
       amount: { total: o.total, refund: r.amount, payer_total: o.total, payer_refund: r.amount },
     })
@@ -372,6 +376,18 @@ export class WechatPaySimulator {
       summary,
       resource: { original_type: originalType, algorithm: 'AEAD_AES_256_GCM', ciphertext: encryptResource(m.apiV3Key, JSON.stringify(resource), nonce, originalType), associated_data: originalType, nonce },
     })
+  }
+
+  /** The merchant acts on an ABNORMAL refund in the merchant platform: it ends SUCCESS, and WeChat says so. */
+  resolveAbnormalRefund(outRefundNo: string): void {
+    for (const o of this.orders.values()) {
+      const r = o.refunds.find((x) => x.outRefundNo === outRefundNo && x.ending === 'ABNORMAL')
+      if (!r) continue
+      r.ending = 'SUCCESS'
+      if (r.notifyUrl && this.sendRefundNotifications) this.#deliver(r.notifyUrl, this.#refundNotification(o, r), 0)
+      return
+    }
+    throw new Error(`no ABNORMAL refund ${outRefundNo}`)
   }
 
   /** Once the refund has finished (refundDelayMs), WeChat tells the refund's notify_url, if it was given one. */
@@ -605,7 +621,8 @@ export class WechatPaySimulator {
   }
 
   #refundView(o: SimOrder, r: SimRefund) {
-    const done = this.now() - r.createdAt >= this.#o.refundDelayMs
+    const ended = this.now() - r.createdAt >= this.#o.refundDelayMs
+    const done = ended && r.ending === 'SUCCESS'
     return {
       refund_id: r.refundId,
       out_refund_no: r.outRefundNo,
@@ -615,7 +632,7 @@ export class WechatPaySimulator {
       user_received_account: '支付用户零钱',
       ...(done ? { success_time: rfc3339Shanghai(r.createdAt + this.#o.refundDelayMs) } : {}),
       create_time: rfc3339Shanghai(r.createdAt),
-      status: done ? 'SUCCESS' : 'PROCESSING',
+      status: ended ? r.ending : 'PROCESSING',
       funds_account: 'AVAILABLE',
       amount: { total: o.total, refund: r.amount, payer_total: o.total, payer_refund: r.amount, settlement_refund: r.amount, settlement_total: o.total, discount_refund: 0, currency: 'CNY' },
     }
@@ -641,7 +658,7 @@ export class WechatPaySimulator {
     const refunded = o.refunds.reduce((s, r) => s + r.amount, 0)
     if (refunded + a.refund > o.total) throw new HttpError(403, 'NOT_ENOUGH', '申请退款金额超过订单可退金额')
     if (this.balanceShort) throw new HttpError(403, 'NOT_ENOUGH', '基本账户余额不足，请充值后重新发起')
-    const refund: SimRefund = { refundId: `50${digits(27)}`, outRefundNo: b.out_refund_no, amount: a.refund, createdAt: this.now(), notifyUrl: typeof b.notify_url === 'string' ? b.notify_url : null }
+    const refund: SimRefund = { refundId: `50${digits(27)}`, outRefundNo: b.out_refund_no, amount: a.refund, createdAt: this.now(), notifyUrl: typeof b.notify_url === 'string' ? b.notify_url : null, ending: this.abnormalRefunds ? 'ABNORMAL' : 'SUCCESS' }
     o.refunds.push(refund)
     o.state = 'REFUND'
     o.stateDesc = '转入退款'

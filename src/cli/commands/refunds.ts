@@ -3,10 +3,14 @@
 // long pending usually waits for the merchant to act at the channel (WeChat Pay's ABNORMAL).
 import type { Config } from '../../config/config.ts'
 import { createCommandContext, type AppContext } from '../../context.ts'
+import { formatMinor } from '../../core/money.ts'
 import type { Refund } from '../../core/refund.ts'
 
 export const REFUNDS_USAGE = `usage:
   scanpay refunds pending [--merchant mch_…] [--json]   (live refunds the channel has not finished, oldest first)`
+
+/** The most listed at once (the oldest first); more are said to be there. */
+const LIMIT = 1000
 
 export interface RefundsOptions {
   action?: string
@@ -35,10 +39,13 @@ export async function pendingRefundsCommand(ctx: Pick<AppContext, 'storage' | 'c
     print(`no merchant ${opts.merchant}`, true)
     return 2
   }
-  const refunds = await ctx.storage.refunds.pendingList({ merchantId: opts.merchant, limit: 1000 })
-  if (opts.json) print(JSON.stringify({ refunds: refunds.map(listed) }))
+  const refunds = await ctx.storage.refunds.pendingList({ merchantId: opts.merchant, limit: LIMIT + 1 })
+  const more = refunds.length > LIMIT
+  if (more) refunds.pop()
+  if (opts.json) print(JSON.stringify({ refunds: refunds.map(listed), has_more: more }))
   else if (refunds.length === 0) print('no live refund is waiting for its channel')
   else for (const r of refunds) print(describe(r, ctx.clock.now()))
+  if (more && !opts.json) print(`… and more: these are the oldest ${LIMIT}`)
   return 0
 }
 
@@ -60,5 +67,5 @@ function listed(r: Refund) {
 function describe(r: Refund, now: number): string {
   const hours = Math.floor((now - r.createdAt) / 3_600_000)
   const age = hours >= 48 ? `${Math.floor(hours / 24)} days` : hours >= 1 ? `${hours} h` : 'under an hour'
-  return `${r.id} ${r.merchantId} order ${r.orderId} (${r.outRefundNo}): ${r.amount} ${r.currency} through ${r.channel}, pending ${age} (since ${new Date(r.createdAt).toISOString()}), asked ${r.checkCount} times, next ${new Date(r.nextCheckAt).toISOString()}`
+  return `${r.id} ${r.merchantId} order ${r.orderId} (${r.outRefundNo}): ${formatMinor(r.amount, r.currency)} ${r.currency} through ${r.channel}, pending ${age} (since ${new Date(r.createdAt).toISOString()}), asked ${r.checkCount} times, next ${new Date(r.nextCheckAt).toISOString()}`
 }

@@ -2,6 +2,7 @@
 // taking money. ScanPay refunds them on its own; these are for the ones the channel refused to refund.
 import type { Config } from '../../config/config.ts'
 import { createCommandContext, type AppContext } from '../../context.ts'
+import { formatMinor } from '../../core/money.ts'
 import type { Payment } from '../../core/ports.ts'
 import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type UnexpectedRefundAction } from '../../core/use-cases/unexpected-refunds.ts'
 
@@ -83,7 +84,7 @@ function listed(p: Payment) {
 
 function describe(p: Payment): string {
   const state = needsPerson(p) ? 'WAITS FOR A PERSON: no automatic refund follows (the channel refused it; the server log says why)' : `being refunded (next check ${new Date(p.nextCheckAt!).toISOString()})`
-  return `${p.id} ${p.merchantId} order ${p.orderId}: ${p.amount} ${p.currency} through ${p.channel} (${p.channelTradeNo}), ${state}`
+  return `${p.id} ${p.merchantId} order ${p.orderId}: ${formatMinor(p.amount, p.currency)} ${p.currency} through ${p.channel} (${p.channelTradeNo}), ${state}`
 }
 
 function outcome(done: UnexpectedRefundAction, byHand: boolean): string {

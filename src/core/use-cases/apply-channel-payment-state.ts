@@ -166,7 +166,7 @@ export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: 
 }
 
 /** No further automatic attempt, and the operator told: the money is still to be given back. */
-async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, reason: string): Promise<'flagged'> {
+export async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, reason: string): Promise<'flagged'> {
   await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
   deps.unexpectedRefundEnded?.('refused', p, order, reason)
   return 'flagged'

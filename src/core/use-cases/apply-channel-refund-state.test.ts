@@ -63,6 +63,7 @@ describeEachStorage('a channel refund notification', (t) => {
     const success = notice(refund, { status: 'succeeded', channelRefundNo: '50300000001' })
     assert.equal(await applyChannelRefundState(deps(), success), 'refund_succeeded')
     assert.equal(await applyChannelRefundState(deps(), success), 'duplicate')
+    assert.equal(await applyChannelRefundState(deps(), notice(refund, { status: 'pending', attention: 'ABNORMAL' })), 'duplicate', 'a late retry of older news')
     const after = await stored(refund)
     assert.equal(after?.status, 'succeeded')
     assert.equal(after?.channelRefundNo, '50300000001')
@@ -104,7 +105,12 @@ describeEachStorage('a channel refund notification', (t) => {
     const ref = { id: unexpectedRefundId(payment.id), merchantId: order.merchantId, amount: 1000, channelTradeNo: '4200late' }
     const success = { status: 'succeeded', channelRefundNo: '503' } as const
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'failed', reason: 'closed' })), 'ignored')
+    ended.length = 0
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'pending', attention: 'ABNORMAL' })), 'stuck')
+    // Stuck at the channel: it waits for a person (no next check), who is told, as for a refused refund.
+    const flagged = await t.storage.statement((w) => w.payments.byId(payment.id))
+    assert.deepEqual([flagged?.status, flagged?.nextCheckAt], ['refund_requested', null])
+    assert.deepEqual(ended, ['refused'])
     assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { amount: 999 })), 'amount_mismatch')
     assert.equal(await applyChannelRefundState(deps(), notice(ref, success, { channelTradeNo: `4200${order.outTradeNo}` })), 'trade_mismatch')
     // Another merchant's verified notification naming this refund id (its own refund, numbered so), or another
@@ -118,5 +124,6 @@ describeEachStorage('a channel refund notification', (t) => {
     assert.equal((await t.storage.statement((w) => w.payments.byId(payment.id)))?.status, 'refunded')
     assert.deepEqual(ended, ['refunded'])
     assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'failed', reason: 'closed' })), 'conflict')
+    assert.equal(await applyChannelRefundState(deps(), notice(ref, { status: 'pending', attention: 'ABNORMAL' })), 'duplicate')
   })
 })

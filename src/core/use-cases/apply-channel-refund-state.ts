@@ -4,7 +4,7 @@
 import type { ChannelName } from '../order.ts'
 import type { ChannelRefundState } from '../payment-channel.ts'
 import { unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
-import { markRefunded } from './apply-channel-payment-state.ts'
+import { flag, markRefunded } from './apply-channel-payment-state.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { applyRefundState } from './settle-refund.ts'
 import { oneStatement } from './one-statement.ts'
@@ -46,8 +46,9 @@ export async function applyChannelRefundState(deps: { refunds: RefundDeps; payme
   if (refund.amount !== n.amount) return 'amount_mismatch'
   const order = await oneStatement(deps.refunds, (w) => w.orders.byId(refund.merchantId, refund.mode, refund.orderId))
   if (order?.channelTradeNo !== n.channelTradeNo) return 'trade_mismatch'
+  // Settled already: older news (a late retry of ABNORMAL, say) is no longer news.
+  if (refund.status !== 'pending') return refund.status === n.state.status || n.state.status === 'pending' ? 'duplicate' : 'conflict'
   if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
-  if (refund.status !== 'pending') return refund.status === n.state.status ? 'duplicate' : 'conflict'
   const after = await applyRefundState(deps.refunds, refund, n.state)
   // Settled the other way meanwhile (the reconciler asked): what it wrote stands, and a person must look.
   if (after.status !== n.state.status) return 'conflict'
@@ -63,12 +64,17 @@ async function applyToUnexpectedPayment(deps: ChannelPaymentDeps, n: ChannelRefu
   }
   if (payment.amount !== n.amount) return 'amount_mismatch'
   if (payment.channelTradeNo !== n.channelTradeNo) return 'trade_mismatch'
-  if (n.state.status === 'pending') return n.state.attention ? 'stuck' : 'ignored'
-  if (payment.status === 'refunded') return n.state.status === 'succeeded' ? 'duplicate' : 'conflict'
+  if (payment.status === 'refunded') return n.state.status === 'failed' ? 'conflict' : 'duplicate'
+  if (payment.status !== 'refund_requested') return 'ignored'
   // A failure is left to the reconciler, which asks, and flags the payment for a person when the refund is refused.
-  if (n.state.status !== 'succeeded' || payment.status !== 'refund_requested') return 'ignored'
+  if (n.state.status === 'failed' || (n.state.status === 'pending' && !n.state.attention)) return 'ignored'
   const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
   if (!order) return 'unknown_refund'
+  // Stuck until the merchant acts at the channel: waits for a person, as a refused refund does.
+  if (n.state.status === 'pending') {
+    await flag(deps, payment, order, n.state.attention!)
+    return 'stuck'
+  }
   await markRefunded(deps, payment, order)
   return 'refund_succeeded'
 }

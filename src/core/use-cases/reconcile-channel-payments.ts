@@ -6,7 +6,7 @@ import type { Order } from '../order.ts'
 import type { PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
-import { applyChannelPaymentState, markRefunded, refundUnexpected } from './apply-channel-payment-state.ts'
+import { applyChannelPaymentState, flag, markRefunded, refundUnexpected } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, OPENING_WINDOW_MS, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
@@ -82,7 +82,8 @@ async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p:
     await markRefunded(deps, p, order)
     return true
   }
-  if (state.status === 'pending') return false
+  // Stuck until the merchant acts at the channel (WeChat Pay's ABNORMAL): for a person, as a refused refund is.
+  if (state.status === 'pending') return state.attention ? (await flag(deps, p, order, state.attention)) === 'flagged' : false
   // No such refund yet, while the request for it may still be on its way (made when the payment was recorded).
   if (deps.clock.now() - p.updatedAt < OPENING_WINDOW_MS) return false
   // The channel has no such refund: the first request never arrived. Ask again (the same refund number).

@@ -41,6 +41,7 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
         // Still unknown: the claim already scheduled the next question.
         continue
       }
+      if (state.status === 'pending' && state.attention) deps.onRefundStuck?.(refund, state.attention)
       if ((await applyRefundState(deps, refund, state)).status !== 'pending') settled++
     }
     if (due.length < batchSize) return settled

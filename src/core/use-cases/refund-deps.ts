@@ -13,4 +13,6 @@ export interface RefundDeps extends UseCaseDeps {
   notifyUrl?(channel: ChannelName, merchantId: string): string
   /** The channel answered but its word could not be recorded: the refund stays pending for the refunds job. */
   onSettleFailed?(refund: Refund, err: unknown): void
+  /** The channel says the refund waits for the merchant to act there (`attention`): a person must know. */
+  onRefundStuck?(refund: Refund, attention: string): void
 }
