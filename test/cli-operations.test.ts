@@ -1,4 +1,4 @@
-// The operator's commands as an operator runs them, each its own process: backup, unexpected, and the master
+// The operator's commands as an operator runs them, each its own process: backup, merchant management, and the master
 // key check of admin commands. Apart from test/cli.test.ts so that neither file's processes outlast its timeout.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -81,44 +81,6 @@ describe('scanpay operator commands', () => {
     await usage(['roll-webhook-secret', '--merchant', made.merchant_id, 'test', '--db', db], /unexpected test/)
     await usage(['show', '--merchant', made.merchant_id, '--expire-old-in', '5', '--db', db], /takes no --expire-old-in/)
     await usage(['show', '--merchant', made.merchant_id, '--db', tempDb()], /no ScanPay database at/)
-  })
-
-  it('unexpected list, retry and resolve: an empty list, a payment it does not know, and its usage', async () => {
-    const db = tempDb()
-    // No database there yet: not an empty list, which would read as "nothing waiting".
-    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'list', '--db', db], { env }), (err: { code: number; stderr: string }) => {
-      assert.deepEqual([err.code, err.stderr], [2, `no ScanPay database at ${db} (set DATABASE_URL or --db to the one the server uses)\n`])
-      return true
-    })
-    await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
-    const list = await run(process.execPath, [BIN, 'unexpected', 'list', '--db', db], { env })
-    assert.equal(list.stdout, 'no unexpected payment is waiting for its refund\n')
-    const json = await run(process.execPath, [BIN, 'unexpected', 'list', '--json', '--db', db], { env })
-    assert.deepEqual(JSON.parse(json.stdout), { payments: [] })
-    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'resolve', 'pay_unknown', '--db', db], { env }), (err: { code: number; stderr: string }) => {
-      assert.deepEqual([err.code, err.stderr], [1, 'no payment pay_unknown\n'])
-      return true
-    })
-    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'retry', '--db', db], { env }), (err: { code: number; stderr: string }) => {
-      assert.equal(err.code, 2)
-      assert.match(err.stderr, /scanpay unexpected retry pay_…/)
-      return true
-    })
-  })
-
-  it('refunds pending: an empty list, as text and JSON, and its usage', async () => {
-    const db = tempDb()
-    await assert.rejects(run(process.execPath, [BIN, 'refunds', 'pending', '--db', db], { env }), { code: 2 })
-    await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
-    assert.equal((await run(process.execPath, [BIN, 'refunds', 'pending', '--db', db], { env })).stdout, 'no live refund is waiting for its channel\n')
-    assert.deepEqual(JSON.parse((await run(process.execPath, [BIN, 'refunds', 'pending', '--json', '--db', db], { env })).stdout), { refunds: [], has_more: false })
-    for (const args of [['refunds'], ['refunds', 'list'], ['refunds', 'pending', 'rfd_x']]) {
-      await assert.rejects(run(process.execPath, [BIN, ...args, '--db', db], { env }), (err: { code: number; stderr: string }) => {
-        assert.equal(err.code, 2)
-        assert.match(err.stderr, /scanpay refunds pending \[--merchant mch_…\] \[--json\]/)
-        return true
-      })
-    }
   })
 
   it('backup copies the SQLite database whole while another connection writes it, WAL included', async () => {
