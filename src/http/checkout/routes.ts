@@ -42,8 +42,7 @@ interface ChannelRoute {
 
 const STATUS_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 
-/** A page view or a status poll, without a query string: what the fast path may answer. */
-/** A page (in the language asked for, as the open page's own asks name it) or status read the fast path may answer. */
+/** A page view (with at most a lone ?lang=, as the open page's own asks have) or a status poll: what the fast path may answer. */
 const CACHED_READ = /^\/pay\/([A-Za-z0-9_-]{16,128})(?:(\/status)|\?lang=(en|zh-CN))?$/
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json')
@@ -234,7 +233,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         const template = cached.render(`page:${lang}:${status}`, () => checkoutPageTemplate({ ...view, declined }), (p: PageTemplate) => p.ownBytes)
         const page = fillCheckoutPage(template, order, now)
         // A page at an end state keeps its bytes until something changes, and its open tab asks for it again
-        // (checkout-script.ts): one that has it is told so in a 304, not sent 11 KB again.
+        // (checkout-script.ts): one that has it is told so in a 304, not sent the whole page again.
         if (status !== 'pending') {
           const etag = endPageEtag(page)
           reply.header('etag', etag)
