@@ -2,7 +2,8 @@
 // first, for when ScanPayRefundStuck fires (operations.md). ScanPay keeps asking the channel on its own; a refund
 // long pending usually waits for the merchant to act at the channel (WeChat Pay's ABNORMAL).
 import type { Config } from '../../config/config.ts'
-import { createCommandContext, type AppContext } from '../../context.ts'
+import type { AppContext } from '../../context.ts'
+import { runOnContext, type Print } from './on-context.ts'
 import { formatMinor } from '../../core/money.ts'
 import type { Refund } from '../../core/refund.ts'
 
@@ -24,16 +25,11 @@ export async function runRefunds(config: Config, opts: RefundsOptions): Promise<
     console.error(REFUNDS_USAGE)
     return 2
   }
-  const ctx = await createCommandContext(config)
-  try {
-    return await pendingRefundsCommand(ctx, opts, (line, error) => (error ? console.error(line) : console.log(line)))
-  } finally {
-    await ctx.close()
-  }
+  return runOnContext(config, (ctx, print) => pendingRefundsCommand(ctx, opts, print))
 }
 
 /** Prints the pending refunds through `print`; exit 0, or 2 for a merchant that does not exist. */
-export async function pendingRefundsCommand(ctx: Pick<AppContext, 'storage' | 'clock'>, opts: RefundsOptions, print: (line: string, error?: boolean) => void): Promise<number> {
+export async function pendingRefundsCommand(ctx: Pick<AppContext, 'storage' | 'clock'>, opts: RefundsOptions, print: Print): Promise<number> {
   // A mistyped id must not read as "nothing pending".
   if (opts.merchant !== undefined && !(await ctx.storage.merchants.byId(opts.merchant))) {
     print(`no merchant ${opts.merchant}`, true)

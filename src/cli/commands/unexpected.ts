@@ -1,7 +1,8 @@
 // scanpay unexpected list|retry|resolve: the operator's side of payments that arrived after their order stopped
 // taking money. ScanPay refunds them on its own; these are for the ones the channel refused to refund.
 import type { Config } from '../../config/config.ts'
-import { createCommandContext, type AppContext } from '../../context.ts'
+import type { AppContext } from '../../context.ts'
+import { runOnContext, type Print } from './on-context.ts'
 import { formatMinor } from '../../core/money.ts'
 import type { Payment } from '../../core/ports.ts'
 import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type UnexpectedRefundAction } from '../../core/use-cases/unexpected-refunds.ts'
@@ -23,12 +24,7 @@ export async function runUnexpected(config: Config, opts: UnexpectedOptions): Pr
     console.error(UNEXPECTED_USAGE)
     return 2
   }
-  const ctx = await createCommandContext(config)
-  try {
-    return await unexpectedCommand(ctx, opts, (line, error) => (error ? console.error(line) : console.log(line)))
-  } finally {
-    await ctx.close()
-  }
+  return runOnContext(config, (ctx, print) => unexpectedCommand(ctx, opts, print))
 }
 
 function valid(opts: UnexpectedOptions): boolean {
@@ -43,7 +39,7 @@ function valid(opts: UnexpectedOptions): boolean {
 export async function unexpectedCommand(
   ctx: Pick<AppContext, 'storage' | 'channelDeps'>,
   opts: UnexpectedOptions,
-  print: (line: string, error?: boolean) => void,
+  print: Print,
 ): Promise<number> {
   if (!valid(opts)) {
     print(UNEXPECTED_USAGE, true)
