@@ -67,10 +67,11 @@ const ACTIONS_PER_SECOND = 5
 /** A filled page is the same Buffer while its template and values stay (PageTemplate.fill), so its ETag is made once. */
 const endPageEtags = new WeakMap<Buffer, string>()
 
-function endPageEtag(page: Buffer): string {
+/** A page at an end state's ETag, and whether the client asking already has the page (If-None-Match). */
+function endPageValidation(page: Buffer, ifNoneMatch: string | undefined): { etag: string; unchanged: boolean } {
   let etag = endPageEtags.get(page)
   if (etag === undefined) endPageEtags.set(page, (etag = strongEtag(page)))
-  return etag
+  return { etag, unchanged: etagMatches(ifNoneMatch, etag) }
 }
 
 export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
@@ -129,9 +130,9 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     if (!template) return false
     const page = fillCheckoutPage(template, order, now)
     if (current === 'pending') return fastPaths!.send(res, '/pay/:token', PAGE_HEADERS, page)
-    const etag = endPageEtag(page)
+    const { etag, unchanged } = endPageValidation(page, req.headers['if-none-match'])
     const headers = { ...PAGE_HEADERS, etag }
-    return etagMatches(req.headers['if-none-match'], etag) ? fastPaths!.notModified(res, '/pay/:token', headers) : fastPaths!.send(res, '/pay/:token', headers, page)
+    return unchanged ? fastPaths!.notModified(res, '/pay/:token', headers) : fastPaths!.send(res, '/pay/:token', headers, page)
   }
 
   async function findOrder(token: string): Promise<Order | null> {
@@ -235,9 +236,9 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         // A page at an end state keeps its bytes until something changes, and its open tab asks for it again
         // (checkout-script.ts): one that has it is told so in a 304, not sent the whole page again.
         if (status !== 'pending') {
-          const etag = endPageEtag(page)
+          const { etag, unchanged } = endPageValidation(page, req.headers['if-none-match'])
           reply.header('etag', etag)
-          if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).headers(PAGE_HEADERS).send()
+          if (unchanged) return reply.code(304).headers(PAGE_HEADERS).send()
         }
         return sendPage(reply, 200, page)
       }
