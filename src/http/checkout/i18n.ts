@@ -146,7 +146,7 @@ const zhCN: Messages = {
   payWith: '支付方式',
   channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },
   channelUnavailable: '该支付方式暂未开通。',
-  noChannel: '该商户暂未开通在线收款，请联系商户选择其他付款方式。',
+  noChannel: '该商户暂未开通在线收款，请联系商户选择其他支付方式。',
   scanWith: { wechatpay: '请使用微信扫一扫', alipay: '请使用支付宝扫一扫' },
   saveHint: {
     wechatpay: '在本机付款：长按二维码保存到相册，再打开微信“扫一扫”，从相册中选择该图片。',
