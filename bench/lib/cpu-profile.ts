@@ -1,10 +1,12 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) and says where the time went: self time per function and per
 // area of the code (ScanPay's own folders, Fastify, Kysely, the SQLite driver, Node's internals, GC, idle).
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { SourceMap } from 'node:module'
+import { fileURLToPath } from 'node:url'
 
 interface ProfileNode {
   id: number
-  callFrame: { functionName: string; url: string; lineNumber: number }
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }
   children?: number[]
 }
 interface Profile {
@@ -19,6 +21,27 @@ export interface ProfileSummary {
   busyMs: number
   areas: { area: string; ms: number; share: number }[]
   functions: { fn: string; where: string; ms: number; share: number }[]
+}
+
+/**
+ * The profile, its frames in the built server (dist/server/, one bundle) put back at their TypeScript sources
+ * through the build's source maps, so time is told by source file as when the sources run.
+ */
+function readProfile(file: string): Profile {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const maps = new Map<string, SourceMap | null>()
+  for (const { callFrame: frame } of p.nodes) {
+    if (!/\/dist\/server\/[^/]+\.js$/.test(frame.url)) continue
+    if (!maps.has(frame.url)) {
+      const mapFile = `${fileURLToPath(frame.url)}.map`
+      maps.set(frame.url, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null)
+    }
+    const entry = maps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber)
+    if (!entry || !('originalSource' in entry)) continue
+    frame.url = new URL(entry.originalSource, frame.url).href
+    frame.lineNumber = entry.originalLine
+  }
+  return p
 }
 
 function areaOf(url: string, fn: string): string {
@@ -36,7 +59,7 @@ function areaOf(url: string, fn: string): string {
 }
 
 export function summarizeProfile(file: string, top = 25): ProfileSummary {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const p = readProfile(file)
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const self = new Map<number, number>()
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000)
@@ -88,7 +111,7 @@ export function printSummary(s: ProfileSummary): string {
  * as a share of busy time: where a request's time goes, stage by stage.
  */
 export function inclusiveShares(file: string, patterns: Record<string, RegExp>): Record<string, number> {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const p = readProfile(file)
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)

@@ -1,8 +1,8 @@
 // Child processes of a benchmark run: ScanPay servers, the bare-HTTP ceiling, load generators and sinks.
 // Everything the run starts is stopped by the run, by its own process id.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -129,8 +129,22 @@ export function newMasterKey(): string {
   return randomBytes(32).toString('base64')
 }
 
+const built = new Set<string>()
+
+/**
+ * Builds a checkout's server once a run (scripts/build.js), so that its servers run the build, as `npm ci`
+ * leaves it in production; a checkout from before the build existed runs its sources.
+ */
+function buildOnce(root: string): void {
+  if (built.has(root)) return
+  built.add(root)
+  const script = join(root, 'scripts', 'build.js')
+  if (existsSync(script)) execFileSync(process.execPath, [script], { cwd: root, stdio: 'ignore' })
+}
+
 /** Starts `scanpay start` as its own process and waits until /readyz answers. */
 export async function startScanPay(o: ServerOptions): Promise<ServerProcess> {
+  buildOnce(o.root ?? ROOT)
   const port = await freePort()
   const args = [...(o.nodeFlags ?? []), join(o.root ?? ROOT, 'bin', 'scanpay.js'), 'start', '--port', String(port), '--host', '127.0.0.1', '--db', o.db]
   if (o.workers) args.push('--workers', String(o.workers))

@@ -37,10 +37,13 @@ export async function runStart(config: Config, options: { workers?: string } = {
   }
 }
 
+/** Which code runs: the build (bin/scanpay.js runs it when it is up to date) or the sources through tsx. */
+const RUNNING_CODE = import.meta.url.endsWith('.ts') ? 'sources' : 'build'
+
 async function runNode(config: Config): Promise<number> {
   const server = await startServer(config)
   const { ctx } = server
-  ctx.logger.info({ address: server.address, public_url: config.publicUrl, database: ctx.storage.database.description }, 'ScanPay is running')
+  ctx.logger.info({ address: server.address, public_url: config.publicUrl, database: ctx.storage.database.description, code: RUNNING_CODE }, 'ScanPay is running')
   if (!config.production && (await ctx.storage.merchants.count()) === 0) {
     const demo = await createMerchant(ctx.storage.merchants, ctx.box, { name: 'Demo Shop', webhookUrl: null })
     console.log(`\nNo merchants yet, so a demo merchant was created for development:\n${printable(demo)}\n`)
