@@ -17,6 +17,7 @@ import {
   type PaymentChannel,
 } from '../../core/payment-channel.ts'
 import { channelFetch, type ChannelFetch } from '../channel-http.ts'
+import { firstCharacters } from '../characters.ts'
 import { alipayTime } from '../shanghai-time.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseAlipayBill, type AlipayBill } from './bill.ts'
@@ -167,7 +168,7 @@ export class AlipayChannel implements PaymentChannel {
       refund_amount: amount,
       // The idempotency key: the same out_request_no refunds once, however often it is sent.
       out_request_no: input.refundId,
-      ...(input.reason ? { refund_reason: input.reason.slice(0, 256) } : {}),
+      ...(input.reason ? { refund_reason: firstCharacters(input.reason, 256) } : {}),
     }
     const r = await this.#call<RefundResult>(creds, 'alipay.trade.refund', biz)
     // 10000 says the call went through; fund_change Y that this call moved the money. Anything else (N: a repeat

@@ -2,6 +2,7 @@
 // converted from and to integer fen by string arithmetic only.
 import type { Order } from '../../core/order.ts'
 import type { ChannelPaymentState } from '../../core/payment-channel.ts'
+import { firstCharacters } from '../characters.ts'
 import { parseAlipayTime } from '../shanghai-time.ts'
 import { fenToYuan, yuanToFen } from '../yuan.ts'
 
@@ -67,7 +68,7 @@ export function timeoutExpress(order: Order, openedAt: number): string {
 
 /** Alipay's subject is at most 256 characters. */
 export function alipaySubject(subject: string): string {
-  return Array.from(subject).slice(0, 256).join('') || '-'
+  return firstCharacters(subject, 256) || '-'
 }
 
 export function precreateBiz(paymentId: string, order: Order, openedAt: number) {

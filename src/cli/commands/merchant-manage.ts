@@ -14,7 +14,8 @@ export const MERCHANT_MANAGE_USAGE = `usage:
   scanpay merchant show --merchant mch_… [--json]
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json]
-    (a new key for the mode; the mode's old keys stop working now, or after SECONDS, at most 7 days)
+    (a new key for the mode; the mode's old keys end now, or after SECONDS, at most 7 days; running servers
+    refuse an ended key within a minute, as they cache keys)
   scanpay merchant roll-webhook-secret --merchant mch_… [--expire-old-in SECONDS] [--force] [--json]
     (a new whsec_; deliveries are signed with the old one too for SECONDS, at most 7 days, else no more;
     refused while an earlier roll's old secret still signs, unless --force)`
