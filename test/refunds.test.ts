@@ -211,6 +211,8 @@ describeEachDatabase('refunds', (t) => {
       [{ amount: 100, out_refund_no: 'has space' }, 400, 'parameter_invalid', 'out_refund_no'],
       [{ amount: 100, out_refund_no: 'x'.repeat(65) }, 400, 'parameter_invalid', 'out_refund_no'],
       [{ amount: 100, out_refund_no: 'RX-2', reason: 'r'.repeat(257) }, 400, 'parameter_invalid', 'reason'],
+      [{ amount: 100, out_refund_no: 'RX-3', reason: 'abc\u202Egnp.exe' }, 400, 'parameter_invalid', 'reason'],
+      [{ amount: 100, out_refund_no: 'RX-4', reason: 'a\u0001b' }, 400, 'parameter_invalid', 'reason'],
       [{ amount: 100, out_refund_no: 'RX-2', currency: 'CNY' }, 400, 'parameter_unknown', 'currency'],
       [{ out_refund_no: 'RX-2' }, 400, 'parameter_missing', 'amount'],
       [{ amount: 100 }, 400, 'parameter_missing', 'out_refund_no'],

@@ -111,6 +111,8 @@ describe('payment links', () => {
   it('refuses, naming the field, what the server would only answer with an error page', () => {
     const good = { publicUrl: 'https://pay.example', keyId: 'key_test_x', secret: SECRET, amount: 1234, outTradeNo: 'A-1001', subject: 'Latte', expiresAt: 1764150900 }
     assert.ok(buildPaymentLink(good))
+    // What the server takes, the SDK takes too.
+    assert.ok(buildPaymentLink({ ...good, amount: 100_000_000_000, currency: 'JPY', extra: { description: '第一行\n第二行', return_url: 'https://shop.example/done', lang: 'zh-CN' } }))
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ publicUrl: 'pay.example' }, /publicUrl/],
       [{ keyId: '' }, /keyId/],
@@ -128,6 +130,13 @@ describe('payment links', () => {
       [{ expiresAt: Date.now() }, /expiresAt .*not milliseconds/],
       [{ expiresAt: 1764150900.5 }, /expiresAt/],
       [{ currency: 'cny' }, /currency/],
+      [{ currency: 'RMB' }, /currency .*ISO 4217/],
+      [{ amount: 100_000_000_001 }, /amount must be at most 100000000000/],
+      [{ extra: { description: 'x'.repeat(513) } }, /extra\.description must be at most 512/],
+      [{ extra: { description: 'a\u202Eb' } }, /extra\.description .*bidirectional/],
+      [{ extra: { return_url: 'ftp://x/y' } }, /extra\.return_url must be an http\(s\) URL/],
+      [{ extra: { notify_url: `https://shop.example/${'n'.repeat(1024)}` } }, /extra\.notify_url/],
+      [{ extra: { lang: 'fr' } }, /extra\.lang must be en or zh-CN/],
       [{ extra: { amount: '1' } }, /extra\.amount/],
       [{ extra: { sig: 'x' } }, /extra\.sig/],
       [{ extra: { foo: 'bar' } }, /extra\.foo is not a parameter links take/],

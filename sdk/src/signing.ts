@@ -137,6 +137,30 @@ const LINK_EXTRA_PARAMS = new Set(['description', 'return_url', 'notify_url', 'l
 /** The parameters a link sets from its own fields: `extra` may not set them again. */
 const LINK_OWN_PARAMS = new Set(['amount', 'currency', 'out_trade_no', 'subject', 'expires_at', 'sig'])
 
+/** The contract's largest amount, in minor units. */
+export const MAX_AMOUNT = 100_000_000_000
+/** The ISO 4217 codes in use, as the runtime's ICU knows them (the server's list): ABC or RMB are none. */
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
+const LINK_URL_PATTERN = /^https?:\/\/[^\s]+$/i
+const codePoints = (s: string) => Array.from(s).length
+
+/** Why the server would refuse an `extra` parameter's value, or null. */
+function extraProblem(name: string, value: string): string | null {
+  switch (name) {
+    case 'description':
+      if (codePoints(value) > 512) return 'must be at most 512 characters'
+      if (!new RegExp(DESCRIPTION_PATTERN, 'u').test(value)) return 'must be without control or bidirectional override characters'
+      return null
+    case 'return_url':
+    case 'notify_url':
+      return value.length <= 1024 && LINK_URL_PATTERN.test(value) && URL.canParse(value) ? null : 'must be an http(s) URL of at most 1024 characters'
+    case 'lang':
+      return /^(en|zh)(-.*)?$/i.test(value.trim()) ? null : 'must be en or zh-CN'
+    default:
+      return null
+  }
+}
+
 /**
  * The mistakes a link would otherwise carry to the customer's phone, where ScanPay can only show an error page:
  * thrown here as a TypeError naming the field instead, while the merchant's code is running.
@@ -151,6 +175,7 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (typeof input.keyId !== 'string' || input.keyId === '') fail('keyId', 'must be the key id of the secret, key_test_… or key_live_…')
   if (!/^sk_(test|live)_/.test(input.secret ?? '')) fail('secret', "must be that key's API secret, sk_test_… or sk_live_…")
   if (!Number.isSafeInteger(input.amount) || input.amount < 1) fail('amount', 'must be a positive integer of minor units (fen): 1234 is ¥12.34')
+  if (input.amount > MAX_AMOUNT) fail('amount', `must be at most ${MAX_AMOUNT} minor units`)
   if (!/^[A-Za-z0-9_\-.|*]{1,64}$/.test(input.outTradeNo ?? '')) fail('outTradeNo', 'must be 1–64 letters, digits or _-.|*')
   const subjectLength = typeof input.subject === 'string' ? Array.from(input.subject).length : 0
   if (subjectLength < 1 || subjectLength > 128) fail('subject', 'must be 1–128 characters')
@@ -158,11 +183,13 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 1) fail('expiresAt', 'must be a time in unix seconds')
   // Date.now() is the usual slip: thirteen digits of milliseconds, which the server refuses as malformed.
   if (input.expiresAt >= 1e12) fail('expiresAt', 'must be unix seconds, not milliseconds (Math.floor(Date.now() / 1000) + …)')
-  if (input.currency !== undefined && !/^[A-Z]{3}$/.test(input.currency)) fail('currency', 'must be an ISO 4217 code such as CNY')
+  if (input.currency !== undefined && !CURRENCIES.has(input.currency)) fail('currency', 'must be an ISO 4217 code in use, such as CNY')
   for (const [name, value] of Object.entries(input.extra ?? {})) {
     if (LINK_OWN_PARAMS.has(name)) fail(`extra.${name}`, 'is set by the link itself: use the field of that name')
     if (!LINK_EXTRA_PARAMS.has(name)) fail(`extra.${name}`, `is not a parameter links take (${[...LINK_EXTRA_PARAMS].join(', ')})`)
     if (typeof value !== 'string') fail(`extra.${name}`, 'must be a string')
+    const problem = extraProblem(name, value)
+    if (problem) fail(`extra.${name}`, problem)
   }
 }
 

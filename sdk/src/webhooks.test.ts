@@ -103,6 +103,11 @@ it('refuses stale and future timestamps, within a tolerance that can be set', ()
 it('explains a secret without the whsec_ prefix, an API secret, and missing headers', () => {
   const h = signed()
   rejects({ rawBody: BODY, headers: h, secret: SECRET.slice('whsec_'.length), now: NOW }, 'secret_invalid', /must start with whsec_/)
+  assert.throws(
+    () => verifyWebhook({ rawBody: BODY, headers: h, secret: SECRET.slice('whsec_'.length), now: NOW }),
+    (err: Error) => !err.message.includes(SECRET.slice('whsec_'.length, 'whsec_'.length + 4)),
+    'the message quotes none of the secret',
+  )
   rejects({ rawBody: BODY, headers: h, secret: 'sk_test_' + 'a'.repeat(30), now: NOW }, 'secret_invalid', /API secret/)
   rejects({ rawBody: BODY, headers: h, secret: 'whsec_not base64!', now: NOW }, 'secret_invalid', /base64/)
   const { 'webhook-signature': _s, 'webhook-id': _i, ...partial } = h

@@ -58,7 +58,8 @@ function secretBytes(secret: unknown): Buffer {
     fail('secret_invalid', 'that is an API secret (sk_…); webhooks are signed with the separate webhook signing secret, whsec_…, shown when the merchant was created')
   }
   if (!secret.startsWith('whsec_')) {
-    fail('secret_invalid', `the webhook secret must start with whsec_ (got ${JSON.stringify(secret.slice(0, 6))}…): pass it whole, exactly as shown when the merchant was created`)
+    // Nothing of what was given is quoted: errors end up in logs, and without its prefix this may be the secret.
+    fail('secret_invalid', 'the webhook secret must start with whsec_: pass it whole, exactly as shown when the merchant was created')
   }
   const b64 = secret.slice('whsec_'.length)
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) fail('secret_invalid', 'the part of the webhook secret after whsec_ must be base64; was it cut or quoted?')

@@ -1,7 +1,9 @@
 // Money is an integer count of the currency's minor unit, end to end.
+import { MAX_AMOUNT } from '../../sdk/src/signing.ts'
 
 export const MIN_AMOUNT = 1
-export const MAX_AMOUNT = 100_000_000_000
+/** The contract's largest amount: the SDK's, which checks payment links before they are made. */
+export { MAX_AMOUNT }
 
 /** ISO 4217's minor units where they are not 2. */
 const MINOR_DIGITS: Record<string, number> = {

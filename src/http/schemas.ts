@@ -38,7 +38,8 @@ export const CreateRefundBody = Type.Object(
   {
     amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
     out_refund_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
-    reason: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+    // Channels show it to the payer (WeChat Pay's refund notice): the description's rules.
+    reason: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: DESCRIPTION_PATTERN }))),
   },
   { additionalProperties: false },
 )
@@ -63,7 +64,7 @@ export const FIELD_RULES: Record<string, string> = {
   cursor: 'cursor must be a next_cursor returned by a previous page',
   order_id: 'order_id must be an order id',
   out_refund_no: 'out_refund_no must be 1-64 characters of A-Z a-z 0-9 _ - . | *',
-  reason: 'reason must be a string of at most 256 characters',
+  reason: 'reason must be a string of at most 256 characters without control (other than line breaks and tabs) or bidirectional override characters',
 }
 
 export const ListOrdersQuery = Type.Object(
