@@ -127,6 +127,27 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(r.code, 0, r.stderr)
   })
 
+  it('refuses to seal credentials under a master key that opens none of the stored secrets', async () => {
+    const stored = async () => {
+      const db = await openDatabase(env.DATABASE_URL)
+      try {
+        return await db.db.selectFrom('channel_credentials').selectAll().execute()
+      } finally {
+        await db.close()
+      }
+    }
+    const before = await stored()
+    // Another directory's master.key, say: the servers could not open what it sealed, and would not start.
+    const r = spawnSync(process.execPath, [BIN, 'channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', join(keysDir, 'wechatpay-credentials.json')], {
+      env: { ...env, SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /stored secrets that no configured master key opens/)
+    assert.deepEqual(await stored(), before)
+  })
+
   it('refuses unusable credentials, naming every problem, and stores nothing', () => {
     const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
     const file = join(keysDir, 'broken.json')

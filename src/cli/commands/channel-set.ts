@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path'
 import type { Config } from '../../config/config.ts'
 import { ChannelCredentials, parseCredentials, type RealChannel } from '../../channels/channel-credentials.ts'
 import { checkCredentialsOnline } from '../../channels/check-credentials.ts'
+import { assertSecretsOpen } from '../../context.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { SqlChannelCredentialStore } from '../../storage/channel-credential-store.ts'
 import { migrate, openDatabase } from '../../storage/database.ts'
@@ -81,7 +82,10 @@ export async function runChannelSet(
       console.error(`no merchant ${opts.merchant}`)
       return 2
     }
-    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), new SecretBox(config.masterKey, config.previousMasterKeys))
+    const box = new SecretBox(config.masterKey, config.previousMasterKeys)
+    // Sealed under a key the servers lack, the credentials would stop every server's next start.
+    await assertSecretsOpen(database.db, box)
+    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box)
     const result = await credentials.set(opts.merchant, channel, doc, { production: config.production })
     if (!result.ok) throw new Error(`credentials checked above were refused: ${result.errors.join('; ')}`)
     console.log(`${channel} credentials for ${opts.merchant} saved (account ${result.value.accountId}${opts.check ? ', checked against the gateway' : ''}).`)
