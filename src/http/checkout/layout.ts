@@ -10,6 +10,7 @@ import type { Lang, Messages } from './i18n.ts'
 export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#5d6679;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
 @media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#2f6fe0;--brh:#2a63cc;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
 *{box-sizing:border-box}
+button{font:inherit;cursor:pointer;background:none}
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;padding:16px;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;-webkit-text-size-adjust:100%}
 main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);border-radius:20px;padding:28px 22px 24px;box-shadow:0 1px 2px rgba(16,24,40,.05),0 12px 32px rgba(16,24,40,.08);text-align:center}
 .tag{display:inline-block;font-size:12px;font-weight:600;line-height:22px;padding:0 10px;border-radius:99px;color:var(--wa);background:var(--wab);margin-bottom:16px}
@@ -35,7 +36,7 @@ h2:focus{outline:none}
 .ch .off{opacity:.55}
 .c-sandbox{background:#f59e0b}.c-wechatpay{background:#07c160}.c-alipay{background:#1677ff}
 .ch .p{display:block;padding:0;border:0}
-.pick{display:flex;gap:12px;align-items:center;width:100%;min-height:58px;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;background:none;color:inherit;font:inherit;text-align:left;cursor:pointer;-webkit-tap-highlight-color:transparent}
+.pick{display:flex;gap:12px;align-items:center;width:100%;min-height:58px;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;color:inherit;text-align:left;-webkit-tap-highlight-color:transparent}
 .pick::after{content:"›";content:"›"/"";margin-left:auto;color:var(--mu);font-size:24px;line-height:1}
 .pick:hover,.pick[aria-current]{border-color:var(--br)}
 .pick[aria-current]{box-shadow:inset 0 0 0 1px var(--br)}
@@ -48,10 +49,10 @@ h2:focus{outline:none}
 .sv{margin:6px 0 0;color:var(--mu);font-size:13px}
 @media(hover:none){.cq{display:flex;flex-direction:column}.cq .sv{order:1;margin-top:12px;color:var(--fg);font-size:15px;font-weight:600}.cq .how{order:2;margin-top:6px;color:var(--mu);font-size:13px;font-weight:400}}
 form{margin:0}
-.btn{display:block;width:100%;min-height:52px;margin-top:12px;padding:13px 16px;border-radius:14px;border:1px solid transparent;font:inherit;font-size:17px;font-weight:600;line-height:24px;text-align:center;text-decoration:none;cursor:pointer;-webkit-tap-highlight-color:transparent}
+.btn{display:block;width:100%;min-height:52px;margin-top:12px;padding:13px 16px;border-radius:14px;border:1px solid transparent;font-size:17px;font-weight:600;line-height:24px;text-align:center;text-decoration:none;-webkit-tap-highlight-color:transparent}
 .pri{background:var(--br);color:#fff}
 .pri:hover{background:var(--brh)}
-.sub{background:none;color:var(--fg);border-color:var(--ln)}
+.sub{color:var(--fg);border-color:var(--ln)}
 .btn:disabled{opacity:.6;cursor:progress}
 .btn:focus-visible{outline:3px solid var(--br);outline-offset:2px}
 .msg{min-height:20px;margin:10px 0 -6px;text-align:center;color:var(--wa);font-size:14px}
