@@ -52,9 +52,10 @@ function assertPageHeaders(page: Page) {
     assert.ok(csp.includes(directive), `${directive} in ${csp}`)
   }
   // Scripts and styles run only by the hash of their exact text: every one on the page is listed, nothing else.
+  const sources = (tag: string) => new RegExp(`(?:^|; )${tag}-src ([^;]*)`).exec(csp)?.[1]?.split(' ') ?? []
   for (const [, tag, text] of page.text.matchAll(/<(script|style)\b[^>]*>([\s\S]*?)<\/\1>/g)) {
     const hash = `'sha256-${createHash('sha256').update(text!).digest('base64')}'`
-    assert.match(csp, new RegExp(`${tag}-src ${hash.replace(/[+/]/g, '\\$&')}(;|$)`), `${tag} allowed by its hash`)
+    assert.ok(sources(tag!).includes(hash), `${tag} allowed by its hash`)
   }
   assert.doesNotMatch(csp, /unsafe-inline|nonce-/)
   assert.doesNotMatch(page.text, /\son[a-z]+=/i, 'no inline event handlers')
@@ -109,7 +110,7 @@ describeEachDatabase('checkout', (t) => {
     assertPageHeaders(page)
     assert.match(page.text, /<html lang="en">/)
     assert.match(page.text, /Test Shop/)
-    assert.match(page.text, /<h1 class="sj" title="Latte">Latte<\/h1>/)
+    assert.match(page.text, /<h1 class="sj">Latte<\/h1>/)
     assert.match(page.text, /Oat milk, extra hot/)
     assert.match(page.text, /<p class="amt">¥12\.34<\/p>/)
     assert.match(page.text, /<time id="left" datetime="[^"]+">1[45]:\d\d<\/time>/)
@@ -147,7 +148,8 @@ describeEachDatabase('checkout', (t) => {
     // This merchant has set up no channel credentials: each channel says it is not available, and none can be
     // chosen (test/checkout-channels.test.ts covers a merchant that has).
     assert.equal(page.text.match(/<small>This channel is not available yet\.<\/small>/g)?.length, 2)
-    assert.doesNotMatch(page.text, /<button|Sandbox wallet|Test mode/)
+    // No button to pay with (the More button under the subject is not one).
+    assert.doesNotMatch(page.text, /<button(?! id="mo")|Sandbox wallet|Test mode/)
     const zh = await get(order.pay_url + '?lang=zh-CN')
     assert.match(zh.text, /微信支付/)
     assert.match(zh.text, /支付宝/)
@@ -161,7 +163,7 @@ describeEachDatabase('checkout', (t) => {
     assertPageHeaders(page)
     assert.match(page.text, /Payment successful/)
     assert.match(page.text, /<a class="btn pri" href="https:\/\/shop\.example\/orders\/1\?x=1&amp;y=2"[^>]*>Return to merchant<\/a>/)
-    assert.doesNotMatch(page.text, /<button/)
+    assert.doesNotMatch(page.text, /<button(?! id="mo")/)
     assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /支付成功[\s\S]*返回商户/)
   })
 
@@ -179,7 +181,7 @@ describeEachDatabase('checkout', (t) => {
     const page = await get(order.pay_url)
     assert.equal(page.status, 200)
     assert.match(page.text, /Order closed/)
-    assert.doesNotMatch(page.text, /<button/)
+    assert.doesNotMatch(page.text, /<button(?! id="mo")/)
     assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已关闭/)
   })
 
@@ -213,7 +215,7 @@ describeEachDatabase('checkout', (t) => {
   it('has a pending page reload itself where scripts do not run, and an ended one stay put', async () => {
     const order = await newOrder(t.server)
     const token = new URL(order.pay_url).pathname.split('/')[2]
-    const refresh = /<noscript><meta http-equiv="refresh" content="10;url=([^"]+)"><\/noscript>/
+    const refresh = /<noscript><meta http-equiv="refresh" content="10;url=([^"]+)">/
     assert.equal(refresh.exec((await get(order.pay_url)).text)?.[1], `/pay/${token}?lang=en`)
     // After a decline, the reload goes to the page itself: it must not say "declined" again every 10 s.
     assert.equal(refresh.exec((await get(`${order.pay_url}?lang=zh-CN&declined=1`)).text)?.[1], `/pay/${token}?lang=zh-CN`)
@@ -676,7 +678,7 @@ describeEachDatabase(
       const page = await get(order.pay_url)
       assert.equal(page.status, 200)
       assert.match(page.text, /Order expired/)
-      assert.doesNotMatch(page.text, /<button/)
+      assert.doesNotMatch(page.text, /<button(?! id="mo")/)
       assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /订单已过期/)
       assert.equal((await (await fetch(`${order.pay_url}/status`)).json()).status, 'expired')
       const events = sseReader(await fetch(`${order.pay_url}/events`))

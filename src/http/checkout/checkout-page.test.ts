@@ -39,11 +39,23 @@ describe('checkoutPage', () => {
     assert.match(page, />Decline<\/button>/)
     assert.match(page, /action="\/pay\/tok_abcdefghijklmnopqrstu\/sandbox\/pay\?lang=en"/)
     assert.match(page, />15:00<\/time>/)
-    // Clamped on screen (long subjects would push the wallet below a small phone's fold): the whole of it in the title.
-    assert.match(page, /<h1 class="sj" title="Latte">Latte<\/h1>/)
+    assert.match(page, /<h1 class="sj">Latte<\/h1>/)
     for (const s of ['paid', 'expired', 'closed']) assert.match(page, new RegExp(`<template id="t-${s}">`))
     assert.match(page, /<script>\(function\(\)\{/)
     assert.match(page, /<style>:root\{/)
+  })
+
+  it('puts the subject and description before a More button the script shows when they are clamped', () => {
+    const page = render({ description: 'Oat milk,\nextra hot' })
+    assert.match(page, /<div id="tx"><h1 class="sj">Latte<\/h1><p class="ds">Oat milk,\nextra hot<\/p><\/div>\n<button id="mo" aria-expanded="false" data-less="Less" hidden>More<\/button>/)
+    const zh = render({}, { lang: 'zh-CN' })
+    assert.match(zh, /<div id="tx"><h1 class="sj">Latte<\/h1><\/div>\n<button id="mo" aria-expanded="false" data-less="收起" hidden>展开<\/button>/)
+    // An ended order's page still shows them (and runs the script).
+    assert.match(render({ status: 'paid', description: 'x' }), /<div id="tx">[\s\S]*<button id="mo"/)
+    // Without script nothing could open them, so nothing is clamped; a message page has neither, nor the stylesheet.
+    assert.match(page, /<noscript><meta http-equiv="refresh" [^>]*><style>#tx>\*\{display:block\}<\/style><\/noscript>/)
+    assert.match(render({ status: 'paid' }), /<noscript><style>#tx>\*\{display:block\}<\/style><\/noscript>/)
+    assert.doesNotMatch(notFoundPage('en').toString(), /<noscript>/)
   })
 
   it('takes the merchant avatar\'s initial as a whole character as read: a flag, a family, an accented letter', () => {
@@ -82,7 +94,8 @@ describe('checkoutPage', () => {
     assert.match(page, /WeChat Pay/)
     assert.match(page, /Alipay/)
     assert.equal(page.match(/<small>This channel is not available yet\.<\/small>/g)?.length, 2)
-    assert.doesNotMatch(page, /<button/)
+    // No button to pay with (the More button under the subject is not one).
+    assert.doesNotMatch(page, /<button(?! id="mo")/)
     assert.doesNotMatch(page, /Test mode/)
   })
 
@@ -116,7 +129,7 @@ describe('checkoutPage', () => {
   it('says so when a live order has no channel its merchant set up, and shows no QR to scan', () => {
     const page = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { channelAvailable: () => false })
     assert.match(page, /<p id="msg" class="msg" role="status">This merchant cannot take payments here yet\./)
-    assert.doesNotMatch(page, /class="qr"|<button/)
+    assert.doesNotMatch(page, /class="qr"|<button(?! id="mo")/)
     const one = render({ mode: 'live', channels: ['wechatpay', 'alipay'] }, { channelAvailable: (c) => c === 'alipay' })
     assert.doesNotMatch(one, /cannot take payments here/)
     assert.match(one, /class="qr"/)
@@ -134,7 +147,7 @@ describe('checkoutPage', () => {
     for (const [status, text] of cases) {
       const page = render({ status })
       assert.match(page, text, status)
-      assert.doesNotMatch(page, /<button|<template|http-equiv="refresh"/, status)
+      assert.doesNotMatch(page, /<button(?! id="mo")|<template|http-equiv="refresh"/, status)
       assert.match(page, /<main id="co" data-token="tok_abcdefghijklmnopqrstu" data-status="[a-z]+"/, status)
       assert.match(page, /<script>\(function\(\)\{/, status)
     }
@@ -157,7 +170,7 @@ describe('checkoutPage', () => {
     const whole = render({ status: 'refunded', amountRefunded: 1234 })
     assert.match(whole, /<title>Payment refunded · ¥12\.34 · /)
     assert.match(whole, /<h2 tabindex="-1">Payment refunded<\/h2><p>The merchant refunded the full ¥12\.34\./)
-    assert.doesNotMatch(whole, /Payment successful|<button/)
+    assert.doesNotMatch(whole, /Payment successful|<button(?! id="mo")/)
     const part = render({ status: 'partially_refunded', amountRefunded: 500 })
     assert.match(part, /<h2 tabindex="-1">Payment partly refunded<\/h2><p>Your payment was received\. The merchant refunded ¥5\.00 of it/)
     assert.match(render({ status: 'partially_refunded', amountRefunded: 500 }, { lang: 'zh-CN' }), /<h2 tabindex="-1">已部分退款<\/h2><p>您的付款已收到，其中 ¥5\.00 已由商户原路退回/)

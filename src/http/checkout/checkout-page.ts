@@ -185,13 +185,15 @@ ${channelList(v, t, amount)}`
         ),
       ]
   const other = LANGS.find((l) => l !== v.lang)!
+  // Subject and description are clamped (layout.ts) so the pay action stays above a small phone's fold: the script
+  // shows the button only if that cut something; without script nothing is clamped and the button stays hidden.
   const body = html`<main id="co" data-token="${order.payToken}" data-status="${v.status}" data-left="${state ? '0' : left.ms}" data-declined="${t.declined}" data-failed="${t.failed}" data-busy="${t.tooMany}"${order.mode === 'live' && html` data-unavailable="${t.channelUnavailable}"`}>
 ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="av" aria-hidden="true">${initial(v.merchantName)}</div>
 <div class="mn">${v.merchantName}</div>
 <p class="${amountClass(amount)}">${amount}</p>
-<h1 class="sj" title="${order.subject}">${order.subject}</h1>
-${order.description && html`<p class="ds">${order.description}</p>`}
+<div id="tx"><h1 class="sj">${order.subject}</h1>${order.description && html`<p class="ds">${order.description}</p>`}</div>
+<button id="mo" aria-expanded="false" data-less="${t.less}" hidden>${t.more}</button>
 <div id="live">${live}</div>
 ${templates}
 </main>`

@@ -19,6 +19,8 @@
 // the ETag it was last given, so an unchanged page costs a 304 with no body. What changed is put into the end
 // state's own section, a live region already on the page, so a screen reader says it; a changed heading takes the
 // focus, an unchanged one stays as it is (with the focus, if it had it).
+// The subject and description (#tx's children) are clamped by the stylesheet; the More button is shown only when
+// that cut some of them (measured again when the window's size changes, say on rotating the phone).
 
 /** How often a page at an end state asks for itself again, and for how long after the end state it does. */
 export const WATCH_EVERY_MS = 20_000
@@ -28,6 +30,9 @@ export const ASK_TIMEOUT_MS = 10_000
 
 export const CHECKOUT_SCRIPT = `(function(){
 var d=document,root=d.getElementById('co');if(!root)return;
+var tx=d.getElementById('tx'),mo=d.getElementById('mo'),mt=mo&&mo.textContent;
+function fit(){if(!tx.className)mo.hidden=[].every.call(tx.children,function(e){return e.scrollHeight<=e.clientHeight+1})}
+if(mo){mo.onclick=function(){var o=!tx.className;tx.className=o?'op':'';mo.setAttribute('aria-expanded',o);mo.textContent=o?mo.dataset.less:mt};fit();window.onresize=fit}
 var ds=root.dataset,base='/pay/'+ds.token,live=d.getElementById('live'),status=ds.status,done=status!=='pending',es=null,poller=0,polling=false,hid=false,gen=0;
 var t0=performance.now(),left=+ds.left||0,clock=d.getElementById('left'),timer=0,since=t0,watcher=0,asking=false,tag='';
 function pad(n){return(n<10?'0':'')+n}

@@ -13,6 +13,9 @@ export interface Messages {
   testMode: string
   testModeNote: string
   timeLeft: string
+  /** The control under a clamped subject and description: shows them whole, then clamps them again. */
+  more: string
+  less: string
   payWith: string
   channel: Record<ChannelName, string>
   channelUnavailable: string
@@ -82,6 +85,8 @@ const en: Messages = {
   testMode: 'Test mode',
   testModeNote: 'No real money moves.',
   timeLeft: 'Time left',
+  more: 'More',
+  less: 'Less',
   payWith: 'Pay with',
   channel: { sandbox: 'Sandbox wallet', wechatpay: 'WeChat Pay', alipay: 'Alipay' },
   channelUnavailable: 'This channel is not available yet.',
@@ -143,6 +148,8 @@ const zhCN: Messages = {
   testMode: '测试模式',
   testModeNote: '测试用，不会产生真实扣款。',
   timeLeft: '剩余时间',
+  more: '展开',
+  less: '收起',
   payWith: '支付方式',
   channel: { sandbox: '沙箱钱包', wechatpay: '微信支付', alipay: '支付宝' },
   channelUnavailable: '该支付方式暂未开通。',

@@ -1,14 +1,17 @@
-// The document around every customer page: head, the one inline stylesheet, footer. Mobile first, no external assets.
-// The stylesheet and the script are fixed texts, allowed by their hashes in the page's CSP (page-response.ts).
+// The document around every customer page: head, the inline stylesheet (and a bit for pages without script), footer.
+// Mobile first, no external assets. The stylesheets and the script are fixed texts, allowed by their hashes in the
+// page's CSP (page-response.ts).
 // Colours keep white on the brand blue, and muted text on its backgrounds, at 4.5:1 or more (WCAG AA), dark mode too.
-// The subject shows at most two lines (.sj), and a short screen loses the card's top spacing, so the pay action
-// stays above the fold on a 320×568 phone or in an in-app browser; the whole subject stays in the h1's text (read
-// out by screen readers) and its title.
+// The subject and the description show at most two lines each (.sj, .ds), and a short screen tightens the card's
+// top and drops the avatar (its initial only decorates), so the pay action stays above the fold on a 320×568 phone
+// or in an in-app browser. The whole text stays in the DOM (read out by screen readers); a button the script shows
+// when something was cut (#mo, which sets no display so that its hidden attribute holds) opens it on screen, and a
+// page without script shows it whole (NOSCRIPT_CSS).
 import { html, unsafeRaw, type SafeHtml } from './html.ts'
 import type { Lang, Messages } from './i18n.ts'
 
-export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#5d6679;--ln:#e4e7ec;--br:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
-@media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#2f6fe0;--brh:#2a63cc;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
+export const CSS = `:root{color-scheme:light dark;--bg:#eef0f3;--card:#fff;--fg:#14171c;--mu:#5d6679;--ln:#e4e7ec;--br:#1766e0;--lk:#1766e0;--brh:#0f56c4;--ok:#12a150;--okb:#e2f5e9;--wa:#9a5b0a;--wab:#fdf0d5;--nb:#f1f3f6}
+@media(prefers-color-scheme:dark){:root{--bg:#0d0f12;--card:#181b20;--fg:#eceef1;--mu:#98a2b3;--ln:#2a2f37;--br:#2f6fe0;--lk:#6ea0ff;--brh:#2a63cc;--ok:#34c46e;--okb:#12311f;--wa:#f5b73d;--wab:#3a2a0c;--nb:#23272e}}
 *{box-sizing:border-box}
 button{font:inherit;cursor:pointer;background:none}
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;padding:16px;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;-webkit-text-size-adjust:100%}
@@ -19,8 +22,10 @@ main{width:100%;max-width:420px;margin-top:min(6vh,48px);background:var(--card);
 .amt{font-size:min(46px,calc((100vw - 76px)/5.6));line-height:1.1;font-weight:700;margin:20px 0 6px;letter-spacing:-.02em;font-variant-numeric:tabular-nums;white-space:nowrap}
 .amt.l{font-size:min(34px,calc((100vw - 76px)/7.5))}.amt.xl{font-size:min(25px,calc((100vw - 76px)/10.7))}
 h1{font-size:16px;font-weight:500;margin:0;overflow-wrap:anywhere}
-.sj{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;line-clamp:2;overflow:hidden}
+.sj,.ds{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;overflow:hidden}
 .ds{margin:6px 0 0;color:var(--mu);font-size:14px;white-space:pre-line;overflow-wrap:anywhere}
+.op>*{display:block}
+#mo{margin-bottom:-12px;padding:6px 12px;border:0;color:var(--lk);font-size:14px;font-weight:600}
 .tm{display:inline-block;margin:18px 0 0;padding:4px 14px;border-radius:99px;background:var(--nb);color:var(--mu);font-size:14px}
 .tm time{color:var(--fg);font-weight:600;font-variant-numeric:tabular-nums}
 .tm.soon{background:var(--wab)}.tm.soon time{color:var(--wa)}
@@ -67,9 +72,12 @@ form{margin:0}
 .ok .btn{margin-top:22px}
 .qr{display:none}
 @media(min-width:720px) and (hover:hover){.sv{display:none}.qr{display:block;margin-top:20px;text-align:center;color:var(--mu);font-size:13px}.qr img{display:block;margin:8px auto 0;width:148px;height:148px;padding:6px;border-radius:10px;background:#fff}}
-@media(max-height:640px){main{margin-top:0;padding-top:20px}.tag{margin-bottom:12px}}
+@media(max-height:640px){main{margin-top:0;padding-top:16px}.tag{margin-bottom:8px}.av{display:none}}
 footer{margin:16px 0 8px;font-size:13px;color:var(--mu)}
 footer a{color:inherit;margin-left:6px;display:inline-block;padding:12px 8px;min-width:44px;min-height:44px;box-sizing:border-box;text-align:center}`
+
+/** A page without script shows the subject and description whole, as it has no way to open them (an id outranks CSS's clamp). */
+export const NOSCRIPT_CSS = '#tx>*{display:block}'
 
 export interface ShellInput {
   lang: Lang
@@ -87,6 +95,7 @@ export interface ShellInput {
 }
 
 export function documentShell(p: ShellInput): SafeHtml {
+  const refresh = p.refreshWithoutScript
   return html`<!doctype html>
 <html lang="${p.lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
@@ -94,7 +103,7 @@ export function documentShell(p: ShellInput): SafeHtml {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${p.title}</title>
-${p.refreshWithoutScript !== undefined && html`<noscript><meta http-equiv="refresh" content="${`${p.refreshWithoutScript.seconds};url=${p.refreshWithoutScript.url}`}"></noscript>`}
+${(refresh || p.script !== undefined) && html`<noscript>${refresh && html`<meta http-equiv="refresh" content="${`${refresh.seconds};url=${refresh.url}`}">`}${p.script !== undefined && html`<style>${unsafeRaw(NOSCRIPT_CSS)}</style>`}</noscript>`}
 <style>${unsafeRaw(CSS)}</style></head>
 <body>${p.body}
 <footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>

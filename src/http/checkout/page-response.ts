@@ -4,19 +4,19 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
 import { CHECKOUT_SCRIPT } from './checkout-script.ts'
 import type { SafeHtml } from './html.ts'
-import { CSS } from './layout.ts'
+import { CSS, NOSCRIPT_CSS } from './layout.ts'
 
 /** The CSP source allowing exactly one inline text: an injected <script> or <style> with other content never runs. */
 export function sourceHash(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`
 }
 
-// Hashes rather than a nonce per response: the same protection (nothing but these two fixed texts runs or
+// Hashes rather than a nonce per response: the same protection (nothing but these fixed texts runs or
 // applies), and a page's bytes no longer change per response, so they can be rendered once and reused.
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `script-src ${sourceHash(CHECKOUT_SCRIPT)}`,
-  `style-src ${sourceHash(CSS)}`,
+  `style-src ${sourceHash(CSS)} ${sourceHash(NOSCRIPT_CSS)}`,
   "img-src 'self' data:",
   "connect-src 'self'",
   "form-action 'self'",
