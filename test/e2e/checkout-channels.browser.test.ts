@@ -155,6 +155,30 @@ describe('checkout with real channels in a browser', { skip }, () => {
     }
   })
 
+  it('on a 320×568 phone with the longest description, both channels stay on screen and the chosen code scrolls into view', async () => {
+    const description = '12 月 20 日 18:30 入场，静安店三楼宴会厅。请提前十分钟到签到处出示本页付款凭证。\n'.repeat(12).slice(0, 512)
+    assert.equal(description.length, 512, 'the longest description an order takes')
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      for (const l of [{ lang: 'zh-CN', wechat: '微信支付', alipay: '支付宝' }, { lang: 'en', wechat: 'WeChat Pay', alipay: 'Alipay' }]) {
+        await p.page.goto(`${(await liveOrder({ description })).pay_url}?lang=${l.lang}`)
+        for (const name of [l.wechat, l.alipay]) {
+          const box = await p.page.getByRole('button', { name }).boundingBox()
+          assert.ok(box && box.y >= 0 && box.y + box.height <= 568, `${l.lang}: ${name} is on screen (${JSON.stringify(box)})`)
+        }
+        await p.page.getByRole('button', { name: l.wechat }).tap()
+        await qrShown(p.page)
+        const qr = await p.page.locator('#cq img').boundingBox()
+        assert.ok(qr && qr.y >= 0 && qr.y + qr.height <= 568, `${l.lang}: the code is on screen (${JSON.stringify(qr)})`)
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-long-description-wechatpay-${l.lang}.png` })
+      }
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('on a computer the QR shows without the phone hint', async () => {
     const order = await liveOrder()
     const p = await phone({ desktop: true })

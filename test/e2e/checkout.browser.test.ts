@@ -2,7 +2,7 @@
 // One database kind is enough here; the HTTP suite covers SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { api, ORDER, startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchChromium, PHONE, skipWithoutChromium } from '../helpers/browser.ts'
 
@@ -10,9 +10,26 @@ const skip = skipWithoutChromium
 
 
 const LANGS = [
-  { lang: 'en', pay: /^Pay/, decline: 'Decline', paid: 'Payment successful', declined: 'Payment declined. You can try again.' },
-  { lang: 'zh-CN', pay: /支付/, decline: '拒绝付款', paid: '支付成功', declined: '已拒绝付款，您可以重新尝试。' },
+  { lang: 'en', pay: /^Pay/, decline: 'Decline', paid: 'Payment successful', declined: 'Payment declined. You can try again.', more: 'More', less: 'Less' },
+  { lang: 'zh-CN', pay: /支付/, decline: '拒绝付款', paid: '支付成功', declined: '已拒绝付款，您可以重新尝试。', more: '展开', less: '收起' },
 ] as const
+
+/** The longest subject (128 characters) and description (512, with line breaks) an order takes, in each language. */
+const LONGEST = {
+  en: {
+    subject: 'Annual membership renewal: Premium plan with priority support, two extra seats and the quarterly printed magazine delivered home',
+    description: 'Oat milk latte, extra hot, with a shot of vanilla and cinnamon on top.\nDeliver to table 7 by the window, please. '.repeat(5).slice(0, 512),
+  },
+  'zh-CN': {
+    subject: '年度会员续费高级套餐含优先客服支持两个额外席位以及每季度寄送到家的纸质杂志和专属活动邀请函还有生日礼遇与积分加倍特权一年内不限次数使用门店停车位以及免费咖啡券十二张和会员专享折扣商品推荐服务详情请见会员手册最后一页所列条款说明如有疑问请联系门店工作人员咨询',
+    description: '燕麦拿铁，加热，加一份香草糖浆，表面撒肉桂粉。\n请送到靠窗的七号桌，谢谢！'.repeat(16).slice(0, 512),
+  },
+} as const
+
+/** How many lines an element shows on screen. */
+const linesShown = (el: Locator) => el.evaluate((e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)))
+/** Whether an element shows all of its text (nothing cut by a clamp). */
+const whole = (el: Locator) => el.evaluate((e) => e.scrollHeight <= e.clientHeight + 1)
 
 let seq = 0
 const nextNo = () => `BR-${process.pid}-${++seq}`
@@ -411,6 +428,26 @@ describe('checkout in a browser', { skip }, () => {
     await paysThroughPlainForm({ javaScriptEnabled: false })
   })
 
+  it('shows the longest subject and description whole without JavaScript, the pay button further down', async () => {
+    const { subject, description } = LONGEST.en
+    const order = await newOrder({ subject, description })
+    const p = await phone({ javaScriptEnabled: false })
+    try {
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      await p.page.goto(order.pay_url)
+      const h1 = p.page.getByRole('heading', { level: 1 })
+      const ds = p.page.locator('.ds')
+      assert.deepEqual([await whole(h1), await whole(ds)], [true, true], 'nothing cut')
+      assert.ok((await linesShown(h1)) > 2 && (await linesShown(ds)) > 10, 'both shown whole')
+      assert.equal(await p.page.getByRole('button', { name: 'More' }).count(), 0, 'no button that could not work')
+      await p.page.getByRole('button', { name: /^Pay/ }).tap()
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
+      assert.equal(await orderStatus(order.id), 'paid')
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('marks the countdown in its last minute, and not before', async () => {
     const p = await phone()
     try {
@@ -442,26 +479,79 @@ describe('checkout in a browser', { skip }, () => {
   })
 
   it('keeps the pay button on a 320×568 screen with the longest subject, which is clamped but kept whole for reading', async () => {
-    const subjects = {
-      en: 'Annual membership renewal: Premium plan with priority support, two extra seats and the quarterly printed magazine delivered home',
-      'zh-CN': '年度会员续费高级套餐含优先客服支持两个额外席位以及每季度寄送到家的纸质杂志和专属活动邀请函还有生日礼遇与积分加倍特权一年内不限次数使用门店停车位以及免费咖啡券十二张和会员专享折扣商品推荐服务详情请见会员手册最后一页所列条款说明如有疑问请联系门店工作人员咨询',
-    }
     const p = await phone()
     try {
       await p.page.setViewportSize({ width: 320, height: 568 })
       for (const l of LANGS) {
-        const subject = subjects[l.lang]
+        const { subject } = LONGEST[l.lang]
         assert.equal(subject.length, 128, 'the longest subject an order takes')
         await p.page.goto(`${(await newOrder({ subject })).pay_url}?lang=${l.lang}`)
         const box = await p.page.getByRole('button', { name: l.pay }).boundingBox()
         assert.ok(box && box.y >= 0 && box.y + box.height <= 568, `${l.lang}: the pay button is on screen (${JSON.stringify(box)})`)
         const h1 = p.page.getByRole('heading', { level: 1 })
-        const lines = await h1.evaluate((e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)))
-        assert.equal(lines, 2, `${l.lang}: the subject is clamped`)
+        assert.equal(await linesShown(h1), 2, `${l.lang}: the subject is clamped`)
         assert.equal(await h1.textContent(), subject, 'the whole subject is still there for a screen reader')
-        assert.equal(await h1.getAttribute('title'), subject, 'and on hover')
         await p.page.screenshot({ path: `/tmp/scanpay-checkout-long-subject-${l.lang}.png` })
       }
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('keeps the pay button on a 320×568 screen with the longest description too, and opens both whole from a button', async () => {
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      for (const l of LANGS) {
+        const { subject, description } = LONGEST[l.lang]
+        assert.equal(description.length, 512, 'the longest description an order takes')
+        await p.page.goto(`${(await newOrder({ subject, description })).pay_url}?lang=${l.lang}`)
+        const box = await p.page.getByRole('button', { name: l.pay }).boundingBox()
+        assert.ok(box && box.y >= 0 && box.y + box.height <= 568, `${l.lang}: the pay button is on screen (${JSON.stringify(box)})`)
+        const h1 = p.page.getByRole('heading', { level: 1 })
+        const ds = p.page.locator('.ds')
+        assert.deepEqual([await linesShown(h1), await linesShown(ds)], [2, 2], `${l.lang}: both clamped`)
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-long-description-${l.lang}.png` })
+
+        // By keyboard: the button is the page's first stop, and Enter opens the text, Space closes it again.
+        const toggle = p.page.locator('#mo')
+        assert.equal(await toggle.textContent(), l.more)
+        assert.equal(await toggle.getAttribute('aria-expanded'), 'false')
+        await p.page.keyboard.press('Tab')
+        assert.equal(await toggle.evaluate((e) => e === document.activeElement), true, `${l.lang}: the first stop`)
+        await p.page.keyboard.press('Enter')
+        assert.equal(await p.page.getByRole('button', { name: l.less, expanded: true }).count(), 1, `${l.lang}: says it can close again`)
+        assert.deepEqual([await whole(h1), await whole(ds)], [true, true], `${l.lang}: nothing cut`)
+        assert.ok((await linesShown(ds)) > 10, `${l.lang}: the whole description shows`)
+        assert.equal(await h1.textContent(), subject)
+        assert.equal(await ds.textContent(), description)
+        await p.page.screenshot({ path: `/tmp/scanpay-checkout-long-description-open-${l.lang}.png`, fullPage: true })
+        await p.page.keyboard.press('Space')
+        assert.equal(await p.page.getByRole('button', { name: l.more, expanded: false }).count(), 1)
+        assert.deepEqual([await linesShown(h1), await linesShown(ds)], [2, 2], `${l.lang}: clamped again`)
+      }
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('shows More only while something is cut, measured again when the screen turns', async () => {
+    const p = await phone()
+    try {
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      await p.page.goto((await newOrder({ description: 'Oat milk' })).pay_url)
+      assert.equal(await p.page.getByRole('button', { name: 'More' }).count(), 0, 'nothing cut, no button')
+      // Three lines on a 320 px phone, two on a wider screen.
+      const description = 'Oat milk latte, extra hot, with a shot of vanilla and cinnamon, for the window seat'
+      await p.page.goto((await newOrder({ description })).pay_url)
+      assert.equal(await p.page.getByRole('button', { name: 'More' }).count(), 1)
+      await p.page.setViewportSize({ width: 568, height: 320 })
+      await p.page.getByRole('button', { name: 'More' }).waitFor({ state: 'hidden' })
+      assert.equal(await whole(p.page.locator('.ds')), true)
+      await p.page.setViewportSize({ width: 320, height: 568 })
+      await p.page.getByRole('button', { name: 'More' }).waitFor()
+      assert.deepEqual(p.problems, [])
     } finally {
       await p.context.close()
     }
