@@ -8,6 +8,9 @@ import { notifySignContent, rsa2Sign } from '../src/channels/alipay/signing.ts'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import type { AlipayChannel } from '../src/channels/alipay/alipay-channel.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
+import type { PaymentChannel } from '../src/core/payment-channel.ts'
+import { reconcilePendingRefunds } from '../src/core/use-cases/reconcile-refunds.ts'
+import type { RefundDeps } from '../src/core/use-cases/refund-deps.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
 import { shanghaiDate } from '../src/channels/shanghai-time.ts'
 import { assertDailyBillChecks } from './helpers/daily-bills.ts'
@@ -159,5 +162,57 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.deepEqual(trade.refunds.map((r) => [r.outRequestNo, r.amount]), [[res.body.id, 234]])
     const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
     assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 234])
+  })
+
+  it('a refund Alipay lists without refund_status: pending at first, then sent again under its number (refunded once), after a day for a person', async (tc) => {
+    // This test is the only refund sweeper: the server's own job would otherwise claim the checks it stages.
+    const jobs = ctx().jobs
+    await jobs.stop()
+    tc.after(() => jobs.start())
+    const order = await liveOrder('ali-held')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    sim.holdRefunds = true
+    tc.after(() => void (sim.holdRefunds = false))
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 100, out_refund_no: 'ALI-HELD-1' })
+    assert.equal(res.body.status, 'pending', JSON.stringify(res.body))
+    const base = ctx().refundDeps
+    const sent: string[] = []
+    const stuck: string[] = []
+    const spy = (c: PaymentChannel) =>
+      new Proxy(c, {
+        get: (target, name) =>
+          name === 'refund'
+            ? (input: Parameters<PaymentChannel['refund']>[0]) => (sent.push(input.refundId), target.refund(input))
+            : typeof Reflect.get(target, name) === 'function'
+              ? (Reflect.get(target, name) as (...a: unknown[]) => unknown).bind(target)
+              : Reflect.get(target, name),
+      })
+    const deps: RefundDeps = { ...base, channel: (name) => { const c = base.channel(name); return c && spy(c) }, onRefundStuck: (r, why) => void stuck.push(`${r.id} ${why}`) }
+    const db = ctx().storage.database.db
+    const sweep = async (sentAgo: number) => {
+      await db.updateTable('refunds').set({ next_check_at: 0, created_at: Date.now() - sentAgo }).where('id', '=', res.body.id).execute()
+      return reconcilePendingRefunds(deps)
+    }
+    // Just sent: still under way.
+    assert.equal(await sweep(0), 0)
+    assert.deepEqual([sent, stuck], [[], []])
+    // Past the window: taken as not received and sent again, the same out_request_no; Alipay refunds it once.
+    assert.equal(await sweep(11 * 60_000), 0)
+    assert.deepEqual(sent, [res.body.id])
+    const trade = sim.trades.get(`${sim.identity.appId}:${paymentId}`)!
+    assert.deepEqual(trade.refunds.map((r) => [r.outRequestNo, r.amount]), [[res.body.id, 100]])
+    // A day on, no more sending: a person is told.
+    assert.equal(await sweep(25 * 3_600_000), 0)
+    assert.equal(sent.length, 1)
+    assert.equal(stuck.length, 1)
+    assert.match(stuck[0]!, /merchant console/)
+    assert.equal((await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status, 'pending')
+    // Once Alipay makes it, the refund succeeds.
+    sim.settleRefunds()
+    assert.equal(await sweep(25 * 3_600_000), 1)
+    const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
+    assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 100])
   })
 })

@@ -45,6 +45,11 @@ export interface ChannelRefundRef {
   refundId: string
   order: Order
   payment?: RefundedPayment
+  /**
+   * When the refund was first sent. A channel whose answer cannot tell "not made yet" from "never received or
+   * failed" (Alipay without refund_status) waits this long before taking it as not received.
+   */
+  requestedAt: number
 }
 
 /** Who a notification is for, when the route it arrived on says (per-merchant notify URLs). */

@@ -35,6 +35,11 @@ import {
   type RefundResult,
 } from './transformers.ts'
 
+/** How long a refund Alipay lists without refund_status may still be under way (the SDK asks to wait 10 s). */
+export const ALIPAY_REFUND_SETTLE_MS = 10 * 60_000
+/** How long it may stay so before a person is told. */
+export const ALIPAY_REFUND_STUCK_MS = 24 * 3_600_000
+
 export interface AlipayChannelOptions {
   credentials(merchantId: string): Promise<AlipayCredentials | null>
   /** Finds the merchant of a notification that arrived without one in its URL, by its app_id. */
@@ -187,9 +192,18 @@ export class AlipayChannel implements PaymentChannel {
     })
     if (r.code !== '10000') throw this.#fail('alipay.trade.fastpay.refund.query', r)
     if (r.refund_status === 'REFUND_SUCCESS') return { status: 'succeeded', channelRefundNo: ref.refundId }
-    // A refund Alipay knows of but has not made (refund_status absent: not yet, or not at all) is asked about
-    // again; one it has no record of never arrived.
-    if (r.refund_amount) return { status: 'pending' }
+    // refund_status absent means "the refund request was not received, or the refund failed" (Java SDK,
+    // AlipayTradeFastpayRefundQueryResponse), though it also reads so while Alipay is still at it. After a while
+    // it is taken as not received and sent again with the same out_request_no, which refunds once; and if that
+    // goes on for a day, a person is told rather than the reconciler asking forever.
+    if (r.refund_amount) {
+      const age = this.#o.clock.now() - ref.requestedAt
+      if (age < ALIPAY_REFUND_SETTLE_MS) return { status: 'pending' }
+      if (age >= ALIPAY_REFUND_STUCK_MS) {
+        return { status: 'pending', attention: 'Alipay has held this refund unmade for over a day (no refund_status): check it in the Alipay merchant console' }
+      }
+      return { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true }
+    }
     // Alipay's word for it: no record means not refunded, and the refund may be sent again with the same number.
     return { status: 'failed', reason: 'Alipay has no such refund', notFound: true }
   }

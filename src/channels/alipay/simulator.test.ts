@@ -12,7 +12,7 @@ import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
 import { channelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
-import { AlipayChannel } from './alipay-channel.ts'
+import { ALIPAY_REFUND_SETTLE_MS, ALIPAY_REFUND_STUCK_MS, AlipayChannel } from './alipay-channel.ts'
 import { notifySignContent, rsa2Sign } from './signing.ts'
 import { parseAlipayBill } from './bill.ts'
 import { parseAlipayCredentials, type AlipayCredentials } from './credentials.ts'
@@ -109,15 +109,23 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     // Sent again, the same out_request_no refunds nothing more (fund_change N): the refund query says how it ended.
     assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'pending' })
     assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.length, 1, 'the same out_request_no refunds once')
-    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid })).status, 'succeeded')
-    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_2', order: paid })).status, 'failed')
-    // A refund Alipay accepted but has not made yet is neither made nor failed: it stays pending until it is.
+    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid, requestedAt: Date.now() })).status, 'succeeded')
+    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_2', order: paid, requestedAt: Date.now() })).status, 'failed')
+    // A refund Alipay accepted but has not made yet (no refund_status) is pending for a while after it was sent;
+    // then it reads as not received, and is sent again under the same number, which refunds nothing twice; after
+    // a day it waits for a person.
     sim.holdRefunds = true
     try {
       assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_4', order: paid, amount: 100, currency: 'CNY', reason: null }), { status: 'pending' })
-      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid }), { status: 'pending' })
+      const sent = Date.now()
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent }), { status: 'pending' })
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_SETTLE_MS }), { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true })
+      assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_4', order: paid, amount: 100, currency: 'CNY', reason: null }), { status: 'pending' })
+      assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.filter((r) => r.outRequestNo === 'rfd_ali_4').length, 1)
+      const stuck = await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS })
+      assert.ok(stuck.status === 'pending' && /merchant console/.test(stuck.attention ?? ''), JSON.stringify(stuck))
       sim.settleRefunds()
-      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid }), { status: 'succeeded', channelRefundNo: 'rfd_ali_4' })
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS }), { status: 'succeeded', channelRefundNo: 'rfd_ali_4' })
     } finally {
       sim.holdRefunds = false
     }

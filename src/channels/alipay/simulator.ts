@@ -156,8 +156,9 @@ export class AlipaySimulator {
   readonly identity: Identity
   sendNotifications = true
   /**
-   * While true, a refund is accepted but not yet made, as Alipay sometimes answers: fund_change N, and its query
-   * without refund_status, until settleRefunds().
+   * While true, a refund is accepted but not yet made, until settleRefunds(): fund_change N, its query with
+   * refund_amount but no refund_status (which Alipay's SDK reads as "not received, or failed"), and the same
+   * out_request_no sent again answered fund_change N without refunding twice.
    */
   holdRefunds = false
   url = ''

@@ -116,10 +116,10 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     // A refund is PROCESSING at first, then SUCCESS.
     const paidOrder = { ...o, status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: q.status === 'succeeded' ? q.channelTradeNo : null }
     assert.deepEqual(await channel.refund({ refundId: 'rfd_wx_1', order: paidOrder, amount: 234, currency: 'CNY', reason: 'test' }), { status: 'pending' })
-    let settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder })
+    let settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder, requestedAt: Date.now() })
     for (let i = 0; i < 100 && settled.status === 'pending'; i++) {
       await new Promise((r) => setTimeout(r, 20))
-      settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder })
+      settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder, requestedAt: Date.now() })
     }
     assert.equal(settled.status, 'succeeded')
     await assert.rejects(channel.refund({ refundId: 'rfd_wx_2', order: paidOrder, amount: 1001, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
@@ -166,11 +166,11 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     let reply = answer('rfd_other')
     const stubbed = new WechatPayChannel({ credentials: async () => creds, clock: { now: () => Date.now() }, fetch: async () => reply })
     const paid = { ...order('ord_a9'), status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: '4200000000000000000000000001' }
-    for (const call of [() => stubbed.refund({ refundId: 'rfd_mine', order: paid, amount: 234, currency: 'CNY', reason: null }), () => stubbed.queryRefund({ refundId: 'rfd_mine', order: paid })]) {
+    for (const call of [() => stubbed.refund({ refundId: 'rfd_mine', order: paid, amount: 234, currency: 'CNY', reason: null }), () => stubbed.queryRefund({ refundId: 'rfd_mine', order: paid, requestedAt: Date.now() })]) {
       await assert.rejects(call(), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && /rfd_other/.test(e.message))
     }
     reply = answer('rfd_mine')
-    assert.equal((await stubbed.queryRefund({ refundId: 'rfd_mine', order: paid })).status, 'succeeded')
+    assert.equal((await stubbed.queryRefund({ refundId: 'rfd_mine', order: paid, requestedAt: Date.now() })).status, 'succeeded')
   })
 
   it('reads a 4xx in WeChat\'s error shape as a refusal, and one without it (a proxy\'s page) as an unknown outcome', async () => {

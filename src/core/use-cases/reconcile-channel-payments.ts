@@ -76,7 +76,8 @@ async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: P
 }
 
 async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
-  const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount } }
+  // Its request was made when the payment moved to refund_requested (its last move).
+  const ref = { refundId: unexpectedRefundId(p.id), order, payment: { id: p.id, channelTradeNo: p.channelTradeNo, amount: p.amount }, requestedAt: p.updatedAt }
   const state = await channel.queryRefund(ref)
   if (state.status === 'succeeded') {
     await markRefunded(deps, p, order)

@@ -32,7 +32,7 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
       if (!order || !channel) continue
       let state
       try {
-        state = await channel.queryRefund({ refundId: refund.id, order })
+        state = await channel.queryRefund({ refundId: refund.id, order, requestedAt: refund.createdAt })
         // Unknown to the channel: the request never arrived (a timeout before it was sent). Failing it would free
         // the amount for a refund of another number while this one might yet arrive; it is sent again instead,
         // the same number, which the channel refunds once however often it comes.
