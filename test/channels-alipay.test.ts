@@ -164,6 +164,21 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 234])
   })
 
+  it('a full refund closes the trade and Alipay notifies TRADE_CLOSED: answered `success`, the order stays refunded', async () => {
+    const order = await liveOrder('ali-full-refund')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1234, out_refund_no: 'ALI-FULL-1' })
+    assert.equal(res.body.status, 'succeeded', JSON.stringify(res.body))
+    const closed = await eventually(async () => sim.attempts.find((a) => a.params.out_trade_no === paymentId && a.params.trade_status === 'TRADE_CLOSED' && a.reply !== null), 10_000, 'the TRADE_CLOSED notification answered')
+    assert.deepEqual([closed.status, closed.reply, closed.params.refund_fee, closed.params.out_biz_no], [200, 'success', '12.34', res.body.id])
+    const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
+    assert.deepEqual([got.status, got.amount_refunded], ['refunded', 1234])
+    const p = await ctx().storage.database.db.selectFrom('payments').select('status').where('id', '=', paymentId).executeTakeFirstOrThrow()
+    assert.equal(p.status, 'succeeded')
+  })
+
   it('a refund Alipay lists without refund_status: pending at first, then sent again under its number (refunded once), after a day for a person', async (tc) => {
     // This test is the only refund sweeper: the server's own job would otherwise claim the checks it stages.
     const jobs = ctx().jobs

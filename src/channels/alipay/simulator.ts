@@ -296,7 +296,11 @@ export class AlipaySimulator {
       buyer_pay_amount: paid ? amount : '0.00',
       seller_id: this.identity.sellerId,
       gmt_payment: paid ? alipayTime(t.paidAt!) : '',
-      gmt_close: t.closedAt !== null && !paid ? alipayTime(t.closedAt) : '',
+      gmt_close: t.closedAt !== null && t.status === 'TRADE_CLOSED' ? alipayTime(t.closedAt) : '',
+      // Refund fields on the notification a refund brings (B.7): the total refunded, and the latest request's.
+      refund_fee: t.refunds.length ? fenToYuan(t.refunds.reduce((sum, r) => sum + r.amount, 0)) : '',
+      gmt_refund: t.refunds.length ? alipayTime(t.refunds.at(-1)!.at) : '',
+      out_biz_no: t.refunds.at(-1)?.outRequestNo ?? '',
       notify_time: alipayTime(this.now()),
       version: '1.0',
       out_trade_no: t.outTradeNo,
@@ -486,7 +490,12 @@ export class AlipaySimulator {
         if (t.status !== 'TRADE_SUCCESS') throw acq('ACQ.TRADE_STATUS_ERROR', '交易状态不合法')
         if (refunded + amount > t.total) throw acq('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限')
         t.refunds.push({ outRequestNo: requestNo, amount, at: this.now(), settled: !this.holdRefunds })
-        if (refunded + amount === t.total) t.status = 'TRADE_CLOSED'
+        // A full refund closes the trade, and Alipay says so (B.7: TRADE_CLOSED on a timeout close or a full refund).
+        if (refunded + amount === t.total) {
+          t.status = 'TRADE_CLOSED'
+          t.closedAt = this.now()
+          if (this.sendNotifications) this.#notify(t)
+        }
         return this.holdRefunds ? reply('N', settledTotal) : reply('Y', settledTotal + amount)
       }
       case 'alipay.trade.fastpay.refund.query': {
