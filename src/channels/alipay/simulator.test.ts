@@ -326,6 +326,21 @@ describe('Alipay simulator with the official alipay-sdk', () => {
     assert.throws(() => sim.pay(c.qr_code), /TRADE_CLOSED/)
   })
 
+  it('close: trade_no wins over out_trade_no, and finds only the calling app\'s trades', async () => {
+    const client = sdk()
+    const precreate = async (no: string): Promise<any> => client.exec('alipay.trade.precreate', { bizContent: { out_trade_no: no, total_amount: '1.00', subject: 'x' } }, { validateSign: true })
+    const a = sim.scan((await precreate('SDKC_A')).qr_code)
+    const b = sim.scan((await precreate('SDKC_B')).qr_code)
+    const closed: any = await client.exec('alipay.trade.close', { bizContent: { trade_no: a.tradeNo, out_trade_no: 'SDKC_B' } }, { validateSign: true })
+    assert.deepEqual([closed.code, closed.out_trade_no, a.status, b.status], ['10000', 'SDKC_A', 'TRADE_CLOSED', 'WAIT_BUYER_PAY'])
+    // Another app naming this app's trade_no finds no trade of its own.
+    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
+    sim.addApp({ appId: '2021000000000002', appPublicKeyPem: fixture('alipaysdk_app-public-key.pem') })
+    const other = new AlipaySdk({ appId: '2021000000000002', privateKey: fixture('alipaysdk_app-private-key.pem'), alipayPublicKey: sim.identity.alipayPublicKeyPem, gateway: sim.gatewayUrl, camelcase: false })
+    const foreign: any = await other.exec('alipay.trade.close', { bizContent: { trade_no: b.tradeNo } }, { validateSign: true })
+    assert.deepEqual([foreign.sub_code, b.status], ['ACQ.TRADE_NOT_EXIST', 'WAIT_BUYER_PAY'])
+  })
+
   it('takes the timeouts Alipay documents (1m to 15d, or 1c: the end of the Beijing day) and refuses others', async () => {
     const client = sdk()
     const precreate = (no: string, timeouts: Record<string, string>): Promise<any> =>

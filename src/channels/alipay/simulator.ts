@@ -466,9 +466,8 @@ export class AlipaySimulator {
         }
       }
       case 'alipay.trade.close': {
-        const t = this.trades.get(`${appId}:${biz.out_trade_no}`) ?? [...this.trades.values()].find((x) => x.tradeNo === biz.trade_no)
-        if (!t) throw acq('ACQ.TRADE_NOT_EXIST', '交易不存在')
-        this.#expireIfDue(t)
+        // As query and refund: trade_no wins when both are given (B.6), and only this app's trades are found.
+        const t = this.#trade(appId, biz)
         if (t.status === 'TRADE_SUCCESS' || t.status === 'TRADE_FINISHED') throw acq('ACQ.TRADE_STATUS_ERROR', '交易状态不合法')
         const scanned = t.tradeNo !== null
         t.status = 'TRADE_CLOSED'
