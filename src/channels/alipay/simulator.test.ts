@@ -13,7 +13,8 @@ import { ChannelError } from '../../core/payment-channel.ts'
 import { channelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { ALIPAY_REFUND_SETTLE_MS, ALIPAY_REFUND_STUCK_MS, AlipayChannel } from './alipay-channel.ts'
-import { notifySignContent, rsa2Sign } from './signing.ts'
+import { alipayTime } from '../shanghai-time.ts'
+import { notifySignContent, requestSignContent, rsa2Sign } from './signing.ts'
 import { parseAlipayBill } from './bill.ts'
 import { parseAlipayCredentials, type AlipayCredentials } from './credentials.ts'
 import { AlipaySimulator } from './simulator.ts'
@@ -339,6 +340,23 @@ describe('Alipay simulator with the official alipay-sdk', () => {
     const other = new AlipaySdk({ appId: '2021000000000002', privateKey: fixture('alipaysdk_app-private-key.pem'), alipayPublicKey: sim.identity.alipayPublicKeyPem, gateway: sim.gatewayUrl, camelcase: false })
     const foreign: any = await other.exec('alipay.trade.close', { bizContent: { trade_no: b.tradeNo } }, { validateSign: true })
     assert.deepEqual([foreign.sub_code, b.status], ['ACQ.TRADE_NOT_EXIST', 'WAIT_BUYER_PAY'])
+  })
+
+  it('requires charset, timestamp (yyyy-MM-dd HH:mm:ss) and version, with Alipay\'s codes', async () => {
+    const query = async (change: Record<string, string | null>): Promise<Record<string, string>> => {
+      const all: Record<string, string> = { app_id: sim.identity.appId, method: 'alipay.trade.query', sign_type: 'RSA2', charset: 'utf-8', timestamp: alipayTime(Date.now()), version: '1.0', biz_content: '{"out_trade_no":"SDK_none"}' }
+      for (const [k, v] of Object.entries(change)) if (v === null) delete all[k]
+      else all[k] = v
+      const body = new URLSearchParams({ ...all, sign: rsa2Sign(requestSignContent(all), sim.identity.appPrivateKeyPem) })
+      const res = await fetch(sim.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' }, body })
+      const r = JSON.parse(await res.text()).alipay_trade_query_response
+      return { code: r.code, sub_code: r.sub_code }
+    }
+    assert.deepEqual(await query({}), { code: '40004', sub_code: 'ACQ.TRADE_NOT_EXIST' })
+    assert.deepEqual(await query({ timestamp: null }), { code: '40001', sub_code: 'isv.missing-timestamp' })
+    assert.deepEqual(await query({ version: null }), { code: '40001', sub_code: 'isv.missing-version' })
+    assert.deepEqual(await query({ charset: null }), { code: '40002', sub_code: 'isv.invalid-charset' })
+    for (const bad of ['2026/11/26 10:00:00', '2026-11-26T10:00:00', '1764122400']) assert.deepEqual(await query({ timestamp: bad }), { code: '40002', sub_code: 'isv.invalid-timestamp' }, bad)
   })
 
   it('takes the timeouts Alipay documents (1m to 15d, or 1c: the end of the Beijing day) and refuses others', async () => {

@@ -381,18 +381,20 @@ export class AlipaySimulator {
     if (!appKey) return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-app-id', '无效的AppID参数'))
     if (!params.sign) return error(new GatewayError('40001', 'Missing Required Arguments', 'isv.missing-signature', '缺少签名参数'))
     if (params.sign_type !== 'RSA2') return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-signature-type', '无效的签名类型参数'))
-    if (params.charset && params.charset.toLowerCase() !== 'utf-8') return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-charset', '字符集错误'))
+    // charset, timestamp and version are required (B.2); Alipay's code list (105806) has no missing-charset code.
+    if (!params.timestamp) return error(new GatewayError('40001', 'Missing Required Arguments', 'isv.missing-timestamp', '缺少时间戳参数'))
+    if (!params.version) return error(new GatewayError('40001', 'Missing Required Arguments', 'isv.missing-version', '缺少版本参数'))
+    if (params.charset?.toLowerCase() !== 'utf-8') return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-charset', '字符集错误'))
+    const ts = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(params.timestamp)
+    const sentAt = ts ? Date.UTC(+ts[1]!, +ts[2]! - 1, +ts[3]!, +ts[4]!, +ts[5]!, +ts[6]!) - BEIJING_MS : NaN
+    if (!Number.isFinite(sentAt)) return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数'))
     const content = requestSignContent(params)
     if (!rsa2Verify(content, params.sign, appKey)) {
       return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-signature', `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content}`))
     }
     const tolerance = this.#o.timestampToleranceSeconds
-    if (tolerance !== undefined) {
-      const ts = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(params.timestamp ?? '')
-      const ms = ts ? Date.UTC(+ts[1]!, +ts[2]! - 1, +ts[3]!, +ts[4]!, +ts[5]!, +ts[6]!) - 8 * 3600_000 : NaN
-      if (!Number.isFinite(ms) || Math.abs(ms - this.now()) > tolerance * 1000) {
-        return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数'))
-      }
+    if (tolerance !== undefined && Math.abs(sentAt - this.now()) > tolerance * 1000) {
+      return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数'))
     }
     let biz: Record<string, any>
     try {
