@@ -359,6 +359,16 @@ describe('Alipay simulator with the official alipay-sdk', () => {
     for (const bad of ['2026/11/26 10:00:00', '2026-11-26T10:00:00', '1764122400']) assert.deepEqual(await query({ timestamp: bad }), { code: '40002', sub_code: 'isv.invalid-timestamp' }, bad)
   })
 
+  it('refuses a partial refund without out_request_no (signed ACQ.INVALID_PARAMETER); a full one needs none', async () => {
+    const client = sdk()
+    const created: any = await client.exec('alipay.trade.precreate', { bizContent: { out_trade_no: 'SDKR_1', total_amount: '1.00', subject: 'x' } }, { validateSign: true })
+    const trade = sim.pay(created.qr_code, { notify: false })
+    const partial: any = await client.exec('alipay.trade.refund', { bizContent: { out_trade_no: 'SDKR_1', refund_amount: '0.50' } }, { validateSign: true })
+    assert.deepEqual([partial.code, partial.sub_code, trade.refunds.length], ['40004', 'ACQ.INVALID_PARAMETER', 0])
+    const full: any = await client.exec('alipay.trade.refund', { bizContent: { out_trade_no: 'SDKR_1', refund_amount: '1.00' } }, { validateSign: true })
+    assert.deepEqual([full.code, full.fund_change, trade.refunds.length], ['10000', 'Y', 1])
+  })
+
   it('takes the timeouts Alipay documents (1m to 15d, or 1c: the end of the Beijing day) and refuses others', async () => {
     const client = sdk()
     const precreate = (no: string, timeouts: Record<string, string>): Promise<any> =>

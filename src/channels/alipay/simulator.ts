@@ -482,6 +482,8 @@ export class AlipaySimulator {
         const t = this.#trade(appId, biz)
         const amount = typeof biz.refund_amount === 'string' ? yuanToFen(biz.refund_amount) : null
         if (amount === null || amount < 1) throw acq('ACQ.INVALID_PARAMETER', '参数无效 refund_amount')
+        // out_request_no is required for a partial refund (B.6); a full one without it is numbered by the trade.
+        if (typeof biz.out_request_no !== 'string' && amount < t.total) throw acq('ACQ.INVALID_PARAMETER', '参数无效 out_request_no：部分退款必填')
         const requestNo = typeof biz.out_request_no === 'string' ? biz.out_request_no : t.outTradeNo
         const again = t.refunds.find((r) => r.outRequestNo === requestNo)
         const refunded = t.refunds.reduce((s, r) => s + r.amount, 0)
