@@ -144,8 +144,9 @@ export class AlipayChannel implements PaymentChannel {
   async queryPayment(ref: { paymentId: string; order: Order }): Promise<ChannelPaymentState> {
     const creds = await this.#creds(ref.order.merchantId)
     const r = await this.#call<QueryResult>(creds, 'alipay.trade.query', { out_trade_no: ref.paymentId })
-    // Alipay creates the trade only when the buyer scans: until then it "does not exist", and may still.
-    if (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST') return { status: 'pending' }
+    // Alipay creates the trade only when the buyer scans: until then it "does not exist", and may still. Only
+    // Alipay's signed word for it (it signs failures): an unsigned one would let a wrong public key pass the check.
+    if (r.code === '40004' && r.sub_code === 'ACQ.TRADE_NOT_EXIST' && this.#signed.has(r)) return { status: 'pending' }
     if (r.code !== '10000') throw this.#fail('alipay.trade.query', r)
     if (r.out_trade_no !== ref.paymentId) throw new ChannelError('Alipay answered about another trade', true, true)
     return paymentStateOf(r)

@@ -11,6 +11,7 @@ import { AlipaySdk } from 'alipay-sdk'
 import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
 import { channelFetch } from '../channel-http.ts'
+import { checkCredentialsOnline } from '../check-credentials.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { ALIPAY_REFUND_SETTLE_MS, ALIPAY_REFUND_STUCK_MS, AlipayChannel } from './alipay-channel.ts'
 import { alipayTime } from '../shanghai-time.ts'
@@ -159,15 +160,33 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     await assert.rejects(channel.parseNotification({ headers: {}, rawBody: body, merchantId: 'mch_test' }), (e: unknown) => e instanceof NotificationRejected && e.reason === 'body_invalid')
   })
 
-  it("an unsigned refusal is no refusal: a refund or close it answers is asked about again, not given up", async () => {
+  it("an unsigned refusal is no refusal: a refund, close or query it answers is asked about again, not given up", async () => {
     const unsigned = unsignedChannel()
     const o = order('ord_b9')
     const paid = { ...o, status: 'paid' as const, channel: 'alipay' as const, channelTradeNo: sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.tradeNo }
     // Signed, this refund is refused for good (the first test); unsigned, it might be anyone's word.
     await assert.rejects(unsigned.refund({ refundId: 'rfd_ali_9', order: paid, amount: 100_000, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && e.retryable)
     await channel.createPayment({ paymentId: 'pay_ali_0000000009', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
+    // Nor is an unsigned "no such trade" news of an unscanned code: it is no answer at all.
+    await assert.rejects(unsigned.queryPayment({ paymentId: 'pay_ali_0000000009', order: o }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown && e.retryable)
     await assert.rejects(unsigned.closePayment({ paymentId: 'pay_ali_0000000009', order: o }), (e: unknown) => e instanceof ChannelError && e.retryable)
     await channel.closePayment({ paymentId: 'pay_ali_0000000009', order: o })
+  })
+
+  it('the credentials check fails on an unsigned TRADE_NOT_EXIST: it proves nothing of the Alipay public key', async () => {
+    const gateway = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' }).end('{"alipay_trade_query_response":{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"交易不存在"}}')
+    })
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r))
+    try {
+      const doc = { ...sim.credentialsDocument(), gateway_url: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/gateway.do` }
+      const check = await checkCredentialsOnline('alipay', doc)
+      assert.equal(check.ok, false, JSON.stringify(check))
+      assert.ok((await checkCredentialsOnline('alipay', sim.credentialsDocument())).ok)
+    } finally {
+      gateway.closeAllConnections()
+      await new Promise((r) => gateway.close(r))
+    }
   })
 
   it('closes before and after the scan, and lets a declined trade lapse', async () => {
