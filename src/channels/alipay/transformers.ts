@@ -109,6 +109,7 @@ export function paymentStateOf(r: { trade_status?: string; trade_no?: string; to
 
 /** Codes that mean Alipay did not act and will not: the request was refused. */
 export function isDefiniteRefusal(r: AlipayResult): boolean {
-  if (r.code === '40004') return r.sub_code !== 'ACQ.SYSTEM_ERROR'
+  // A system error may have acted, under whatever prefix it comes (ACQ.SYSTEM_ERROR, aop.ACQ.SYSTEM_ERROR).
+  if (r.code === '40004') return !/SYSTEM_ERROR$/i.test(r.sub_code ?? '')
   return r.code === '40001' || r.code === '40002' || r.code === '40006' || r.code === '20001'
 }
