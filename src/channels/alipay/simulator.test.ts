@@ -220,10 +220,15 @@ describe('Alipay simulator with the ScanPay adapter', () => {
 
   it('serves the day\'s bill as a zip that parses back to the payments and refunds', async () => {
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    // A product name with a comma and a quote is one field of the bill, as it was sent.
+    const comma = { ...order('ord_comma'), subject: 'Latte, large "hot"' }
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_comma', order: comma, notifyUrl: endpoint.url, openedAt: Date.now() })
+    sim.pay(qrContent!, { notify: false })
     const bill = await channel.downloadBill('mch_test', today)
     const mine = bill.rows.filter((r) => r.outTradeNo === 'pay_ali_0000000001')
     // The refund held and then settled (the first test) is on the bill once made.
     assert.deepEqual(mine.map((r) => [r.businessType, r.amount]).sort(), [['交易', 1234], ['退款', -100], ['退款', -234]])
+    assert.deepEqual(bill.rows.filter((r) => r.outTradeNo === 'pay_ali_comma').map((r) => [r.subject, r.amount]), [['Latte, large "hot"', 1234]])
     assert.match(bill.file, /业务明细\.csv$/)
     assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
   })

@@ -536,11 +536,11 @@ export class AlipaySimulator {
       if (t.appId !== appId || t.paidAt === null) continue
       const fee = fenToYuan(-Math.round((t.total * 6) / 1000))
       if (shanghaiDate(t.paidAt) === date) {
-        rows.push([t.tradeNo, t.outTradeNo, '交易', t.subject.replaceAll(',', '，'), alipayTime(t.scannedAt ?? t.createdAt), alipayTime(t.paidAt), '', '', '', '', 'sim***@alipay.example', fenToYuan(t.total), fenToYuan(t.total), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', '', fee, '0.00', ''].join(','))
+        rows.push([t.tradeNo, t.outTradeNo, '交易', t.subject, alipayTime(t.scannedAt ?? t.createdAt), alipayTime(t.paidAt), '', '', '', '', 'sim***@alipay.example', fenToYuan(t.total), fenToYuan(t.total), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', '', fee, '0.00', ''].map(csvField).join(','))
       }
       for (const r of t.refunds) {
         if (!r.settled || shanghaiDate(r.at) !== date) continue
-        rows.push([t.tradeNo, t.outTradeNo, '退款', t.subject.replaceAll(',', '，'), alipayTime(t.scannedAt ?? t.createdAt), alipayTime(r.at), '', '', '', '', 'sim***@alipay.example', fenToYuan(-r.amount), fenToYuan(-r.amount), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', r.outRequestNo, '0.00', '0.00', ''].join(','))
+        rows.push([t.tradeNo, t.outTradeNo, '退款', t.subject, alipayTime(t.scannedAt ?? t.createdAt), alipayTime(r.at), '', '', '', '', 'sim***@alipay.example', fenToYuan(-r.amount), fenToYuan(-r.amount), '0.00', '0.00', '0.00', '0.00', '0.00', '', '0.00', '0.00', r.outRequestNo, '0.00', '0.00', ''].map(csvField).join(','))
       }
     }
     return rows
@@ -586,6 +586,12 @@ export class AlipaySimulator {
       .join('')
     return send(200, `<p>app_id ${escape(this.identity.appId)} · seller ${escape(this.identity.sellerId)}</p><ul>${list || '<li>(no trades yet)</li>'}</ul>`)
   }
+}
+
+/** A CSV field, quoted by RFC 4180 when it holds a separator, a quote or a line break (a product name may). */
+function csvField(value: string | null): string {
+  const v = value ?? ''
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v
 }
 
 function escape(s: string): string {
