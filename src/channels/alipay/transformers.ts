@@ -98,8 +98,9 @@ export function paymentStateOf(r: { trade_status?: string; trade_no?: string; to
       const paidAt = when ? parseAlipayTime(when) : null
       return { status: 'succeeded', channelTradeNo: r.trade_no, amount, ...(paidAt !== null ? { paidAt } : {}) }
     }
-    // Also a trade paid and then refunded in full outside ScanPay (in Alipay's console): the money went back,
-    // so the order must not read paid; the day's bill check lists the payment and its refund for a person.
+    // An unpaid trade closed, or a paid one refunded in full. Only a pending payment moves to closed
+    // (apply-channel-payment-state): a full refund made outside ScanPay (in Alipay's console) leaves the order
+    // paid, and the daily bill check, which matches payments (交易 rows) only, does not flag it either.
     case 'TRADE_CLOSED':
       return { status: 'closed' }
     default:
