@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
+import { NotificationRejected } from '../notification-rejected.ts'
+import { parseAlipayTime } from '../shanghai-time.ts'
 import type { ChannelHttpRequest } from '../channel-http.ts'
 import { AlipayChannel } from './alipay-channel.ts'
 import { loadPrivateKey, loadPublicKey } from './signing.ts'
@@ -50,5 +52,45 @@ describe('Alipay adapter: precreate', () => {
     })
     // Only what Alipay needs to change does: the timestamp (and so the signature).
     assert.equal(new Set(sent.map((r) => new URL(r.url).searchParams.get('timestamp'))).size, 3)
+  })
+})
+
+describe('Alipay adapter: the official notification vector (channel-protocols.md B.9.1)', () => {
+  // A real trade_status_sync notification from alipay-sdk's tests, as the form it arrives in.
+  const content =
+    'app_id=2019073166072302&auth_app_id=2019073166072302&buyer_id=2088102534368455&buyer_logon_id=xud***@126.com&buyer_pay_amount=0.10&charset=utf-8&fund_bill_list=[{"amount":"0.10","fundChannel":"ALIPAYACCOUNT"}]&gmt_create=2019-08-15 15:56:22&gmt_payment=2019-08-15 15:56:24&invoice_amount=0.10&notify_id=2019081500222155624068450559358070&notify_time=2019-08-15 15:56:25&notify_type=trade_status_sync&out_trade_no=20190815155618536-564-57&point_amount=0.00&receipt_amount=0.10&seller_email=z97-yuquerevenue@service.aliyun.com&seller_id=2088531891668739&subject=语雀空间 500人规模&total_amount=0.10&trade_no=2019081522001468450512505578&trade_status=TRADE_SUCCESS&version=1.0'
+  const sign =
+    'QfTb8tqE1BMhS5qAnXtvsF3/jBkEvu9q9en0pdbBUDDjvKycZhQb7h8GDs4FKfi049PynaNuatxSgLb/nLWZpXyyh0LEWdK2S6Ri7nPwrVgOs08zugLO20vOQz44y3ti2Ncm8/wZts1Fr2gZ7pShnVX3d1B50hbsXnObT1r/U8ONNQjWXd0HIul4TG+Q3fm3svmSvFEy0WnzuhcyHPX5Gm4ELNctL6Qd5YniGJFNcc7kopHYtI/XD9YCKCH6Ct02rzUs9i11C9CsadtZn+WhxF26Dqt9sGEFajkJ8cxUTLi8+VCpLHsgPE8P0y095uQcDdK0YjCh4x7wVSov+lrmOQ=='
+  const params = Object.fromEntries(content.split('&').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+  const body = (p: Record<string, string>) => new URLSearchParams({ ...p, sign, sign_type: 'RSA2' }).toString()
+  const channel = new AlipayChannel({
+    credentials: async () => ({
+      appId: '2019073166072302',
+      privateKey: loadPrivateKey(fixture('alipaysdk_app-private-key.pem')),
+      alipayPublicKey: loadPublicKey(fixture('alipaysdk_test_inline_notify_pubkey_v1.pem')),
+      gatewayUrl: 'https://openapi.alipay.com/gateway.do',
+      sellerId: '2088531891668739',
+    }),
+    clock: { now: () => Date.now() },
+    fetch: async () => {
+      throw new Error('a notification needs no call')
+    },
+  })
+
+  it('is accepted and read as the 10 fen payment it reports', async () => {
+    const n = await channel.parseNotification({ headers: {}, rawBody: body(params), merchantId: 'm' })
+    assert.deepEqual(n, {
+      notificationId: '2019081500222155624068450559358070',
+      paymentId: '20190815155618536-564-57',
+      state: { status: 'succeeded', channelTradeNo: '2019081522001468450512505578', amount: 10, paidAt: parseAlipayTime('2019-08-15 15:56:24') },
+      merchantId: 'm',
+    })
+  })
+
+  it('with its amount changed, it is refused as signature_invalid', async () => {
+    await assert.rejects(
+      channel.parseNotification({ headers: {}, rawBody: body({ ...params, total_amount: '100.00' }), merchantId: 'm' }),
+      (e: unknown) => e instanceof NotificationRejected && e.reason === 'signature_invalid',
+    )
   })
 })
