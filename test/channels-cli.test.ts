@@ -148,6 +148,18 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.deepEqual(await stored(), before)
   })
 
+  it('names a key file that cannot be read among the other problems, not as a missing field', () => {
+    const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
+    delete doc.merchant_private_key
+    const file = join(keysDir, 'missing-file.json')
+    writeFileSync(file, JSON.stringify({ ...doc, apiv3_key: 'short', merchant_private_key_file: 'nope.pem' }))
+    const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file)
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, new RegExp(`merchant_private_key_file: cannot read ${join(keysDir, 'nope.pem')} \\(no such file\\)`))
+    assert.match(r.stderr, /apiv3_key must be exactly 32 bytes/)
+    assert.doesNotMatch(r.stderr, /merchant_private_key is required/)
+  })
+
   it('refuses unusable credentials, naming every problem, and stores nothing', () => {
     const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
     const file = join(keysDir, 'broken.json')

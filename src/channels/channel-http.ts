@@ -32,6 +32,16 @@ export class ChannelUnreachable extends ChannelError {
   }
 }
 
+/**
+ * What went wrong, in words an operator can act on: fetch's own message is "fetch failed" for every network
+ * error, and what happened (ECONNREFUSED, ENOTFOUND, a certificate not trusted) is in its cause.
+ */
+function failureOf(err: Error): string {
+  const cause = err.cause as (Error & { code?: string }) | undefined
+  if (!(cause instanceof Error)) return err.message
+  return `${err.message}: ${cause.code && !cause.message.includes(cause.code) ? `${cause.code} ` : ''}${cause.message}`
+}
+
 export const channelFetch: ChannelFetch = async (req) => {
   let res: Response
   try {
@@ -44,7 +54,7 @@ export const channelFetch: ChannelFetch = async (req) => {
     })
   } catch (err) {
     // A request that may have reached the channel (timeout, reset) could have acted there: only asking tells.
-    const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${req.timeoutMs} ms` : String((err as Error).message)
+    const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${req.timeoutMs} ms` : failureOf(err as Error)
     throw new ChannelUnreachable(`${req.method} ${new URL(req.url).pathname}: ${reason}`)
   }
   let bytes: Buffer

@@ -93,3 +93,31 @@ function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean {
     return false
   }
 }
+
+/** How long before a certificate's end `channel set` starts to say so. */
+const EXPIRY_NOTICE_MS = 30 * 24 * 3600 * 1000
+
+/**
+ * What `channel set` says of usable credentials' certificates: one that has ended, or ends within 30 days. Not a
+ * refusal (the merchant may be replacing it that very day), but WeChat Pay refuses a request signed under an
+ * ended merchant certificate, and a notification under an ended platform certificate cannot be trusted.
+ */
+export function wechatCertificateNotes(doc: Record<string, unknown>, now: number): string[] {
+  const notes: string[] = []
+  const note = (field: string, pem: unknown) => {
+    if (typeof pem !== 'string') return
+    let cert: X509Certificate
+    try {
+      cert = new X509Certificate(pem)
+    } catch {
+      return // parseWechatPayCredentials has said what is wrong with it
+    }
+    const end = Date.parse(cert.validTo)
+    const day = new Date(end).toISOString().slice(0, 10)
+    if (end <= now) notes.push(`${field} ended on ${day}: WeChat Pay refuses what is signed under it; replace it`)
+    else if (end - now <= EXPIRY_NOTICE_MS) notes.push(`${field} ends on ${day}: replace it before then`)
+  }
+  note('merchant_certificate', doc.merchant_certificate)
+  if (Array.isArray(doc.wechatpay_certificates)) for (const [i, pem] of doc.wechatpay_certificates.entries()) note(`wechatpay_certificates[${i}]`, pem)
+  return notes
+}

@@ -6,30 +6,51 @@ import { dirname, resolve } from 'node:path'
 import type { Config } from '../../config/config.ts'
 import { ChannelCredentials, parseCredentials, type RealChannel } from '../../channels/channel-credentials.ts'
 import { checkCredentialsOnline } from '../../channels/check-credentials.ts'
+import { wechatCertificateNotes } from '../../channels/wechat-pay/credentials.ts'
 import { assertSecretsOpen } from '../../context.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { SqlChannelCredentialStore } from '../../storage/channel-credential-store.ts'
 import { migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
 
+/** The credentials document, and the fields whose named file could not be read (field → why). */
+export interface CredentialsFile {
+  doc: Record<string, unknown>
+  unreadable: Map<string, string>
+}
+
 /**
  * Reads the credentials file. A field `x_file` (or a list `x_files`) names a file, relative to the
- * credentials file, whose text becomes field `x`: keys and certificates can stay in their own PEM files.
+ * credentials file, whose text becomes field `x`: keys and certificates can stay in their own PEM files. A named
+ * file that cannot be read leaves its field out and is reported with the other problems, not alone.
  */
-export function readCredentialsFile(path: string): unknown {
+export function readCredentialsFile(path: string): CredentialsFile {
   const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('the credentials file must hold a JSON object')
   const base = dirname(resolve(path))
+  const unreadable = new Map<string, string>()
+  const read = (key: string, file: unknown): string | undefined => {
+    const named = resolve(base, String(file))
+    try {
+      return readFileSync(named, 'utf8')
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      unreadable.set(key.replace(/_files?$/, ''), `${key}: cannot read ${named} (${e.code === 'ENOENT' ? 'no such file' : e.code ?? e.message})`)
+      return undefined
+    }
+  }
   for (const [key, value] of Object.entries(doc)) {
     if (key.endsWith('_files') && Array.isArray(value)) {
-      doc[key.slice(0, -'_files'.length)] = value.map((f) => readFileSync(resolve(base, String(f)), 'utf8'))
+      const texts = value.map((f) => read(key, f))
+      if (texts.every((t) => t !== undefined)) doc[key.slice(0, -'_files'.length)] = texts
       delete doc[key]
     } else if (key.endsWith('_file') && typeof value === 'string') {
-      doc[key.slice(0, -'_file'.length)] = readFileSync(resolve(base, value), 'utf8')
+      const text = read(key, value)
+      if (text !== undefined) doc[key.slice(0, -'_file'.length)] = text
       delete doc[key]
     }
   }
-  return doc
+  return { doc, unreadable }
 }
 
 export async function runChannelSet(
@@ -49,17 +70,23 @@ export async function runChannelSet(
     console.error('--from-file is required: a JSON file with the credentials (see docs/channels.md)')
     return 2
   }
-  let doc: unknown
+  let file: CredentialsFile
   try {
-    doc = readCredentialsFile(opts.fromFile)
+    file = readCredentialsFile(opts.fromFile)
   } catch (err) {
     console.error(`cannot read ${opts.fromFile}: ${(err as Error).message}`)
     return 2
   }
-  // Checked before anything is sent to the gateway or opened: the same rules set() applies.
-  const problems = parseCredentials(channel, doc, { production: config.production })
-  if (!problems.ok) {
-    console.error(`the ${channel} credentials are not usable:\n${problems.errors.map((e) => `  - ${e}`).join('\n')}`)
+  const { doc, unreadable } = file
+  // Checked before anything is sent to the gateway or opened: the same rules set() applies. A field whose file
+  // could not be read is reported once, as that, rather than again as missing.
+  const parsed = parseCredentials(channel, doc, { production: config.production })
+  const problems = [
+    ...unreadable.values(),
+    ...(parsed.ok ? [] : parsed.errors.filter((e) => ![...unreadable.keys()].some((field) => e.startsWith(`${field} `) || e.startsWith(`${field}:`)))),
+  ]
+  if (problems.length > 0) {
+    console.error(`the ${channel} credentials are not usable:\n${problems.map((e) => `  - ${e}`).join('\n')}`)
     return 2
   }
   if (opts.check) {
@@ -89,6 +116,7 @@ export async function runChannelSet(
     const result = await credentials.set(opts.merchant, channel, doc, { production: config.production })
     if (!result.ok) throw new Error(`credentials checked above were refused: ${result.errors.join('; ')}`)
     console.log(`${channel} credentials for ${opts.merchant} saved (account ${result.value.accountId}${opts.check ? ', checked against the gateway' : ''}).`)
+    if (channel === 'wechatpay') for (const note of wechatCertificateNotes(doc, Date.now())) console.log(`note: ${note}`)
     return 0
   } finally {
     await database.close()
