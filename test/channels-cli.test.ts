@@ -79,6 +79,9 @@ describe('scanpay simulate and scanpay channel set', () => {
       const doc = JSON.parse(readFileSync(join(keysDir, 'wechatpay-credentials.json'), 'utf8'))
       assert.equal(row.account_id, doc.mchid)
       assert.ok(!row.credentials_enc.includes('PRIVATE KEY') && !row.credentials_enc.includes(doc.apiv3_key), 'nothing readable at rest')
+      // The operator's list names the channel and its account.
+      const listed = JSON.parse(run('merchant', 'list', '--json').stdout)
+      assert.deepEqual(listed.merchants.find((m: { merchant_id: string }) => m.merchant_id === merchantId).channels, [{ channel: 'wechatpay', account_id: doc.mchid }])
     } finally {
       await db.close()
     }

@@ -9,6 +9,22 @@ const env = CLI_ENV
 const tempDb = tempSqliteUrl
 
 describe('scanpay merchant management', () => {
+  it('merchant list: every merchant, oldest first, with no secret; a database that is not there is refused', async () => {
+    const db = tempDb()
+    const list = async () => JSON.parse((await run(process.execPath, [BIN, 'merchant', 'list', '--json', '--db', db], { env })).stdout)
+    await assert.rejects(run(process.execPath, [BIN, 'merchant', 'list', '--db', db], { env }), (err: { code: number; stderr: string }) => err.code === 2 && /no ScanPay database/.test(err.stderr))
+    const cafe = JSON.parse((await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Cafe', '--json', '--db', db], { env })).stdout)
+    const bakery = JSON.parse((await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Bakery', '--webhook-url', 'https://bakery.example/hooks', '--json', '--db', db], { env })).stdout)
+    const listed = await list()
+    assert.deepEqual(
+      listed.merchants.map((m: { merchant_id: string; name: string; webhook_url: string | null; channels: unknown[] }) => [m.merchant_id, m.name, m.webhook_url, m.channels]),
+      [[cafe.merchant_id, 'Cafe', null, []], [bakery.merchant_id, 'Bakery', 'https://bakery.example/hooks', []]],
+    )
+    assert.ok(!JSON.stringify(listed).includes(cafe.test.secret) && !JSON.stringify(listed).includes(cafe.webhook_secret), 'no secret is shown')
+    const text = (await run(process.execPath, [BIN, 'merchant', 'list', '--db', db], { env })).stdout
+    assert.match(text, new RegExp(`^${cafe.merchant_id}  Cafe  \\(made .*; webhook none; no live channel\\)\n${bakery.merchant_id}  Bakery  `))
+  })
+
   it('merchant show, update, roll-key and roll-webhook-secret: the webhook URL set and cleared, a key and the webhook secret replaced with and without overlap', async () => {
     const db = tempDb()
     const made = JSON.parse((await run(process.execPath, [BIN, 'merchant', 'create', '--name', 'Cafe', '--json', '--db', db], { env })).stdout)

@@ -1,4 +1,4 @@
-// The scanpay command: start, migrate, backup, merchant create, listen, channel, unexpected, refunds, master-key, simulate.
+// The scanpay command: start, migrate, backup, merchant create/list, listen, channel, unexpected, refunds, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { ConfigError, databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
 import { databaseExists } from '../storage/database.ts'
@@ -8,6 +8,7 @@ import { runChannelSet } from './commands/channel-set.ts'
 import { runListen } from './commands/listen.ts'
 import { runMasterKeyReseal } from './commands/master-key-reseal.ts'
 import { runMerchantCreate } from './commands/merchant-create.ts'
+import { runMerchantList } from './commands/merchant-list.ts'
 import { MERCHANT_MANAGE_USAGE, runMerchantManage, type MerchantManageOptions } from './commands/merchant-manage.ts'
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
@@ -20,6 +21,7 @@ const USAGE = `Usage:
   scanpay migrate [--db URL]
   scanpay backup --to FILE [--db sqlite:…]   (a consistent copy of the SQLite database, while ScanPay runs)
   scanpay merchant create --name NAME [--webhook-url URL] [--json] [--db URL]
+  scanpay merchant list [--json] [--db URL]   (every merchant: id, name, webhook URL, live channels)
   scanpay merchant show --merchant mch_… [--json] [--db URL]   (name, default webhook URL, keys; no secrets)
   scanpay merchant update --merchant mch_… [--name NAME] [--webhook-url URL | --clear-webhook-url] [--db URL]
   scanpay merchant roll-key --merchant mch_… test|live [--expire-old-in SECONDS] [--json] [--db URL]   (a new key; the old ones end)
@@ -80,6 +82,14 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
   if (command === 'backup') return runBackup(databaseUrlOf(flags), { to: values.to })
   if (command === 'merchant' && sub === 'create') {
     return runMerchantCreate(loadConfig(flags), { name: values.name, webhookUrl: values['webhook-url'], json: values.json ?? false })
+  }
+  if (command === 'merchant' && sub === 'list') {
+    if (positionals.length > 2) {
+      console.error(`unexpected ${positionals.slice(2).join(' ')}\n\n${USAGE}`)
+      return USAGE_ERROR
+    }
+    // An empty list from a new, empty database would read as "no merchants".
+    return serverDatabaseExists(flags) ? runMerchantList(databaseUrlOf(flags), { json: values.json ?? false }) : USAGE_ERROR
   }
   if (command === 'merchant' && sub !== undefined && Object.hasOwn(MERCHANT_MANAGE, sub)) {
     if (positionals.length > MERCHANT_MANAGE[sub]!) {

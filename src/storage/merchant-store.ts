@@ -30,6 +30,15 @@ export interface ApiKeyListing {
   revokedAt: number | null
 }
 
+export interface MerchantListing {
+  id: string
+  name: string
+  webhookUrl: string | null
+  createdAt: number
+  /** The live channels with credentials set, and the account at each (WeChat Pay's mchid, Alipay's app id). */
+  channels: { channel: string; accountId: string }[]
+}
+
 export class SqlMerchantStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -139,6 +148,17 @@ export class SqlMerchantStore {
       ? { sealed: r.retiring_webhook_secret_enc, until: Number(r.retiring_webhook_secret_until) }
       : null
     return { id: r.id, name: r.name, webhookUrl: r.webhook_url, webhookSecretEnc: r.webhook_secret_enc, createdAt: Number(r.created_at), retiringWebhookSecret: retiring }
+  }
+
+  /** Every merchant, oldest first, with the live channels it has credentials for (operator listing). */
+  async list(): Promise<MerchantListing[]> {
+    const [merchants, channels] = await Promise.all([
+      this.db.selectFrom('merchants').select(['id', 'name', 'webhook_url', 'created_at']).orderBy('created_at').orderBy('id').execute(),
+      this.db.selectFrom('channel_credentials').select(['merchant_id', 'channel', 'account_id']).orderBy('channel').execute(),
+    ])
+    const byMerchant = new Map<string, { channel: string; accountId: string }[]>()
+    for (const c of channels) byMerchant.set(c.merchant_id, [...(byMerchant.get(c.merchant_id) ?? []), { channel: c.channel, accountId: c.account_id }])
+    return merchants.map((m) => ({ id: m.id, name: m.name, webhookUrl: m.webhook_url, createdAt: Number(m.created_at), channels: byMerchant.get(m.id) ?? [] }))
   }
 
   async count(): Promise<number> {
