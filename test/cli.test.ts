@@ -59,7 +59,7 @@ describe('scanpay CLI', () => {
     await usage(['listen', '--port', '70000'], /--port must be/)
     // Settings that cannot be used, from flags or the environment: the same.
     await usage(['start', '--workers', 'abc'], /--workers must be an integer from 1 to 256/)
-    await usage(['start', '--port', '99999'], /PORT must be at most 65535/)
+    await usage(['start', '--port', '99999'], /^--port must be at most 65535/)
     await usage(['migrate', '--db', 'mysql://x'], /must start with sqlite: or postgres:\/\//)
     // No stray argument is taken for nothing, and a missing database is not made (nor a master key beside it).
     const missing = join(tempDb().slice('sqlite:'.length), '..', 'absent', 'x.db')

@@ -19,6 +19,7 @@ it('refuses a port, a timer, a log level or a database URL the server cannot run
   assert.equal(loadConfig({}, env({ PORT: '65535' })).port, 65_535)
   assert.throws(() => loadConfig({}, env({ PORT: '70000' })), /PORT must be at most 65535, got "70000"/)
   assert.throws(() => loadConfig({}, env({ PORT: 'http' })), /PORT must be a positive integer/)
+  assert.throws(() => loadConfig({ port: 'abc' }, env({ PORT: '8080' })), { message: '--port must be a positive integer, got "abc"' })
   assert.equal(loadConfig({}, env({ SCANPAY_WEBHOOK_TIMEOUT_MS: '2147483647' })).webhookTimeoutMs, 2_147_483_647)
   assert.throws(() => loadConfig({}, env({ SCANPAY_WEBHOOK_TIMEOUT_MS: '99999999999' })), /SCANPAY_WEBHOOK_TIMEOUT_MS must be at most 2147483647/)
   assert.throws(() => loadConfig({}, env({ SCANPAY_JOB_INTERVAL_MS: '2147483648' })), /SCANPAY_JOB_INTERVAL_MS must be at most/)

@@ -113,7 +113,8 @@ export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = proces
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const host = flags.host ?? env.HOST ?? '127.0.0.1'
-  const port = positiveInt('PORT', flags.port ?? env.PORT, 8080, 65_535)
+  // Named as the operator gave it: --port on the command line, else the environment's PORT.
+  const port = positiveInt(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 65_535)
   const databaseUrl = databaseUrlOf(flags, env)
   const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
   if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be an http(s) origin, got ${publicUrl}`)

@@ -64,15 +64,43 @@ export function dialectOf(url: string): Dialect {
   throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url)}`)
 }
 
+/** The URL without its password, for messages and logs; a URL that does not parse has it cut out by hand. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url)
+    if (!u.password) return url
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, '$1@')
+  }
+}
+
+/**
+ * Opens the database, or throws an error that says it was the database, which one (without its password), and
+ * the driver's reason: a bare "connect ECONNREFUSED 127.0.0.1:5499" or "Invalid URL" leaves an operator guessing.
+ */
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<OpenDatabase> {
+  try {
+    return await openDatabaseAs(url, options)
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    throw new Error(`cannot open the database ${withoutPassword(url)}: ${reason}`, { cause: err })
+  }
+}
+
+async function openDatabaseAs(url: string, options: OpenOptions): Promise<OpenDatabase> {
   if (dialectOf(url) === 'postgres') {
     const schema = options.pgSchema
     if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`)
     if (schema) {
       const setup = new pg.Client({ connectionString: url })
-      await setup.connect()
-      await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-      await setup.end()
+      try {
+        await setup.connect()
+        await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+      } finally {
+        await setup.end().catch(() => {})
+      }
     }
     const pool = new pg.Pool({
       connectionString: url,
@@ -93,6 +121,13 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       client.on('error', onError)
       if (options.preparedStatements ?? true) prepareStatements(client)
     })
+    // One connection now, so an unreachable server or a refused role fails here, named, not at the first query.
+    try {
+      ;(await pool.connect()).release()
+    } catch (err) {
+      await pool.end().catch(() => {})
+      throw err
+    }
     const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) })
     if (schema) migrationSchemas.set(db, schema)
     const u = new URL(url)
