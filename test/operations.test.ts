@@ -9,6 +9,7 @@ import { it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import pg from 'pg'
+import pino from 'pino'
 import { databaseKinds, POSTGRES_URL } from './helpers/databases.ts'
 import { loadConfig } from '../src/config/config.ts'
 import { startServer } from '../src/server.ts'
@@ -155,7 +156,9 @@ it('a graceful stop waits for the webhook delivery under way and records it', as
 })
 
 it('a request that reaches a stopping server is answered 503 in the contract\'s shape, and changes nothing', async () => {
-  const ts = await startTestServer(kind!)
+  const logged: any[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+  const ts = await startTestServer(kind!, { logger })
   const sk = ts.merchant.test.secret
   const socket = connect(Number(new URL(ts.url).port), '127.0.0.1')
   try {
@@ -183,6 +186,12 @@ it('a request that reaches a stopping server is answered 503 in the contract\'s 
     const orders = await reopened.db.selectFrom('orders').select('out_trade_no').where('out_trade_no', 'like', 'stop-%').execute()
     await reopened.close()
     assert.deepEqual(orders.map((o) => o.out_trade_no), ['stop-1'])
+    // Planned, not a failure: logged at info, without a stack.
+    const refused = logged.filter((l) => l.code === 'service_unavailable')
+    assert.equal(refused.length, 1, JSON.stringify(logged))
+    assert.equal(refused[0].level, 30)
+    assert.equal(refused[0].err, undefined)
+    assert.equal(logged.filter((l) => l.level >= 50).length, 0, JSON.stringify(logged.filter((l) => l.level >= 50)))
   } finally {
     socket.destroy()
     await ts.stop()

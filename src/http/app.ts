@@ -134,7 +134,9 @@ export async function buildApp(ctx: AppContext) {
 
   app.setErrorHandler((err, req, reply) => {
     const appErr = toAppError(err as Error)
-    if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
+    // A request turned away while this server stops is planned, not a failure: no stack, not at error.
+    if (appErr.code === 'service_unavailable') req.log.info({ request_id: req.id, status: appErr.status, code: appErr.code }, 'request refused: this server is stopping')
+    else if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
     return sendError(req, reply, appErr)
   })
   app.setNotFoundHandler((req, reply) => {

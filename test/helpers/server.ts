@@ -1,5 +1,6 @@
 // Starts a real ScanPay server on a free port for integration tests, with helpers to act as a merchant.
 import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
 import { createServer } from 'node:net'
 import { authorizationHeader } from '../../sdk/src/signing.ts'
 import { loadConfig } from '../../src/config/config.ts'
@@ -19,6 +20,8 @@ export interface TestServer {
 export interface TestServerOptions {
   env?: Record<string, string>
   clock?: { now(): number }
+  /** The server's logger instead of one on stdout (a test that reads what was logged). */
+  logger?: Logger
 }
 
 export async function startTestServer(kind: TestDatabase['name'], options: TestServerOptions = {}): Promise<TestServer> {
@@ -32,7 +35,7 @@ export async function startTestServer(kind: TestDatabase['name'], options: TestS
       ...options.env,
     },
   )
-  const server = await startServer(config, { pgSchema: db.pgSchema, clock: options.clock })
+  const server = await startServer(config, { pgSchema: db.pgSchema, clock: options.clock, logger: options.logger })
   const url = server.address
   const newMerchant = (name = 'Test Shop', webhookUrl: string | null = null) =>
     createMerchant(server.ctx.storage.merchants, server.ctx.box, { name, webhookUrl })
