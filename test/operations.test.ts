@@ -35,6 +35,7 @@ describeEachDatabase('operations', (t) => {
     assert.match(text, /scanpay_http_requests_total\{route="\/v1\/orders",status="201"\} \d+/)
     assert.match(text, /scanpay_orders\{status="closed"\} [1-9]/)
     assert.match(text, /scanpay_webhook_queue_depth\{state="waiting"\} \d+/)
+    assert.match(text, /^scanpay_database_up 1$/m)
     // The series the alerts read are there at 0 before their first count (increase() needs a sample before it).
     for (const series of [
       'scanpay_unexpected_refunds_total{channel="wechatpay",outcome="refused"}',
@@ -247,6 +248,56 @@ it('survives PostgreSQL dropping its connections', async (t) => {
     assert.equal(after.status, 201)
     assert.equal((await fetch(`${ts.url}/readyz`)).status, 200)
   } finally {
+    await ts.stop()
+  }
+})
+
+it('/metrics answers 200 with the process counters while the database fails, and scanpay_database_up says so', async () => {
+  const ts = await startTestServer(kind!)
+  try {
+    const before = await (await fetch(`${ts.url}/metrics`)).text()
+    assert.match(before, /^scanpay_database_up 1$/m)
+    const orders = ts.server.ctx.storage.orders as { countByStatus: () => Promise<unknown> }
+    const countByStatus = orders.countByStatus
+    orders.countByStatus = async () => {
+      throw new Error('Connection terminated unexpectedly')
+    }
+    const res = await fetch(`${ts.url}/metrics`)
+    assert.equal(res.status, 200)
+    const text = await res.text()
+    assert.match(text, /^scanpay_database_up 0$/m)
+    assert.match(text, /^scanpay_http_requests_total\{route="\/metrics",status="200"\} 1$/m)
+    assert.match(text, /^process_resident_memory_bytes \d+$/m)
+    // What the database would say is left out, not reported as 0.
+    assert.doesNotMatch(text, /scanpay_orders|scanpay_webhook_queue_depth|scanpay_refunds_pending/)
+    orders.countByStatus = countByStatus
+    assert.match(await (await fetch(`${ts.url}/metrics`)).text(), /^scanpay_database_up 1$/m)
+  } finally {
+    await ts.stop()
+  }
+})
+
+it('/metrics answers within its timeout when PostgreSQL hangs', async (t) => {
+  if (!(await databaseKinds()).includes('postgres')) return t.skip('PostgreSQL is not reachable')
+  const ts = await startTestServer('postgres')
+  // A transaction that locks the orders table: every read of it waits, as on a hung database.
+  const locker = new pg.Client({ connectionString: POSTGRES_URL })
+  await locker.connect()
+  try {
+    await locker.query('BEGIN')
+    await locker.query(`LOCK TABLE ${ts.db.pgSchema}.orders IN ACCESS EXCLUSIVE MODE`)
+    const started = Date.now()
+    const res = await fetch(`${ts.url}/metrics`)
+    const text = await res.text()
+    const took = Date.now() - started
+    assert.equal(res.status, 200)
+    assert.ok(took >= 1900 && took < 4000, `answered after ${took} ms`)
+    assert.match(text, /^scanpay_database_up 0$/m)
+    assert.doesNotMatch(text, /^scanpay_orders/m)
+    await locker.query('ROLLBACK')
+    assert.match(await (await fetch(`${ts.url}/metrics`)).text(), /^scanpay_database_up 1$/m)
+  } finally {
+    await locker.end()
     await ts.stop()
   }
 })

@@ -1,13 +1,17 @@
 // Operations: liveness, readiness and Prometheus metrics.
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
+import { renderFamilies, type Family } from '../observability/metrics.ts'
 import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
+
+/** How long a scrape waits for the database's gauges before it answers without them. */
+export const METRICS_DATABASE_TIMEOUT_MS = 2000
 
 /** Seconds from `since` to `now`, 0 for none. */
 const ageSeconds = (now: number, since: number | null) => (since === null ? 0 : Math.max(0, (now - since) / 1000))
 
-/** One unlabelled gauge sample, as metrics.render takes it. */
-const gauge = (name: string, help: string, value: number) => ({ name, help, samples: [{ labels: {}, value }] })
+/** One unlabelled gauge sample. */
+const gauge = (name: string, help: string, value: number): Family => ({ name, help, samples: [{ labels: {}, value }] })
 
 export function opsRoutes(ctx: AppContext) {
   return async function routes(app: FastifyInstance) {
@@ -62,15 +66,15 @@ export function opsRoutes(ctx: AppContext) {
       ]
     }
 
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-      const now = ctx.clock.now()
+    // Read from the shared database, so the same on every node (and computed once per scrape of a cluster).
+    const databaseFamilies = async (now: number): Promise<Family[]> => {
       const [byStatus, depth, refunds, unexpected] = await Promise.all([
         ctx.storage.orders.countByStatus(),
         ctx.storage.deliveries.depth(now),
         ctx.storage.refunds.pendingSummary(),
         ctx.storage.payments.unrefundedSummary(),
       ])
-      const text = ctx.metrics.render([
+      return [
         {
           name: 'scanpay_orders',
           help: 'Orders stored, by status',
@@ -84,7 +88,6 @@ export function opsRoutes(ctx: AppContext) {
             { labels: { state: 'waiting' }, value: depth.waiting },
           ],
         },
-        gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
         // Money owed to customers: a refund stuck at its channel (WeChat Pay's ABNORMAL) or refused needs a person.
         gauge('scanpay_refunds_pending', "Live refunds waiting for their channel's final word", refunds.count),
         gauge('scanpay_refunds_pending_oldest_seconds', 'Age of the oldest pending live refund (0 when none)', ageSeconds(now, refunds.oldestCreatedAt)),
@@ -97,8 +100,43 @@ export function opsRoutes(ctx: AppContext) {
           ],
         },
         gauge('scanpay_unexpected_payments_unrefunded_oldest_seconds', 'How long the longest-waiting of those has waited since its last move (0 when none)', ageSeconds(now, unexpected.oldestSince)),
-        ...sqliteCommits(),
-        ...processMetrics(),
+      ]
+    }
+
+    // A hung database holds its reads until statement_timeout: a scrape meanwhile joins the reads under way
+    // rather than start more, so scrapes during an outage cannot take the pool's connections.
+    let reading: Promise<Family[]> | null = null
+    const databaseWithin = async (now: number): Promise<Family[] | null> => {
+      reading ??= databaseFamilies(now).finally(() => (reading = null))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      try {
+        const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), METRICS_DATABASE_TIMEOUT_MS)))
+        const families = await Promise.race([reading, late])
+        if (!families) ctx.logger.warn(`/metrics: the database did not answer within ${METRICS_DATABASE_TIMEOUT_MS / 1000} s; its gauges are left out`)
+        return families
+      } catch (err) {
+        ctx.logger.warn({ err }, '/metrics: the database failed; its gauges are left out')
+        return null
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+
+    // This process's own counters and gauges: what a cluster's workers each send their primary.
+    const processFamilies = (): Family[] => [
+      ...ctx.metrics.families(),
+      gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
+      ...sqliteCommits(),
+      ...processMetrics(),
+    ]
+
+    // Always 200: the process's counters matter most while the database is down, and scanpay_database_up says so.
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      const fromDatabase = await databaseWithin(ctx.clock.now())
+      const text = renderFamilies([
+        ...processFamilies(),
+        gauge('scanpay_database_up', `1 when the database answered this scrape's reads within ${METRICS_DATABASE_TIMEOUT_MS / 1000} s, else 0 (and the gauges read from it are left out)`, fromDatabase ? 1 : 0),
+        ...(fromDatabase ?? []),
       ])
       return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text)
     })
