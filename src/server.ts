@@ -10,6 +10,8 @@ export interface RunningServer {
   /** The origin it listens on, e.g. http://127.0.0.1:8080. */
   address: string
   stop(): Promise<void>
+  /** While stop() runs: what it still waits for, as a person would read it (for a shutdown that times out). */
+  unfinished(): string[]
 }
 
 /** What a configuration must hold before a server may start on it; throws the operator's error otherwise. */
@@ -38,16 +40,34 @@ export async function startServer(config: Config, options: ContextOptions = {}):
   ctx.worker.start()
   ctx.jobs.start()
   let stopping: Promise<void> | null = null
+  const waiting = new Set<string>()
+  const step = async (name: string, work: () => Promise<void>) => {
+    waiting.add(name)
+    await work()
+    waiting.delete(name)
+  }
   return {
     ctx,
     app,
     address: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     stop() {
+      // The webhook worker stops leasing at once, not after the last request: a request held by a hung database
+      // must not keep it leasing (and failing) through the whole wait. Deliveries under way are still recorded.
       stopping ??= (async () => {
-        await app.close()
-        await ctx.close()
+        await Promise.all([
+          step('HTTP requests in flight', () => app.close()),
+          step('webhook deliveries under way', () => ctx.worker.stop()),
+          step('background jobs under way', () => ctx.jobs.stop()),
+        ])
+        await step('closing the database', () => ctx.close())
       })()
       return stopping
+    },
+    unfinished() {
+      const left = [...waiting]
+      const deliveries = ctx.worker.inflight
+      if (deliveries > 0) left.push(`${deliveries} webhook request(s) still at their endpoints`)
+      return left
     },
   }
 }

@@ -59,6 +59,7 @@ export class DeliveryWorker {
   #discover = true
   #discoveredAt = 0
   #loop: Promise<void> | null = null
+  #stopping: Promise<void> | null = null
   /** The earliest retry this worker scheduled and a timer to look for it then, not up to a poll interval late. */
   #retryAt: number | null = null
   #retryTimer: ReturnType<typeof setTimeout> | null = null
@@ -93,7 +94,12 @@ export class DeliveryWorker {
    * Stops leasing new work, waits for deliveries in flight to finish and be recorded, and gives back the leases
    * of events it had not started.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop(): Promise<void> {
     this.#running = false
     if (this.#retryTimer) clearTimeout(this.#retryTimer)
     this.#retryTimer = null
