@@ -1,6 +1,7 @@
 // Operations: liveness, readiness and Prometheus metrics.
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
+import { joinClusterMetrics, type Gathered } from '../observability/cluster-metrics.ts'
 import { renderFamilies, type Family } from '../observability/metrics.ts'
 import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
 
@@ -53,7 +54,7 @@ export function opsRoutes(ctx: AppContext) {
     }
 
     // This process's memory and CPU, by the names Prometheus' Node.js clients use: the memory target of
-    // docs/performance.md is this RSS. Each process of `--workers N` answers for itself.
+    // docs/performance.md is this RSS. Under `--workers N` each worker's sample carries its pid (mergeFamilies).
     const processMetrics = () => {
       const memory = process.memoryUsage()
       const cpu = process.cpuUsage()
@@ -130,14 +131,19 @@ export function opsRoutes(ctx: AppContext) {
       ...processMetrics(),
     ]
 
+    // Under `--workers N` one scrape answers for every worker (cluster-metrics.ts); the database's gauges are read once.
+    const clusterMetrics = joinClusterMetrics(processFamilies)
+    if (clusterMetrics) app.addHook('onClose', (_app, done) => (clusterMetrics.stop(), done()))
+    const processPart = async (): Promise<Gathered> => (clusterMetrics ? clusterMetrics.ask() : { families: processFamilies(), notes: [] })
+
     // Always 200: the process's counters matter most while the database is down, and scanpay_database_up says so.
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-      const fromDatabase = await databaseWithin(ctx.clock.now())
+      const [fromDatabase, own] = await Promise.all([databaseWithin(ctx.clock.now()), processPart()])
       const text = renderFamilies([
-        ...processFamilies(),
+        ...own.families,
         gauge('scanpay_database_up', `1 when the database answered this scrape's reads within ${METRICS_DATABASE_TIMEOUT_MS / 1000} s, else 0 (and the gauges read from it are left out)`, fromDatabase ? 1 : 0),
         ...(fromDatabase ?? []),
-      ])
+      ], own.notes)
       return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text)
     })
   }

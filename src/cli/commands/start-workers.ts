@@ -5,6 +5,7 @@
 // behave exactly like N separate machines.
 import cluster, { type Worker } from 'node:cluster'
 import { ConfigError, type Config } from '../../config/config.ts'
+import { serveClusterMetrics } from '../../observability/cluster-metrics.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { dialectOf, migrate, openDatabase } from '../../storage/database.ts'
@@ -67,6 +68,7 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     })
     return worker
   }
+  serveClusterMetrics(() => live)
   await Promise.all(
     Array.from({ length: workers }, () => new Promise<void>((resolve, reject) => {
       const w = fork()
