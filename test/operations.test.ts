@@ -27,13 +27,18 @@ describeEachDatabase('operations', (t) => {
 
     const sk = t.server.merchant.test.secret
     const o = (await api(t.server.url, sk, 'POST', '/v1/orders', { ...ORDER, out_trade_no: 'metrics-1' })).body
+    const pendingBefore = Number(/^scanpay_orders_pending (\d+)$/m.exec(await (await fetch(`${t.server.url}/metrics`)).text())?.[1])
+    assert.ok(pendingBefore >= 1, 'the new order is pending')
     await api(t.server.url, sk, 'POST', `/v1/orders/${o.id}/close`)
     const metrics = await fetch(`${t.server.url}/metrics`)
     assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/)
     const text = await metrics.text()
     assert.match(text, /# TYPE scanpay_http_requests_total counter/)
     assert.match(text, /scanpay_http_requests_total\{route="\/v1\/orders",status="201"\} \d+/)
-    assert.match(text, /scanpay_orders\{status="closed"\} [1-9]/)
+    assert.match(text, /^scanpay_orders_pending \d+$/m)
+    assert.equal(Number(/^scanpay_orders_pending (\d+)$/m.exec(text)?.[1]), pendingBefore - 1, 'closed, it is pending no more')
+    assert.match(text, /# TYPE scanpay_events_total counter/)
+    assert.match(text, /^scanpay_events_total\{type="order\.closed"\} [1-9]\d*$/m)
     assert.match(text, /scanpay_webhook_queue_depth\{state="waiting"\} \d+/)
     assert.match(text, /^scanpay_database_up 1$/m)
     // The series the alerts read are there at 0 before their first count (increase() needs a sample before it).
@@ -257,9 +262,9 @@ it('/metrics answers 200 with the process counters while the database fails, and
   try {
     const before = await (await fetch(`${ts.url}/metrics`)).text()
     assert.match(before, /^scanpay_database_up 1$/m)
-    const orders = ts.server.ctx.storage.orders as { countByStatus: () => Promise<unknown> }
-    const countByStatus = orders.countByStatus
-    orders.countByStatus = async () => {
+    const orders = ts.server.ctx.storage.orders as { countPending: () => Promise<unknown> }
+    const countPending = orders.countPending
+    orders.countPending = async () => {
       throw new Error('Connection terminated unexpectedly')
     }
     const res = await fetch(`${ts.url}/metrics`)
@@ -270,7 +275,7 @@ it('/metrics answers 200 with the process counters while the database fails, and
     assert.match(text, /^process_resident_memory_bytes \d+$/m)
     // What the database would say is left out, not reported as 0.
     assert.doesNotMatch(text, /scanpay_orders|scanpay_webhook_queue_depth|scanpay_refunds_pending/)
-    orders.countByStatus = countByStatus
+    orders.countPending = countPending
     assert.match(await (await fetch(`${ts.url}/metrics`)).text(), /^scanpay_database_up 1$/m)
   } finally {
     await ts.stop()

@@ -61,7 +61,7 @@ export interface OrderStore {
   list(filter: OrderListFilter): Promise<ListedOrder[]>
   /** Pending orders whose expires_at has passed, oldest first. */
   duePendingExpiry(now: number, limit: number): Promise<Order[]>
-  countByStatus(): Promise<Record<string, number>>
+  countPending(): Promise<number>
 }
 
 /** What a payment's move may set besides its status. */

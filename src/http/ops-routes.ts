@@ -69,18 +69,16 @@ export function opsRoutes(ctx: AppContext) {
 
     // Read from the shared database, so the same on every node (and computed once per scrape of a cluster).
     const databaseFamilies = async (now: number): Promise<Family[]> => {
-      const [byStatus, depth, refunds, unexpected] = await Promise.all([
-        ctx.storage.orders.countByStatus(),
+      const [pending, depth, refunds, unexpected] = await Promise.all([
+        ctx.storage.orders.countPending(),
         ctx.storage.deliveries.depth(now),
         ctx.storage.refunds.pendingSummary(),
         ctx.storage.payments.unrefundedSummary(),
       ])
       return [
-        {
-          name: 'scanpay_orders',
-          help: 'Orders stored, by status',
-          samples: Object.entries(byStatus).map(([status, value]) => ({ labels: { status }, value })),
-        },
+        // Pending only: expiry bounds them, where counting every status would read every order stored at each
+        // scrape (scanpay_events_total counts what orders became).
+        gauge('scanpay_orders_pending', 'Orders awaiting payment', pending),
         {
           name: 'scanpay_webhook_queue_depth',
           help: 'Events waiting for delivery: due now, and all still pending',
@@ -126,6 +124,12 @@ export function opsRoutes(ctx: AppContext) {
     // This process's own counters and gauges: what a cluster's workers each send their primary.
     const processFamilies = (): Family[] => [
       ...ctx.metrics.families(),
+      {
+        name: 'scanpay_events_total',
+        help: 'Events this process committed, by type: each reports a change of an order (paid, closed, expired, refunded)',
+        type: 'counter',
+        samples: [...ctx.storage.eventsCommitted].map(([type, value]) => ({ labels: { type }, value })),
+      },
       gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
       ...sqliteCommits(),
       ...processMetrics(),

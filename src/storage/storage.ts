@@ -52,6 +52,13 @@ export class Storage implements Transactor {
    * the CPU of an order. On SQLite the group commit already shares the commit, and batching rows measured slower.
    */
   readonly #orderInserts: OrderInsertBatcher | null
+  /** The event type of each insertEvent change, counted in eventsCommitted once its unit commits. */
+  readonly #eventTypes = new WeakMap<object, string>()
+  /**
+   * Events this process has committed, by type (order.paid, refund.succeeded, …): every change of an order's state
+   * commits one, so this counts them without the scan that counting stored orders by status costs (/metrics).
+   */
+  readonly eventsCommitted = new Map<string, number>()
 
   constructor(
     readonly database: OpenDatabase,
@@ -112,7 +119,11 @@ export class Storage implements Transactor {
     paymentsDueNow: (order, now) => change({ ...this.#payments.dueNowChange(order.merchantId, order.id, now), mayChangeNothing: true }),
     succeededPayment: (payment, reopenFrom) => change(this.#payments.succeededChange(payment, reopenFrom)),
     movePayment: (payment, from, to, now, set) => change(this.#payments.moveChange(payment, from, to, now, set)),
-    insertEvent: (event) => change(this.events.insertChange(event)),
+    insertEvent: (event) => {
+      const query = this.events.insertChange(event)
+      this.#eventTypes.set(query, event.type)
+      return change(query)
+    },
     insertRefund: (refund) => change(this.refunds.insertChange(refund)),
     reserveRefund: (order, amount, now) => change(this.refunds.reserveOnOrderChange(order, amount, now)),
     refundSucceeded: (refund, channelRefundNo, now) => change(this.refunds.succeededChange(refund, channelRefundNo, now)),
@@ -123,6 +134,17 @@ export class Storage implements Transactor {
 
   async applyChanges(changes: readonly Change[]): Promise<number | null> {
     const queries = changes as readonly unknown[] as readonly UnitChange[]
+    const unmet = await this.#applyChanges(queries)
+    if (unmet === null) {
+      for (const query of queries) {
+        const type = this.#eventTypes.get(query)
+        if (type !== undefined) this.eventsCommitted.set(type, (this.eventsCommitted.get(type) ?? 0) + 1)
+      }
+    }
+    return unmet
+  }
+
+  async #applyChanges(queries: readonly UnitChange[]): Promise<number | null> {
     if (this.#group) return (await this.#group.runChanges(queries)).unmet ?? null
     // PostgreSQL: one statement where the unit allows it (pg-unit-statement.ts), else a transaction; a conflict
     // that undid the statement runs it again as a transaction, whose statements answer it precisely.
