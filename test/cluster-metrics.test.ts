@@ -118,8 +118,24 @@ describe('/metrics of a --workers 2 cluster', { skip: (await postgresAvailable()
       assert.equal(sample(answer.body, 'scanpay_metrics_workers{state="answered"}'), 1, answer.body)
       assert.equal(sample(answer.body, 'scanpay_metrics_workers{state="silent"}'), 1)
       assert.match(answer.body, new RegExp(`^# workers ${pids[0]} did not answer within 1 s`, 'm'))
+      // Its counters are those of its last answer: a sum that fell would read as a reset (a false spike in rate()).
+      assert.equal(sample(answer.body, 'scanpay_http_requests_total{route="/healthz",status="200"}'), 20, answer.body)
     } finally {
       process.kill(pids[0]!, 'SIGCONT')
     }
+  })
+
+  it("a worker that dies leaves its counters in the cluster's sums, so they never fall", async () => {
+    const body = (await fetchAlone(`${url}/metrics`)).body
+    const pids = [...body.matchAll(/^process_resident_memory_bytes\{worker="(\d+)"\}/gm)].map((m) => Number(m[1]))
+    process.kill(pids[0]!, 'SIGKILL')
+    let after = ''
+    await eventually(async () => {
+      const r = await fetchAlone(`${url}/metrics`, 4000).catch(() => null)
+      after = r?.body ?? ''
+      // The primary has started another worker, and both answer.
+      return sample(after, 'scanpay_metrics_workers{state="answered"}') === 2 && !after.includes(`worker="${pids[0]}"`)
+    }, 30_000, 'a new worker answering')
+    assert.equal(sample(after, 'scanpay_http_requests_total{route="/healthz",status="200"}'), 20, after)
   })
 })

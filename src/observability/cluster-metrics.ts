@@ -34,7 +34,8 @@ export function joinClusterMetrics(own: () => Family[]): { ask: () => Promise<Ga
   const waiting = new Map<string, (result: Gathered) => void>()
   const onMessage = (m: unknown) => {
     if (!isMessage(m)) return
-    if (m.type === 'scanpay:metrics-collect') process.send?.({ type: 'scanpay:metrics-part', id: m.id, families: own() })
+    // A primary gone meanwhile: nothing to answer (the callback keeps the error from becoming an uncaught one).
+    if (m.type === 'scanpay:metrics-collect') process.send?.({ type: 'scanpay:metrics-part', id: m.id, families: own() }, undefined, undefined, () => {})
     else if (m.type === 'scanpay:metrics-result') waiting.get(m.id)?.({ families: m.families, notes: m.notes })
   }
   process.on('message', onMessage)
@@ -50,18 +51,35 @@ export function joinClusterMetrics(own: () => Family[]): { ask: () => Promise<Ga
       const alone = (why: string) => done({ families: mergeFamilies([{ worker: String(process.pid), families: own() }]), notes: [`${why}: only worker ${process.pid}'s own metrics, not the cluster's`] })
       const timer = setTimeout(() => alone(`the cluster primary did not answer within ${ASK_TIMEOUT_MS / 1000} s`), ASK_TIMEOUT_MS)
       waiting.set(id, done)
-      try {
-        process.send!({ type: 'scanpay:metrics-request', id })
-      } catch {
-        alone('the cluster primary is gone')
-      }
+      // A closed channel does not throw: it calls back with the error (and would emit it on process without one).
+      process.send!({ type: 'scanpay:metrics-request', id }, undefined, undefined, (err) => {
+        if (err) alone('the cluster primary is gone')
+      })
     })
   return { ask, stop: () => process.off('message', onMessage) }
 }
 
-/** In the cluster primary: answers each worker's request with every live worker's families, merged. */
+/** A worker's counters and histograms: what must never go back (gauges say only what is now). */
+const countersOf = (families: Family[]): Family[] => families.filter((f) => (f.type ?? 'gauge') !== 'gauge')
+
+/**
+ * In the cluster primary: answers each worker's request with every live worker's families, merged.
+ *
+ * A cluster's counters are sums over its workers, and Prometheus reads any fall of a counter as a reset, adding
+ * the whole new value to rate() and increase(): a false spike, and alerts on increase() firing. So a sum never
+ * falls: a worker that does not answer in time counts with the counters of its last answer, and a worker that
+ * has exited leaves its last counters in a base every later sum includes (what it counted after its last answer is
+ * lost, which reads as a slower minute, not a reset).
+ */
 export function serveClusterMetrics(live: () => Iterable<Worker>): void {
   const gathering = new Map<string, (worker: Worker, families: Family[]) => void>()
+  const lastCounters = new Map<number, Family[]>()
+  let departed: Family[] = []
+  cluster.on('exit', (worker: Worker) => {
+    const last = lastCounters.get(worker.id)
+    lastCounters.delete(worker.id)
+    if (last) departed = mergeFamilies([{ worker: 'departed', families: departed }, { worker: 'departed', families: last }])
+  })
   cluster.on('message', (from: Worker, m: unknown) => {
     if (!isMessage(m)) return
     if (m.type === 'scanpay:metrics-part') return void gathering.get(m.id)?.(from, m.families)
@@ -72,8 +90,12 @@ export function serveClusterMetrics(live: () => Iterable<Worker>): void {
     const finish = () => {
       clearTimeout(timer)
       gathering.delete(id)
-      const silent = asked.filter((w) => !parts.has(w)).map((w) => w.process.pid)
-      const families = mergeFamilies([...parts].map(([w, f]) => ({ worker: String(w.process.pid), families: f })))
+      const silent = asked.filter((w) => !parts.has(w))
+      const families = mergeFamilies([
+        ...[...parts].map(([w, f]) => ({ worker: String(w.process.pid), families: f })),
+        ...silent.map((w) => ({ worker: String(w.process.pid), families: lastCounters.get(w.id) ?? [] })),
+        { worker: 'departed', families: departed },
+      ])
       families.push({
         name: 'scanpay_metrics_workers',
         help: `Cluster workers whose metrics this scrape holds (answered) or lacks (silent: no answer within ${GATHER_TIMEOUT_MS / 1000} s)`,
@@ -82,12 +104,14 @@ export function serveClusterMetrics(live: () => Iterable<Worker>): void {
           { labels: { state: 'silent' }, value: silent.length },
         ],
       })
-      const notes = silent.length ? [`workers ${silent.join(', ')} did not answer within ${GATHER_TIMEOUT_MS / 1000} s: their metrics are missing from this scrape`] : []
+      const pids = silent.map((w) => w.process.pid)
+      const notes = silent.length ? [`workers ${pids.join(', ')} did not answer within ${GATHER_TIMEOUT_MS / 1000} s: their counters are those of their last answer, their gauges are missing`] : []
       if (from.isConnected()) from.send({ type: 'scanpay:metrics-result', id: m.id, families, notes })
     }
     const timer = setTimeout(finish, GATHER_TIMEOUT_MS)
     gathering.set(id, (w, families) => {
       parts.set(w, families)
+      lastCounters.set(w.id, countersOf(families))
       if (parts.size === asked.length) finish()
     })
     for (const w of asked) w.send({ type: 'scanpay:metrics-collect', id })
