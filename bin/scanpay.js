@@ -1,33 +1,47 @@
 #!/usr/bin/env node
 // Entry point of the `scanpay` command. Runs the built server (dist/server/, made by `npm run build` and by
-// `npm ci`) when it is newer than every source it was built from; otherwise the TypeScript sources, through tsx,
-// so a changed source is never run stale. The build holds about 45 MB less memory (scripts/build.js).
-import { readFileSync, statSync } from 'node:fs'
+// `npm ci`) while every source it was built from is as it was then; otherwise the TypeScript sources, through
+// tsx, so a changed source is never run stale. The build holds about 45 MB less memory (scripts/build.js).
+import { existsSync, readFileSync, statSync } from 'node:fs'
 
 const root = new URL('..', import.meta.url)
+const BUILT = new URL('dist/server/scanpay.js', root)
 
-/** The build's entry, or null when there is none or a source changed after it was made. */
-function builtEntry() {
+/** Why the build cannot stand for the sources (a source changed, or is gone), or null when it can. */
+function staleness() {
+  let recorded
   try {
-    const { builtAt, inputs } = JSON.parse(readFileSync(new URL('dist/server/inputs.json', root), 'utf8'))
-    for (const input of inputs) if (statSync(new URL(input, root)).mtimeMs > builtAt) return null
-    return new URL('dist/server/scanpay.js', root).href
+    recorded = JSON.parse(readFileSync(new URL('dist/server/inputs.json', root), 'utf8')).inputs
   } catch {
-    return null // no build, or one of its sources is gone
+    return 'there is no build'
   }
+  // Installed without its sources (dist/ shipped alone): the build is all there is.
+  if (!existsSync(new URL('src/cli/main.ts', root))) return null
+  for (const { path, mtimeMs, size } of recorded) {
+    let now
+    try {
+      now = statSync(new URL(path, root))
+    } catch {
+      return `${path} is gone`
+    }
+    if (now.mtimeMs !== mtimeMs || now.size !== size) return `${path} changed`
+  }
+  return null
 }
 
 async function load() {
-  const built = builtEntry()
-  if (built) {
+  const stale = staleness()
+  if (stale === null) {
     // Stack traces name the TypeScript sources, as they do when the sources run.
     process.setSourceMapsEnabled(true)
     try {
-      return await import(built)
+      return await import(BUILT.href)
     } catch (err) {
       // Replaced while this process started (npm run build swaps the folder): the sources will do.
       if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err
     }
+  } else if (process.argv[2] === 'start' && existsSync(BUILT)) {
+    console.error(`scanpay: the build in dist/server/ is out of date (${stale}): running the TypeScript sources through tsx, about 45 MB more memory; npm run build, then restart`)
   }
   const { register } = await import('tsx/esm/api')
   register()

@@ -7,13 +7,13 @@
 // One bundle of our own code (packages stay in node_modules), plus the two worker threads' files beside it:
 // the server starts them by a path relative to its own module (new URL('./…-thread.js', import.meta.url)).
 import { build } from 'esbuild'
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = join(ROOT, 'dist', 'server')
-// Before the sources are read: a source changed while the build runs counts as newer than the build.
+// Before the sources are read: a source changed while the build runs is caught below.
 const builtAt = Date.now()
 const result = await build({
   absWorkingDir: ROOT,
@@ -42,8 +42,14 @@ const next = `${OUT}.next-${process.pid}`
 rmSync(next, { recursive: true, force: true })
 mkdirSync(next, { recursive: true })
 for (const file of result.outputFiles) writeFileSync(join(next, relative(OUT, file.path)), file.contents)
-// What bin/scanpay.js reads to tell whether the build is older than any of its sources.
-const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/')).sort()
+// What bin/scanpay.js reads to tell whether the build is still its sources': each one's size and time of change,
+// which must be the same (not merely older: a rollback or a copy that keeps times brings back older files).
+const files = [...Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/')), 'tsconfig.json'].sort()
+const inputs = files.map((path) => {
+  const { mtimeMs, size } = statSync(join(ROOT, path))
+  if (mtimeMs > builtAt) throw new Error(`${path} changed while the build ran: run it again`)
+  return { path, mtimeMs, size }
+})
 writeFileSync(join(next, 'inputs.json'), `${JSON.stringify({ builtAt, inputs }, null, 1)}\n`)
 const old = `${OUT}.old-${process.pid}`
 try {
