@@ -43,8 +43,11 @@ export async function startServer(config: Config, options: ContextOptions = {}):
   const waiting = new Set<string>()
   const step = async (name: string, work: () => Promise<void>) => {
     waiting.add(name)
-    await work()
-    waiting.delete(name)
+    try {
+      await work()
+    } finally {
+      waiting.delete(name)
+    }
   }
   return {
     ctx,
@@ -54,12 +57,15 @@ export async function startServer(config: Config, options: ContextOptions = {}):
       // The webhook worker stops leasing at once, not after the last request: a request held by a hung database
       // must not keep it leasing (and failing) through the whole wait. Deliveries under way are still recorded.
       stopping ??= (async () => {
-        await Promise.all([
+        // Each part finishes whatever another's failure: the database closes last in any case.
+        const parts = await Promise.allSettled([
           step('HTTP requests in flight', () => app.close()),
           step('webhook deliveries under way', () => ctx.worker.stop()),
           step('background jobs under way', () => ctx.jobs.stop()),
         ])
         await step('closing the database', () => ctx.close())
+        const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected')
+        if (failed) throw failed.reason
       })()
       return stopping
     },

@@ -137,3 +137,29 @@ describe('shutdown with a hung database', { skip: pgUp ? false : 'PostgreSQL unr
     })
   })
 })
+
+describe('a stop that fails in part', () => {
+  it('still stops the rest and closes the database, then says what failed', async () => {
+    const ts = await startTestServer('sqlite')
+    const jobs = ts.server.ctx.jobs as { stop: () => Promise<void> }
+    const stopJobs = jobs.stop.bind(jobs)
+    let calls = 0
+    jobs.stop = async () => {
+      await stopJobs()
+      // Once: ctx.close() stops the jobs again, and must then find them stopped.
+      if (calls++ === 0) throw new Error('a job would not stop')
+    }
+    const ctx = ts.server.ctx as { close: () => Promise<void> }
+    const close = ctx.close.bind(ctx)
+    let closed = false
+    ctx.close = async () => {
+      await close()
+      closed = true
+    }
+    await assert.rejects(ts.server.stop(), /a job would not stop/)
+    // Nothing is left waiting, and the database was closed whatever failed before it.
+    assert.deepEqual(ts.server.unfinished(), [])
+    assert.equal(closed, true)
+    assert.equal((await fetch(`${ts.url}/healthz`).catch((err: Error) => err)) instanceof Error, true, 'no longer listening')
+  })
+})

@@ -136,6 +136,6 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     webhookConcurrency: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY', env.SCANPAY_WEBHOOK_CONCURRENCY, 256),
     webhookConcurrencyPerMerchant: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT', env.SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, 32),
     pgPreparedStatements: onOff('SCANPAY_PG_PREPARED_STATEMENTS', env.SCANPAY_PG_PREPARED_STATEMENTS, true),
-    shutdownTimeoutMs: positiveInt('SCANPAY_SHUTDOWN_TIMEOUT_MS', env.SCANPAY_SHUTDOWN_TIMEOUT_MS, 30_000, MAX_TIMER_MS),
+    shutdownTimeoutMs: positiveInt('SCANPAY_SHUTDOWN_TIMEOUT_MS', env.SCANPAY_SHUTDOWN_TIMEOUT_MS, 25_000, MAX_TIMER_MS),
   })
 }

@@ -54,9 +54,10 @@ async function runNode(config: Config): Promise<number> {
   await new Promise<void>((resolve) => {
     let stopping = false
     let firstAt = 0
-    const shutdown = (signal: string) => {
+    const shutdown = (signal: string, bySignal = true) => {
       if (stopping) {
-        if (Date.now() - firstAt < SECOND_SIGNAL_AFTER_MS) return
+        // Only an operator's second signal cuts the stop short (not the writer thread ending meanwhile).
+        if (!bySignal || Date.now() - firstAt < SECOND_SIGNAL_AFTER_MS) return
         // A second signal: the operator will not wait for the graceful stop.
         ctx.logger.error({ signal, abandoned: server.unfinished() }, 'second signal: exiting now, without finishing the shutdown')
         process.exit(1)
@@ -75,10 +76,10 @@ async function runNode(config: Config): Promise<number> {
           resolve()
         },
         (err) => {
+          // What failed may have left the database or a thread open, which would keep the process alive: exit.
           clearTimeout(timer)
-          ctx.logger.error({ err }, 'shutdown failed')
-          code = 1
-          resolve()
+          ctx.logger.error({ err, abandoned: server.unfinished() }, 'shutdown failed: exiting')
+          process.exit(1)
         },
       )
     }
@@ -88,7 +89,7 @@ async function runNode(config: Config): Promise<number> {
     ctx.storage.database.onWriterEnded?.((err) => {
       ctx.logger.fatal({ err }, 'the SQLite writer thread ended: ScanPay stops so that it can be restarted')
       code = 1
-      shutdown('writer thread ended')
+      shutdown('writer thread ended', false)
     })
   })
   return code
