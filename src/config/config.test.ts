@@ -28,3 +28,10 @@ it('refuses a port, a timer, a log level or a database URL the server cannot run
   assert.throws(() => loadConfig({}, env({ DATABASE_URL: 'sqlite:' })), /DATABASE_URL sqlite: names no file/)
   assert.equal(loadConfig({}, env({ DATABASE_URL: 'sqlite::memory:' })).databaseUrl, 'sqlite::memory:')
 })
+
+it('a DATABASE_URL of another kind is refused without repeating its password', () => {
+  assert.throws(
+    () => loadConfig({ db: 'mysql://shop:topsecret@db.example/x' }, { NODE_ENV: 'test', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }),
+    (err: Error) => /must start with sqlite: or postgres:\/\/, got "mysql:\/\/shop@db\.example\/x"/.test(err.message) && !err.message.includes('topsecret'),
+  )
+})

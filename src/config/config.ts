@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { withoutPassword } from '../storage/database.ts'
 
 /** A setting (a flag or an environment variable) that cannot be used: the command cannot run as written. */
 export class ConfigError extends Error {}
@@ -108,7 +109,7 @@ export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = proces
   const url = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   // Without a path SQLite would open a database in memory, lost on exit: only when asked for by name.
   if (url === 'sqlite:' || url === 'sqlite://') throw new ConfigError(`DATABASE_URL ${url} names no file: sqlite:./data/scanpay.db, or sqlite::memory: for a database lost on exit`)
-  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(url)) throw new ConfigError(`DATABASE_URL (or --db) must start with sqlite: or postgres://, got ${JSON.stringify(url)}`)
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(url)) throw new ConfigError(`DATABASE_URL (or --db) must start with sqlite: or postgres://, got ${JSON.stringify(withoutPassword(url))}`)
   return url
 }
 

@@ -7,6 +7,9 @@ import { openDatabase, withoutPassword } from './database.ts'
 it('withoutPassword drops the password, even from a URL that does not parse', () => {
   assert.equal(withoutPassword('postgres://u:s3cret@db.example:5432/x'), 'postgres://u@db.example:5432/x')
   assert.equal(withoutPassword('postgres://u:s3cret@db.example:5432:1/x'), 'postgres://u@db.example:5432:1/x')
+  // A password with an @ of its own, in a URL that does not parse: cut up to the authority's last @.
+  assert.equal(withoutPassword('postgres://u:p@ss@db:5432:1/x'), 'postgres://u@db:5432:1/x')
+  assert.equal(withoutPassword('mysql://u:topsecret@db/x'), 'mysql://u@db/x')
   assert.equal(withoutPassword('postgres://u@db.example/x'), 'postgres://u@db.example/x')
 })
 

@@ -61,7 +61,7 @@ export function databaseExists(url: string): boolean {
 export function dialectOf(url: string): Dialect {
   if (/^postgres(ql)?:\/\//.test(url)) return 'postgres'
   if (url.startsWith('sqlite:')) return 'sqlite'
-  throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url)}`)
+  throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(withoutPassword(url))}`)
 }
 
 /** The URL without its password, for messages and logs; a URL that does not parse has it cut out by hand. */
@@ -72,7 +72,8 @@ export function withoutPassword(url: string): string {
     u.password = ''
     return u.toString()
   } catch {
-    return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, '$1@')
+    // Up to the authority's last @: a password may hold an @ of its own.
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^/]*@/i, '$1@')
   }
 }
 
