@@ -47,6 +47,7 @@ describeEachDatabase('operations', (t) => {
       'scanpay_unexpected_refunds_total{channel="alipay",outcome="refunded"}',
       'scanpay_bill_checks_total{channel="alipay",outcome="discrepancies"}',
       'scanpay_webhook_deliveries_total{outcome="failed"}',
+      'scanpay_events_total{type="refund.failed"}',
       'scanpay_refunds_pending',
       'scanpay_refunds_pending_oldest_seconds',
       'scanpay_unexpected_payments_unrefunded{state="awaiting_person"}',

@@ -1,12 +1,7 @@
 // Events: what happened to an order, written in the same transaction as the change and delivered as webhooks.
 
-export type EventType =
-  | 'order.paid'
-  | 'order.expired'
-  | 'order.closed'
-  | 'refund.succeeded'
-  | 'refund.failed'
-  | 'payment.unexpected'
+export const EVENT_TYPES = ['order.paid', 'order.expired', 'order.closed', 'refund.succeeded', 'refund.failed', 'payment.unexpected'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
 

@@ -126,7 +126,8 @@ export function opsRoutes(ctx: AppContext) {
       ...ctx.metrics.families(),
       {
         name: 'scanpay_events_total',
-        help: 'Events this process committed, by type: each reports a change of an order (paid, closed, expired, refunded)',
+        // Every type from 0, so that increase() sees its first event (an alert needs a sample before the count).
+        help: 'Events this process committed, by type: an order paid, closed, expired or refunded, a refund failed, a payment after its order ended',
         type: 'counter',
         samples: [...ctx.storage.eventsCommitted].map(([type, value]) => ({ labels: { type }, value })),
       },

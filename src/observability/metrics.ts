@@ -1,4 +1,5 @@
-// Prometheus counters kept in memory, plus gauges read on scrape (orders by status, queue depth).
+// Prometheus counters kept in memory, and the families /metrics renders (with the gauges read on scrape: pending
+// orders, queue depth) and a cluster's primary merges.
 
 export type Labels = Record<string, string>
 
@@ -124,8 +125,4 @@ export class Metrics {
     return [...this.#help].map(([name, help]) => ({ name, help, type: 'counter' as const, samples: byName.get(name) ?? [] }))
   }
 
-  /** Renders counters and the given gauges (or counters and histograms kept elsewhere) in the Prometheus text format. */
-  render(gauges: Family[]): string {
-    return renderFamilies([...this.families(), ...gauges])
-  }
 }

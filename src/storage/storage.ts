@@ -1,4 +1,5 @@
 // The storage facade the composition root hands out: every store over one database, and transactions.
+import { EVENT_TYPES } from '../core/events.ts'
 import { sql, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type { Order } from '../core/order.ts'
 import type { Change, Changes, Transactor, UnitOfWork, WriteGuard } from '../core/ports.ts'
@@ -58,7 +59,7 @@ export class Storage implements Transactor {
    * Events this process has committed, by type (order.paid, refund.succeeded, …): every change of an order's state
    * commits one, so this counts them without the scan that counting stored orders by status costs (/metrics).
    */
-  readonly eventsCommitted = new Map<string, number>()
+  readonly eventsCommitted = new Map<string, number>(EVENT_TYPES.map((type) => [type, 0]))
 
   constructor(
     readonly database: OpenDatabase,
