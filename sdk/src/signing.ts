@@ -139,8 +139,13 @@ const LINK_OWN_PARAMS = new Set(['amount', 'currency', 'out_trade_no', 'subject'
 
 /** The contract's largest amount, in minor units. */
 export const MAX_AMOUNT = 100_000_000_000
-/** The ISO 4217 codes in use, as the runtime's ICU knows them (the server's list): ABC or RMB are none. */
+/** The ISO 4217 codes in use, as the runtime's ICU knows them: ABC, RMB or BTC are none. */
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
+
+/** An ISO 4217 currency in use (CNY, USD, …): three upper-case letters are not enough. The server's rule too. */
+export function isCurrencyCode(code: string): boolean {
+  return CURRENCIES.has(code)
+}
 const LINK_URL_PATTERN = /^https?:\/\/[^\s]+$/i
 const codePoints = (s: string) => Array.from(s).length
 
@@ -183,7 +188,7 @@ function checkLinkInput(input: PaymentLinkInput): void {
   if (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 1) fail('expiresAt', 'must be a time in unix seconds')
   // Date.now() is the usual slip: thirteen digits of milliseconds, which the server refuses as malformed.
   if (input.expiresAt >= 1e12) fail('expiresAt', 'must be unix seconds, not milliseconds (Math.floor(Date.now() / 1000) + …)')
-  if (input.currency !== undefined && !CURRENCIES.has(input.currency)) fail('currency', 'must be an ISO 4217 code in use, such as CNY')
+  if (input.currency !== undefined && !isCurrencyCode(input.currency)) fail('currency', 'must be an ISO 4217 code in use, such as CNY')
   for (const [name, value] of Object.entries(input.extra ?? {})) {
     if (LINK_OWN_PARAMS.has(name)) fail(`extra.${name}`, 'is set by the link itself: use the field of that name')
     if (!LINK_EXTRA_PARAMS.has(name)) fail(`extra.${name}`, `is not a parameter links take (${[...LINK_EXTRA_PARAMS].join(', ')})`)

@@ -1,9 +1,12 @@
 // Money is an integer count of the currency's minor unit, end to end.
-import { MAX_AMOUNT } from '../../sdk/src/signing.ts'
+import { isCurrencyCode, MAX_AMOUNT } from '../../sdk/src/signing.ts'
 
 export const MIN_AMOUNT = 1
-/** The contract's largest amount: the SDK's, which checks payment links before they are made. */
-export { MAX_AMOUNT }
+/**
+ * The contract's largest amount, and which currencies are real: the SDK's, which checks payment links with them
+ * before they are made.
+ */
+export { isCurrencyCode, MAX_AMOUNT }
 
 /** ISO 4217's minor units where they are not 2. */
 const MINOR_DIGITS: Record<string, number> = {
@@ -12,8 +15,6 @@ const MINOR_DIGITS: Record<string, number> = {
   CLF: 4,
   UYW: 4,
 }
-/** The ISO 4217 codes in use, as the runtime's ICU knows them. */
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
 // ¥ is the yuan's here, the platform's own currency; the yen gets JP¥ so a customer cannot take one for the other.
 const SYMBOLS: Record<string, string> = { CNY: '¥', USD: '$', EUR: '€', GBP: '£', JPY: 'JP¥', HKD: 'HK$' }
 
@@ -21,10 +22,6 @@ export function isValidAmount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= MIN_AMOUNT && value <= MAX_AMOUNT
 }
 
-/** An ISO 4217 currency in use (CNY, USD, …): three upper-case letters are not enough (ABC, RMB, BTC are none). */
-export function isCurrencyCode(code: string): boolean {
-  return CURRENCIES.has(code)
-}
 
 export function minorDigits(currency: string): number {
   return MINOR_DIGITS[currency] ?? 2

@@ -1,7 +1,7 @@
 // The API's JSON schemas (TypeBox): Fastify validates requests with them and the OpenAPI document is built
 // from the same objects. Every object rejects unknown fields.
 import { Type, type Static } from '@sinclair/typebox'
-import { DESCRIPTION_PATTERN, SUBJECT_PATTERN } from '../../sdk/src/signing.ts'
+import { DESCRIPTION_PATTERN, MAX_AMOUNT, SUBJECT_PATTERN } from '../../sdk/src/signing.ts'
 
 const Url = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -11,7 +11,7 @@ export const CHANNEL_NAMES = ['sandbox', 'wechatpay', 'alipay'] as const
 export const CreateOrderBody = Type.Object(
   {
     out_trade_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
-    amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
+    amount: Type.Integer({ minimum: 1, maximum: MAX_AMOUNT }),
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
     subject: Type.String({ minLength: 1, maxLength: 128, pattern: SUBJECT_PATTERN }),
     description: Type.Optional(Nullable(Type.String({ maxLength: 512, pattern: DESCRIPTION_PATTERN }))),
@@ -36,7 +36,7 @@ export type CreateOrderBody = Static<typeof CreateOrderBody>
 
 export const CreateRefundBody = Type.Object(
   {
-    amount: Type.Integer({ minimum: 1, maximum: 100_000_000_000 }),
+    amount: Type.Integer({ minimum: 1, maximum: MAX_AMOUNT }),
     out_refund_no: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_\\-.|*]+$' }),
     // Channels show it to the payer (WeChat Pay's refund notice): the description's rules.
     reason: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: DESCRIPTION_PATTERN }))),
