@@ -35,7 +35,11 @@ export function readCredentialsFile(path: string): CredentialsFile {
       return readFileSync(named, 'utf8')
     } catch (err) {
       const e = err as NodeJS.ErrnoException
-      unreadable.set(key.replace(/_files?$/, ''), `${key}: cannot read ${named} (${e.code === 'ENOENT' ? 'no such file' : e.code ?? e.message})`)
+      // Each unreadable file of a list is named, in one problem for its field.
+      const field = key.replace(/_files?$/, '')
+      const problem = `cannot read ${named} (${e.code === 'ENOENT' ? 'no such file' : e.code ?? e.message})`
+      const before = unreadable.get(field)
+      unreadable.set(field, before ? `${before}; ${problem}` : `${key}: ${problem}`)
       return undefined
     }
   }
@@ -89,19 +93,6 @@ export async function runChannelSet(
     console.error(`the ${channel} credentials are not usable:\n${problems.map((e) => `  - ${e}`).join('\n')}`)
     return 2
   }
-  if (opts.check) {
-    const online = await checkCredentialsOnline(channel, doc)
-    if (!online.ok) {
-      console.error(
-        online.unreachable
-          ? `could not check these credentials: the ${channel} gateway did not answer (${online.error}); nothing was saved`
-          : `the ${channel} gateway did not accept these credentials: ${online.error}`,
-      )
-      // Not reached is no fault of the command line: 1, so a script can tell it from a mistake to correct.
-      return online.unreachable ? 1 : 2
-    }
-    for (const note of online.notes) console.log(`note: ${note}`)
-  }
   const database = await openDatabase(config.databaseUrl)
   try {
     await migrate(database.db)
@@ -112,6 +103,20 @@ export async function runChannelSet(
     const box = new SecretBox(config.masterKey, config.previousMasterKeys)
     // Sealed under a key the servers lack, the credentials would stop every server's next start.
     await assertSecretsOpen(database.db, box)
+    // Asked of the gateway only once the credentials could be stored: the merchant exists, the master key fits.
+    if (opts.check) {
+      const online = await checkCredentialsOnline(channel, doc)
+      if (!online.ok) {
+        console.error(
+          online.unreachable
+            ? `could not check these credentials: the ${channel} gateway did not answer (${online.error}); nothing was saved`
+            : `the ${channel} gateway did not accept these credentials: ${online.error}`,
+        )
+        // Not reached is no fault of the command line: 1, so a script can tell it from a mistake to correct.
+        return online.unreachable ? 1 : 2
+      }
+      for (const note of online.notes) console.log(`note: ${note}`)
+    }
     const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box)
     const result = await credentials.set(opts.merchant, channel, doc, { production: config.production })
     if (!result.ok) throw new Error(`credentials checked above were refused: ${result.errors.join('; ')}`)
