@@ -47,9 +47,9 @@ describe('checkoutPage', () => {
 
   it('puts the subject and description before a More button the script shows when they are clamped', () => {
     const page = render({ description: 'Oat milk,\nextra hot' })
-    assert.match(page, /<div id="tx"><h1 class="sj">Latte<\/h1><p class="ds">Oat milk,\nextra hot<\/p><\/div>\n<button id="mo" aria-expanded="false" data-less="Less" hidden>More<\/button>/)
+    assert.match(page, /<div id="tx"><h1 class="sj">Latte<\/h1><p class="ds">Oat milk,\nextra hot<\/p><\/div>\n<button id="mo" aria-controls="tx" aria-expanded="false" data-less="Less" hidden>More<\/button>/)
     const zh = render({}, { lang: 'zh-CN' })
-    assert.match(zh, /<div id="tx"><h1 class="sj">Latte<\/h1><\/div>\n<button id="mo" aria-expanded="false" data-less="收起" hidden>展开<\/button>/)
+    assert.match(zh, /<div id="tx"><h1 class="sj">Latte<\/h1><\/div>\n<button id="mo" aria-controls="tx" aria-expanded="false" data-less="收起" hidden>展开<\/button>/)
     // An ended order's page still shows them (and runs the script).
     assert.match(render({ status: 'paid', description: 'x' }), /<div id="tx">[\s\S]*<button id="mo"/)
     // Without script nothing could open them, so nothing is clamped; a message page has neither, nor the stylesheet.

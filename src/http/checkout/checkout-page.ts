@@ -193,7 +193,7 @@ ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div class="mn">${v.merchantName}</div>
 <p class="${amountClass(amount)}">${amount}</p>
 <div id="tx"><h1 class="sj">${order.subject}</h1>${order.description && html`<p class="ds">${order.description}</p>`}</div>
-<button id="mo" aria-expanded="false" data-less="${t.less}" hidden>${t.more}</button>
+<button id="mo" aria-controls="tx" aria-expanded="false" data-less="${t.less}" hidden>${t.more}</button>
 <div id="live">${live}</div>
 ${templates}
 </main>`
