@@ -7,7 +7,7 @@
 // One bundle of our own code (packages stay in node_modules), plus the two worker threads' files beside it:
 // the server starts them by a path relative to its own module (new URL('./…-thread.js', import.meta.url)).
 import { build } from 'esbuild'
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -38,6 +38,19 @@ const result = await build({
 })
 
 // Written to a fresh folder, then swapped in whole: a server starting meanwhile sees the old build or the new.
+// What a build killed mid-swap left behind goes first (not a running build's).
+const running = (pid) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}
+for (const name of readdirSync(dirname(OUT))) {
+  const left = /^server\.(?:next|old)-(\d+)$/.exec(name)
+  if (left && !running(Number(left[1]))) rmSync(join(dirname(OUT), name), { recursive: true, force: true })
+}
 const next = `${OUT}.next-${process.pid}`
 rmSync(next, { recursive: true, force: true })
 mkdirSync(next, { recursive: true })

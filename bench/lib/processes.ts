@@ -139,7 +139,8 @@ function buildOnce(root: string): void {
   if (built.has(root)) return
   built.add(root)
   const script = join(root, 'scripts', 'build.js')
-  if (existsSync(script)) execFileSync(process.execPath, [script], { cwd: root, stdio: 'ignore' })
+  // Its output only if it fails, in the error (execFileSync puts stderr there).
+  if (existsSync(script)) execFileSync(process.execPath, [script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 /** Starts `scanpay start` as its own process and waits until /readyz answers. */
