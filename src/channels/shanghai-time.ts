@@ -35,7 +35,8 @@ export function parseAlipayTime(text: string): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text)
   if (!m) return null
   const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) - OFFSET_MS
-  return Number.isFinite(ms) ? ms : null
+  // Date.UTC rolls a 13th month or a 45th day over into the next: only a time that names itself is one.
+  return Number.isFinite(ms) && alipayTime(ms) === text ? ms : null
 }
 
 /** Parses an RFC 3339 time with an explicit offset (WeChat's success_time); null when malformed. */

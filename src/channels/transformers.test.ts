@@ -24,6 +24,13 @@ describe('Beijing time', () => {
     }
     delete process.env.TZ
   })
+
+  it('reads only a time that exists: no 13th month, 45th day or 25th hour', () => {
+    for (const text of ['2024-13-01 00:00:00', '2024-02-30 10:00:00', '2024-01-45 00:00:00', '2024-01-01 24:00:00', '2024-01-01 10:60:00', '2024-1-01 10:00:00']) {
+      assert.equal(parseAlipayTime(text), null, text)
+    }
+    assert.notEqual(parseAlipayTime('2024-02-29 23:59:59'), null)
+  })
 })
 
 describe('WeChat Pay transformers', () => {

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { generateRsaKeyPair } from '../self-signed-certificate.ts'
-import { alipayTime, shanghaiDate } from '../shanghai-time.ts'
+import { alipayTime, parseAlipayTime, shanghaiDate } from '../shanghai-time.ts'
 import { fenToYuan, yuanToFen } from '../yuan.ts'
 import { writeZip } from '../zip-file.ts'
 import { loadPublicKey, notifySignContent, requestSignContent, responseKeyOf, rsa2Sign, rsa2Verify } from './signing.ts'
@@ -385,9 +385,8 @@ export class AlipaySimulator {
     if (!params.timestamp) return error(new GatewayError('40001', 'Missing Required Arguments', 'isv.missing-timestamp', '缺少时间戳参数'))
     if (!params.version) return error(new GatewayError('40001', 'Missing Required Arguments', 'isv.missing-version', '缺少版本参数'))
     if (params.charset?.toLowerCase() !== 'utf-8') return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-charset', '字符集错误'))
-    const ts = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(params.timestamp)
-    const sentAt = ts ? Date.UTC(+ts[1]!, +ts[2]! - 1, +ts[3]!, +ts[4]!, +ts[5]!, +ts[6]!) - BEIJING_MS : NaN
-    if (!Number.isFinite(sentAt)) return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数'))
+    const sentAt = parseAlipayTime(params.timestamp)
+    if (sentAt === null) return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数'))
     const content = requestSignContent(params)
     if (!rsa2Verify(content, params.sign, appKey)) {
       return error(new GatewayError('40002', 'Invalid Arguments', 'isv.invalid-signature', `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content}`))
