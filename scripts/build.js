@@ -47,6 +47,7 @@ const running = (pid) => {
     return err.code === 'EPERM'
   }
 }
+mkdirSync(dirname(OUT), { recursive: true })
 for (const name of readdirSync(dirname(OUT))) {
   const left = /^server\.(?:next|old)-(\d+)$/.exec(name)
   if (left && !running(Number(left[1]))) rmSync(join(dirname(OUT), name), { recursive: true, force: true })
