@@ -156,6 +156,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
   })
   notifier.onEvents(() => worker.wake())
   metrics.describe(billChecksMetric, 'Daily channel bill checks by channel and outcome (matched, discrepancies, failed)')
+  // Counted since the first channel notification route, shown only once described: each verified or refused one.
+  metrics.describe('scanpay_channel_notifications_total', 'Channel notifications (WeChat Pay, Alipay) by channel and outcome: paid, duplicate, refund_succeeded, …, or why one was refused (signature_invalid, amount_mismatch, …)')
   metrics.describe(UNEXPECTED_REFUNDS_METRIC, "Automatic refunds of payments that arrived after their order stopped taking money, by channel and outcome (refunded; refused: a person must refund it)")
   for (const channel of LIVE_CHANNELS) {
     metrics.startAtZero(billChecksMetric, 'outcome', ['matched', 'discrepancies', 'failed'], { channel })

@@ -104,6 +104,10 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal(bare.status, 204)
     await assertUnchanged(t.server, before)
     assert.equal(hooksFor(paidOrderId, 'order.paid').length, 1)
+    // An operator sees them: the payment's notification, then its two replays.
+    const metrics = await (await fetch(`${url()}/metrics`)).text()
+    assert.match(metrics, /^scanpay_channel_notifications_total\{channel="wechatpay",outcome="paid"\} 1$/m)
+    assert.match(metrics, /^scanpay_channel_notifications_total\{channel="wechatpay",outcome="duplicate"\} 2$/m)
   })
 
   it('a forged notification (signed by another key, or altered) is refused and changes nothing', async () => {
