@@ -12,16 +12,11 @@ import { dialectOf, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
 import { checkServable } from '../../server.ts'
 import { printable } from './merchant-create.ts'
+import { onStopSignals } from './stop-signals.ts'
 
 export const SQLITE_WORKERS_REFUSED =
   '--workers above 1 needs PostgreSQL (--db postgres://…): a SQLite file is owned by one process, whose ' +
   'writes it serializes and group-commits. Run one process on SQLite, or several on PostgreSQL.'
-
-/**
- * A signal within this long of the first is the same Ctrl-C arriving twice (to the terminal's process group, and
- * passed on by npx or a cluster primary), not an operator's second signal.
- */
-export const SECOND_SIGNAL_AFTER_MS = 1000
 
 /** Parses --workers: a positive integer, 1 when absent. */
 export function parseWorkers(raw: string | undefined): number {
@@ -83,26 +78,23 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   // In production stdout is the workers' JSON log alone.
   if (!config.production) console.log(`ScanPay primary ${process.pid}: ${workers} workers listening on ${config.host}:${config.port}`)
   let failed = false
-  let firstAt = 0
   await new Promise<void>((resolve) => {
-    const shutdown = (signal: NodeJS.Signals) => {
+    onStopSignals({
+      first() {
+        stopping = true
+        // Each worker finishes its requests and deliveries in flight (within its shutdown timeout), then exits.
+        if (live.size === 0) return resolve()
+        cluster.on('exit', (_worker, code) => {
+          if (code !== 0) failed = true
+          if (live.size === 0) resolve()
+        })
+        for (const w of live) w.process.kill('SIGTERM')
+      },
       // A second signal reaches each worker as its second too, which makes it exit at once.
-      if (stopping) {
-        if (Date.now() - firstAt >= SECOND_SIGNAL_AFTER_MS) for (const w of live) w.process.kill(signal)
-        return
-      }
-      stopping = true
-      firstAt = Date.now()
-      // Each worker finishes its requests and deliveries in flight (within its shutdown timeout), then exits.
-      if (live.size === 0) return resolve()
-      cluster.on('exit', (_worker, code) => {
-        if (code !== 0) failed = true
-        if (live.size === 0) resolve()
-      })
-      for (const w of live) w.process.kill('SIGTERM')
-    }
-    process.on('SIGINT', shutdown)
-    process.on('SIGTERM', shutdown)
+      second(signal) {
+        for (const w of live) w.process.kill(signal)
+      },
+    })
   })
   // A worker that gave up its graceful stop (timed out, or a second signal) makes the whole stop non-zero.
   return failed ? 1 : 0

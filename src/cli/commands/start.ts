@@ -6,7 +6,8 @@ import type { Config } from '../../config/config.ts'
 import { createMerchant } from '../../merchants/create-merchant.ts'
 import { startServer } from '../../server.ts'
 import { printable } from './merchant-create.ts'
-import { parseWorkers, runPrimary, SECOND_SIGNAL_AFTER_MS } from './start-workers.ts'
+import { parseWorkers, runPrimary } from './start-workers.ts'
+import { onStopSignals } from './stop-signals.ts'
 
 /** Old generation growth between full collections: 1.5 × what survived the last one. */
 const HEAP_GROWING_PERCENT = 50
@@ -52,44 +53,38 @@ async function runNode(config: Config): Promise<number> {
   if (!config.production) console.log(`ScanPay listening on ${server.address} (public URL ${config.publicUrl}, ${ctx.storage.database.description})`)
   let code = 0
   await new Promise<void>((resolve) => {
-    let stopping = false
-    let firstAt = 0
-    const shutdown = (signal: string, bySignal = true) => {
-      if (stopping) {
-        // Only an operator's second signal cuts the stop short (not the writer thread ending meanwhile).
-        if (!bySignal || Date.now() - firstAt < SECOND_SIGNAL_AFTER_MS) return
-        // A second signal: the operator will not wait for the graceful stop.
+    const stop = onStopSignals({
+      first(reason) {
+        ctx.logger.info({ signal: reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: finishing requests and deliveries in flight')
+        // Bounded: a hung database could hold a request (and so the stop) for as long as it hangs.
+        const timer = setTimeout(() => {
+          ctx.logger.error({ abandoned: server.unfinished(), timeout_ms: config.shutdownTimeoutMs }, 'shutdown timed out: exiting, abandoning what is left')
+          process.exit(1)
+        }, config.shutdownTimeoutMs)
+        server.stop().then(
+          () => {
+            clearTimeout(timer)
+            resolve()
+          },
+          (err) => {
+            // What failed may have left the database or a thread open, which would keep the process alive: exit.
+            clearTimeout(timer)
+            ctx.logger.error({ err, abandoned: server.unfinished() }, 'shutdown failed: exiting')
+            process.exit(1)
+          },
+        )
+      },
+      second(signal) {
+        // The operator will not wait for the graceful stop.
         ctx.logger.error({ signal, abandoned: server.unfinished() }, 'second signal: exiting now, without finishing the shutdown')
         process.exit(1)
-      }
-      stopping = true
-      firstAt = Date.now()
-      ctx.logger.info({ signal, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: finishing requests and deliveries in flight')
-      // Bounded: a hung database could hold a request (and so the stop) for as long as it hangs.
-      const timer = setTimeout(() => {
-        ctx.logger.error({ abandoned: server.unfinished(), timeout_ms: config.shutdownTimeoutMs }, 'shutdown timed out: exiting, abandoning what is left')
-        process.exit(1)
-      }, config.shutdownTimeoutMs)
-      server.stop().then(
-        () => {
-          clearTimeout(timer)
-          resolve()
-        },
-        (err) => {
-          // What failed may have left the database or a thread open, which would keep the process alive: exit.
-          clearTimeout(timer)
-          ctx.logger.error({ err, abandoned: server.unfinished() }, 'shutdown failed: exiting')
-          process.exit(1)
-        },
-      )
-    }
-    process.on('SIGINT', () => shutdown('SIGINT'))
-    process.on('SIGTERM', () => shutdown('SIGTERM'))
+      },
+    })
     // Every write would fail from now on: stop, and exit non-zero so a supervisor starts ScanPay afresh.
     ctx.storage.database.onWriterEnded?.((err) => {
       ctx.logger.fatal({ err }, 'the SQLite writer thread ended: ScanPay stops so that it can be restarted')
       code = 1
-      shutdown('writer thread ended', false)
+      stop('writer thread ended')
     })
   })
   return code
