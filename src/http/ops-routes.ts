@@ -103,7 +103,8 @@ export function opsRoutes(ctx: AppContext) {
     }
 
     // A hung database holds its reads until statement_timeout: a scrape meanwhile joins the reads under way
-    // rather than start more, so scrapes during an outage cannot take the pool's connections.
+    // rather than start more, so scrapes during an outage cannot take the pool's connections. (Its ages are then
+    // counted from the first of those scrapes, a few seconds off at most.)
     let reading: Promise<Family[]> | null = null
     const databaseWithin = async (now: number): Promise<Family[] | null> => {
       reading ??= databaseFamilies(now).finally(() => (reading = null))

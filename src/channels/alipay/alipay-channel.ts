@@ -195,8 +195,9 @@ export class AlipayChannel implements PaymentChannel {
     if (r.refund_status === 'REFUND_SUCCESS') return { status: 'succeeded', channelRefundNo: ref.refundId }
     // refund_status absent means "the refund request was not received, or the refund failed" (Java SDK,
     // AlipayTradeFastpayRefundQueryResponse), though it also reads so while Alipay is still at it. After a while
-    // it is taken as not received and sent again with the same out_request_no, which refunds once; and if that
-    // goes on for a day, a person is told rather than the reconciler asking forever.
+    // it is taken as not received and sent again with the same out_request_no, which refunds once (at each of the
+    // reconciler's checks, hourly once its backoff is spent: some twenty sends in the day); and if that goes on for
+    // a day, a person is told at each check rather than the reconciler asking forever.
     if (r.refund_amount) {
       const age = this.#o.clock.now() - ref.requestedAt
       if (age < ALIPAY_REFUND_SETTLE_MS) return { status: 'pending' }
