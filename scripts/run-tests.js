@@ -26,9 +26,11 @@ if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
 }
+// The timeout bounds each file as a whole too (the runner isolates files in processes): the browser suite runs
+// near two minutes on a slow two-core guest, so 5 minutes, a guard against a hang rather than a budget.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000', ...flags, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000', ...flags, ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 )
 process.exit(result.status ?? 1)
