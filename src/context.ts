@@ -2,7 +2,7 @@
 import pino, { type Logger } from 'pino'
 import { ChannelCredentials } from './channels/channel-credentials.ts'
 import { LIVE_CHANNELS } from './core/order.ts'
-import { billChecksMetric, type DailyBillDeps } from './channels/daily-bills.ts'
+import { billChecksMetric, storedBillRecords, type DailyBillDeps } from './channels/daily-bills.ts'
 import { createRealChannels } from './channels/real-channels.ts'
 import { ChannelRegistry } from './channels/registry.ts'
 import { SandboxChannel } from './channels/sandbox/sandbox-channel.ts'
@@ -167,7 +167,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     channel: (name) => channels.get(name),
     merchantsOf: (channel) => credentialStore.merchantsOf(channel),
     checks: storage.billChecks,
-    payment: (id) => storage.statement((w) => w.payments.byId(id)),
+    records: storedBillRecords(storage),
     clock,
     logger,
     metrics,

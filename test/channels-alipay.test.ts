@@ -13,7 +13,7 @@ import { reconcilePendingRefunds } from '../src/core/use-cases/reconcile-refunds
 import type { RefundDeps } from '../src/core/use-cases/refund-deps.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
 import { shanghaiDate } from '../src/channels/shanghai-time.ts'
-import { assertDailyBillChecks } from './helpers/daily-bills.ts'
+import { assertDailyBillChecks, assertRefundLines } from './helpers/daily-bills.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -147,7 +147,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     const bill = await adapter.downloadBill(t.server.merchant.merchant_id, today)
     assert.equal(bill.rows.filter((r) => r.businessType === '交易').length, 3, 'paid, found by the reconciler, and the late one')
     assert.equal(bill.rows.filter((r) => r.businessType === '退款').length, 1, 'the late one refunded')
-    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'alipay', t.server.merchant.merchant_id, today, 3)
+    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'alipay', t.server.merchant.merchant_id, today, 4)
   })
 
   it('the merchant refunds a live Alipay order through the refunds API: Alipay refunds at once', async () => {
@@ -162,6 +162,17 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.deepEqual(trade.refunds.map((r) => [r.outRequestNo, r.amount]), [[res.body.id, 234]])
     const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
     assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 234])
+  })
+
+  it("the day's bill lists refunds: ours match, one made in Alipay's merchant console is flagged for the merchant", async () => {
+    const order = await liveOrder('ali-bill-refund')
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 234, out_refund_no: 'ALI-R-BILL' })
+    assert.equal(res.body.status, 'succeeded', JSON.stringify(res.body))
+    const trade = sim.trades.get(`${sim.identity.appId}:${paymentId}`)!
+    await assertRefundLines(ctx(), 'alipay', order.merchantId, paymentId, res.body.id, () => sim.consoleRefund(trade, 100))
   })
 
   it('a full refund closes the trade and Alipay notifies TRADE_CLOSED: answered `success`, the order stays refunded', async () => {

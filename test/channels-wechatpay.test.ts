@@ -15,7 +15,7 @@ import { encryptResource, newNonce, signedResponseHeaders } from '../src/channel
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
 import { rfc3339Shanghai, shanghaiDate } from '../src/channels/shanghai-time.ts'
-import { assertDailyBillChecks } from './helpers/daily-bills.ts'
+import { assertDailyBillChecks, assertRefundLines } from './helpers/daily-bills.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -250,8 +250,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const today = shanghaiDate(Date.now())
     const adapter = ctx().channels.get('wechatpay') as WechatPayChannel
     const bill = await adapter.downloadTradeBill(t.server.merchant.merchant_id, today)
-    assert.equal(bill.rows.length, 3, 'paid, found by the reconciler, and the late one')
-    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'wechatpay', t.server.merchant.merchant_id, today, 3)
+    assert.deepEqual(bill.rows.map((r) => r.tradeState), ['SUCCESS', 'SUCCESS', 'SUCCESS', 'REFUND'], 'paid, found by the reconciler, and the late one, refunded')
+    await assertDailyBillChecks(ctx(), { url: url(), liveSecret: live(), testSecret: t.server.merchant.test.secret }, 'wechatpay', t.server.merchant.merchant_id, today, 4)
   })
 
   /** A live order paid through the simulator, then refunded through the API: WeChat answers PROCESSING. */
@@ -326,6 +326,12 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     await new Promise((r) => setTimeout(r, 200))
     assert.equal(refundHooks().length, 1)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.amount_refunded, 1000)
+  })
+
+  it("the day's tradebill lists refunds: ours match, one made in WeChat Pay's merchant platform is flagged for the merchant", async () => {
+    const { order, res, simOrder } = await refundedLiveOrder('wx-bill-refund', 234, 'WX-R-BILL')
+    await eventually(async () => (await ctx().storage.refunds.byId(order.merchantId, 'live', res.body.id))?.status === 'succeeded' || undefined, 10_000, 'refund settled')
+    await assertRefundLines(ctx(), 'wechatpay', order.merchantId, simOrder.outTradeNo, res.body.id, () => sim.consoleRefund(simOrder, 100))
   })
 
   it('a refund WeChat cannot return (ABNORMAL) is acknowledged and stays pending; once the merchant acts at WeChat, its REFUND.SUCCESS settles it', async (tc) => {

@@ -1,16 +1,23 @@
-// Bill reconciliation names every way a bill line can disagree with our payments.
+// Bill reconciliation names every way a bill line can disagree with our payments and refunds.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Payment } from '../core/ports.ts'
-import { compareBill } from './bill-reconciliation.ts'
+import type { Refund } from '../core/refund.ts'
+import { compareBill, type BillRefundLine } from './bill-reconciliation.ts'
 
 const payment = (id: string, o: Partial<Payment> = {}): Payment => ({
-  id, merchantId: 'm', orderId: 'o', channel: 'wechatpay', status: 'succeeded', amount: 100, currency: 'CNY', channelTradeNo: `tx_${id}`,
+  id, merchantId: 'm', orderId: `o_${id}`, channel: 'wechatpay', status: 'succeeded', amount: 100, currency: 'CNY', channelTradeNo: `tx_${id}`,
   unexpected: false, createdAt: 0, updatedAt: 0, ...o,
 })
 
+const refund = (id: string, orderId: string, o: Partial<Refund> = {}): Refund => ({
+  id, merchantId: 'm', mode: 'live', orderId, amount: 40, currency: 'CNY', status: 'succeeded', outRefundNo: `out_${id}`, reason: null,
+  failureReason: null, channel: 'wechatpay', channelRefundNo: null, requestHash: '', createdAt: 0, succeededAt: 0, failedAt: null, updatedAt: 0,
+  nextCheckAt: 0, checkCount: 0, ...o,
+})
+
 describe('bill reconciliation', () => {
-  it('accepts matching lines (unexpected payments refunded included) and names every discrepancy', async () => {
+  it('accepts matching payment lines (unexpected payments refunded included) and names every discrepancy', async () => {
     const ours = new Map([
       ['p1', payment('p1')],
       ['p2', payment('p2', { status: 'refunded', unexpected: true })],
@@ -22,15 +29,66 @@ describe('bill reconciliation', () => {
     ])
     const found = await compareBill(
       'm',
-      ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'].map((id) => ({ outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })),
-      async (id) => ours.get(id) ?? null,
+      ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'].map((id) => ({ kind: 'payment' as const, outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })),
+      { payment: async (id) => ours.get(id) ?? null, refund: async () => null },
     )
     assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'orderId' in d ? d.orderId : null]), [
-      ['not_recorded_as_paid', 'p3', 'o'],
-      ['amount_mismatch', 'p4', 'o'],
-      ['trade_no_mismatch', 'p5', 'o'],
+      ['not_recorded_as_paid', 'p3', 'o_p3'],
+      ['amount_mismatch', 'p4', 'o_p4'],
+      ['trade_no_mismatch', 'p5', 'o_p5'],
       ['unknown_payment', 'p6', null],
       ['unknown_payment', 'p7', null],
     ])
+  })
+
+  it('accepts the refunds we made and flags one made at the channel, a wrong amount, and one we do not count as done', async () => {
+    const payments = new Map([
+      ['p1', payment('p1', { status: 'succeeded' })],
+      ['pay_u1', payment('pay_u1', { status: 'refunded', unexpected: true })],
+      ['pay_u2', payment('pay_u2', { status: 'refund_requested', unexpected: true })],
+      ['p9', payment('p9', { merchantId: 'another' })],
+    ])
+    const refunds = new Map([
+      ['rfd_a', refund('rfd_a', 'o_p1')],
+      ['rfd_b', refund('rfd_b', 'o_p1', { status: 'pending' })],
+      ['rfd_c', refund('rfd_c', 'o_p1', { amount: 41 })],
+      ['rfd_d', refund('rfd_d', 'o_other')],
+      ['rfd_e', refund('rfd_e', 'o_p1', { status: 'pending' })],
+      ['rfd_f', refund('rfd_f', 'o_p1', { status: 'failed' })],
+      ['rfd_g', refund('rfd_g', 'o_p9', { merchantId: 'another' })],
+    ])
+    const line = (refundNo: string, outTradeNo: string, amount = 40, settled = true): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, settled })
+    const found = await compareBill(
+      'm',
+      [
+        line('rfd_a', 'p1'), // ours, settled: matches
+        line('rfd_b', 'p1'), // the channel paid it back, ours still pending
+        line('rfd_c', 'p1'), // another amount
+        line('rfd_d', 'p1'), // ours, but of another order
+        line('rfd_e', 'p1', 40, false), // still being paid back, ours pending: matches
+        line('rfd_f', 'p1', 40, false), // being paid back, ours failed
+        line('1234567890', 'p1'), // made in the channel's console
+        line('rfd_u1', 'pay_u1', 100), // an unexpected payment given back: matches
+        line('rfd_u2', 'pay_u2', 100), // given back at the channel, our payment still waits
+        line('rfd_u1', 'pay_u1', 99), // an unexpected payment given back for another amount
+        line('rfd_g', 'p9'), // another merchant's payment and refund
+        line('rfd_x', 'p404'), // no payment of ours
+      ],
+      { payment: async (id) => payments.get(id) ?? null, refund: async (merchantId, id) => (refunds.get(id)?.merchantId === merchantId ? refunds.get(id)! : null) },
+    )
+    assert.deepEqual(
+      found.map((d) => [d.kind, d.line.kind === 'refund' ? d.line.refundNo : '', 'orderId' in d ? d.orderId : null, 'refundId' in d ? d.refundId : null, 'ours' in d ? d.ours : 'status' in d ? d.status : null]),
+      [
+        ['refund_not_recorded_as_succeeded', 'rfd_b', 'o_p1', 'rfd_b', 'pending'],
+        ['refund_amount_mismatch', 'rfd_c', 'o_p1', 'rfd_c', 41],
+        ['unknown_refund', 'rfd_d', 'o_p1', null, null],
+        ['refund_not_recorded_as_succeeded', 'rfd_f', 'o_p1', 'rfd_f', 'failed'],
+        ['unknown_refund', '1234567890', 'o_p1', null, null],
+        ['refund_not_recorded_as_succeeded', 'rfd_u2', 'o_pay_u2', 'rfd_u2', 'refund_requested'],
+        ['refund_amount_mismatch', 'rfd_u1', 'o_pay_u1', 'rfd_u1', 100],
+        ['unknown_refund', 'rfd_g', null, null, null],
+        ['unknown_refund', 'rfd_x', null, null, null],
+      ],
+    )
   })
 })

@@ -1,8 +1,13 @@
-// Reconciles a channel's daily bill against our payments: every line the channel says it settled must be a
-// payment we recorded as succeeded (or refunded as unexpected), for the same amount and trade number.
+// Reconciles a channel's daily bill against our records: every payment line must be a payment we recorded as
+// succeeded (or refunded as unexpected), for the same amount and trade number; every refund line must be a refund
+// we made, for the same amount, recorded as succeeded once the channel says it is. A refund made at the channel
+// itself (in its merchant console, say) is one ScanPay never heard of: its order still reads paid, so it is flagged.
 import type { Payment } from '../core/ports.ts'
+import type { Refund } from '../core/refund.ts'
+import { unexpectedRefundId } from '../core/use-cases/channel-payment-deps.ts'
 
-export interface BillLine {
+export interface BillPaymentLine {
+  kind: 'payment'
   /** Our payment id (the channel's out_trade_no). */
   outTradeNo: string
   channelTradeNo: string
@@ -10,28 +15,77 @@ export interface BillLine {
   amount: number
 }
 
+export interface BillRefundLine {
+  kind: 'refund'
+  /** The refund's number at the channel (WeChat's out_refund_no, Alipay's out_request_no): our refund id when we made it. */
+  refundNo: string
+  /** The payment it gives back. */
+  outTradeNo: string
+  channelTradeNo: string
+  /** Fen, positive. */
+  amount: number
+  /** false while the channel is still paying it back (WeChat's PROCESSING): it need not be settled with us yet. */
+  settled: boolean
+}
+
+export type BillLine = BillPaymentLine | BillRefundLine
+
 /** What a bill line disagrees with; orderId: the order of our payment, for the merchant to look at. */
 export type BillDiscrepancy =
-  | { kind: 'unknown_payment'; line: BillLine }
-  | { kind: 'not_recorded_as_paid'; line: BillLine; orderId: string; status: Payment['status'] }
-  | { kind: 'amount_mismatch'; line: BillLine; orderId: string; ours: number }
-  | { kind: 'trade_no_mismatch'; line: BillLine; orderId: string; ours: string | null }
+  | { kind: 'unknown_payment'; line: BillPaymentLine }
+  | { kind: 'not_recorded_as_paid'; line: BillPaymentLine; orderId: string; status: Payment['status'] }
+  | { kind: 'amount_mismatch'; line: BillPaymentLine; orderId: string; ours: number }
+  | { kind: 'trade_no_mismatch'; line: BillPaymentLine; orderId: string; ours: string | null }
+  /** A refund ScanPay did not make; orderId when the payment it gives back is ours. */
+  | { kind: 'unknown_refund'; line: BillRefundLine; orderId: string | null }
+  | { kind: 'refund_not_recorded_as_succeeded'; line: BillRefundLine; orderId: string; refundId: string; status: string }
+  | { kind: 'refund_amount_mismatch'; line: BillRefundLine; orderId: string; refundId: string; ours: number }
+
+/** Our records a bill is compared with. */
+export interface BillRecords {
+  payment(id: string): Promise<Payment | null>
+  /** The merchant's live-mode refund (channels pay live orders only). */
+  refund(merchantId: string, id: string): Promise<Refund | null>
+}
 
 const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 'refunded']
 
 /**
- * The merchant's bill against its own payments: a line naming another merchant's payment is one we have no record
+ * The merchant's bill against its own records: a line naming another merchant's payment is one we have no record
  * of for this merchant (and says nothing of the other's, whose order and amount this merchant may then be shown).
  */
-export async function compareBill(merchantId: string, lines: BillLine[], payment: (id: string) => Promise<Payment | null>): Promise<BillDiscrepancy[]> {
+export async function compareBill(merchantId: string, lines: BillLine[], records: BillRecords): Promise<BillDiscrepancy[]> {
   const out: BillDiscrepancy[] = []
   for (const line of lines) {
-    const found = await payment(line.outTradeNo)
+    const found = await records.payment(line.outTradeNo)
     const p = found?.merchantId === merchantId ? found : null
-    if (!p) out.push({ kind: 'unknown_payment', line })
-    else if (!SETTLED.includes(p.status)) out.push({ kind: 'not_recorded_as_paid', line, orderId: p.orderId, status: p.status })
-    else if (p.amount !== line.amount) out.push({ kind: 'amount_mismatch', line, orderId: p.orderId, ours: p.amount })
-    else if (p.channelTradeNo !== line.channelTradeNo) out.push({ kind: 'trade_no_mismatch', line, orderId: p.orderId, ours: p.channelTradeNo })
+    const d = line.kind === 'payment' ? comparePayment(line, p) : await compareRefund(merchantId, line, p, records)
+    if (d) out.push(d)
   }
   return out
+}
+
+function comparePayment(line: BillPaymentLine, p: Payment | null): BillDiscrepancy | null {
+  if (!p) return { kind: 'unknown_payment', line }
+  if (!SETTLED.includes(p.status)) return { kind: 'not_recorded_as_paid', line, orderId: p.orderId, status: p.status }
+  if (p.amount !== line.amount) return { kind: 'amount_mismatch', line, orderId: p.orderId, ours: p.amount }
+  if (p.channelTradeNo !== line.channelTradeNo) return { kind: 'trade_no_mismatch', line, orderId: p.orderId, ours: p.channelTradeNo }
+  return null
+}
+
+async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: BillRecords): Promise<BillDiscrepancy | null> {
+  if (!p) return { kind: 'unknown_refund', line, orderId: null }
+  // An unexpected payment is given back whole under an id derived from its own; its payment row says how it went.
+  if (p.unexpected && line.refundNo === unexpectedRefundId(p.id)) {
+    const refundId = line.refundNo
+    if (p.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
+    if (line.settled && p.status !== 'refunded') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
+    return null
+  }
+  const r = await records.refund(merchantId, line.refundNo)
+  if (!r || r.orderId !== p.orderId) return { kind: 'unknown_refund', line, orderId: p.orderId }
+  if (r.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId: r.id, ours: r.amount }
+  // Still being paid back at the channel: ours may read pending or succeeded, never failed.
+  if (line.settled ? r.status !== 'succeeded' : r.status === 'failed') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId: r.id, status: r.status }
+  return null
 }

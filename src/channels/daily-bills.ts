@@ -5,11 +5,12 @@
 import type { Logger } from 'pino'
 import type { ChannelName } from '../core/order.ts'
 import type { PaymentChannel } from '../core/payment-channel.ts'
-import type { Clock, Payment } from '../core/ports.ts'
+import type { Clock } from '../core/ports.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { NEVER, type SqlBillCheckStore } from '../storage/bill-check-store.ts'
+import type { Storage } from '../storage/storage.ts'
 import { AlipayChannel } from './alipay/alipay-channel.ts'
-import { compareBill, type BillLine } from './bill-reconciliation.ts'
+import { compareBill, type BillLine, type BillRecords } from './bill-reconciliation.ts'
 import { shanghaiDate } from './shanghai-time.ts'
 import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
 
@@ -44,17 +45,43 @@ export function readyBillDates(now: number, days = DAYS_CHECKED): string[] {
   return dates
 }
 
-/** The lines of a channel's bill that must match a payment we recorded as succeeded. */
+/**
+ * The lines of a channel's bill that must match our records: its payments, and its refunds that moved money
+ * (WeChat Pay lists a refund as it is made, PROCESSING until it is paid back; Alipay lists those done).
+ */
 export async function billLines(adapter: PaymentChannel, merchantId: string, billDate: string): Promise<BillLine[]> {
   if (adapter instanceof WechatPayChannel) {
     const bill = await adapter.downloadTradeBill(merchantId, billDate)
-    return bill.rows.filter((r) => r.tradeState === 'SUCCESS' || r.tradeState === 'REFUND').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.amount }))
+    const lines: BillLine[] = []
+    for (const r of bill.rows) {
+      // 订单金额, not 应结订单金额: the total we asked for, before any voucher the customer used.
+      if (r.tradeState === 'SUCCESS') lines.push({ kind: 'payment', outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.orderAmount })
+      // A refund line's 应结订单金额 is 0.00: it is about the refund alone, asked for as 申请退款金额.
+      else if (r.tradeState === 'REFUND' && (r.refundState === 'SUCCESS' || r.refundState === 'PROCESSING')) {
+        lines.push({ kind: 'refund', refundNo: r.outRefundNo, outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.requestedRefundAmount, settled: r.refundState === 'SUCCESS' })
+      }
+    }
+    return lines
   }
   if (adapter instanceof AlipayChannel) {
     const bill = await adapter.downloadBill(merchantId, billDate)
-    return bill.rows.filter((r) => r.businessType === '交易').map((r) => ({ outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount }))
+    const lines: BillLine[] = []
+    for (const r of bill.rows) {
+      if (r.businessType === '交易') lines.push({ kind: 'payment', outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount })
+      // A refund's 订单金额 is written negative.
+      else if (r.businessType === '退款') lines.push({ kind: 'refund', refundNo: r.refundRequestNo, outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: Math.abs(r.amount), settled: true })
+    }
+    return lines
   }
   throw new Error(`the ${adapter.name} channel has no daily bill`)
+}
+
+/** Our records as the bill checks read them. */
+export function storedBillRecords(storage: Storage): BillRecords {
+  return {
+    payment: (id) => storage.statement((w) => w.payments.byId(id)),
+    refund: (merchantId, id) => storage.statement((w) => w.refunds.byId(merchantId, 'live', id)),
+  }
 }
 
 export interface DailyBillDeps {
@@ -62,7 +89,7 @@ export interface DailyBillDeps {
   /** The merchants with credentials for the channel. */
   merchantsOf(channel: ChannelName): Promise<string[]>
   checks: SqlBillCheckStore
-  payment(id: string): Promise<Payment | null>
+  records: BillRecords
   clock: Clock
   logger: Logger
   metrics?: Metrics
@@ -105,7 +132,7 @@ async function checkOne(deps: DailyBillDeps, adapter: PaymentChannel, merchantId
   let outcome: keyof DailyBillRun
   try {
     const lines = await billLines(adapter, merchantId, billDate)
-    const found = await compareBill(merchantId, lines, deps.payment)
+    const found = await compareBill(merchantId, lines, deps.records)
     await deps.checks.finish(merchantId, channel, billDate, attempt, { lines: lines.length, discrepancies: found.length, details: found.slice(0, DETAILS_KEPT) }, deps.clock.now())
     outcome = found.length > 0 ? 'discrepancies' : 'matched'
     if (found.length > 0) deps.logger.warn({ ...about, lines: lines.length, discrepancies: found.length, first: found[0] }, "the channel's bill disagrees with our payments")

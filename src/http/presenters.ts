@@ -120,6 +120,7 @@ export function presentBillCheck(c: BillCheck) {
 }
 
 function presentDiscrepancy(d: BillDiscrepancy) {
+  const refund = d.line.kind === 'refund' ? d.line : null
   return {
     kind: d.kind,
     payment_id: d.line.outTradeNo,
@@ -127,9 +128,12 @@ function presentDiscrepancy(d: BillDiscrepancy) {
     order_id: d.kind === 'unknown_payment' ? null : (d.orderId ?? null),
     channel_trade_no: d.line.channelTradeNo,
     amount: d.line.amount,
-    our_amount: d.kind === 'amount_mismatch' ? d.ours : null,
+    refund_no: refund?.refundNo ?? null,
+    refund_id: d.kind === 'refund_amount_mismatch' || d.kind === 'refund_not_recorded_as_succeeded' ? d.refundId : null,
+    our_amount: d.kind === 'amount_mismatch' || d.kind === 'refund_amount_mismatch' ? d.ours : null,
     our_channel_trade_no: d.kind === 'trade_no_mismatch' ? d.ours : null,
     our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
+    our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' ? d.status : null,
   }
 }
 

@@ -166,14 +166,19 @@ export const RefundList = Type.Object({
 })
 
 export const BillDiscrepancyResource = Type.Object({
-  kind: Type.Union(['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch'].map((k) => Type.Literal(k))),
+  kind: Type.Union(
+    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_amount_mismatch'].map((k) => Type.Literal(k)),
+  ),
   payment_id: Type.String(),
   order_id: Nullable(Type.String()),
   channel_trade_no: Type.String(),
   amount: Type.Integer(),
+  refund_no: Nullable(Type.String()),
+  refund_id: Nullable(Type.String()),
   our_amount: Nullable(Type.Integer()),
   our_channel_trade_no: Nullable(Type.String()),
   our_payment_status: Nullable(Type.String()),
+  our_refund_status: Nullable(Type.String()),
 })
 
 export const BillCheckResource = Type.Object({

@@ -1,8 +1,10 @@
 // The daily bill job as the channels' end-to-end suites check it: run as if at 10:30 Beijing time the day after
-// `today`, against the simulator's bill of today (paid lines) and of the days before (no payment: no bill).
+// `today`, against the simulator's bill of today (payment and refund lines) and of the days before (none: no bill).
 import assert from 'node:assert/strict'
-import { billLines, checkDailyBills, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
+import { billLines, checkDailyBills, storedBillRecords, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
 import type { AppContext } from '../../src/context.ts'
+import { compareBill, type BillRefundLine } from '../../src/channels/bill-reconciliation.ts'
+import { shanghaiDate } from '../../src/channels/shanghai-time.ts'
 import { NEVER } from '../../src/storage/bill-check-store.ts'
 import { api } from './server.ts'
 
@@ -13,25 +15,25 @@ export interface BillChecksApi {
   testSecret: string
 }
 
-export async function assertDailyBillChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
+export async function assertDailyBillChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, billLineCount: number): Promise<void> {
   // The server's own lanes run by the real clock; this runs the checks by a clock a day ahead, by which any check
   // the server's lane holds would look abandoned. So the lanes pause meanwhile (a pass under way finishes first).
   await ctx.jobs.stop()
   try {
-    await assertChecks(ctx, http, channel, merchantId, today, paidLines)
+    await assertChecks(ctx, http, channel, merchantId, today, billLineCount)
   } finally {
     ctx.jobs.start()
   }
 }
 
-async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidLines: number): Promise<void> {
+async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, billLineCount: number): Promise<void> {
   let now = Date.parse(`${today}T00:00:00+08:00`) + 34.5 * 3_600_000
   const merchants = [merchantId]
   const deps: DailyBillDeps = {
     channel: (name) => ctx.channels.get(name),
     merchantsOf: async (name) => (name === channel ? merchants : []),
     checks: ctx.storage.billChecks,
-    payment: (id) => ctx.storage.statement((w) => w.payments.byId(id)),
+    records: storedBillRecords(ctx.storage),
     clock: { now: () => now },
     logger: ctx.logger,
   }
@@ -40,7 +42,7 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
 
   await checkDailyBills(deps)
   const first = await checkOf(today)
-  assert.deepEqual([first?.status, first?.lines, first?.discrepancies, first?.attempts], ['matched', paidLines, 0, 1])
+  assert.deepEqual([first?.status, first?.lines, first?.discrepancies, first?.attempts], ['matched', billLineCount, 0, 1])
   // The days before had no payment, so the channel has no bill for them: checked, empty. (The server's own lane
   // may have checked them first, by the real clock: either way once.)
   const dayBefore = new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10)
@@ -49,7 +51,7 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
   assert.deepEqual(await checkDailyBills(deps), { matched: 0, discrepancies: 0, failed: 0 }, 'a finished check is not run again')
 
   // Our record of one payment disagrees with the bill: the check says so, line by line.
-  const [line] = await billLines(ctx.channels.get(channel)!, merchantId, today)
+  const line = (await billLines(ctx.channels.get(channel)!, merchantId, today)).find((l) => l.kind === 'payment')
   const db = ctx.storage.database.db
   await db.updateTable('payments').set((eb) => ({ amount: eb('amount', '+', 1) })).where('id', '=', line!.outTradeNo).execute()
   try {
@@ -65,9 +67,12 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
       order_id: orderId,
       channel_trade_no: line!.channelTradeNo,
       amount: line!.amount,
+      refund_no: null,
+      refund_id: null,
       our_amount: line!.amount + 1,
       our_channel_trade_no: null,
       our_payment_status: null,
+      our_refund_status: null,
     })
   } finally {
     await db.updateTable('payments').set((eb) => ({ amount: eb('amount', '-', 1) })).where('id', '=', line!.outTradeNo).execute()
@@ -124,4 +129,25 @@ async function assertBillChecksApi(http: BillChecksApi, channel: string, today: 
   assert.deepEqual([refused.status, refused.body.error.type, refused.body.error.code], [403, 'permission', 'live_mode_only'])
   const badCursor = await api(http.url, http.liveSecret, 'GET', '/v1/bill_checks?cursor=bm9wZQ')
   assert.deepEqual([badCursor.status, badCursor.body.error.code, badCursor.body.error.param], [400, 'cursor_invalid', 'cursor'])
+}
+
+/**
+ * The refund lines of the day's bill for one payment: the refund we made (`ourRefundId`, settled) matches; after
+ * `refundAtConsole` (a refund made at the channel, never told to ScanPay) the bill names it, and the check flags it
+ * as unknown with the order the merchant must look at.
+ */
+export async function assertRefundLines(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, paymentId: string, ourRefundId: string, refundAtConsole: () => void): Promise<void> {
+  const today = shanghaiDate(Date.now())
+  const refundLines = async () => (await billLines(ctx.channels.get(channel)!, merchantId, today)).filter((l): l is BillRefundLine => l.kind === 'refund' && l.outTradeNo === paymentId)
+  const records = storedBillRecords(ctx.storage)
+  const ours = await refundLines()
+  assert.deepEqual(ours.map((l) => [l.refundNo, l.settled]), [[ourRefundId, true]])
+  assert.deepEqual(await compareBill(merchantId, ours, records), [])
+
+  refundAtConsole()
+  const lines = await refundLines()
+  assert.equal(lines.length, 2)
+  const atConsole = lines.find((l) => l.refundNo !== ourRefundId)!
+  const payment = await records.payment(paymentId)
+  assert.deepEqual(await compareBill(merchantId, lines, records), [{ kind: 'unknown_refund', line: atConsole, orderId: payment!.orderId }])
 }

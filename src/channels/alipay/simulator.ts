@@ -277,6 +277,16 @@ export class AlipaySimulator {
     return this.scan(qrCode)
   }
 
+  /**
+   * The merchant refunds in Alipay's merchant console, not through the API: done at once under a batch number the
+   * console makes up, with no notification. Only the day's bill shows it.
+   */
+  consoleRefund(t: SimTrade, amount: number): void {
+    if (t.status !== 'TRADE_SUCCESS') throw new Error(`the trade is ${t.status}`)
+    if (t.refunds.reduce((s, r) => s + r.amount, 0) + amount > t.total) throw new Error('more than is left to refund')
+    t.refunds.push({ outRequestNo: `${alipayTime(this.now()).replace(/\D/g, '')}${randomBytes(4).readUInt32BE(0)}`, amount, at: this.now(), settled: true })
+  }
+
   #notifyParams(t: SimTrade, notifyId: string): Record<string, string> {
     const paid = t.paidAt !== null
     const amount = fenToYuan(t.total)

@@ -25,3 +25,19 @@ it('reads a row whose product description holds commas, field by field', () => {
   }
   assert.throws(() => parseTradeBill(bill('Latte,`large')), /line 2 has 28 fields, the header 27/)
 })
+
+it('reads a refund line as WeChat writes it: 0.00 to settle, the refund as asked for in 申请退款金额', () => {
+  const refund = ['2026-11-26 11:00:00', 'wx1', '1900000001', '0', '', '4200000001', 'pay_1', 'oUser', 'NATIVE', 'REFUND', 'OTHERS', 'CNY', '0.00', '0.00', '50300000001', 'rfd_1', '4.00', '0.00', 'ORIGINAL', 'SUCCESS', 'Latte', '', '-0.02', '0.60%', '0.00', '4.00', '']
+    .map((c) => '`' + c)
+    .join(',')
+  const text = [HEADER, row('Latte'), refund, '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额', '`2,`12.34,`4.00,`0.00,`0.05,`12.34,`4.00'].join('\r\n')
+  const parsed = parseTradeBill(text)
+  assert.deepEqual(
+    parsed.rows.map((r) => [r.tradeState, r.outTradeNo, r.amount, r.orderAmount, r.outRefundNo, r.refundAmount, r.requestedRefundAmount, r.refundState]),
+    [
+      ['SUCCESS', 'pay_1', 1234, 1234, '', 0, 0, ''],
+      ['REFUND', 'pay_1', 0, 0, 'rfd_1', 400, 400, 'SUCCESS'],
+    ],
+  )
+  assert.deepEqual(parsed.summary, { count: 2, settledTotal: 1234, refundTotal: 400, feeTotal: 5 })
+})

@@ -13,10 +13,17 @@ export interface TradeBillRow {
   tradeType: string
   tradeState: string
   currency: string
-  /** 应结订单金额 in fen. */
+  /** 应结订单金额 in fen: what is settled, after vouchers; 0 on a refund line. */
   amount: number
+  /** 订单金额 in fen: the order's total, what we asked for; 0 on a refund line. */
+  orderAmount: number
+  /** 退款金额 in fen: what is settled back, after vouchers. */
   refundAmount: number
+  /** 申请退款金额 in fen: the refund's amount as asked for. */
+  requestedRefundAmount: number
+  /** Our refund id on a refund line (商户退款单号); '' on a payment line. */
   outRefundNo: string
+  /** On a refund line: SUCCESS, PROCESSING, …; '' on a payment line. */
   refundState: string
   fee: number
 }
@@ -53,6 +60,7 @@ export function parseTradeBill(text: string): TradeBill {
     time: col('交易时间'), appid: col('公众账号ID'), mchid: col('商户号'), tx: col('微信订单号'), out: col('商户订单号'),
     type: col('交易类型'), state: col('交易状态'), currency: col('货币种类'), amount: col('应结订单金额'),
     refund: col('退款金额'), outRefund: col('商户退款单号'), refundState: col('退款状态'), fee: col('手续费'),
+    orderAmount: col('订单金额'), requestedRefund: col('申请退款金额'),
   }
   const rows: TradeBillRow[] = []
   let i = 1
@@ -63,7 +71,8 @@ export function parseTradeBill(text: string): TradeBill {
     rows.push({
       tradeTime: c[ix.time]!, appid: c[ix.appid]!, mchid: c[ix.mchid]!, transactionId: c[ix.tx]!, outTradeNo: c[ix.out]!,
       tradeType: c[ix.type]!, tradeState: c[ix.state]!, currency: c[ix.currency]!, amount: fen(c[ix.amount], '应结订单金额'),
-      refundAmount: fen(c[ix.refund], '退款金额'), outRefundNo: c[ix.outRefund] === '0' ? '' : c[ix.outRefund]!,
+      orderAmount: fen(c[ix.orderAmount], '订单金额'), refundAmount: fen(c[ix.refund], '退款金额'),
+      requestedRefundAmount: fen(c[ix.requestedRefund], '申请退款金额'), outRefundNo: c[ix.outRefund] === '0' ? '' : c[ix.outRefund]!,
       refundState: c[ix.refundState]!, fee: fen(c[ix.fee], '手续费'),
     })
   }

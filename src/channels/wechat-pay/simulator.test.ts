@@ -277,12 +277,17 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     await assert.rejects(wrongKey.queryPayment({ paymentId: 'pay_wx_0000000001', order: order('ord_a1') }), (err: Error) => /SIGN_ERROR/.test(err.message) && !/clock/.test(err.message))
   })
 
-  it('serves the day\'s tradebill, which parses back to the paid orders', async () => {
+  it('serves the day\'s tradebill, which parses back to the paid orders and their refunds', async () => {
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
     const bill = await channel.downloadTradeBill('mch_test', today)
     const rows = bill.rows.filter((r) => r.outTradeNo === 'pay_wx_0000000001' || r.outTradeNo === 'pay_wx_0000000002')
-    assert.equal(rows.length, 2)
-    assert.ok(rows.every((r) => r.amount === 1234 && r.tradeState === 'SUCCESS' && /^4200/.test(r.transactionId)))
+    const paid = rows.filter((r) => r.tradeState === 'SUCCESS')
+    assert.equal(paid.length, 2)
+    assert.ok(paid.every((r) => r.amount === 1234 && r.orderAmount === 1234 && /^4200/.test(r.transactionId)))
+    // A refund's line settles nothing of the order (0.00) and names the refund, asked for in 申请退款金额.
+    const refunds = rows.filter((r) => r.tradeState === 'REFUND')
+    assert.ok(refunds.length > 0)
+    assert.ok(refunds.every((r) => r.amount === 0 && r.orderAmount === 0 && r.requestedRefundAmount > 0 && r.outRefundNo !== '' && ['SUCCESS', 'PROCESSING', 'ABNORMAL'].includes(r.refundState)))
     assert.equal(bill.summary.count, bill.rows.length)
     assert.deepEqual(parseTradeBill(sim.tradeBillText(creds.mchid, today)).rows.length, bill.rows.length)
   })

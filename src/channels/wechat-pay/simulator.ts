@@ -338,6 +338,20 @@ export class WechatPaySimulator {
     return o
   }
 
+  /**
+   * The merchant refunds in WeChat Pay's merchant platform, not through the API: finished at once, with a number
+   * the platform makes up, and told to nobody (there is no notify_url). Only the day's bill shows it.
+   */
+  consoleRefund(o: SimOrder, amount: number): SimRefund {
+    if (o.state !== 'SUCCESS' && o.state !== 'REFUND') throw new Error(`the order is ${o.state}`)
+    if (o.refunds.reduce((s, r) => s + r.amount, 0) + amount > o.total) throw new Error('more than is left to refund')
+    const refund: SimRefund = { refundId: `50${digits(27)}`, outRefundNo: digits(20), amount, createdAt: this.now() - this.#o.refundDelayMs, notifyUrl: null, ending: 'SUCCESS' }
+    o.refunds.push(refund)
+    o.state = 'REFUND'
+    o.stateDesc = '转入退款'
+    return refund
+  }
+
   /** Sends a WECHATPAY/SIGNTEST/ probe; a correct merchant answers it with a failure. Resolves to its status. */
   async probe(url: string): Promise<number | null> {
     const body = JSON.stringify({ id: randomUUID(), create_time: rfc3339Shanghai(this.now()), resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功', resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: randomBytes(64).toString('base64'), associated_data: 'transaction', nonce: newNonce(12) } })
@@ -671,9 +685,10 @@ export class WechatPaySimulator {
   #tradeBill(query: URLSearchParams, m: KnownMerchant): [number, unknown] {
     const date = query.get('bill_date') ?? ''
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new HttpError(400, 'PARAM_ERROR', 'bill_date 格式错误')
-    // As WeChat Pay does, a day without a payment has no bill at all.
-    const paidThatDay = [...this.orders.values()].some((o) => o.mchid === m.mchid && o.successTime && shanghaiDate(o.successTime) === date)
-    if (!paidThatDay) throw new HttpError(400, 'NO_STATEMENT_EXIST', '账单文件不存在')
+    // As WeChat Pay does, a day without a payment or a refund has no bill at all.
+    const today = (t: number | null) => t !== null && shanghaiDate(t) === date
+    const anyThatDay = [...this.orders.values()].some((o) => o.mchid === m.mchid && (today(o.successTime) || o.refunds.some((r) => today(r.createdAt))))
+    if (!anyThatDay) throw new HttpError(400, 'NO_STATEMENT_EXIST', '账单文件不存在')
     // Served with a byte order mark, as spreadsheet-friendly CSV files are: the digest covers the file's bytes,
     // so a client that hashes the decoded text (which has lost the mark) fails here as it would against WeChat.
     const file = '\uFEFF' + this.tradeBillText(m.mchid, date)
@@ -685,25 +700,40 @@ export class WechatPaySimulator {
     return [200, { hash_type: 'SHA1', hash_value: createHash('sha1').update(hashed).digest('hex'), download_url }]
   }
 
-  /** The tradebill CSV of a Beijing day: every field prefixed with a backtick, a totals section at the end. */
+  /**
+   * The tradebill CSV of a Beijing day: a line for each payment made that day and for each refund asked for that
+   * day (its 应结订单金额 0.00, its state as it is now), every field prefixed with a backtick, then the totals.
+   */
   tradeBillText(mchid: string, date: string): string {
     const header = '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注'
     const rows: string[] = []
-    let count = 0
     let totalSettled = 0
     let totalRefund = 0
+    let totalFee = 0
+    const yuan = (fen: number) => formatMinor(fen, 'CNY')
+    const time = (t: number) => rfc3339Shanghai(t).replace('T', ' ').slice(0, 19)
     for (const o of this.orders.values()) {
-      if (o.mchid !== mchid || !o.successTime || shanghaiDate(o.successTime) !== date) continue
-      count++
-      totalSettled += o.total
-      const time = rfc3339Shanghai(o.successTime).replace('T', ' ').slice(0, 19)
-      const fee = Math.round((o.total * 6) / 1000)
-      const cells = [time, o.appid, o.mchid, '0', '', o.transactionId, o.outTradeNo, 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', 'NATIVE', 'SUCCESS', 'OTHERS', 'CNY', formatMinor(o.total, 'CNY'), '0.00', '0', '0', '0.00', '0.00', '', '', o.description, '', formatMinor(fee, 'CNY'), '0.60%', formatMinor(o.total, 'CNY'), '0.00', '']
-      rows.push(cells.map((c) => '`' + c).join(','))
-      for (const r of o.refunds) totalRefund += r.amount
+      if (o.mchid !== mchid) continue
+      const payer = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o'
+      if (o.successTime && shanghaiDate(o.successTime) === date) {
+        const fee = Math.round((o.total * 6) / 1000)
+        totalSettled += o.total
+        totalFee += fee
+        const cells = [time(o.successTime), o.appid, o.mchid, '0', '', o.transactionId ?? '', o.outTradeNo, payer, 'NATIVE', 'SUCCESS', 'OTHERS', 'CNY', yuan(o.total), '0.00', '0', '0', '0.00', '0.00', '', '', o.description, '', yuan(fee), '0.60%', yuan(o.total), '0.00', '']
+        rows.push(cells.map((c) => '`' + c).join(','))
+      }
+      for (const r of o.refunds) {
+        if (shanghaiDate(r.createdAt) !== date) continue
+        const state = this.now() - r.createdAt < this.#o.refundDelayMs ? 'PROCESSING' : r.ending
+        const fee = -Math.round((r.amount * 6) / 1000)
+        totalRefund += r.amount
+        totalFee += fee
+        const cells = [time(r.createdAt), o.appid, o.mchid, '0', '', o.transactionId ?? '', o.outTradeNo, payer, 'NATIVE', 'REFUND', 'OTHERS', 'CNY', '0.00', '0.00', r.refundId, r.outRefundNo, yuan(r.amount), '0.00', 'ORIGINAL', state, o.description, '', yuan(fee), '0.60%', '0.00', yuan(r.amount), '']
+        rows.push(cells.map((c) => '`' + c).join(','))
+      }
     }
     const summaryHeader = '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额'
-    const summary = [String(count), formatMinor(totalSettled, 'CNY'), formatMinor(totalRefund, 'CNY'), '0.00', formatMinor(Math.round((totalSettled * 6) / 1000), 'CNY'), formatMinor(totalSettled, 'CNY'), formatMinor(totalRefund, 'CNY')]
+    const summary = [String(rows.length), yuan(totalSettled), yuan(totalRefund), '0.00', yuan(totalFee), yuan(totalSettled), yuan(totalRefund)]
     return [header, ...rows, summaryHeader, summary.map((c) => '`' + c).join(',')].join('\r\n') + '\r\n'
   }
 

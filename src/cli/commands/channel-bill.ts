@@ -3,7 +3,7 @@
 // scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
 import type { Config } from '../../config/config.ts'
 import { compareBill, type BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
-import { billLines } from '../../channels/daily-bills.ts'
+import { billLines, storedBillRecords } from '../../channels/daily-bills.ts'
 import { createCommandContext } from '../../context.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
@@ -25,10 +25,11 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
       return 2
     }
     const lines = await billLines(adapter, opts.merchant, opts.date)
-    const found = await compareBill(opts.merchant, lines, (id) => ctx.storage.statement((w) => w.payments.byId(id)))
+    const found = await compareBill(opts.merchant, lines, storedBillRecords(ctx.storage))
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
-      console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${lines.length} settled payments, ${found.length} discrepancies`)
+      const refunds = lines.filter((l) => l.kind === 'refund').length
+      console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${lines.length - refunds} payments, ${refunds} refunds, ${found.length} discrepancies`)
       found.forEach(printDiscrepancy)
     }
     return found.length === 0 ? 0 : 3
@@ -64,5 +65,6 @@ function outcomeOf(c: BillCheck): string {
 }
 
 function printDiscrepancy(d: BillDiscrepancy): void {
-  console.log(`  ${d.kind}: ${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
+  const refundOf = d.line.kind === 'refund' ? `refund ${d.line.refundNo} of ` : ''
+  console.log(`  ${d.kind}: ${refundOf}${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
 }
