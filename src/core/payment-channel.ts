@@ -79,7 +79,7 @@ export interface CreatedPayment {
 }
 
 export interface ChannelNotification {
-  /** The channel's id for this notification, for dedupe. */
+  /** The channel's id for this notification, for dedupe (per channel and merchant). */
   notificationId: string
   /** The payment it reports on; empty for a notification about something else (a refund). */
   paymentId: string

@@ -177,9 +177,11 @@ export interface IdempotencyKeysTable {
 export interface ChannelNotificationsTable {
   id: string
   channel: string
-  /** The channel's own id for this notification, unique per channel (dedupe). */
+  /** The channel's own id for this notification, unique per channel and merchant (dedupe, migration 0014). */
   notification_id: string
   merchant_id: string | null
+  /** merchant_id, or '' when there is none: the dedupe key's merchant, never NULL so that it compares equal. */
+  merchant_key: string
   payment_id: string | null
   received_at: number
   outcome: string

@@ -55,9 +55,10 @@ export function channelNotifyRoutes(ctx: AppContext) {
         }
         throw err
       }
-      // The same notification again (a retry, or a replay inside the signature window) changes nothing.
-      if (await ctx.channelNotifications.seen(name, notification.notificationId)) return send('ok', 'duplicate')
       const merchantId = notification.merchantId ?? req.params.merchantId
+      // The same notification again (a retry, or a replay inside the signature window) changes nothing. Only the
+      // same merchant's counts: another merchant's keys cannot make this one's notification look seen.
+      if (await ctx.channelNotifications.seen(name, merchantId, notification.notificationId)) return send('ok', 'duplicate')
       const outcome = notification.refund && merchantId
         ? await applyChannelRefundState({ refunds: ctx.refundDeps, payments: ctx.channelDeps }, { channel: name, merchantId, ...notification.refund })
         : notification.paymentId
