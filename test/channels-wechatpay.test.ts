@@ -221,6 +221,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const order = await liveOrder('wx-late')
     const opened = await openChannelPayment(ctx(), order, 'wechatpay')
     assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    // The customer's checkout, open (and cached) since: it says closed, nothing of a payment.
+    const checkout = async () => (await fetch(`${url()}/pay/${order.payToken}`)).text()
+    assert.doesNotMatch(await checkout(), /arrived after this order stopped taking payments/)
     // The customer's payment races the close: WeChat took the money before it heard of the close.
     sim.pay(opened.qrContent, { force: true })
     const hook = await eventually(async () => hooksFor(order.id, 'payment.unexpected')[0], 10_000, 'payment.unexpected webhook')
@@ -237,6 +240,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     }, 10_000, 'the payment marked refunded')
     assert.equal(Number(payment.unexpected), 1)
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+    // The checkout says so at once, not once its cached read is old (10 s on SQLite): the refund tells it.
+    await eventually(async () => /It has been refunded to the account you paid with/.test(await checkout()) || undefined, 2_000, 'the checkout telling the refund')
     // The operator's count of how automatic refunds ended (a refused one pages: operations.md, Alerts).
     const metrics = await (await fetch(`${url()}/metrics`)).text()
     assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refunded"\} 1$/m)
@@ -373,6 +378,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const order = await liveOrder('wx-late-short')
     const opened = await openChannelPayment(ctx(), order, 'wechatpay')
     assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    // The customer's page, viewed (and cached) before the money arrives.
+    const page = (lang: string) => fetch(`${url()}/pay/${order.payToken}?lang=${lang}`).then((r) => r.text())
+    assert.doesNotMatch(await page('en'), /arrived after this order stopped taking payments/)
     sim.balanceShort = true
     sim.pay(opened.qrContent, { force: true })
     await eventually(async () => hooksFor(order.id, 'payment.unexpected')[0], 10_000, 'payment.unexpected webhook')
@@ -384,8 +392,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     const metrics = await (await fetch(`${url()}/metrics`)).text()
     assert.match(metrics, /^scanpay_unexpected_refunds_total\{channel="wechatpay",outcome="refused"\} 1$/m)
     assert.match(metrics, /^scanpay_unexpected_payments_unrefunded\{state="awaiting_person"\} 1$/m)
-    // The customer, whose wallet shows the money taken, reads on the order's page that it is coming back.
-    const page = (lang: string) => fetch(`${url()}/pay/${order.payToken}?lang=${lang}`).then((r) => r.text())
+    // The customer, whose wallet shows the money taken, reads on the order's page that it is coming back (told
+    // at once: the page's cached read, 10 s on SQLite, is dropped when the payment is recorded).
     const closedPage = await page('en')
     assert.match(closedPage, /Order closed/)
     assert.match(closedPage, /Your payment of ¥12\.34 through WeChat Pay arrived after this order stopped taking payments\. It is being refunded/)

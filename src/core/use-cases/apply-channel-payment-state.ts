@@ -91,6 +91,8 @@ async function recordUnexpectedPayment(deps: ChannelPaymentDeps, payment: Paymen
   const won = unmet === null
   if (!won) return 'duplicate'
   deps.listener.eventsWritten()
+  // The order is as it was, but its checkout now tells the customer the money is being given back.
+  deps.listener.orderChanged(order)
   const channel = deps.channel(payment.channel)
   if (channel) await awhile(refundUnexpected(deps, channel, recorded, order), REFUND_WAIT_MS, (err) => deps.onBackgroundRefundFailed?.(recorded, order, err))
   return 'unexpected'
@@ -161,6 +163,8 @@ export async function refundUnexpected(deps: ChannelPaymentDeps, channel: Paymen
 export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: Order): Promise<'refunded'> {
   if (await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))) {
     deps.unexpectedRefundEnded?.('refunded', p, order, null)
+    // Its checkout now says the money was given back.
+    deps.listener.orderChanged(order)
   }
   return 'refunded'
 }

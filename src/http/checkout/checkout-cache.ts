@@ -1,8 +1,9 @@
 // Per pay token: what the customer's pages show of an order, as last read, and the responses rendered from it,
 // so a page view or a status poll is answered without a database read or a render.
 // Freshness: a change made in this process drops the token's entry the moment it is notified (before the
-// change's caller is answered); a change made by another node (a PostgreSQL cluster, --workers) is seen once
-// the entry is older than ttlMs, since an older entry is read again before anything is answered from it.
+// change's caller is answered); a change made by another node (a PostgreSQL cluster, --workers) or another
+// process (an admin command) is seen once the entry is older than ttlMs, since an older entry is read again
+// before anything is answered from it: 1 s where other nodes serve the same orders, 10 s on SQLite.
 // Expiry by time needs neither: callers compute the status from the order and their clock on every request.
 import type { ChannelName, Order } from '../../core/order.ts'
 import { LruCache } from './lru-cache.ts'
@@ -41,6 +42,14 @@ export interface CheckoutCacheOptions {
 }
 
 export const DEFAULT_CHECKOUT_CACHE_OPTIONS: CheckoutCacheOptions = { ttlMs: 1000, maxEntries: 20_000, maxBytes: 64 * 1024 * 1024 }
+
+/**
+ * How long a read is trusted on a database only this process serves customers from (SQLite: one process owns
+ * the file). Every change of an order made here drops its entry at once; what another process can still change
+ * (an admin command: a merchant's name, its channels, an unexpected payment's refund) shows within this. Longer
+ * than a page's 2 s poll, so a poll is answered from memory rather than read again every time.
+ */
+export const SOLE_WRITER_TTL_MS = 10_000
 
 /** What an entry costs apart from its renders: the order object and bookkeeping, roughly. */
 const ENTRY_OVERHEAD_BYTES = 2048

@@ -13,7 +13,7 @@ import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
-import { CheckoutCache, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
+import { CheckoutCache, DEFAULT_CHECKOUT_CACHE_OPTIONS, SOLE_WRITER_TTL_MS, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
 import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
 import { customerStatus, isSettled, plausibleToken } from './order-status.ts'
@@ -84,11 +84,15 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     onError: (err) => ctx.logger.warn({ err }, 'status stream could not read the order'),
   })
 
-  const cache = new CheckoutCache({
-    now: () => ctx.clock.now(),
-    load: (token) => loadState(token),
-    onOrder: (token, fn) => ctx.notifier.onOrder(token, fn),
-  })
+  const cache = new CheckoutCache(
+    {
+      now: () => ctx.clock.now(),
+      load: (token) => loadState(token),
+      onOrder: (token, fn) => ctx.notifier.onOrder(token, fn),
+    },
+    // On SQLite no other node changes an order behind this one's back (checkout-cache.ts).
+    ctx.storage.database.dialect === 'sqlite' ? { ...DEFAULT_CHECKOUT_CACHE_OPTIONS, ttlMs: SOLE_WRITER_TTL_MS } : DEFAULT_CHECKOUT_CACHE_OPTIONS,
+  )
 
   // A page view or status poll whose answer is cached and fresh is sent before Fastify (../fast-path.ts): the
   // same bytes and headers as the routes below, which make and cache them. A token whose entry is only stale by
