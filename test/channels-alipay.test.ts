@@ -44,6 +44,14 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.equal(res.status, 201, JSON.stringify(res.body))
     return (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', res.body.id))!
   }
+  /** A live order paid through the simulator, the merchant told (order.paid). */
+  async function paidLiveOrder(outTradeNo: string) {
+    const order = await liveOrder(outTradeNo)
+    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    sim.pay(qrContent)
+    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    return { order, paymentId }
+  }
   const post = (body: string, path = notifyUrl()) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body })
   const resign = (params: Record<string, string>, key = sim.identity.alipayKey) => {
     const { sign: _s, sign_type: _t, ...rest } = params
@@ -151,10 +159,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
   })
 
   it('the merchant refunds a live Alipay order through the refunds API: Alipay refunds at once', async () => {
-    const order = await liveOrder('ali-refund')
-    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
-    sim.pay(qrContent)
-    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const { order, paymentId } = await paidLiveOrder('ali-refund')
     const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 234, out_refund_no: 'ALI-R-1', reason: '少一杯' })
     assert.equal(res.status, 201, JSON.stringify(res.body))
     assert.equal(res.body.status, 'succeeded')
@@ -165,10 +170,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
   })
 
   it("the day's bill lists refunds: ours match, one made in Alipay's merchant console is flagged for the merchant", async () => {
-    const order = await liveOrder('ali-bill-refund')
-    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
-    sim.pay(qrContent)
-    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const { order, paymentId } = await paidLiveOrder('ali-bill-refund')
     const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 234, out_refund_no: 'ALI-R-BILL' })
     assert.equal(res.body.status, 'succeeded', JSON.stringify(res.body))
     const trade = sim.trades.get(`${sim.identity.appId}:${paymentId}`)!
@@ -176,10 +178,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
   })
 
   it('a full refund closes the trade and Alipay notifies TRADE_CLOSED: answered `success`, the order stays refunded', async () => {
-    const order = await liveOrder('ali-full-refund')
-    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
-    sim.pay(qrContent)
-    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const { order, paymentId } = await paidLiveOrder('ali-full-refund')
     const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 1234, out_refund_no: 'ALI-FULL-1' })
     assert.equal(res.body.status, 'succeeded', JSON.stringify(res.body))
     const closed = await eventually(async () => sim.attempts.find((a) => a.params.out_trade_no === paymentId && a.params.trade_status === 'TRADE_CLOSED' && a.reply !== null), 10_000, 'the TRADE_CLOSED notification answered')
@@ -195,10 +194,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     const jobs = ctx().jobs
     await jobs.stop()
     tc.after(() => jobs.start())
-    const order = await liveOrder('ali-held')
-    const { qrContent, paymentId } = await openChannelPayment(ctx(), order, 'alipay')
-    sim.pay(qrContent)
-    await eventually(async () => hooksFor(order.id, 'order.paid')[0], 10_000, 'order.paid')
+    const { order, paymentId } = await paidLiveOrder('ali-held')
     sim.holdRefunds = true
     tc.after(() => void (sim.holdRefunds = false))
     const res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 100, out_refund_no: 'ALI-HELD-1' })
