@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { firstCharacters } from './characters.ts'
+import { firstCharacters, firstUtf8Bytes } from './characters.ts'
 
 describe('firstCharacters', () => {
   it('keeps a text within the limit as it is', () => {
@@ -14,5 +14,19 @@ describe('firstCharacters', () => {
     assert.equal(firstCharacters('ab😀c', 3), 'ab😀')
     assert.equal(firstCharacters('😀'.repeat(100), 80), '😀'.repeat(80))
     assert.equal(firstCharacters('𠮷野家', 2), '𠮷野')
+  })
+})
+
+describe('firstUtf8Bytes', () => {
+  it('keeps a text within the limit as it is', () => {
+    assert.equal(firstUtf8Bytes('退款', 80), '退款')
+    assert.equal(firstUtf8Bytes('a'.repeat(80), 80), 'a'.repeat(80))
+  })
+
+  it('counts UTF-8 bytes and cuts between characters, never inside one', () => {
+    // 27 汉字 are 81 bytes: 26 fit in 80.
+    assert.equal(firstUtf8Bytes('退'.repeat(27), 80), '退'.repeat(26))
+    assert.equal(firstUtf8Bytes('ab😀c', 5), 'ab')
+    assert.equal(firstUtf8Bytes('ab😀c', 6), 'ab😀')
   })
 })

@@ -182,6 +182,26 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     await assert.rejects(refundWith({ status: 408, text: '<html>Request Timeout</html>' }), (e: unknown) => e instanceof ChannelError && e.outcomeUnknown)
   })
 
+  it('cuts a refund reason to the 80 bytes WeChat takes (not 80 characters), as the simulator refuses more', async () => {
+    const o = order('ord_a11')
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_wx_0000000011', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
+    const paid = { ...o, status: 'paid' as const, channel: 'wechatpay' as const, channelTradeNo: sim.pay(qrContent!, { notify: false }).transactionId }
+    // 40 汉字: well within what the refunds API takes, but 120 bytes.
+    const reason = '顾客退回商品，原路退款。'.repeat(4).slice(0, 40)
+    assert.deepEqual(await channel.refund({ refundId: 'rfd_wx_reason', order: paid, amount: 100, currency: 'CNY', reason }), { status: 'pending' })
+    assert.equal(sim.orders.get(`${creds.mchid}:pay_wx_0000000011`)!.refunds[0]!.outRefundNo, 'rfd_wx_reason')
+
+    const path = '/v3/refund/domestic/refunds'
+    const send = (reasonText: string, outRefundNo: string) => {
+      const body = JSON.stringify({ transaction_id: paid.channelTradeNo, out_refund_no: outRefundNo, reason: reasonText, amount: { refund: 1, total: 1234, currency: 'CNY' } })
+      const authorization = signRequest({ mchid: creds.mchid, serialNo: creds.serialNo, privateKey: creds.privateKey, method: 'POST', canonicalUrl: path, body })
+      return fetch(sim.url + path, { method: 'POST', headers: { authorization, accept: 'application/json', 'content-type': 'application/json' }, body })
+    }
+    const refused = await send('退'.repeat(27), 'rfd_wx_reason81')
+    assert.deepEqual([refused.status, (await refused.json()).code], [400, 'PARAM_ERROR'])
+    assert.equal((await send('退'.repeat(26), 'rfd_wx_reason78')).status, 200)
+  })
+
   it('sends signature probes that the adapter refuses', async () => {
     endpoint.received = []
     endpoint.onRequest = (r) => {

@@ -657,6 +657,10 @@ export class WechatPaySimulator {
     if (b.notify_url !== undefined && !(typeof b.notify_url === 'string' && /^https?:\/\/[^?]+$/.test(b.notify_url) && b.notify_url.length <= 256)) {
       throw new HttpError(400, 'PARAM_ERROR', 'notify_url 格式错误')
     }
+    // The customer sees the reason in WeChat; it may take 80 bytes of UTF-8, not 80 characters.
+    if (b.reason !== undefined && !(typeof b.reason === 'string' && b.reason.length > 0 && Buffer.byteLength(b.reason, 'utf8') <= 80)) {
+      throw new HttpError(400, 'PARAM_ERROR', '输入源“/body/reason”映射到值字段“退款原因”字符串规则校验失败：长度须为 1 到 80 个字节')
+    }
     const a = b.amount
     if (typeof a !== 'object' || a === null || !Number.isSafeInteger(a.refund) || a.refund < 1 || !Number.isSafeInteger(a.total) || a.currency !== 'CNY') {
       throw new HttpError(400, 'PARAM_ERROR', 'amount 格式错误')

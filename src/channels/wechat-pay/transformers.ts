@@ -2,6 +2,7 @@
 // counts integer fen, exactly our minor unit for CNY, so amounts pass through unchanged but are checked).
 import type { Order } from '../../core/order.ts'
 import type { ChannelNotification, ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
+import { firstUtf8Bytes } from '../characters.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseRfc3339, rfc3339Shanghai } from '../shanghai-time.ts'
 
@@ -75,12 +76,15 @@ export function toWechatAmount(amount: number, currency: string): { total: numbe
 
 /** WeChat's `description` is at most 127 bytes of UTF-8; cut on a character boundary. */
 export function wechatDescription(subject: string): string {
-  let out = ''
-  for (const ch of subject) {
-    if (Buffer.byteLength(out + ch, 'utf8') > 127) break
-    out += ch
-  }
-  return out || '-'
+  return firstUtf8Bytes(subject, 127) || '-'
+}
+
+/**
+ * A refund's `reason`, which WeChat shows the customer: "不得超过80个字节" (80 bytes, not characters), so a longer
+ * one (27 汉字 are 81 bytes) is refused with PARAM_ERROR, and with it the refund. Cut on a character boundary.
+ */
+export function wechatRefundReason(reason: string): string {
+  return firstUtf8Bytes(reason, 80)
 }
 
 /**

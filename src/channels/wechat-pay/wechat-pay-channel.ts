@@ -17,7 +17,6 @@ import {
   type PaymentChannel,
 } from '../../core/payment-channel.ts'
 import type { Order } from '../../core/order.ts'
-import { firstCharacters } from '../characters.ts'
 import { channelFetch, type ChannelFetch } from '../channel-http.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseTradeBill, type TradeBill } from './bill.ts'
@@ -31,6 +30,7 @@ import {
   refundNoticeOf,
   refundStateOf,
   toWechatAmount,
+  wechatRefundReason,
   type NotificationEnvelope,
   type RefundNotice,
   type RefundRequest,
@@ -259,7 +259,7 @@ export class WechatPayChannel implements PaymentChannel {
     const body: RefundRequest = {
       ...(tradeNo ? { transaction_id: tradeNo } : { out_trade_no: input.payment?.id ?? '' }),
       out_refund_no: input.refundId,
-      ...(input.reason ? { reason: firstCharacters(input.reason, 80) } : {}),
+      ...(input.reason ? { reason: wechatRefundReason(input.reason) } : {}),
       ...(input.notifyUrl ? { notify_url: input.notifyUrl } : {}),
       amount: { refund: amount.total, total: input.payment?.amount ?? input.order.amount, currency: 'CNY' },
     }
