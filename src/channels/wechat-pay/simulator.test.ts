@@ -228,6 +228,14 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_wx_never_made', order: o }), { status: 'closed' })
   })
 
+  it('closing an order paid just before (ORDERPAID) is no failure: the query that follows a close finds the payment', async () => {
+    const o = order('ord_a12')
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_wx_0000000012', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
+    sim.pay(qrContent!, { notify: false })
+    await channel.closePayment({ paymentId: 'pay_wx_0000000012', order: o })
+    assert.equal((await channel.queryPayment({ paymentId: 'pay_wx_0000000012', order: o })).status, 'succeeded')
+  })
+
   it('the customer page: scan shows the order, the Pay button pays it (form post), Decline makes it PAYERROR', async () => {
     const a = await channel.createPayment({ paymentId: 'pay_wx_0000000005', order: order('ord_a5'), notifyUrl: endpoint.url, openedAt: Date.now() })
     const page = await (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(a.qrContent!)}`)).text()

@@ -244,6 +244,9 @@ export class WechatPayChannel implements PaymentChannel {
     if (r.status === 204 || r.status === 200) return
     // Closing what is closed or never existed leaves it closed: done.
     if (isWechatError(r.body) && (r.body.code === 'ORDER_CLOSED' || r.body.code === 'ORDER_NOT_EXIST')) return
+    // Paid before the close arrived (ORDERPAID 订单已支付, "请当作已支付的正常交易"): it takes no other payment, so there
+    // is nothing to close, and the question that follows a close finds the payment now instead of at the next check.
+    if (isWechatError(r.body) && (r.body.code === 'ORDERPAID' || r.body.code === 'ORDER_PAID')) return
     throw this.#fail('close', r)
   }
 
