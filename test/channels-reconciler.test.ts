@@ -1,5 +1,6 @@
 // The reconciler's end of an unpaid attempt, on SQLite and PostgreSQL: when a live order expires, its open
-// channel orders are closed at WeChat and Alipay (so a late scan cannot pay), and its payments end closed.
+// channel orders are closed at WeChat and Alipay (so a late scan cannot pay), and its payments end closed; a
+// WeChat attempt whose payment failed is closed at WeChat too before the customer can open another.
 // The platform's clock is moved forward instead of waiting out the order.
 import assert from 'node:assert/strict'
 import { after, before, it } from 'node:test'
@@ -61,6 +62,21 @@ describeEachDatabase(
       assert.throws(() => ali.pay(a.qrContent), /TRADE_CLOSED/)
       const reopened = await openChannelPayment(ctx(), order, 'wechatpay').catch((e: Error & { code?: string }) => e.code)
       assert.equal(reopened, 'order_not_pending')
+    })
+
+    it('a WeChat payment that fails (PAYERROR) ends its attempt only once its WeChat order is closed, so the next attempt cannot be paid twice', async () => {
+      const res = await api(t.server.url, t.server.merchant.live.secret, 'POST', '/v1/orders', { out_trade_no: 'rec-payerror', amount: 500, subject: 'Tea', expires_in: 600, notify_url: receiver.url })
+      assert.equal(res.status, 201)
+      const order = (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', res.body.id))!
+      const w = await openChannelPayment(ctx(), order, 'wechatpay')
+      wx.decline(w.qrContent)
+      await eventually(async () => {
+        const row = await ctx().storage.database.db.selectFrom('payments').select(['status']).where('id', '=', w.paymentId).executeTakeFirst()
+        return row?.status === 'failed'
+      }, 10_000, 'the attempt failed')
+      assert.equal(wx.orders.get(`${wx.identity.merchant.mchid}:${w.paymentId}`)!.state, 'CLOSED', 'WeChat closed the failed order')
+      const next = await openChannelPayment(ctx(), order, 'wechatpay')
+      assert.notEqual(next.paymentId, w.paymentId)
     })
   },
   { clock },

@@ -3,7 +3,7 @@
 // unexpected payments awaiting their refund are asked about (queryRefund) until it is done. Safe on many
 // nodes: each check is claimed by one of them first.
 import type { Order } from '../order.ts'
-import type { PaymentChannel } from '../payment-channel.ts'
+import type { ChannelPaymentState, PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
 import { applyChannelPaymentState, flag, markRefunded, refundUnexpected } from './apply-channel-payment-state.ts'
@@ -60,6 +60,7 @@ async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: P
   // while the order can be paid; once it cannot, the attempt is closed below, close first.
   const opening = !p.qrContent && deps.clock.now() - p.createdAt < OPENING_WINDOW_MS && order.status === 'pending' && order.expiresAt > deps.clock.now()
   if (state.status === 'closed' && opening) return false
+  if (state.status === 'failed') return closeFailed(deps, channel, p, order, state)
   if (state.status !== 'pending') {
     const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
     return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
@@ -73,6 +74,20 @@ async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: P
   const final = after.status === 'pending' ? { status: 'closed' as const } : after
   await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state: final, merchantId: p.merchantId })
   return true
+}
+
+/**
+ * The payment failed (WeChat Pay's PAYERROR). The customer's next try opens another attempt under another number,
+ * so this one's channel order is closed first, or it could still be paid beside the new one (WeChat Pay's close
+ * API: 商户订单支付失败需要生成新单号重新发起支付，要对原订单号调用关单，避免重复支付); then asked once more, since a
+ * payment may have slipped in before the close. A close that fails leaves the attempt open, to be asked again.
+ */
+async function closeFailed(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order, failed: ChannelPaymentState): Promise<boolean> {
+  await channel.closePayment({ paymentId: p.id, order })
+  const after = await channel.queryPayment({ paymentId: p.id, order })
+  const state = after.status === 'succeeded' ? after : failed
+  const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
+  return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
 }
 
 async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
