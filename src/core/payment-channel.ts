@@ -125,4 +125,10 @@ export interface PaymentChannel {
   acknowledge(outcome: 'ok' | 'error'): ChannelReply
   /** Whether this merchant can be paid through the channel now (e.g. has credentials); absent means always. */
   availableFor?(merchantId: string): Promise<boolean>
+  /**
+   * How long a code from createPayment can be scanned, where the channel bounds it below the order's own expiry
+   * (WeChat Pay's code_url: 2 hours); absent, as long as the order. Asking again with the same attempt gives the
+   * channel's current code.
+   */
+  readonly codeLifetimeMs?: number
 }

@@ -13,7 +13,7 @@ import type { Order } from '../../core/order.ts'
 import { ChannelError } from '../../core/payment-channel.ts'
 import { parseWechatPayCredentials, type WechatPayCredentials } from './credentials.ts'
 import { encryptResource, newNonce, signedResponseHeaders, signRequest } from './signing.ts'
-import { WechatPaySimulator } from './simulator.ts'
+import { CODE_URL_LIFETIME_MS, WechatPaySimulator } from './simulator.ts'
 import { NotificationRejected, WechatPayChannel } from './wechat-pay-channel.ts'
 import { parseTradeBill } from './bill.ts'
 
@@ -95,6 +95,19 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     const first = await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
     offset = 15_000
     assert.equal((await later.createPayment({ paymentId: 'pay_wx_retry00001', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })).qrContent, first.qrContent)
+  })
+
+  it('a code_url is scanned for 2 hours; the same prepay after that gives the order a new one, and the old one no longer pays', async () => {
+    const o = order('ord_code', 1234, 600)
+    const open = () => channel.createPayment({ paymentId: 'pay_wx_code000001', order: o, notifyUrl: endpoint.url, openedAt: o.createdAt })
+    const first = await open()
+    const simOrder = sim.orders.get(`${creds.mchid}:pay_wx_code000001`)!
+    simOrder.codeIssuedAt -= CODE_URL_LIFETIME_MS
+    assert.throws(() => sim.pay(first.qrContent!, { notify: false }), /expired/)
+    const renewed = await open()
+    assert.notEqual(renewed.qrContent, first.qrContent)
+    assert.equal(sim.pay(renewed.qrContent!, { notify: false }).state, 'SUCCESS')
+    assert.equal(channel.codeLifetimeMs, CODE_URL_LIFETIME_MS)
   })
 
   it('opens a Native order, is paid, notifies (signed, encrypted), and the adapter verifies and decrypts it', async () => {

@@ -62,7 +62,9 @@ export interface SimOrder {
   state: SimTradeState
   stateDesc: string
   codeUrl: string
-  /** The prepay body's fingerprint: the same body again returns the same code_url. */
+  /** When codeUrl was issued: it can be scanned for CODE_URL_LIFETIME_MS. */
+  codeIssuedAt: number
+  /** The prepay body's fingerprint: the same body again returns the current code_url. */
   fingerprint: string
   transactionId: string | null
   successTime: number | null
@@ -115,6 +117,11 @@ const FILES = {
   ids: 'simulator.json',
   credentials: 'wechatpay-credentials.json',
 }
+
+/** How long a Native code_url can be scanned (protocols A.2). */
+export const CODE_URL_LIFETIME_MS = 2 * 3_600_000
+
+const newCodeUrl = () => `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`
 
 function digits(n: number): string {
   let s = ''
@@ -315,6 +322,7 @@ export class WechatPaySimulator {
   pay(codeUrl: string, opts: { force?: boolean; notify?: boolean } = {}): SimOrder {
     const o = this.orderByCodeUrl(codeUrl)
     if (!o) throw new Error('no such code_url')
+    if (this.now() - o.codeIssuedAt >= CODE_URL_LIFETIME_MS) throw new Error('the code_url has expired (二维码已过期)')
     this.#expireIfDue(o)
     if (o.state !== 'NOTPAY' && !(opts.force && (o.state === 'CLOSED' || o.state === 'PAYERROR'))) {
       throw new Error(`the order is ${o.state}`)
@@ -602,6 +610,11 @@ export class WechatPaySimulator {
       if (existing.state === 'SUCCESS' || existing.state === 'REFUND') throw new HttpError(400, 'ORDERPAID', '该订单已支付')
       if (existing.state === 'CLOSED') throw new HttpError(400, 'ORDER_CLOSED', '订单已关闭')
       if (existing.fingerprint !== fingerprint) throw new HttpError(403, 'OUT_TRADE_NO_USED', '商户订单号重复')
+      // The current code: a new one once the last can no longer be scanned.
+      if (now - existing.codeIssuedAt >= CODE_URL_LIFETIME_MS) {
+        existing.codeUrl = newCodeUrl()
+        existing.codeIssuedAt = now
+      }
       return [200, { code_url: existing.codeUrl }]
     }
     const order: SimOrder = {
@@ -615,7 +628,8 @@ export class WechatPaySimulator {
       createdAt: now,
       state: 'NOTPAY',
       stateDesc: '订单未支付',
-      codeUrl: `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`,
+      codeUrl: newCodeUrl(),
+      codeIssuedAt: now,
       fingerprint,
       transactionId: null,
       successTime: null,

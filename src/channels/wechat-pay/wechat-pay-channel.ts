@@ -62,6 +62,8 @@ export { NotificationRejected }
 
 export class WechatPayChannel implements PaymentChannel {
   readonly name = 'wechatpay' as const
+  /** A Native code_url can be scanned for 2 hours; the same prepay again gives the current one (protocols A.2). */
+  readonly codeLifetimeMs = 2 * 3_600_000
   readonly #o: WechatPayChannelOptions
   readonly #fetch: ChannelFetch
   readonly #certificates: PlatformCertificates

@@ -8,7 +8,7 @@ import { anOrder } from '../../../test/helpers/orders.ts'
 import type { ChannelPaymentState, PaymentChannel } from '../payment-channel.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { closeOrder } from './close-order.ts'
-import { openChannelPayment } from './open-channel-payment.ts'
+import { CODE_RENEW_MARGIN_MS, openChannelPayment, payableCode } from './open-channel-payment.ts'
 import { reconcileChannelPayments } from './reconcile-channel-payments.ts'
 
 /** A channel whose creates wait for release(); until a create is processed, a query finds no order (closed). */
@@ -90,5 +90,38 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.deepEqual(only?.[1], { status: 'closed' }, 'the order the create made at the channel is closed')
     const p = (await attempt(only![0]))!
     assert.deepEqual([p.status, p.qrContent], ['closed', null])
+  })
+
+  it("renews a code the channel no longer takes (WeChat Pay's 2 hours) when the customer chooses the channel again", async () => {
+    const { channel, release } = slowChannel()
+    release()
+    let creates = 0
+    const expiring: PaymentChannel = {
+      ...channel,
+      codeLifetimeMs: 2 * 3_600_000,
+      async createPayment(input) {
+        creates++
+        return { qrContent: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${creates}` }
+      },
+    }
+    const order = anOrder('open-3', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 6 * 3_600_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    const first = await openChannelPayment(deps(expiring), order, 'wechatpay')
+    // Within its lifetime, less the margin to scan it in: the stored code, the channel not asked.
+    now += 2 * 3_600_000 - CODE_RENEW_MARGIN_MS - 1_000
+    const again = await openChannelPayment(deps(expiring), order, 'wechatpay')
+    assert.deepEqual([again.paymentId, again.qrContent, creates], [first.paymentId, first.qrContent, 1])
+    const stored = (await attempt(first.paymentId))!
+    assert.equal(payableCode(stored, expiring, now), first.qrContent)
+    // Too old to scan: the page shows none, and choosing the channel asks it for the attempt's current code.
+    now += 2_000
+    assert.equal(payableCode(stored, expiring, now), null)
+    const renewed = await openChannelPayment(deps(expiring), order, 'wechatpay')
+    assert.deepEqual([renewed.paymentId, renewed.created, creates], [first.paymentId, false, 2])
+    assert.notEqual(renewed.qrContent, first.qrContent)
+    const after = (await attempt(first.paymentId))!
+    assert.deepEqual([after.status, after.qrContent, payableCode(after, expiring, now)], ['pending', renewed.qrContent, renewed.qrContent])
+    // A channel without such a bound keeps its code as long as the order.
+    assert.equal(payableCode(after, channel, now + 5 * 3_600_000), renewed.qrContent)
   })
 })

@@ -4,7 +4,7 @@
 import { AppError } from '../errors.ts'
 import { newId } from '../ids.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../order.ts'
-import { ChannelError } from '../payment-channel.ts'
+import { ChannelError, type PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
@@ -28,7 +28,8 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   if (effectiveStatus(order, now) !== 'pending') throw new AppError('order_not_pending', `the order is ${effectiveStatus(order, now)}, not pending`)
 
   const existing = await oneStatement(deps, (w) => w.payments.openAttempt(order.merchantId, order.id, name))
-  if (existing?.qrContent) return { paymentId: existing.id, qrContent: existing.qrContent, created: false }
+  const shown = existing && payableCode(existing, channel, now)
+  if (shown) return { paymentId: existing.id, qrContent: shown, created: false }
   const candidate: Payment = existing ?? {
     id: newId('pay', now),
     merchantId: order.merchantId,
@@ -49,11 +50,13 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   // first opens at once (two taps, two nodes) insert one row between them; the second goes on with the first's
   // attempt, and asking the channel again with the same out_trade_no gives back the same channel order.
   const payment = existing ?? (await insertOpen(deps, candidate))
-  if (payment.qrContent) return { paymentId: payment.id, qrContent: payment.qrContent, created: false }
+  const opened = payment !== existing && payableCode(payment, channel, now)
+  if (opened) return { paymentId: payment.id, qrContent: opened, created: false }
 
   let qrContent: string | undefined
   try {
-    // The same out_trade_no again is safe: both channels answer a repeated create with the same order.
+    // The same out_trade_no again is safe: both channels answer a repeated create with the same order (and, for
+    // an attempt whose code has grown too old to scan, with the order's current code).
     qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId), openedAt: payment.createdAt })).qrContent
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {
@@ -70,6 +73,20 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     throw new AppError('channel_failed', `the ${name} payment was closed while it opened; try again`)
   }
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
+}
+
+/** A code is asked for again this long before the channel stops taking it, so the customer has time to scan. */
+export const CODE_RENEW_MARGIN_MS = 10 * 60_000
+
+/**
+ * The attempt's code while the channel still takes it (its codeLifetimeMs, less a margin to scan it in); null
+ * once it is too old to show, or before it has one. A pending attempt's updatedAt is when its code was stored:
+ * nothing else moves it while it stays pending.
+ */
+export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined, now: number): string | null {
+  if (!p.qrContent) return null
+  const lifetime = channel?.codeLifetimeMs
+  return lifetime === undefined || now - p.updatedAt < lifetime - CODE_RENEW_MARGIN_MS ? p.qrContent : null
 }
 
 /** The new attempt, or the one a concurrent opener inserted first: two statements, neither holding the other. */

@@ -7,7 +7,7 @@ import { channelAvailableFor, openChannelPayment } from '../../channels/open-cha
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
-import type { OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
+import { payableCode, type OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
 import { orderForLink } from '../../core/use-cases/order-for-link.ts'
 import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
@@ -179,11 +179,14 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
     return new Set(names.filter((n): n is ChannelName => n !== null))
   }
 
-  /** The code of the order's open attempt through a channel, if one was opened; opens nothing. */
+  /**
+   * The code of the order's open attempt through a channel, if one was opened and the channel still takes it;
+   * opens nothing (a code too old to scan is renewed when the customer chooses the channel again).
+   */
   async function openQr(order: Order, channel: RealChannel): Promise<string | null> {
     // One read: alone, not in a transaction that would hold the SQLite writer while it waits.
     const attempt = await ctx.storage.statement((w) => w.payments.openAttempt(order.merchantId, order.id, channel))
-    return attempt?.qrContent ?? null
+    return attempt ? payableCode(attempt, ctx.channels.get(channel), ctx.clock.now()) : null
   }
 
   // Each action may call a payment channel: throttle them per token before any work is done. A hook on these
