@@ -107,15 +107,17 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     const order = anOrder('open-3', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 6 * 3_600_000 })
     assert.equal(await t.storage.orders.insertIfAbsent(order), true)
     const first = await openChannelPayment(deps(expiring), order, 'wechatpay')
-    // Within its lifetime, less the margin to scan it in: the stored code, the channel not asked.
+    // Within its lifetime, less the margin: the stored code, the channel not asked.
     now += 2 * 3_600_000 - CODE_RENEW_MARGIN_MS - 1_000
     const again = await openChannelPayment(deps(expiring), order, 'wechatpay')
     assert.deepEqual([again.paymentId, again.qrContent, creates], [first.paymentId, first.qrContent, 1])
     const stored = (await attempt(first.paymentId))!
     assert.equal(payableCode(stored, expiring, now), first.qrContent)
-    // Too old to scan: the page shows none, and choosing the channel asks it for the attempt's current code.
+    // Near the end of its lifetime: still shown while it can be scanned, but choosing the channel asks it for the
+    // attempt's current code (this channel gives a new one).
     now += 2_000
-    assert.equal(payableCode(stored, expiring, now), null)
+    assert.equal(payableCode(stored, expiring, now), first.qrContent)
+    assert.equal(payableCode(stored, expiring, now, CODE_RENEW_MARGIN_MS), null)
     const renewed = await openChannelPayment(deps(expiring), order, 'wechatpay')
     assert.deepEqual([renewed.paymentId, renewed.created, creates], [first.paymentId, false, 2])
     assert.notEqual(renewed.qrContent, first.qrContent)
@@ -123,5 +125,41 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.deepEqual([after.status, after.qrContent, payableCode(after, expiring, now)], ['pending', renewed.qrContent, renewed.qrContent])
     // A channel without such a bound keeps its code as long as the order.
     assert.equal(payableCode(after, channel, now + 5 * 3_600_000), renewed.qrContent)
+  })
+
+  it("a code the channel gives back unchanged (WeChat Pay's, until its 2 hours are up) is not taken for a new one", async () => {
+    const { channel, release } = slowChannel()
+    release()
+    const LIFETIME = 2 * 3_600_000
+    // As WeChat Pay does (channel-protocols.md A.2): the same prepay again answers the order's current code, the
+    // same one until it is 2 hours old, a new one after.
+    let code = { url: '', issuedAt: 0 }
+    let creates = 0
+    const wechatLike: PaymentChannel = {
+      ...channel,
+      codeLifetimeMs: LIFETIME,
+      async createPayment(input) {
+        creates++
+        if (!code.url || now - code.issuedAt >= LIFETIME) code = { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${creates}`, issuedAt: now }
+        return { qrContent: code.url }
+      },
+    }
+    const order = anOrder('open-4', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 6 * 3_600_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    const first = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    const issuedAt = now
+    // Near the end of its 2 hours: the channel is asked, and gives back the same code, which has minutes left.
+    now = issuedAt + LIFETIME - CODE_RENEW_MARGIN_MS + 1_000
+    const near = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    assert.deepEqual([near.qrContent, creates], [first.qrContent, 2])
+    // It is still shown (the page and its image show what the customer was just given) …
+    assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), first.qrContent)
+    // … but it is as old as it was: once its 2 hours are up it is shown nowhere, and the next choice gets a new one.
+    now = issuedAt + LIFETIME + 1_000
+    assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), null, 'a dead code is not shown')
+    const renewed = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    assert.deepEqual([renewed.paymentId, creates], [first.paymentId, 3])
+    assert.notEqual(renewed.qrContent, first.qrContent)
+    assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), renewed.qrContent)
   })
 })

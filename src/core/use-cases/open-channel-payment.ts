@@ -28,7 +28,8 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   if (effectiveStatus(order, now) !== 'pending') throw new AppError('order_not_pending', `the order is ${effectiveStatus(order, now)}, not pending`)
 
   const existing = await oneStatement(deps, (w) => w.payments.openAttempt(order.merchantId, order.id, name))
-  const shown = existing && payableCode(existing, channel, now)
+  // Shown again without asking the channel while it has time left to be scanned.
+  const shown = existing && payableCode(existing, channel, now, CODE_RENEW_MARGIN_MS)
   if (shown) return { paymentId: existing.id, qrContent: shown, created: false }
   const candidate: Payment = existing ?? {
     id: newId('pay', now),
@@ -50,13 +51,13 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   // first opens at once (two taps, two nodes) insert one row between them; the second goes on with the first's
   // attempt, and asking the channel again with the same out_trade_no gives back the same channel order.
   const payment = existing ?? (await insertOpen(deps, candidate))
-  const opened = payment !== existing && payableCode(payment, channel, now)
+  const opened = payment !== existing && payableCode(payment, channel, now, CODE_RENEW_MARGIN_MS)
   if (opened) return { paymentId: payment.id, qrContent: opened, created: false }
 
   let qrContent: string | undefined
   try {
-    // The same out_trade_no again is safe: both channels answer a repeated create with the same order (and, for
-    // an attempt whose code has grown too old to scan, with the order's current code).
+    // The same out_trade_no again is safe: both channels answer a repeated create with the same order (and with
+    // the order's current code: WeChat Pay's is the same one until it is 2 hours old, a new one after).
     qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId), openedAt: payment.createdAt })).qrContent
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {
@@ -66,27 +67,36 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     throw new AppError('channel_failed', `${name} did not answer; try again in a moment`)
   }
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
-  if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, deps.clock.now())))) {
+  // The code given before, given back: no younger for it (its lifetime runs from when the channel first gave it),
+  // so it keeps its time. Stored again all the same: that is what checks the attempt is still open.
+  const same = qrContent === payment.qrContent
+  if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, same ? payment.updatedAt : deps.clock.now())))) {
     // The attempt was settled while the channel was opening it (closed with its order, say): its code must not
     // be shown, and the channel order it made is closed so nobody can pay it. Opening again makes a new one.
     await channel.closePayment({ paymentId: payment.id, order }).catch(() => undefined)
     throw new AppError('channel_failed', `the ${name} payment was closed while it opened; try again`)
   }
+  // Only in theory (the channel would have renewed a code this old): never answer with one no page would show.
+  if (same && !payableCode(payment, channel, deps.clock.now())) throw new AppError('channel_failed', `${name} gave back a code past its lifetime; try again`)
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
 }
 
-/** A code is asked for again this long before the channel stops taking it, so the customer has time to scan. */
+/**
+ * From this long before the channel stops taking a code, choosing the channel asks it for the current one rather
+ * than showing the stored one unasked. A channel that renews only an expired code (WeChat Pay) gives the same one
+ * back, which is then shown for the time it has left; once that is up, the next choice gets a new one.
+ */
 export const CODE_RENEW_MARGIN_MS = 10 * 60_000
 
 /**
- * The attempt's code while the channel still takes it (its codeLifetimeMs, less a margin to scan it in); null
- * once it is too old to show, or before it has one. A pending attempt's updatedAt is when its code was stored:
- * nothing else moves it while it stays pending.
+ * The attempt's code while the channel still takes it (its codeLifetimeMs, less `margin`); null once it is too
+ * old, or before it has one. A pending attempt's updatedAt is when the channel first gave its code: only a new
+ * code moves it while the attempt stays pending.
  */
-export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined, now: number): string | null {
+export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined, now: number, margin = 0): string | null {
   if (!p.qrContent) return null
   const lifetime = channel?.codeLifetimeMs
-  return lifetime === undefined || now - p.updatedAt < lifetime - CODE_RENEW_MARGIN_MS ? p.qrContent : null
+  return lifetime === undefined || now - p.updatedAt < lifetime - margin ? p.qrContent : null
 }
 
 /** The new attempt, or the one a concurrent opener inserted first: two statements, neither holding the other. */
