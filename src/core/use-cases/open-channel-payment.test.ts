@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { describeEachStorage } from '../../../test/helpers/fresh-database.ts'
 import { anOrder } from '../../../test/helpers/orders.ts'
-import type { ChannelPaymentState, PaymentChannel } from '../payment-channel.ts'
+import { ChannelError, type ChannelPaymentState, type PaymentChannel } from '../payment-channel.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { closeOrder } from './close-order.ts'
 import { CODE_RENEW_MARGIN_MS, openChannelPayment, payableCode } from './open-channel-payment.ts'
@@ -161,5 +161,35 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.deepEqual([renewed.paymentId, creates], [first.paymentId, 3])
     assert.notEqual(renewed.qrContent, first.qrContent)
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), renewed.qrContent)
+  })
+
+  it('a renewal the channel refuses because the attempt was paid meanwhile (ORDERPAID) pays the order, not fails the attempt', async () => {
+    const { channel, orders, release } = slowChannel()
+    release()
+    const LIFETIME = 2 * 3_600_000
+    const wechatLike: PaymentChannel = {
+      ...channel,
+      codeLifetimeMs: LIFETIME,
+      async createPayment(input) {
+        // WeChat Pay refuses a prepay for an order already paid (and one already closed).
+        if (orders.get(input.paymentId)?.status === 'succeeded') throw new ChannelError('WeChat Pay Native prepay failed: ORDERPAID: 该订单已支付', false, false)
+        return channel.createPayment(input)
+      },
+      async closePayment() {
+        // ORDERPAID: nothing to close (wechat-pay-channel.ts), and the question after it finds the payment.
+      },
+    }
+    const order = anOrder('open-5', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 6 * 3_600_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    const first = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    // Scanned and paid near the end of the code's 2 hours; the notification is late (or lost). The customer's page
+    // still reads pending, and choosing WeChat Pay again asks for the current code.
+    now += LIFETIME - CODE_RENEW_MARGIN_MS + 1_000
+    orders.set(first.paymentId, { status: 'succeeded', channelTradeNo: '4200000000002', amount: order.amount, paidAt: now })
+    const refused = await openChannelPayment(deps(wechatLike), order, 'wechatpay').catch((e: Error & { code?: string }) => e)
+    assert.equal((refused as { code?: string }).code, 'order_not_pending')
+    const p = (await attempt(first.paymentId))!
+    assert.deepEqual([p.status, p.channelTradeNo], ['succeeded', '4200000000002'])
+    assert.equal((await t.storage.orders.byId(order.merchantId, 'live', order.id))?.status, 'paid')
   })
 })

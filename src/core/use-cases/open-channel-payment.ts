@@ -6,6 +6,7 @@ import { newId } from '../ids.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../order.ts'
 import { ChannelError, type PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
+import { applyChannelPaymentState, type ChannelStateOutcome } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
@@ -61,6 +62,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     qrContent = (await channel.createPayment({ paymentId: payment.id, order, notifyUrl: deps.notifyUrl(name, order.merchantId), openedAt: payment.createdAt })).qrContent
   } catch (err) {
     if (err instanceof ChannelError && !err.outcomeUnknown) {
+      if (payment.qrContent) return endRefusedRenewal(deps, channel, payment, order, err)
       await oneStatement(deps, (w) => w.payments.move(payment, ['pending'], 'failed', deps.clock.now(), { nextCheckAt: null }))
       throw new AppError('channel_failed', `${name} refused the payment: ${err.message}`)
     }
@@ -97,6 +99,27 @@ export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifet
   if (!p.qrContent) return null
   const lifetime = channel?.codeLifetimeMs
   return lifetime === undefined || now - p.updatedAt < lifetime - margin ? p.qrContent : null
+}
+
+/**
+ * The channel refused to renew the code of an attempt it had opened: its order there exists, and may have been
+ * paid since (WeChat Pay answers a paid order's prepay with ORDERPAID), so the refusal ends nothing by itself (an
+ * attempt ended failed is never asked about again). As the reconciler ends an attempt: closed at the channel, so
+ * nothing more is paid on it, then asked once more, and ended as the channel says; a payment is applied. A close
+ * or question that fails leaves the attempt open, asked about on its schedule.
+ */
+async function endRefusedRenewal(deps: ChannelPaymentDeps, channel: PaymentChannel, payment: Payment, order: Order, refusal: ChannelError): Promise<never> {
+  let outcome: ChannelStateOutcome | null = null
+  try {
+    await channel.closePayment({ paymentId: payment.id, order })
+    const after = await channel.queryPayment({ paymentId: payment.id, order })
+    const state = after.status === 'pending' ? { status: 'closed' as const } : after
+    outcome = await applyChannelPaymentState(deps, { channel: payment.channel, paymentId: payment.id, state, merchantId: payment.merchantId })
+  } catch {
+    // Left open: the reconciler asks.
+  }
+  if (outcome === 'paid' || outcome === 'unexpected') throw new AppError('order_not_pending', 'the order was paid meanwhile')
+  throw new AppError('channel_failed', `${payment.channel} refused the payment: ${refusal.message}`)
 }
 
 /** The new attempt, or the one a concurrent opener inserted first: two statements, neither holding the other. */
