@@ -91,4 +91,31 @@ describe('bill reconciliation', () => {
       ],
     )
   })
+
+  it("takes an unexpected payment given back by hand in the channel's console for its refund, not for one ScanPay never heard of", async () => {
+    // The refund was refused (balance short, say); a person gave it back in the console, under the console's own
+    // number, and recorded it (`scanpay unexpected resolve`): the payment reads refunded, and the order never paid.
+    const payments = new Map([
+      ['pay_h1', payment('pay_h1', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+      ['pay_h2', payment('pay_h2', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
+      ['pay_h3', payment('pay_h3', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+    ])
+    const line = (refundNo: string, outTradeNo: string, amount: number): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, settled: true })
+    const found = await compareBill(
+      'm',
+      [
+        line('50300000001', 'pay_h1', 100), // given back by hand and recorded: matches
+        line('50300000002', 'pay_h2', 100), // given back by hand, not recorded yet
+        line('50300000003', 'pay_h3', 60), // given back by hand, only in part
+      ],
+      { payment: async (id) => payments.get(id) ?? null, refund: async () => null },
+    )
+    assert.deepEqual(
+      found.map((d) => [d.kind, d.line.outTradeNo, 'orderId' in d ? d.orderId : null, 'refundId' in d ? d.refundId : null, 'ours' in d ? d.ours : 'status' in d ? d.status : null]),
+      [
+        ['refund_not_recorded_as_succeeded', 'pay_h2', 'o_pay_h2', 'rfd_h2', 'refund_requested'],
+        ['refund_amount_mismatch', 'pay_h3', 'o_pay_h3', 'rfd_h3', 100],
+      ],
+    )
+  })
 })

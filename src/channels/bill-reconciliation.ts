@@ -75,9 +75,11 @@ function comparePayment(line: BillPaymentLine, p: Payment | null): BillDiscrepan
 
 async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: BillRecords): Promise<BillDiscrepancy | null> {
   if (!p) return { kind: 'unknown_refund', line, orderId: null }
-  // An unexpected payment is given back whole under an id derived from its own; its payment row says how it went.
-  if (p.unexpected && line.refundNo === unexpectedRefundId(p.id)) {
-    const refundId = line.refundNo
+  // An unexpected payment is given back whole: by ScanPay, under an id derived from its own, or, once the channel
+  // refused that, by a person in the channel's console under the console's number (then recorded with `scanpay
+  // unexpected resolve`). Either way its payment row says how it went; no refund of ours is made of it.
+  if (p.unexpected) {
+    const refundId = unexpectedRefundId(p.id)
     if (p.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
     if (line.settled && p.status !== 'refunded') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
     return null
