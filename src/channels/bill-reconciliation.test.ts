@@ -118,4 +118,18 @@ describe('bill reconciliation', () => {
       ],
     )
   })
+
+  it("flags an unexpected payment's refund the channel is paying back while ScanPay holds it refused, for a person", async () => {
+    // WeChat lists a refund PROCESSING while it pays it back. ScanPay following it (a next check) or done with it
+    // agrees; ScanPay holding it refused, waiting for a person to give the money back, does not: as a refund of
+    // ours recorded failed, a person acting on that would give the money back twice.
+    const payments = new Map([
+      ['pay_f1', payment('pay_f1', { status: 'refund_requested', unexpected: true, nextCheckAt: 5_000 })],
+      ['pay_f2', payment('pay_f2', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+      ['pay_f3', payment('pay_f3', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
+    ])
+    const line = (outTradeNo: string): BillRefundLine => ({ kind: 'refund', refundNo: outTradeNo.replace('pay_', 'rfd_'), outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount: 100, settled: false })
+    const found = await compareBill('m', [line('pay_f1'), line('pay_f2'), line('pay_f3')], { payment: async (id) => payments.get(id) ?? null, refund: async () => null })
+    assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'status' in d ? d.status : null]), [['refund_not_recorded_as_succeeded', 'pay_f3', 'refund_requested']])
+  })
 })

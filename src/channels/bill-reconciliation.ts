@@ -5,6 +5,7 @@
 import type { Payment } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { unexpectedRefundId } from '../core/use-cases/channel-payment-deps.ts'
+import { needsPerson } from '../core/use-cases/unexpected-refunds.ts'
 
 export interface BillPaymentLine {
   kind: 'payment'
@@ -81,7 +82,8 @@ async function compareRefund(merchantId: string, line: BillRefundLine, p: Paymen
   if (p.unexpected) {
     const refundId = unexpectedRefundId(p.id)
     if (p.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
-    if (line.settled && p.status !== 'refunded') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
+    // Still being paid back at the channel: ours may be followed or done, never held refused for a person.
+    if (line.settled ? p.status !== 'refunded' : needsPerson(p)) return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
     return null
   }
   const r = await records.refund(merchantId, line.refundNo)
