@@ -1,6 +1,7 @@
 // An attempt while its channel is still opening it, on both databases: the reconciler does not take WeChat Pay's
 // "no such order" (the create has not reached it yet) for a close; and an attempt settled meanwhile (closed with
-// its order) never shows its code, and the channel order the create made is closed.
+// its order) never shows its code, and the channel order the create made is closed. Then a code's lifetime and its
+// renewal, and a failed payment (PAYERROR) whose close fails.
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { describeEachStorage } from '../../../test/helpers/fresh-database.ts'
@@ -191,5 +192,30 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     const p = (await attempt(first.paymentId))!
     assert.deepEqual([p.status, p.channelTradeNo], ['succeeded', '4200000000002'])
     assert.equal((await t.storage.orders.byId(order.merchantId, 'live', order.id))?.status, 'paid')
+  })
+
+  it('a failed payment (PAYERROR) whose close fails stays open and asked about, and ends failed once WeChat closes it', async () => {
+    const { channel, orders, release } = slowChannel()
+    release()
+    let closeFails = true
+    const wechatLike: PaymentChannel = {
+      ...channel,
+      async closePayment(ref) {
+        if (closeFails) throw new ChannelError('WeChat Pay close failed: HTTP 500', true, true)
+        orders.set(ref.paymentId, { status: 'closed' })
+      },
+    }
+    const order = await liveOrder('open-6')
+    const opened = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    orders.set(opened.paymentId, { status: 'failed', reason: '支付失败' })
+    now += 5_000
+    await reconcileChannelPayments(deps(wechatLike))
+    const open = (await attempt(opened.paymentId))!
+    assert.equal(open.status, 'pending', 'not ended while its WeChat order may still be paid')
+    assert.deepEqual([open.checkCount, open.nextCheckAt! > now], [1, true], 'asked again later, not at once')
+    closeFails = false
+    now = open.nextCheckAt!
+    await reconcileChannelPayments(deps(wechatLike))
+    assert.deepEqual([(await attempt(opened.paymentId))!.status, orders.get(opened.paymentId)?.status], ['failed', 'closed'])
   })
 })
