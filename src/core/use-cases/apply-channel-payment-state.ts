@@ -76,6 +76,18 @@ export async function applyChannelPaymentState(deps: ChannelPaymentDeps, input: 
 }
 
 /**
+ * Ends an attempt's channel order: closed at the channel, so nothing more is paid on it, then asked once more,
+ * since a payment may have slipped in before the close (it is then applied: the order paid, or the money refunded
+ * as unexpected). Any other answer ends the attempt as `unpaid` says. Throws when the channel does not answer: the
+ * attempt then stays open, asked about on its schedule.
+ */
+export async function closeAndSettle(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order, unpaid: ChannelPaymentState): Promise<ChannelStateOutcome> {
+  await channel.closePayment({ paymentId: p.id, order })
+  const after = await channel.queryPayment({ paymentId: p.id, order })
+  return applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state: after.status === 'succeeded' ? after : unpaid, merchantId: p.merchantId })
+}
+
+/**
  * The money arrived but the order no longer wants it: recorded (payment.unexpected, in the same unit of changes)
  * and given back through the channel at once. A refund whose outcome is unknown is settled by the reconciler.
  */

@@ -6,7 +6,7 @@ import { newId } from '../ids.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../order.ts'
 import { ChannelError, type PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
-import { applyChannelPaymentState, type ChannelStateOutcome } from './apply-channel-payment-state.ts'
+import { closeAndSettle, type ChannelStateOutcome } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
@@ -111,10 +111,7 @@ export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifet
 async function endRefusedRenewal(deps: ChannelPaymentDeps, channel: PaymentChannel, payment: Payment, order: Order, refusal: ChannelError): Promise<never> {
   let outcome: ChannelStateOutcome | null = null
   try {
-    await channel.closePayment({ paymentId: payment.id, order })
-    const after = await channel.queryPayment({ paymentId: payment.id, order })
-    const state = after.status === 'pending' ? { status: 'closed' as const } : after
-    outcome = await applyChannelPaymentState(deps, { channel: payment.channel, paymentId: payment.id, state, merchantId: payment.merchantId })
+    outcome = await closeAndSettle(deps, channel, payment, order, { status: 'closed' })
   } catch {
     // Left open: the reconciler asks.
   }

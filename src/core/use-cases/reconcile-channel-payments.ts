@@ -3,10 +3,10 @@
 // unexpected payments awaiting their refund are asked about (queryRefund) until it is done. Safe on many
 // nodes: each check is claimed by one of them first.
 import type { Order } from '../order.ts'
-import type { ChannelPaymentState, PaymentChannel } from '../payment-channel.ts'
+import type { PaymentChannel } from '../payment-channel.ts'
 import type { Payment } from '../ports.ts'
 import { runLimited } from '../run-limited.ts'
-import { applyChannelPaymentState, flag, markRefunded, refundUnexpected } from './apply-channel-payment-state.ts'
+import { applyChannelPaymentState, closeAndSettle, flag, markRefunded, refundUnexpected, type ChannelStateOutcome } from './apply-channel-payment-state.ts'
 import { nextPaymentCheckDelay, OPENING_WINDOW_MS, unexpectedRefundId, type ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
@@ -60,35 +60,22 @@ async function checkOpen(deps: ChannelPaymentDeps, channel: PaymentChannel, p: P
   // while the order can be paid; once it cannot, the attempt is closed below, close first.
   const opening = !p.qrContent && deps.clock.now() - p.createdAt < OPENING_WINDOW_MS && order.status === 'pending' && order.expiresAt > deps.clock.now()
   if (state.status === 'closed' && opening) return false
-  if (state.status === 'failed') return closeFailed(deps, channel, p, order, state)
+  // The payment failed (WeChat Pay's PAYERROR). The customer's next try opens another attempt under another
+  // number, so this one's channel order is closed first, or it could still be paid beside the new one (WeChat Pay's
+  // close API: 商户订单支付失败需要生成新单号重新发起支付，要对原订单号调用关单，避免重复支付).
+  if (state.status === 'failed') return settled(await closeAndSettle(deps, channel, p, order, state))
   if (state.status !== 'pending') {
-    const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
-    return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
+    return settled(await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId }))
   }
   const now = deps.clock.now()
   if (order.status === 'pending' && order.expiresAt > now) return false
-  // The order can no longer be paid: close the channel order, then ask once more, since a payment may have
-  // slipped in before the close (it is then applied, or refunded as unexpected).
-  await channel.closePayment({ paymentId: p.id, order })
-  const after = await channel.queryPayment({ paymentId: p.id, order })
-  const final = after.status === 'pending' ? { status: 'closed' as const } : after
-  await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state: final, merchantId: p.merchantId })
+  // The order can no longer be paid: its channel order is closed.
+  await closeAndSettle(deps, channel, p, order, { status: 'closed' })
   return true
 }
 
-/**
- * The payment failed (WeChat Pay's PAYERROR). The customer's next try opens another attempt under another number,
- * so this one's channel order is closed first, or it could still be paid beside the new one (WeChat Pay's close
- * API: 商户订单支付失败需要生成新单号重新发起支付，要对原订单号调用关单，避免重复支付); then asked once more, since a
- * payment may have slipped in before the close. A close that fails leaves the attempt open, to be asked again.
- */
-async function closeFailed(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order, failed: ChannelPaymentState): Promise<boolean> {
-  await channel.closePayment({ paymentId: p.id, order })
-  const after = await channel.queryPayment({ paymentId: p.id, order })
-  const state = after.status === 'succeeded' ? after : failed
-  const outcome = await applyChannelPaymentState(deps, { channel: p.channel, paymentId: p.id, state, merchantId: p.merchantId })
-  return outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
-}
+/** Whether an answer applied settles the attempt: one that names another amount or no payment of ours does not. */
+const settled = (outcome: ChannelStateOutcome) => outcome !== 'amount_mismatch' && outcome !== 'unknown_payment'
 
 async function checkRefund(deps: ChannelPaymentDeps, channel: PaymentChannel, p: Payment, order: Order): Promise<boolean> {
   // Its request was made when the payment moved to refund_requested (its last move).
