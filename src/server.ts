@@ -3,6 +3,7 @@
 import type { Config } from './config/config.ts'
 import { createContext, type AppContext, type ContextOptions } from './context.ts'
 import { buildApp } from './http/app.ts'
+import { holdServerLock } from './storage/sqlite-server-lock.ts'
 
 export interface RunningServer {
   ctx: AppContext
@@ -24,7 +25,15 @@ export function checkServable(config: Config): void {
 
 export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
   checkServable(config)
-  const ctx = await createContext(config, options)
+  // Before the database is opened or migrated: a second server on the same SQLite file stops here.
+  const lock = holdServerLock(config.databaseUrl)
+  let ctx: AppContext
+  try {
+    ctx = await createContext(config, options)
+  } catch (err) {
+    lock?.release()
+    throw err
+  }
   let app: Awaited<ReturnType<typeof buildApp>> | null = null
   try {
     app = await buildApp(ctx)
@@ -33,6 +42,7 @@ export async function startServer(config: Config, options: ContextOptions = {}):
     // The port taken, say: what was opened would keep the process alive, serving nothing, where it must exit.
     await app?.close()
     await ctx.close()
+    lock?.release()
     throw err
   }
   const addr = app.server.address()
@@ -63,7 +73,11 @@ export async function startServer(config: Config, options: ContextOptions = {}):
           step('webhook deliveries under way', () => ctx.worker.stop()),
           step('background jobs under way', () => ctx.jobs.stop()),
         ])
-        await step('closing the database', () => ctx.close())
+        try {
+          await step('closing the database', () => ctx.close())
+        } finally {
+          lock?.release()
+        }
         const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected')
         if (failed) throw failed.reason
       })()

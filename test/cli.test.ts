@@ -137,7 +137,7 @@ describe('scanpay CLI', () => {
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line)
   })
 
-  it('start serves the API with a demo merchant printed once, and stops cleanly on SIGTERM', async () => {
+  it('start serves the API with a demo merchant printed once, refuses a second server on its file, and stops cleanly on SIGTERM', async () => {
     const port = await freePort()
     const db = tempDb()
     const child = spawn(process.execPath, [BIN, 'start', '--port', String(port), '--db', db], { env })
@@ -154,6 +154,15 @@ describe('scanpay CLI', () => {
       assert.equal(res.status, 201)
       const order = (await res.json()) as any
       assert.equal(order.pay_url.startsWith(`http://127.0.0.1:${port}/pay/`), true)
+      // A second server on the same file is refused before it touches the database; an admin command is not.
+      const otherPort = await freePort()
+      await assert.rejects(run(process.execPath, [BIN, 'start', '--port', String(otherPort), '--db', db], { env, timeout: 30_000 }), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1)
+        assert.match(err.stderr, /another ScanPay server is running on \S+scanpay\.db/)
+        return true
+      })
+      assert.equal(await fetch(`http://127.0.0.1:${otherPort}/readyz`).catch(() => null), null, 'nothing listens for the second')
+      assert.match((await run(process.execPath, [BIN, 'merchant', 'list', '--db', db], { env })).stdout, /Demo Shop/)
     } finally {
       child.kill('SIGTERM')
     }

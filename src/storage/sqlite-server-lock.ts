@@ -1,0 +1,64 @@
+// One server process per SQLite database. Two would contend for the write lock, and each would trust its
+// checkout reads for 10 s as the database's sole writer (checkout-cache.ts) while the other changes them.
+// The guard is an exclusive SQLite lock on a small file beside the database: the operating system lets it go when
+// the process ends in any way (kill -9, a crash, a container stopped), so a restart never waits for a stale lease
+// and no pid has to be trusted.
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { sqlitePathOf } from './database.ts'
+
+export interface ServerLock {
+  /** The lock file, for messages. */
+  readonly path: string
+  release(): void
+}
+
+/** The lock file of a SQLite database file: beside it, named after it. */
+export function serverLockPath(databaseFile: string): string {
+  return `${resolve(databaseFile)}-server.lock`
+}
+
+export class DatabaseInUseError extends Error {
+  constructor(databaseFile: string, lockPath: string) {
+    super(
+      `another ScanPay server is running on ${resolve(databaseFile)} (it holds ${lockPath}): stop it first, or give ` +
+        'this one its own --db. One server process serves a SQLite database; to run several, use PostgreSQL',
+    )
+    this.name = 'DatabaseInUseError'
+  }
+}
+
+/**
+ * Takes the server lock of the SQLite database a URL names, or throws DatabaseInUseError if another server
+ * holds it. No lock (null) for PostgreSQL or an in-memory database, which no other process can open.
+ */
+export function holdServerLock(databaseUrl: string): ServerLock | null {
+  if (!databaseUrl.startsWith('sqlite:')) return null
+  const file = sqlitePathOf(databaseUrl)
+  if (file === '' || file === ':memory:') return null
+  const path = serverLockPath(file)
+  mkdirSync(dirname(path), { recursive: true })
+  const lock = new SQLite(path)
+  try {
+    // In exclusive locking mode a connection keeps the lock of its first write until it closes. No waiting: the
+    // other holder is a running server, which does not let go.
+    lock.pragma('busy_timeout = 0')
+    // Its one row need not survive a crash: no journal file beside it.
+    lock.pragma('journal_mode = MEMORY')
+    lock.pragma('locking_mode = EXCLUSIVE')
+    lock.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS server (pid INTEGER, started_at INTEGER); DELETE FROM server;')
+    lock.prepare('INSERT INTO server (pid, started_at) VALUES (?, ?)').run(process.pid, Date.now())
+    lock.exec('COMMIT')
+  } catch (err) {
+    lock.close()
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new DatabaseInUseError(file, path)
+    throw err
+  }
+  return {
+    path,
+    release: () => {
+      if (lock.open) lock.close()
+    },
+  }
+}
