@@ -18,6 +18,17 @@ describe('rate limiter', () => {
     for (let i = 0; i < 5; i++) limiter.take('k')
     assert.throws(() => limiter.take('k'))
   })
+
+  it('a clock stepped back an hour neither drains a bucket nor refills it; it refills from then on', () => {
+    let now = 10_000_000
+    const limiter = new RateLimiter(5, () => now)
+    for (let i = 0; i < 4; i++) limiter.take('k')
+    now -= 3_600_000
+    for (let i = 0; i < 6; i++) limiter.take('k')
+    assert.throws(() => limiter.take('k'))
+    now += 1000
+    for (let i = 0; i < 5; i++) limiter.take('k')
+  })
 })
 
 describe('rate limiter memory', () => {

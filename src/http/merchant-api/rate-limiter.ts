@@ -19,7 +19,8 @@ export class RateLimiter {
     const now = this.now()
     if (this.#buckets.size >= this.#maxKeys && !this.#buckets.has(key)) this.#prune(now)
     const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, at: now }
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond)
+    // A clock stepped back (NTP) refills nothing, rather than draining every bucket until it catches up.
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * this.perSecond)
     bucket.at = now
     this.#buckets.set(key, bucket)
     if (bucket.tokens < 1) {
