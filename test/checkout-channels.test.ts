@@ -8,7 +8,7 @@ import jsqr from 'jsqr'
 import { PNG } from 'pngjs'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
-import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
+import { CODE_URL_LIFETIME_MS, WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { assertPageBudget } from './helpers/page-budget.ts'
 import { api, freePort } from './helpers/server.ts'
@@ -23,6 +23,8 @@ interface Choice {
   channel: string
   qr_content: string
   qr_url: string
+  /** How long the channel takes the code; null for a code that does not expire. */
+  qr_left_ms: number | null
   page_url: string
 }
 
@@ -156,15 +158,21 @@ describeEachDatabase('checkout through the real channels', (t) => {
     assert.match(choice.qr_url, new RegExp(`^/pay/${order.token}/channels/wechatpay/qr\\.png\\?v=[\\w-]+$`))
     assert.equal(await decodePng(url() + choice.qr_url), simOrder.codeUrl)
     assert.equal(choice.page_url, `/pay/${order.token}?lang=zh-CN&channel=wechatpay`)
+    // WeChat takes a code_url for 2 hours: the page's script asks for the current one after that.
+    assert.ok(choice.qr_left_ms !== null && choice.qr_left_ms <= CODE_URL_LIFETIME_MS && choice.qr_left_ms > CODE_URL_LIFETIME_MS - 60_000, String(choice.qr_left_ms))
 
-    // Choosing again (a second tap, a reload) shows the same code and opens nothing new.
+    // Choosing again (a second tap, a reload) shows the same code, no younger, and opens nothing new.
     const orders = wx.orders.size
-    assert.deepEqual(await chosen(order.pay_url, 'wechatpay'), { ...choice, page_url: `/pay/${order.token}?lang=en&channel=wechatpay` })
+    const again = await chosen(order.pay_url, 'wechatpay')
+    assert.deepEqual({ ...again, qr_left_ms: 0 }, { ...choice, qr_left_ms: 0, page_url: `/pay/${order.token}?lang=en&channel=wechatpay` })
+    assert.ok(again.qr_left_ms !== null && again.qr_left_ms <= choice.qr_left_ms!)
     assert.equal(wx.orders.size, orders)
 
     // The page the script's history entry (or the no-script redirect) lands on shows the code at once.
     const shown = await page(url() + choice.page_url)
     assert.ok(shown.text.includes(`<img src="${choice.qr_url}" alt="本订单的微信支付二维码"`), 'the QR image')
+    const left = Number(/<div class="cq cq-wechatpay" data-left="(\d+)">/.exec(shown.text)?.[1])
+    assert.ok(left > CODE_URL_LIFETIME_MS - 60_000 && left <= again.qr_left_ms!, `the page says how long the code is taken (${left})`)
     assert.match(shown.text, /<p class="how">请使用微信扫一扫<\/p><p class="sv">在本机付款：长按二维码保存到相册/)
     assert.match(shown.text, /<button class="pick" type="submit" aria-current="true">[\s\S]*?<b>微信支付<\/b>/)
     assert.doesNotMatch(shown.text, /class="qr"/, 'the page’s own QR gives way to WeChat’s')
@@ -192,6 +200,7 @@ describeEachDatabase('checkout through the real channels', (t) => {
     const trade = ali.trades.get(`${ali.identity.appId}:${payment!.id}`)
     assert.ok(trade, 'the simulator has the precreated trade')
     assert.equal(choice.qr_content, trade.qrCode)
+    assert.equal(choice.qr_left_ms, null, 'no lifetime of its own: the trade lasts as long as the order')
     assert.equal(await decodePng(url() + choice.qr_url), trade.qrCode)
     const svg = await fetch(url() + choice.qr_url.replace('qr.png', 'qr.svg'))
     assert.match(svg.headers.get('content-type') ?? '', /^image\/svg\+xml/)

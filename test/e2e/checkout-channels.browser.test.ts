@@ -8,7 +8,7 @@ import jsqr from 'jsqr'
 import { PNG } from 'pngjs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { AlipaySimulator } from '../../src/channels/alipay/simulator.ts'
-import { WechatPaySimulator } from '../../src/channels/wechat-pay/simulator.ts'
+import { CODE_URL_LIFETIME_MS, WechatPaySimulator } from '../../src/channels/wechat-pay/simulator.ts'
 import { api, startTestServer, type TestServer } from '../helpers/server.ts'
 import { launchChromium, PHONE, skipWithoutChromium } from '../helpers/browser.ts'
 
@@ -23,11 +23,13 @@ const nextNo = () => `BRC-${process.pid}-${++seq}`
 describe('checkout with real channels in a browser', { skip }, () => {
   let server: TestServer
   let browser: Browser
-  const wx = new WechatPaySimulator({ retryScale: 0.002 })
-  const ali = new AlipaySimulator({ retryScale: 0.002 })
+  // The server's and the channels' clock, moved on together (only ever forward) where a test needs hours to pass.
+  const clock = { offset: 0, now: () => Date.now() + clock.offset }
+  const wx = new WechatPaySimulator({ retryScale: 0.002, now: clock.now })
+  const ali = new AlipaySimulator({ retryScale: 0.002, now: clock.now })
 
   before(async () => {
-    server = await startTestServer('sqlite')
+    server = await startTestServer('sqlite', { clock })
     await wx.start()
     await ali.start()
     const m = server.merchant.merchant_id
@@ -125,6 +127,67 @@ describe('checkout with real channels in a browser', { skip }, () => {
       }
     })
   }
+
+  it('a WeChat code left on screen past its 2 hours is replaced by the current one, which pays', async () => {
+    const order = await liveOrder({ expires_in: 86_400 })
+    const p = await phone()
+    try {
+      // The page's timers run on a clock the test moves; the server's and WeChat's are moved with it.
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const first = await scanScreen(p.page)
+      const shownSrc = await p.page.locator('#cq img').getAttribute('src')
+      assert.ok(first && wx.orderByCodeUrl(first), 'WeChat’s first code is on screen')
+      clock.offset += CODE_URL_LIFETIME_MS
+      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS + 2_000)
+      await p.page.waitForFunction((old) => {
+        const img = document.querySelector<HTMLImageElement>('#cq img')
+        return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0
+      }, shownSrc, { timeout: 10_000 })
+      const second = await scanScreen(p.page)
+      assert.ok(second && second !== first, `a new code (${second}) replaced the old (${first})`)
+      assert.ok(wx.orderByCodeUrl(second), 'the new code is WeChat’s current one for the order')
+      assert.equal(await p.page.locator('#msg').textContent(), '', 'no error said')
+      await payAtSimulator(wx, 'code_url', second)
+      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
+      assert.equal(await orderStatus(order.id), 'paid')
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('a page opened on its code (the address names the channel) renews it the same way', async () => {
+    const order = await liveOrder({ expires_in: 86_400 })
+    const p = await phone()
+    try {
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=en`)
+      await p.page.getByRole('button', { name: 'WeChat Pay' }).tap()
+      await qrShown(p.page)
+      const first = await scanScreen(p.page)
+      // An hour later the customer reloads: the server renders the code with the hour it has left.
+      clock.offset += CODE_URL_LIFETIME_MS / 2
+      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS / 2)
+      await p.page.reload()
+      await qrShown(p.page)
+      assert.equal(await scanScreen(p.page), first, 'the same code, still taken')
+      const shownSrc = await p.page.locator('#cq img').getAttribute('src')
+      clock.offset += CODE_URL_LIFETIME_MS / 2
+      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS / 2 + 2_000)
+      await p.page.waitForFunction((old) => {
+        const img = document.querySelector<HTMLImageElement>('#cq img')
+        return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0
+      }, shownSrc, { timeout: 10_000 })
+      const second = await scanScreen(p.page)
+      assert.ok(second && second !== first && wx.orderByCodeUrl(second), `WeChat's current code (${second}) replaced the old`)
+      assert.deepEqual(p.problems, [])
+    } finally {
+      await p.context.close()
+    }
+  })
 
   it('switching channels shows the other channel’s code; Alipay paid by a scan on a 320 px phone', async () => {
     const order = await liveOrder()

@@ -111,7 +111,7 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     // Within its lifetime, less the margin: the stored code, the channel not asked.
     now += 2 * 3_600_000 - CODE_RENEW_MARGIN_MS - 1_000
     const again = await openChannelPayment(deps(expiring), order, 'wechatpay')
-    assert.deepEqual([again.paymentId, again.qrContent, creates], [first.paymentId, first.qrContent, 1])
+    assert.deepEqual([again.paymentId, again.qrContent, creates, again.codeExpiresAt], [first.paymentId, first.qrContent, 1, first.codeExpiresAt])
     const stored = (await attempt(first.paymentId))!
     assert.equal(payableCode(stored, expiring, now), first.qrContent)
     // Near the end of its lifetime: still shown while it can be scanned, but choosing the channel asks it for the
@@ -149,17 +149,18 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.equal(await t.storage.orders.insertIfAbsent(order), true)
     const first = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
     const issuedAt = now
+    assert.equal(first.codeExpiresAt, issuedAt + LIFETIME, 'the page is told when the code stops being taken')
     // Near the end of its 2 hours: the channel is asked, and gives back the same code, which has minutes left.
     now = issuedAt + LIFETIME - CODE_RENEW_MARGIN_MS + 1_000
     const near = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
-    assert.deepEqual([near.qrContent, creates], [first.qrContent, 2])
+    assert.deepEqual([near.qrContent, creates, near.codeExpiresAt], [first.qrContent, 2, issuedAt + LIFETIME])
     // It is still shown (the page and its image show what the customer was just given) …
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), first.qrContent)
     // … but it is as old as it was: once its 2 hours are up it is shown nowhere, and the next choice gets a new one.
     now = issuedAt + LIFETIME + 1_000
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), null, 'a dead code is not shown')
     const renewed = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
-    assert.deepEqual([renewed.paymentId, creates], [first.paymentId, 3])
+    assert.deepEqual([renewed.paymentId, creates, renewed.codeExpiresAt], [first.paymentId, 3, now + LIFETIME])
     assert.notEqual(renewed.qrContent, first.qrContent)
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), renewed.qrContent)
   })

@@ -16,6 +16,8 @@ export interface OpenedChannelPayment {
   qrContent: string
   /** False when an attempt opened earlier was shown again. */
   created: boolean
+  /** When the channel stops taking the code (ms since the epoch); null for a channel whose codes do not expire. */
+  codeExpiresAt: number | null
 }
 
 export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order, name: ChannelName): Promise<OpenedChannelPayment> {
@@ -31,7 +33,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   const existing = await oneStatement(deps, (w) => w.payments.openAttempt(order.merchantId, order.id, name))
   // Shown again without asking the channel while it has time left to be scanned.
   const shown = existing && payableCode(existing, channel, now, CODE_RENEW_MARGIN_MS)
-  if (shown) return { paymentId: existing.id, qrContent: shown, created: false }
+  if (shown) return { paymentId: existing.id, qrContent: shown, created: false, codeExpiresAt: codeExpiresAt(existing, channel) }
   const candidate: Payment = existing ?? {
     id: newId('pay', now),
     merchantId: order.merchantId,
@@ -53,7 +55,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   // attempt, and asking the channel again with the same out_trade_no gives back the same channel order.
   const payment = existing ?? (await insertOpen(deps, candidate))
   const opened = payment !== existing && payableCode(payment, channel, now, CODE_RENEW_MARGIN_MS)
-  if (opened) return { paymentId: payment.id, qrContent: opened, created: false }
+  if (opened) return { paymentId: payment.id, qrContent: opened, created: false, codeExpiresAt: codeExpiresAt(payment, channel) }
 
   let qrContent: string | undefined
   try {
@@ -72,7 +74,8 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   // The code given before, given back: no younger for it (its lifetime runs from when the channel first gave it),
   // so it keeps its time. Stored again all the same: that is what checks the attempt is still open.
   const same = qrContent === payment.qrContent
-  if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, same ? payment.updatedAt : deps.clock.now())))) {
+  const givenAt = same ? payment.updatedAt : deps.clock.now()
+  if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, givenAt)))) {
     // The attempt was settled while the channel was opening it (closed with its order, say): its code must not
     // be shown, and the channel order it made is closed so nobody can pay it. Opening again makes a new one.
     await channel.closePayment({ paymentId: payment.id, order }).catch(() => undefined)
@@ -80,7 +83,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   }
   // Only in theory (the channel would have renewed a code this old): never answer with one no page would show.
   if (same && !payableCode(payment, channel, deps.clock.now())) throw new AppError('channel_failed', `${name} gave back a code past its lifetime; try again`)
-  return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing }
+  return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing, codeExpiresAt: codeExpiresAt({ updatedAt: givenAt }, channel) }
 }
 
 /**
@@ -97,8 +100,14 @@ export const CODE_RENEW_MARGIN_MS = 10 * 60_000
  */
 export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined, now: number, margin = 0): string | null {
   if (!p.qrContent) return null
+  const expiresAt = codeExpiresAt(p, channel)
+  return expiresAt === null || now < expiresAt - margin ? p.qrContent : null
+}
+
+/** When the channel stops taking the code of an attempt (its updatedAt, as payableCode reads it); null if never. */
+export function codeExpiresAt(p: Pick<Payment, 'updatedAt'>, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined): number | null {
   const lifetime = channel?.codeLifetimeMs
-  return lifetime === undefined || now - p.updatedAt < lifetime - margin ? p.qrContent : null
+  return lifetime === undefined ? null : p.updatedAt + lifetime
 }
 
 /**

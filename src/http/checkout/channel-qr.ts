@@ -18,3 +18,11 @@ export function channelQrPath(token: string, channel: RealChannel, qrContent: st
 
 /** Pixels per module of a channel's PNG: about 450 px, sharp at 220 CSS px on a phone's dense screen. */
 export const CHANNEL_QR_SCALE = 12
+
+/**
+ * How long the page may go on showing a channel's code: the milliseconds until the channel stops taking it, or
+ * null for a code that does not expire. The page's script counts it down with its own clock, not the server's.
+ */
+export function codeLeftMs(expiresAt: number | null, now: number): number | null {
+  return expiresAt === null ? null : Math.max(0, expiresAt - now)
+}

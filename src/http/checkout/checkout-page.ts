@@ -2,7 +2,7 @@
 import { formatMoney } from '../../core/money.ts'
 import type { ChannelName, Order, OrderStatus } from '../../core/order.ts'
 import type { UnexpectedPaymentShown } from './checkout-cache.ts'
-import { CHECKOUT_SCRIPT } from './checkout-script.ts'
+import { CHECKOUT_SCRIPT } from './checkout-script.min.ts'
 import { html, unsafeRaw, type HtmlValue, type SafeHtml } from './html.ts'
 import { LANGS, messages, type Lang, type Messages, type RealChannel } from './i18n.ts'
 import { documentShell } from './layout.ts'
@@ -30,7 +30,8 @@ export interface CheckoutView {
   /** The customer just declined in the sandbox wallet (the no-script path lands here). */
   declined: boolean
   /** A channel's QR opened earlier, shown at once (the no-script path, or a reload, lands here). */
-  channelQr?: { channel: RealChannel; src: string } | null
+  /** leftMs: how long the channel takes the code from now; null if it never stops (channel-qr.ts's codeLeftMs). */
+  channelQr?: { channel: RealChannel; src: string; leftMs?: number | null } | null
   /** What went wrong opening a channel payment on the no-script path, said in the message line. */
   notice?: string | null
   /** Payments the ended order did not take, each said under its end state. */
@@ -99,9 +100,12 @@ function endState(state: EndState, t: Messages, returnUrl: string | null, refund
   return html`<section class="sec end" aria-live="polite"><div class="ic">${ICONS[state]}</div><h2 tabindex="-1">${title}</h2><p>${body}</p>${notes}</section>`
 }
 
-/** A real channel's own QR, for the customer's WeChat / Alipay app to scan; `src` is omitted in the template. */
-export function channelQrPanel(channel: RealChannel, t: Messages, src?: string): SafeHtml {
-  return html`<div class="cq cq-${channel}"><img${src ? html` src="${src}"` : null} alt="${t.channelQrAlt[channel]}" width="220" height="220"><p class="how">${t.scanWith[channel]}</p><p class="sv">${t.saveHint[channel]}</p></div>`
+/**
+ * A real channel's own QR, for the customer's WeChat / Alipay app to scan; `src` is omitted in the template. A code
+ * the channel stops taking carries its time left, after which the page's script asks for the current one.
+ */
+export function channelQrPanel(channel: RealChannel, t: Messages, src?: string, leftMs: number | null = null): SafeHtml {
+  return html`<div class="cq cq-${channel}"${leftMs === null ? null : html` data-left="${leftMs}"`}><img${src ? html` src="${src}"` : null} alt="${t.channelQrAlt[channel]}" width="220" height="220"><p class="how">${t.scanWith[channel]}</p><p class="sv">${t.saveHint[channel]}</p></div>`
 }
 
 function channelList(v: PageView, t: Messages, amount: string): SafeHtml {
@@ -131,7 +135,7 @@ function channelList(v: PageView, t: Messages, amount: string): SafeHtml {
   const pageQr = shown || noWayToPay ? null : html`<div class="qr">${t.scanOnPhone}<img src="${path}/qr.svg" alt="${t.qrAlt}" width="148" height="148" loading="lazy"></div>`
   return html`<section class="sec" aria-labelledby="pw"><h2 id="pw">${t.payWith}</h2><ul class="ch">${items}</ul>
 ${wallet}<p id="msg" class="msg" role="status">${message}</p>
-<div id="cq" aria-live="polite">${v.channelQr && channelQrPanel(v.channelQr.channel, t, v.channelQr.src)}</div>
+<div id="cq" aria-live="polite">${v.channelQr && channelQrPanel(v.channelQr.channel, t, v.channelQr.src, v.channelQr.leftMs ?? null)}</div>
 ${pageQr}</section>`
 }
 

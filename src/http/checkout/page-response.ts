@@ -2,7 +2,7 @@
 // stylesheet and script, no caching.
 import { createHash } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
-import { CHECKOUT_SCRIPT } from './checkout-script.ts'
+import { CHECKOUT_SCRIPT } from './checkout-script.min.ts'
 import type { SafeHtml } from './html.ts'
 import { CSS, NOSCRIPT_CSS } from './layout.ts'
 

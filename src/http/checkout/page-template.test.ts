@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CHECKOUT_SCRIPT } from './checkout-script.ts'
+import { CHECKOUT_SCRIPT } from './checkout-script.min.ts'
 import { html, unsafeRaw } from './html.ts'
 import { CSS } from './layout.ts'
 import { hole, PageTemplate } from './page-template.ts'

@@ -2,7 +2,7 @@
 // value goes (the time left), and around the fixed stylesheet and script, which every kept page shares
 // instead of holding its own copy.
 import { randomBytes } from 'node:crypto'
-import { CHECKOUT_SCRIPT } from './checkout-script.ts'
+import { CHECKOUT_SCRIPT } from './checkout-script.min.ts'
 import { escapeHtml, unsafeRaw, type SafeHtml } from './html.ts'
 import { CSS } from './layout.ts'
 

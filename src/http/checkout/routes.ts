@@ -7,12 +7,12 @@ import { channelAvailableFor, openChannelPayment } from '../../channels/open-cha
 import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
-import { payableCode, type OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
+import { codeExpiresAt, payableCode, type OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
 import { orderForLink } from '../../core/use-cases/order-for-link.ts'
 import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
-import { CHANNEL_QR_SCALE, channelQrPath, realChannelParam } from './channel-qr.ts'
+import { CHANNEL_QR_SCALE, channelQrPath, codeLeftMs, realChannelParam } from './channel-qr.ts'
 import { CheckoutCache, DEFAULT_CHECKOUT_CACHE_OPTIONS, SOLE_WRITER_TTL_MS, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
 import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
@@ -183,10 +183,11 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
    * The code of the order's open attempt through a channel, if one was opened and the channel still takes it;
    * opens nothing (a code too old to scan is renewed when the customer chooses the channel again).
    */
-  async function openQr(order: Order, channel: RealChannel): Promise<string | null> {
+  async function openQr(order: Order, channel: RealChannel): Promise<{ content: string; expiresAt: number | null } | null> {
     // One read: alone, not in a transaction that would hold the SQLite writer while it waits.
     const attempt = await ctx.storage.statement((w) => w.payments.openAttempt(order.merchantId, order.id, channel))
-    return attempt ? payableCode(attempt, ctx.channels.get(channel), ctx.clock.now()) : null
+    const content = attempt && payableCode(attempt, ctx.channels.get(channel), ctx.clock.now())
+    return content ? { content, expiresAt: codeExpiresAt(attempt, ctx.channels.get(channel)) } : null
   }
 
   // Each action may call a payment channel: throttle them per token before any work is done. A hook on these
@@ -257,7 +258,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         ...view,
         now,
         declined,
-        channelQr: chosen && shown ? { channel: chosen, src: channelQrPath(order.payToken, chosen, shown) } : null,
+        channelQr: chosen && shown ? { channel: chosen, src: channelQrPath(order.payToken, chosen, shown.content), leftMs: codeLeftMs(shown.expiresAt, now) } : null,
         notice,
       })
       return sendPage(reply, 200, page)
@@ -290,6 +291,8 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         channel,
         qr_content: opened.qrContent,
         qr_url: channelQrPath(order.payToken, channel, opened.qrContent),
+        // The page's script asks again when the code stops being taken (checkout-script.ts).
+        qr_left_ms: codeLeftMs(opened.codeExpiresAt, ctx.clock.now()),
         page_url: pagePath(order.payToken, lang, `channel=${channel}`),
       })
     })
@@ -299,7 +302,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       app.get<ChannelRoute>(`/pay/:token/channels/:channel/qr.${format}`, { schema: { hide: true } }, async (req, reply) => {
         const channel = realChannelParam(req.params.channel)
         const order = channel && (await findOrder(req.params.token))
-        const content = order && effectiveStatus(order, ctx.clock.now()) === 'pending' ? await openQr(order, channel!) : null
+        const content = order && effectiveStatus(order, ctx.clock.now()) === 'pending' ? (await openQr(order, channel!))?.content : null
         if (!content) throw notFound('payment', 'token')
         const key = `ch:${content}`
         const qr = qrCache.get(key, format) ?? (await qrCache.render(key, format, content, CHANNEL_QR_SCALE))
