@@ -189,6 +189,33 @@ describe('checkout with real channels in a browser', { skip }, () => {
     }
   })
 
+  it('a renewal WeChat refuses takes the dead code away and says so; choosing again opens a new one', async () => {
+    const order = await liveOrder({ expires_in: 86_400 })
+    const p = await phone()
+    try {
+      await p.page.clock.install()
+      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const first = (await scanScreen(p.page))!
+      // Closed at WeChat meanwhile (in its merchant console, say): asked for the current code, it answers ORDER_CLOSED.
+      wx.orderByCodeUrl(first)!.state = 'CLOSED'
+      clock.offset += CODE_URL_LIFETIME_MS
+      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS + 2_000)
+      await p.page.locator('#cq img').waitFor({ state: 'detached', timeout: 10_000 })
+      assert.match((await p.page.locator('#msg').textContent()) ?? '', /微信支付/, 'the page says WeChat Pay could not open it')
+      await p.page.getByRole('button', { name: '微信支付' }).tap()
+      await qrShown(p.page)
+      const second = await scanScreen(p.page)
+      assert.ok(second && second !== first && wx.orderByCodeUrl(second)?.state === 'NOTPAY', 'a new channel order, open')
+      assert.equal(await orderStatus(order.id), 'pending')
+      // The browser logs the refused renewal's answer (502, channel_failed) as a failed resource: that one only.
+      assert.deepEqual(p.problems, ['console: Failed to load resource: the server responded with a status of 502 (Bad Gateway)'])
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('switching channels shows the other channel’s code; Alipay paid by a scan on a 320 px phone', async () => {
     const order = await liveOrder()
     const p = await phone()
