@@ -15,7 +15,7 @@ import { encryptResource, newNonce, signedResponseHeaders } from '../src/channel
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
 import { rfc3339Shanghai, shanghaiDate } from '../src/channels/shanghai-time.ts'
-import { assertDailyBillChecks, assertRefundLines } from './helpers/daily-bills.ts'
+import { assertDailyBillChecks, assertRefundLines, billRefundLine } from './helpers/daily-bills.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -348,6 +348,9 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal(told.status, 204, 'acknowledged: sending it again would not help')
     assert.equal((await db.selectFrom('channel_notifications').select('outcome').where('outcome', '=', 'stuck').execute()).length, 1)
     assert.equal((await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status, 'pending')
+    // The day's bill lists it abnormal (CHANGE: no money went back), which agrees with ours, pending.
+    const inBill = await billRefundLine(ctx(), 'wechatpay', order.merchantId, res.body.id)
+    assert.deepEqual([inBill.lines.map((l) => l.state), inBill.discrepancies], [['failed'], []])
     sim.abnormalRefunds = false
     sim.resolveAbnormalRefund(res.body.id)
     await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')

@@ -57,7 +57,7 @@ describe('bill reconciliation', () => {
       ['rfd_f', refund('rfd_f', 'o_p1', { status: 'failed' })],
       ['rfd_g', refund('rfd_g', 'o_p9', { merchantId: 'another' })],
     ])
-    const line = (refundNo: string, outTradeNo: string, amount = 40, settled = true): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, settled })
+    const line = (refundNo: string, outTradeNo: string, amount = 40, state: BillRefundLine['state'] = 'succeeded'): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, state })
     const found = await compareBill(
       'm',
       [
@@ -65,8 +65,11 @@ describe('bill reconciliation', () => {
         line('rfd_b', 'p1'), // the channel paid it back, ours still pending
         line('rfd_c', 'p1'), // another amount
         line('rfd_d', 'p1'), // ours, but of another order
-        line('rfd_e', 'p1', 40, false), // still being paid back, ours pending: matches
-        line('rfd_f', 'p1', 40, false), // being paid back, ours failed
+        line('rfd_e', 'p1', 40, 'processing'), // still being paid back, ours pending: matches
+        line('rfd_f', 'p1', 40, 'processing'), // being paid back, ours failed
+        line('rfd_f', 'p1', 40, 'failed'), // closed at the channel, ours failed: matches
+        line('rfd_e', 'p1', 40, 'failed'), // closed at the channel, ours pending (its answer not applied yet): matches
+        line('rfd_a', 'p1', 40, 'failed'), // closed at the channel, ours succeeded
         line('1234567890', 'p1'), // made in the channel's console
         line('rfd_u1', 'pay_u1', 100), // an unexpected payment given back: matches
         line('rfd_u2', 'pay_u2', 100), // given back at the channel, our payment still waits
@@ -83,6 +86,7 @@ describe('bill reconciliation', () => {
         ['refund_amount_mismatch', 'rfd_c', 'o_p1', 'rfd_c', 41],
         ['unknown_refund', 'rfd_d', 'o_p1', null, null],
         ['refund_not_recorded_as_succeeded', 'rfd_f', 'o_p1', 'rfd_f', 'failed'],
+        ['refund_recorded_as_succeeded', 'rfd_a', 'o_p1', 'rfd_a', 'succeeded'],
         ['unknown_refund', '1234567890', 'o_p1', null, null],
         ['refund_not_recorded_as_succeeded', 'rfd_u2', 'o_pay_u2', 'rfd_u2', 'refund_requested'],
         ['refund_amount_mismatch', 'rfd_u1', 'o_pay_u1', 'rfd_u1', 100],
@@ -100,7 +104,7 @@ describe('bill reconciliation', () => {
       ['pay_h2', payment('pay_h2', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
       ['pay_h3', payment('pay_h3', { status: 'refunded', unexpected: true, nextCheckAt: null })],
     ])
-    const line = (refundNo: string, outTradeNo: string, amount: number): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, settled: true })
+    const line = (refundNo: string, outTradeNo: string, amount: number): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, state: 'succeeded' })
     const found = await compareBill(
       'm',
       [
@@ -128,8 +132,19 @@ describe('bill reconciliation', () => {
       ['pay_f2', payment('pay_f2', { status: 'refunded', unexpected: true, nextCheckAt: null })],
       ['pay_f3', payment('pay_f3', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
     ])
-    const line = (outTradeNo: string): BillRefundLine => ({ kind: 'refund', refundNo: outTradeNo.replace('pay_', 'rfd_'), outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount: 100, settled: false })
+    const line = (outTradeNo: string): BillRefundLine => ({ kind: 'refund', refundNo: outTradeNo.replace('pay_', 'rfd_'), outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount: 100, state: 'processing' })
     const found = await compareBill('m', [line('pay_f1'), line('pay_f2'), line('pay_f3')], { payment: async (id) => payments.get(id) ?? null, refund: async () => null })
     assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'status' in d ? d.status : null]), [['refund_not_recorded_as_succeeded', 'pay_f3', 'refund_requested']])
+  })
+
+  it("flags an unexpected payment recorded as given back whose refund the channel closed or found abnormal", async () => {
+    // ABNORMAL (the account paid with cannot take it back) leaves the payment held for a person: that agrees.
+    const payments = new Map([
+      ['pay_c1', payment('pay_c1', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+      ['pay_c2', payment('pay_c2', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
+    ])
+    const line = (outTradeNo: string): BillRefundLine => ({ kind: 'refund', refundNo: outTradeNo.replace('pay_', 'rfd_'), outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount: 100, state: 'failed' })
+    const found = await compareBill('m', [line('pay_c1'), line('pay_c2')], { payment: async (id) => payments.get(id) ?? null, refund: async () => null })
+    assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'refundId' in d ? d.refundId : null, 'status' in d ? d.status : null]), [['refund_recorded_as_succeeded', 'pay_c1', 'rfd_c1', 'refunded']])
   })
 })

@@ -25,8 +25,11 @@ export interface BillRefundLine {
   channelTradeNo: string
   /** Fen, positive. */
   amount: number
-  /** false while the channel is still paying it back (WeChat's PROCESSING): it need not be settled with us yet. */
-  settled: boolean
+  /**
+   * How the channel says it went: succeeded; processing (WeChat's PROCESSING: still being paid back, it need not be
+   * settled with us yet); failed (closed or abnormal: no money went back).
+   */
+  state: 'succeeded' | 'processing' | 'failed'
 }
 
 export type BillLine = BillPaymentLine | BillRefundLine
@@ -40,6 +43,8 @@ export type BillDiscrepancy =
   /** A refund ScanPay did not make; orderId when the payment it gives back is ours. */
   | { kind: 'unknown_refund'; line: BillRefundLine; orderId: string | null }
   | { kind: 'refund_not_recorded_as_succeeded'; line: BillRefundLine; orderId: string; refundId: string; status: string }
+  /** The channel says no money went back; we say it did. */
+  | { kind: 'refund_recorded_as_succeeded'; line: BillRefundLine; orderId: string; refundId: string; status: string }
   | { kind: 'refund_amount_mismatch'; line: BillRefundLine; orderId: string; refundId: string; ours: number }
 
 /** Our records a bill is compared with. */
@@ -83,13 +88,16 @@ async function compareRefund(merchantId: string, line: BillRefundLine, p: Paymen
     const refundId = unexpectedRefundId(p.id)
     if (p.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
     // Still being paid back at the channel: ours may be followed or done, never held refused for a person.
-    if (line.settled ? p.status !== 'refunded' : needsPerson(p)) return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
+    if (line.state === 'succeeded' ? p.status !== 'refunded' : line.state === 'processing' && needsPerson(p)) return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
+    if (line.state === 'failed' && p.status === 'refunded') return { kind: 'refund_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
     return null
   }
   const r = await records.refund(merchantId, line.refundNo)
   if (!r || r.orderId !== p.orderId) return { kind: 'unknown_refund', line, orderId: p.orderId }
   if (r.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId: r.id, ours: r.amount }
   // Still being paid back at the channel: ours may read pending or succeeded, never failed.
-  if (line.settled ? r.status !== 'succeeded' : r.status === 'failed') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId: r.id, status: r.status }
+  if (line.state === 'succeeded' ? r.status !== 'succeeded' : line.state === 'processing' && r.status === 'failed') return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId: r.id, status: r.status }
+  // Closed or abnormal at the channel: ours may read pending (the channel's answer not yet applied) or failed.
+  if (line.state === 'failed' && r.status === 'succeeded') return { kind: 'refund_recorded_as_succeeded', line, orderId: p.orderId, refundId: r.id, status: r.status }
   return null
 }

@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.ts'
 import { NEVER, type SqlBillCheckStore } from '../storage/bill-check-store.ts'
 import type { Storage } from '../storage/storage.ts'
 import { AlipayChannel } from './alipay/alipay-channel.ts'
-import { compareBill, type BillLine, type BillRecords } from './bill-reconciliation.ts'
+import { compareBill, type BillLine, type BillRecords, type BillRefundLine } from './bill-reconciliation.ts'
 import { shanghaiDate } from './shanghai-time.ts'
 import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
 
@@ -46,8 +46,23 @@ export function readyBillDates(now: number, days = DAYS_CHECKED): string[] {
 }
 
 /**
- * The lines of a channel's bill that must match our records: its payments, and its refunds that moved money
- * (WeChat Pay lists a refund as it is made, PROCESSING until it is paid back; Alipay lists those done).
+ * A WeChat Pay bill's 退款状态, as it stands when the bill is made: SUCCESS, PROCESSING, REFUNDCLOSE (closed) and
+ * CHANGE (abnormal: the account paid with cannot take it back), in the bill's older words; the refund API's CLOSED
+ * and ABNORMAL are taken too. Both of the last mean that no money went back.
+ */
+const WECHAT_BILL_REFUND_STATES: ReadonlyMap<string, BillRefundLine['state']> = new Map([
+  ['SUCCESS', 'succeeded'],
+  ['PROCESSING', 'processing'],
+  ['REFUNDCLOSE', 'failed'],
+  ['CLOSED', 'failed'],
+  ['CHANGE', 'failed'],
+  ['ABNORMAL', 'failed'],
+])
+
+/**
+ * The lines of a channel's bill that must match our records: its payments, and its refunds, whatever their state
+ * (WeChat Pay lists a refund as it is made, in its state when the bill is made, which may still be PROCESSING;
+ * Alipay lists those done).
  */
 export async function billLines(adapter: PaymentChannel, merchantId: string, billDate: string): Promise<BillLine[]> {
   if (adapter instanceof WechatPayChannel) {
@@ -57,8 +72,9 @@ export async function billLines(adapter: PaymentChannel, merchantId: string, bil
       // 订单金额, not 应结订单金额: the total we asked for, before any voucher the customer used.
       if (r.tradeState === 'SUCCESS') lines.push({ kind: 'payment', outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.orderAmount })
       // A refund line's 应结订单金额 is 0.00: it is about the refund alone, asked for as 申请退款金额.
-      else if (r.tradeState === 'REFUND' && (r.refundState === 'SUCCESS' || r.refundState === 'PROCESSING')) {
-        lines.push({ kind: 'refund', refundNo: r.outRefundNo, outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.requestedRefundAmount, settled: r.refundState === 'SUCCESS' })
+      else if (r.tradeState === 'REFUND') {
+        const state = WECHAT_BILL_REFUND_STATES.get(r.refundState)
+        if (state) lines.push({ kind: 'refund', refundNo: r.outRefundNo, outTradeNo: r.outTradeNo, channelTradeNo: r.transactionId, amount: r.requestedRefundAmount, state })
       }
     }
     return lines
@@ -69,7 +85,7 @@ export async function billLines(adapter: PaymentChannel, merchantId: string, bil
     for (const r of bill.rows) {
       if (r.businessType === '交易') lines.push({ kind: 'payment', outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: r.amount })
       // A refund's 订单金额 is written negative.
-      else if (r.businessType === '退款') lines.push({ kind: 'refund', refundNo: r.refundRequestNo, outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: Math.abs(r.amount), settled: true })
+      else if (r.businessType === '退款') lines.push({ kind: 'refund', refundNo: r.refundRequestNo, outTradeNo: r.outTradeNo, channelTradeNo: r.tradeNo, amount: Math.abs(r.amount), state: 'succeeded' })
     }
     return lines
   }

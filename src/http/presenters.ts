@@ -129,11 +129,11 @@ function presentDiscrepancy(d: BillDiscrepancy) {
     channel_trade_no: d.line.channelTradeNo,
     amount: d.line.amount,
     refund_no: refund?.refundNo ?? null,
-    refund_id: d.kind === 'refund_amount_mismatch' || d.kind === 'refund_not_recorded_as_succeeded' ? d.refundId : null,
+    refund_id: 'refundId' in d ? d.refundId : null,
     our_amount: d.kind === 'amount_mismatch' || d.kind === 'refund_amount_mismatch' ? d.ours : null,
     our_channel_trade_no: d.kind === 'trade_no_mismatch' ? d.ours : null,
     our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
-    our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' ? d.status : null,
+    our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' || d.kind === 'refund_recorded_as_succeeded' ? d.status : null,
   }
 }
 

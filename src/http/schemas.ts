@@ -167,7 +167,7 @@ export const RefundList = Type.Object({
 
 export const BillDiscrepancyResource = Type.Object({
   kind: Type.Union(
-    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_amount_mismatch'].map((k) => Type.Literal(k)),
+    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_recorded_as_succeeded', 'refund_amount_mismatch'].map((k) => Type.Literal(k)),
   ),
   payment_id: Type.String(),
   order_id: Nullable(Type.String()),

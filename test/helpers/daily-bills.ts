@@ -131,6 +131,12 @@ async function assertBillChecksApi(http: BillChecksApi, channel: string, today: 
   assert.deepEqual([badCursor.status, badCursor.body.error.code, badCursor.body.error.param], [400, 'cursor_invalid', 'cursor'])
 }
 
+/** A refund's line in today's bill and what the day's check says of it: nothing when it agrees with our records. */
+export async function billRefundLine(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, refundNo: string) {
+  const lines = (await billLines(ctx.channels.get(channel)!, merchantId, shanghaiDate(Date.now()))).filter((l): l is BillRefundLine => l.kind === 'refund' && l.refundNo === refundNo)
+  return { lines, discrepancies: await compareBill(merchantId, lines, storedBillRecords(ctx.storage)) }
+}
+
 /**
  * The refund lines of the day's bill for one payment: the refund we made (`ourRefundId`, settled) matches; after
  * `refundAtConsole` (a refund made at the channel, never told to ScanPay) the bill names it, and the check flags it
@@ -141,7 +147,7 @@ export async function assertRefundLines(ctx: AppContext, channel: 'wechatpay' | 
   const refundLines = async () => (await billLines(ctx.channels.get(channel)!, merchantId, today)).filter((l): l is BillRefundLine => l.kind === 'refund' && l.outTradeNo === paymentId)
   const records = storedBillRecords(ctx.storage)
   const ours = await refundLines()
-  assert.deepEqual(ours.map((l) => [l.refundNo, l.settled]), [[ourRefundId, true]])
+  assert.deepEqual(ours.map((l) => [l.refundNo, l.state]), [[ourRefundId, 'succeeded']])
   assert.deepEqual(await compareBill(merchantId, ours, records), [])
 
   refundAtConsole()

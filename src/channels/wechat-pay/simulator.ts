@@ -742,7 +742,8 @@ export class WechatPaySimulator {
       }
       for (const r of o.refunds) {
         if (shanghaiDate(r.createdAt) !== date) continue
-        const state = this.now() - r.createdAt < this.#o.refundDelayMs ? 'PROCESSING' : r.ending
+        // The bill's older words for the refund API's states: ABNORMAL is CHANGE there.
+        const state = this.now() - r.createdAt < this.#o.refundDelayMs ? 'PROCESSING' : r.ending === 'ABNORMAL' ? 'CHANGE' : r.ending
         const fee = -Math.round((r.amount * 6) / 1000)
         totalRefund += r.amount
         totalFee += fee
