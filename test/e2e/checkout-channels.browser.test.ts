@@ -88,6 +88,30 @@ describe('checkout with real channels in a browser', { skip }, () => {
       return !!img && img.complete && img.naturalWidth > 0
     }, undefined, { timeout: 10_000 })
 
+  /** A day-long order's page on a phone whose timers the test moves, showing WeChat's code: the code it shows. */
+  async function onWechatCode(lang: 'en' | 'zh-CN') {
+    const order = await liveOrder({ expires_in: 86_400 })
+    const p = await phone()
+    await p.page.clock.install()
+    await p.page.goto(`${order.pay_url}?lang=${lang}`)
+    await p.page.getByRole('button', { name: lang === 'en' ? 'WeChat Pay' : '微信支付' }).tap()
+    await qrShown(p.page)
+    return { order, p, first: (await scanScreen(p.page))! }
+  }
+
+  /** Moves the server's, WeChat's and the page's clocks on by `ms` (and the page's by `extra` more). */
+  async function timePasses(page: Page, ms: number, extra = 0) {
+    clock.offset += ms
+    await page.clock.fastForward(ms + extra)
+  }
+
+  /** Waits for the page to show another code than the one at `old` (its image's src), loaded. */
+  const codeReplaced = (page: Page, old: string | null) =>
+    page.waitForFunction((was) => {
+      const img = document.querySelector<HTMLImageElement>('#cq img')
+      return !!img && img.getAttribute('src') !== was && img.complete && img.naturalWidth > 0
+    }, old, { timeout: 10_000 })
+
   for (const l of [
     { lang: 'zh-CN', button: '微信支付', scan: '请使用微信扫一扫', hint: /长按二维码保存到相册/, paid: '支付成功' },
     { lang: 'en', button: 'WeChat Pay', scan: 'Scan with WeChat to pay', hint: /Press and hold the code to save it/, paid: 'Payment successful' },
@@ -129,23 +153,12 @@ describe('checkout with real channels in a browser', { skip }, () => {
   }
 
   it('a WeChat code left on screen past its 2 hours is replaced by the current one, which pays', async () => {
-    const order = await liveOrder({ expires_in: 86_400 })
-    const p = await phone()
+    const { order, p, first } = await onWechatCode('zh-CN')
     try {
-      // The page's timers run on a clock the test moves; the server's and WeChat's are moved with it.
-      await p.page.clock.install()
-      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
-      await p.page.getByRole('button', { name: '微信支付' }).tap()
-      await qrShown(p.page)
-      const first = await scanScreen(p.page)
+      assert.ok(wx.orderByCodeUrl(first), 'WeChat’s first code is on screen')
       const shownSrc = await p.page.locator('#cq img').getAttribute('src')
-      assert.ok(first && wx.orderByCodeUrl(first), 'WeChat’s first code is on screen')
-      clock.offset += CODE_URL_LIFETIME_MS
-      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS + 2_000)
-      await p.page.waitForFunction((old) => {
-        const img = document.querySelector<HTMLImageElement>('#cq img')
-        return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0
-      }, shownSrc, { timeout: 10_000 })
+      await timePasses(p.page, CODE_URL_LIFETIME_MS, 2_000)
+      await codeReplaced(p.page, shownSrc)
       const second = await scanScreen(p.page)
       assert.ok(second && second !== first, `a new code (${second}) replaced the old (${first})`)
       assert.ok(wx.orderByCodeUrl(second), 'the new code is WeChat’s current one for the order')
@@ -160,27 +173,16 @@ describe('checkout with real channels in a browser', { skip }, () => {
   })
 
   it('a page opened on its code (the address names the channel) renews it the same way', async () => {
-    const order = await liveOrder({ expires_in: 86_400 })
-    const p = await phone()
+    const { p, first } = await onWechatCode('en')
     try {
-      await p.page.clock.install()
-      await p.page.goto(`${order.pay_url}?lang=en`)
-      await p.page.getByRole('button', { name: 'WeChat Pay' }).tap()
-      await qrShown(p.page)
-      const first = await scanScreen(p.page)
       // An hour later the customer reloads: the server renders the code with the hour it has left.
-      clock.offset += CODE_URL_LIFETIME_MS / 2
-      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS / 2)
+      await timePasses(p.page, CODE_URL_LIFETIME_MS / 2)
       await p.page.reload()
       await qrShown(p.page)
       assert.equal(await scanScreen(p.page), first, 'the same code, still taken')
       const shownSrc = await p.page.locator('#cq img').getAttribute('src')
-      clock.offset += CODE_URL_LIFETIME_MS / 2
-      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS / 2 + 2_000)
-      await p.page.waitForFunction((old) => {
-        const img = document.querySelector<HTMLImageElement>('#cq img')
-        return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0
-      }, shownSrc, { timeout: 10_000 })
+      await timePasses(p.page, CODE_URL_LIFETIME_MS / 2, 2_000)
+      await codeReplaced(p.page, shownSrc)
       const second = await scanScreen(p.page)
       assert.ok(second && second !== first && wx.orderByCodeUrl(second), `WeChat's current code (${second}) replaced the old`)
       assert.deepEqual(p.problems, [])
@@ -190,18 +192,11 @@ describe('checkout with real channels in a browser', { skip }, () => {
   })
 
   it('a renewal WeChat refuses takes the dead code away and says so; choosing again opens a new one', async () => {
-    const order = await liveOrder({ expires_in: 86_400 })
-    const p = await phone()
+    const { order, p, first } = await onWechatCode('zh-CN')
     try {
-      await p.page.clock.install()
-      await p.page.goto(`${order.pay_url}?lang=zh-CN`)
-      await p.page.getByRole('button', { name: '微信支付' }).tap()
-      await qrShown(p.page)
-      const first = (await scanScreen(p.page))!
       // Closed at WeChat meanwhile (in its merchant console, say): asked for the current code, it answers ORDER_CLOSED.
       wx.orderByCodeUrl(first)!.state = 'CLOSED'
-      clock.offset += CODE_URL_LIFETIME_MS
-      await p.page.clock.fastForward(CODE_URL_LIFETIME_MS + 2_000)
+      await timePasses(p.page, CODE_URL_LIFETIME_MS, 2_000)
       await p.page.locator('#cq img').waitFor({ state: 'detached', timeout: 10_000 })
       assert.match((await p.page.locator('#msg').textContent()) ?? '', /微信支付/, 'the page says WeChat Pay could not open it')
       await p.page.getByRole('button', { name: '微信支付' }).tap()
