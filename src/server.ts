@@ -3,6 +3,7 @@
 import type { Config } from './config/config.ts'
 import { createContext, type AppContext, type ContextOptions } from './context.ts'
 import { buildApp } from './http/app.ts'
+import { releaseClaimsOfDeadServer } from './http/merchant-api/idempotency.ts'
 import { holdServerLock } from './storage/sqlite-server-lock.ts'
 
 export interface RunningServer {
@@ -36,6 +37,10 @@ export async function startServer(config: Config, options: ContextOptions = {}):
   }
   let app: Awaited<ReturnType<typeof buildApp>> | null = null
   try {
+    if (lock) {
+      const released = await releaseClaimsOfDeadServer(ctx.storage.idempotency, ctx.clock.now())
+      if (released > 0) ctx.logger.warn({ released }, 'Idempotency-Key claims left in progress by a server that stopped mid-request were given back: their retries run afresh')
+    }
     app = await buildApp(ctx)
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {

@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import { exited, runScanPay } from './helpers/cli.ts'
 import { api, freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -41,19 +42,26 @@ describe('a killed SQLite process', () => {
     const create = runScanPay(['merchant', 'create', '--name', 'Crash Cafe', '--json', '--db', db], env)
     children.push(create)
     await exited(create)
-    const secret = JSON.parse(create.output().trim().split('\n').pop()!).test.secret as string
+    const merchant = JSON.parse(create.output().trim().split('\n').pop()!)
+    const secret = merchant.test.secret as string
 
     const first = await startServer(db, env)
     children.push(first.child)
     const created = new Map<string, string>()
     const paid = new Set<string>()
+    // Keyed creates the kill left unanswered: their retries must run on the restarted server at once.
+    const unanswered: string[] = []
     let stop = false
     let n = 0
-    // Concurrent clients, each creating orders and paying every other one, until the server dies under them.
+    const order = (outTradeNo: string) => ({ out_trade_no: outTradeNo, amount: 100, subject: 'Tea' })
+    // Concurrent clients, each creating orders (every third with an Idempotency-Key) and paying every other one,
+    // until the server dies under them.
     const client = async () => {
       while (!stop) {
         const outTradeNo = `crash-${n++}`
-        const c = await api(first.url, secret, 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 100, subject: 'Tea' }).catch(() => null)
+        const keyed = n % 3 === 0 ? { 'idempotency-key': `key-${outTradeNo}` } : undefined
+        const c = await api(first.url, secret, 'POST', '/v1/orders', order(outTradeNo), keyed).catch(() => null)
+        if (!c && keyed) unanswered.push(outTradeNo)
         if (!c) return
         if (c.status !== 201) continue
         created.set(c.body.id, outTradeNo)
@@ -69,6 +77,12 @@ describe('a killed SQLite process', () => {
     stop = true
     await Promise.all(clients)
     await exited(first.child)
+    // As if the kill had come between a keyed request's claim and its answer, whatever the timing gave above.
+    const file = new Database(db.slice('sqlite:'.length))
+    file.prepare('INSERT INTO idempotency_keys (merchant_id, mode, key, request_hash, status_code, response_body, created_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)')
+      .run(merchant.merchant_id, 'test', 'key-crash-claimed', 'a-hash', 'req_dead', Date.now(), Date.now() + 86_400_000)
+    file.close()
+    unanswered.push('crash-claimed')
 
     const second = await startServer(db, env)
     children.push(second.child)
@@ -83,6 +97,12 @@ describe('a killed SQLite process', () => {
       assert.equal(events.body.data.filter((e: { type: string }) => e.type === 'order.paid').length, 1, `order.paid of ${id}`)
     }
     assert.ok(created.size >= 100, `${created.size} orders acknowledged before the kill`)
+    // The dead server's claims were given back at the start: retried now, each runs (201, or 200 where the order
+    // was written before the kill), none waits out the minute after which a claim counts as abandoned.
+    for (const outTradeNo of unanswered) {
+      const retried = await api(second.url, secret, 'POST', '/v1/orders', order(outTradeNo), { 'idempotency-key': `key-${outTradeNo}` })
+      assert.ok(retried.status === 201 || retried.status === 200, `${outTradeNo}: ${retried.status} ${JSON.stringify(retried.body)}`)
+    }
     second.child.kill('SIGTERM')
     await exited(second.child)
   })

@@ -48,6 +48,20 @@ describeEachStorage('SqlIdempotencyStore', (t) => {
     assert.equal((await keys.find('mch_a', 'test', 'k-3', t0 + ABANDONED_CLAIM_MS + 3))?.body, '{"second":true}')
   })
 
+  it('releaseUnfinished gives back the claims in progress that expire after a time, and nothing answered', async () => {
+    const keys = t.storage.idempotency
+    // Days after the other tests' claims, which this must not see.
+    const t1 = t0 + 10 * TTL
+    assert.equal(await keys.claim('mch_r', 'test', 'old', 'hash', 'req_a', t1, TTL), true)
+    assert.equal(await keys.claim('mch_r', 'test', 'new', 'hash', 'req_b', t1 + 30_000, TTL), true)
+    assert.equal(await keys.claim('mch_r', 'live', 'done', 'hash', 'req_c', t1 + 40_000, TTL), true)
+    await keys.complete('mch_r', 'live', 'done', 'req_c', 201, '{}')
+    assert.equal(await keys.releaseUnfinished(t1 + TTL + 10_000), 1)
+    assert.equal(await keys.find('mch_r', 'test', 'new', t1 + 50_000), null, 'given back: a retry runs afresh')
+    assert.equal((await keys.find('mch_r', 'test', 'old', t1 + 50_000))?.statusCode, 0, 'older than asked for: left to the takeover')
+    assert.equal((await keys.find('mch_r', 'live', 'done', t1 + 50_000))?.statusCode, 201, 'an answered key keeps its answer')
+  })
+
   it('of concurrent claims of one key, exactly one wins', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => t.storage.idempotency.claim('mch_a', 'test', 'k-race', 'hash', 'req_a', t0, TTL)))
     assert.equal(results.filter(Boolean).length, 1)

@@ -104,6 +104,15 @@ export class SqlIdempotencyStore {
     )
   }
 
+  /**
+   * Gives back every claim still in progress that expires after `expiringAfter` (the index on expires_at finds
+   * them: a claim expires its TTL after it was taken). Only for claims no running request holds; returns how many.
+   */
+  async releaseUnfinished(expiringAfter: number): Promise<number> {
+    const r = await this.db.deleteFrom('idempotency_keys').where('expires_at', '>', expiringAfter).where('status_code', '=', 0).executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
+
   async purgeExpired(now: number): Promise<number> {
     const r = await this.db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst()
     return Number(r.numDeletedRows)

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
 import { sha256Hex } from '../../security/credentials.ts'
 import type { ApiKey } from '../../merchants/merchant-directory.ts'
-import type { SqlIdempotencyStore, StoredResponse } from '../../storage/idempotency-store.ts'
+import { ABANDONED_CLAIM_MS, type SqlIdempotencyStore, type StoredResponse } from '../../storage/idempotency-store.ts'
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 /** How long a twin waits for the first request to finish before answering 409. */
@@ -64,6 +64,18 @@ export async function withIdempotency(
     }
     await sleep(POLL_MS)
   }
+}
+
+/**
+ * At the start of a SQLite database's one server (its server lock held): no other process serves the database,
+ * so a claim still in progress was left by a server that died mid-request (kill -9, a crash, power). Given back,
+ * its retry runs at once instead of answering idempotency_key_in_use until the claim is a minute old. Running it
+ * again is safe: it wrote nothing that was answered, and what it may have written before dying (an order, a refund)
+ * is found again by the request's own idempotency (out_trade_no, out_refund_no). Claims older than a minute are
+ * taken over by claim() anyway, so only the last minute's are looked for. Returns how many were given back.
+ */
+export function releaseClaimsOfDeadServer(store: SqlIdempotencyStore, now: number): Promise<number> {
+  return store.releaseUnfinished(now + IDEMPOTENCY_TTL_MS - ABANDONED_CLAIM_MS)
 }
 
 function send(reply: FastifyReply, saved: StoredResponse): FastifyReply {
