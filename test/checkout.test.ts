@@ -801,4 +801,10 @@ describeEachDatabase('checkout actions throttle', (t) => {
     assert.ok(page.includes(`<a class="btn sub" href="/pay/${token}?lang=zh-CN">返回支付页面</a>`), page)
     assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'GET', `/v1/orders/${o.id}`)).body.status, 'pending', 'nothing was paid')
   })
+
+  it('a token no order could have is answered 404 every time, and takes no room in the limiter', async () => {
+    const junk = `${'x'.repeat(200)}!`
+    const statuses = await Promise.all(Array.from({ length: 15 }, () => fetch(`${t.server.url}/pay/${junk}/sandbox/pay`, { method: 'POST', headers: { accept: 'application/json' } }).then((r) => r.status)))
+    assert.deepEqual([...new Set(statuses)], [404])
+  })
 }, { clock: throttleClock })

@@ -191,11 +191,12 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   }
 
   // Each action may call a payment channel: throttle them per token before any work is done. A hook on these
-  // routes alone, so the reads pay nothing for it.
+  // routes alone, so the reads pay nothing for it. A token no order could have gets no bucket (404 follows).
   const ACTION = {
     schema: { hide: true },
     onRequest: async (req: FastifyRequest) => {
-      actionLimiter.take(`${(req.params as { token?: string }).token}`)
+      const token = `${(req.params as { token?: string }).token}`
+      if (plausibleToken(token)) actionLimiter.take(token)
     },
   }
 

@@ -40,4 +40,16 @@ describe('rate limiter memory', () => {
     limiter.take('new-key')
     assert.ok(limiter.size < 100, `idle buckets pruned, ${limiter.size} left`)
   })
+
+  it('stays bounded when no bucket is idle (a flood of new keys, a clock stepped back), dropping the oldest', () => {
+    let now = 10_000_000
+    const limiter = new RateLimiter(1, () => now)
+    for (let i = 0; i < 50_000; i++) limiter.take(`k${i}`)
+    now -= 3_600_000
+    for (let i = 0; i < 20_000; i++) limiter.take(`new${i}`)
+    assert.ok(limiter.size <= 50_000, `${limiter.size} buckets`)
+    // The newest keys keep their buckets: each spent a token, so a burst of two leaves one.
+    limiter.take('new19999')
+    assert.throws(() => limiter.take('new19999'))
+  })
 })

@@ -33,7 +33,16 @@ export class RateLimiter {
 
   #prune(now: number): void {
     for (const [key, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.#burst) this.#buckets.delete(key)
+      if (b.tokens + (Math.max(0, now - b.at) / 1000) * this.perSecond >= this.#burst) this.#buckets.delete(key)
+    }
+    // None idle (a flood of new keys, or a clock stepped back): the oldest tenth goes, so the map stays bounded
+    // and the next keys do not each pay for a scan that frees nothing. A key dropped so starts a fresh bucket.
+    if (this.#buckets.size >= this.#maxKeys) {
+      let drop = Math.ceil(this.#maxKeys / 10)
+      for (const key of this.#buckets.keys()) {
+        if (drop-- <= 0) break
+        this.#buckets.delete(key)
+      }
     }
   }
 
