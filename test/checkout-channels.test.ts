@@ -297,14 +297,16 @@ describeEachDatabase('checkout through the real channels', (t) => {
   it('ten simultaneous first opens of one order and channel make one attempt and one channel order', async () => {
     const order = await liveOrder()
     const before = wx.orders.size
+    const prepays = wx.prepayRequests
     const replies = await Promise.all(Array.from({ length: 10 }, () => chosen(order.pay_url, 'wechatpay')))
     assert.equal(new Set(replies.map((r) => r.qr_content)).size, 1, 'every tap shows the same code')
+    assert.equal(wx.prepayRequests - prepays, 1, 'one call to WeChat: the taps on this node wait for the first')
     const rows = await db().selectFrom('payments').selectAll().where('order_id', '=', order.id).execute()
     assert.equal(rows.length, 1, 'one attempt')
     assert.equal(wx.orders.size - before, 1, 'one channel order')
     assert.equal(wx.orders.get(`${wx.identity.merchant.mchid}:${rows[0]!.id}`)!.codeUrl, replies[0]!.qr_content)
 
-    // The same through the use case itself, for Alipay.
+    // The same through the use case itself, for Alipay: as on several nodes, each asks, and the database keeps one attempt.
     const stored = (await ctx().storage.orders.byId(t.server.merchant.merchant_id, 'live', order.id))!
     const trades = ali.trades.size
     const opened = await Promise.all(Array.from({ length: 10 }, () => openChannelPayment(ctx(), stored, 'alipay')))

@@ -211,6 +211,8 @@ export class WechatPaySimulator {
   sendRefundNotifications = true
   /** While true, new refunds end ABNORMAL instead of SUCCESS (the account paid with cannot take the money back). */
   abnormalRefunds = false
+  /** Native prepay requests received (POST /v3/pay/transactions/native), refused ones included. */
+  prepayRequests = 0
   /** Signed GET /v3/certificates requests received, refused ones (public-key mode) included. */
   certificateDownloads = 0
   /** Platform certificates rotated out but still listed by /v3/certificates, as WeChat does during a rotation. */
@@ -583,6 +585,7 @@ export class WechatPaySimulator {
   }
 
   #prepay(b: Record<string, any>, m: KnownMerchant): [number, unknown] {
+    this.prepayRequests++
     const param = (ok: boolean, field: string) => {
       if (!ok) throw new HttpError(400, 'PARAM_ERROR', `输入源“/body/${field}”映射到值字段“${field}”校验失败`)
     }

@@ -13,6 +13,7 @@ import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, codeLeftMs, realChannelParam } from './channel-qr.ts'
+import { SingleFlight } from './single-flight.ts'
 import { CheckoutCache, DEFAULT_CHECKOUT_CACHE_OPTIONS, SOLE_WRITER_TTL_MS, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
 import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
 import { languageFromAcceptLanguage, messages, negotiateLanguage, parseLangParam, type Lang, type RealChannel } from './i18n.ts'
@@ -77,6 +78,8 @@ function endPageValidation(page: Buffer, ifNoneMatch: string | undefined): { eta
 export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   const qrCache = new QrCache()
   const actionLimiter = new RateLimiter(ACTIONS_PER_SECOND, () => ctx.clock.now())
+  // Choices of one order's channel under way here: the next waits for the first's answer (single-flight.ts).
+  const openings = new SingleFlight<OpenedChannelPayment>()
   const streams = new StatusStreams({
     now: () => ctx.clock.now(),
     reload: (token) => ctx.storage.orders.byToken(token),
@@ -276,7 +279,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       reply.header('cache-control', 'no-store')
       let opened: OpenedChannelPayment
       try {
-        opened = await openChannelPayment(ctx, order, channel)
+        opened = await openings.run(`${order.id}:${channel}`, () => openChannelPayment(ctx, order, channel))
       } catch (err) {
         if (!(err instanceof AppError)) throw err
         // What the channel said is for the logs, not for an unauthenticated page: the customer is asked to retry.
