@@ -9,7 +9,7 @@ import { anOrder } from '../../../test/helpers/orders.ts'
 import { ChannelError, type ChannelPaymentState, type PaymentChannel } from '../payment-channel.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
 import { closeOrder } from './close-order.ts'
-import { CODE_RENEW_MARGIN_MS, openChannelPayment, payableCode } from './open-channel-payment.ts'
+import { CODE_RECHECK_MS, CODE_RENEW_MARGIN_MS, openChannelPayment, payableCode } from './open-channel-payment.ts'
 import { reconcileChannelPayments } from './reconcile-channel-payments.ts'
 
 /** A channel whose creates wait for release(); until a create is processed, a query finds no order (closed). */
@@ -163,6 +163,71 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.deepEqual([renewed.paymentId, creates, renewed.codeExpiresAt], [first.paymentId, 3, now + LIFETIME])
     assert.notEqual(renewed.qrContent, first.qrContent)
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), renewed.qrContent)
+  })
+
+  it("an attempt's first code whose answer was lost is counted from the attempt's creation, not from the retry", async () => {
+    const LIFETIME = 2 * 3_600_000
+    // As WeChat Pay: the order made at the first call, whose answer never came back; the same prepay later gives
+    // the code made then, which dies 2 hours after that call.
+    let code = { url: '', madeAt: 0 }
+    let loseAnswer = true
+    const { channel, release } = slowChannel()
+    release()
+    const wechatLike: PaymentChannel = {
+      ...channel,
+      codeLifetimeMs: LIFETIME,
+      async createPayment(input) {
+        if (!code.url || now - code.madeAt >= LIFETIME) code = { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${now}`, madeAt: now }
+        if (loseAnswer) {
+          loseAnswer = false
+          throw new ChannelError('WeChat Pay did not answer in time', true, true)
+        }
+        return { qrContent: code.url }
+      },
+    }
+    const order = anOrder('open-lost', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 24 * 3_600_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    await assert.rejects(openChannelPayment(deps(wechatLike), order, 'wechatpay'), { code: 'channel_failed' })
+    const madeAt = code.madeAt
+    now += 110 * 60_000
+    const opened = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    assert.equal(opened.codeExpiresAt, madeAt + LIFETIME, 'the page is told when WeChat stops taking it')
+    now = madeAt + LIFETIME + 1_000
+    assert.equal(payableCode((await attempt(opened.paymentId))!, wechatLike, now), null, 'a dead code is not shown')
+  })
+
+  it('a first code the channel made at the retry (the lost call never reached it) is counted early, then given back and shown on', async () => {
+    const LIFETIME = 2 * 3_600_000
+    let code = { url: '', madeAt: 0 }
+    let unreachable = true
+    let creates = 0
+    const { channel, release } = slowChannel()
+    release()
+    const wechatLike: PaymentChannel = {
+      ...channel,
+      codeLifetimeMs: LIFETIME,
+      async createPayment(input) {
+        creates++
+        if (unreachable) {
+          unreachable = false
+          throw new ChannelError('WeChat Pay did not answer in time', true, true)
+        }
+        if (!code.url || now - code.madeAt >= LIFETIME) code = { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${now}`, madeAt: now }
+        return { qrContent: code.url }
+      },
+    }
+    const order = anOrder('open-unreached', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 24 * 3_600_000 })
+    assert.equal(await t.storage.orders.insertIfAbsent(order), true)
+    const createdAt = now
+    await assert.rejects(openChannelPayment(deps(wechatLike), order, 'wechatpay'), { code: 'channel_failed' })
+    now += 30 * 60_000
+    const first = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    assert.equal(first.codeExpiresAt, createdAt + LIFETIME, 'counted from the attempt: early, never late')
+    // The page asks again when that count is up; WeChat gives the same code, which it takes for 30 minutes more.
+    now = createdAt + LIFETIME + 1_000
+    const again = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+    assert.deepEqual([again.qrContent, again.codeExpiresAt, creates], [first.qrContent, now + CODE_RECHECK_MS, 3])
+    assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), first.qrContent, 'shown, not refused')
   })
 
   it('a renewal the channel refuses because the attempt was paid meanwhile (ORDERPAID) pays the order, not fails the attempt', async () => {

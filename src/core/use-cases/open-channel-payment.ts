@@ -71,19 +71,39 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
     throw new AppError('channel_failed', `${name} did not answer; try again in a moment`)
   }
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
-  // The code given before, given back: no younger for it (its lifetime runs from when the channel first gave it),
-  // so it keeps its time. Stored again all the same: that is what checks the attempt is still open.
-  const same = qrContent === payment.qrContent
-  const givenAt = same ? payment.updatedAt : deps.clock.now()
+  // Stored again even when it is the same code: that is what checks the attempt is still open.
+  const givenAt = codeGivenAt(payment, qrContent, channel, deps.clock.now())
   if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, givenAt)))) {
     // The attempt was settled while the channel was opening it (closed with its order, say): its code must not
     // be shown, and the channel order it made is closed so nobody can pay it. Opening again makes a new one.
     await channel.closePayment({ paymentId: payment.id, order }).catch(() => undefined)
     throw new AppError('channel_failed', `the ${name} payment was closed while it opened; try again`)
   }
-  // Only in theory (the channel would have renewed a code this old): never answer with one no page would show.
-  if (same && !payableCode(payment, channel, deps.clock.now())) throw new AppError('channel_failed', `${name} gave back a code past its lifetime; try again`)
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing, codeExpiresAt: codeExpiresAt({ updatedAt: givenAt }, channel) }
+}
+
+/** How long a code the channel gave back past its counted lifetime is shown before the channel is asked again. */
+export const CODE_RECHECK_MS = 30_000
+
+/**
+ * When the channel made the code it answered with, as far as can be told: payableCode counts its lifetime from
+ * this, and the page renews the code when that is up.
+ * - The code given before, given back: no younger for it, so it keeps its time. But a code given back is one the
+ *   channel still takes: if its counted time is up, the count began too early (below), and it is counted as taken
+ *   for CODE_RECHECK_MS more, after which the channel is asked again.
+ * - An attempt's first code: the channel may have made it at an earlier call whose answer was lost (a timeout), as
+ *   early as the attempt's creation, and WeChat Pay counts its 2 hours from then. So within its lifetime of the
+ *   creation it is counted from the creation: early if that call never reached the channel (the case above), never
+ *   late, which would show a code the channel no longer takes.
+ * - A new code for an old one: now (a renewal whose answer was lost is not told apart).
+ */
+function codeGivenAt(payment: Payment, code: string, channel: Pick<PaymentChannel, 'codeLifetimeMs'>, now: number): number {
+  const lifetime = channel.codeLifetimeMs
+  if (code === payment.qrContent) {
+    return lifetime === undefined || now < payment.updatedAt + lifetime ? payment.updatedAt : now + CODE_RECHECK_MS - lifetime
+  }
+  if (lifetime !== undefined && payment.qrContent === null && now - payment.createdAt < lifetime) return payment.createdAt
+  return now
 }
 
 /**
@@ -95,8 +115,8 @@ export const CODE_RENEW_MARGIN_MS = 10 * 60_000
 
 /**
  * The attempt's code while the channel still takes it (its codeLifetimeMs, less `margin`); null once it is too
- * old, or before it has one. A pending attempt's updatedAt is when the channel first gave its code: only a new
- * code moves it while the attempt stays pending.
+ * old, or before it has one. A pending attempt's updatedAt is when the channel gave its code (codeGivenAt): only
+ * a new code, or one given back past its counted time, moves it while the attempt stays pending.
  */
 export function payableCode(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'> | undefined, now: number, margin = 0): string | null {
   if (!p.qrContent) return null
