@@ -37,6 +37,7 @@ export async function startServer(config: Config, options: ContextOptions = {}):
   }
   let app: Awaited<ReturnType<typeof buildApp>> | null = null
   try {
+    if (lock?.warning) ctx.logger.warn({ lock: lock.path }, lock.warning)
     if (lock) {
       const released = await releaseClaimsOfDeadServer(ctx.storage.idempotency, ctx.clock.now())
       if (released > 0) ctx.logger.warn({ released }, 'Idempotency-Key claims left in progress by a server that stopped mid-request were given back: their retries run afresh')

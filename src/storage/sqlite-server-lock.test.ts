@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { it } from 'node:test'
 import { DatabaseInUseError, holdServerLock, serverLockPath } from './sqlite-server-lock.ts'
 
@@ -40,6 +40,35 @@ it('a process that ends without letting go (kill -9) leaves no lock behind', () 
   assert.throws(() => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'pipe' }), { signal: 'SIGKILL' })
   const lock = holdServerLock(`sqlite:${file}`)
   assert.ok(lock)
+  lock.release()
+})
+
+it('every name of the file leads to its one lock: a symbolic link to it, or to its folder, is refused too', () => {
+  const file = tempFile()
+  writeFileSync(file, '')
+  const dir = dirname(file)
+  const first = holdServerLock(`sqlite:${file}`)!
+  const links = mkdtempSync(join(tmpdir(), 'scanpay-lock-links-'))
+  symlinkSync(file, join(links, 'by-file.db'))
+  symlinkSync(dir, join(links, 'by-folder'))
+  for (const name of [join(links, 'by-file.db'), join(links, 'by-folder', 'scanpay.db'), `${dir}/./scanpay.db`]) {
+    assert.throws(() => holdServerLock(`sqlite:${name}`), DatabaseInUseError, name)
+  }
+  assert.equal(first.warning, null)
+  first.release()
+  // A database not made yet: its folder's true name.
+  const later = join(links, 'by-folder', 'later.db')
+  assert.equal(serverLockPath(later), join(dir, 'later.db-server.lock'))
+})
+
+it('a file with hard links is served with a warning: the lock cannot follow them', () => {
+  const file = tempFile()
+  writeFileSync(file, '')
+  const other = join(mkdtempSync(join(tmpdir(), 'scanpay-lock-hard-')), 'other.db')
+  mkdirSync(dirname(other), { recursive: true })
+  linkSync(file, other)
+  const lock = holdServerLock(`sqlite:${file}`)!
+  assert.match(lock.warning ?? '', /has 2 names \(hard links\)/)
   lock.release()
 })
 

@@ -3,20 +3,52 @@
 // The guard is an exclusive SQLite lock on a small file beside the database: the operating system lets it go when
 // the process ends in any way (kill -9, a crash, a container stopped), so a restart never waits for a stale lease
 // and no pid has to be trusted.
-import { mkdirSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { mkdirSync, realpathSync, statSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { sqlitePathOf } from './database.ts'
 
 export interface ServerLock {
   /** The lock file, for messages. */
   readonly path: string
+  /** Said to the operator at start when the database file has other names (hard links), which no lock sees. */
+  readonly warning: string | null
   release(): void
+}
+
+/**
+ * The database file by its one true name: symbolic links (of the file or of a folder on the way) followed, so that
+ * every name of it leads to the same lock. Its folder is made if missing, as opening the database would.
+ */
+export function realDatabaseFile(databaseFile: string): string {
+  const dir = resolve(dirname(databaseFile))
+  mkdirSync(dir, { recursive: true })
+  try {
+    return realpathSync(resolve(databaseFile))
+  } catch {
+    // Not made yet: its folder's true name.
+    return join(realpathSync(dir), basename(databaseFile))
+  }
 }
 
 /** The lock file of a SQLite database file: beside it, named after it. */
 export function serverLockPath(databaseFile: string): string {
-  return `${resolve(databaseFile)}-server.lock`
+  return `${realDatabaseFile(databaseFile)}-server.lock`
+}
+
+/** Hard links to the file are names of it the lock cannot follow (as SQLite's own write-ahead log cannot). */
+function hardLinkWarning(file: string): string | null {
+  let links: number
+  try {
+    links = statSync(file).nlink
+  } catch {
+    return null
+  }
+  return links > 1
+    ? `${file} has ${links} names (hard links): a server started by another name would not be refused, and SQLite ` +
+        'keeps its write-ahead log beside the name it was opened by, so two such servers could corrupt the database. ' +
+        'Open it by this name only'
+    : null
 }
 
 export class DatabaseInUseError extends Error {
@@ -37,8 +69,8 @@ export function holdServerLock(databaseUrl: string): ServerLock | null {
   if (!databaseUrl.startsWith('sqlite:')) return null
   const file = sqlitePathOf(databaseUrl)
   if (file === '' || file === ':memory:') return null
-  const path = serverLockPath(file)
-  mkdirSync(dirname(path), { recursive: true })
+  const real = realDatabaseFile(file)
+  const path = serverLockPath(real)
   const lock = new SQLite(path)
   try {
     // In exclusive locking mode a connection keeps the lock of its first write until it closes. No waiting: the
@@ -52,11 +84,12 @@ export function holdServerLock(databaseUrl: string): ServerLock | null {
     lock.exec('COMMIT')
   } catch (err) {
     lock.close()
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new DatabaseInUseError(file, path)
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new DatabaseInUseError(real, path)
     throw err
   }
   return {
     path,
+    warning: hardLinkWarning(real),
     release: () => {
       if (lock.open) lock.close()
     },
