@@ -1,9 +1,10 @@
 // Runs the whole platform in one process: HTTP, the webhook dispatcher and the background jobs, with a
 // graceful shutdown that finishes requests and deliveries in flight.
-import type { Config } from './config/config.ts'
+import { ConfigError, type Config } from './config/config.ts'
 import { createContext, type AppContext, type ContextOptions } from './context.ts'
 import { buildApp } from './http/app.ts'
 import { releaseClaimsOfDeadServer } from './http/merchant-api/idempotency.ts'
+import { sqlitePathOf } from './storage/database.ts'
 import { holdServerLock } from './storage/sqlite-server-lock.ts'
 
 export interface RunningServer {
@@ -20,7 +21,10 @@ export interface RunningServer {
 export function checkServable(config: Config): void {
   // Customers open PUBLIC_URL's pages and the channels call back under it (WeChat Pay only ever calls https).
   if (config.production && !config.publicUrl.startsWith('https://')) {
-    throw new Error(`PUBLIC_URL must be an https origin when NODE_ENV=production (TLS ends at your load balancer), got ${config.publicUrl}`)
+    throw new ConfigError(`PUBLIC_URL must be an https origin when NODE_ENV=production (TLS ends at your load balancer), got ${config.publicUrl}`)
+  }
+  if (config.production && config.databaseUrl.startsWith('sqlite:') && ['', ':memory:'].includes(sqlitePathOf(config.databaseUrl))) {
+    throw new ConfigError(`DATABASE_URL ${config.databaseUrl} keeps nothing past the process: in production name a file (sqlite:./data/scanpay.db) or PostgreSQL`)
   }
 }
 

@@ -64,7 +64,16 @@ describe('scanpay CLI', () => {
     // No stray argument is taken for nothing, and a missing database is not made (nor a master key beside it).
     const missing = join(tempDb().slice('sqlite:'.length), '..', 'absent', 'x.db')
     await usage(['merchant', 'show', '--merchant', 'mch_x', '--db', `sqlite:${missing}`], /no ScanPay database at/)
+    // Nor would a key's reseal or the channels' commands report on a new, empty one as if it were the server's.
+    for (const args of [['master-key', 'reseal'], ['channel', 'bill-checks'], ['channel', 'bill', '--merchant', 'mch_x', 'wechatpay', '--date', '2026-11-26']]) {
+      await usage([...args, '--db', `sqlite:${missing}`], /no ScanPay database at/)
+    }
+    assert.equal(existsSync(missing), false, 'no database made')
+    // A start its flags refuse reads no configuration: no master key made.
+    await usage(['start', '--workers', '2', '--db', `sqlite:${missing}`], /--workers above 1 needs PostgreSQL/)
     assert.equal(existsSync(join(dirname(missing), 'master.key')), false, 'no master key made for a database not there')
+    // sqlite://data/x.db would be /data/x.db: refused rather than guessed.
+    await usage(['migrate', '--db', 'sqlite://rel/x.db'], /sqlite:\/\/rel\/x\.db is ambiguous: write sqlite:\.\/relative\/path\.db or sqlite:\/\/\/absolute/)
     await usage(['merchant', 'roll-key', '--merchant', 'mch_x', 'test', 'extra', '--db', tempDb()], /unexpected extra/)
   })
 
@@ -93,8 +102,14 @@ describe('scanpay CLI', () => {
     const production = { ...env, NODE_ENV: 'production', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'http://pay.example' }
     // Nothing listens on port 1: a start that reached the database would fail otherwise.
     for (const args of [['start', '--db', 'postgres://127.0.0.1:1/none'], ['start', '--workers', '2', '--db', 'postgres://127.0.0.1:1/none']]) {
-      await assert.rejects(run(process.execPath, [BIN, ...args], { env: production }), /PUBLIC_URL must be an https origin when NODE_ENV=production/, args.join(' '))
+      await assert.rejects(run(process.execPath, [BIN, ...args], { env: production }), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2, 'a configuration that cannot be served, as any other')
+        assert.match(err.stderr, /PUBLIC_URL must be an https origin when NODE_ENV=production/, args.join(' '))
+        return true
+      })
     }
+    // Nor on a database that keeps nothing past the process.
+    await assert.rejects(run(process.execPath, [BIN, 'start', '--db', 'sqlite::memory:'], { env: { ...production, PUBLIC_URL: 'https://pay.example' } }), /sqlite::memory: keeps nothing past the process/)
   })
 
   it('listen verifies with the secret from SCANPAY_WEBHOOK_SECRET, refusing a delivery signed with another', async () => {

@@ -1,7 +1,7 @@
 // The scanpay command: start, migrate, backup, merchant create/list, listen, channel, unexpected, refunds, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { ConfigError, databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
-import { databaseExists } from '../storage/database.ts'
+import { databaseExists, dialectOf } from '../storage/database.ts'
 import { runBackup } from './commands/backup.ts'
 import { runChannelBill, runChannelBillChecks } from './commands/channel-bill.ts'
 import { runChannelSet } from './commands/channel-set.ts'
@@ -13,6 +13,7 @@ import { MERCHANT_MANAGE_USAGE, runMerchantManage, type MerchantManageOptions } 
 import { runMigrate } from './commands/migrate.ts'
 import { runSimulate } from './commands/simulate.ts'
 import { runStart } from './commands/start.ts'
+import { parseWorkers, SQLITE_WORKERS_REFUSED } from './commands/start-workers.ts'
 import { runUnexpected } from './commands/unexpected.ts'
 import { runRefunds } from './commands/refunds.ts'
 
@@ -76,7 +77,14 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
     console.error(USAGE)
     return USAGE_ERROR
   }
-  if (command === 'start') return runStart(loadConfig(flags), { workers: values.workers })
+  if (command === 'start') {
+    // Its flags first: a start they refuse makes no master key (in development, loading the configuration does).
+    if (parseWorkers(values.workers) > 1 && dialectOf(databaseUrlOf(flags)) === 'sqlite') {
+      console.error(SQLITE_WORKERS_REFUSED)
+      return USAGE_ERROR
+    }
+    return runStart(loadConfig(flags), { workers: values.workers })
+  }
   // The schema only: no master key read or made, so a deploy's migration step need not hold the key.
   if (command === 'migrate') return runMigrate(databaseUrlOf(flags))
   if (command === 'backup') return runBackup(databaseUrlOf(flags), { to: values.to })
@@ -110,6 +118,8 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
       json: values.json ?? false,
     })
   }
+  // Never a new, empty database: these would report on it, or write to it, as if it were the server's.
+  if ((command === 'master-key' || command === 'channel') && !serverDatabaseExists(flags)) return USAGE_ERROR
   if (command === 'master-key' && sub === 'reseal') return runMasterKeyReseal(loadConfig(flags))
   if (command === 'channel' && sub === 'set') {
     return runChannelSet(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], fromFile: values['from-file'], check: values.check ?? false })

@@ -109,6 +109,8 @@ export function databaseUrlOf(flags: Flags = {}, env: NodeJS.ProcessEnv = proces
   const url = flags.db ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL
   // Without a path SQLite would open a database in memory, lost on exit: only when asked for by name.
   if (url === 'sqlite:' || url === 'sqlite://') throw new ConfigError(`DATABASE_URL ${url} names no file: sqlite:./data/scanpay.db, or sqlite::memory: for a database lost on exit`)
+  // sqlite://data/x.db reads as a relative path, but the two slashes make it /data/x.db: refused rather than guessed.
+  if (/^sqlite:\/\/(?!\/)/.test(url)) throw new ConfigError(`DATABASE_URL ${url} is ambiguous: write sqlite:./relative/path.db or sqlite:///absolute/path.db`)
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(url)) throw new ConfigError(`DATABASE_URL (or --db) must start with sqlite: or postgres://, got ${JSON.stringify(withoutPassword(url))}`)
   return url
 }

@@ -87,5 +87,7 @@ async function runNode(config: Config): Promise<number> {
       stop('writer thread ended')
     })
   })
+  // The last line of a stop that finished (one that timed out or was cut short says so and exits before this).
+  ctx.logger.info({ exit_code: code }, 'ScanPay stopped')
   return code
 }
