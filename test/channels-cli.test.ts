@@ -1,6 +1,7 @@
 // The channel commands as a merchant's operator runs them: `scanpay simulate` writes keys and a credentials
 // file, `scanpay channel set` checks credentials on the spot (offline and with --check against the gateway).
 import assert from 'node:assert/strict'
+import { shanghaiDate } from '../src/channels/shanghai-time.ts'
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -94,6 +95,10 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
     // A day that does not exist is refused, not read as a day without payments.
     for (const date of ['2026-13-01', '2026-02-30']) assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', date).code, 2, date)
+    // Nor is a day whose bill is not out yet (today in Beijing, or later) read as one without payments.
+    const today = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', shanghaiDate(Date.now()))
+    assert.equal(today.code, 2)
+    assert.match(today.stderr, /is not out yet: a day's bill comes the next morning, Beijing time/)
   })
 
   it('lists the daily checks the server has made: none yet, then what they found (exit 3)', async () => {

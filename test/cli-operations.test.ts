@@ -45,6 +45,7 @@ describe('scanpay operator commands', () => {
         copy.close()
       }
       await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', db], { env }), /copy\.db exists: name a new file/)
+      await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', join(target, 'no-such-folder', 'x.db'), '--db', db], { env }), /no folder \S+no-such-folder to write x\.db in/)
       await assert.rejects(run(process.execPath, [BIN, 'backup', '--to', target, '--db', 'postgres://127.0.0.1:1/x'], { env }), /pg_dump/)
     } finally {
       writer.close()

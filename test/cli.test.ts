@@ -57,6 +57,8 @@ describe('scanpay CLI', () => {
     await usage([], /Usage:/)
     await usage(['listen', '--port', '80a'], /--port must be a port number from 1 to 65535, got "80a"/)
     await usage(['listen', '--port', '70000'], /--port must be/)
+    await usage(['listen', '--secret', 'sk_test_abc'], /the merchant's webhook secret \(whsec_…, from merchant create\), not an API key/)
+    await usage(['merchant', 'create', '--name', 'N'.repeat(300), '--db', tempDb()], /--name must be 1-128 characters, got 300/)
     // Settings that cannot be used, from flags or the environment: the same.
     await usage(['start', '--workers', 'abc'], /--workers must be an integer from 1 to 256/)
     await usage(['start', '--port', '99999'], /^--port must be at most 65535/)

@@ -2,7 +2,7 @@
 // of the file alone can miss what is still in its write-ahead log; VACUUM INTO reads one snapshot in one read
 // transaction, so writers go on meanwhile and the copy is whole. PostgreSQL has its own tools (pg_dump).
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { dialectOf, sqlitePathOf } from '../../storage/database.ts'
 
@@ -23,6 +23,10 @@ export function runBackup(databaseUrl: string, opts: { to?: string }): number {
   const target = resolve(opts.to)
   if (existsSync(target)) {
     console.error(`${target} exists: name a new file`)
+    return 2
+  }
+  if (!existsSync(dirname(target))) {
+    console.error(`no folder ${dirname(target)} to write ${basename(target)} in: make it first, or name another`)
     return 2
   }
   const db = new SQLite(source, { readonly: true, fileMustExist: true })

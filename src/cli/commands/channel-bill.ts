@@ -1,6 +1,7 @@
 // scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd: downloads the channel's bill of a
 // Beijing day and reconciles it against our payments, printing every discrepancy (exit 3 when there are any).
 // scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
+import { shanghaiDate } from '../../channels/shanghai-time.ts'
 import type { Config } from '../../config/config.ts'
 import { compareBill, type BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
 import { billLines, storedBillRecords } from '../../channels/daily-bills.ts'
@@ -15,6 +16,11 @@ function isCalendarDate(text: string): boolean {
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
   if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !isCalendarDate(opts.date)) {
     console.error('usage: scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json]')
+    return 2
+  }
+  // A day's bill is made the next morning (Beijing time): today's, or a later day's, would read as empty.
+  if (opts.date >= shanghaiDate(Date.now())) {
+    console.error(`the bill of ${opts.date} is not out yet: a day's bill comes the next morning, Beijing time (today there is ${shanghaiDate(Date.now())})`)
     return 2
   }
   const ctx = await createCommandContext(config)

@@ -22,6 +22,11 @@ export async function runListen(opts: { port?: string; host: string; secret?: st
     console.error(`--port must be a port number from 1 to 65535, got ${JSON.stringify(opts.port)}`)
     return 2
   }
+  // An API key's secret signs nothing ScanPay sends: every delivery would read "signature does not match".
+  if (opts.secret && !opts.secret.startsWith('whsec_')) {
+    console.error(`the secret must be the merchant's webhook secret (whsec_…, from merchant create), not ${/^sk_/.test(opts.secret) ? 'an API key (sk_…)' : 'this'}`)
+    return 2
+  }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))

@@ -13,7 +13,7 @@ export async function runMerchantCreate(
 ): Promise<number> {
   const name = opts.name?.trim()
   if (!name || name.length > 128) {
-    console.error('--name is required (1-128 characters)')
+    console.error(name ? `--name must be 1-128 characters, got ${name.length}` : '--name is required (1-128 characters)')
     return 2
   }
   const webhookUrl = opts.webhookUrl ?? null
