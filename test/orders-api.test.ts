@@ -151,6 +151,7 @@ describeEachDatabase('orders API', (t) => {
     ['expires_in too long', { ...ORDER, expires_in: 86_401 }, 'expires_in', 'parameter_invalid'],
     ['notify_url not http', { ...ORDER, notify_url: 'ftp://x.example/' }, 'notify_url', 'parameter_invalid'],
     ['return_url too long', { ...ORDER, return_url: 'https://x.example/' + 'a'.repeat(1010) }, 'return_url', 'parameter_invalid'],
+    ['return_url with a user name and password', { ...ORDER, return_url: 'https://user:pass@shop.example/' }, 'return_url', 'parameter_invalid'],
     ['unknown channel', { ...ORDER, channels: ['paypal'] }, 'channels.0', 'parameter_invalid'],
     ['metadata value not string', { ...ORDER, metadata: { a: 1 } }, 'metadata.a', 'parameter_invalid'],
     ['metadata key too long', { ...ORDER, metadata: { ['k'.repeat(41)]: 'v' } }, 'metadata', 'parameter_invalid'],

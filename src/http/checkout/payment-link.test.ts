@@ -97,6 +97,8 @@ describe('validateLinkParams', () => {
     bad({ ...BASE, expires_at: 'soon' }, 'expires_at')
     bad({ ...BASE, expires_at: '1764150900.5' }, 'expires_at')
     bad({ ...BASE, return_url: 'javascript:alert(1)' }, 'return_url')
+    bad({ ...BASE, return_url: 'https://user:pass@shop.example/' }, 'return_url')
+    bad({ ...BASE, return_url: 'https://user@shop.example/' }, 'return_url')
     bad({ ...BASE, notify_url: 'https://x.example/' + 'a'.repeat(1024) }, 'notify_url')
     bad({ ...BASE, lang: 'fr' }, 'lang')
   })

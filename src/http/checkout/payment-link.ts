@@ -59,7 +59,10 @@ function urlParam(params: Record<string, string>, name: string, production: bool
   const value = params[name]
   if (value === undefined) return null
   if (value.length > 1024 || !URL_PATTERN.test(value) || !URL.canParse(value)) return { kind: 'malformed', param: name }
-  if (production && isObviouslyInternal(new URL(value))) return { kind: 'url_not_allowed', param: name }
+  const url = new URL(value)
+  if (production && isObviouslyInternal(url)) return { kind: 'url_not_allowed', param: name }
+  // As the API: the customer is sent to return_url, which must not carry a user name or password.
+  if (name === 'return_url' && (url.username || url.password)) return { kind: 'malformed', param: name }
   return value
 }
 

@@ -75,6 +75,10 @@ function checkUrl(ctx: AppContext, url: string | null | undefined, param: string
   if (ctx.config.production && isObviouslyInternal(parsed)) {
     throw new AppError('url_not_allowed', `${param} must not point at a loopback, private or link-local address`, param)
   }
+  // The customer's browser is sent there: a user name and password in it is a phishing pattern browsers warn of.
+  if (param === 'return_url' && (parsed.username || parsed.password)) {
+    throw new AppError('parameter_invalid', 'return_url must not carry a user name or password: customers are sent to it', param)
+  }
   return url
 }
 
