@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
 import { get } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { POSTGRES_URL, postgresAvailable } from './helpers/databases.ts'
+import { WORKER_DEATHS_WINDOW_MS } from '../src/cli/commands/start-workers.ts'
 import { exited, runScanPay } from './helpers/cli.ts'
 import { freePort } from './helpers/server.ts'
 import { eventually } from './helpers/webhook-receiver.ts'
@@ -137,5 +139,39 @@ describe('/metrics of a --workers 2 cluster', { skip: (await postgresAvailable()
       return sample(after, 'scanpay_metrics_workers{state="answered"}') === 2 && !after.includes(`worker="${pids[0]}"`)
     }, 30_000, 'a new worker answering')
     assert.equal(sample(after, 'scanpay_http_requests_total{route="/healthz",status="200"}'), 20, after)
+  })
+
+  it('workers that all die at once are replaced: nothing else holds the primary open meanwhile', async () => {
+    const body = (await fetchAlone(`${url}/metrics`)).body
+    const pids = [...body.matchAll(/^process_resident_memory_bytes\{worker="(\d+)"\}/gm)].map((m) => Number(m[1]))
+    assert.equal(pids.length, 2)
+    for (const pid of pids) process.kill(pid, 'SIGKILL')
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`the primary exited (${child.exitCode}):\n${child.output()}`)
+      const r = await fetchAlone(`${url}/metrics`, 4000).catch(() => null)
+      return sample(r?.body ?? '', 'scanpay_metrics_workers{state="answered"}') === 2 && !pids.some((p) => r!.body.includes(`worker="${p}"`))
+    }, 30_000, 'two new workers answering')
+  })
+
+  // Last: it ends the cluster.
+  it('workers that keep dying stop the cluster, which exits 1 for its supervisor to see', async () => {
+    const primary = child.pid!
+    const workersOf = () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)
+      } catch {
+        return []
+      }
+    }
+    const killer = setInterval(() => {
+      for (const pid of workersOf()) process.kill(pid, 'SIGKILL')
+    }, 300)
+    try {
+      await exited(child)
+    } finally {
+      clearInterval(killer)
+    }
+    assert.equal(child.exitCode, 1, child.output())
+    assert.match(child.output(), new RegExp(`workers died within ${WORKER_DEATHS_WINDOW_MS / 1000} s: stopping the cluster`))
   })
 })

@@ -18,6 +18,10 @@ export const SQLITE_WORKERS_REFUSED =
   '--workers above 1 needs PostgreSQL (--db postgres://…): a SQLite file is owned by one process, whose ' +
   'writes it serializes and group-commits. Run one process on SQLite, or several on PostgreSQL.'
 
+/** More worker deaths than this within the window stop the cluster rather than replace them for ever. */
+export const MAX_WORKER_DEATHS = 5
+export const WORKER_DEATHS_WINDOW_MS = 60_000
+
 /** Parses --workers: a positive integer, 1 when absent. */
 export function parseWorkers(raw: string | undefined): number {
   if (raw === undefined) return 1
@@ -50,16 +54,37 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   checkServable(config)
   await prepareDatabase(config)
   let stopping = false
+  // Until every worker listens, one that exits is a failed start, not one to replace.
+  let started = false
+  let failed = false
+  let stopAll: ((reason: string) => void) | null = null
+  const deaths: number[] = []
+  const replacing = new Set<NodeJS.Timeout>()
   const live = new Set<Worker>()
   const fork = () => {
     const worker = cluster.fork()
     live.add(worker)
     worker.once('exit', (code, signal) => {
       live.delete(worker)
-      if (stopping) return
-      // A worker that dies is replaced; what it had in flight is safe (leases expire, moves are conditional).
+      if (stopping || !started) return
+      const now = Date.now()
+      deaths.push(now)
+      while (deaths[0]! < now - WORKER_DEATHS_WINDOW_MS) deaths.shift()
+      if (deaths.length > MAX_WORKER_DEATHS) {
+        // Dying as fast as they start (a bad deploy, the database gone): stop, and exit non-zero so the supervisor sees it.
+        console.error(`worker ${worker.process.pid} exited (${signal ?? code}); ${deaths.length} workers died within ${WORKER_DEATHS_WINDOW_MS / 1000} s: stopping the cluster`)
+        failed = true
+        stopAll?.('workers keep dying')
+        return
+      }
+      // A worker that dies is replaced; what it had in flight is safe (leases expire, moves are conditional). The
+      // timer holds the primary open: with every worker dead at once (an OOM kill of both), nothing else would.
       console.error(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
-      setTimeout(() => !stopping && fork(), 1000).unref()
+      const timer = setTimeout(() => {
+        replacing.delete(timer)
+        if (!stopping) fork()
+      }, 1000)
+      replacing.add(timer)
     })
     return worker
   }
@@ -75,13 +100,14 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     for (const w of live) w.process.kill('SIGTERM')
     throw err
   })
+  started = true
   // In production stdout is the workers' JSON log alone.
   if (!config.production) console.log(`ScanPay primary ${process.pid}: ${workers} workers listening on ${config.host}:${config.port}`)
-  let failed = false
   await new Promise<void>((resolve) => {
-    onStopSignals({
+    stopAll = onStopSignals({
       first() {
         stopping = true
+        for (const timer of replacing) clearTimeout(timer)
         // Each worker finishes its requests and deliveries in flight (within its shutdown timeout), then exits.
         if (live.size === 0) return resolve()
         cluster.on('exit', (_worker, code) => {
@@ -96,6 +122,6 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
       },
     })
   })
-  // A worker that gave up its graceful stop (timed out, or a second signal) makes the whole stop non-zero.
+  // A worker that gave up its graceful stop (timed out, or a second signal), or workers dying, make it non-zero.
   return failed ? 1 : 0
 }
