@@ -100,6 +100,11 @@ describeEachDatabase('operations', (t) => {
       assert.deepEqual(Object.keys(answer.content['application/json'].schema.properties.error.properties), ['type', 'code', 'message', 'param', 'request_id'])
     }
     assert.match(doc.paths['/v1/refunds/{id}'].get.responses['429'].description, /Retry-After/)
+    // Every POST says it takes an Idempotency-Key; no GET does.
+    for (const [path, item] of Object.entries(doc.paths) as [string, any][]) {
+      if (item.post) assert.ok(item.post.parameters?.some((p: { name: string; in: string }) => p.name === 'Idempotency-Key' && p.in === 'header'), `POST ${path}`)
+      if (item.get) assert.ok(!item.get.parameters?.some((p: { name: string }) => p.name === 'Idempotency-Key'), `GET ${path}`)
+    }
   })
 })
 

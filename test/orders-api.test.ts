@@ -310,6 +310,11 @@ describeEachDatabase('orders API', (t) => {
       assert.equal(r.status, 400, q)
       assert.equal(r.body.error.type, 'invalid_request', q)
     }
+    // An offset's + sent bare arrives as a space: the error says how to write it.
+    const bare = await api(url(), s, 'GET', '/v1/orders?created_gte=2026-11-29T00:59:00+08:00')
+    assert.equal(bare.status, 400)
+    assert.match(bare.body.error.message, /write an offset's \+ as %2B in a query string/)
+    assert.equal((await api(url(), s, 'GET', '/v1/orders?created_gte=2026-11-29T00:59:00%2B08:00')).status, 200)
   })
 
   it('closes a pending order once; closing again returns it unchanged; a paid order answers 409', async () => {

@@ -155,6 +155,17 @@ export async function buildApp(ctx: AppContext) {
         },
       },
     },
+    // Every POST of the API takes an Idempotency-Key (idempotency.ts checks it, not the route schemas): said here,
+    // so a client generated from the document can send it.
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      const { openapiObject } = document
+      for (const [path, item] of Object.entries(openapiObject.paths ?? {})) {
+        const post = (item as { post?: { parameters?: unknown[] } }).post
+        if (path.startsWith('/v1/') && post) post.parameters = [...(post.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
+      }
+      return openapiObject
+    },
   })
 
   await app.register(opsRoutes(ctx))
@@ -165,6 +176,14 @@ export async function buildApp(ctx: AppContext) {
   return app
 }
 
+
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description: 'Runs the request once and replays its first successful response for 24 h; another request under the same key is 409 idempotency_key_reused',
+}
 
 /** How long a client may take to send a whole request, headers and a body of at most 64 KiB. */
 export const REQUEST_TIMEOUT_MS = 30_000

@@ -58,7 +58,9 @@ function parseTime(value: string | undefined, param: string): number | undefined
   const ms = /^\d{1,12}$/.test(value) ? Number(value) * 1000 : Date.parse(value)
   // A date and time must say its offset: a time read in the server's zone would shift with the server.
   if (!Number.isFinite(ms) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
-    throw new AppError('parameter_invalid', `${param} must be an ISO 8601 time or unix seconds`, param)
+    // A '+' sent bare in a query string arrives as a space: the likeliest reason a time with an offset fails here.
+    const hint = value.includes(' ') ? " (write an offset's + as %2B in a query string)" : ''
+    throw new AppError('parameter_invalid', `${param} must be an ISO 8601 time with its offset, a date, or unix seconds${hint}`, param)
   }
   return ms
 }
