@@ -310,6 +310,9 @@ describeEachDatabase('orders API', (t) => {
       assert.equal(r.status, 400, q)
       assert.equal(r.body.error.type, 'invalid_request', q)
     }
+    // A parameter given twice is said to be, not to be of the wrong kind.
+    const twice = await api(url(), s, 'GET', '/v1/orders?limit=1&limit=2')
+    assert.deepEqual([twice.status, twice.body.error.code, twice.body.error.param, twice.body.error.message], [400, 'parameter_invalid', 'limit', 'limit is given more than once'])
     // An offset's + sent bare arrives as a space: the error says how to write it.
     const bare = await api(url(), s, 'GET', '/v1/orders?created_gte=2026-11-29T00:59:00+08:00')
     assert.equal(bare.status, 400)

@@ -133,7 +133,7 @@ export async function buildApp(ctx: AppContext) {
   })
 
   app.setErrorHandler((err, req, reply) => {
-    const appErr = toAppError(err as Error)
+    const appErr = givenTwice(err, req.query) ?? toAppError(err as Error)
     // A request turned away while this server stops is planned, not a failure: no stack, not at error.
     if (appErr.code === 'service_unavailable') req.log.info({ request_id: req.id, status: appErr.status, code: appErr.code }, 'request refused: this server is stopping')
     else if (appErr.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed')
@@ -176,6 +176,14 @@ export async function buildApp(ctx: AppContext) {
   return app
 }
 
+
+/** A query parameter given more than once arrives as a list, which its rule refuses: said as what it is. */
+function givenTwice(err: unknown, query: unknown): AppError | null {
+  if ((err as { validationContext?: string }).validationContext !== 'querystring') return null
+  const param = toAppError(err as Error).param
+  const value = param && typeof query === 'object' && query !== null ? (query as Record<string, unknown>)[param] : undefined
+  return Array.isArray(value) ? new AppError('parameter_invalid', `${param} is given more than once`, param) : null
+}
 
 const IDEMPOTENCY_KEY_PARAMETER = {
   name: 'Idempotency-Key',
