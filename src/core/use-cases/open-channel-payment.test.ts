@@ -165,26 +165,36 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), renewed.qrContent)
   })
 
-  it("an attempt's first code whose answer was lost is counted from the attempt's creation, not from the retry", async () => {
+  /**
+   * As WeChat Pay, with a first prepay that times out: one that reached WeChat (it made the order and its code, the
+   * answer was lost) or one that never did. Asked again, it gives the order's current code: the same one until it
+   * is 2 hours old, a new one after.
+   */
+  function lostFirstAnswer(reachedWechat: boolean) {
     const LIFETIME = 2 * 3_600_000
-    // As WeChat Pay: the order made at the first call, whose answer never came back; the same prepay later gives
-    // the code made then, which dies 2 hours after that call.
-    let code = { url: '', madeAt: 0 }
-    let loseAnswer = true
+    const code = { url: '', madeAt: 0 }
+    let first = true
+    let creates = 0
     const { channel, release } = slowChannel()
     release()
     const wechatLike: PaymentChannel = {
       ...channel,
       codeLifetimeMs: LIFETIME,
       async createPayment(input) {
-        if (!code.url || now - code.madeAt >= LIFETIME) code = { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${now}`, madeAt: now }
-        if (loseAnswer) {
-          loseAnswer = false
-          throw new ChannelError('WeChat Pay did not answer in time', true, true)
-        }
+        creates++
+        const lost = first
+        first = false
+        if (lost && !reachedWechat) throw new ChannelError('WeChat Pay did not answer in time', true, true)
+        if (!code.url || now - code.madeAt >= LIFETIME) Object.assign(code, { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${now}`, madeAt: now })
+        if (lost) throw new ChannelError('WeChat Pay did not answer in time', true, true)
         return { qrContent: code.url }
       },
     }
+    return { LIFETIME, code, wechatLike, creates: () => creates }
+  }
+
+  it("an attempt's first code whose answer was lost is counted from the attempt's creation, not from the retry", async () => {
+    const { LIFETIME, code, wechatLike } = lostFirstAnswer(true)
     const order = anOrder('open-lost', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 24 * 3_600_000 })
     assert.equal(await t.storage.orders.insertIfAbsent(order), true)
     await assert.rejects(openChannelPayment(deps(wechatLike), order, 'wechatpay'), { code: 'channel_failed' })
@@ -197,25 +207,7 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
   })
 
   it('a first code the channel made at the retry (the lost call never reached it) is counted early, then given back and shown on', async () => {
-    const LIFETIME = 2 * 3_600_000
-    let code = { url: '', madeAt: 0 }
-    let unreachable = true
-    let creates = 0
-    const { channel, release } = slowChannel()
-    release()
-    const wechatLike: PaymentChannel = {
-      ...channel,
-      codeLifetimeMs: LIFETIME,
-      async createPayment(input) {
-        creates++
-        if (unreachable) {
-          unreachable = false
-          throw new ChannelError('WeChat Pay did not answer in time', true, true)
-        }
-        if (!code.url || now - code.madeAt >= LIFETIME) code = { url: `weixin://wxpay/bizpayurl?pr=${input.paymentId}-${now}`, madeAt: now }
-        return { qrContent: code.url }
-      },
-    }
+    const { LIFETIME, wechatLike, creates } = lostFirstAnswer(false)
     const order = anOrder('open-unreached', { mode: 'live', channels: ['wechatpay'], createdAt: now, expiresAt: now + 24 * 3_600_000 })
     assert.equal(await t.storage.orders.insertIfAbsent(order), true)
     const createdAt = now
@@ -226,7 +218,7 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     // The page asks again when that count is up; WeChat gives the same code, which it takes for 30 minutes more.
     now = createdAt + LIFETIME + 1_000
     const again = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
-    assert.deepEqual([again.qrContent, again.codeExpiresAt, creates], [first.qrContent, now + CODE_RECHECK_MS, 3])
+    assert.deepEqual([again.qrContent, again.codeExpiresAt, creates()], [first.qrContent, now + CODE_RECHECK_MS, 3])
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), first.qrContent, 'shown, not refused')
   })
 
