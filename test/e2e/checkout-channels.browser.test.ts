@@ -191,13 +191,28 @@ describe('checkout with real channels in a browser', { skip }, () => {
     }
   })
 
+  /**
+   * Runs `body` with the background jobs held still, so the reconciler (every 100 ms here) cannot find WeChat's
+   * order closed before the page asks: the test decides which comes first.
+   */
+  async function jobsHeld<T>(body: () => Promise<T>): Promise<T> {
+    await server.server.ctx.jobs.stop()
+    try {
+      return await body()
+    } finally {
+      server.server.ctx.jobs.start()
+    }
+  }
+
   it('a renewal WeChat refuses takes the dead code away and says so; choosing again opens a new one', async () => {
     const { order, p, first } = await onWechatCode('zh-CN')
     try {
-      // Closed at WeChat meanwhile (in its merchant console, say): asked for the current code, it answers ORDER_CLOSED.
-      wx.orderByCodeUrl(first)!.state = 'CLOSED'
-      await timePasses(p.page, CODE_URL_LIFETIME_MS, 2_000)
-      await p.page.locator('#cq img').waitFor({ state: 'detached', timeout: 10_000 })
+      await jobsHeld(async () => {
+        // Closed at WeChat meanwhile (in its merchant console, say): asked for the current code, it answers ORDER_CLOSED.
+        wx.orderByCodeUrl(first)!.state = 'CLOSED'
+        await timePasses(p.page, CODE_URL_LIFETIME_MS, 2_000)
+        await p.page.locator('#cq img').waitFor({ state: 'detached', timeout: 10_000 })
+      })
       assert.match((await p.page.locator('#msg').textContent()) ?? '', /微信支付/, 'the page says WeChat Pay could not open it')
       await p.page.getByRole('button', { name: '微信支付' }).tap()
       await qrShown(p.page)
@@ -206,6 +221,30 @@ describe('checkout with real channels in a browser', { skip }, () => {
       assert.equal(await orderStatus(order.id), 'pending')
       // The browser logs the refused renewal's answer (502, channel_failed) as a failed resource: that one only.
       assert.deepEqual(p.problems, ['console: Failed to load resource: the server responded with a status of 502 (Bad Gateway)'])
+    } finally {
+      await p.context.close()
+    }
+  })
+
+  it('a code whose WeChat order the reconciler found closed first is renewed with a new channel order', async () => {
+    const { order, p, first } = await onWechatCode('zh-CN')
+    try {
+      const shownSrc = await p.page.locator('#cq img').getAttribute('src')
+      await jobsHeld(async () => {
+        wx.orderByCodeUrl(first)!.state = 'CLOSED'
+        clock.offset += CODE_URL_LIFETIME_MS
+        // The reconciler asks WeChat about the attempt before the page does, and ends it closed.
+        await server.server.ctx.jobs.runOnce()
+        await p.page.clock.fastForward(CODE_URL_LIFETIME_MS + 2_000)
+        await codeReplaced(p.page, shownSrc)
+      })
+      const second = await scanScreen(p.page)
+      assert.ok(second && second !== first && wx.orderByCodeUrl(second)?.state === 'NOTPAY', 'a new channel order, open')
+      assert.equal(await p.page.locator('#msg').textContent(), '', 'no error said')
+      await payAtSimulator(wx, 'code_url', second)
+      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
+      assert.equal(await orderStatus(order.id), 'paid')
+      assert.deepEqual(p.problems, [])
     } finally {
       await p.context.close()
     }
