@@ -121,7 +121,7 @@ describe('scanpay CLI', () => {
     let stdout = ''
     child.stdout.on('data', (c) => (stdout += c))
     try {
-      await eventually(async () => /Listening for webhooks/.test(stdout), 20_000, 'listening')
+      await eventually(async () => /Listening for webhooks/.test(stdout), 60_000, 'listening')
       const body = JSON.stringify({ id: 'evt_1', type: 'order.paid', timestamp: new Date().toISOString(), data: { id: 'ord_1', status: 'paid' } })
       const send = (key: string) => {
         const ts = Math.floor(Date.now() / 1000)
@@ -143,7 +143,7 @@ describe('scanpay CLI', () => {
     let stdout = ''
     child.stdout.on('data', (c) => (stdout += c))
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, 20_000, 'ready')
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, 60_000, 'ready')
       await eventually(async () => /ScanPay is running/.test(stdout), 5_000, 'the start-up line')
     } finally {
       child.kill('SIGTERM')
@@ -162,7 +162,7 @@ describe('scanpay CLI', () => {
     child.stdout.on('data', (c) => (out += c))
     child.stderr.on('data', (c) => (out += c))
     try {
-      const secret = await eventually(async () => /test secret:\s+(sk_test_\S+)/.exec(out)?.[1], 20_000, 'the demo merchant')
+      const secret = await eventually(async () => /test secret:\s+(sk_test_\S+)/.exec(out)?.[1], 60_000, 'the demo merchant')
       const res = await fetch(`http://127.0.0.1:${port}/v1/orders`, {
         method: 'POST',
         headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
@@ -190,7 +190,7 @@ describe('scanpay CLI', () => {
     const again = spawn(process.execPath, [BIN, 'start', '--port', String(port2), '--db', db], { env })
     let out2 = ''
     again.stdout.on('data', (c) => (out2 += c))
-    await eventually(async () => out2.includes('listening'), 20_000, 'second start')
+    await eventually(async () => out2.includes('listening'), 60_000, 'second start')
     again.kill('SIGTERM')
     await new Promise((r) => again.on('exit', r))
     assert.ok(!out2.includes('demo merchant'))

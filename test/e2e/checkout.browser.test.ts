@@ -352,7 +352,7 @@ describe('checkout in a browser', { skip }, () => {
     try {
       // Paused: the page's 20 s are counted by runFor alone, not also by however long a busy machine takes to load it.
       await p.page.clock.install()
-      await p.page.clock.pauseAt(Date.now() + 1000)
+      await p.page.clock.pauseAt(Date.now() + 60_000)
       await p.page.goto(`${order.pay_url}?lang=en`)
       await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor()
       await markDocument(p.page)
