@@ -1,9 +1,10 @@
 // Bill reconciliation names every way a bill line can disagree with our payments and refunds.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Payment } from '../core/ports.ts'
+import type { ChannelPaymentState } from '../core/payment-channel.ts'
+import type { OrderPayment, Payment } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
-import { compareBill, type BillRefundLine } from './bill-reconciliation.ts'
+import { compareBill, paymentsMissingFromBill, type BillLine, type BillRefundLine } from './bill-reconciliation.ts'
 
 const payment = (id: string, o: Partial<Payment> = {}): Payment => ({
   id, merchantId: 'm', orderId: `o_${id}`, channel: 'wechatpay', status: 'succeeded', amount: 100, currency: 'CNY', channelTradeNo: `tx_${id}`,
@@ -146,5 +147,49 @@ describe('bill reconciliation', () => {
     const line = (outTradeNo: string): BillRefundLine => ({ kind: 'refund', refundNo: outTradeNo.replace('pay_', 'rfd_'), outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount: 100, state: 'failed' })
     const found = await compareBill('m', [line('pay_c1'), line('pay_c2')], { payment: async (id) => payments.get(id) ?? null, refund: async () => null })
     assert.deepEqual(found.map((d) => [d.kind, d.line.outTradeNo, 'refundId' in d ? d.refundId : null, 'status' in d ? d.status : null]), [['refund_recorded_as_succeeded', 'pay_c1', 'rfd_c1', 'refunded']])
+  })
+})
+
+describe('orders recorded as paid against the bill', () => {
+  const day = { from: Date.parse('2026-11-26T00:00:00+08:00'), to: Date.parse('2026-11-27T00:00:00+08:00') }
+  const paid = (id: string, paidAt = day.from + 3_600_000): OrderPayment => ({ id, orderId: `o_${id}`, amount: 100, channelTradeNo: `tx_${id}`, paidAt })
+  const onBill = (id: string): BillLine => ({ kind: 'payment', outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })
+
+  it('asks the channel about each one the bill does not list, and flags it unless the channel dates it another day', async () => {
+    const says = new Map<string, ChannelPaymentState>([
+      // Paid a second before midnight by the channel's clock, after it by ours (its time was ahead of ours): yesterday's bill.
+      ['p_before', { status: 'succeeded', channelTradeNo: 'tx_p_before', amount: 100, paidAt: day.from - 1000 }],
+      ['p_after', { status: 'succeeded', channelTradeNo: 'tx_p_after', amount: 100, paidAt: day.to }],
+      // Paid that day by the channel's own account, yet not on its bill.
+      ['p_same', { status: 'succeeded', channelTradeNo: 'tx_p_same', amount: 100, paidAt: day.from + 5000 }],
+      ['p_undated', { status: 'succeeded', channelTradeNo: 'tx_p_undated', amount: 100 }],
+      // Recorded as paid, never paid at the channel.
+      ['p_pending', { status: 'pending' }],
+      ['p_closed', { status: 'closed' }],
+    ])
+    const asked: string[] = []
+    const recorded = ['p_listed', ...says.keys()].map((id) => paid(id))
+    const found = await paymentsMissingFromBill([onBill('p_listed'), onBill('p_unknown')], recorded, day, async (p) => {
+      asked.push(p.id)
+      return says.get(p.id)!
+    })
+    assert.deepEqual(asked, [...says.keys()], 'a payment on the bill is not asked about')
+    assert.deepEqual(found.map((d) => [d.kind, d.payment.id, d.orderId, d.channelStatus]), [
+      ['missing_from_bill', 'p_same', 'o_p_same', 'succeeded'],
+      ['missing_from_bill', 'p_undated', 'o_p_undated', 'succeeded'],
+      ['missing_from_bill', 'p_pending', 'o_p_pending', 'pending'],
+      ['missing_from_bill', 'p_closed', 'o_p_closed', 'closed'],
+    ])
+    assert.deepEqual(found[0]!.payment, paid('p_same'), 'with our record of it')
+  })
+
+  it('a refund line of the payment does not stand for its payment line, and a failed question fails the check', async () => {
+    const refundLine: BillLine = { kind: 'refund', refundNo: 'rfd_1', outTradeNo: 'p1', channelTradeNo: 'tx_p1', amount: 100, state: 'succeeded' }
+    await assert.rejects(
+      paymentsMissingFromBill([refundLine], [paid('p1')], day, async () => {
+        throw new Error('the channel did not answer')
+      }),
+      /did not answer/,
+    )
   })
 })

@@ -2,7 +2,10 @@
 // succeeded (or refunded as unexpected), for the same amount and trade number; every refund line must be a refund
 // we made, for the same amount, recorded as succeeded once the channel says it is. A refund made at the channel
 // itself (in its merchant console, say) is one ScanPay never heard of: its order still reads paid, so it is flagged.
-import type { Payment } from '../core/ports.ts'
+// And the other way round: every order we recorded as paid through the channel that day must be on the bill.
+import type { ChannelPaymentState } from '../core/payment-channel.ts'
+import type { Order } from '../core/order.ts'
+import type { OrderPayment, Payment } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { unexpectedRefundId } from '../core/use-cases/channel-payment-deps.ts'
 import { needsPerson } from '../core/use-cases/unexpected-refunds.ts'
@@ -35,7 +38,7 @@ export interface BillRefundLine {
 export type BillLine = BillPaymentLine | BillRefundLine
 
 /** What a bill line disagrees with; orderId: the order of our payment, for the merchant to look at. */
-export type BillDiscrepancy =
+export type LineDiscrepancy =
   | { kind: 'unknown_payment'; line: BillPaymentLine }
   | { kind: 'not_recorded_as_paid'; line: BillPaymentLine; orderId: string; status: Payment['status'] }
   | { kind: 'amount_mismatch'; line: BillPaymentLine; orderId: string; ours: number }
@@ -47,11 +50,25 @@ export type BillDiscrepancy =
   | { kind: 'refund_recorded_as_succeeded'; line: BillRefundLine; orderId: string; refundId: string; status: string }
   | { kind: 'refund_amount_mismatch'; line: BillRefundLine; orderId: string; refundId: string; ours: number }
 
+/** An order we recorded as paid that day that the bill does not list, and what the channel, asked, says of it. */
+export interface MissingFromBill {
+  kind: 'missing_from_bill'
+  payment: OrderPayment
+  orderId: string
+  channelStatus: ChannelPaymentState['status']
+}
+
+export type BillDiscrepancy = LineDiscrepancy | MissingFromBill
+
 /** Our records a bill is compared with. */
 export interface BillRecords {
   payment(id: string): Promise<Payment | null>
   /** The merchant's live-mode refund (channels pay live orders only). */
   refund(merchantId: string, id: string): Promise<Refund | null>
+  /** The payments of the merchant's orders paid through the channel from `from` until before `to`. */
+  paidThrough(merchantId: string, channel: 'wechatpay' | 'alipay', from: number, to: number): Promise<OrderPayment[]>
+  /** The merchant's live order, to ask the channel about its payment. */
+  order(merchantId: string, id: string): Promise<Order | null>
 }
 
 const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 'refunded']
@@ -60,8 +77,8 @@ const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 
  * The merchant's bill against its own records: a line naming another merchant's payment is one we have no record
  * of for this merchant (and says nothing of the other's, whose order and amount this merchant may then be shown).
  */
-export async function compareBill(merchantId: string, lines: BillLine[], records: BillRecords): Promise<BillDiscrepancy[]> {
-  const out: BillDiscrepancy[] = []
+export async function compareBill(merchantId: string, lines: BillLine[], records: Pick<BillRecords, 'payment' | 'refund'>): Promise<LineDiscrepancy[]> {
+  const out: LineDiscrepancy[] = []
   for (const line of lines) {
     const found = await records.payment(line.outTradeNo)
     const p = found?.merchantId === merchantId ? found : null
@@ -71,7 +88,7 @@ export async function compareBill(merchantId: string, lines: BillLine[], records
   return out
 }
 
-function comparePayment(line: BillPaymentLine, p: Payment | null): BillDiscrepancy | null {
+function comparePayment(line: BillPaymentLine, p: Payment | null): LineDiscrepancy | null {
   if (!p) return { kind: 'unknown_payment', line }
   if (!SETTLED.includes(p.status)) return { kind: 'not_recorded_as_paid', line, orderId: p.orderId, status: p.status }
   if (p.amount !== line.amount) return { kind: 'amount_mismatch', line, orderId: p.orderId, ours: p.amount }
@@ -79,7 +96,7 @@ function comparePayment(line: BillPaymentLine, p: Payment | null): BillDiscrepan
   return null
 }
 
-async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: BillRecords): Promise<BillDiscrepancy | null> {
+async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: Pick<BillRecords, 'refund'>): Promise<LineDiscrepancy | null> {
   if (!p) return { kind: 'unknown_refund', line, orderId: null }
   // An unexpected payment is given back whole: by ScanPay, under an id derived from its own, or, once the channel
   // refused that, by a person in the channel's console under the console's number (then recorded with `scanpay
@@ -100,4 +117,29 @@ async function compareRefund(merchantId: string, line: BillRefundLine, p: Paymen
   // Closed or abnormal at the channel: ours may read pending (the channel's answer not yet applied) or failed.
   if (line.state === 'failed' && r.status === 'succeeded') return { kind: 'refund_recorded_as_succeeded', line, orderId: p.orderId, refundId: r.id, status: r.status }
   return null
+}
+
+/**
+ * Our side against the bill: each payment of an order we recorded as paid during the bill's day [from, to) must be
+ * one of its payment lines. The day is read off the order's paidAt, the channel's own time of payment, which dates
+ * its bill line too; but where the channel gave none, or one ahead of our clock, paidAt is ours, and near midnight
+ * that may fall a day apart. So a payment missing from the bill is asked about (`ask`, the channel's query): one the
+ * channel says was paid on another day is on that day's bill; any other answer is flagged with what it says. A
+ * failed question fails the check (tried again later): a payment is never taken as missing unasked.
+ */
+export async function paymentsMissingFromBill(
+  lines: BillLine[],
+  recorded: OrderPayment[],
+  day: { from: number; to: number },
+  ask: (payment: OrderPayment) => Promise<ChannelPaymentState>,
+): Promise<MissingFromBill[]> {
+  const listed = new Set(lines.filter((l) => l.kind === 'payment').map((l) => l.outTradeNo))
+  const out: MissingFromBill[] = []
+  for (const payment of recorded) {
+    if (listed.has(payment.id)) continue
+    const said = await ask(payment)
+    const paidOnAnotherDay = said.status === 'succeeded' && said.paidAt !== undefined && (said.paidAt < day.from || said.paidAt >= day.to)
+    if (!paidOnAnotherDay) out.push({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status })
+  }
+  return out
 }

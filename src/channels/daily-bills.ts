@@ -1,6 +1,7 @@
 // The daily bill check. Once a channel's bill of a Beijing day is out (10:00 the next morning), each node's job
 // lane finds the merchants whose check of it is due, claims each check (one node does it), downloads the bill,
-// reconciles it against our payments, and stores the outcome; a failed check is tried again, later each time.
+// reconciles it against our payments (both ways: each line against our records, and each order we recorded as
+// paid that day against the lines), and stores the outcome; a failed check is tried again, later each time.
 // `scanpay channel bill-checks` lists the outcomes, and /metrics counts them.
 import type { Logger } from 'pino'
 import type { ChannelName } from '../core/order.ts'
@@ -10,15 +11,14 @@ import type { Metrics } from '../observability/metrics.ts'
 import { NEVER, type SqlBillCheckStore } from '../storage/bill-check-store.ts'
 import type { Storage } from '../storage/storage.ts'
 import { AlipayChannel } from './alipay/alipay-channel.ts'
-import { compareBill, type BillLine, type BillRecords, type BillRefundLine } from './bill-reconciliation.ts'
-import { shanghaiDate } from './shanghai-time.ts'
+import { compareBill, paymentsMissingFromBill, type BillDiscrepancy, type BillLine, type BillRecords, type BillRefundLine } from './bill-reconciliation.ts'
+import { shanghaiDate, shanghaiDayStart } from './shanghai-time.ts'
 import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
 
 /** The channels with a daily bill. */
 export const BILL_CHANNELS = ['wechatpay', 'alipay'] as const satisfies readonly ChannelName[]
 
 const DAY_MS = 86_400_000
-const BEIJING_OFFSET_MS = 8 * 3_600_000
 /** A day's bill is checked from 10:00 Beijing time the next day: Alipay's is out by 09:00, WeChat Pay's by 10:00. */
 const READY_AFTER_DAY_START_MS = DAY_MS + 10 * 3_600_000
 /** How many of the latest ready days are looked at, so a node that was down for a day catches up. */
@@ -35,8 +35,7 @@ export const billChecksMetric = 'scanpay_bill_checks_total'
 
 /** The Beijing days whose bills are out at `now`, the newest first. */
 export function readyBillDates(now: number, days = DAYS_CHECKED): string[] {
-  const today = shanghaiDate(now)
-  const todayStart = Date.parse(`${today}T00:00:00Z`) - BEIJING_OFFSET_MS
+  const todayStart = shanghaiDayStart(shanghaiDate(now))
   const dates: string[] = []
   for (let back = 1; dates.length < days; back++) {
     const dayStart = todayStart - back * DAY_MS
@@ -97,7 +96,26 @@ export function storedBillRecords(storage: Storage): BillRecords {
   return {
     payment: (id) => storage.statement((w) => w.payments.byId(id)),
     refund: (merchantId, id) => storage.statement((w) => w.refunds.byId(merchantId, 'live', id)),
+    paidThrough: (merchantId, channel, from, to) => storage.statement((w) => w.payments.paidThrough(merchantId, channel, from, to)),
+    order: (merchantId, id) => storage.statement((w) => w.orders.byId(merchantId, 'live', id)),
   }
+}
+
+/** A merchant's bill of a Beijing day reconciled with our records, both ways: its lines and what disagrees. */
+export async function reconcileBill(adapter: PaymentChannel, merchantId: string, billDate: string, records: BillRecords): Promise<{ lines: BillLine[]; discrepancies: BillDiscrepancy[] }> {
+  const channel = adapter.name
+  if (channel !== 'wechatpay' && channel !== 'alipay') throw new Error(`the ${channel} channel has no daily bill`)
+  const lines = await billLines(adapter, merchantId, billDate)
+  const from = shanghaiDayStart(billDate)
+  const day = { from, to: from + DAY_MS }
+  const recorded = await records.paidThrough(merchantId, channel, day.from, day.to)
+  const ask = async (payment: { id: string; orderId: string }) => {
+    const order = await records.order(merchantId, payment.orderId)
+    if (!order) throw new Error(`order ${payment.orderId} of payment ${payment.id} not found`)
+    return adapter.queryPayment({ paymentId: payment.id, order })
+  }
+  const discrepancies = [...(await compareBill(merchantId, lines, records)), ...(await paymentsMissingFromBill(lines, recorded, day, ask))]
+  return { lines, discrepancies }
 }
 
 export interface DailyBillDeps {
@@ -147,8 +165,7 @@ async function checkOne(deps: DailyBillDeps, adapter: PaymentChannel, merchantId
   const about = { merchantId, channel, billDate, attempt }
   let outcome: keyof DailyBillRun
   try {
-    const lines = await billLines(adapter, merchantId, billDate)
-    const found = await compareBill(merchantId, lines, deps.records)
+    const { lines, discrepancies: found } = await reconcileBill(adapter, merchantId, billDate, deps.records)
     await deps.checks.finish(merchantId, channel, billDate, attempt, { lines: lines.length, discrepancies: found.length, details: found.slice(0, DETAILS_KEPT) }, deps.clock.now())
     outcome = found.length > 0 ? 'discrepancies' : 'matched'
     if (found.length > 0) deps.logger.warn({ ...about, lines: lines.length, discrepancies: found.length, first: found[0] }, "the channel's bill disagrees with our payments")

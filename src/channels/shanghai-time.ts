@@ -45,3 +45,8 @@ export function parseRfc3339(text: string): number | null {
   const ms = Date.parse(text)
   return Number.isFinite(ms) ? ms : null
 }
+
+/** The instant a Beijing calendar day (`2026-11-26`) begins. */
+export function shanghaiDayStart(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) - OFFSET_MS
+}

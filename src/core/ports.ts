@@ -71,6 +71,15 @@ export interface PaymentMoveFields {
   nextCheckAt?: number | null
 }
 
+/** A payment that paid its order (not an unexpected one), as the bill check reads it; paidAt is the order's. */
+export interface OrderPayment {
+  id: string
+  orderId: string
+  amount: number
+  channelTradeNo: string | null
+  paidAt: number
+}
+
 export interface PaymentStore {
   insert(payment: Payment): Promise<void>
   /** By our payment id alone: it is the channel's out_trade_no, so a notification names it. */
@@ -105,6 +114,11 @@ export interface PaymentStore {
    * since when the oldest of them all has waited (its last move; null: none).
    */
   unrefundedSummary(): Promise<{ awaitingPerson: number; inProgress: number; oldestSince: number | null }>
+  /**
+   * The payments that paid a merchant's live orders through `channel`, of the orders paid (paidAt: the channel's
+   * time of payment where it gave one) from `from` until before `to`.
+   */
+  paidThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<OrderPayment[]>
 }
 
 export interface EventListFilter {

@@ -120,6 +120,19 @@ export function presentBillCheck(c: BillCheck) {
 }
 
 function presentDiscrepancy(d: BillDiscrepancy) {
+  if (d.kind === 'missing_from_bill') {
+    const p = d.payment
+    return {
+      ...NO_DISCREPANCY_DETAILS,
+      kind: d.kind,
+      payment_id: p.id,
+      order_id: d.orderId,
+      channel_trade_no: p.channelTradeNo,
+      amount: p.amount,
+      paid_at: iso(p.paidAt),
+      channel_status: d.channelStatus,
+    }
+  }
   const refund = d.line.kind === 'refund' ? d.line : null
   return {
     kind: d.kind,
@@ -134,8 +147,13 @@ function presentDiscrepancy(d: BillDiscrepancy) {
     our_channel_trade_no: d.kind === 'trade_no_mismatch' ? d.ours : null,
     our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
     our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' || d.kind === 'refund_recorded_as_succeeded' ? d.status : null,
+    paid_at: null,
+    channel_status: null,
   }
 }
+
+/** The fields a payment missing from the bill has no value for. */
+const NO_DISCREPANCY_DETAILS = { refund_no: null, refund_id: null, our_amount: null, our_channel_trade_no: null, our_payment_status: null, our_refund_status: null }
 
 /** Opaque keyset cursor: the (created_at, id) of the last row of a page. */
 export function encodeCursor(createdAt: number, id: string): string {

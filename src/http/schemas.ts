@@ -167,11 +167,11 @@ export const RefundList = Type.Object({
 
 export const BillDiscrepancyResource = Type.Object({
   kind: Type.Union(
-    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_recorded_as_succeeded', 'refund_amount_mismatch'].map((k) => Type.Literal(k)),
+    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_recorded_as_succeeded', 'refund_amount_mismatch', 'missing_from_bill'].map((k) => Type.Literal(k)),
   ),
   payment_id: Type.String(),
   order_id: Nullable(Type.String()),
-  channel_trade_no: Type.String(),
+  channel_trade_no: Nullable(Type.String()),
   amount: Type.Integer(),
   refund_no: Nullable(Type.String()),
   refund_id: Nullable(Type.String()),
@@ -179,6 +179,9 @@ export const BillDiscrepancyResource = Type.Object({
   our_channel_trade_no: Nullable(Type.String()),
   our_payment_status: Nullable(Type.String()),
   our_refund_status: Nullable(Type.String()),
+  /** missing_from_bill: when we recorded the order paid, and what the channel, asked, said of the payment. */
+  paid_at: Nullable(Type.String()),
+  channel_status: Nullable(Type.String()),
 })
 
 export const BillCheckResource = Type.Object({

@@ -1,7 +1,7 @@
 // Payments in SQL: one row per customer attempt through a channel. Every move is a conditional UPDATE.
 import { sql, type CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName } from '../core/order.ts'
-import type { Payment, PaymentMoveFields, PaymentStatus, PaymentStore } from '../core/ports.ts'
+import type { OrderPayment, Payment, PaymentMoveFields, PaymentStatus, PaymentStore } from '../core/ports.ts'
 import type { Database, PaymentsTable } from './schema.ts'
 import { PAYMENT_COLUMNS } from './columns.ts'
 
@@ -189,6 +189,26 @@ export class SqlPaymentStore implements PaymentStore {
       .where(sql.ref('status'), '=', sql.lit('refund_requested'))
       .executeTakeFirstOrThrow()
     return { awaitingPerson: Number(row.all) - Number(row.followed), inProgress: Number(row.followed), oldestSince: row.oldest === null ? null : Number(row.oldest) }
+  }
+
+  async paidThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<OrderPayment[]> {
+    const rows = await this.db
+      .selectFrom('orders as o')
+      .innerJoin('payments as p', (j) => j.onRef('p.merchant_id', '=', 'o.merchant_id').onRef('p.order_id', '=', 'o.id'))
+      .select(['p.id', 'p.order_id', 'p.amount', 'p.channel_trade_no', 'o.paid_at'])
+      .where('o.merchant_id', '=', merchantId)
+      .where('o.channel', '=', channel)
+      // Spelled out so that both planners see the partial index (migration 0015) applies.
+      .where('o.paid_at', 'is not', null)
+      .where('o.paid_at', '>=', from)
+      .where('o.paid_at', '<', to)
+      .where('o.mode', '=', 'live')
+      .where('p.channel', '=', channel)
+      .where('p.unexpected', '=', 0)
+      .where('p.status', 'in', ['succeeded', 'refund_requested', 'refunded'])
+      .orderBy('o.paid_at')
+      .execute()
+    return rows.map((r) => ({ id: r.id, orderId: r.order_id, amount: Number(r.amount), channelTradeNo: r.channel_trade_no, paidAt: Number(r.paid_at) }))
   }
 
   async claimCheck(p: Payment, nextCheckAt: number | null): Promise<boolean> {

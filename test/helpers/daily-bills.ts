@@ -1,6 +1,8 @@
 // The daily bill job as the channels' end-to-end suites check it: run as if at 10:30 Beijing time the day after
 // `today`, against the simulator's bill of today (payment and refund lines) and of the days before (none: no bill).
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { newId } from '../../src/core/ids.ts'
 import { billLines, checkDailyBills, storedBillRecords, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
 import type { AppContext } from '../../src/context.ts'
 import { compareBill, type BillRefundLine } from '../../src/channels/bill-reconciliation.ts'
@@ -73,10 +75,13 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
       our_channel_trade_no: null,
       our_payment_status: null,
       our_refund_status: null,
+      paid_at: null,
+      channel_status: null,
     })
   } finally {
     await db.updateTable('payments').set((eb) => ({ amount: eb('amount', '-', 1) })).where('id', '=', line!.outTradeNo).execute()
   }
+  await assertPaidOrderMissingFromBill(ctx, deps, channel, merchantId, today, line!.outTradeNo)
 
   // A check that fails (here: a merchant without credentials) is tried again later, not at once.
   merchants.push('mch_without_credentials')
@@ -90,6 +95,35 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
   assert.deepEqual(await checkDailyBills(deps), { matched: 0, discrepancies: 0, failed: 3 })
   const again = await checkOf(today, 'mch_without_credentials')
   assert.deepEqual([again?.attempts, again?.nextAttemptAt === NEVER], [2, false])
+}
+
+/**
+ * The other way round: an order we hold as paid that day through the channel, though the channel never had its
+ * payment (a copy of a paid one under new ids, as a bug or a forged notification would leave), is not on the bill.
+ * The check asks the channel about it and flags it, saying what the channel answered.
+ */
+async function assertPaidOrderMissingFromBill(ctx: AppContext, deps: DailyBillDeps, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, paidPaymentId: string): Promise<void> {
+  const db = ctx.storage.database.db
+  const paidPayment = await db.selectFrom('payments').selectAll().where('id', '=', paidPaymentId).executeTakeFirstOrThrow()
+  const paidOrder = await db.selectFrom('orders').selectAll().where('merchant_id', '=', merchantId).where('id', '=', paidPayment.order_id).executeTakeFirstOrThrow()
+  const orderId = newId('ord')
+  const paymentId = newId('pay')
+  await db.insertInto('orders').values({ ...paidOrder, id: orderId, out_trade_no: `never-paid-${orderId}`, pay_token: randomBytes(24).toString('base64url') }).execute()
+  await db.insertInto('payments').values({ ...paidPayment, id: paymentId, order_id: orderId }).execute()
+  const checkOf = async () => (await ctx.storage.billChecks.list({ merchantId, limit: 100 })).find((c) => c.channel === channel && c.billDate === today)
+  try {
+    await db.deleteFrom('bill_checks').where('merchant_id', '=', merchantId).where('channel', '=', channel).where('bill_date', '=', today).execute()
+    assert.deepEqual(await checkDailyBills(deps), { matched: 0, discrepancies: 1, failed: 0 })
+    // Asked by its number, WeChat Pay has no such order (closed: nothing can be paid under it); Alipay, no trade yet.
+    const channelStatus = channel === 'wechatpay' ? 'closed' : 'pending'
+    const payment = { id: paymentId, orderId, amount: Number(paidPayment.amount), channelTradeNo: paidPayment.channel_trade_no, paidAt: Number(paidOrder.paid_at) }
+    assert.deepEqual((await checkOf())?.details, [{ kind: 'missing_from_bill', payment, orderId, channelStatus }])
+  } finally {
+    await db.deleteFrom('payments').where('id', '=', paymentId).execute()
+    await db.deleteFrom('orders').where('merchant_id', '=', merchantId).where('id', '=', orderId).execute()
+  }
+  await db.deleteFrom('bill_checks').where('merchant_id', '=', merchantId).where('channel', '=', channel).where('bill_date', '=', today).execute()
+  assert.deepEqual(await checkDailyBills(deps), { matched: 1, discrepancies: 0, failed: 0 }, 'matched again without it')
 }
 
 /**

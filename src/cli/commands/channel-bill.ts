@@ -3,8 +3,8 @@
 // scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
 import { shanghaiDate } from '../../channels/shanghai-time.ts'
 import type { Config } from '../../config/config.ts'
-import { compareBill, type BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
-import { billLines, storedBillRecords } from '../../channels/daily-bills.ts'
+import type { BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
+import { reconcileBill, storedBillRecords } from '../../channels/daily-bills.ts'
 import { createCommandContext } from '../../context.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
@@ -30,8 +30,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
       console.error(`the ${opts.channel} channel is not available`)
       return 2
     }
-    const lines = await billLines(adapter, opts.merchant, opts.date)
-    const found = await compareBill(opts.merchant, lines, storedBillRecords(ctx.storage))
+    const { lines, discrepancies: found } = await reconcileBill(adapter, opts.merchant, opts.date, storedBillRecords(ctx.storage))
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
       const refunds = lines.filter((l) => l.kind === 'refund').length
@@ -71,6 +70,11 @@ function outcomeOf(c: BillCheck): string {
 }
 
 function printDiscrepancy(d: BillDiscrepancy): void {
+  if (d.kind === 'missing_from_bill') {
+    const p = d.payment
+    console.log(`  ${d.kind}: ${p.id} of order ${d.orderId} (${p.channelTradeNo ?? 'no channel trade number'}, ${p.amount} fen, paid ${new Date(p.paidAt).toISOString()}); the channel says ${d.channelStatus}`)
+    return
+  }
   const refundOf = d.line.kind === 'refund' ? `refund ${d.line.refundNo} of ` : ''
   console.log(`  ${d.kind}: ${refundOf}${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
 }

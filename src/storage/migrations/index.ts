@@ -14,6 +14,7 @@ import { m0011EventsDueMerchantIndex } from './0011-events-due-merchant-index.ts
 import { m0012PaymentsAwaitingRefundIndex } from './0012-payments-awaiting-refund-index.ts'
 import { m0013RetiringWebhookSecrets } from './0013-retiring-webhook-secrets.ts'
 import { m0014ChannelNotificationsPerMerchant } from './0014-channel-notifications-per-merchant.ts'
+import { m0015OrdersPaidIndex } from './0015-orders-paid-index.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -30,4 +31,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012-payments-awaiting-refund-index': m0012PaymentsAwaitingRefundIndex,
   '0013-retiring-webhook-secrets': m0013RetiringWebhookSecrets,
   '0014-channel-notifications-per-merchant': m0014ChannelNotificationsPerMerchant,
+  '0015-orders-paid-index': m0015OrdersPaidIndex,
 }
