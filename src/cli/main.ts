@@ -37,7 +37,7 @@ const USAGE = `Usage:
   scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
 
-Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, SCANPAY_PREVIOUS_MASTER_KEYS, NODE_ENV,\nLOG_LEVEL, SCANPAY_RATE_LIMIT, SCANPAY_JOB_INTERVAL_MS, SCANPAY_WEBHOOK_TIMEOUT_MS, SCANPAY_WEBHOOK_CONCURRENCY,\nSCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, SCANPAY_PG_PREPARED_STATEMENTS, SCANPAY_SHUTDOWN_TIMEOUT_MS (README.md, Configuration).`
+Environment: PORT, HOST, PUBLIC_URL, DATABASE_URL (sqlite:<path> | postgres://…), SCANPAY_MASTER_KEY, SCANPAY_PREVIOUS_MASTER_KEYS, NODE_ENV,\nLOG_LEVEL, SCANPAY_RATE_LIMIT, SCANPAY_JOB_INTERVAL_MS, SCANPAY_WEBHOOK_TIMEOUT_MS, SCANPAY_WEBHOOK_CONCURRENCY,\nSCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, SCANPAY_CHANNEL_CALLS_PER_MERCHANT,\nSCANPAY_PG_PREPARED_STATEMENTS, SCANPAY_SHUTDOWN_TIMEOUT_MS (README.md, Configuration).`
 
 /** A command line that cannot be run as written exits 2, as every command's own usage errors do. */
 const USAGE_ERROR = 2

@@ -26,6 +26,8 @@ export interface Config {
   /** Most webhook requests in flight at once, and per merchant, so one slow merchant cannot starve the rest. */
   readonly webhookConcurrency: number
   readonly webhookConcurrencyPerMerchant: number
+  /** Most calls to open a payment at WeChat Pay or Alipay under way at once for one merchant's checkouts. */
+  readonly channelCallsPerMerchant: number
   /** PostgreSQL: run repeated statements as named prepared statements (off behind a transaction-mode pooler). */
   readonly pgPreparedStatements: boolean
   /** How long a graceful stop may take before the process gives up what is left and exits 1. */
@@ -138,6 +140,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     webhookTimeoutMs: positiveInt('SCANPAY_WEBHOOK_TIMEOUT_MS', env.SCANPAY_WEBHOOK_TIMEOUT_MS, 10_000, MAX_TIMER_MS),
     webhookConcurrency: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY', env.SCANPAY_WEBHOOK_CONCURRENCY, 256),
     webhookConcurrencyPerMerchant: positiveInt('SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT', env.SCANPAY_WEBHOOK_CONCURRENCY_PER_MERCHANT, 32),
+    channelCallsPerMerchant: positiveInt('SCANPAY_CHANNEL_CALLS_PER_MERCHANT', env.SCANPAY_CHANNEL_CALLS_PER_MERCHANT, 32),
     pgPreparedStatements: onOff('SCANPAY_PG_PREPARED_STATEMENTS', env.SCANPAY_PG_PREPARED_STATEMENTS, true),
     shutdownTimeoutMs: positiveInt('SCANPAY_SHUTDOWN_TIMEOUT_MS', env.SCANPAY_SHUTDOWN_TIMEOUT_MS, 25_000, MAX_TIMER_MS),
   })

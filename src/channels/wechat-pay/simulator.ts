@@ -213,6 +213,8 @@ export class WechatPaySimulator {
   abnormalRefunds = false
   /** Native prepay requests received (POST /v3/pay/transactions/native), refused ones included. */
   prepayRequests = 0
+  /** While set, prepay requests are answered only once it settles: a slow WeChat Pay, for tests. */
+  prepayGate: Promise<unknown> | null = null
   /** Signed GET /v3/certificates requests received, refused ones (public-key mode) included. */
   certificateDownloads = 0
   /** Platform certificates rotated out but still listed by /v3/certificates, as WeChat does during a rotation. */
@@ -489,6 +491,10 @@ export class WechatPaySimulator {
       if (path === '/' || path.startsWith('/sim')) return this.#customer(req, res, path, body)
       if (path.startsWith('/v3/billdownload/')) return this.#billFile(req, res, url)
       const merchant = this.#authenticate(req, url, body)
+      if (req.method === 'POST' && path === '/v3/pay/transactions/native') {
+        this.prepayRequests++
+        if (this.prepayGate) await this.prepayGate
+      }
       const [status, payload] = this.#route(req.method ?? 'GET', url, path, body, merchant)
       this.#reply(res, status, payload)
     } catch (err) {
@@ -585,7 +591,6 @@ export class WechatPaySimulator {
   }
 
   #prepay(b: Record<string, any>, m: KnownMerchant): [number, unknown] {
-    this.prepayRequests++
     const param = (ok: boolean, field: string) => {
       if (!ok) throw new HttpError(400, 'PARAM_ERROR', `输入源“/body/${field}”映射到值字段“${field}”校验失败`)
     }

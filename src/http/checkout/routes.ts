@@ -13,6 +13,7 @@ import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
 import { CHANNEL_QR_SCALE, channelQrPath, codeLeftMs, realChannelParam } from './channel-qr.ts'
+import { InFlightCap } from './in-flight-cap.ts'
 import { SingleFlight } from './single-flight.ts'
 import { CheckoutCache, DEFAULT_CHECKOUT_CACHE_OPTIONS, SOLE_WRITER_TTL_MS, type CachedCheckout, type CheckoutState, type UnexpectedPaymentShown } from './checkout-cache.ts'
 import { actionFailedPage, checkoutPage, checkoutPageTemplate, errorPage, fillCheckoutPage, notFoundPage } from './checkout-page.ts'
@@ -80,6 +81,8 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
   const actionLimiter = new RateLimiter(ACTIONS_PER_SECOND, () => ctx.clock.now())
   // Choices of one order's channel under way here: the next waits for the first's answer (single-flight.ts).
   const openings = new SingleFlight<OpenedChannelPayment>()
+  // And at most so many of one merchant's at once (in-flight-cap.ts).
+  const channelCalls = new InFlightCap(ctx.config.channelCallsPerMerchant)
   const streams = new StatusStreams({
     now: () => ctx.clock.now(),
     reload: (token) => ctx.storage.orders.byToken(token),
@@ -257,7 +260,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const t = messages(lang)
       const shown = chosen && status === 'pending' && available.has(chosen) ? await openQr(order, chosen) : null
       const error = chosen && req.query.error
-      const notice = error === 'failed' ? t.channelFailed(t.channel[chosen!]) : error === 'unavailable' ? t.channelUnavailable : null
+      const notice = error === 'failed' ? t.channelFailed(t.channel[chosen!]) : error === 'unavailable' ? t.channelUnavailable : error === 'busy' ? t.tooMany : null
       const page = checkoutPage({
         ...view,
         now,
@@ -279,14 +282,20 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       reply.header('cache-control', 'no-store')
       let opened: OpenedChannelPayment
       try {
-        opened = await openings.run(`${order.id}:${channel}`, () => openChannelPayment(ctx, order, channel))
+        opened = await openings.run(`${order.id}:${channel}`, () => {
+          const call = channelCalls.run(order.merchantId, () => openChannelPayment(ctx, order, channel))
+          if (call) return call
+          req.log.warn({ merchant_id: order.merchantId, channel, limit: channelCalls.limit }, 'checkout refused: the merchant has as many channel calls under way as allowed')
+          throw new AppError('rate_limited', 'too many payments are being opened for this merchant at once; try again in a moment')
+        })
       } catch (err) {
         if (!(err instanceof AppError)) throw err
         // What the channel said is for the logs, not for an unauthenticated page: the customer is asked to retry.
         const shown = err.code === 'channel_failed' ? new AppError('channel_failed', `${channel} could not open the payment; try again`) : err
         if (err.code === 'channel_failed') req.log.warn({ err, channel, order_id: order.id, request_id: req.id }, 'channel payment not opened')
         if (json) throw shown
-        const outcome = shown.code === 'order_not_pending' ? '' : `channel=${channel}&error=${shown.code === 'channel_failed' ? 'failed' : 'unavailable'}`
+        const error = shown.code === 'channel_failed' ? 'failed' : shown.code === 'rate_limited' ? 'busy' : 'unavailable'
+        const outcome = shown.code === 'order_not_pending' ? '' : `channel=${channel}&error=${error}`
         return reply.code(303).header('location', pagePath(order.payToken, lang, outcome)).send()
       }
       if (!json) return reply.code(303).header('location', pagePath(order.payToken, lang, `channel=${channel}`)).send()
