@@ -3,6 +3,9 @@
 // at once, so every webhook would time out).
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { it } from 'node:test'
 import { loadConfig } from './config.ts'
 
@@ -34,4 +37,32 @@ it('a DATABASE_URL of another kind is refused without repeating its password', (
     () => loadConfig({ db: 'mysql://shop:topsecret@db.example/x' }, { NODE_ENV: 'test', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64') }),
     (err: Error) => /must start with sqlite: or postgres:\/\/, got "mysql:\/\/shop@db\.example\/x"/.test(err.message) && !err.message.includes('topsecret'),
   )
+})
+
+it('in development keeps the master key beside the SQLite file itself, whatever name it is opened by', () => {
+  const root = mkdtempSync(join(tmpdir(), 'scanpay-key-'))
+  try {
+    const data = join(root, 'data')
+    const elsewhere = join(root, 'elsewhere')
+    mkdirSync(data)
+    mkdirSync(elsewhere)
+    writeFileSync(join(data, 'scanpay.db'), '')
+    symlinkSync(join(data, 'scanpay.db'), join(elsewhere, 'scanpay.db'))
+    const dev = { NODE_ENV: 'development' }
+    const byLink = loadConfig({ db: `sqlite:${join(elsewhere, 'scanpay.db')}` }, dev).masterKey
+    assert.ok(existsSync(join(data, 'master.key')), 'made beside the file')
+    assert.ok(!existsSync(join(elsewhere, 'master.key')), 'not beside the link')
+    assert.deepEqual(loadConfig({ db: `sqlite:${join(data, 'scanpay.db')}` }, dev).masterKey, byLink, 'the same key by either name')
+
+    // A key an earlier version made beside the link is still the one used.
+    const older = join(root, 'older')
+    mkdirSync(older)
+    symlinkSync(join(data, 'scanpay.db'), join(older, 'scanpay.db'))
+    rmSync(join(data, 'master.key'))
+    const key = randomBytes(32)
+    writeFileSync(join(older, 'master.key'), key.toString('base64') + '\n')
+    assert.deepEqual(loadConfig({ db: `sqlite:${join(older, 'scanpay.db')}` }, dev).masterKey, key)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
 })

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { withoutPassword } from '../storage/database.ts'
+import { realDatabaseFile } from '../storage/real-database-file.ts'
 
 /** A setting (a flag or an environment variable) that cannot be used: the command cannot run as written. */
 export class ConfigError extends Error {}
@@ -80,7 +81,11 @@ function loadPreviousMasterKeys(raw: string | undefined, current: Buffer): Buffe
   })
 }
 
-/** In development, a missing master key is generated once into the data folder beside the SQLite file. */
+/**
+ * In development, a missing master key is generated once into the data folder beside the SQLite file: the file
+ * itself, whatever name (a symbolic link) it is opened by, so that every name of it finds the same key. A key
+ * beside the name given, where an earlier version made it, is still used.
+ */
 function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl: string): Buffer {
   if (raw) {
     const key = Buffer.from(raw, 'base64')
@@ -88,11 +93,13 @@ function loadMasterKey(raw: string | undefined, production: boolean, databaseUrl
     return key
   }
   if (production) throw new ConfigError('SCANPAY_MASTER_KEY is required when NODE_ENV=production')
-  const folder = databaseUrl.startsWith('sqlite:') && !databaseUrl.includes(':memory:')
-    ? dirname(resolve(databaseUrl.slice('sqlite:'.length)))
-    : resolve('data')
+  const sqliteFile = databaseUrl.startsWith('sqlite:') && !databaseUrl.includes(':memory:') ? databaseUrl.slice('sqlite:'.length) : null
+  const folder = sqliteFile ? dirname(realDatabaseFile(sqliteFile)) : resolve('data')
   const file = join(folder, 'master.key')
-  if (existsSync(file)) return loadMasterKey(readFileSync(file, 'utf8').trim(), production, databaseUrl)
+  const byGivenName = sqliteFile ? join(dirname(resolve(sqliteFile)), 'master.key') : file
+  for (const found of [file, byGivenName]) {
+    if (existsSync(found)) return loadMasterKey(readFileSync(found, 'utf8').trim(), production, databaseUrl)
+  }
   mkdirSync(folder, { recursive: true })
   const key = randomBytes(32)
   try {

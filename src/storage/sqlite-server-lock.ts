@@ -3,10 +3,11 @@
 // The guard is an exclusive SQLite lock on a small file beside the database: the operating system lets it go when
 // the process ends in any way (kill -9, a crash, a container stopped), so a restart never waits for a stale lease
 // and no pid has to be trusted.
-import { mkdirSync, realpathSync, statSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { sqlitePathOf } from './database.ts'
+import { realDatabaseFile } from './real-database-file.ts'
 
 export interface ServerLock {
   /** The lock file, for messages. */
@@ -14,21 +15,6 @@ export interface ServerLock {
   /** Said to the operator at start when the database file has other names (hard links), which no lock sees. */
   readonly warning: string | null
   release(): void
-}
-
-/**
- * The database file by its one true name: symbolic links (of the file or of a folder on the way) followed, so that
- * every name of it leads to the same lock. Its folder is made if missing, as opening the database would.
- */
-export function realDatabaseFile(databaseFile: string): string {
-  const dir = resolve(dirname(databaseFile))
-  mkdirSync(dir, { recursive: true })
-  try {
-    return realpathSync(resolve(databaseFile))
-  } catch {
-    // Not made yet: its folder's true name.
-    return join(realpathSync(dir), basename(databaseFile))
-  }
 }
 
 /** The lock file of a SQLite database file: beside it, named after it. */
