@@ -101,6 +101,37 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.match(today.stderr, /is not out yet: a day's bill comes the next morning, Beijing time/)
   })
 
+  it('flags an order recorded as paid that day that the bill does not list, saying what WeChat Pay answers of it', async () => {
+    // Recorded as paid through WeChat Pay at noon of 2026-01-02 (Beijing), never paid there.
+    const paidAt = Date.parse('2026-01-02T12:00:00+08:00')
+    const order = { id: 'ord_01kdzzzzzzzzzzzzzzzzzzzzzz', payment: 'pay_01kdzzzzzzzzzzzzzzzzzzzzzz' }
+    const db = await openDatabase(env.DATABASE_URL)
+    try {
+      await db.db.insertInto('orders').values({
+        id: order.id, merchant_id: merchantId, mode: 'live', status: 'paid', out_trade_no: 'never-paid-1', amount: 1500, amount_refunded: 0,
+        currency: 'CNY', subject: 'Flat white', description: null, metadata: '{}', channels: '["wechatpay"]', notify_url: null, return_url: null,
+        pay_token: randomBytes(24).toString('base64url'), channel: 'wechatpay', channel_trade_no: '4200000000000000000000000042', request_hash: '',
+        created_at: paidAt - 60_000, expires_at: paidAt + 3_600_000, paid_at: paidAt, closed_at: null, updated_at: paidAt,
+      }).execute()
+      await db.db.insertInto('payments').values({
+        id: order.payment, merchant_id: merchantId, order_id: order.id, channel: 'wechatpay', status: 'succeeded', amount: 1500, currency: 'CNY',
+        channel_trade_no: '4200000000000000000000000042', unexpected: 0, created_at: paidAt - 30_000, updated_at: paidAt, qr_content: null, next_check_at: null,
+      }).execute()
+    } finally {
+      await db.close()
+    }
+    const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-02')
+    assert.equal(r.code, 3, r.stderr)
+    assert.equal(r.stdout, [
+      `wechatpay bill of 2026-01-02 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancies`,
+      `  missing_from_bill: ${order.payment} of order ${order.id} (4200000000000000000000000042, 1500 fen, paid 2026-01-02T04:00:00.000Z); the channel says closed`,
+      '',
+    ].join('\n'))
+    // The day before and after know nothing of it.
+    assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-01').code, 0)
+    assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-03').code, 0)
+  })
+
   it('lists the daily checks the server has made: none yet, then what they found (exit 3)', async () => {
     const r = run('channel', 'bill-checks', '--merchant', merchantId, '--json')
     assert.equal(r.code, 0, r.stderr)
