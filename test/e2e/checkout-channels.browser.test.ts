@@ -105,6 +105,15 @@ describe('checkout with real channels in a browser', { skip }, () => {
     await page.clock.fastForward(ms + extra)
   }
 
+  /** With no error said on the page, the customer pays the WeChat code on it: the page, and the order, say paid. */
+  async function paidOnScreen(p: { page: Page; problems: string[] }, orderId: string, code: string) {
+    assert.equal(await p.page.locator('#msg').textContent(), '', 'no error said')
+    await payAtSimulator(wx, 'code_url', code)
+    await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
+    assert.equal(await orderStatus(orderId), 'paid')
+    assert.deepEqual(p.problems, [])
+  }
+
   /** Waits for the page to show another code than the one at `old` (its image's src), loaded. */
   const codeReplaced = (page: Page, old: string | null) =>
     page.waitForFunction((was) => {
@@ -162,11 +171,7 @@ describe('checkout with real channels in a browser', { skip }, () => {
       const second = await scanScreen(p.page)
       assert.ok(second && second !== first, `a new code (${second}) replaced the old (${first})`)
       assert.ok(wx.orderByCodeUrl(second), 'the new code is WeChat’s current one for the order')
-      assert.equal(await p.page.locator('#msg').textContent(), '', 'no error said')
-      await payAtSimulator(wx, 'code_url', second)
-      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
-      assert.equal(await orderStatus(order.id), 'paid')
-      assert.deepEqual(p.problems, [])
+      await paidOnScreen(p, order.id, second)
     } finally {
       await p.context.close()
     }
@@ -240,11 +245,7 @@ describe('checkout with real channels in a browser', { skip }, () => {
       })
       const second = await scanScreen(p.page)
       assert.ok(second && second !== first && wx.orderByCodeUrl(second)?.state === 'NOTPAY', 'a new channel order, open')
-      assert.equal(await p.page.locator('#msg').textContent(), '', 'no error said')
-      await payAtSimulator(wx, 'code_url', second)
-      await p.page.getByRole('heading', { name: '支付成功' }).waitFor({ timeout: 10_000 })
-      assert.equal(await orderStatus(order.id), 'paid')
-      assert.deepEqual(p.problems, [])
+      await paidOnScreen(p, order.id, second)
     } finally {
       await p.context.close()
     }
