@@ -422,6 +422,11 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal(await command({ action: 'list', merchant: other.merchant_id }), 0)
     assert.deepEqual(printed, ['no unexpected payment is waiting for its refund'])
 
+    // Recorded as refunded by hand before anyone refunded it: WeChat Pay, asked, says it is paid and not refunded.
+    assert.equal(await command({ action: 'resolve', paymentId: opened.paymentId }), 1)
+    assert.match(printed[0]!, /wechatpay says payment pay_\w+ \(\d+\) is paid, with nothing refunded in full: refund it in full in the channel's merchant console first/)
+    assert.deepEqual([(await stored())!.status, (await stored())!.nextCheckAt], ['refund_requested', null])
+
     // Asked again while the balance is still short: refused again, and why.
     assert.equal(await command({ action: 'retry', paymentId: opened.paymentId }), 3)
     assert.match(printed[0]!, /refused the refund again: .*NOT_ENOUGH.*余额不足/)

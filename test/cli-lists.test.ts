@@ -30,6 +30,12 @@ describe('scanpay operator lists', () => {
       assert.match(err.stderr, /scanpay unexpected retry pay_…/)
       return true
     })
+    // --force is resolve's alone (record a refund made outside the channel).
+    await assert.rejects(run(process.execPath, [BIN, 'unexpected', 'retry', 'pay_unknown', '--force', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2)
+      assert.match(err.stderr, /resolve pay_… \[--force\]/)
+      return true
+    })
   })
 
   it('refunds pending: an empty list, as text and JSON, and its usage', async () => {

@@ -45,7 +45,8 @@ describe('WeChat Pay transformers', () => {
   it('maps trade_state; only documented finals are believed', () => {
     const paid = { out_trade_no: 'p', transaction_id: '42', trade_state: 'SUCCESS', success_time: '2026-11-26T10:00:00+08:00', amount: { total: 1234, currency: 'CNY' } }
     assert.deepEqual(wx.paymentStateOf(paid), { status: 'succeeded', channelTradeNo: '42', amount: 1234, paidAt: Date.UTC(2026, 10, 26, 2) })
-    assert.equal(wx.paymentStateOf({ ...paid, trade_state: 'REFUND' }).status, 'succeeded')
+    // Paid, and refunded since (in part or whole): still a success, which says so.
+    assert.deepEqual(wx.paymentStateOf({ ...paid, trade_state: 'REFUND' }), { status: 'succeeded', channelTradeNo: '42', amount: 1234, paidAt: Date.UTC(2026, 10, 26, 2), refunded: true })
     assert.equal(wx.paymentStateOf({ ...paid, transaction_id: undefined }).status, 'pending')
     assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'NOTPAY' }).status, 'pending')
     assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'USERPAYING' }).status, 'pending')

@@ -32,7 +32,7 @@ const USAGE = `Usage:
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
   scanpay unexpected list [--merchant mch_…] [--json] [--db URL]   (payments after their order closed, still to be refunded)
-  scanpay unexpected retry|resolve pay_… [--db URL]   (ask the channel to refund again | record a refund made by hand)
+  scanpay unexpected retry|resolve pay_… [--force] [--db URL]   (ask the channel to refund again | record a refund made by hand)
   scanpay refunds pending [--merchant mch_…] [--json] [--db URL]   (live refunds the channel has not finished, oldest first)
   scanpay master-key reseal [--db URL]   (after a rotation: seals every stored secret under SCANPAY_MASTER_KEY)
   scanpay simulate wechatpay|alipay [--port P] [--host 127.0.0.1] [--keys-dir DIR] [--serial-mode public-key|certificate]
@@ -131,7 +131,7 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
   // A list from a new, empty database would read as "nothing waiting".
   if ((command === 'unexpected' || command === 'refunds') && !serverDatabaseExists(flags)) return USAGE_ERROR
   if (command === 'unexpected') {
-    return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false })
+    return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false, force: values.force })
   }
   if (command === 'refunds') {
     return runRefunds(loadConfig(flags), { action: sub, extra: positionals[2], merchant: values.merchant, json: values.json ?? false })

@@ -3,7 +3,8 @@ import type { ChannelName, Order } from './order.ts'
 
 export type ChannelPaymentState =
   | { status: 'pending' }
-  | { status: 'succeeded'; channelTradeNo: string; amount: number; paidAt?: number }
+  /** refunded: the channel says money of it has been given back since (WeChat Pay's REFUND), in part or whole. */
+  | { status: 'succeeded'; channelTradeNo: string; amount: number; paidAt?: number; refunded?: true }
   | { status: 'closed' }
   | { status: 'failed'; reason?: string }
 

@@ -100,7 +100,7 @@ export function paymentStateOf(r: { trade_status?: string; trade_no?: string; to
     }
     // An unpaid trade closed, or a paid one refunded in full. Only a pending payment moves to closed
     // (apply-channel-payment-state): a full refund made outside ScanPay (in Alipay's console) leaves the order
-    // paid, and the daily bill check, which matches payments (交易 rows) only, does not flag it either.
+    // paid; the daily bill check flags its refund line (unknown_refund).
     case 'TRADE_CLOSED':
       return { status: 'closed' }
     default:

@@ -130,7 +130,7 @@ export function paymentStateOf(tx: Transaction): ChannelPaymentState {
       if (!tx.transaction_id || typeof total !== 'number' || !Number.isSafeInteger(total)) return { status: 'pending' }
       if ((tx.amount?.currency ?? 'CNY') !== 'CNY') return { status: 'pending' }
       const paidAt = tx.success_time ? parseRfc3339(tx.success_time) : null
-      return { status: 'succeeded', channelTradeNo: tx.transaction_id, amount: total, ...(paidAt !== null ? { paidAt } : {}) }
+      return { status: 'succeeded', channelTradeNo: tx.transaction_id, amount: total, ...(paidAt !== null ? { paidAt } : {}), ...(tx.trade_state === 'REFUND' ? { refunded: true as const } : {}) }
     }
     case 'CLOSED':
     case 'REVOKED':

@@ -10,13 +10,16 @@ import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type 
 export const UNEXPECTED_USAGE = `usage:
   scanpay unexpected list [--merchant mch_…] [--json]   (payments still to be given back; exit 3 when one waits for a person)
   scanpay unexpected retry pay_…     (asks the channel to refund it again, once its refusal's cause is fixed)
-  scanpay unexpected resolve pay_…   (records that it was refunded by hand, in the channel's merchant console)`
+  scanpay unexpected resolve pay_… [--force]   (records that it was refunded by hand in the channel's merchant console,
+    once the channel bears that out; --force: the money went back outside the channel, recorded without asking it)`
 
 export interface UnexpectedOptions {
   action?: string
   paymentId?: string
   merchant?: string
   json: boolean
+  /** resolve: record it without asking the channel (the money went back outside it). */
+  force?: boolean
 }
 
 export async function runUnexpected(config: Config, opts: UnexpectedOptions): Promise<number> {
@@ -28,6 +31,7 @@ export async function runUnexpected(config: Config, opts: UnexpectedOptions): Pr
 }
 
 function valid(opts: UnexpectedOptions): boolean {
+  if (opts.force && opts.action !== 'resolve') return false
   if (opts.action === 'list') return opts.paymentId === undefined
   return (opts.action === 'retry' || opts.action === 'resolve') && opts.paymentId !== undefined && opts.merchant === undefined
 }
@@ -57,8 +61,9 @@ export async function unexpectedCommand(
     else for (const p of payments) print(describe(p))
     return payments.some(needsPerson) ? 3 : 0
   }
-  const action = opts.action === 'retry' ? retryUnexpectedRefund : recordUnexpectedRefundByHand
-  const done = await action(ctx.channelDeps, opts.paymentId!)
+  const done = opts.action === 'retry'
+    ? await retryUnexpectedRefund(ctx.channelDeps, opts.paymentId!)
+    : await recordUnexpectedRefundByHand(ctx.channelDeps, opts.paymentId!, { outsideChannel: opts.force })
   print(outcome(done, opts.action === 'resolve'), done.result === 'not_possible')
   return done.result === 'not_possible' ? 1 : done.result === 'refused' ? 3 : 0
 }

@@ -6,7 +6,7 @@ import { describeEachStorage } from '../../../test/helpers/fresh-database.ts'
 import { anOrder } from '../../../test/helpers/orders.ts'
 import { newId } from '../ids.ts'
 import type { Order } from '../order.ts'
-import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
+import { ChannelError, type ChannelPaymentState, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
 import type { Payment, Transactor } from '../ports.ts'
 import { applyChannelPaymentState, REFUND_WAIT_MS, refundUnexpected } from './apply-channel-payment-state.ts'
 import { eventually } from '../../../test/helpers/webhook-receiver.ts'
@@ -66,9 +66,20 @@ describeEachStorage('refunding an unexpected payment', (t) => {
     }
   })
 
+  /** A channel that refuses refunds and answers a query about the payment with `said` (made by the test). */
+  const refusingChannel = (said: () => Promise<ChannelPaymentState>) => {
+    const asked: string[] = []
+    const channel = {
+      refund: async () => ({ status: 'failed', reason: 'balance short' }),
+      queryPayment: async (ref: { paymentId: string }) => (asked.push(ref.paymentId), said()),
+    } as unknown as PaymentChannel
+    return { channel, asked }
+  }
+
   it('the operator records a refund made by hand only once no automatic refund is under way', async () => {
     const { order, payment } = await unexpected('ux-5')
-    const refused = channelAnswering(async () => ({ status: 'failed', reason: 'balance short' }))
+    // WeChat Pay lists a refund of it (REFUND).
+    const { channel: refused } = refusingChannel(async () => ({ status: 'succeeded', channelTradeNo: payment.channelTradeNo!, amount: payment.amount, refunded: true }))
     const operator = { ...deps(), channel: () => refused }
     const busy = await recordUnexpectedRefundByHand(operator, payment.id)
     assert.equal(busy.result, 'not_possible')
@@ -80,6 +91,35 @@ describeEachStorage('refunding an unexpected payment', (t) => {
     assert.deepEqual([done.result, (await stored(payment.id)).status, (await stored(payment.id)).nextCheckAt], ['refunded', 'refunded', null])
     const again = await recordUnexpectedRefundByHand(operator, payment.id)
     assert.deepEqual(again, { result: 'not_possible', message: `payment ${payment.id} is not an unexpected payment awaiting its refund (it is unexpected, refunded)` })
+  })
+
+  it('a refund by hand the channel does not bear out is not recorded, unless the money went back outside the channel', async () => {
+    let said: () => Promise<ChannelPaymentState> = async () => ({ status: 'succeeded', channelTradeNo: 'tx', amount: 1 })
+    const { channel, asked } = refusingChannel(() => said())
+    const operator = { ...deps(), channel: () => channel }
+    const { order, payment } = await unexpected('ux-5b')
+    assert.equal(await refundUnexpected(operator, channel, payment, order), 'flagged')
+    for (const [answer, message] of [
+      [async () => ({ status: 'succeeded', channelTradeNo: payment.channelTradeNo!, amount: payment.amount }), /says payment pay_\w+ \(4200\d+\) is paid, with nothing refunded in full: refund it in full in the channel's merchant console first, then record it \(or, if the money went back outside the channel, record it with --force\); nothing was recorded/],
+      [async () => ({ status: 'pending' }), /says payment pay_\w+ \(4200\d+\) is pending: refund it/],
+      [async () => { throw new ChannelError('WeChat Pay did not answer in time', true, true) }, /could not ask wechatpay whether payment pay_\w+ was refunded \(WeChat Pay did not answer in time\); nothing was recorded: try again/],
+    ] as const) {
+      said = answer as () => Promise<ChannelPaymentState>
+      const done = await recordUnexpectedRefundByHand(operator, payment.id)
+      assert.equal(done.result, 'not_possible')
+      assert.match((done as { message: string }).message, message)
+      assert.deepEqual([(await stored(payment.id)).status, (await stored(payment.id)).nextCheckAt], ['refund_requested', null])
+    }
+    assert.equal(asked.length, 3)
+    // Given back outside the channel (a bank transfer): recorded without asking it.
+    const outside = await recordUnexpectedRefundByHand(operator, payment.id, { outsideChannel: true })
+    assert.deepEqual([outside.result, (await stored(payment.id)).status, asked.length], ['refunded', 'refunded', 3])
+
+    // Alipay closes a trade refunded in full: that bears it out.
+    const second = await unexpected('ux-5c')
+    assert.equal(await refundUnexpected(operator, channel, second.payment, second.order), 'flagged')
+    said = async () => ({ status: 'closed' })
+    assert.equal((await recordUnexpectedRefundByHand(operator, second.payment.id)).result, 'refunded')
   })
 
   it('a retry asks the channel with the same refund number, and changes nothing it cannot act on', async () => {

@@ -54,7 +54,11 @@ export async function retryUnexpectedRefund(deps: ChannelPaymentDeps, paymentId:
  * Records that the money was given back outside ScanPay (in the channel's merchant console, say): the payment
  * is refunded. Only for a payment waiting for a person, so it never races an automatic refund under way.
  */
-export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, paymentId: string): Promise<UnexpectedRefundAction> {
+/**
+ * Records the payment as refunded by a person, once the channel bears that out (refundedAtChannel); or without
+ * asking it when the money went back outside the channel (`outsideChannel`: cash, a bank transfer).
+ */
+export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, paymentId: string, opts: { outsideChannel?: boolean } = {}): Promise<UnexpectedRefundAction> {
   const found = await awaitingRefund(deps, paymentId)
   if ('message' in found) return { result: 'not_possible', message: found.message }
   const { payment } = found
@@ -64,9 +68,31 @@ export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, pay
       message: `ScanPay is still refunding payment ${paymentId} itself (next check at ${new Date(payment.nextCheckAt!).toISOString()}): it is marked refunded once the channel says so`,
     }
   }
+  const notRefunded = opts.outsideChannel ? null : await refundedAtChannel(deps, payment, found.order)
+  if (notRefunded) return { result: 'not_possible', message: notRefunded }
   const moved = await oneStatement(deps, (w) => w.payments.move(payment, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
   if (!moved) return { result: 'not_possible', message: `payment ${paymentId} changed meanwhile: look again` }
   return { result: 'refunded', payment: (await oneStatement(deps, (w) => w.payments.byId(paymentId)))! }
+}
+
+/**
+ * Why the channel, asked about the payment, does not bear out a refund by hand; null when it does: WeChat Pay
+ * lists refunds of it (REFUND: in part or whole, which its bill line then shows), Alipay has closed the trade
+ * (refunded in full; one refunded in part is still TRADE_SUCCESS, and an unexpected payment goes back whole). A
+ * payment id mistyped, or a refund not made yet, is so caught before the money is recorded as given back.
+ */
+async function refundedAtChannel(deps: ChannelPaymentDeps, payment: Payment, order: Order): Promise<string | null> {
+  const channel = deps.channel(payment.channel)
+  if (!channel) return `the ${payment.channel} channel is not available to ask whether payment ${payment.id} was refunded`
+  let said
+  try {
+    said = await channel.queryPayment({ paymentId: payment.id, order })
+  } catch (err) {
+    return `could not ask ${payment.channel} whether payment ${payment.id} was refunded (${(err as Error).message}); nothing was recorded: try again`
+  }
+  if ((said.status === 'succeeded' && said.refunded) || said.status === 'closed') return null
+  const state = said.status === 'succeeded' ? 'paid, with nothing refunded in full' : said.status
+  return `${payment.channel} says payment ${payment.id} (${payment.channelTradeNo}) is ${state}: refund it in full in the channel's merchant console first, then record it (or, if the money went back outside the channel, record it with --force); nothing was recorded`
 }
 
 async function awaitingRefund(deps: ChannelPaymentDeps, paymentId: string): Promise<{ payment: Payment; order: Order } | { message: string }> {
