@@ -233,6 +233,17 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     assert.equal(parseAlipayBill(sim.billZip(creds.appId, today)).rows.length, bill.rows.length)
   })
 
+  it("a refund in full in the merchant console closes the trade, as one through the API does: the adapter reads it closed", async () => {
+    const o = order('ord_console_full')
+    const { qrContent } = await channel.createPayment({ paymentId: 'pay_ali_console01', order: o, notifyUrl: endpoint.url, openedAt: Date.now() })
+    const trade = sim.pay(qrContent!, { notify: false })
+    sim.consoleRefund(trade, 500)
+    assert.equal((await channel.queryPayment({ paymentId: 'pay_ali_console01', order: o })).status, 'succeeded', 'in part: still paid')
+    sim.consoleRefund(trade, o.amount - 500)
+    assert.equal(trade.status, 'TRADE_CLOSED')
+    assert.deepEqual(await channel.queryPayment({ paymentId: 'pay_ali_console01', order: o }), { status: 'closed' })
+  })
+
   it('a day without a payment has no bill: signed, that reads as an empty bill; unsigned, it fails', async () => {
     assert.deepEqual(await channel.downloadBill('mch_test', '2020-01-01'), { file: '', rows: [] })
     const unsigned = unsignedChannel()

@@ -279,12 +279,18 @@ export class AlipaySimulator {
 
   /**
    * The merchant refunds in Alipay's merchant console, not through the API: done at once under a batch number the
-   * console makes up, with no notification. Only the day's bill shows it.
+   * console makes up. Only the day's bill shows the refund; one in full closes the trade, as through the API.
    */
   consoleRefund(t: SimTrade, amount: number): void {
     if (t.status !== 'TRADE_SUCCESS') throw new Error(`the trade is ${t.status}`)
-    if (t.refunds.reduce((s, r) => s + r.amount, 0) + amount > t.total) throw new Error('more than is left to refund')
+    const refunded = t.refunds.reduce((s, r) => s + r.amount, 0)
+    if (refunded + amount > t.total) throw new Error('more than is left to refund')
     t.refunds.push({ outRequestNo: `${alipayTime(this.now()).replace(/\D/g, '')}${randomBytes(4).readUInt32BE(0)}`, amount, at: this.now(), settled: true })
+    if (refunded + amount === t.total) {
+      t.status = 'TRADE_CLOSED'
+      t.closedAt = this.now()
+      if (this.sendNotifications) this.#notify(t)
+    }
   }
 
   #notifyParams(t: SimTrade, notifyId: string): Record<string, string> {
