@@ -10,6 +10,7 @@ import type { AlipayChannel } from '../src/channels/alipay/alipay-channel.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import type { PaymentChannel } from '../src/core/payment-channel.ts'
 import { reconcilePendingRefunds } from '../src/core/use-cases/reconcile-refunds.ts'
+import { unexpectedCommand } from '../src/cli/commands/unexpected.ts'
 import type { RefundDeps } from '../src/core/use-cases/refund-deps.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
 import { shanghaiDate } from '../src/channels/shanghai-time.ts'
@@ -236,5 +237,42 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.equal(await sweep(25 * 3_600_000), 1)
     const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
     assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 100])
+  })
+
+  it('an unexpected payment whose refund Alipay refuses is recorded as refunded by hand only once Alipay shows it given back in full', async () => {
+    const order = await liveOrder('ali-late-short')
+    const opened = await openChannelPayment(ctx(), order, 'alipay')
+    sim.scan(opened.qrContent)
+    assert.equal((await api(url(), live(), 'POST', `/v1/orders/${order.id}/close`)).body.status, 'closed')
+    const stored = () => ctx().storage.statement((w) => w.payments.byId(opened.paymentId))
+    sim.balanceShort = true
+    try {
+      sim.pay(opened.qrContent, { force: true })
+      await eventually(async () => {
+        const p = await stored()
+        return p?.status === 'refund_requested' && p.nextCheckAt === null
+      }, 10_000, 'the refusal recorded: waits for a person')
+    } finally {
+      sim.balanceShort = false
+    }
+    const printed: string[] = []
+    const resolve = () => {
+      printed.length = 0
+      return unexpectedCommand(ctx(), { action: 'resolve', paymentId: opened.paymentId, json: false }, (line) => printed.push(line))
+    }
+    // Nothing refunded yet, then a part of it in Alipay's console: the trade is still TRADE_SUCCESS.
+    const trade = sim.trades.get(`${sim.identity.appId}:${opened.paymentId}`)!
+    for (const part of [0, 600]) {
+      if (part) sim.consoleRefund(trade, part)
+      assert.equal(await resolve(), 1)
+      assert.match(printed[0]!, /^alipay says payment pay_\w+ \(\d+\) is paid, with nothing refunded in full: refund it in full in the channel's merchant console first/)
+      assert.equal((await stored())!.status, 'refund_requested')
+    }
+    // The rest: Alipay closes the trade, refunded in full.
+    sim.consoleRefund(trade, 1234 - 600)
+    assert.equal(await resolve(), 0)
+    assert.deepEqual(printed, [`${opened.paymentId} recorded as refunded by hand`])
+    assert.deepEqual([(await stored())!.status, (await stored())!.nextCheckAt], ['refunded', null])
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
   })
 })

@@ -161,6 +161,8 @@ export class AlipaySimulator {
    * out_request_no sent again answered fund_change N without refunding twice.
    */
   holdRefunds = false
+  /** While true, new refunds are refused as when the merchant's balance cannot cover them (ACQ.SELLER_BALANCE_NOT_ENOUGH). */
+  balanceShort = false
   url = ''
   #apps = new Map<string, KeyObject>()
   #server: Server | null = null
@@ -506,6 +508,7 @@ export class AlipaySimulator {
         const settledTotal = t.refunds.reduce((s, r) => s + (r.settled ? r.amount : 0), 0)
         if (again) return reply('N', settledTotal)
         if (t.status !== 'TRADE_SUCCESS') throw acq('ACQ.TRADE_STATUS_ERROR', '交易状态不合法')
+        if (this.balanceShort) throw acq('ACQ.SELLER_BALANCE_NOT_ENOUGH', '卖家余额不足')
         if (refunded + amount > t.total) throw acq('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限')
         t.refunds.push({ outRequestNo: requestNo, amount, at: this.now(), settled: !this.holdRefunds })
         // A full refund closes the trade, and Alipay says so (B.7: TRADE_CLOSED on a timeout close or a full refund).
