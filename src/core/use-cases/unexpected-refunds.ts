@@ -52,11 +52,8 @@ export async function retryUnexpectedRefund(deps: ChannelPaymentDeps, paymentId:
 
 /**
  * Records that the money was given back outside ScanPay (in the channel's merchant console, say): the payment
- * is refunded. Only for a payment waiting for a person, so it never races an automatic refund under way.
- */
-/**
- * Records the payment as refunded by a person, once the channel bears that out (refundedAtChannel); or without
- * asking it when the money went back outside the channel (`outsideChannel`: cash, a bank transfer).
+ * is refunded. Only for a payment waiting for a person, so it never races an automatic refund under way, and once
+ * the channel bears the refund out (refundedAtChannel); `outsideChannel` (cash, a bank transfer) does not ask it.
  */
 export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, paymentId: string, opts: { outsideChannel?: boolean } = {}): Promise<UnexpectedRefundAction> {
   const found = await awaitingRefund(deps, paymentId)
@@ -83,7 +80,7 @@ export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, pay
  */
 async function refundedAtChannel(deps: ChannelPaymentDeps, payment: Payment, order: Order): Promise<string | null> {
   const channel = deps.channel(payment.channel)
-  if (!channel) return `the ${payment.channel} channel is not available to ask whether payment ${payment.id} was refunded`
+  if (!channel) return `the ${payment.channel} channel is not available to ask whether payment ${payment.id} was refunded; nothing was recorded`
   let said
   try {
     said = await channel.queryPayment({ paymentId: payment.id, order })
