@@ -132,6 +132,42 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-03').code, 0)
   })
 
+  it('flags a refund recorded as succeeded that day that the bill does not list, saying what WeChat Pay answers of it', async () => {
+    // An order paid through WeChat Pay on 2026-01-04 (Beijing), and a refund of it recorded as succeeded at noon of
+    // 2026-01-05 that WeChat Pay never made.
+    const paidAt = Date.parse('2026-01-04T12:00:00+08:00')
+    const refundedAt = Date.parse('2026-01-05T12:00:00+08:00')
+    const order = { id: 'ord_01ke0000000000000000000000', payment: 'pay_01ke0000000000000000000000', refund: 'rfd_01ke0000000000000000000000' }
+    const db = await openDatabase(env.DATABASE_URL)
+    try {
+      await db.db.insertInto('orders').values({
+        id: order.id, merchant_id: merchantId, mode: 'live', status: 'partially_refunded', out_trade_no: 'never-refunded-1', amount: 1500, amount_refunded: 500,
+        currency: 'CNY', subject: 'Flat white', description: null, metadata: '{}', channels: '["wechatpay"]', notify_url: null, return_url: null,
+        pay_token: randomBytes(24).toString('base64url'), channel: 'wechatpay', channel_trade_no: '4200000000000000000000000043', request_hash: '',
+        created_at: paidAt - 60_000, expires_at: paidAt + 3_600_000, paid_at: paidAt, closed_at: null, updated_at: refundedAt,
+      }).execute()
+      await db.db.insertInto('payments').values({
+        id: order.payment, merchant_id: merchantId, order_id: order.id, channel: 'wechatpay', status: 'succeeded', amount: 1500, currency: 'CNY',
+        channel_trade_no: '4200000000000000000000000043', unexpected: 0, created_at: paidAt - 30_000, updated_at: paidAt, qr_content: null, next_check_at: null,
+      }).execute()
+      await db.db.insertInto('refunds').values({
+        merchant_id: merchantId, id: order.refund, mode: 'live', order_id: order.id, amount: 500, currency: 'CNY', status: 'succeeded', out_refund_no: 'R-1',
+        reason: null, failure_reason: null, channel: 'wechatpay', channel_refund_no: '50300000000000000000000000', request_hash: '', created_at: refundedAt - 5000,
+        succeeded_at: refundedAt, failed_at: null, updated_at: refundedAt, next_check_at: refundedAt, check_count: 1,
+      }).execute()
+    } finally {
+      await db.close()
+    }
+    const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-05')
+    assert.equal(r.code, 3, r.stderr)
+    assert.equal(r.stdout, [
+      `wechatpay bill of 2026-01-05 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancies`,
+      `  refund_missing_from_bill: refund ${order.refund} of ${order.payment}, order ${order.id} (4200000000000000000000000043, 500 fen, succeeded 2026-01-05T04:00:00.000Z); the channel says failed`,
+      '',
+    ].join('\n'))
+    assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-06').code, 0, 'the day after knows nothing of it')
+  })
+
   it('lists the daily checks the server has made: none yet, then what they found (exit 3)', async () => {
     const r = run('channel', 'bill-checks', '--merchant', merchantId, '--json')
     assert.equal(r.code, 0, r.stderr)

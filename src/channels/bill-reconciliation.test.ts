@@ -1,10 +1,10 @@
 // Bill reconciliation names every way a bill line can disagree with our payments and refunds.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { ChannelPaymentState } from '../core/payment-channel.ts'
-import type { OrderPayment, Payment } from '../core/ports.ts'
+import type { ChannelPaymentState, ChannelRefundState } from '../core/payment-channel.ts'
+import type { OrderPayment, Payment, PaymentRefund } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
-import { compareBill, paymentsMissingFromBill, type BillLine, type BillRefundLine } from './bill-reconciliation.ts'
+import { compareBill, paymentsMissingFromBill, refundsMissingFromBill, type BillLine, type BillRefundLine } from './bill-reconciliation.ts'
 
 const payment = (id: string, o: Partial<Payment> = {}): Payment => ({
   id, merchantId: 'm', orderId: `o_${id}`, channel: 'wechatpay', status: 'succeeded', amount: 100, currency: 'CNY', channelTradeNo: `tx_${id}`,
@@ -187,6 +187,52 @@ describe('orders recorded as paid against the bill', () => {
     const refundLine: BillLine = { kind: 'refund', refundNo: 'rfd_1', outTradeNo: 'p1', channelTradeNo: 'tx_p1', amount: 100, state: 'succeeded' }
     await assert.rejects(
       paymentsMissingFromBill([refundLine], [paid('p1')], day, async () => {
+        throw new Error('the channel did not answer')
+      }),
+      /did not answer/,
+    )
+  })
+})
+
+describe('refunds recorded as succeeded against the bill', () => {
+  const day = { from: Date.parse('2026-11-26T00:00:00+08:00'), to: Date.parse('2026-11-27T00:00:00+08:00') }
+  const refunded = (id: string): PaymentRefund => ({ id, orderId: `o_${id}`, paymentId: `p_${id}`, channelTradeNo: `tx_${id}`, amount: 40, createdAt: day.from + 1000, succeededAt: day.from + 3_600_000 })
+  const onBill = (id: string): BillLine => ({ kind: 'refund', refundNo: id, outTradeNo: `p_${id}`, channelTradeNo: `tx_${id}`, amount: 40, state: 'succeeded' })
+
+  it('asks the channel about each one the bill does not list, and flags it unless the channel dates it another day', async () => {
+    const says = new Map<string, ChannelRefundState>([
+      // WeChat Pay lists a refund on the day it was asked for: asked the day before, learned of as succeeded today.
+      ['r_asked_before', { status: 'succeeded', channelRefundNo: 'x1', datedAt: day.from - 60_000 }],
+      // Made after midnight by the channel's clock: tomorrow's bill.
+      ['r_after', { status: 'succeeded', channelRefundNo: 'x2', datedAt: day.to + 1000 }],
+      // Made that day by the channel's own account, yet not on its bill.
+      ['r_same', { status: 'succeeded', channelRefundNo: 'x3', datedAt: day.from + 5000 }],
+      ['r_undated', { status: 'succeeded', channelRefundNo: 'x4' }],
+      // Recorded as succeeded; the channel never made it, or has not yet.
+      ['r_unknown', { status: 'failed', reason: 'no such refund', notFound: true }],
+      ['r_pending', { status: 'pending' }],
+    ])
+    const asked: string[] = []
+    const recorded = ['r_listed', ...says.keys()].map(refunded)
+    // A payment line of the refund's payment does not stand for the refund.
+    const paymentLine: BillLine = { kind: 'payment', outTradeNo: 'p_r_same', channelTradeNo: 'tx_r_same', amount: 100 }
+    const found = await refundsMissingFromBill([onBill('r_listed'), paymentLine], recorded, day, async (r) => {
+      asked.push(r.id)
+      return says.get(r.id)!
+    })
+    assert.deepEqual(asked, [...says.keys()], 'a refund on the bill is not asked about')
+    assert.deepEqual(found.map((d) => [d.kind, d.refund.id, d.orderId, d.channelStatus]), [
+      ['refund_missing_from_bill', 'r_same', 'o_r_same', 'succeeded'],
+      ['refund_missing_from_bill', 'r_undated', 'o_r_undated', 'succeeded'],
+      ['refund_missing_from_bill', 'r_unknown', 'o_r_unknown', 'failed'],
+      ['refund_missing_from_bill', 'r_pending', 'o_r_pending', 'pending'],
+    ])
+    assert.deepEqual(found[0]!.refund, refunded('r_same'), 'with our record of it')
+  })
+
+  it('a failed question fails the check', async () => {
+    await assert.rejects(
+      refundsMissingFromBill([], [refunded('r1')], day, async () => {
         throw new Error('the channel did not answer')
       }),
       /did not answer/,

@@ -2,10 +2,11 @@
 // succeeded (or refunded as unexpected), for the same amount and trade number; every refund line must be a refund
 // we made, for the same amount, recorded as succeeded once the channel says it is. A refund made at the channel
 // itself (in its merchant console, say) is one ScanPay never heard of: its order still reads paid, so it is flagged.
-// And the other way round: every order we recorded as paid through the channel that day must be on the bill.
-import type { ChannelPaymentState } from '../core/payment-channel.ts'
+// And the other way round: every order we recorded as paid through the channel that day must be on the bill, and
+// every refund we recorded as succeeded that day too.
+import type { ChannelPaymentState, ChannelRefundState } from '../core/payment-channel.ts'
 import type { Order } from '../core/order.ts'
-import type { OrderPayment, Payment } from '../core/ports.ts'
+import type { OrderPayment, Payment, PaymentRefund } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { unexpectedRefundId } from '../core/use-cases/channel-payment-deps.ts'
 import { needsPerson } from '../core/use-cases/unexpected-refunds.ts'
@@ -58,7 +59,15 @@ export interface MissingFromBill {
   channelStatus: ChannelPaymentState['status']
 }
 
-export type BillDiscrepancy = LineDiscrepancy | MissingFromBill
+/** A refund we recorded as succeeded that day that the bill does not list, and what the channel, asked, says of it. */
+export interface RefundMissingFromBill {
+  kind: 'refund_missing_from_bill'
+  refund: PaymentRefund
+  orderId: string
+  channelStatus: ChannelRefundState['status']
+}
+
+export type BillDiscrepancy = LineDiscrepancy | MissingFromBill | RefundMissingFromBill
 
 /** Our records a bill is compared with. */
 export interface BillRecords {
@@ -67,7 +76,9 @@ export interface BillRecords {
   refund(merchantId: string, id: string): Promise<Refund | null>
   /** The payments of the merchant's orders paid through the channel from `from` until before `to`. */
   paidThrough(merchantId: string, channel: 'wechatpay' | 'alipay', from: number, to: number): Promise<OrderPayment[]>
-  /** The merchant's live order, to ask the channel about its payment. */
+  /** The merchant's live refunds through the channel that succeeded from `from` until before `to`. */
+  refundedThrough(merchantId: string, channel: 'wechatpay' | 'alipay', from: number, to: number): Promise<PaymentRefund[]>
+  /** The merchant's live order, to ask the channel about its payment or refund. */
   order(merchantId: string, id: string): Promise<Order | null>
 }
 
@@ -140,6 +151,31 @@ export async function paymentsMissingFromBill(
     const said = await ask(payment)
     const paidOnAnotherDay = said.status === 'succeeded' && said.paidAt !== undefined && (said.paidAt < day.from || said.paidAt >= day.to)
     if (!paidOnAnotherDay) out.push({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status })
+  }
+  return out
+}
+
+/**
+ * The same for refunds: each refund we recorded as succeeded during the bill's day [from, to) must be one of its
+ * refund lines. Our succeededAt is when we learned of it, which may be later than the channel's own time, and a
+ * channel dates a refund's line by its own rule (WeChat Pay by the day it was asked for, Alipay by the day it was
+ * made). So a refund missing from the bill is asked about (`ask`, the channel's refund query): one the channel says
+ * succeeded and dates on another day is on that day's bill; any other answer is flagged with what it says, and a
+ * refund the channel says succeeded without saying when is flagged too (it should have been on this bill).
+ */
+export async function refundsMissingFromBill(
+  lines: BillLine[],
+  recorded: PaymentRefund[],
+  day: { from: number; to: number },
+  ask: (refund: PaymentRefund) => Promise<ChannelRefundState>,
+): Promise<RefundMissingFromBill[]> {
+  const listed = new Set(lines.filter((l) => l.kind === 'refund').map((l) => l.refundNo))
+  const out: RefundMissingFromBill[] = []
+  for (const refund of recorded) {
+    if (listed.has(refund.id)) continue
+    const said = await ask(refund)
+    const datedOnAnotherDay = said.status === 'succeeded' && said.datedAt !== undefined && (said.datedAt < day.from || said.datedAt >= day.to)
+    if (!datedOnAnotherDay) out.push({ kind: 'refund_missing_from_bill', refund, orderId: refund.orderId, channelStatus: said.status })
   }
   return out
 }

@@ -1,17 +1,17 @@
 // The daily bill check. Once a channel's bill of a Beijing day is out (10:00 the next morning), each node's job
 // lane finds the merchants whose check of it is due, claims each check (one node does it), downloads the bill,
 // reconciles it against our payments (both ways: each line against our records, and each order we recorded as
-// paid that day against the lines), and stores the outcome; a failed check is tried again, later each time.
+// paid and each refund we recorded as made that day against the lines), and stores the outcome; a failed check is tried again, later each time.
 // `scanpay channel bill-checks` lists the outcomes, and /metrics counts them.
 import type { Logger } from 'pino'
 import type { ChannelName } from '../core/order.ts'
 import type { PaymentChannel } from '../core/payment-channel.ts'
-import type { Clock } from '../core/ports.ts'
+import type { Clock, PaymentRefund } from '../core/ports.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { NEVER, type SqlBillCheckStore } from '../storage/bill-check-store.ts'
 import type { Storage } from '../storage/storage.ts'
 import { AlipayChannel } from './alipay/alipay-channel.ts'
-import { compareBill, paymentsMissingFromBill, type BillDiscrepancy, type BillLine, type BillRecords, type BillRefundLine } from './bill-reconciliation.ts'
+import { compareBill, paymentsMissingFromBill, refundsMissingFromBill, type BillDiscrepancy, type BillLine, type BillRecords, type BillRefundLine } from './bill-reconciliation.ts'
 import { shanghaiDate, shanghaiDayStart } from './shanghai-time.ts'
 import { WechatPayChannel } from './wechat-pay/wechat-pay-channel.ts'
 
@@ -97,6 +97,7 @@ export function storedBillRecords(storage: Storage): BillRecords {
     payment: (id) => storage.statement((w) => w.payments.byId(id)),
     refund: (merchantId, id) => storage.statement((w) => w.refunds.byId(merchantId, 'live', id)),
     paidThrough: (merchantId, channel, from, to) => storage.statement((w) => w.payments.paidThrough(merchantId, channel, from, to)),
+    refundedThrough: (merchantId, channel, from, to) => storage.statement((w) => w.refunds.succeededThrough(merchantId, channel, from, to)),
     order: (merchantId, id) => storage.statement((w) => w.orders.byId(merchantId, 'live', id)),
   }
 }
@@ -108,13 +109,20 @@ export async function reconcileBill(adapter: PaymentChannel, merchantId: string,
   const lines = await billLines(adapter, merchantId, billDate)
   const from = shanghaiDayStart(billDate)
   const day = { from, to: from + DAY_MS }
-  const recorded = await records.paidThrough(merchantId, channel, day.from, day.to)
-  const ask = async (payment: { id: string; orderId: string }) => {
-    const order = await records.order(merchantId, payment.orderId)
-    if (!order) throw new Error(`order ${payment.orderId} of payment ${payment.id} not found`)
-    return adapter.queryPayment({ paymentId: payment.id, order })
+  const orderOf = async (of: string, orderId: string) => {
+    const order = await records.order(merchantId, orderId)
+    if (!order) throw new Error(`order ${orderId} of ${of} not found`)
+    return order
   }
-  const discrepancies = [...(await compareBill(merchantId, lines, records)), ...(await paymentsMissingFromBill(lines, recorded, day, ask))]
+  const paid = await records.paidThrough(merchantId, channel, day.from, day.to)
+  const askPayment = async (payment: { id: string; orderId: string }) => adapter.queryPayment({ paymentId: payment.id, order: await orderOf(`payment ${payment.id}`, payment.orderId) })
+  const refunded = await records.refundedThrough(merchantId, channel, day.from, day.to)
+  const askRefund = async (refund: PaymentRefund) => adapter.queryRefund({ refundId: refund.id, order: await orderOf(`refund ${refund.id}`, refund.orderId), requestedAt: refund.createdAt })
+  const discrepancies = [
+    ...(await compareBill(merchantId, lines, records)),
+    ...(await paymentsMissingFromBill(lines, paid, day, askPayment)),
+    ...(await refundsMissingFromBill(lines, refunded, day, askRefund)),
+  ]
   return { lines, discrepancies }
 }
 

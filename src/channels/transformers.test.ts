@@ -54,6 +54,13 @@ describe('WeChat Pay transformers', () => {
     assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'PAYERROR' }).status, 'failed')
     assert.equal(wx.paymentStateOf({ out_trade_no: 'p', trade_state: 'SOMETHING_NEW' }).status, 'pending')
     assert.deepEqual(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'SUCCESS' }), { status: 'succeeded', channelRefundNo: 'r' })
+    // create_time dates the refund's bill line: kept for a refund that succeeded, never read from a malformed time.
+    assert.deepEqual(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'SUCCESS', create_time: '2026-11-26T23:59:58+08:00', success_time: '2026-11-27T00:00:03+08:00' }), {
+      status: 'succeeded',
+      channelRefundNo: 'r',
+      datedAt: Date.parse('2026-11-26T15:59:58Z'),
+    })
+    assert.deepEqual(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'SUCCESS', create_time: '2026-11-26 23:59:58' }), { status: 'succeeded', channelRefundNo: 'r' })
     assert.equal(wx.refundStateOf({ refund_id: 'r', out_refund_no: 'o', status: 'PROCESSING' }).status, 'pending')
     // ABNORMAL waits for the merchant at WeChat Pay and then ends SUCCESS or CLOSED: freeing the amount now could
     // refund it twice.

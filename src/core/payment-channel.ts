@@ -15,7 +15,11 @@ export type ChannelPaymentState =
 export type ChannelRefundState =
   /** Not final; `attention` says why a person must act before it can be (WeChat Pay's ABNORMAL). */
   | { status: 'pending'; attention?: string }
-  | { status: 'succeeded'; channelRefundNo: string }
+  /**
+   * datedAt: the time the channel's daily bill dates the refund by, where it says (WeChat Pay's create_time, as a
+   * refund is listed on the day it was asked for; Alipay's gmt_refund_pay, as it is listed on the day it was made).
+   */
+  | { status: 'succeeded'; channelRefundNo: string; datedAt?: number }
   | { status: 'failed'; reason: string; notFound?: true }
 
 export interface ChannelRefundInput {

@@ -80,6 +80,17 @@ export interface OrderPayment {
   paidAt: number
 }
 
+/** A succeeded refund of the payment that paid its order, as the bill check reads it. */
+export interface PaymentRefund {
+  id: string
+  orderId: string
+  paymentId: string
+  channelTradeNo: string | null
+  amount: number
+  createdAt: number
+  succeededAt: number
+}
+
 export interface PaymentStore {
   insert(payment: Payment): Promise<void>
   /** By our payment id alone: it is the channel's out_trade_no, so a notification names it. */
@@ -162,6 +173,8 @@ export interface RefundStore {
   pendingList(filter: { merchantId?: string; limit: number }): Promise<Refund[]>
   /** How many live refunds wait for their channel's final word, and since when the oldest (null: none). */
   pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }>
+  /** The merchant's live refunds through the channel that succeeded from `from` until before `to`, with their payments. */
+  succeededThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<PaymentRefund[]>
 }
 
 /** The stores a use case may touch inside one transaction. */

@@ -130,6 +130,22 @@ function presentDiscrepancy(d: BillDiscrepancy) {
       channel_trade_no: p.channelTradeNo,
       amount: p.amount,
       paid_at: iso(p.paidAt),
+      refunded_at: null,
+      channel_status: d.channelStatus,
+    }
+  }
+  if (d.kind === 'refund_missing_from_bill') {
+    const r = d.refund
+    return {
+      ...NO_DISCREPANCY_DETAILS,
+      kind: d.kind,
+      payment_id: r.paymentId,
+      order_id: d.orderId,
+      channel_trade_no: r.channelTradeNo,
+      amount: r.amount,
+      refund_id: r.id,
+      paid_at: null,
+      refunded_at: iso(r.succeededAt),
       channel_status: d.channelStatus,
     }
   }
@@ -148,11 +164,12 @@ function presentDiscrepancy(d: BillDiscrepancy) {
     our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
     our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' || d.kind === 'refund_recorded_as_succeeded' ? d.status : null,
     paid_at: null,
+    refunded_at: null,
     channel_status: null,
   }
 }
 
-/** The fields a payment missing from the bill has no value for. */
+/** The fields a payment or refund missing from the bill has no value for. */
 const NO_DISCREPANCY_DETAILS = { refund_no: null, refund_id: null, our_amount: null, our_channel_trade_no: null, our_payment_status: null, our_refund_status: null }
 
 /** Opaque keyset cursor: the (created_at, id) of the last row of a page. */

@@ -167,7 +167,7 @@ export const RefundList = Type.Object({
 
 export const BillDiscrepancyResource = Type.Object({
   kind: Type.Union(
-    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_recorded_as_succeeded', 'refund_amount_mismatch', 'missing_from_bill'].map((k) => Type.Literal(k)),
+    ['unknown_payment', 'not_recorded_as_paid', 'amount_mismatch', 'trade_no_mismatch', 'unknown_refund', 'refund_not_recorded_as_succeeded', 'refund_recorded_as_succeeded', 'refund_amount_mismatch', 'missing_from_bill', 'refund_missing_from_bill'].map((k) => Type.Literal(k)),
   ),
   payment_id: Type.String(),
   order_id: Nullable(Type.String()),
@@ -181,6 +181,8 @@ export const BillDiscrepancyResource = Type.Object({
   our_refund_status: Nullable(Type.String()),
   /** missing_from_bill: when we recorded the order paid, and what the channel, asked, said of the payment. */
   paid_at: Nullable(Type.String()),
+  /** refund_missing_from_bill: when we recorded the refund succeeded; channel_status is what the channel said of it. */
+  refunded_at: Nullable(Type.String()),
   channel_status: Nullable(Type.String()),
 })
 

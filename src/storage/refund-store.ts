@@ -2,7 +2,7 @@
 // row count says who won, and the order's columns can only move within what was paid.
 import { sql, type CompiledQuery, type Kysely, type Selectable } from 'kysely'
 import type { ChannelName, Mode, Order } from '../core/order.ts'
-import type { RefundListFilter, RefundStore } from '../core/ports.ts'
+import type { PaymentRefund, RefundListFilter, RefundStore } from '../core/ports.ts'
 import type { Refund, RefundStatus } from '../core/refund.ts'
 import type { Database, RefundsTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
@@ -193,6 +193,36 @@ export class SqlRefundStore implements RefundStore {
       .where('mode', '=', 'live')
       .executeTakeFirstOrThrow()
     return { count: Number(row.n), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) }
+  }
+
+  async succeededThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<PaymentRefund[]> {
+    const rows = await this.db
+      .selectFrom('refunds as r')
+      // The payment that paid the order: the one settled attempt that is not an unexpected one.
+      .innerJoin('payments as p', (j) => j.onRef('p.merchant_id', '=', 'r.merchant_id').onRef('p.order_id', '=', 'r.order_id'))
+      .select(['r.id', 'r.order_id', 'p.id as payment_id', 'p.channel_trade_no', 'r.amount', 'r.created_at', 'r.succeeded_at'])
+      .where('r.merchant_id', '=', merchantId)
+      .where('r.channel', '=', channel)
+      // Spelled out so that both planners see the partial index (migration 0016) applies.
+      .where('r.succeeded_at', 'is not', null)
+      .where('r.succeeded_at', '>=', from)
+      .where('r.succeeded_at', '<', to)
+      .where('r.mode', '=', 'live')
+      .where('r.status', '=', 'succeeded')
+      .where('p.channel', '=', channel)
+      .where('p.unexpected', '=', 0)
+      .where('p.status', 'in', ['succeeded', 'refund_requested', 'refunded'])
+      .orderBy('r.succeeded_at')
+      .execute()
+    return rows.map((r) => ({
+      id: r.id,
+      orderId: r.order_id,
+      paymentId: r.payment_id,
+      channelTradeNo: r.channel_trade_no,
+      amount: Number(r.amount),
+      createdAt: Number(r.created_at),
+      succeededAt: Number(r.succeeded_at),
+    }))
   }
 
   async claimCheck(refund: Refund, nextCheckAt: number): Promise<boolean> {

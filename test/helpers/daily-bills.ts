@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { newId } from '../../src/core/ids.ts'
-import { billLines, checkDailyBills, storedBillRecords, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
+import { billLines, checkDailyBills, reconcileBill, storedBillRecords, type DailyBillDeps } from '../../src/channels/daily-bills.ts'
 import type { AppContext } from '../../src/context.ts'
 import { compareBill, type BillRefundLine } from '../../src/channels/bill-reconciliation.ts'
 import { shanghaiDate } from '../../src/channels/shanghai-time.ts'
@@ -76,6 +76,7 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
       our_payment_status: null,
       our_refund_status: null,
       paid_at: null,
+      refunded_at: null,
       channel_status: null,
     })
   } finally {
@@ -184,10 +185,35 @@ export async function assertRefundLines(ctx: AppContext, channel: 'wechatpay' | 
   assert.deepEqual(ours.map((l) => [l.refundNo, l.state]), [[ourRefundId, 'succeeded']])
   assert.deepEqual(await compareBill(merchantId, ours, records), [])
 
+  await assertSucceededRefundMissingFromBill(ctx, channel, merchantId, today, ourRefundId)
+
   refundAtConsole()
   const lines = await refundLines()
   assert.equal(lines.length, 2)
   const atConsole = lines.find((l) => l.refundNo !== ourRefundId)!
   const payment = await records.payment(paymentId)
   assert.deepEqual(await compareBill(merchantId, lines, records), [{ kind: 'unknown_refund', line: atConsole, orderId: payment!.orderId }])
+}
+
+/**
+ * The other way round for refunds: every refund we recorded as succeeded today is on the bill (none is flagged),
+ * until one the channel never made (a copy of ours under a new id, as a bug would leave) is recorded: the check asks
+ * the channel about it and flags it, saying what the channel answered.
+ */
+async function assertSucceededRefundMissingFromBill(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, ourRefundId: string): Promise<void> {
+  const records = storedBillRecords(ctx.storage)
+  const missing = async () => (await reconcileBill(ctx.channels.get(channel)!, merchantId, today, records)).discrepancies.filter((d) => d.kind === 'refund_missing_from_bill')
+  assert.deepEqual(await missing(), [], "every refund of ours today is on the day's bill")
+  const db = ctx.storage.database.db
+  const ours = await db.selectFrom('refunds').selectAll().where('merchant_id', '=', merchantId).where('id', '=', ourRefundId).executeTakeFirstOrThrow()
+  const id = newId('rfd')
+  await db.insertInto('refunds').values({ ...ours, id, out_refund_no: `never-made-${id}` }).execute()
+  try {
+    const [payment] = await db.selectFrom('payments').select(['id', 'channel_trade_no']).where('merchant_id', '=', merchantId).where('order_id', '=', ours.order_id).where('unexpected', '=', 0).execute()
+    const refund = { id, orderId: ours.order_id, paymentId: payment!.id, channelTradeNo: payment!.channel_trade_no, amount: Number(ours.amount), createdAt: Number(ours.created_at), succeededAt: Number(ours.succeeded_at) }
+    // Asked by its number, neither channel has such a refund.
+    assert.deepEqual(await missing(), [{ kind: 'refund_missing_from_bill', refund, orderId: ours.order_id, channelStatus: 'failed' }])
+  } finally {
+    await db.deleteFrom('refunds').where('merchant_id', '=', merchantId).where('id', '=', id).execute()
+  }
 }

@@ -18,7 +18,7 @@ import {
 } from '../../core/payment-channel.ts'
 import { channelFetch, type ChannelFetch } from '../channel-http.ts'
 import { firstCharacters } from '../characters.ts'
-import { alipayTime } from '../shanghai-time.ts'
+import { alipayTime, parseAlipayTime } from '../shanghai-time.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseAlipayBill, type AlipayBill } from './bill.ts'
 import type { AlipayCredentials } from './credentials.ts'
@@ -190,9 +190,14 @@ export class AlipayChannel implements PaymentChannel {
     const r = await this.#call<RefundQueryResult>(creds, 'alipay.trade.fastpay.refund.query', {
       ...(tradeNo ? { trade_no: tradeNo } : { out_trade_no: ref.payment?.id }),
       out_request_no: ref.refundId,
+      // The time it was made, which dates its line in the day's bill, is answered only when asked for.
+      query_options: ['gmt_refund_pay'],
     })
     if (r.code !== '10000') throw this.#fail('alipay.trade.fastpay.refund.query', r)
-    if (r.refund_status === 'REFUND_SUCCESS') return { status: 'succeeded', channelRefundNo: ref.refundId }
+    if (r.refund_status === 'REFUND_SUCCESS') {
+      const datedAt = r.gmt_refund_pay ? parseAlipayTime(r.gmt_refund_pay) : null
+      return { status: 'succeeded', channelRefundNo: ref.refundId, ...(datedAt !== null ? { datedAt } : {}) }
+    }
     // refund_status absent means "the refund request was not received, or the refund failed" (Java SDK,
     // AlipayTradeFastpayRefundQueryResponse), though it also reads so while Alipay is still at it. After a while
     // it is taken as not received and sent again with the same out_request_no, which refunds once (at each of the

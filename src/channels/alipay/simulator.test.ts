@@ -111,7 +111,9 @@ describe('Alipay simulator with the ScanPay adapter', () => {
     // Sent again, the same out_request_no refunds nothing more (fund_change N): the refund query says how it ended.
     assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_1', order: paid, amount: 234, currency: 'CNY', reason: '测试' }), { status: 'pending' })
     assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.length, 1, 'the same out_request_no refunds once')
-    assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid, requestedAt: Date.now() })).status, 'succeeded')
+    // Asked for (query_options), the answer says when the refund was made, which dates its line in the day's bill.
+    const made = await channel.queryRefund({ refundId: 'rfd_ali_1', order: paid, requestedAt: Date.now() })
+    assert.ok(made.status === 'succeeded' && made.datedAt !== undefined && Math.abs(made.datedAt - Date.now()) < 5000, JSON.stringify(made))
     assert.equal((await channel.queryRefund({ refundId: 'rfd_ali_2', order: paid, requestedAt: Date.now() })).status, 'failed')
     // A refund Alipay accepted but has not made yet (no refund_status) is pending for a while after it was sent;
     // then it reads as not received, and is sent again under the same number, which refunds nothing twice; after
@@ -126,8 +128,12 @@ describe('Alipay simulator with the ScanPay adapter', () => {
       assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.filter((r) => r.outRequestNo === 'rfd_ali_4').length, 1)
       const stuck = await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS })
       assert.ok(stuck.status === 'pending' && /merchant console/.test(stuck.attention ?? ''), JSON.stringify(stuck))
+      await new Promise((r) => setTimeout(r, 1100))
       sim.settleRefunds()
-      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS }), { status: 'succeeded', channelRefundNo: 'rfd_ali_4' })
+      // Made after it was asked for: the time it was made is the settling's, not the asking's.
+      const made = await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS })
+      assert.ok(made.status === 'succeeded' && made.datedAt !== undefined && made.datedAt > Math.floor(sent / 1000) * 1000, JSON.stringify(made))
+      assert.deepEqual(made, { status: 'succeeded', channelRefundNo: 'rfd_ali_4', datedAt: made.datedAt })
     } finally {
       sim.holdRefunds = false
     }

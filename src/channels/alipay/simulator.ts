@@ -83,6 +83,8 @@ class GatewayError {
 }
 
 const acq = (subCode: string, subMsg: string) => new GatewayError('40004', 'Business Failed', subCode, subMsg)
+/** The extra fields a request asked to be answered (query_options: a list of names). */
+const queryOptions = (biz: Record<string, unknown>): unknown[] => (Array.isArray(biz.query_options) ? biz.query_options : [])
 
 const DAY_MS = 86_400_000
 const BEIJING_MS = 8 * 3_600_000
@@ -188,7 +190,12 @@ export class AlipaySimulator {
 
   /** Makes every refund held so far (holdRefunds). */
   settleRefunds(): void {
-    for (const t of this.trades.values()) for (const r of t.refunds) r.settled = true
+    for (const t of this.trades.values()) {
+      for (const r of t.refunds) {
+        // Made now: its time (gmt_refund_pay) and its bill's day are this moment's.
+        if (!r.settled) Object.assign(r, { settled: true, at: this.now() })
+      }
+    }
   }
 
   get gatewayUrl(): string {
@@ -523,7 +530,10 @@ export class AlipaySimulator {
         const t = this.#trade(appId, biz)
         const r = t.refunds.find((x) => x.outRequestNo === (biz.out_request_no ?? t.outTradeNo))
         if (!r) return { ...ok }
-        return { ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: fenToYuan(t.total), refund_amount: fenToYuan(r.amount), ...(r.settled ? { refund_status: 'REFUND_SUCCESS' } : {}) }
+        return { ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: fenToYuan(t.total), refund_amount: fenToYuan(r.amount), ...(r.settled ? { refund_status: 'REFUND_SUCCESS' } : {}),
+          // As Alipay does, the time it was made only when asked for.
+          ...(r.settled && queryOptions(biz).includes('gmt_refund_pay') ? { gmt_refund_pay: alipayTime(r.at) } : {}),
+        }
       }
       case 'alipay.data.dataservice.bill.downloadurl.query': {
         if (biz.bill_type !== 'trade' || typeof biz.bill_date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(biz.bill_date)) throw acq('isv.invalid-parameter', '参数无效')

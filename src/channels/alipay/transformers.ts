@@ -42,6 +42,8 @@ export interface RefundQueryResult extends AlipayResult {
   out_request_no?: string
   refund_amount?: string
   refund_status?: string
+  /** When the refund was made: only answered when asked for (query_options). */
+  gmt_refund_pay?: string
 }
 
 /** Our integer minor units as Alipay's decimal yuan string. Only CNY is payable through 当面付. */

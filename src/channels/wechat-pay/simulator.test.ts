@@ -135,6 +135,8 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
       settled = await channel.queryRefund({ refundId: 'rfd_wx_1', order: paidOrder, requestedAt: Date.now() })
     }
     assert.equal(settled.status, 'succeeded')
+    // The answer's create_time, the day the bill lists the refund on, is when it was asked for.
+    assert.ok(settled.status === 'succeeded' && settled.datedAt !== undefined && Math.abs(settled.datedAt - Date.now()) < 5000, JSON.stringify(settled))
     await assert.rejects(channel.refund({ refundId: 'rfd_wx_2', order: paidOrder, amount: 1001, currency: 'CNY', reason: null }), (e: unknown) => e instanceof ChannelError && !e.outcomeUnknown)
   })
 

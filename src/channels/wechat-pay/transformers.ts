@@ -147,7 +147,10 @@ export function paymentStateOf(tx: Transaction): ChannelPaymentState {
  * after which it ends SUCCESS or CLOSED) and anything unknown stay pending: only CLOSED frees the amount.
  */
 export function refundStateOf(r: RefundResponse): ChannelRefundState {
-  return refundStateFrom(r.status, r.refund_id)
+  const state = refundStateFrom(r.status, r.refund_id)
+  // The bill lists a refund on the day it was asked for, whenever it ended.
+  const datedAt = r.create_time ? parseRfc3339(r.create_time) : null
+  return state.status === 'succeeded' && datedAt !== null ? { ...state, datedAt } : state
 }
 
 function refundStateFrom(status: string, refundId: string): ChannelRefundState {

@@ -75,6 +75,11 @@ function printDiscrepancy(d: BillDiscrepancy): void {
     console.log(`  ${d.kind}: ${p.id} of order ${d.orderId} (${p.channelTradeNo ?? 'no channel trade number'}, ${p.amount} fen, paid ${new Date(p.paidAt).toISOString()}); the channel says ${d.channelStatus}`)
     return
   }
+  if (d.kind === 'refund_missing_from_bill') {
+    const r = d.refund
+    console.log(`  ${d.kind}: refund ${r.id} of ${r.paymentId}, order ${d.orderId} (${r.channelTradeNo ?? 'no channel trade number'}, ${r.amount} fen, succeeded ${new Date(r.succeededAt).toISOString()}); the channel says ${d.channelStatus}`)
+    return
+  }
   const refundOf = d.line.kind === 'refund' ? `refund ${d.line.refundNo} of ` : ''
   console.log(`  ${d.kind}: ${refundOf}${d.line.outTradeNo} (${d.line.channelTradeNo}, ${d.line.amount} fen)`)
 }

@@ -15,6 +15,7 @@ import { m0012PaymentsAwaitingRefundIndex } from './0012-payments-awaiting-refun
 import { m0013RetiringWebhookSecrets } from './0013-retiring-webhook-secrets.ts'
 import { m0014ChannelNotificationsPerMerchant } from './0014-channel-notifications-per-merchant.ts'
 import { m0015OrdersPaidIndex } from './0015-orders-paid-index.ts'
+import { m0016RefundsSucceededIndex } from './0016-refunds-succeeded-index.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -32,4 +33,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013-retiring-webhook-secrets': m0013RetiringWebhookSecrets,
   '0014-channel-notifications-per-merchant': m0014ChannelNotificationsPerMerchant,
   '0015-orders-paid-index': m0015OrdersPaidIndex,
+  '0016-refunds-succeeded-index': m0016RefundsSucceededIndex,
 }
