@@ -47,6 +47,7 @@ describe('bill reconciliation', () => {
       ['p1', payment('p1', { status: 'succeeded' })],
       ['pay_u1', payment('pay_u1', { status: 'refunded', unexpected: true })],
       ['pay_u2', payment('pay_u2', { status: 'refund_requested', unexpected: true })],
+      ['pay_u3', payment('pay_u3', { status: 'refunded', unexpected: true })],
       ['p9', payment('p9', { merchantId: 'another' })],
     ])
     const refunds = new Map([
@@ -74,7 +75,7 @@ describe('bill reconciliation', () => {
         line('1234567890', 'p1'), // made in the channel's console
         line('rfd_u1', 'pay_u1', 100), // an unexpected payment given back: matches
         line('rfd_u2', 'pay_u2', 100), // given back at the channel, our payment still waits
-        line('rfd_u1', 'pay_u1', 99), // an unexpected payment given back for another amount
+        line('rfd_u3', 'pay_u3', 99), // an unexpected payment given back for another amount
         line('rfd_g', 'p9'), // another merchant's payment and refund
         line('rfd_x', 'p404'), // no payment of ours
       ],
@@ -90,7 +91,7 @@ describe('bill reconciliation', () => {
         ['refund_recorded_as_succeeded', 'rfd_a', 'o_p1', 'rfd_a', 'succeeded'],
         ['unknown_refund', '1234567890', 'o_p1', null, null],
         ['refund_not_recorded_as_succeeded', 'rfd_u2', 'o_pay_u2', 'rfd_u2', 'refund_requested'],
-        ['refund_amount_mismatch', 'rfd_u1', 'o_pay_u1', 'rfd_u1', 100],
+        ['refund_amount_mismatch', 'rfd_u3', 'o_pay_u3', 'rfd_u3', 100],
         ['unknown_refund', 'rfd_g', null, null, null],
         ['unknown_refund', 'rfd_x', null, null, null],
       ],
@@ -104,6 +105,8 @@ describe('bill reconciliation', () => {
       ['pay_h1', payment('pay_h1', { status: 'refunded', unexpected: true, nextCheckAt: null })],
       ['pay_h2', payment('pay_h2', { status: 'refund_requested', unexpected: true, nextCheckAt: null })],
       ['pay_h3', payment('pay_h3', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+      ['pay_h4', payment('pay_h4', { status: 'refunded', unexpected: true, nextCheckAt: null })],
+      ['pay_h5', payment('pay_h5', { status: 'refunded', unexpected: true, nextCheckAt: null })],
     ])
     const line = (refundNo: string, outTradeNo: string, amount: number): BillRefundLine => ({ kind: 'refund', refundNo, outTradeNo, channelTradeNo: `tx_${outTradeNo}`, amount, state: 'succeeded' })
     const found = await compareBill(
@@ -112,6 +115,10 @@ describe('bill reconciliation', () => {
         line('50300000001', 'pay_h1', 100), // given back by hand and recorded: matches
         line('50300000002', 'pay_h2', 100), // given back by hand, not recorded yet
         line('50300000003', 'pay_h3', 60), // given back by hand, only in part
+        line('50300000004', 'pay_h4', 60), // given back by hand in two parts the same day: matches
+        line('50300000005', 'pay_h4', 40),
+        line('50300000006', 'pay_h5', 100), // given back by hand, then once more
+        line('50300000007', 'pay_h5', 1),
       ],
       { payment: async (id) => payments.get(id) ?? null, refund: async () => null },
     )
@@ -120,6 +127,8 @@ describe('bill reconciliation', () => {
       [
         ['refund_not_recorded_as_succeeded', 'pay_h2', 'o_pay_h2', 'rfd_h2', 'refund_requested'],
         ['refund_amount_mismatch', 'pay_h3', 'o_pay_h3', 'rfd_h3', 100],
+        ['refund_amount_mismatch', 'pay_h5', 'o_pay_h5', 'rfd_h5', 100],
+        ['refund_amount_mismatch', 'pay_h5', 'o_pay_h5', 'rfd_h5', 100],
       ],
     )
   })

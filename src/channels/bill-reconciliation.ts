@@ -89,14 +89,22 @@ const SETTLED: readonly Payment['status'][] = ['succeeded', 'refund_requested', 
  * of for this merchant (and says nothing of the other's, whose order and amount this merchant may then be shown).
  */
 export async function compareBill(merchantId: string, lines: BillLine[], records: Pick<BillRecords, 'payment' | 'refund'>): Promise<LineDiscrepancy[]> {
+  const givenBack = givenBackByPayment(lines)
   const out: LineDiscrepancy[] = []
   for (const line of lines) {
     const found = await records.payment(line.outTradeNo)
     const p = found?.merchantId === merchantId ? found : null
-    const d = line.kind === 'payment' ? comparePayment(line, p) : await compareRefund(merchantId, line, p, records)
+    const d = line.kind === 'payment' ? comparePayment(line, p) : await compareRefund(merchantId, line, p, records, givenBack.get(line.outTradeNo) ?? 0)
     if (d) out.push(d)
   }
   return out
+}
+
+/** What the bill's refund lines give back of each payment, those the channel closed left out (no money moved). */
+function givenBackByPayment(lines: BillLine[]): Map<string, number> {
+  const sums = new Map<string, number>()
+  for (const l of lines) if (l.kind === 'refund' && l.state !== 'failed') sums.set(l.outTradeNo, (sums.get(l.outTradeNo) ?? 0) + l.amount)
+  return sums
 }
 
 function comparePayment(line: BillPaymentLine, p: Payment | null): LineDiscrepancy | null {
@@ -107,14 +115,17 @@ function comparePayment(line: BillPaymentLine, p: Payment | null): LineDiscrepan
   return null
 }
 
-async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: Pick<BillRecords, 'refund'>): Promise<LineDiscrepancy | null> {
+/** givenBack: what all of the bill's refund lines of the payment give back (givenBackByPayment). */
+async function compareRefund(merchantId: string, line: BillRefundLine, p: Payment | null, records: Pick<BillRecords, 'refund'>, givenBack: number): Promise<LineDiscrepancy | null> {
   if (!p) return { kind: 'unknown_refund', line, orderId: null }
   // An unexpected payment is given back whole: by ScanPay, under an id derived from its own, or, once the channel
   // refused that, by a person in the channel's console under the console's number (then recorded with `scanpay
-  // unexpected resolve`). Either way its payment row says how it went; no refund of ours is made of it.
+  // unexpected resolve`), in one refund or in several. Either way its payment row says how it went; no refund of
+  // ours is made of it. So the lines giving it back must add up to it (parts given back on other days than this
+  // bill's are flagged here: the bill shows only its day).
   if (p.unexpected) {
     const refundId = unexpectedRefundId(p.id)
-    if (p.amount !== line.amount) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
+    if (p.amount !== (line.state === 'failed' ? line.amount : givenBack)) return { kind: 'refund_amount_mismatch', line, orderId: p.orderId, refundId, ours: p.amount }
     // Still being paid back at the channel: ours may be followed or done, never held refused for a person.
     if (line.state === 'succeeded' ? p.status !== 'refunded' : line.state === 'processing' && needsPerson(p)) return { kind: 'refund_not_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
     if (line.state === 'failed' && p.status === 'refunded') return { kind: 'refund_recorded_as_succeeded', line, orderId: p.orderId, refundId, status: p.status }
