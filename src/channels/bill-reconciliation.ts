@@ -156,14 +156,9 @@ export async function paymentsMissingFromBill(
   ask: (payment: OrderPayment) => Promise<ChannelPaymentState>,
 ): Promise<MissingFromBill[]> {
   const listed = new Set(lines.filter((l) => l.kind === 'payment').map((l) => l.outTradeNo))
-  const out: MissingFromBill[] = []
-  for (const payment of recorded) {
-    if (listed.has(payment.id)) continue
-    const said = await ask(payment)
-    const paidOnAnotherDay = said.status === 'succeeded' && said.paidAt !== undefined && (said.paidAt < day.from || said.paidAt >= day.to)
-    if (!paidOnAnotherDay) out.push({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status })
-  }
-  return out
+  const paidAt = (said: ChannelPaymentState) => (said.status === 'succeeded' ? said.paidAt : undefined)
+  const missing = await unlistedThatDay(listed, recorded, day, ask, paidAt)
+  return missing.map(({ item: payment, said }) => ({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status }))
 }
 
 /**
@@ -181,12 +176,28 @@ export async function refundsMissingFromBill(
   ask: (refund: PaymentRefund) => Promise<ChannelRefundState>,
 ): Promise<RefundMissingFromBill[]> {
   const listed = new Set(lines.filter((l) => l.kind === 'refund').map((l) => l.refundNo))
-  const out: RefundMissingFromBill[] = []
-  for (const refund of recorded) {
-    if (listed.has(refund.id)) continue
-    const said = await ask(refund)
-    const datedOnAnotherDay = said.status === 'succeeded' && said.datedAt !== undefined && (said.datedAt < day.from || said.datedAt >= day.to)
-    if (!datedOnAnotherDay) out.push({ kind: 'refund_missing_from_bill', refund, orderId: refund.orderId, channelStatus: said.status })
+  const datedAt = (said: ChannelRefundState) => (said.status === 'succeeded' ? said.datedAt : undefined)
+  const missing = await unlistedThatDay(listed, recorded, day, ask, datedAt)
+  return missing.map(({ item: refund, said }) => ({ kind: 'refund_missing_from_bill', refund, orderId: refund.orderId, channelStatus: said.status }))
+}
+
+/**
+ * Each recorded item the bill does not list, asked about, with the channel's answer; left out when that answer
+ * dates it (`datedAt`) on another day than the bill's. Asked one at a time: normally none is missing.
+ */
+async function unlistedThatDay<Item extends { id: string }, Said>(
+  listed: ReadonlySet<string>,
+  recorded: Item[],
+  day: { from: number; to: number },
+  ask: (item: Item) => Promise<Said>,
+  datedAt: (said: Said) => number | undefined,
+): Promise<{ item: Item; said: Said }[]> {
+  const out: { item: Item; said: Said }[] = []
+  for (const item of recorded) {
+    if (listed.has(item.id)) continue
+    const said = await ask(item)
+    const at = datedAt(said)
+    if (at === undefined || (at >= day.from && at < day.to)) out.push({ item, said })
   }
   return out
 }
