@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { SqlBillCheckStore } from '../src/storage/bill-check-store.ts'
-import { openDatabase } from '../src/storage/database.ts'
+import { openDatabase, type OpenDatabase } from '../src/storage/database.ts'
 
 const BIN = new URL('../bin/scanpay.js', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'scanpay-cli-'))
@@ -39,6 +39,20 @@ describe('scanpay simulate and scanpay channel set', () => {
   let sim: ReturnType<typeof spawn> | null = null
   let simUrl = ''
   let merchantId = ''
+
+  /** A live order of 15.00 recorded as paid through WeChat Pay at paidAt, with the payment that paid it. */
+  async function storePaidOrder(db: OpenDatabase, o: { id: string; payment: string; outTradeNo: string; channelTradeNo: string; paidAt: number }): Promise<void> {
+    await db.db.insertInto('orders').values({
+      id: o.id, merchant_id: merchantId, mode: 'live', status: 'paid', out_trade_no: o.outTradeNo, amount: 1500, amount_refunded: 0,
+      currency: 'CNY', subject: 'Flat white', description: null, metadata: '{}', channels: '["wechatpay"]', notify_url: null, return_url: null,
+      pay_token: randomBytes(24).toString('base64url'), channel: 'wechatpay', channel_trade_no: o.channelTradeNo, request_hash: '',
+      created_at: o.paidAt - 60_000, expires_at: o.paidAt + 3_600_000, paid_at: o.paidAt, closed_at: null, updated_at: o.paidAt,
+    }).execute()
+    await db.db.insertInto('payments').values({
+      id: o.payment, merchant_id: merchantId, order_id: o.id, channel: 'wechatpay', status: 'succeeded', amount: 1500, currency: 'CNY',
+      channel_trade_no: o.channelTradeNo, unexpected: 0, created_at: o.paidAt - 30_000, updated_at: o.paidAt, qr_content: null, next_check_at: null,
+    }).execute()
+  }
 
   before(async () => {
     sim = spawn(process.execPath, [BIN, 'simulate', 'wechatpay', '--port', '0', '--keys-dir', keysDir], { env, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -107,16 +121,7 @@ describe('scanpay simulate and scanpay channel set', () => {
     const order = { id: 'ord_01kdzzzzzzzzzzzzzzzzzzzzzz', payment: 'pay_01kdzzzzzzzzzzzzzzzzzzzzzz' }
     const db = await openDatabase(env.DATABASE_URL)
     try {
-      await db.db.insertInto('orders').values({
-        id: order.id, merchant_id: merchantId, mode: 'live', status: 'paid', out_trade_no: 'never-paid-1', amount: 1500, amount_refunded: 0,
-        currency: 'CNY', subject: 'Flat white', description: null, metadata: '{}', channels: '["wechatpay"]', notify_url: null, return_url: null,
-        pay_token: randomBytes(24).toString('base64url'), channel: 'wechatpay', channel_trade_no: '4200000000000000000000000042', request_hash: '',
-        created_at: paidAt - 60_000, expires_at: paidAt + 3_600_000, paid_at: paidAt, closed_at: null, updated_at: paidAt,
-      }).execute()
-      await db.db.insertInto('payments').values({
-        id: order.payment, merchant_id: merchantId, order_id: order.id, channel: 'wechatpay', status: 'succeeded', amount: 1500, currency: 'CNY',
-        channel_trade_no: '4200000000000000000000000042', unexpected: 0, created_at: paidAt - 30_000, updated_at: paidAt, qr_content: null, next_check_at: null,
-      }).execute()
+      await storePaidOrder(db, { ...order, outTradeNo: 'never-paid-1', channelTradeNo: '4200000000000000000000000042', paidAt })
     } finally {
       await db.close()
     }
@@ -140,16 +145,8 @@ describe('scanpay simulate and scanpay channel set', () => {
     const order = { id: 'ord_01ke0000000000000000000000', payment: 'pay_01ke0000000000000000000000', refund: 'rfd_01ke0000000000000000000000' }
     const db = await openDatabase(env.DATABASE_URL)
     try {
-      await db.db.insertInto('orders').values({
-        id: order.id, merchant_id: merchantId, mode: 'live', status: 'partially_refunded', out_trade_no: 'never-refunded-1', amount: 1500, amount_refunded: 500,
-        currency: 'CNY', subject: 'Flat white', description: null, metadata: '{}', channels: '["wechatpay"]', notify_url: null, return_url: null,
-        pay_token: randomBytes(24).toString('base64url'), channel: 'wechatpay', channel_trade_no: '4200000000000000000000000043', request_hash: '',
-        created_at: paidAt - 60_000, expires_at: paidAt + 3_600_000, paid_at: paidAt, closed_at: null, updated_at: refundedAt,
-      }).execute()
-      await db.db.insertInto('payments').values({
-        id: order.payment, merchant_id: merchantId, order_id: order.id, channel: 'wechatpay', status: 'succeeded', amount: 1500, currency: 'CNY',
-        channel_trade_no: '4200000000000000000000000043', unexpected: 0, created_at: paidAt - 30_000, updated_at: paidAt, qr_content: null, next_check_at: null,
-      }).execute()
+      await storePaidOrder(db, { ...order, outTradeNo: 'never-refunded-1', channelTradeNo: '4200000000000000000000000043', paidAt })
+      await db.db.updateTable('orders').set({ status: 'partially_refunded', amount_refunded: 500, updated_at: refundedAt }).where('id', '=', order.id).execute()
       await db.db.insertInto('refunds').values({
         merchant_id: merchantId, id: order.refund, mode: 'live', order_id: order.id, amount: 500, currency: 'CNY', status: 'succeeded', out_refund_no: 'R-1',
         reason: null, failure_reason: null, channel: 'wechatpay', channel_refund_no: '50300000000000000000000000', request_hash: '', created_at: refundedAt - 5000,
