@@ -142,15 +142,38 @@ export interface ListEventsParams extends ListParams {
 }
 
 export interface BillDiscrepancy {
-  kind: 'unknown_payment' | 'not_recorded_as_paid' | 'amount_mismatch' | 'trade_no_mismatch'
+  kind:
+    | 'unknown_payment'
+    | 'not_recorded_as_paid'
+    | 'amount_mismatch'
+    | 'trade_no_mismatch'
+    | 'unknown_refund'
+    | 'refund_not_recorded_as_succeeded'
+    | 'refund_recorded_as_succeeded'
+    | 'refund_amount_mismatch'
+    | 'missing_from_bill'
+    | 'refund_missing_from_bill'
   payment_id: string
   order_id: string | null
-  channel_trade_no: string
-  /** The bill's amount, in fen. */
+  channel_trade_no: string | null
+  /** In fen: the bill line's, or for missing_from_bill and refund_missing_from_bill ScanPay's own. */
   amount: number
+  /** The refund's number in the bill (ScanPay's refund id when ScanPay made it). */
+  refund_no: string | null
+  /** ScanPay's refund the line was compared with, or the refund missing from the bill. */
+  refund_id: string | null
   our_amount: number | null
   our_channel_trade_no: string | null
   our_payment_status: string | null
+  our_refund_status: string | null
+  /** missing_from_bill: when ScanPay recorded the order paid. */
+  paid_at: string | null
+  /** refund_missing_from_bill: when ScanPay recorded the refund succeeded. */
+  refund_succeeded_at: string | null
+  /** missing_from_bill, refund_missing_from_bill: what the channel, asked, said of it. */
+  channel_status: string | null
+  /** The same: the day the channel dates it on, when not the bill's; that day's bill lacks it too. */
+  channel_bill_date: string | null
 }
 
 /** One day's check of a channel's bill against the merchant's payments (live mode). */

@@ -159,15 +159,31 @@ describe('bill reconciliation', () => {
   })
 })
 
-describe('orders recorded as paid against the bill', () => {
-  const day = { from: Date.parse('2026-11-26T00:00:00+08:00'), to: Date.parse('2026-11-27T00:00:00+08:00') }
-  const paid = (id: string, paidAt = day.from + 3_600_000): OrderPayment => ({ id, orderId: `o_${id}`, amount: 100, channelTradeNo: `tx_${id}`, paidAt })
-  const onBill = (id: string): BillLine => ({ kind: 'payment', outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })
+/** 2026-11-26 (Beijing) and its neighbours' bills: the day before's as `before` says, the day after's not out yet. */
+function billDay(before: BillLine[]) {
+  const from = Date.parse('2026-11-26T00:00:00+08:00')
+  const looked: string[] = []
+  const bills = new Map([['2026-11-25', before]])
+  const billOf = async (date: string) => {
+    looked.push(date)
+    return date >= '2026-11-27' ? null : (bills.get(date) ?? [])
+  }
+  return { from, to: from + 86_400_000, looked, billDay: { date: '2026-11-26', billOf } }
+}
 
-  it('asks the channel about each one the bill does not list, and flags it unless the channel dates it another day', async () => {
+describe('orders recorded as paid against the bill', () => {
+  const paymentLine = (id: string): BillLine => ({ kind: 'payment', outTradeNo: id, channelTradeNo: `tx_${id}`, amount: 100 })
+  const day = billDay([paymentLine('p_before')])
+  const paid = (id: string, paidAt = day.from + 3_600_000): OrderPayment => ({ id, orderId: `o_${id}`, amount: 100, channelTradeNo: `tx_${id}`, paidAt })
+  const onBill = paymentLine
+
+  it("asks the channel about each one the bill does not list, and flags it unless the channel dates it another day whose bill lists it", async () => {
     const says = new Map<string, ChannelPaymentState>([
       // Paid a second before midnight by the channel's clock, after it by ours (its time was ahead of ours): yesterday's bill.
       ['p_before', { status: 'succeeded', channelTradeNo: 'tx_p_before', amount: 100, paidAt: day.from - 1000 }],
+      // The same, but yesterday's bill does not list it either.
+      ['p_before_unlisted', { status: 'succeeded', channelTradeNo: 'tx_p_before_unlisted', amount: 100, paidAt: day.from - 2000 }],
+      // Dated tomorrow by a clock ahead: tomorrow's bill is not out yet, and is not looked at.
       ['p_after', { status: 'succeeded', channelTradeNo: 'tx_p_after', amount: 100, paidAt: day.to }],
       // Paid that day by the channel's own account, yet not on its bill.
       ['p_same', { status: 'succeeded', channelTradeNo: 'tx_p_same', amount: 100, paidAt: day.from + 5000 }],
@@ -178,24 +194,26 @@ describe('orders recorded as paid against the bill', () => {
     ])
     const asked: string[] = []
     const recorded = ['p_listed', ...says.keys()].map((id) => paid(id))
-    const found = await paymentsMissingFromBill([onBill('p_listed'), onBill('p_unknown')], recorded, day, async (p) => {
+    const found = await paymentsMissingFromBill([onBill('p_listed'), onBill('p_unknown')], recorded, day.billDay, async (p) => {
       asked.push(p.id)
       return says.get(p.id)!
     })
     assert.deepEqual(asked, [...says.keys()], 'a payment on the bill is not asked about')
-    assert.deepEqual(found.map((d) => [d.kind, d.payment.id, d.orderId, d.channelStatus]), [
-      ['missing_from_bill', 'p_same', 'o_p_same', 'succeeded'],
-      ['missing_from_bill', 'p_undated', 'o_p_undated', 'succeeded'],
-      ['missing_from_bill', 'p_pending', 'o_p_pending', 'pending'],
-      ['missing_from_bill', 'p_closed', 'o_p_closed', 'closed'],
+    assert.deepEqual(day.looked, ['2026-11-25', '2026-11-25', '2026-11-27'])
+    assert.deepEqual(found.map((d) => [d.kind, d.payment.id, d.orderId, d.channelStatus, d.datedOn ?? null]), [
+      ['missing_from_bill', 'p_before_unlisted', 'o_p_before_unlisted', 'succeeded', '2026-11-25'],
+      ['missing_from_bill', 'p_same', 'o_p_same', 'succeeded', null],
+      ['missing_from_bill', 'p_undated', 'o_p_undated', 'succeeded', null],
+      ['missing_from_bill', 'p_pending', 'o_p_pending', 'pending', null],
+      ['missing_from_bill', 'p_closed', 'o_p_closed', 'closed', null],
     ])
-    assert.deepEqual(found[0]!.payment, paid('p_same'), 'with our record of it')
+    assert.deepEqual(found[1]!.payment, paid('p_same'), 'with our record of it')
   })
 
   it('a refund line of the payment does not stand for its payment line, and a failed question fails the check', async () => {
     const refundLine: BillLine = { kind: 'refund', refundNo: 'rfd_1', outTradeNo: 'p1', channelTradeNo: 'tx_p1', amount: 100, state: 'succeeded' }
     await assert.rejects(
-      paymentsMissingFromBill([refundLine], [paid('p1')], day, async () => {
+      paymentsMissingFromBill([refundLine], [paid('p1')], day.billDay, async () => {
         throw new Error('the channel did not answer')
       }),
       /did not answer/,
@@ -204,15 +222,19 @@ describe('orders recorded as paid against the bill', () => {
 })
 
 describe('refunds recorded as succeeded against the bill', () => {
-  const day = { from: Date.parse('2026-11-26T00:00:00+08:00'), to: Date.parse('2026-11-27T00:00:00+08:00') }
+  const refundLine = (id: string): BillLine => ({ kind: 'refund', refundNo: id, outTradeNo: `p_${id}`, channelTradeNo: `tx_${id}`, amount: 40, state: 'processing' })
+  const day = billDay([refundLine('r_asked_before')])
   const refunded = (id: string): PaymentRefund => ({ id, orderId: `o_${id}`, paymentId: `p_${id}`, channelTradeNo: `tx_${id}`, amount: 40, createdAt: day.from + 1000, succeededAt: day.from + 3_600_000 })
-  const onBill = (id: string): BillLine => ({ kind: 'refund', refundNo: id, outTradeNo: `p_${id}`, channelTradeNo: `tx_${id}`, amount: 40, state: 'succeeded' })
+  const onBill = refundLine
 
-  it('asks the channel about each one the bill does not list, and flags it unless the channel dates it another day', async () => {
+  it("asks the channel about each one the bill does not list, and flags it unless the channel dates it another day whose bill lists it", async () => {
     const says = new Map<string, ChannelRefundState>([
-      // WeChat Pay lists a refund on the day it was asked for: asked the day before, learned of as succeeded today.
+      // WeChat Pay lists a refund on the day it was asked for: asked the day before (listed then, still being paid
+      // back), learned of as succeeded today.
       ['r_asked_before', { status: 'succeeded', channelRefundNo: 'x1', datedAt: day.from - 60_000 }],
-      // Made after midnight by the channel's clock: tomorrow's bill.
+      // Asked for the day before too, by the channel's account, but not on that day's bill.
+      ['r_asked_before_unlisted', { status: 'succeeded', channelRefundNo: 'x0', datedAt: day.from - 3_600_000 }],
+      // Made after midnight by the channel's clock: tomorrow's bill, not out yet.
       ['r_after', { status: 'succeeded', channelRefundNo: 'x2', datedAt: day.to + 1000 }],
       // Made that day by the channel's own account, yet not on its bill.
       ['r_same', { status: 'succeeded', channelRefundNo: 'x3', datedAt: day.from + 5000 }],
@@ -225,23 +247,25 @@ describe('refunds recorded as succeeded against the bill', () => {
     const recorded = ['r_listed', ...says.keys()].map(refunded)
     // A payment line of the refund's payment does not stand for the refund.
     const paymentLine: BillLine = { kind: 'payment', outTradeNo: 'p_r_same', channelTradeNo: 'tx_r_same', amount: 100 }
-    const found = await refundsMissingFromBill([onBill('r_listed'), paymentLine], recorded, day, async (r) => {
+    const found = await refundsMissingFromBill([onBill('r_listed'), paymentLine], recorded, day.billDay, async (r) => {
       asked.push(r.id)
       return says.get(r.id)!
     })
     assert.deepEqual(asked, [...says.keys()], 'a refund on the bill is not asked about')
-    assert.deepEqual(found.map((d) => [d.kind, d.refund.id, d.orderId, d.channelStatus]), [
-      ['refund_missing_from_bill', 'r_same', 'o_r_same', 'succeeded'],
-      ['refund_missing_from_bill', 'r_undated', 'o_r_undated', 'succeeded'],
-      ['refund_missing_from_bill', 'r_unknown', 'o_r_unknown', 'failed'],
-      ['refund_missing_from_bill', 'r_pending', 'o_r_pending', 'pending'],
+    assert.deepEqual(day.looked, ['2026-11-25', '2026-11-25', '2026-11-27'])
+    assert.deepEqual(found.map((d) => [d.kind, d.refund.id, d.orderId, d.channelStatus, d.datedOn ?? null]), [
+      ['refund_missing_from_bill', 'r_asked_before_unlisted', 'o_r_asked_before_unlisted', 'succeeded', '2026-11-25'],
+      ['refund_missing_from_bill', 'r_same', 'o_r_same', 'succeeded', null],
+      ['refund_missing_from_bill', 'r_undated', 'o_r_undated', 'succeeded', null],
+      ['refund_missing_from_bill', 'r_unknown', 'o_r_unknown', 'failed', null],
+      ['refund_missing_from_bill', 'r_pending', 'o_r_pending', 'pending', null],
     ])
-    assert.deepEqual(found[0]!.refund, refunded('r_same'), 'with our record of it')
+    assert.deepEqual(found[1]!.refund, refunded('r_same'), 'with our record of it')
   })
 
   it('a failed question fails the check', async () => {
     await assert.rejects(
-      refundsMissingFromBill([], [refunded('r1')], day, async () => {
+      refundsMissingFromBill([], [refunded('r1')], day.billDay, async () => {
         throw new Error('the channel did not answer')
       }),
       /did not answer/,

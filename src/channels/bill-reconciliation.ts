@@ -10,6 +10,7 @@ import type { OrderPayment, Payment, PaymentRefund } from '../core/ports.ts'
 import type { Refund } from '../core/refund.ts'
 import { unexpectedRefundId } from '../core/use-cases/channel-payment-deps.ts'
 import { needsPerson } from '../core/use-cases/unexpected-refunds.ts'
+import { shanghaiDate } from './shanghai-time.ts'
 
 export interface BillPaymentLine {
   kind: 'payment'
@@ -51,20 +52,34 @@ export type LineDiscrepancy =
   | { kind: 'refund_recorded_as_succeeded'; line: BillRefundLine; orderId: string; refundId: string; status: string }
   | { kind: 'refund_amount_mismatch'; line: BillRefundLine; orderId: string; refundId: string; ours: number }
 
-/** An order we recorded as paid that day that the bill does not list, and what the channel, asked, says of it. */
+/**
+ * An order we recorded as paid that day that the bill does not list, and what the channel, asked, says of it.
+ * datedOn: the Beijing day the channel dates its payment on, when not the bill's; that day's bill lacks it too.
+ */
 export interface MissingFromBill {
   kind: 'missing_from_bill'
   payment: OrderPayment
   orderId: string
   channelStatus: ChannelPaymentState['status']
+  datedOn?: string
 }
 
-/** A refund we recorded as succeeded that day that the bill does not list, and what the channel, asked, says of it. */
+/** A refund we recorded as succeeded that day that the bill does not list, and the same of it. */
 export interface RefundMissingFromBill {
   kind: 'refund_missing_from_bill'
   refund: PaymentRefund
   orderId: string
   channelStatus: ChannelRefundState['status']
+  datedOn?: string
+}
+
+/**
+ * The Beijing day a bill is of, and the lines of the channel's bill of another day (null when that day's bill is
+ * not out yet), for what the channel dates on another day.
+ */
+export interface BillDay {
+  date: string
+  billOf(date: string): Promise<BillLine[] | null>
 }
 
 export type BillDiscrepancy = LineDiscrepancy | MissingFromBill | RefundMissingFromBill
@@ -142,62 +157,72 @@ async function compareRefund(merchantId: string, line: BillRefundLine, p: Paymen
 }
 
 /**
- * Our side against the bill: each payment of an order we recorded as paid during the bill's day [from, to) must be
- * one of its payment lines. The day is read off the order's paidAt, the channel's own time of payment, which dates
- * its bill line too; but where the channel gave none, or one ahead of our clock, paidAt is ours, and near midnight
- * that may fall a day apart. So a payment missing from the bill is asked about (`ask`, the channel's query): one the
- * channel says was paid on another day is on that day's bill; any other answer is flagged with what it says. A
- * failed question fails the check (tried again later): a payment is never taken as missing unasked.
+ * Our side against the bill: each payment of an order we recorded as paid during the bill's day must be one of its
+ * payment lines. The day is read off the order's paidAt, the channel's own time of payment, which dates its bill line
+ * too; but where the channel gave none, or one ahead of our clock, paidAt is ours, and near midnight that may fall a
+ * day apart. So a payment missing from the bill is asked about (`ask`, the channel's query): one the channel says was
+ * paid on another day must be on that day's bill instead; any other answer is flagged with what it says. A failed
+ * question fails the check (tried again later): a payment is never taken as missing unasked.
  */
 export async function paymentsMissingFromBill(
   lines: BillLine[],
   recorded: OrderPayment[],
-  day: { from: number; to: number },
+  day: BillDay,
   ask: (payment: OrderPayment) => Promise<ChannelPaymentState>,
 ): Promise<MissingFromBill[]> {
-  const listed = new Set(lines.filter((l) => l.kind === 'payment').map((l) => l.outTradeNo))
+  const listedIn = (bill: BillLine[]) => new Set(bill.filter((l) => l.kind === 'payment').map((l) => l.outTradeNo))
   const paidAt = (said: ChannelPaymentState) => (said.status === 'succeeded' ? said.paidAt : undefined)
-  const missing = await unlistedThatDay(listed, recorded, day, ask, paidAt)
-  return missing.map(({ item: payment, said }) => ({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status }))
+  const missing = await missingFromBills(listedIn, lines, recorded, day, ask, paidAt)
+  return missing.map(({ item: payment, said, datedOn }) => ({ kind: 'missing_from_bill', payment, orderId: payment.orderId, channelStatus: said.status, ...(datedOn ? { datedOn } : {}) }))
 }
 
 /**
- * The same for refunds: each refund we recorded as succeeded during the bill's day [from, to) must be one of its
- * refund lines. Our succeededAt is when we learned of it, which may be later than the channel's own time, and a
- * channel dates a refund's line by its own rule (WeChat Pay by the day it was asked for, Alipay by the day it was
- * made). So a refund missing from the bill is asked about (`ask`, the channel's refund query): one the channel says
- * succeeded and dates on another day is on that day's bill; any other answer is flagged with what it says, and a
- * refund the channel says succeeded without saying when is flagged too (it should have been on this bill).
+ * The same for refunds: each refund we recorded as succeeded during the bill's day must be one of its refund lines.
+ * Our succeededAt is when we learned of it, which may be days after the channel's own date for it: a channel dates a
+ * refund's line by its own rule (WeChat Pay by the day it was asked for, which for a refund to a bank card may be
+ * days before it succeeds; Alipay by the day it was made). So a refund missing from the bill is asked about (`ask`,
+ * the channel's refund query): one the channel says succeeded and dates on another day must be on that day's bill
+ * instead; any other answer is flagged with what it says, and so is a success the channel does not date.
  */
 export async function refundsMissingFromBill(
   lines: BillLine[],
   recorded: PaymentRefund[],
-  day: { from: number; to: number },
+  day: BillDay,
   ask: (refund: PaymentRefund) => Promise<ChannelRefundState>,
 ): Promise<RefundMissingFromBill[]> {
-  const listed = new Set(lines.filter((l) => l.kind === 'refund').map((l) => l.refundNo))
+  const listedIn = (bill: BillLine[]) => new Set(bill.filter((l) => l.kind === 'refund').map((l) => l.refundNo))
   const datedAt = (said: ChannelRefundState) => (said.status === 'succeeded' ? said.datedAt : undefined)
-  const missing = await unlistedThatDay(listed, recorded, day, ask, datedAt)
-  return missing.map(({ item: refund, said }) => ({ kind: 'refund_missing_from_bill', refund, orderId: refund.orderId, channelStatus: said.status }))
+  const missing = await missingFromBills(listedIn, lines, recorded, day, ask, datedAt)
+  return missing.map(({ item: refund, said, datedOn }) => ({ kind: 'refund_missing_from_bill', refund, orderId: refund.orderId, channelStatus: said.status, ...(datedOn ? { datedOn } : {}) }))
 }
 
 /**
- * Each recorded item the bill does not list, asked about, with the channel's answer; left out when that answer
- * dates it (`datedAt`) on another day than the bill's. Asked one at a time: normally none is missing.
+ * Each recorded item the bill does not list, asked about, with the channel's answer. One whose answer dates it
+ * (`datedAt`) on another day is looked for on that day's bill, and kept, with that day, only if it is not there
+ * either; a day whose bill is not out yet (a clock ahead near midnight) is not looked at. Asked one at a time:
+ * normally none is missing.
  */
-async function unlistedThatDay<Item extends { id: string }, Said>(
-  listed: ReadonlySet<string>,
+async function missingFromBills<Item extends { id: string }, Said>(
+  listedIn: (bill: BillLine[]) => ReadonlySet<string>,
+  lines: BillLine[],
   recorded: Item[],
-  day: { from: number; to: number },
+  day: BillDay,
   ask: (item: Item) => Promise<Said>,
   datedAt: (said: Said) => number | undefined,
-): Promise<{ item: Item; said: Said }[]> {
-  const out: { item: Item; said: Said }[] = []
+): Promise<{ item: Item; said: Said; datedOn?: string }[]> {
+  const listed = listedIn(lines)
+  const out: { item: Item; said: Said; datedOn?: string }[] = []
   for (const item of recorded) {
     if (listed.has(item.id)) continue
     const said = await ask(item)
     const at = datedAt(said)
-    if (at === undefined || (at >= day.from && at < day.to)) out.push({ item, said })
+    const datedOn = at === undefined ? day.date : shanghaiDate(at)
+    if (datedOn === day.date) {
+      out.push({ item, said })
+      continue
+    }
+    const other = await day.billOf(datedOn)
+    if (other !== null && !listedIn(other).has(item.id)) out.push({ item, said, datedOn })
   }
   return out
 }

@@ -102,13 +102,25 @@ export function storedBillRecords(storage: Storage): BillRecords {
   }
 }
 
-/** A merchant's bill of a Beijing day reconciled with our records, both ways: its lines and what disagrees. */
-export async function reconcileBill(adapter: PaymentChannel, merchantId: string, billDate: string, records: BillRecords): Promise<{ lines: BillLine[]; discrepancies: BillDiscrepancy[] }> {
+/**
+ * A merchant's bill of a Beijing day reconciled with our records, both ways: its lines and what disagrees. The bills
+ * of other days are downloaded too, once each, where the channel dates a payment or refund of ours on one of them
+ * that was out at `now` (a day before today, Beijing time).
+ */
+export async function reconcileBill(adapter: PaymentChannel, merchantId: string, billDate: string, records: BillRecords, now: number): Promise<{ lines: BillLine[]; discrepancies: BillDiscrepancy[] }> {
   const channel = adapter.name
   if (channel !== 'wechatpay' && channel !== 'alipay') throw new Error(`the ${channel} channel has no daily bill`)
   const lines = await billLines(adapter, merchantId, billDate)
   const from = shanghaiDayStart(billDate)
   const day = { from, to: from + DAY_MS }
+  const otherBills = new Map<string, Promise<BillLine[]>>([[billDate, Promise.resolve(lines)]])
+  const billOf = async (date: string) => {
+    if (date >= shanghaiDate(now)) return null
+    let bill = otherBills.get(date)
+    if (!bill) otherBills.set(date, (bill = billLines(adapter, merchantId, date)))
+    return bill
+  }
+  const billDay = { date: billDate, billOf }
   const orderOf = async (of: string, orderId: string) => {
     const order = await records.order(merchantId, orderId)
     if (!order) throw new Error(`order ${orderId} of ${of} not found`)
@@ -120,8 +132,8 @@ export async function reconcileBill(adapter: PaymentChannel, merchantId: string,
   const askRefund = async (refund: PaymentRefund) => adapter.queryRefund({ refundId: refund.id, order: await orderOf(`refund ${refund.id}`, refund.orderId), requestedAt: refund.createdAt })
   const discrepancies = [
     ...(await compareBill(merchantId, lines, records)),
-    ...(await paymentsMissingFromBill(lines, paid, day, askPayment)),
-    ...(await refundsMissingFromBill(lines, refunded, day, askRefund)),
+    ...(await paymentsMissingFromBill(lines, paid, billDay, askPayment)),
+    ...(await refundsMissingFromBill(lines, refunded, billDay, askRefund)),
   ]
   return { lines, discrepancies }
 }
@@ -173,7 +185,7 @@ async function checkOne(deps: DailyBillDeps, adapter: PaymentChannel, merchantId
   const about = { merchantId, channel, billDate, attempt }
   let outcome: keyof DailyBillRun
   try {
-    const { lines, discrepancies: found } = await reconcileBill(adapter, merchantId, billDate, deps.records)
+    const { lines, discrepancies: found } = await reconcileBill(adapter, merchantId, billDate, deps.records, deps.clock.now())
     await deps.checks.finish(merchantId, channel, billDate, attempt, { lines: lines.length, discrepancies: found.length, details: found.slice(0, DETAILS_KEPT) }, deps.clock.now())
     outcome = found.length > 0 ? 'discrepancies' : 'matched'
     if (found.length > 0) deps.logger.warn({ ...about, lines: lines.length, discrepancies: found.length, first: found[0] }, "the channel's bill disagrees with our payments")

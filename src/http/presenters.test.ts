@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { NEVER, type BillCheck } from '../storage/bill-check-store.ts'
+import { Value } from '@sinclair/typebox/value'
 import { isoTime, presentBillCheck } from './presenters.ts'
+import { BillCheckResource } from './schemas.ts'
 
 describe('isoTime', () => {
   it('writes what toISOString writes', () => {
@@ -46,6 +48,29 @@ describe('presentBillCheck', () => {
       ['amount_mismatch', 'pay_1', 'ord_1', 1234, 1233, null],
       ['unknown_payment', 'pay_1', null, 1234, null, null],
       ['not_recorded_as_paid', 'pay_1', null, 1234, null, 'pending'],
+    ])
+  })
+
+  it('names a payment and a refund missing from the bill by our records, what the channel said, and the day it dates them on', () => {
+    const payment = { id: 'pay_2', orderId: 'ord_2', amount: 500, channelTradeNo: '4200002', paidAt: Date.UTC(2026, 10, 27, 4) }
+    const refund = { id: 'rfd_3', orderId: 'ord_3', paymentId: 'pay_3', channelTradeNo: '4200003', amount: 40, createdAt: Date.UTC(2026, 10, 25, 4), succeededAt: Date.UTC(2026, 10, 27, 5) }
+    const details = [
+      { kind: 'missing_from_bill', payment, orderId: 'ord_2', channelStatus: 'closed' },
+      { kind: 'refund_missing_from_bill', refund, orderId: 'ord_3', channelStatus: 'succeeded', datedOn: '2026-11-25' },
+    ]
+    const presented = presentBillCheck(check({ status: 'discrepancies', lines: 0, discrepancies: 2, details }))
+    assert.ok(Value.Check(BillCheckResource, presented), JSON.stringify([...Value.Errors(BillCheckResource, presented)]))
+    assert.deepEqual(presented.discrepancy_details, [
+      {
+        kind: 'missing_from_bill', payment_id: 'pay_2', order_id: 'ord_2', channel_trade_no: '4200002', amount: 500, refund_no: null, refund_id: null,
+        our_amount: null, our_channel_trade_no: null, our_payment_status: null, our_refund_status: null, paid_at: '2026-11-27T04:00:00.000Z',
+        refund_succeeded_at: null, channel_status: 'closed', channel_bill_date: null,
+      },
+      {
+        kind: 'refund_missing_from_bill', payment_id: 'pay_3', order_id: 'ord_3', channel_trade_no: '4200003', amount: 40, refund_no: null, refund_id: 'rfd_3',
+        our_amount: null, our_channel_trade_no: null, our_payment_status: null, our_refund_status: null, paid_at: null,
+        refund_succeeded_at: '2026-11-27T05:00:00.000Z', channel_status: 'succeeded', channel_bill_date: '2026-11-25',
+      },
     ])
   })
 })

@@ -130,8 +130,9 @@ function presentDiscrepancy(d: BillDiscrepancy) {
       channel_trade_no: p.channelTradeNo,
       amount: p.amount,
       paid_at: iso(p.paidAt),
-      refunded_at: null,
+      refund_succeeded_at: null,
       channel_status: d.channelStatus,
+      channel_bill_date: d.datedOn ?? null,
     }
   }
   if (d.kind === 'refund_missing_from_bill') {
@@ -145,8 +146,9 @@ function presentDiscrepancy(d: BillDiscrepancy) {
       amount: r.amount,
       refund_id: r.id,
       paid_at: null,
-      refunded_at: iso(r.succeededAt),
+      refund_succeeded_at: iso(r.succeededAt),
       channel_status: d.channelStatus,
+      channel_bill_date: d.datedOn ?? null,
     }
   }
   const refund = d.line.kind === 'refund' ? d.line : null
@@ -164,8 +166,9 @@ function presentDiscrepancy(d: BillDiscrepancy) {
     our_payment_status: d.kind === 'not_recorded_as_paid' ? d.status : null,
     our_refund_status: d.kind === 'refund_not_recorded_as_succeeded' || d.kind === 'refund_recorded_as_succeeded' ? d.status : null,
     paid_at: null,
-    refunded_at: null,
+    refund_succeeded_at: null,
     channel_status: null,
+    channel_bill_date: null,
   }
 }
 

@@ -181,9 +181,12 @@ export const BillDiscrepancyResource = Type.Object({
   our_refund_status: Nullable(Type.String()),
   /** missing_from_bill: when we recorded the order paid, and what the channel, asked, said of the payment. */
   paid_at: Nullable(Type.String()),
-  /** refund_missing_from_bill: when we recorded the refund succeeded; channel_status is what the channel said of it. */
-  refunded_at: Nullable(Type.String()),
+  /** refund_missing_from_bill: when we recorded the refund succeeded (the refund's succeeded_at). */
+  refund_succeeded_at: Nullable(Type.String()),
+  /** missing_from_bill, refund_missing_from_bill: what the channel, asked, said of the payment or refund. */
   channel_status: Nullable(Type.String()),
+  /** The same: the day the channel dates it on, when not this bill's day; that day's bill does not list it either. */
+  channel_bill_date: Nullable(Type.String()),
 })
 
 export const BillCheckResource = Type.Object({

@@ -76,8 +76,9 @@ async function assertChecks(ctx: AppContext, http: BillChecksApi, channel: 'wech
       our_payment_status: null,
       our_refund_status: null,
       paid_at: null,
-      refunded_at: null,
+      refund_succeeded_at: null,
       channel_status: null,
+      channel_bill_date: null,
     })
   } finally {
     await db.updateTable('payments').set((eb) => ({ amount: eb('amount', '-', 1) })).where('id', '=', line!.outTradeNo).execute()
@@ -202,7 +203,7 @@ export async function assertRefundLines(ctx: AppContext, channel: 'wechatpay' | 
  */
 async function assertSucceededRefundMissingFromBill(ctx: AppContext, channel: 'wechatpay' | 'alipay', merchantId: string, today: string, ourRefundId: string): Promise<void> {
   const records = storedBillRecords(ctx.storage)
-  const missing = async () => (await reconcileBill(ctx.channels.get(channel)!, merchantId, today, records)).discrepancies.filter((d) => d.kind === 'refund_missing_from_bill')
+  const missing = async () => (await reconcileBill(ctx.channels.get(channel)!, merchantId, today, records, Date.now() + 86_400_000)).discrepancies.filter((d) => d.kind === 'refund_missing_from_bill')
   assert.deepEqual(await missing(), [], "every refund of ours today is on the day's bill")
   const db = ctx.storage.database.db
   const ours = await db.selectFrom('refunds').selectAll().where('merchant_id', '=', merchantId).where('id', '=', ourRefundId).executeTakeFirstOrThrow()
@@ -215,5 +216,15 @@ async function assertSucceededRefundMissingFromBill(ctx: AppContext, channel: 'w
     assert.deepEqual(await missing(), [{ kind: 'refund_missing_from_bill', refund, orderId: ours.order_id, channelStatus: 'failed' }])
   } finally {
     await db.deleteFrom('refunds').where('merchant_id', '=', merchantId).where('id', '=', id).execute()
+  }
+  // Ours, learned of as succeeded only the next day (a refund WeChat Pay takes days to pay back to a bank card): not
+  // on the next day's bill, the channel dates it today, and today's bill, downloaded for it, lists it.
+  const tomorrow = shanghaiDate(Date.parse(`${today}T12:00:00+08:00`) + 86_400_000)
+  await db.updateTable('refunds').set({ succeeded_at: Number(ours.succeeded_at) + 86_400_000 }).where('merchant_id', '=', merchantId).where('id', '=', ourRefundId).execute()
+  try {
+    const nextDay = await reconcileBill(ctx.channels.get(channel)!, merchantId, tomorrow, records, Date.now() + 2 * 86_400_000)
+    assert.deepEqual(nextDay.discrepancies.filter((d) => d.kind === 'refund_missing_from_bill'), [])
+  } finally {
+    await db.updateTable('refunds').set({ succeeded_at: ours.succeeded_at }).where('merchant_id', '=', merchantId).where('id', '=', ourRefundId).execute()
   }
 }

@@ -30,7 +30,7 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
       console.error(`the ${opts.channel} channel is not available`)
       return 2
     }
-    const { lines, discrepancies: found } = await reconcileBill(adapter, opts.merchant, opts.date, storedBillRecords(ctx.storage))
+    const { lines, discrepancies: found } = await reconcileBill(adapter, opts.merchant, opts.date, storedBillRecords(ctx.storage), Date.now())
     if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
     else {
       const refunds = lines.filter((l) => l.kind === 'refund').length
@@ -69,15 +69,17 @@ function outcomeOf(c: BillCheck): string {
   return `failed after ${c.attempts} attempt(s): ${c.lastError}${next}`
 }
 
+const onAnotherDay = (date: string | undefined) => (date ? `, of ${date}, whose bill lacks it too` : '')
+
 function printDiscrepancy(d: BillDiscrepancy): void {
   if (d.kind === 'missing_from_bill') {
     const p = d.payment
-    console.log(`  ${d.kind}: ${p.id} of order ${d.orderId} (${p.channelTradeNo ?? 'no channel trade number'}, ${p.amount} fen, paid ${new Date(p.paidAt).toISOString()}); the channel says ${d.channelStatus}`)
+    console.log(`  ${d.kind}: ${p.id} of order ${d.orderId} (${p.channelTradeNo ?? 'no channel trade number'}, ${p.amount} fen, paid ${new Date(p.paidAt).toISOString()}); the channel says ${d.channelStatus}${onAnotherDay(d.datedOn)}`)
     return
   }
   if (d.kind === 'refund_missing_from_bill') {
     const r = d.refund
-    console.log(`  ${d.kind}: refund ${r.id} of ${r.paymentId}, order ${d.orderId} (${r.channelTradeNo ?? 'no channel trade number'}, ${r.amount} fen, succeeded ${new Date(r.succeededAt).toISOString()}); the channel says ${d.channelStatus}`)
+    console.log(`  ${d.kind}: refund ${r.id} of ${r.paymentId}, order ${d.orderId} (${r.channelTradeNo ?? 'no channel trade number'}, ${r.amount} fen, succeeded ${new Date(r.succeededAt).toISOString()}); the channel says ${d.channelStatus}${onAnotherDay(d.datedOn)}`)
     return
   }
   const refundOf = d.line.kind === 'refund' ? `refund ${d.line.refundNo} of ` : ''
