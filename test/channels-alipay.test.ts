@@ -9,7 +9,7 @@ import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
 import type { AlipayChannel } from '../src/channels/alipay/alipay-channel.ts'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import type { PaymentChannel } from '../src/core/payment-channel.ts'
-import { reconcilePendingRefunds } from '../src/core/use-cases/reconcile-refunds.ts'
+import { askAboutRefundNow, reconcilePendingRefunds } from '../src/core/use-cases/reconcile-refunds.ts'
 import { unexpectedCommand } from '../src/cli/commands/unexpected.ts'
 import type { RefundDeps } from '../src/core/use-cases/refund-deps.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
@@ -237,6 +237,32 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.equal(await sweep(25 * 3_600_000), 1)
     const got = (await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body
     assert.deepEqual([got.status, got.amount_refunded], ['partially_refunded', 100])
+  })
+
+  it("a refund Alipay makes later is settled as soon as Alipay's notification of it comes, not at its next scheduled question", async () => {
+    const { order, paymentId } = await paidLiveOrder('ali-told')
+    sim.holdRefunds = true
+    let res
+    try {
+      res = await api(url(), live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 100, out_refund_no: 'ALI-TOLD-1' })
+    } finally {
+      sim.holdRefunds = false
+    }
+    assert.equal(res.body.status, 'pending', JSON.stringify(res.body))
+    // Its next question is an hour away.
+    const db = ctx().storage.database.db
+    const later = Date.now() + 3_600_000
+    await db.updateTable('refunds').set({ next_check_at: later }).where('id', '=', res.body.id).execute()
+    const told = sim.attempts.length
+    sim.settleRefunds()
+    // Alipay's notification names the refund (out_biz_no): it is asked about at once, and succeeds.
+    await eventually(async () => (await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status === 'succeeded' || undefined, 10_000, 'refund settled')
+    const notice = sim.attempts.slice(told).find((a) => a.params.out_trade_no === paymentId)!
+    assert.deepEqual([notice.params.trade_status, notice.params.out_biz_no, notice.params.refund_fee, notice.reply], ['TRADE_SUCCESS', res.body.id, '1.00', 'success'])
+    await eventually(async () => hooksFor(res.body.id, 'refund.succeeded')[0], 10_000, 'refund.succeeded')
+    // A notification naming a refund that is not pending (settled, another merchant's, or none) brings nothing forward.
+    assert.equal(await askAboutRefundNow(ctx().refundDeps, 'alipay', order.merchantId, res.body.id), false)
+    assert.equal(await askAboutRefundNow(ctx().refundDeps, 'alipay', order.merchantId, 'rfd_none'), false)
   })
 
   it('an unexpected payment whose refund Alipay refuses is recorded as refunded by hand only once Alipay shows it given back in full', async () => {

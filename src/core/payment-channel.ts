@@ -94,6 +94,12 @@ export interface ChannelNotification {
    * payment it gives back, for a refund notification.
    */
   refund?: { refundId: string; amount: number; channelTradeNo: string; state: ChannelRefundState }
+  /**
+   * A refund of ours the notification says was made, without saying enough to settle it (Alipay's names it by
+   * out_biz_no, with the trade's refunded total rather than its own amount): asked about now, not at its next
+   * scheduled question.
+   */
+  refundToAsk?: string
   /** The merchant whose credentials verified it, when the adapter had to find out. */
   merchantId?: string
 }

@@ -173,6 +173,11 @@ export interface RefundStore {
   pendingList(filter: { merchantId?: string; limit: number }): Promise<Refund[]>
   /** How many live refunds wait for their channel's final word, and since when the oldest (null: none). */
   pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | null }>
+  /**
+   * Brings a pending live refund's next question to the channel forward to `now`, when it was later; false when
+   * there is no such pending refund of the merchant's through that channel.
+   */
+  askNow(merchantId: string, channel: ChannelName, id: string, now: number): Promise<boolean>
   /** The merchant's live refunds through the channel that succeeded from `from` until before `to`, with their payments. */
   succeededThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<PaymentRefund[]>
 }

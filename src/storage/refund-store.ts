@@ -195,6 +195,20 @@ export class SqlRefundStore implements RefundStore {
     return { count: Number(row.n), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) }
   }
 
+  async askNow(merchantId: string, channel: ChannelName, id: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('refunds')
+      .set({ next_check_at: now })
+      .where('merchant_id', '=', merchantId)
+      .where('id', '=', id)
+      .where('channel', '=', channel)
+      .where('mode', '=', 'live')
+      .where('status', '=', 'pending')
+      .where('next_check_at', '>', now)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
   async succeededThrough(merchantId: string, channel: ChannelName, from: number, to: number): Promise<PaymentRefund[]> {
     const rows = await this.db
       .selectFrom('refunds as r')

@@ -248,7 +248,9 @@ export class AlipayChannel implements PaymentChannel {
       // Trade status notifications only: another kind's fields mean something else.
       if (params.notify_type !== 'trade_status_sync') throw new NotificationRejected('body_invalid', `unsupported notify_type ${params.notify_type}`)
       if (credentials.sellerId && params.seller_id !== credentials.sellerId) throw new NotificationRejected('account_mismatch', `the notification is for seller ${params.seller_id}`)
-      return { notificationId: params.notify_id, paymentId: params.out_trade_no, state: paymentStateOf(params), merchantId }
+      // A refund's notification (B.7) also names the refund made, by its request number: ours is our refund id.
+      const refundToAsk = params.out_biz_no && params.gmt_refund ? { refundToAsk: params.out_biz_no } : {}
+      return { notificationId: params.notify_id, paymentId: params.out_trade_no, state: paymentStateOf(params), merchantId, ...refundToAsk }
     }
     throw new NotificationRejected('signature_invalid', 'the notification signature does not verify')
   }

@@ -57,8 +57,15 @@ export interface SimTrade {
   scannedAt: number | null
   paidAt: number | null
   closedAt: number | null
-  /** settled false: accepted but still being processed (see AlipaySimulator.holdRefunds). */
-  refunds: { outRequestNo: string; amount: number; at: number; settled: boolean }[]
+  refunds: SimRefund[]
+}
+
+/** settled false: accepted but still being made (see AlipaySimulator.holdRefunds); at: when it was made, or asked for. */
+export interface SimRefund {
+  outRequestNo: string
+  amount: number
+  at: number
+  settled: boolean
 }
 
 export interface AlipayNotificationAttempt {
@@ -193,7 +200,9 @@ export class AlipaySimulator {
     for (const t of this.trades.values()) {
       for (const r of t.refunds) {
         // Made now: its time (gmt_refund_pay) and its bill's day are this moment's.
-        if (!r.settled) Object.assign(r, { settled: true, at: this.now() })
+        if (r.settled) continue
+        Object.assign(r, { settled: true, at: this.now() })
+        this.#refundMade(t, r)
       }
     }
   }
@@ -294,15 +303,12 @@ export class AlipaySimulator {
     if (t.status !== 'TRADE_SUCCESS') throw new Error(`the trade is ${t.status}`)
     const refunded = t.refunds.reduce((s, r) => s + r.amount, 0)
     if (refunded + amount > t.total) throw new Error('more than is left to refund')
-    t.refunds.push({ outRequestNo: `${alipayTime(this.now()).replace(/\D/g, '')}${randomBytes(4).readUInt32BE(0)}`, amount, at: this.now(), settled: true })
-    if (refunded + amount === t.total) {
-      t.status = 'TRADE_CLOSED'
-      t.closedAt = this.now()
-      if (this.sendNotifications) this.#notify(t)
-    }
+    const r = { outRequestNo: `${alipayTime(this.now()).replace(/\D/g, '')}${randomBytes(4).readUInt32BE(0)}`, amount, at: this.now(), settled: true }
+    t.refunds.push(r)
+    if (refunded + amount === t.total) this.#refundMade(t, r)
   }
 
-  #notifyParams(t: SimTrade, notifyId: string): Record<string, string> {
+  #notifyParams(t: SimTrade, notifyId: string, refund?: SimRefund): Record<string, string> {
     const paid = t.paidAt !== null
     const amount = fenToYuan(t.total)
     const p: Record<string, string> = {
@@ -322,10 +328,10 @@ export class AlipaySimulator {
       seller_id: this.identity.sellerId,
       gmt_payment: paid ? alipayTime(t.paidAt!) : '',
       gmt_close: t.closedAt !== null && t.status === 'TRADE_CLOSED' ? alipayTime(t.closedAt) : '',
-      // Refund fields on the notification a refund brings (B.7): the total refunded, and the latest request's.
-      refund_fee: t.refunds.length ? fenToYuan(t.refunds.reduce((sum, r) => sum + r.amount, 0)) : '',
-      gmt_refund: t.refunds.length ? alipayTime(t.refunds.at(-1)!.at) : '',
-      out_biz_no: t.refunds.at(-1)?.outRequestNo ?? '',
+      // Refund fields on the notification a refund brings (B.7): the total refunded, and that refund's request.
+      refund_fee: refund ? fenToYuan(t.refunds.reduce((sum, r) => sum + (r.settled ? r.amount : 0), 0)) : '',
+      gmt_refund: refund ? alipayTime(refund.at) : '',
+      out_biz_no: refund?.outRequestNo ?? '',
       notify_time: alipayTime(this.now()),
       version: '1.0',
       out_trade_no: t.outTradeNo,
@@ -339,10 +345,20 @@ export class AlipaySimulator {
     return { ...p, sign: rsa2Sign(notifySignContent(p), this.identity.alipayKey), sign_type: 'RSA2' }
   }
 
-  #notify(t: SimTrade): void {
+  /** Tells the trade's notify_url how it stands; after a refund was made, naming that refund (B.7). */
+  #notify(t: SimTrade, refund?: SimRefund): void {
     if (!t.notifyUrl) return
     const notifyId = `${shanghaiDate(this.now()).replaceAll('-', '')}00222${digits(24)}`
-    this.#deliver(t.notifyUrl, this.#notifyParams(t, notifyId), 0)
+    this.#deliver(t.notifyUrl, this.#notifyParams(t, notifyId, refund), 0)
+  }
+
+  /** A refund made now: a full one closes the trade, as Alipay does (B.7: TRADE_CLOSED on a full refund); either way Alipay tells. */
+  #refundMade(t: SimTrade, r: SimRefund): void {
+    if (t.refunds.every((x) => x.settled) && t.refunds.reduce((s, x) => s + x.amount, 0) === t.total) {
+      t.status = 'TRADE_CLOSED'
+      t.closedAt = this.now()
+    }
+    if (this.sendNotifications) this.#notify(t, r)
   }
 
   /** One try; anything but the exact body `success` is retried on Alipay's schedule with the same notify_id. */
@@ -517,13 +533,9 @@ export class AlipaySimulator {
         if (t.status !== 'TRADE_SUCCESS') throw acq('ACQ.TRADE_STATUS_ERROR', '交易状态不合法')
         if (this.balanceShort) throw acq('ACQ.SELLER_BALANCE_NOT_ENOUGH', '卖家余额不足')
         if (refunded + amount > t.total) throw acq('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限')
-        t.refunds.push({ outRequestNo: requestNo, amount, at: this.now(), settled: !this.holdRefunds })
-        // A full refund closes the trade, and Alipay says so (B.7: TRADE_CLOSED on a timeout close or a full refund).
-        if (refunded + amount === t.total) {
-          t.status = 'TRADE_CLOSED'
-          t.closedAt = this.now()
-          if (this.sendNotifications) this.#notify(t)
-        }
+        const made = { outRequestNo: requestNo, amount, at: this.now(), settled: !this.holdRefunds }
+        t.refunds.push(made)
+        if (made.settled) this.#refundMade(t, made)
         return this.holdRefunds ? reply('N', settledTotal) : reply('Y', settledTotal + amount)
       }
       case 'alipay.trade.fastpay.refund.query': {

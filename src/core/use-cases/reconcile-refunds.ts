@@ -1,6 +1,6 @@
 // Settles refunds whose outcome the channel did not tell us at once: asks it (queryRefund) on a backoff
 // schedule until it says succeeded or failed, and sends again a refund the channel has no record of. Safe on many nodes: each check is claimed by one of them.
-import type { Order } from '../order.ts'
+import type { ChannelName, Order } from '../order.ts'
 import { ChannelError, type ChannelRefundState, type PaymentChannel } from '../payment-channel.ts'
 import { nextRefundCheckDelay, type Refund } from '../refund.ts'
 import type { RefundDeps } from './refund-deps.ts'
@@ -16,6 +16,14 @@ async function resend(deps: RefundDeps, channel: PaymentChannel, refund: Refund,
     if (err instanceof ChannelError && !err.outcomeUnknown) return { status: 'failed', reason: err.message }
     throw err
   }
+}
+
+/**
+ * A channel told of a refund without saying enough to settle it: the merchant's pending refund is asked about at the
+ * next sweep (within the job interval) instead of at its next scheduled question. True when one was brought forward.
+ */
+export async function askAboutRefundNow(deps: RefundDeps, channel: ChannelName, merchantId: string, refundId: string): Promise<boolean> {
+  return oneStatement(deps, (w) => w.refunds.askNow(merchantId, channel, refundId, deps.clock.now()))
 }
 
 /** One sweep over every due pending refund; returns how many this call settled. */

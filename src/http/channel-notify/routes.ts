@@ -6,6 +6,7 @@ import type { AppContext } from '../../context.ts'
 import { ALL_CHANNELS, type ChannelName } from '../../core/order.ts'
 import { applyChannelPaymentState } from '../../core/use-cases/apply-channel-payment-state.ts'
 import { applyChannelRefundState } from '../../core/use-cases/apply-channel-refund-state.ts'
+import { askAboutRefundNow } from '../../core/use-cases/reconcile-refunds.ts'
 import { NotificationRejected } from '../../channels/notification-rejected.ts'
 import { AppError } from '../../core/errors.ts'
 import { sendError } from '../error-response.ts'
@@ -64,6 +65,8 @@ export function channelNotifyRoutes(ctx: AppContext) {
         : notification.paymentId
           ? await applyChannelPaymentState(ctx.channelDeps, { channel: name, paymentId: notification.paymentId, state: notification.state, merchantId })
           : 'ignored'
+      // A refund the notification names without settling it (Alipay's): asked about at once.
+      if (notification.refundToAsk && merchantId) await askAboutRefundNow(ctx.refundDeps, name, merchantId, notification.refundToAsk)
       const noted = NOTED[outcome]
       if (noted) {
         const r = notification.refund
