@@ -310,6 +310,8 @@ describeEachDatabase('orders API', (t) => {
       assert.equal(r.status, 400, q)
       assert.equal(r.body.error.type, 'invalid_request', q)
     }
+    const badStatus = await api(url(), s, 'GET', '/v1/orders?status=done')
+    assert.deepEqual([badStatus.body.error.param, badStatus.body.error.message], ['status', 'status must be one of pending, paid, expired, closed, partially_refunded, refunded'])
     // A parameter given twice is said to be, not to be of the wrong kind.
     const twice = await api(url(), s, 'GET', '/v1/orders?limit=1&limit=2')
     assert.deepEqual([twice.status, twice.body.error.code, twice.body.error.param, twice.body.error.message], [400, 'parameter_invalid', 'limit', 'limit is given more than once'])

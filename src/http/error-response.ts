@@ -28,6 +28,10 @@ export function validationError(issues: AjvIssue[], context: string): AppError {
     return new AppError('body_invalid', context === 'body' ? 'the body must be a JSON object' : `invalid ${context}`)
   }
   const field = path.join('.')
+  // A top-level field with a fixed set of values (a union of constants) is told that set, from its own schema:
+  // `status` means one thing for orders and another for bill checks.
+  const allowed = path.length === 1 ? issues.filter((i) => i.keyword === 'const' && i.instancePath === issue.instancePath).map((i) => String(i.params.allowedValue)) : []
+  if (allowed.length > 0) return new AppError('parameter_invalid', `${field} must be one of ${allowed.join(', ')}`, field)
   const rule = FIELD_RULES[top] ?? `${field} is invalid`
   // Whatever is wrong with it (too long, say), a cursor we did not hand out is the one error a cursor has.
   if (top === 'cursor') return new AppError('cursor_invalid', rule, field)

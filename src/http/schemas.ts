@@ -58,7 +58,6 @@ export const FIELD_RULES: Record<string, string> = {
   channels: 'channels must be a non-empty list of distinct names among sandbox, wechatpay, alipay',
   metadata: 'metadata must be an object of at most 20 keys of 1-40 characters with string values of at most 500 characters',
   limit: 'limit must be an integer from 1 to 100',
-  status: 'status must be one of pending, paid, expired, closed, partially_refunded, refunded',
   created_gte: 'created_gte must be an ISO 8601 time with its offset, a date, or unix seconds',
   created_lt: 'created_lt must be an ISO 8601 time with its offset, a date, or unix seconds',
   cursor: 'cursor must be a next_cursor returned by a previous page',

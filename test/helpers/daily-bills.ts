@@ -163,6 +163,11 @@ async function assertBillChecksApi(http: BillChecksApi, channel: string, today: 
   assert.deepEqual(flagged.body.data.map((c: any) => c.bill_date), [today])
   const refused = await api(http.url, http.testSecret, 'GET', '/v1/bill_checks')
   assert.deepEqual([refused.status, refused.body.error.type, refused.body.error.code], [403, 'permission', 'live_mode_only'])
+  // A status or channel a bill check cannot have is refused, naming the ones it can.
+  const badStatus = await api(http.url, http.liveSecret, 'GET', '/v1/bill_checks?status=paid')
+  assert.deepEqual([badStatus.status, badStatus.body.error.code, badStatus.body.error.param, badStatus.body.error.message], [400, 'parameter_invalid', 'status', 'status must be one of running, matched, discrepancies, failed'])
+  const badChannel = await api(http.url, http.liveSecret, 'GET', '/v1/bill_checks?channel=sandbox')
+  assert.deepEqual([badChannel.status, badChannel.body.error.param, badChannel.body.error.message], [400, 'channel', 'channel must be one of wechatpay, alipay'])
   const badCursor = await api(http.url, http.liveSecret, 'GET', '/v1/bill_checks?cursor=bm9wZQ')
   assert.deepEqual([badCursor.status, badCursor.body.error.code, badCursor.body.error.param], [400, 'cursor_invalid', 'cursor'])
 }
