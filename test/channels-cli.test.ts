@@ -107,8 +107,17 @@ describe('scanpay simulate and scanpay channel set', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), { lines: 0, discrepancies: [] })
     assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', 'yesterday').code, 2)
-    // A day that does not exist is refused, not read as a day without payments.
-    for (const date of ['2026-13-01', '2026-02-30']) assert.equal(run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', date).code, 2, date)
+    // A day that does not exist is refused, not read as a day without payments, and the refusal says why.
+    for (const date of ['2026-13-01', '2026-02-30', '20261128']) {
+      const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', date)
+      assert.equal(r.code, 2, date)
+      assert.match(r.stderr, new RegExp(`^--date ${date} is not a day: give a Beijing calendar date as yyyy-MM-dd`), date)
+    }
+    // So is a merchant that does not exist, for this command and the list of checks alike.
+    for (const args of [['bill', '--merchant', 'mch_nope', 'wechatpay', '--date', '2026-01-01'], ['bill-checks', '--merchant', 'mch_nope']]) {
+      const r = run('channel', ...args)
+      assert.deepEqual([r.code, r.stderr.trim()], [2, 'no merchant mch_nope'], args.join(' '))
+    }
     // Nor is a day whose bill is not out yet (today in Beijing, or later) read as one without payments.
     const today = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', shanghaiDate(Date.now()))
     assert.equal(today.code, 2)
@@ -128,7 +137,7 @@ describe('scanpay simulate and scanpay channel set', () => {
     const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-02')
     assert.equal(r.code, 3, r.stderr)
     assert.equal(r.stdout, [
-      `wechatpay bill of 2026-01-02 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancies`,
+      `wechatpay bill of 2026-01-02 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancy`,
       `  missing_from_bill: ${order.payment} of order ${order.id} (4200000000000000000000000042, 1500 fen, paid 2026-01-02T04:00:00.000Z); the channel says closed`,
       '',
     ].join('\n'))
@@ -157,8 +166,13 @@ describe('scanpay simulate and scanpay channel set', () => {
     }
     const r = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-05')
     assert.equal(r.code, 3, r.stderr)
+    // --json in the API's shapes (GET /v1/bill_checks).
+    const json = run('channel', 'bill', '--merchant', merchantId, 'wechatpay', '--date', '2026-01-05', '--json')
+    assert.deepEqual(JSON.parse(json.stdout).discrepancies.map((d: any) => [d.kind, d.refund_id, d.payment_id, d.order_id, d.amount, d.refund_succeeded_at, d.channel_status]), [
+      ['refund_missing_from_bill', order.refund, order.payment, order.id, 500, '2026-01-05T04:00:00.000Z', 'failed'],
+    ])
     assert.equal(r.stdout, [
-      `wechatpay bill of 2026-01-05 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancies`,
+      `wechatpay bill of 2026-01-05 for ${merchantId}: 0 payments, 0 refunds, 1 discrepancy`,
       `  refund_missing_from_bill: refund ${order.refund} of ${order.payment}, order ${order.id} (4200000000000000000000000043, 500 fen, succeeded 2026-01-05T04:00:00.000Z); the channel says failed`,
       '',
     ].join('\n'))
@@ -185,7 +199,12 @@ describe('scanpay simulate and scanpay channel set', () => {
     }
     const listed = run('channel', 'bill-checks', '--merchant', merchantId)
     assert.equal(listed.code, 3, listed.stderr)
-    assert.match(listed.stdout, /^2026-11-27 wechatpay mch_\w+: 3 lines, 1 discrepancies\n  unknown_payment: pay_x \(4200x, 1234 fen\)\n/)
+    const json = JSON.parse(run('channel', 'bill-checks', '--merchant', merchantId, '--json').stdout)
+    assert.deepEqual(json.checks.map((c: any) => [c.merchant_id, c.bill_date, c.status, c.next_attempt_at, c.discrepancy_details.map((d: any) => [d.kind, d.payment_id])]), [
+      [merchantId, '2026-11-27', 'discrepancies', null, [['unknown_payment', 'pay_x']]],
+      [merchantId, '2026-11-26', 'failed', '2026-11-28T03:10:00.000Z', []],
+    ])
+    assert.match(listed.stdout, /^2026-11-27 wechatpay mch_\w+: 3 lines, 1 discrepancy\n  unknown_payment: pay_x \(4200x, 1234 fen\)\n/)
     assert.match(listed.stdout, /\n2026-11-26 wechatpay mch_\w+: failed after 1 attempt\(s\): WeChat Pay tradebill failed: HTTP 502; next attempt 2026-11-28T03:10:00\.000Z\n$/)
   })
 

@@ -119,7 +119,7 @@ export function presentBillCheck(c: BillCheck) {
   }
 }
 
-function presentDiscrepancy(d: BillDiscrepancy) {
+export function presentDiscrepancy(d: BillDiscrepancy) {
   if (d.kind === 'missing_from_bill') {
     const p = d.payment
     return {

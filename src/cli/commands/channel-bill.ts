@@ -5,7 +5,8 @@ import { shanghaiDate } from '../../channels/shanghai-time.ts'
 import type { Config } from '../../config/config.ts'
 import type { BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
 import { reconcileBill, storedBillRecords } from '../../channels/daily-bills.ts'
-import { createCommandContext } from '../../context.ts'
+import { createCommandContext, type AppContext } from '../../context.ts'
+import { presentBillCheck, presentDiscrepancy } from '../../http/presenters.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
 /** `yyyy-MM-dd` naming a day that exists: 2026-13-01 would be read as an empty bill, not refused, by a channel. */
@@ -14,8 +15,12 @@ function isCalendarDate(text: string): boolean {
 }
 
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
-  if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date || !isCalendarDate(opts.date)) {
+  if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date) {
     console.error('usage: scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json]')
+    return 2
+  }
+  if (!isCalendarDate(opts.date)) {
+    console.error(`--date ${opts.date} is not a day: give a Beijing calendar date as yyyy-MM-dd, such as ${shanghaiDate(Date.now() - 86_400_000)}`)
     return 2
   }
   // A day's bill is made the next morning (Beijing time): today's, or a later day's, would read as empty.
@@ -25,16 +30,18 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
   }
   const ctx = await createCommandContext(config)
   try {
+    if (!(await knownMerchant(ctx, opts.merchant))) return 2
     const adapter = ctx.channels.get(opts.channel)
     if (!adapter) {
       console.error(`the ${opts.channel} channel is not available`)
       return 2
     }
     const { lines, discrepancies: found } = await reconcileBill(adapter, opts.merchant, opts.date, storedBillRecords(ctx.storage), Date.now())
-    if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found }) + '\n')
+    // The API's shapes (GET /v1/bill_checks), as every other command's --json.
+    if (opts.json) process.stdout.write(JSON.stringify({ lines: lines.length, discrepancies: found.map(presentDiscrepancy) }) + '\n')
     else {
       const refunds = lines.filter((l) => l.kind === 'refund').length
-      console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${lines.length - refunds} payments, ${refunds} refunds, ${found.length} discrepancies`)
+      console.log(`${opts.channel} bill of ${opts.date} for ${opts.merchant}: ${count(lines.length - refunds, 'payment')}, ${count(refunds, 'refund')}, ${count(found.length, 'discrepancy', 'discrepancies')}`)
       found.forEach(printDiscrepancy)
     }
     return found.length === 0 ? 0 : 3
@@ -47,8 +54,10 @@ export async function runChannelBill(config: Config, opts: { merchant?: string; 
 export async function runChannelBillChecks(config: Config, opts: { merchant?: string; json: boolean }): Promise<number> {
   const ctx = await createCommandContext(config)
   try {
+    // A mistyped id must not read as "nothing checked".
+    if (opts.merchant !== undefined && !(await knownMerchant(ctx, opts.merchant))) return 2
     const checks = await ctx.storage.billChecks.list({ merchantId: opts.merchant, limit: 100 })
-    if (opts.json) process.stdout.write(JSON.stringify({ checks }) + '\n')
+    if (opts.json) process.stdout.write(JSON.stringify({ checks: checks.map((c) => ({ merchant_id: c.merchantId, ...presentBillCheck(c) })) }) + '\n')
     else if (checks.length === 0) console.log('no daily bill has been checked yet (each is checked from 10:00 Beijing time the next day)')
     else {
       for (const c of checks) {
@@ -62,9 +71,17 @@ export async function runChannelBillChecks(config: Config, opts: { merchant?: st
   }
 }
 
+async function knownMerchant(ctx: AppContext, merchantId: string): Promise<boolean> {
+  if (await ctx.storage.merchants.byId(merchantId)) return true
+  console.error(`no merchant ${merchantId}`)
+  return false
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+
 function outcomeOf(c: BillCheck): string {
   if (c.status === 'running') return 'being checked'
-  if (c.status !== 'failed') return `${c.lines} lines, ${c.discrepancies} discrepancies`
+  if (c.status !== 'failed') return `${count(c.lines ?? 0, 'line')}, ${count(c.discrepancies ?? 0, 'discrepancy', 'discrepancies')}`
   const next = c.nextAttemptAt === NEVER ? ' (not retried)' : `; next attempt ${new Date(c.nextAttemptAt).toISOString()}`
   return `failed after ${c.attempts} attempt(s): ${c.lastError}${next}`
 }
