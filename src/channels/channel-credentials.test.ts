@@ -72,3 +72,21 @@ it('takes a channel gateway over http only outside production', () => {
     assert.ok(parseCredentials(channel, byDefault, { production: true }).ok, `${channel}'s own https gateway`)
   }
 })
+
+it('lists a field the channel does not have among the problems, with the one meant where it is a letter or two away', () => {
+  const ali = (f: string) => readFileSync(new URL(`./alipay/fixtures/${f}`, import.meta.url), 'utf8')
+  const alipay = { app_id: '2021000000000000', app_private_key: ali('alipaysdk_app-private-key.pem'), alipay_public_key: ali('alipaysdk_alipay-public-key.pem') }
+  assert.deepEqual(parseCredentials('alipay', { ...alipay, seler_id: '2088102147948060' }), { ok: false, errors: ['unknown field seler_id (did you mean seller_id?)'] })
+  assert.deepEqual(parseCredentials('wechatpay', { ...doc, api_base_uri: 'http://127.0.0.1:9000', colour: 'red' }), {
+    ok: false,
+    errors: ['unknown field api_base_uri (did you mean api_base_url?)', 'unknown field colour'],
+  })
+  // Beside the other problems, not instead of them; a *_file field left unread is named as written.
+  const { apiv3_key: _, ...noKey } = doc
+  assert.deepEqual(parseCredentials('wechatpay', { ...noKey, merchant_certificat_file: 'cert.pem' }), {
+    ok: false,
+    errors: ['apiv3_key is required', 'unknown field merchant_certificat_file (did you mean merchant_certificate_file?)'],
+  })
+  // Another channel's field is unknown here.
+  assert.equal(parseCredentials('alipay', { ...alipay, mchid: '1230000109' }).ok, false)
+})

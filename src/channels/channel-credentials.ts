@@ -18,13 +18,49 @@ export interface CredentialRules {
   production: boolean
 }
 
-/** Checks a credentials document as it would be stored; the channel account it names, or every problem found. */
+/** Each channel's credentials fields (wechat-pay/credentials.ts, alipay/credentials.ts). */
+const CREDENTIAL_FIELDS: Record<RealChannel, readonly string[]> = {
+  wechatpay: ['mchid', 'appid', 'merchant_serial_no', 'merchant_private_key', 'merchant_certificate', 'apiv3_key', 'wechatpay_public_key_id', 'wechatpay_public_key', 'wechatpay_certificates', 'api_base_url'],
+  alipay: ['app_id', 'app_private_key', 'alipay_public_key', 'gateway_url', 'seller_id'],
+}
+
+/**
+ * Fields the channel does not have, each a problem: a misspelt optional one (seler_id, api_base_uri) would
+ * otherwise be dropped in silence, and with it the check or the gateway it sets. Named with the field meant, where
+ * one is a letter or two away.
+ */
+function unknownFields(channel: RealChannel, doc: unknown): string[] {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return []
+  const known = CREDENTIAL_FIELDS[channel]
+  return Object.keys(doc)
+    .filter((key) => !known.includes(key))
+    .map((key) => {
+      const meant = known.find((k) => editDistance(k, key.replace(/_files?$/, '')) <= 2)
+      return `unknown field ${key}${meant ? ` (did you mean ${meant}${key.endsWith('_files') ? '_files' : key.endsWith('_file') ? '_file' : ''}?)` : ''}`
+    })
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}
+
+/**
+ * Checks a credentials document as it would be stored; the channel account it names, or every problem found. Only
+ * when it is set: a document stored before a field was retired still loads.
+ */
 export function parseCredentials(channel: RealChannel, doc: unknown, rules: CredentialRules = { production: false }): Parsed<{ accountId: string }> {
   const parsed =
     channel === 'wechatpay'
       ? mapParsed(parseWechatPayCredentials(doc), (c) => ({ accountId: c.mchid, endpoint: c.baseUrl, field: 'api_base_url' }))
       : mapParsed(parseAlipayCredentials(doc), (c) => ({ accountId: c.appId, endpoint: c.gatewayUrl, field: 'gateway_url' }))
-  if (!parsed.ok) return parsed
+  const unknown = unknownFields(channel, doc)
+  if (!parsed.ok || unknown.length > 0) return { ok: false, errors: [...(parsed.ok ? [] : parsed.errors), ...unknown] }
   const { accountId, endpoint, field } = parsed.value
   if (rules.production && !endpoint.toLowerCase().startsWith('https://')) return { ok: false, errors: [`${field} must be an https URL in production`] }
   return { ok: true, value: { accountId } }
