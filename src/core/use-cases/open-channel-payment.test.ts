@@ -156,6 +156,13 @@ describeEachStorage('openChannelPayment while the channel is opening it', (t) =>
     assert.deepEqual([near.qrContent, creates, near.codeExpiresAt], [first.qrContent, 2, issuedAt + LIFETIME])
     // It is still shown (the page and its image show what the customer was just given) …
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), first.qrContent)
+    // … and choosing the channel again before it is up shows it without asking the channel, which would only give
+    // it back once more (each tap would otherwise be a signed call to WeChat Pay for the code's last minutes).
+    for (const step of [1_000, 60_000, CODE_RENEW_MARGIN_MS - 70_000]) {
+      now += step
+      const again = await openChannelPayment(deps(wechatLike), order, 'wechatpay')
+      assert.deepEqual([again.qrContent, creates, again.codeExpiresAt], [first.qrContent, 2, issuedAt + LIFETIME])
+    }
     // … but it is as old as it was: once its 2 hours are up it is shown nowhere, and the next choice gets a new one.
     now = issuedAt + LIFETIME + 1_000
     assert.equal(payableCode((await attempt(first.paymentId))!, wechatLike, now), null, 'a dead code is not shown')

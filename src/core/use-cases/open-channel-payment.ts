@@ -31,8 +31,9 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   if (effectiveStatus(order, now) !== 'pending') throw new AppError('order_not_pending', `the order is ${effectiveStatus(order, now)}, not pending`)
 
   const existing = await oneStatement(deps, (w) => w.payments.openAttempt(order.merchantId, order.id, name))
-  // Shown again without asking the channel while it has time left to be scanned.
-  const shown = existing && payableCode(existing, channel, now, CODE_RENEW_MARGIN_MS)
+  // Shown again without asking the channel while it has time left to be scanned; inside the renewal margin too,
+  // once the channel gave the same code back there (it renews only an expired one), until that code is up.
+  const shown = existing && (payableCode(existing, channel, now, CODE_RENEW_MARGIN_MS) ?? (givenBackUnchanged.has(existing, channel) ? payableCode(existing, channel, now) : null))
   if (shown) return { paymentId: existing.id, qrContent: shown, created: false, codeExpiresAt: codeExpiresAt(existing, channel) }
   const candidate: Payment = existing ?? {
     id: newId('pay', now),
@@ -73,6 +74,7 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   if (!qrContent) throw new AppError('channel_failed', `${name} returned no QR code`)
   // Stored again even when it is the same code: that is what checks the attempt is still open.
   const givenAt = codeGivenAt(payment, qrContent, channel, deps.clock.now())
+  if (qrContent === payment.qrContent && givenAt === payment.updatedAt) givenBackUnchanged.add(payment, channel)
   if (!(await oneStatement(deps, (w) => w.payments.setQrContent(payment, qrContent, givenAt)))) {
     // The attempt was settled while the channel was opening it (closed with its order, say): its code must not
     // be shown, and the channel order it made is closed so nobody can pay it. Opening again makes a new one.
@@ -81,6 +83,33 @@ export async function openChannelPayment(deps: ChannelPaymentDeps, order: Order,
   }
   return { paymentId: payment.id, qrContent, created: payment.id === candidate.id && !existing, codeExpiresAt: codeExpiresAt({ updatedAt: givenAt }, channel) }
 }
+
+/**
+ * Attempts whose code the channel gave back unchanged inside the renewal margin: asking again before that code is
+ * up would get it back again, so each choice of the channel until then is shown the stored code unasked (else
+ * every tap in a code's last minutes, up to the per-token limit, was a signed call to the channel). Per process,
+ * which is enough to spare the channel; bounded, the oldest out first.
+ */
+class GivenBackUnchanged {
+  readonly #until = new Map<string, number>()
+  constructor(private readonly max: number) {}
+
+  add(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'>): void {
+    const until = codeExpiresAt(p, channel)
+    if (until === null) return
+    this.#until.delete(p.id)
+    this.#until.set(p.id, until)
+    if (this.#until.size > this.max) this.#until.delete(this.#until.keys().next().value!)
+  }
+
+  /** Whether the attempt's code as stored now (the same code, counted from the same time) was given back so. */
+  has(p: Payment, channel: Pick<PaymentChannel, 'codeLifetimeMs'>): boolean {
+    const until = this.#until.get(p.id)
+    return until !== undefined && until === codeExpiresAt(p, channel)
+  }
+}
+
+const givenBackUnchanged = new GivenBackUnchanged(10_000)
 
 /** How long a code the channel gave back past its counted lifetime is shown before the channel is asked again. */
 export const CODE_RECHECK_MS = 30_000
