@@ -284,6 +284,21 @@ describe('WeChat Pay simulator with the ScanPay adapter', () => {
     await assert.rejects(channel.refund(refund), (err: ChannelError) => /NOT_ENOUGH: 基本账户余额不足/.test(err.message) && !err.outcomeUnknown)
     await form('/sim/balance', { short: 'false' })
     assert.equal((await channel.refund(refund)).status, 'pending', 'PROCESSING once the balance is topped up')
+
+    // Given back by hand in the merchant platform instead: in part, then the rest; more than is left is refused.
+    const o8 = order('ord_a8')
+    const b = await channel.createPayment({ paymentId: 'pay_wx_0000000008', order: o8, notifyUrl: endpoint.url, openedAt: Date.now() })
+    assert.equal((await form('/sim/pay', { code_url: b.qrContent! })).status, 303)
+    const scanPage = async () => (await fetch(`${sim.url}/sim/scan?code_url=${encodeURIComponent(b.qrContent!)}`)).text()
+    assert.match(await scanPage(), /value="12\.34"[^]*Refund in the merchant platform/)
+    assert.equal((await form('/sim/console-refund', { code_url: b.qrContent!, yuan: '2.34' })).status, 303)
+    for (const yuan of ['10.01', 'abc', '0']) assert.equal((await form('/sim/console-refund', { code_url: b.qrContent!, yuan })).status, 409, yuan)
+    assert.match(await scanPage(), /value="10\.00"/)
+    assert.equal((await form('/sim/console-refund', { code_url: b.qrContent!, yuan: '10.00' })).status, 303)
+    const simOrder = sim.orderByCodeUrl(b.qrContent!)!
+    assert.deepEqual([simOrder.state, simOrder.refunds.map((r) => r.amount)], ['REFUND', [234, 1000]])
+    const state = await channel.queryPayment({ paymentId: 'pay_wx_0000000008', order: o8 })
+    assert.ok(state.status === 'succeeded' && state.refunded, 'WeChat Pay reads it REFUND')
   })
 
   it('refuses bad signatures, skewed clocks and wrong serials with SIGN_ERROR', async () => {

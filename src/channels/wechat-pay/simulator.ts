@@ -799,6 +799,22 @@ export class WechatPaySimulator {
       res.writeHead(303, { location: `/sim/scan?code_url=${encodeURIComponent(code)}` })
       return void res.end()
     }
+    // A refund made by hand in the merchant platform (商户平台): what an operator does once WeChat refused
+    // ScanPay's, then records with `scanpay unexpected resolve`; or one ScanPay never hears of (unknown_refund).
+    if (req.method === 'POST' && path === '/sim/console-refund') {
+      const code = form.get('code_url') ?? ''
+      const o = this.orderByCodeUrl(code)
+      const fen = /^\d{1,9}(\.\d{1,2})?$/.test(form.get('yuan') ?? '') ? Math.round(Number(form.get('yuan')) * 100) : 0
+      try {
+        if (!o) throw new Error('二维码无效 (unknown code_url)')
+        if (fen < 1) throw new Error('退款金额无效 (give an amount in yuan, such as 12.34)')
+        this.consoleRefund(o, fen)
+      } catch (err) {
+        return send(409, page('微信支付模拟器', `<p>${escape((err as Error).message)}</p><p><a href="/sim">返回</a></p>`))
+      }
+      res.writeHead(303, { location: `/sim/scan?code_url=${encodeURIComponent(code)}` })
+      return void res.end()
+    }
     // To rehearse a refund WeChat refuses: the merchant's balance too short to refund from (403 NOT_ENOUGH).
     if (req.method === 'POST' && path === '/sim/balance') {
       this.balanceShort = form.get('short') === 'true'
@@ -818,7 +834,9 @@ export class WechatPaySimulator {
           : o.state === 'CLOSED'
             ? // The customer's payment racing the close: WeChat took the money before it heard of it.
               `<form method="post" action="/sim/pay"><input type="hidden" name="code_url" value="${code}"><input type="hidden" name="force" value="true"><button>仍然支付 Pay anyway (as if it raced the close)</button></form>`
-            : ''
+            : o.state === 'SUCCESS' || o.state === 'REFUND'
+              ? `<form method="post" action="/sim/console-refund"><input type="hidden" name="code_url" value="${code}"><input name="yuan" value="${formatMinor(o.total - o.refunds.reduce((s, r) => s + r.amount, 0), 'CNY')}" size="8"><button>商户平台退款 Refund in the merchant platform (ScanPay is not told)</button></form>`
+              : ''
       return send(200, page('微信支付模拟器', `<h1>${escape(o.description)}</h1><p>¥${formatMinor(o.total, 'CNY')} · ${escape(o.outTradeNo)} · <b>${o.state}</b></p>${actions}`))
     }
     const list = [...this.orders.values()]
