@@ -216,6 +216,20 @@ describe('scanpay simulate and scanpay channel set', () => {
     writeFileSync(file, JSON.stringify({ ...doc, merchant_private_key_file: 'apiclient_key.pem', merchant_certificate_file: 'apiclient_cert.pem' }))
     const r = run('channel', 'set', '--merchant', merchantId, 'wechatpay', '--from-file', file)
     assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stdout, /note:/, 'set again for the same merchant: nothing shared')
+  })
+
+  it('notes another merchant on the same channel account, whose bill checks will list each other\'s payments', async () => {
+    const other = JSON.parse(run('merchant', 'create', '--name', 'Second Shop', '--json').stdout).merchant_id
+    const r = run('channel', 'set', '--merchant', other, 'wechatpay', '--from-file', join(keysDir, 'wechatpay-credentials.json'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, new RegExp(`\\nnote: ${merchantId} uses the same wechatpay account \\d+: each merchant's daily bill check will list the others' payments and refunds as unknown\\n$`))
+    const db = await openDatabase(env.DATABASE_URL)
+    try {
+      await db.db.deleteFrom('channel_credentials').where('merchant_id', '=', other).execute()
+    } finally {
+      await db.close()
+    }
   })
 
   it('refuses to seal credentials under a master key that opens none of the stored secrets', async () => {

@@ -117,10 +117,17 @@ export async function runChannelSet(
       }
       for (const note of online.notes) console.log(`note: ${note}`)
     }
-    const credentials = new ChannelCredentials(new SqlChannelCredentialStore(database.db), box)
+    const store = new SqlChannelCredentialStore(database.db)
+    const credentials = new ChannelCredentials(store, box)
     const result = await credentials.set(opts.merchant, channel, doc, { production: config.production })
     if (!result.ok) throw new Error(`credentials checked above were refused: ${result.errors.join('; ')}`)
-    console.log(`${channel} credentials for ${opts.merchant} saved (account ${result.value.accountId}${opts.check ? ', checked against the gateway' : ''}).`)
+    const { accountId } = result.value
+    console.log(`${channel} credentials for ${opts.merchant} saved (account ${accountId}${opts.check ? ', checked against the gateway' : ''}).`)
+    // Allowed (one business, two shops), but each merchant's daily bill is the account's: each lists the other's.
+    const sharing = (await store.byAccount(channel, accountId)).map((c) => c.merchantId).filter((id) => id !== opts.merchant)
+    if (sharing.length > 0) {
+      console.log(`note: ${sharing.join(', ')} use${sharing.length === 1 ? 's' : ''} the same ${channel} account ${accountId}: each merchant's daily bill check will list the others' payments and refunds as unknown`)
+    }
     if (channel === 'wechatpay') for (const note of wechatCertificateNotes(doc, Date.now())) console.log(`note: ${note}`)
     return 0
   } finally {
