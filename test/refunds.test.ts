@@ -426,6 +426,23 @@ describeEachDatabase('refunds', (t) => {
     const refused = (await api(url(), sk(), 'GET', `/v1/refunds/${other.id}`)).body
     assert.deepEqual([refused.status, refused.failure_reason], ['failed', 'WeChat Pay refund failed: NOT_ENOUGH'])
     assert.equal(await reserved(t.server, o.id), 400, 'only the refund that succeeded holds its amount')
+
+    // But one the channel holds a record of without having made it (Alipay without refund_status): the copy's
+    // refusal may only say the first is at work, so it stays pending, its amount held, and is asked about again.
+    channel.refundAnswer = async () => {
+      throw new ChannelError('timed out before sending', true, true)
+    }
+    const { refund: held } = await createRefund(deps, t.server.merchant.merchant_id, 'test', await orderRecord(t.server, o.id), { amount: 200, outRefundNo: 'RNF-3', reason: null })
+    channel.queryAnswer = async () => ({ status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true, recorded: true })
+    channel.refundAnswer = async () => {
+      throw new ChannelError('Alipay refund failed: ACQ.TRADE_STATUS_ERROR', false, false)
+    }
+    await db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', held.id).execute()
+    assert.equal(await reconcilePendingRefunds(deps), 0)
+    assert.equal((await api(url(), sk(), 'GET', `/v1/refunds/${held.id}`)).body.status, 'pending')
+    assert.equal(await reserved(t.server, o.id), 600, 'its amount stays held')
+    const row = await db.selectFrom('refunds').select('next_check_at').where('id', '=', held.id).executeTakeFirstOrThrow()
+    assert.ok(Number(row.next_check_at) > Date.now(), 'asked about again later')
   })
 
   it('a channel answer the database fails to record leaves the refund pending, answered as such, and settled later once', async (tc) => {

@@ -11,6 +11,8 @@ export type ChannelPaymentState =
 /**
  * What a channel says about a refund: anything it does not say is final stays pending. `notFound`: a query found
  * no refund of that number (the request never arrived), which is no refusal: it is sent again, the same number.
+ * `recorded`: the channel holds the request yet says it has not made it (Alipay without refund_status), so a
+ * refusal of the copy sent again may only mean the first is still at work: it fails nothing.
  */
 export type ChannelRefundState =
   /** Not final; `attention` says why a person must act before it can be (WeChat Pay's ABNORMAL). */
@@ -20,7 +22,7 @@ export type ChannelRefundState =
    * refund is listed on the day it was asked for; Alipay's gmt_refund_pay, as it is listed on the day it was made).
    */
   | { status: 'succeeded'; channelRefundNo: string; datedAt?: number }
-  | { status: 'failed'; reason: string; notFound?: true }
+  | { status: 'failed'; reason: string; notFound?: true; recorded?: true }
 
 export interface ChannelRefundInput {
   /** Our refund id, used as the channel's out_refund_no: submitting it twice refunds once. */

@@ -209,7 +209,7 @@ export class AlipayChannel implements PaymentChannel {
       if (age >= ALIPAY_REFUND_STUCK_MS) {
         return { status: 'pending', attention: 'Alipay has held this refund unmade for over a day (no refund_status): check it in the Alipay merchant console' }
       }
-      return { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true }
+      return { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true, recorded: true }
     }
     // Alipay's word for it: no record means not refunded, and the refund may be sent again with the same number.
     return { status: 'failed', reason: 'Alipay has no such refund', notFound: true }

@@ -123,7 +123,7 @@ describe('Alipay simulator with the ScanPay adapter', () => {
       assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_4', order: paid, amount: 100, currency: 'CNY', reason: null }), { status: 'pending' })
       const sent = Date.now()
       assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent }), { status: 'pending' })
-      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_SETTLE_MS }), { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true })
+      assert.deepEqual(await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_SETTLE_MS }), { status: 'failed', reason: 'Alipay has not made this refund (no refund_status)', notFound: true, recorded: true })
       assert.deepEqual(await channel.refund({ refundId: 'rfd_ali_4', order: paid, amount: 100, currency: 'CNY', reason: null }), { status: 'pending' })
       assert.equal(sim.trades.get(`${creds.appId}:pay_ali_0000000001`)!.refunds.filter((r) => r.outRequestNo === 'rfd_ali_4').length, 1)
       const stuck = await channel.queryRefund({ refundId: 'rfd_ali_4', order: paid, requestedAt: sent - ALIPAY_REFUND_STUCK_MS })

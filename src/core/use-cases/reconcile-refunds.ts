@@ -44,7 +44,13 @@ export async function reconcilePendingRefunds(deps: RefundDeps, batchSize = 100)
         // Unknown to the channel: the request never arrived (a timeout before it was sent). Failing it would free
         // the amount for a refund of another number while this one might yet arrive; it is sent again instead,
         // the same number, which the channel refunds once however often it comes.
-        if (state.status === 'failed' && state.notFound) state = await resend(deps, channel, refund, order)
+        if (state.status === 'failed' && state.notFound) {
+          const again = await resend(deps, channel, refund, order)
+          // Refused, the copy of a request the channel holds: the first may still be at work (a full refund
+          // closing the trade the copy then finds closed, say). Failing it would free its amount for another
+          // refund while the first may yet go through: it is asked about again instead.
+          state = again.status === 'failed' && state.recorded ? { status: 'pending' as const } : again
+        }
       } catch {
         // Still unknown: the claim already scheduled the next question.
         continue
