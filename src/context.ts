@@ -15,6 +15,7 @@ import { presentOrder, presentRefund } from './http/presenters.ts'
 import { RateLimiter } from './http/merchant-api/rate-limiter.ts'
 import { BackgroundJobs } from './jobs/background-jobs.ts'
 import { MerchantDirectory } from './merchants/merchant-directory.ts'
+import { plainStderr } from './observability/command-log.ts'
 import { Metrics } from './observability/metrics.ts'
 import { SecretBox } from './security/secret-box.ts'
 import { secretsNoKeyOpens } from './storage/reseal-secrets.ts'
@@ -77,11 +78,11 @@ export async function assertSecretsOpen(db: OpenDatabase['db'], box: SecretBox):
 }
 
 /**
- * The context of a one-off command (not the server): its log goes to stderr, so what the command prints on stdout
- * for a person, or as --json for a script, is not mixed with log lines.
+ * The context of a one-off command (not the server): its log goes to stderr as plain lines, so what the command
+ * prints on stdout for a person, or as --json for a script, is not mixed with log lines.
  */
 export function createCommandContext(config: Config): Promise<AppContext> {
-  return createContext(config, { logger: pino({ level: config.logLevel }, pino.destination(2)) })
+  return createContext(config, { logger: pino({ level: config.logLevel }, plainStderr()) })
 }
 
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
