@@ -1,7 +1,8 @@
 // The daily bill check. Once a channel's bill of a Beijing day is out (10:00 the next morning), each node's job
 // lane finds the merchants whose check of it is due, claims each check (one node does it), downloads the bill,
 // reconciles it against our payments (both ways: each line against our records, and each order we recorded as
-// paid and each refund we recorded as made that day against the lines), and stores the outcome; a failed check is tried again, later each time.
+// paid and each refund we recorded as made that day against the lines), and stores the outcome; a failed check
+// is tried again, later each time.
 // `scanpay channel bill-checks` lists the outcomes, and /metrics counts them.
 import type { Logger } from 'pino'
 import type { ChannelName } from '../core/order.ts'

@@ -352,7 +352,7 @@ export class AlipaySimulator {
     this.#deliver(t.notifyUrl, this.#notifyParams(t, notifyId, refund), 0)
   }
 
-  /** A refund made now: a full one closes the trade, as Alipay does (B.7: TRADE_CLOSED on a full refund); either way Alipay tells. */
+  /** A refund made now: a full one closes the trade, as Alipay does (B.7: TRADE_CLOSED on a full refund). Either way it tells. */
   #refundMade(t: SimTrade, r: SimRefund): void {
     if (t.refunds.every((x) => x.settled) && t.refunds.reduce((s, x) => s + x.amount, 0) === t.total) {
       t.status = 'TRADE_CLOSED'
@@ -542,7 +542,14 @@ export class AlipaySimulator {
         const t = this.#trade(appId, biz)
         const r = t.refunds.find((x) => x.outRequestNo === (biz.out_request_no ?? t.outTradeNo))
         if (!r) return { ...ok }
-        return { ...ok, trade_no: t.tradeNo, out_trade_no: t.outTradeNo, out_request_no: r.outRequestNo, total_amount: fenToYuan(t.total), refund_amount: fenToYuan(r.amount), ...(r.settled ? { refund_status: 'REFUND_SUCCESS' } : {}),
+        return {
+          ...ok,
+          trade_no: t.tradeNo,
+          out_trade_no: t.outTradeNo,
+          out_request_no: r.outRequestNo,
+          total_amount: fenToYuan(t.total),
+          refund_amount: fenToYuan(r.amount),
+          ...(r.settled ? { refund_status: 'REFUND_SUCCESS' } : {}),
           // As Alipay does, the time it was made only when asked for.
           ...(r.settled && queryOptions(biz).includes('gmt_refund_pay') ? { gmt_refund_pay: alipayTime(r.at) } : {}),
         }
