@@ -100,6 +100,13 @@ describeEachDatabase('operations', (t) => {
       assert.deepEqual(Object.keys(answer.content['application/json'].schema.properties.error.properties), ['type', 'code', 'message', 'param', 'request_id'])
     }
     assert.match(doc.paths['/v1/refunds/{id}'].get.responses['429'].description, /Retry-After/)
+    // Every /v1 route documents its success answer, so a generated client is typed.
+    for (const [path, item] of Object.entries(doc.paths) as [string, any][]) {
+      if (!path.startsWith('/v1/')) continue
+      for (const [method, op] of Object.entries(item) as [string, any][]) {
+        if (['get', 'post'].includes(method)) assert.ok(op.responses['200'] ?? op.responses['201'], `${method.toUpperCase()} ${path} documents its success`)
+      }
+    }
     // Every POST says it takes an Idempotency-Key; no GET does.
     for (const [path, item] of Object.entries(doc.paths) as [string, any][]) {
       if (item.post) assert.ok(item.post.parameters?.some((p: { name: string; in: string }) => p.name === 'Idempotency-Key' && p.in === 'header'), `POST ${path}`)

@@ -2,6 +2,7 @@
 // from the same objects. Every object rejects unknown fields.
 import { Type, type Static } from '@sinclair/typebox'
 import { DESCRIPTION_PATTERN, MAX_AMOUNT, SUBJECT_PATTERN } from '../../sdk/src/signing.ts'
+import { EVENT_TYPES } from '../core/events.ts'
 
 const Url = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -141,6 +142,34 @@ export const OrderResource = Type.Object({
   expires_at: Type.String(),
   paid_at: Nullable(Type.String()),
   closed_at: Nullable(Type.String()),
+})
+
+export const OrderList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(OrderResource),
+  has_more: Type.Boolean(),
+  next_cursor: Nullable(Type.String()),
+})
+
+export const EventResource = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('event'),
+  type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
+  order_id: Type.String(),
+  created_at: Type.String(),
+  /** What the webhook's `data` carries, as it was at the change: the order, or a refund or payment with its order. */
+  data: Type.Record(Type.String(), Type.Unknown()),
+  delivery_status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+  attempts: Type.Array(
+    Type.Object({ at: Type.String(), status_code: Nullable(Type.Integer()), latency_ms: Type.Integer(), error: Nullable(Type.String()) }),
+  ),
+})
+
+export const EventList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(EventResource),
+  has_more: Type.Boolean(),
+  next_cursor: Nullable(Type.String()),
 })
 
 export const RefundResource = Type.Object({

@@ -14,10 +14,13 @@ import {
   CreateOrderBody,
   EmptyBody,
   ErrorResource,
+  EventList,
+  EventResource,
   IdParams,
   ListEventsQuery,
   NoQuery,
   ListOrdersQuery,
+  OrderList,
   OrderResource,
 } from '../schemas.ts'
 import { authenticate, type NonceClaim } from './authenticate.ts'
@@ -150,7 +153,7 @@ export function merchantApi(ctx: AppContext) {
 
     app.get<{ Querystring: ListOrdersQuery }>(
       '/v1/orders',
-      { schema: { tags: ['orders'], summary: 'List orders, newest first', querystring: ListOrdersQuery, security } },
+      { schema: { tags: ['orders'], summary: 'List orders, newest first', querystring: ListOrdersQuery, security, response: { 200: OrderList } } },
       async (req) => {
         const key = req.apiKey!
         const q = req.query
@@ -206,7 +209,7 @@ export function merchantApi(ctx: AppContext) {
 
     app.get<{ Querystring: ListEventsQuery }>(
       '/v1/events',
-      { schema: { tags: ['events'], summary: 'List events, newest first', querystring: ListEventsQuery, security } },
+      { schema: { tags: ['events'], summary: 'List events, newest first', querystring: ListEventsQuery, security, response: { 200: EventList } } },
       async (req) => {
         const key = req.apiKey!
         const limit = Number(req.query.limit ?? 10)
@@ -223,7 +226,7 @@ export function merchantApi(ctx: AppContext) {
 
     app.get<{ Params: IdParams }>(
       '/v1/events/:id',
-      { schema: { tags: ['events'], summary: 'Retrieve an event with its delivery attempts', params: IdParams, security } },
+      { schema: { tags: ['events'], summary: 'Retrieve an event with its delivery attempts', params: IdParams, security, response: { 200: EventResource } } },
       async (req) => {
         const key = req.apiKey!
         const event = await storage.events.byId(key.merchantId, key.mode, req.params.id)
@@ -234,7 +237,7 @@ export function merchantApi(ctx: AppContext) {
 
     app.post<{ Params: IdParams }>(
       '/v1/events/:id/redeliver',
-      { schema: { tags: ['events'], summary: 'Queue one more delivery now', params: IdParams, body: EmptyBody, security } },
+      { schema: { tags: ['events'], summary: 'Queue one more delivery now', params: IdParams, body: EmptyBody, security, response: { 200: EventResource } } },
       async (req, reply) => {
         const key = req.apiKey!
         // With an Idempotency-Key, a retried request is the same one more delivery, not a second.
