@@ -1,11 +1,14 @@
 // The API's JSON schemas (TypeBox): Fastify validates requests with them and the OpenAPI document is built
 // from the same objects. Every object rejects unknown fields.
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { DESCRIPTION_PATTERN, MAX_AMOUNT, SUBJECT_PATTERN } from '../../sdk/src/signing.ts'
 import { EVENT_TYPES } from '../core/events.ts'
 
 const Url = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+/** A page of a list (presentList): its items, whether more follow, and the cursor of the next page. */
+const ListOf = <T extends TSchema>(item: T) =>
+  Type.Object({ object: Type.Literal('list'), data: Type.Array(item), has_more: Type.Boolean(), next_cursor: Nullable(Type.String()) })
 
 export const CHANNEL_NAMES = ['sandbox', 'wechatpay', 'alipay'] as const
 
@@ -144,12 +147,7 @@ export const OrderResource = Type.Object({
   closed_at: Nullable(Type.String()),
 })
 
-export const OrderList = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(OrderResource),
-  has_more: Type.Boolean(),
-  next_cursor: Nullable(Type.String()),
-})
+export const OrderList = ListOf(OrderResource)
 
 export const EventResource = Type.Object({
   id: Type.String(),
@@ -165,12 +163,7 @@ export const EventResource = Type.Object({
   ),
 })
 
-export const EventList = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(EventResource),
-  has_more: Type.Boolean(),
-  next_cursor: Nullable(Type.String()),
-})
+export const EventList = ListOf(EventResource)
 
 export const RefundResource = Type.Object({
   id: Type.String(),
@@ -186,12 +179,7 @@ export const RefundResource = Type.Object({
   succeeded_at: Nullable(Type.String()),
 })
 
-export const RefundList = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(RefundResource),
-  has_more: Type.Boolean(),
-  next_cursor: Nullable(Type.String()),
-})
+export const RefundList = ListOf(RefundResource)
 
 export const BillDiscrepancyResource = Type.Object({
   kind: Type.Union(
@@ -231,12 +219,7 @@ export const BillCheckResource = Type.Object({
   updated_at: Type.String(),
 })
 
-export const BillCheckList = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(BillCheckResource),
-  has_more: Type.Boolean(),
-  next_cursor: Nullable(Type.String()),
-})
+export const BillCheckList = ListOf(BillCheckResource)
 
 export const ErrorResource = Type.Object({
   error: Type.Object({
