@@ -416,6 +416,10 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
       [listed.needs_person, listed.amount, listed.currency, listed.channel_trade_no, listed.order_id, listed.next_check_at],
       [true, 1234, 'CNY', flagged.channelTradeNo, order.id, null],
     )
+    // Why, as WeChat Pay said it, kept on the payment: the operator need not search the server's log.
+    assert.match(listed.refund_refused_reason, /NOT_ENOUGH.*余额不足/)
+    assert.equal(await command({ action: 'list' }), 3)
+    assert.match(printed.find((line) => line.startsWith(opened.paymentId))!, /WAITS FOR A PERSON: no automatic refund follows \(refused: .*NOT_ENOUGH.*余额不足.*\)$/)
     assert.equal(await command({ action: 'list', merchant: 'mch_nobody' }), 2)
     assert.deepEqual(printed, ['no merchant mch_nobody'])
     const other = await t.server.newMerchant('Nothing unexpected')
@@ -438,6 +442,8 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     sim.balanceShort = false
     assert.equal(await command({ action: 'retry', paymentId: opened.paymentId }), 0)
     assert.match(printed[0]!, /has not said the refund is done \(it has the request and has not finished it, or could not be reached\)/)
+    // Being refunded again: the old refusal is no longer why it waits.
+    assert.equal((await stored())!.refundRefusedReason, null)
     await eventually(async () => (await stored())!.status === 'refunded', 15_000, 'the payment marked refunded by the reconciler')
     assert.deepEqual(simOrder.refunds.map((r) => r.amount), [1234])
     // The page learns of it within the checkout cache's second.

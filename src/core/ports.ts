@@ -24,6 +24,8 @@ export interface Payment {
   /** When the reconciler next asks the channel about this attempt while it is open; null when not due. */
   nextCheckAt?: number | null
   checkCount?: number
+  /** Why the channel refused to refund this unexpected payment, while it waits for a person; null otherwise. */
+  refundRefusedReason?: string | null
 }
 
 /**
@@ -69,6 +71,7 @@ export interface PaymentMoveFields {
   channelTradeNo?: string
   unexpected?: boolean
   nextCheckAt?: number | null
+  refundRefusedReason?: string | null
 }
 
 /** A payment that paid its order (not an unexpected one), as the bill check reads it; paidAt is the order's. */

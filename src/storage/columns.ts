@@ -29,5 +29,5 @@ export const REFUND_COLUMNS = every<'refunds'>()([
 
 export const PAYMENT_COLUMNS = every<'payments'>()([
   'id', 'merchant_id', 'order_id', 'channel', 'status', 'amount', 'currency', 'channel_trade_no', 'unexpected', 'created_at',
-  'updated_at', 'qr_content', 'next_check_at', 'check_count',
+  'updated_at', 'qr_content', 'next_check_at', 'check_count', 'refund_refused_reason',
 ])

@@ -21,6 +21,7 @@ export function rowToPayment(r: Selectable<PaymentsTable>): Payment {
     qrContent: r.qr_content,
     nextCheckAt: r.next_check_at === null ? null : Number(r.next_check_at),
     checkCount: Number(r.check_count),
+    refundRefusedReason: r.refund_refused_reason,
   }
 }
 
@@ -142,6 +143,7 @@ export class SqlPaymentStore implements PaymentStore {
         ...(set.channelTradeNo !== undefined ? { channel_trade_no: set.channelTradeNo } : {}),
         ...(set.unexpected !== undefined ? { unexpected: set.unexpected ? 1 : 0 } : {}),
         ...(set.nextCheckAt !== undefined ? { next_check_at: set.nextCheckAt } : {}),
+        ...(set.refundRefusedReason !== undefined ? { refund_refused_reason: set.refundRefusedReason } : {}),
       })
       .where('merchant_id', '=', p.merchantId)
       .where('id', '=', p.id)

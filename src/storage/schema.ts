@@ -99,6 +99,8 @@ export interface PaymentsTable {
   /** When the reconciler next asks the channel about this attempt; null when nothing is left to ask. */
   next_check_at: number | null
   check_count: Generated<number>
+  /** Why the channel last refused to refund this unexpected payment, while a person must act (migration 0017). */
+  refund_refused_reason: string | null
 }
 
 /** A merchant's credentials for one real channel (migration 0003), sealed with the master key. */

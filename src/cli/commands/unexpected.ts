@@ -80,11 +80,14 @@ function listed(p: Payment) {
     created_at: new Date(p.createdAt).toISOString(),
     updated_at: new Date(p.updatedAt).toISOString(),
     next_check_at: p.nextCheckAt == null ? null : new Date(p.nextCheckAt).toISOString(),
+    refund_refused_reason: p.refundRefusedReason ?? null,
   }
 }
 
 function describe(p: Payment): string {
-  const state = needsPerson(p) ? 'WAITS FOR A PERSON: no automatic refund follows (the channel refused it; the server log says why)' : `being refunded (next check ${new Date(p.nextCheckAt!).toISOString()})`
+  const state = needsPerson(p)
+    ? `WAITS FOR A PERSON: no automatic refund follows (${p.refundRefusedReason ? `refused: ${p.refundRefusedReason}` : 'the channel refused it; the server log says why'})`
+    : `being refunded (next check ${new Date(p.nextCheckAt!).toISOString()})`
   return `${p.id} ${p.merchantId} order ${p.orderId}: ${formatMinor(p.amount, p.currency)} ${p.currency} through ${p.channel} (${p.channelTradeNo}), ${state}`
 }
 

@@ -181,9 +181,16 @@ export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: 
   return 'refunded'
 }
 
-/** No further automatic attempt, and the operator told: the money is still to be given back. */
+/**
+ * No further automatic attempt, and the operator told: the money is still to be given back. The reason is kept
+ * on the payment for the person who must act (scanpay unexpected list).
+ */
 export async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, reason: string): Promise<'flagged'> {
-  await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null }))
+  const refundRefusedReason = reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason
+  await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null, refundRefusedReason }))
   deps.unexpectedRefundEnded?.('refused', p, order, reason)
   return 'flagged'
 }
+
+/** A channel's message is a sentence or two; a longer one (an HTML error page, say) is cut here. */
+const MAX_REASON_LENGTH = 500

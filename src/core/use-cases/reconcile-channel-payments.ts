@@ -35,7 +35,10 @@ export async function reconcileChannelPayments(deps: ChannelPaymentDeps, options
       const order = await oneStatement(deps, (w) => w.orders.byId(payment.merchantId, 'live', payment.orderId))
       const channel = deps.channel(payment.channel)
       if (!order || !channel) {
-        await oneStatement(deps, (w) => w.payments.claimCheck(payment, null))
+        // Nobody here can ask the channel. A payment to give back then waits for a person, told why (once: the
+        // node whose claim won tells).
+        const claimed = await oneStatement(deps, (w) => w.payments.claimCheck(payment, null))
+        if (claimed && order && payment.status === 'refund_requested') await flag(deps, payment, order, `the ${payment.channel} channel is not available on this platform`)
         return
       }
       const next = now + nextPaymentCheckDelay((payment.checkCount ?? 0) + 1)

@@ -11,6 +11,7 @@ import type { Payment, Transactor } from '../ports.ts'
 import { applyChannelPaymentState, REFUND_WAIT_MS, refundUnexpected } from './apply-channel-payment-state.ts'
 import { eventually } from '../../../test/helpers/webhook-receiver.ts'
 import type { ChannelPaymentDeps } from './channel-payment-deps.ts'
+import { reconcileChannelPayments } from './reconcile-channel-payments.ts'
 import { recordUnexpectedRefundByHand, retryUnexpectedRefund } from './unexpected-refunds.ts'
 
 describeEachStorage('refunding an unexpected payment', (t) => {
@@ -63,7 +64,28 @@ describeEachStorage('refunding an unexpected payment', (t) => {
       assert.equal(ended.length, 1)
       assert.deepEqual(ended[0]!.slice(0, 2), ['refused', payment.id])
       assert.match(ended[0]![2]!, /no balance left|NOT_ENOUGH/)
+      // Kept on the payment for the person who must act.
+      assert.equal(after.refundRefusedReason, ended[0]![2])
     }
+  })
+
+  it('the reason of a refusal is kept whole up to 500 characters; a longer one (an error page, say) is cut', async () => {
+    const { order, payment } = await unexpected('ux-long')
+    const page = `<html>${'x'.repeat(2_000)}</html>`
+    assert.equal(await refundUnexpected(deps(), channelAnswering(async () => ({ status: 'failed', reason: page })), payment, order), 'flagged')
+    const kept = (await stored(payment.id)).refundRefusedReason!
+    assert.equal(kept.length, 500)
+    assert.equal(kept, `${page.slice(0, 499)}…`)
+  })
+
+  it('a payment to give back through a channel not run here waits for a person, told why, by one node', async () => {
+    const { payment } = await unexpected('ux-nochannel')
+    ended.length = 0
+    // Two nodes' sweeps at once: one claim wins, so the operator is told once.
+    await Promise.all([reconcileChannelPayments(deps()), reconcileChannelPayments(deps())])
+    const after = await stored(payment.id)
+    assert.deepEqual([after.status, after.nextCheckAt, after.refundRefusedReason], ['refund_requested', null, 'the wechatpay channel is not available on this platform'])
+    assert.deepEqual(ended.filter(([, id]) => id === payment.id), [['refused', payment.id, 'the wechatpay channel is not available on this platform']])
   })
 
   /** A channel that refuses refunds and answers a query about the payment with `said` (made by the test). */

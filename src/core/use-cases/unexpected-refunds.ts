@@ -32,7 +32,7 @@ export async function retryUnexpectedRefund(deps: ChannelPaymentDeps, paymentId:
   if (!channel) return { result: 'not_possible', message: `the ${payment.channel} channel is not available on this platform` }
   const now = deps.clock.now()
   const nextCheckAt = now + nextPaymentCheckDelay(0)
-  if (!(await oneStatement(deps, (w) => w.payments.move(payment, ['refund_requested'], 'refund_requested', now, { nextCheckAt })))) {
+  if (!(await oneStatement(deps, (w) => w.payments.move(payment, ['refund_requested'], 'refund_requested', now, { nextCheckAt, refundRefusedReason: null })))) {
     return { result: 'not_possible', message: `payment ${paymentId} changed meanwhile: look again` }
   }
   let reason: string | null = null
@@ -43,7 +43,7 @@ export async function retryUnexpectedRefund(deps: ChannelPaymentDeps, paymentId:
       deps.unexpectedRefundEnded?.(outcome, p, o, why)
     },
   }
-  const outcome = await refundUnexpected(told, channel, { ...payment, nextCheckAt }, order)
+  const outcome = await refundUnexpected(told, channel, { ...payment, nextCheckAt, refundRefusedReason: null }, order)
   const after = (await oneStatement(deps, (w) => w.payments.byId(paymentId)))!
   if (outcome === 'refunded') return { result: 'refunded', payment: after }
   if (outcome === 'flagged') return { result: 'refused', payment: after, reason: reason ?? 'the channel refused the refund' }

@@ -16,6 +16,7 @@ import { m0013RetiringWebhookSecrets } from './0013-retiring-webhook-secrets.ts'
 import { m0014ChannelNotificationsPerMerchant } from './0014-channel-notifications-per-merchant.ts'
 import { m0015OrdersPaidIndex } from './0015-orders-paid-index.ts'
 import { m0016RefundsSucceededIndex } from './0016-refunds-succeeded-index.ts'
+import { m0017PaymentsRefundRefusal } from './0017-payments-refund-refusal.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -34,4 +35,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014-channel-notifications-per-merchant': m0014ChannelNotificationsPerMerchant,
   '0015-orders-paid-index': m0015OrdersPaidIndex,
   '0016-refunds-succeeded-index': m0016RefundsSucceededIndex,
+  '0017-payments-refund-refusal': m0017PaymentsRefundRefusal,
 }
