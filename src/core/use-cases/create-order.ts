@@ -16,6 +16,11 @@ export interface CreateOrderInput {
   notifyUrl: string | null
   returnUrl: string | null
   expiresInSeconds: number
+  /**
+   * The exact expiry (ms), when the order must end at a given instant rather than whole seconds from now (a signed
+   * link's own expiry); expiresInSeconds is then that lifetime rounded down, for the fingerprint.
+   */
+  expiresAt?: number
   channels: ChannelName[] | undefined
   metadata: Record<string, string>
 }
@@ -84,7 +89,7 @@ export async function createOrder(
     channelTradeNo: null,
     requestHash,
     createdAt: now,
-    expiresAt: now + input.expiresInSeconds * 1000,
+    expiresAt: input.expiresAt ?? now + input.expiresInSeconds * 1000,
     paidAt: null,
     closedAt: null,
     updatedAt: now,

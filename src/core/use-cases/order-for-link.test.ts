@@ -1,15 +1,16 @@
-// What a payment link's order lives for, and which existing order a link describes.
+// When a payment link's order expires, and which existing order a link describes.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Order } from '../order.ts'
-import { linkDescribes, orderLifetime, type LinkOrder } from './order-for-link.ts'
+import { linkDescribes, orderExpiry, type LinkOrder } from './order-for-link.ts'
 
-describe('orderLifetime', () => {
+describe('orderExpiry', () => {
   const now = 1_764_150_000_000
-  it('lasts until the link expires', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now), 900))
-  it('is at least a minute', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 5 }, now), 60))
-  it('is at most a day', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 30 * 86_400 }, now), 86_400))
-  it('counts whole seconds', () => assert.equal(orderLifetime({ expiresAt: now / 1000 + 900 }, now + 400), 899))
+  const link = (secondsLeft: number) => ({ expiresAt: now / 1000 + secondsLeft })
+  it('is when the link expires', () => assert.equal(orderExpiry(link(900), now), now + 900_000))
+  it('is exactly when the link expires, not whole seconds from now', () => assert.equal(orderExpiry(link(900), now + 400), now + 900_000))
+  it('is at least a minute away', () => assert.equal(orderExpiry(link(5), now + 400), now + 400 + 60_000))
+  it('is at most a day away', () => assert.equal(orderExpiry(link(30 * 86_400), now + 400), now + 400 + 86_400_000))
 })
 
 describe('linkDescribes', () => {

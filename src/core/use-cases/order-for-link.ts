@@ -24,10 +24,9 @@ export interface LinkOrder {
   notifyUrl: string | null
 }
 
-/** Seconds the order lives: until the link expires, within the 60 s to 24 h the API allows. */
-export function orderLifetime(link: Pick<LinkOrder, 'expiresAt'>, nowMs: number): number {
-  const left = Math.floor((link.expiresAt * 1000 - nowMs) / 1000)
-  return Math.min(MAX_EXPIRES_IN, Math.max(MIN_EXPIRES_IN, left))
+/** When the order expires (ms): when the link does, within the 60 s to 24 h from now that the API allows. */
+export function orderExpiry(link: Pick<LinkOrder, 'expiresAt'>, nowMs: number): number {
+  return Math.min(nowMs + MAX_EXPIRES_IN * 1000, Math.max(nowMs + MIN_EXPIRES_IN * 1000, link.expiresAt * 1000))
 }
 
 /**
@@ -70,6 +69,8 @@ export async function orderForLink(
     if (!linkDescribes(existing, link)) throw conflict(link)
     return existing
   }
+  const now = deps.clock.now()
+  const expiresAt = orderExpiry(link, now)
   const input: CreateOrderInput = {
     outTradeNo: link.outTradeNo,
     amount: link.amount,
@@ -78,7 +79,9 @@ export async function orderForLink(
     description: link.description,
     notifyUrl: link.notifyUrl,
     returnUrl: link.returnUrl,
-    expiresInSeconds: orderLifetime(link, deps.clock.now()),
+    // Ends with the link, to the millisecond (a count of whole seconds from now would end up to a second early).
+    expiresInSeconds: Math.floor((expiresAt - now) / 1000),
+    expiresAt,
     channels: undefined,
     metadata: {},
   }
