@@ -58,6 +58,9 @@ describeEachDatabase('operations', (t) => {
     // The process's own memory and CPU.
     assert.ok(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]) > 10_000_000, 'RSS in bytes')
     assert.ok(Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1]) > 0)
+    // How late the main thread ran, and V8's pauses (a server that has started has collected garbage).
+    assert.ok(Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1]) >= 0)
+    assert.match(text, /^nodejs_gc_duration_seconds_count\{kind="minor"\} [1-9]\d*$/m)
     assert.match(text, /# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total [\d.]+\n/)
     if (t.kind === 'sqlite') {
       // The create and the close (with its event) were committed by the writer thread at least once each.

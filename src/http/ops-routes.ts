@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../context.ts'
 import { joinClusterMetrics, type Gathered } from '../observability/cluster-metrics.ts'
+import { EventLoopMonitor } from '../observability/event-loop.ts'
 import { renderFamilies, type Family } from '../observability/metrics.ts'
 import { COMMIT_BUCKETS } from '../storage/sqlite-thread.ts'
 
@@ -122,6 +123,9 @@ export function opsRoutes(ctx: AppContext) {
       }
     }
 
+    const eventLoop = new EventLoopMonitor()
+    app.addHook('onClose', (_app, done) => (eventLoop.stop(), done()))
+
     // This process's own counters and gauges: what a cluster's workers each send their primary.
     const processFamilies = (): Family[] => [
       ...ctx.metrics.families(),
@@ -135,6 +139,7 @@ export function opsRoutes(ctx: AppContext) {
       gauge('scanpay_webhook_inflight', 'Webhook requests in flight on this node', ctx.worker.inflight),
       ...sqliteCommits(),
       ...processMetrics(),
+      ...eventLoop.families(),
     ]
 
     // Under `--workers N` one scrape answers for every worker (cluster-metrics.ts); the database's gauges are read once.
