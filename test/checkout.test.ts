@@ -568,7 +568,7 @@ function linkTests(t: { readonly server: TestServer }) {
     const page = await get(url.href)
     assert.equal(page.status, 403)
     assertPageHeaders(page)
-    assert.match(page.text, /signature does not match/)
+    assert.match(page.text, /This link was changed after the merchant made it, so it cannot be used\. Ask the merchant for a new link\./)
     assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
   })
 
@@ -622,17 +622,17 @@ function linkTests(t: { readonly server: TestServer }) {
       const page = await get(`${t.server.url}/l/${t.server.merchant.test.key_id}?${query}`)
       assert.equal(page.status, 400, JSON.stringify(bad))
       // A parameter no link takes is named as such, not as one missing or invalid.
-      if ('unknown' in bad) assert.match(page.text, /The link has a “unknown”, which payment links do not take/)
+      if ('unknown' in bad) assert.match(page.text, /This link carries something payment links do not take \(“unknown”\)\. Ask the merchant for a new link\./)
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
     }
     const url = link()
     const repeated = await get(`${url}&amount=1`)
     assert.equal(repeated.status, 400, 'repeated parameter')
-    assert.match(repeated.text, /The link gives “amount” more than once/)
+    assert.match(repeated.text, /This link gives its amount more than once\. Ask the merchant for a new link\./)
     // Read before the signature is checked: a name links do not take is anyone's text, and not shown.
     const injected = await get(`${url}&Pay+at+evil.example=1&Pay+at+evil.example=2`)
     assert.equal(injected.status, 400)
-    assert.match(injected.text, /The link gives a parameter more than once/)
+    assert.match(injected.text, /This link gives a detail more than once\./)
     assert.doesNotMatch(injected.text, /evil\.example/)
   })
 
@@ -655,7 +655,7 @@ function linkTests(t: { readonly server: TestServer }) {
     const order = await newOrder(t.server, { amount: 999 })
     const page = await get(link({ outTradeNo: order.out_trade_no }))
     assert.equal(page.status, 409)
-    assert.match(page.text, /already exists with different details/)
+    assert.match(page.text, /The order this link is for was already made with other details\. Ask the merchant for a new link\./)
     const orders = await ordersByNo(t.server, order.out_trade_no)
     assert.equal(orders.length, 1)
     assert.equal(orders[0].amount, 999)
@@ -750,6 +750,30 @@ describeEachDatabase(
       clock.offset += 31_000
       assert.equal((await get(url)).status, 410)
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    })
+
+    it('payment link: once expired, a link that made its order still leads to it (a customer who paid sees it paid)', async () => {
+      const outTradeNo = nextNo()
+      const made = (outTradeNo: string, amount = 500) => buildPaymentLink({
+        publicUrl: t.server.url, keyId: t.server.merchant.test.key_id, secret: t.server.merchant.test.secret,
+        amount, outTradeNo, subject: 'Tea', expiresAt: Math.floor(clock.now() / 1000) + 90, extra: { lang: 'zh-CN' },
+      })
+      const url = made(outTradeNo)
+      const first = await get(url)
+      assert.equal(first.status, 303)
+      const [order] = await ordersByNo(t.server, outTradeNo)
+      assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)).status, 200)
+      clock.offset += 91_000
+      const again = await get(url)
+      assert.equal(again.status, 303)
+      assert.equal(again.headers.get('location'), first.headers.get('location'))
+      assert.match((await get(`${t.server.url}${again.headers.get('location')}`)).text, /支付成功/)
+      // A link for an out_trade_no the merchant used for another order does not lead to that order.
+      const other = await newOrder(t.server, { amount: 999 })
+      const foreign = made(other.out_trade_no)
+      clock.offset += 91_000
+      assert.equal((await get(foreign)).status, 410)
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 1)
     })
   },
   { clock },

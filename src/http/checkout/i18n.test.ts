@@ -74,8 +74,28 @@ describe('messages', () => {
 describe('payment link errors in Chinese', () => {
   it('name the wrong field as a customer reads it, not by its parameter name, and say what to do', () => {
     const zh = messages('zh-CN').linkErrors
-    assert.equal(zh.invalid('amount'), '链接中的金额缺失或有误，请联系商户重新获取链接。')
-    assert.equal(zh.invalid('expires_at'), '链接中的有效期缺失或有误，请联系商户重新获取链接。')
+    assert.equal(zh.invalid('amount'), '链接中的金额缺失或有误，请联系商户获取新的链接。')
+    assert.equal(zh.invalid('expires_at'), '链接中的有效期缺失或有误，请联系商户获取新的链接。')
+    assert.equal(zh.repeated('amount'), '链接中的金额重复出现，请联系商户获取新的链接。')
     assert.match(zh.invalid('other'), /“other”/)
+  })
+})
+
+describe('payment link errors', () => {
+  it('tell the customer, in every language and for every cause, to ask the merchant for a new link', () => {
+    for (const lang of LANGS) {
+      const t = messages(lang).linkErrors
+      const advice = lang === 'en' ? /Ask the merchant for a new link\.$/ : /请联系商户获取新的链接。$/
+      for (const text of [t.key, t.signature, t.invalid('amount'), t.unknown('colour'), t.repeated('amount'), t.repeated(null), t.expired, t.conflict]) {
+        assert.match(text, advice, `${lang}: ${text}`)
+      }
+    }
+  })
+
+  it('name a field in words, not by its parameter name', () => {
+    const en = messages('en').linkErrors
+    assert.equal(en.invalid('amount'), 'This link’s amount is missing or not valid. Ask the merchant for a new link.')
+    assert.equal(en.invalid('out_trade_no'), 'This link’s order number is missing or not valid. Ask the merchant for a new link.')
+    assert.equal(en.repeated('expires_at'), 'This link gives its expiry time more than once. Ask the merchant for a new link.')
   })
 })

@@ -80,6 +80,19 @@ export interface Messages {
   }
 }
 
+/** A link's parameters as a customer reads them, for the page that says which one is wrong. */
+const LINK_FIELD_ZH: Record<string, string> = {
+  amount: '金额', currency: '币种', out_trade_no: '订单号', subject: '商品名称', expires_at: '有效期',
+  description: '商品描述', return_url: '返回地址', notify_url: '通知地址', lang: '语言', sig: '签名',
+}
+const LINK_FIELD_EN: Record<string, string> = {
+  amount: 'amount', currency: 'currency', out_trade_no: 'order number', subject: 'item name', expires_at: 'expiry time',
+  description: 'description', return_url: 'return address', notify_url: 'notification address', lang: 'language', sig: 'signature',
+}
+/** What every refused link tells its customer to do: only the merchant can make a good one. */
+const NEW_LINK_EN = 'Ask the merchant for a new link.'
+const NEW_LINK_ZH = '请联系商户获取新的链接。'
+
 const en: Messages = {
   languageName: 'English',
   testMode: 'Test mode',
@@ -125,23 +138,18 @@ const en: Messages = {
   backToPayment: 'Back to the payment page',
   poweredBy: 'Secured by ScanPay',
   linkErrors: {
-    key: 'The link was made with a key that does not exist or has been revoked.',
-    signature: 'The link’s signature does not match its contents. It may have been changed after it was made.',
-    invalid: (param) => `The link’s “${param}” is missing or invalid.`,
-    unknown: (param) => `The link has a “${param}”, which payment links do not take.`,
-    repeated: (param) => (param ? `The link gives “${param}” more than once.` : 'The link gives a parameter more than once.'),
-    expired: 'This payment link has expired. Ask the merchant for a new one.',
-    conflict: 'An order with this number already exists with different details.',
+    key: `This link was made with a key the merchant no longer uses. ${NEW_LINK_EN}`,
+    signature: `This link was changed after the merchant made it, so it cannot be used. ${NEW_LINK_EN}`,
+    invalid: (param) => `This link’s ${LINK_FIELD_EN[param] ?? `“${param}”`} is missing or not valid. ${NEW_LINK_EN}`,
+    unknown: (param) => `This link carries something payment links do not take (“${param}”). ${NEW_LINK_EN}`,
+    repeated: (param) => `This link gives ${param ? `its ${LINK_FIELD_EN[param] ?? `“${param}”`}` : 'a detail'} more than once. ${NEW_LINK_EN}`,
+    expired: `This payment link has expired. ${NEW_LINK_EN}`,
+    conflict: `The order this link is for was already made with other details. ${NEW_LINK_EN}`,
     notPayable: 'The merchant cannot take this payment.',
     internal: 'Something went wrong on our side. Nothing was charged. Please try again.',
   },
 }
 
-/** A link's parameters as a customer reads them, for the page that says which one is wrong. */
-const LINK_FIELD_ZH: Record<string, string> = {
-  amount: '金额', currency: '币种', out_trade_no: '订单号', subject: '商品名称', expires_at: '有效期',
-  description: '商品描述', return_url: '返回地址', notify_url: '通知地址', lang: '语言', sig: '签名',
-}
 
 const zhCN: Messages = {
   languageName: '中文',
@@ -188,13 +196,13 @@ const zhCN: Messages = {
   backToPayment: '返回支付页面',
   poweredBy: 'ScanPay 安全支付',
   linkErrors: {
-    key: '生成此链接的密钥不存在或已被吊销。',
-    signature: '链接内容有误或已被修改，请联系商户重新获取链接。',
-    invalid: (param) => `链接中的${LINK_FIELD_ZH[param] ?? `“${param}”`}缺失或有误，请联系商户重新获取链接。`,
-    unknown: (param) => `链接中含有支付链接不支持的参数“${param}”。`,
-    repeated: (param) => (param ? `链接中的“${param}”出现了不止一次。` : '链接中有参数出现了不止一次。'),
-    expired: '此支付链接已过期，请联系商户获取新的链接。',
-    conflict: '已存在相同订单号但内容不同的订单。',
+    key: `生成此链接的商户密钥已停用，${NEW_LINK_ZH}`,
+    signature: `此链接在商户生成后被改动过，无法使用，${NEW_LINK_ZH}`,
+    invalid: (param) => `链接中的${LINK_FIELD_ZH[param] ?? `“${param}”`}缺失或有误，${NEW_LINK_ZH}`,
+    unknown: (param) => `链接中含有支付链接不支持的内容（“${param}”），${NEW_LINK_ZH}`,
+    repeated: (param) => `链接中的${param ? (LINK_FIELD_ZH[param] ?? `“${param}”`) : '内容'}重复出现，${NEW_LINK_ZH}`,
+    expired: `此支付链接已过期，${NEW_LINK_ZH}`,
+    conflict: `此链接对应的订单已按其他内容创建，${NEW_LINK_ZH}`,
     notPayable: '商户暂时无法收取此笔付款。',
     internal: '服务出现问题，未发生扣款，请稍后重试。',
   },

@@ -8,7 +8,7 @@ import { payWithSandbox } from '../../channels/sandbox/sandbox-channel.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
 import { codeExpiresAt, payableCode, type OpenedChannelPayment } from '../../core/use-cases/open-channel-payment.ts'
-import { orderForLink } from '../../core/use-cases/order-for-link.ts'
+import { linkDescribes, orderForLink } from '../../core/use-cases/order-for-link.ts'
 import type { AppContext } from '../../context.ts'
 import { sendError, toAppError } from '../error-response.ts'
 import { payUrl } from '../presenters.ts'
@@ -61,6 +61,11 @@ function langOf(req: FastifyRequest): Lang {
 function pagePath(token: string, lang: Lang | null, extra = ''): string {
   const query = [lang && `lang=${encodeURIComponent(lang)}`, extra].filter(Boolean).join('&')
   return `/pay/${encodeURIComponent(token)}${query ? `?${query}` : ''}`
+}
+
+/** A payment link's answer: on to its order's checkout, the link's parameters kept out of the Referer. */
+function redirectToOrder(reply: FastifyReply, order: Order, lang: Lang | null) {
+  return reply.code(303).headers({ location: pagePath(order.payToken, lang), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send()
 }
 
 /** Pay, decline and channel choices per checkout token: ample for a person, a wall for a script. */
@@ -406,7 +411,13 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       if (!verifyLinkSignature(key.secret, query.params)) return refuse(403, 'bad signature', t.signature)
       const link = validateLinkParams(query.params, ctx.config.production)
       if ('kind' in link) return refuse(400, `${link.kind} ${link.param}`, (link.kind === 'unknown' ? t.unknown : t.invalid)(link.param))
-      if (link.expiresAt * 1000 <= ctx.clock.now()) return refuse(410, 'expired', t.expired)
+      if (link.expiresAt * 1000 <= ctx.clock.now()) {
+        // A link that made its order before it expired still leads to it: a customer who paid and scans it again
+        // sees the order paid, not an advice to get a new link (and perhaps pay twice).
+        const made = await ctx.storage.orders.byOutTradeNo(key.merchantId, key.mode, link.outTradeNo)
+        if (made && linkDescribes(made, link)) return redirectToOrder(reply, made, link.lang)
+        return refuse(410, 'expired', t.expired)
+      }
 
       let order: Order
       try {
@@ -416,7 +427,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         if (err instanceof AppError && err.status < 500) return refuse(err.status, err.code, t.notPayable)
         throw err
       }
-      return reply.code(303).headers({ location: pagePath(order.payToken, link.lang), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send()
+      return redirectToOrder(reply, order, link.lang)
     })
   }
 }
