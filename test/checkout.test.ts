@@ -119,6 +119,8 @@ describeEachDatabase('checkout', (t) => {
     assert.match(page.text, /<button[^>]*>Pay ¥12\.34<\/button>/)
     assert.match(page.text, /<button[^>]*>Decline<\/button>/)
     assert.match(page.text, /<form method="post" action="\/pay\/[^"]+\/sandbox\/pay\?lang=en"/)
+    // The merchant's order number, which a customer quotes to the merchant.
+    assert.ok(page.text.includes(`<p class="no">Order number ${order.out_trade_no}</p>`))
     assert.match(page.text, /\+["']\/events["']/, 'listens for live status')
     assertPageBudget(page.text)
   })
@@ -166,6 +168,8 @@ describeEachDatabase('checkout', (t) => {
     assert.match(page.text, /<a class="btn pri" href="https:\/\/shop\.example\/orders\/1\?x=1&amp;y=2"[^>]*>Return to merchant<\/a>/)
     assert.doesNotMatch(page.text, /<button(?! id="mo")/)
     assert.match((await get(order.pay_url + '?lang=zh-CN')).text, /支付成功[\s\S]*返回商户/)
+    // A receipt to show at the counter: what was paid, to whom, and the merchant's order number.
+    assert.ok((await get(order.pay_url + '?lang=zh-CN')).text.includes(`<p class="no">订单号 ${order.out_trade_no}</p>`))
   })
 
   it('shows a paid order without a return_url with no way back', async () => {

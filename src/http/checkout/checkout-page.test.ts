@@ -159,7 +159,7 @@ describe('checkoutPage', () => {
       const pending = render({}, { lang })
       for (const status of ['paid', 'expired', 'closed'] as const) {
         const template = new RegExp(`<template id="t-${status}">([\\s\\S]*?)</template>`).exec(pending)?.[1]
-        const live = /<div id="live">([\s\S]*?)<\/div>\n\s*<\/main>/.exec(render({ status }, { lang }))?.[1]
+        const live = /<div id="live">([\s\S]*?)<\/div>\n<p class="no">/.exec(render({ status }, { lang }))?.[1]
         assert.ok(template, `${lang} ${status}`)
         assert.equal(template, live, `${lang} ${status}`)
       }

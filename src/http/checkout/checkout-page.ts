@@ -199,6 +199,7 @@ ${order.mode === 'test' && html`<div class="tag">${t.testMode}</div>`}
 <div id="tx"><h1 class="sj">${order.subject}</h1>${order.description && html`<p class="ds">${order.description}</p>`}</div>
 <button id="mo" aria-controls="tx" aria-expanded="false" data-less="${t.less}" hidden>${t.more}</button>
 <div id="live">${live}</div>
+<p class="no">${t.orderNumber} ${order.outTradeNo}</p>
 ${templates}
 </main>`
   return documentShell({

@@ -38,6 +38,8 @@ export interface Messages {
   qrAlt: string
   paidTitle: string
   paidBody: string
+  /** Before the merchant's order number (out_trade_no), which a customer quotes to the merchant or a cashier. */
+  orderNumber: string
   returnToMerchant: string
   /** A paid order the merchant refunded in full: the title and what it means for the customer. */
   refundedTitle: string
@@ -119,6 +121,7 @@ const en: Messages = {
   qrAlt: 'QR code of this payment page',
   paidTitle: 'Payment successful',
   paidBody: 'Thank you. Your payment has been received.',
+  orderNumber: 'Order number',
   returnToMerchant: 'Return to merchant',
   refundedTitle: 'Payment refunded',
   partlyRefundedTitle: 'Payment partly refunded',
@@ -177,6 +180,7 @@ const zhCN: Messages = {
   qrAlt: '本支付页面的二维码',
   paidTitle: '支付成功',
   paidBody: '感谢您的付款，商户已收到。',
+  orderNumber: '订单号',
   returnToMerchant: '返回商户',
   refundedTitle: '已退款',
   partlyRefundedTitle: '已部分退款',

@@ -66,6 +66,7 @@ form{margin:0}
 .end p{margin:0;color:var(--mu);text-wrap:pretty}
 .end h1,.end h2,.how,.sv{text-wrap:balance}
 .end p.ux{margin-top:12px;color:var(--fg);background:var(--wab);border-radius:12px;padding:10px 12px;text-align:left}
+.no{margin:18px 0 0;color:var(--mu);font-size:13px;overflow-wrap:anywhere}
 .ic{width:68px;height:68px;margin:6px auto 14px;border-radius:50%;display:grid;place-items:center;background:var(--nb);color:var(--mu)}
 .ic svg{width:36px;height:36px;fill:none;stroke:currentColor;stroke-width:2.4;stroke-linecap:round;stroke-linejoin:round}
 .ok .ic{background:var(--okb);color:var(--ok)}
