@@ -94,7 +94,8 @@ function describe(p: Payment): string {
 function outcome(done: UnexpectedRefundAction, byHand: boolean): string {
   switch (done.result) {
     case 'refunded':
-      return byHand ? `${done.payment.id} recorded as refunded by hand` : `${done.payment.id} refunded by ${done.payment.channel}`
+      if (!byHand) return `${done.payment.id} refunded by ${done.payment.channel}`
+      return `${done.payment.id} recorded as refunded by hand${done.caution ? `; but ${done.caution}` : ''}`
     case 'pending':
       return `${done.payment.id}: ${done.payment.channel} has not said the refund is done (it has the request and has not finished it, or could not be reached); ScanPay asks again on its own`
     case 'refused':

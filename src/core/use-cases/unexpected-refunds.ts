@@ -1,6 +1,7 @@
 // What an operator does about an unexpected payment whose automatic refund the channel refused (the merchant's
 // channel balance was short, say): ask the channel again once the cause is fixed, or, once the money was given
 // back another way, record that it was. Until one of them, the payment stays refund_requested with no next check.
+import { formatMinor } from '../money.ts'
 import type { Order } from '../order.ts'
 import type { Payment } from '../ports.ts'
 import { refundUnexpected } from './apply-channel-payment-state.ts'
@@ -8,7 +9,8 @@ import { nextPaymentCheckDelay, type ChannelPaymentDeps } from './channel-paymen
 import { oneStatement } from './one-statement.ts'
 
 export type UnexpectedRefundAction =
-  | { result: 'refunded'; payment: Payment }
+  /** caution: what the channel did not bear out, for the operator to check (a refund's amount it does not say). */
+  | { result: 'refunded'; payment: Payment; caution?: string }
   /** The channel has not said how it ended: the reconciler asks it on its own from now on. */
   | { result: 'pending'; payment: Payment }
   | { result: 'refused'; payment: Payment; reason: string }
@@ -65,31 +67,44 @@ export async function recordUnexpectedRefundByHand(deps: ChannelPaymentDeps, pay
       message: `ScanPay is still refunding payment ${paymentId} itself (next check at ${new Date(payment.nextCheckAt!).toISOString()}): it is marked refunded once the channel says so`,
     }
   }
-  const notRefunded = opts.outsideChannel ? null : await refundedAtChannel(deps, payment, found.order)
-  if (notRefunded) return { result: 'not_possible', message: notRefunded }
+  const said = opts.outsideChannel ? { borneOut: true as const } : await refundedAtChannel(deps, payment, found.order)
+  if (!said.borneOut) return { result: 'not_possible', message: said.why }
   const moved = await oneStatement(deps, (w) => w.payments.move(payment, ['refund_requested'], 'refunded', deps.clock.now(), { nextCheckAt: null }))
   if (!moved) return { result: 'not_possible', message: `payment ${paymentId} changed meanwhile: look again` }
-  return { result: 'refunded', payment: (await oneStatement(deps, (w) => w.payments.byId(paymentId)))! }
+  const recorded = (await oneStatement(deps, (w) => w.payments.byId(paymentId)))!
+  return { result: 'refunded', payment: recorded, ...(said.caution ? { caution: said.caution } : {}) }
 }
 
+type ChannelSays = { borneOut: true; caution?: string } | { borneOut: false; why: string }
+
 /**
- * Why the channel, asked about the payment, does not bear out a refund by hand; null when it does: WeChat Pay
- * lists refunds of it (REFUND: in part or whole, which its bill line then shows), Alipay has closed the trade
- * (refunded in full; one refunded in part is still TRADE_SUCCESS, and an unexpected payment goes back whole). A
- * payment id mistyped, or a refund not made yet, is so caught before the money is recorded as given back.
+ * Whether the channel, asked about the payment, bears out a refund by hand: WeChat Pay lists refunds of it
+ * (REFUND: in part or whole, without the amount, which only its bill line shows: so the operator is told to
+ * check it), Alipay has closed the trade (refunded in full; one refunded in part is still TRADE_SUCCESS, and an
+ * unexpected payment goes back whole). A payment id mistyped, or a refund not made yet, is so caught before the
+ * money is recorded as given back.
  */
-async function refundedAtChannel(deps: ChannelPaymentDeps, payment: Payment, order: Order): Promise<string | null> {
+async function refundedAtChannel(deps: ChannelPaymentDeps, payment: Payment, order: Order): Promise<ChannelSays> {
   const channel = deps.channel(payment.channel)
-  if (!channel) return `the ${payment.channel} channel is not available to ask whether payment ${payment.id} was refunded; nothing was recorded`
+  if (!channel) return { borneOut: false, why: `the ${payment.channel} channel is not available to ask whether payment ${payment.id} was refunded; nothing was recorded` }
   let said
   try {
     said = await channel.queryPayment({ paymentId: payment.id, order })
   } catch (err) {
-    return `could not ask ${payment.channel} whether payment ${payment.id} was refunded (${(err as Error).message}); nothing was recorded: try again`
+    return { borneOut: false, why: `could not ask ${payment.channel} whether payment ${payment.id} was refunded (${(err as Error).message}); nothing was recorded: try again` }
   }
-  if ((said.status === 'succeeded' && said.refunded) || said.status === 'closed') return null
+  if (said.status === 'closed') return { borneOut: true }
+  if (said.status === 'succeeded' && said.refunded) {
+    return {
+      borneOut: true,
+      caution: `${payment.channel} lists a refund of it but does not say how much: check in its merchant console that all ${formatMinor(payment.amount, payment.currency)} ${payment.currency} went back; the daily bill check flags a refund short of it`,
+    }
+  }
   const state = said.status === 'succeeded' ? 'paid, with nothing refunded in full' : said.status
-  return `${payment.channel} says payment ${payment.id} (${payment.channelTradeNo}) is ${state}: refund it in full in the channel's merchant console first, then record it (or, if the money went back outside the channel, record it with --force); nothing was recorded`
+  return {
+    borneOut: false,
+    why: `${payment.channel} says payment ${payment.id} (${payment.channelTradeNo}) is ${state}: refund it in full in the channel's merchant console first, then record it (or, if the money went back outside the channel, record it with --force); nothing was recorded`,
+  }
 }
 
 async function awaitingRefund(deps: ChannelPaymentDeps, paymentId: string): Promise<{ payment: Payment; order: Order } | { message: string }> {
