@@ -38,6 +38,23 @@ describe('scanpay operator lists', () => {
     })
   })
 
+  it('order show: no database, an order it does not know, and its usage', async () => {
+    const db = tempDb()
+    await assert.rejects(run(process.execPath, [BIN, 'order', 'show', 'ord_x', '--db', db], { env }), { code: 2 })
+    await run(process.execPath, [BIN, 'migrate', '--db', db], { env })
+    await assert.rejects(run(process.execPath, [BIN, 'order', 'show', 'ord_unknown', '--db', db], { env }), (err: { code: number; stderr: string }) => {
+      assert.deepEqual([err.code, err.stderr], [1, 'no order ord_unknown\n'])
+      return true
+    })
+    for (const args of [['order'], ['order', 'list'], ['order', 'show'], ['order', 'show', 'ord_x', 'extra'], ['order', 'show', '--out-trade-no', 'A-1']]) {
+      await assert.rejects(run(process.execPath, [BIN, ...args, '--db', db], { env }), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2, args.join(' '))
+        assert.match(err.stderr, /scanpay order show/)
+        return true
+      })
+    }
+  })
+
   it('refunds pending: an empty list, as text and JSON, and its usage', async () => {
     const db = tempDb()
     await assert.rejects(run(process.execPath, [BIN, 'refunds', 'pending', '--db', db], { env }), { code: 2 })

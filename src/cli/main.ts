@@ -1,4 +1,4 @@
-// The scanpay command: start, migrate, backup, merchant create/list, listen, channel, unexpected, refunds, master-key, simulate.
+// The scanpay command: start, migrate, backup, merchant create/list, listen, channel, order, unexpected, refunds, master-key, simulate.
 import { parseArgs } from 'node:util'
 import { ConfigError, databaseUrlOf, loadConfig, type Flags } from '../config/config.ts'
 import { databaseExists, dialectOf } from '../storage/database.ts'
@@ -16,6 +16,7 @@ import { runStart } from './commands/start.ts'
 import { parseWorkers, SQLITE_WORKERS_REFUSED } from './commands/start-workers.ts'
 import { runUnexpected } from './commands/unexpected.ts'
 import { runRefunds } from './commands/refunds.ts'
+import { runOrderShow } from './commands/order-show.ts'
 
 const USAGE = `Usage:
   scanpay start [--port 8080] [--host 127.0.0.1] [--db URL] [--public-url URL] [--workers N]
@@ -31,6 +32,8 @@ const USAGE = `Usage:
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
+  scanpay order show ord_…|pay_… [--json] [--db URL]   (an order, its channel attempts, refunds, events and webhooks)
+  scanpay order show --merchant mch_… --out-trade-no NO [--json] [--db URL]   (the same, by the merchant's order number)
   scanpay unexpected list [--merchant mch_…] [--json] [--db URL]   (payments after their order closed, still to be refunded)
   scanpay unexpected retry|resolve pay_… [--force] [--db URL]   (ask the channel to refund again | record a refund made by hand)
   scanpay refunds pending [--merchant mch_…] [--json] [--db URL]   (live refunds the channel has not finished, oldest first)
@@ -128,8 +131,15 @@ async function runCommand({ values, positionals }: ReturnType<typeof parseComman
     return runChannelBill(loadConfig(flags), { merchant: values.merchant, channel: positionals[2], date: values.date, json: values.json ?? false })
   }
   if (command === 'channel' && sub === 'bill-checks') return runChannelBillChecks(loadConfig(flags), { merchant: values.merchant, json: values.json ?? false })
-  // A list from a new, empty database would read as "nothing waiting".
-  if ((command === 'unexpected' || command === 'refunds') && !serverDatabaseExists(flags)) return USAGE_ERROR
+  // A list from a new, empty database would read as "nothing waiting", a look-up as "no such order".
+  if ((command === 'unexpected' || command === 'refunds' || command === 'order') && !serverDatabaseExists(flags)) return USAGE_ERROR
+  if (command === 'order') {
+    if (positionals.length > 3) {
+      console.error(`unexpected ${positionals.slice(3).join(' ')}\n\n${USAGE}`)
+      return USAGE_ERROR
+    }
+    return runOrderShow(loadConfig(flags), { action: sub, id: positionals[2], merchant: values.merchant, outTradeNo: values['out-trade-no'], json: values.json ?? false })
+  }
   if (command === 'unexpected') {
     return runUnexpected(loadConfig(flags), { action: sub, paymentId: positionals[2], merchant: values.merchant, json: values.json ?? false, force: values.force })
   }
@@ -170,6 +180,7 @@ function parseCommandLine(argv: string[]) {
       'public-url': { type: 'string' },
       name: { type: 'string' },
       'webhook-url': { type: 'string' },
+      'out-trade-no': { type: 'string' },
       'clear-webhook-url': { type: 'boolean' },
       'expire-old-in': { type: 'string' },
       force: { type: 'boolean' },

@@ -64,6 +64,8 @@ export interface OrderStore {
   /** Pending orders whose expires_at has passed, oldest first. */
   duePendingExpiry(now: number, limit: number): Promise<Order[]>
   countPending(): Promise<number>
+  /** Whose order an id is, for an operator who has only the id (ids are unique across merchants). */
+  ownerOf(id: string): Promise<{ merchantId: string; mode: Mode } | null>
 }
 
 /** What a payment's move may set besides its status. */
@@ -121,6 +123,8 @@ export interface PaymentStore {
   claimCheck(payment: Payment, nextCheckAt: number | null): Promise<boolean>
   /** The order's payments that arrived after it stopped taking money, oldest first. */
   unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]>
+  /** Every channel attempt of the order, oldest first. */
+  ofOrder(merchantId: string, orderId: string): Promise<Payment[]>
   /** Unexpected payments whose money is not given back yet (refund_requested), oldest first. */
   awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]>
   /**

@@ -303,4 +303,10 @@ export class SqlOrderStore implements OrderStore {
     const r = await this.db.selectFrom('orders').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirstOrThrow()
     return Number(r.n)
   }
+
+  async ownerOf(id: string): Promise<{ merchantId: string; mode: Order['mode'] } | null> {
+    // orders_id_ix (migration 0008) serves it.
+    const row = await this.db.selectFrom('orders').select(['merchant_id', 'mode']).where('id', '=', id).limit(1).executeTakeFirst()
+    return row ? { merchantId: row.merchant_id, mode: row.mode as Order['mode'] } : null
+  }
 }

@@ -175,6 +175,18 @@ export class SqlPaymentStore implements PaymentStore {
     return rows.map(rowToPayment)
   }
 
+  async ofOrder(merchantId: string, orderId: string): Promise<Payment[]> {
+    const rows = await this.db
+      .selectFrom('payments')
+      .select(PAYMENT_COLUMNS)
+      .where('merchant_id', '=', merchantId)
+      .where('order_id', '=', orderId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute()
+    return rows.map(rowToPayment)
+  }
+
   async awaitingRefund(filter: { merchantId?: string; limit: number }): Promise<Payment[]> {
     // A literal, not a parameter: only then can the planners prove the partial index (migration 0012) applies.
     let q = this.db.selectFrom('payments').select(PAYMENT_COLUMNS).where(sql.ref('status'), '=', sql.lit('refund_requested'))

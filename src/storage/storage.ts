@@ -45,7 +45,7 @@ export class Storage implements Transactor {
   readonly firstAnalyze: FirstAnalyze | null
   readonly #payments: SqlPaymentStore
   /** Reads of payments that need no unit of work (on SQLite, the main thread's reader, not the writer thread). */
-  readonly payments: Pick<SqlPaymentStore, 'unexpectedOf' | 'unrefundedSummary'>
+  readonly payments: Pick<SqlPaymentStore, 'unexpectedOf' | 'ofOrder' | 'unrefundedSummary'>
   /** SQLite: concurrent transactions share one fsync (see group-commit.ts). PostgreSQL groups commits itself. */
   readonly #group: GroupCommit<Database> | null
   /**
