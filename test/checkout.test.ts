@@ -572,7 +572,7 @@ function linkTests(t: { readonly server: TestServer }) {
     const page = await get(url.href)
     assert.equal(page.status, 403)
     assertPageHeaders(page)
-    assert.match(page.text, /This link was changed after the merchant made it, so it cannot be used\. Ask the merchant for a new link\./)
+    assert.match(page.text, /This link is not valid: it may have been changed after the merchant made it\. Ask the merchant for a new link\./)
     assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
   })
 
@@ -756,27 +756,39 @@ describeEachDatabase(
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
     })
 
-    it('payment link: once expired, a link that made its order still leads to it (a customer who paid sees it paid)', async () => {
-      const outTradeNo = nextNo()
-      const made = (outTradeNo: string, amount = 500) => buildPaymentLink({
+    it('payment link: once expired, a link is refused with 410, its page leading to the order it made while valid', async () => {
+      const link = (outTradeNo: string, amount = 500) => buildPaymentLink({
         publicUrl: t.server.url, keyId: t.server.merchant.test.key_id, secret: t.server.merchant.test.secret,
         amount, outTradeNo, subject: 'Tea', expiresAt: Math.floor(clock.now() / 1000) + 90, extra: { lang: 'zh-CN' },
       })
-      const url = made(outTradeNo)
+      const outTradeNo = nextNo()
+      const url = link(outTradeNo)
       const first = await get(url)
       assert.equal(first.status, 303)
       const [order] = await ordersByNo(t.server, outTradeNo)
       assert.equal((await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)).status, 200)
       clock.offset += 91_000
+      // The contract's error page, and on it the way to the order: a customer who paid sees it paid there.
       const again = await get(url)
-      assert.equal(again.status, 303)
-      assert.equal(again.headers.get('location'), first.headers.get('location'))
-      assert.match((await get(`${t.server.url}${again.headers.get('location')}`)).text, /支付成功/)
+      assert.equal(again.status, 410)
+      assert.match(again.text, /此支付链接已过期，请联系商户获取新的链接。/)
+      const orderPage = new RegExp(`<a class="btn sub" href="${first.headers.get('location')!.replace(/[?]/g, '\\?')}">查看此链接创建的订单</a>`)
+      assert.match(again.text, orderPage)
+      assert.match((await get(`${t.server.url}${first.headers.get('location')}`)).text, /支付成功/)
       // A link for an out_trade_no the merchant used for another order does not lead to that order.
       const other = await newOrder(t.server, { amount: 999 })
-      const foreign = made(other.out_trade_no)
+      const foreign = link(other.out_trade_no)
       clock.offset += 91_000
-      assert.equal((await get(foreign)).status, 410)
+      const refused = await get(foreign)
+      assert.equal(refused.status, 410)
+      assert.doesNotMatch(refused.text, /查看此链接创建的订单|\/pay\//)
+      // Nor to one made after the link expired, with the link's very details (by the API, or a new link).
+      const late = nextNo()
+      const stale = link(late)
+      clock.offset += 91_000
+      const made = await newOrder(t.server, { out_trade_no: late, amount: 500, subject: 'Tea' })
+      assert.ok(made.id)
+      assert.doesNotMatch((await get(stale)).text, /查看此链接创建的订单|\/pay\//)
       assert.equal((await ordersByNo(t.server, outTradeNo)).length, 1)
     })
   },

@@ -164,15 +164,8 @@ export class SqlPaymentStore implements PaymentStore {
   }
 
   async unexpectedOf(merchantId: string, orderId: string): Promise<Payment[]> {
-    const rows = await this.db
-      .selectFrom('payments')
-      .select(PAYMENT_COLUMNS)
-      .where('merchant_id', '=', merchantId)
-      .where('order_id', '=', orderId)
-      .where('unexpected', '=', 1)
-      .orderBy('created_at')
-      .execute()
-    return rows.map(rowToPayment)
+    // An order has a few attempts at most: read them all and keep the unexpected ones.
+    return (await this.ofOrder(merchantId, orderId)).filter((p) => p.unexpected)
   }
 
   async ofOrder(merchantId: string, orderId: string): Promise<Payment[]> {

@@ -186,7 +186,7 @@ export async function markRefunded(deps: ChannelPaymentDeps, p: Payment, order: 
  * on the payment for the person who must act (scanpay unexpected list).
  */
 export async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, reason: string): Promise<'flagged'> {
-  const refundRefusedReason = reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason
+  const refundRefusedReason = oneLine(reason, MAX_REASON_LENGTH)
   await oneStatement(deps, (w) => w.payments.move(p, ['refund_requested'], 'refund_requested', deps.clock.now(), { nextCheckAt: null, refundRefusedReason }))
   deps.unexpectedRefundEnded?.('refused', p, order, reason)
   return 'flagged'
@@ -194,3 +194,12 @@ export async function flag(deps: ChannelPaymentDeps, p: Payment, order: Order, r
 
 /** A channel's message is a sentence or two; a longer one (an HTML error page, say) is cut here. */
 const MAX_REASON_LENGTH = 500
+
+/**
+ * A channel's text as one printable line of at most `max` characters (code points, so no character is cut in
+ * half): an operator's list prints one payment a line.
+ */
+function oneLine(text: string, max: number): string {
+  const chars = [...text.replace(/[\s\p{Cc}]+/gu, ' ').trim()]
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('')
+}

@@ -217,14 +217,20 @@ ${templates}
   })
 }
 
-function messagePage(lang: Lang, title: string, text: string, back: string | null = null): SafeHtml {
+/** A way on from a message page: a link styled as a button. */
+interface PageLink {
+  href: string
+  label: string
+}
+
+function messagePage(lang: Lang, title: string, text: string, link: PageLink | null = null): SafeHtml {
   const t = messages(lang)
   return documentShell({
     lang,
     t,
     title,
     body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h1>${title}</h1><p>${text}</p>${
-      back && html`<a class="btn sub" href="${back}">${t.backToPayment}</a>`
+      link && html`<a class="btn sub" href="${link.href}">${link.label}</a>`
     }</section></main>`,
   })
 }
@@ -234,14 +240,18 @@ export function notFoundPage(lang: Lang): SafeHtml {
   return messagePage(lang, t.notFoundTitle, t.notFoundBody)
 }
 
-/** A payment link that cannot be used, or any failure on the customer's side, explained in their language. */
-export function errorPage(lang: Lang, text: string): SafeHtml {
-  return messagePage(lang, messages(lang).errorTitle, text)
+/**
+ * A payment link that cannot be used, or any failure on the customer's side, explained in their language; `order`:
+ * the page of the order the link made before it expired, offered as the way on.
+ */
+export function errorPage(lang: Lang, text: string, order: string | null = null): SafeHtml {
+  const t = messages(lang)
+  return messagePage(lang, t.errorTitle, text, order === null ? null : { href: order, label: t.viewOrder })
 }
 
 /** A button on the checkout page that did not go through (posted without script): why, and the way back to the page. */
 export function actionFailedPage(lang: Lang, text: string, back: string): SafeHtml {
-  return messagePage(lang, messages(lang).actionFailedTitle, text, back)
+  return messagePage(lang, messages(lang).actionFailedTitle, text, { href: back, label: messages(lang).backToPayment })
 }
 
 /**

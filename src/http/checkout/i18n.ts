@@ -66,6 +66,8 @@ export interface Messages {
   /** Too many taps in a moment (the per-order throttle). */
   tooMany: string
   backToPayment: string
+  /** On an expired link's page, the way to the order it made while it was valid (paid, perhaps). */
+  viewOrder: string
   poweredBy: string
   linkErrors: {
     key: string
@@ -139,10 +141,11 @@ const en: Messages = {
   actionFailedTitle: 'That did not go through',
   tooMany: 'Too many tries in a moment. Please wait a few seconds and try again.',
   backToPayment: 'Back to the payment page',
+  viewOrder: 'View the order this link made',
   poweredBy: 'Secured by ScanPay',
   linkErrors: {
     key: `This link was made with a key the merchant no longer uses. ${NEW_LINK_EN}`,
-    signature: `This link was changed after the merchant made it, so it cannot be used. ${NEW_LINK_EN}`,
+    signature: `This link is not valid: it may have been changed after the merchant made it. ${NEW_LINK_EN}`,
     invalid: (param) => `This link’s ${LINK_FIELD_EN[param] ?? `“${param}”`} is missing or not valid. ${NEW_LINK_EN}`,
     unknown: (param) => `This link carries something payment links do not take (“${param}”). ${NEW_LINK_EN}`,
     repeated: (param) => `This link gives ${param ? `its ${LINK_FIELD_EN[param] ?? `“${param}”`}` : 'a detail'} more than once. ${NEW_LINK_EN}`,
@@ -198,15 +201,16 @@ const zhCN: Messages = {
   actionFailedTitle: '操作未完成',
   tooMany: '操作过于频繁，请稍候几秒再试。',
   backToPayment: '返回支付页面',
+  viewOrder: '查看此链接创建的订单',
   poweredBy: 'ScanPay 安全支付',
   linkErrors: {
     key: `生成此链接的商户密钥已停用，${NEW_LINK_ZH}`,
-    signature: `此链接在商户生成后被改动过，无法使用，${NEW_LINK_ZH}`,
+    signature: `链接内容有误或已被修改，无法使用，${NEW_LINK_ZH}`,
     invalid: (param) => `链接中的${LINK_FIELD_ZH[param] ?? `“${param}”`}缺失或有误，${NEW_LINK_ZH}`,
     unknown: (param) => `链接中含有支付链接不支持的内容（“${param}”），${NEW_LINK_ZH}`,
     repeated: (param) => `链接中的${param ? (LINK_FIELD_ZH[param] ?? `“${param}”`) : '内容'}重复出现，${NEW_LINK_ZH}`,
     expired: `此支付链接已过期，${NEW_LINK_ZH}`,
-    conflict: `此链接对应的订单已按其他内容创建，${NEW_LINK_ZH}`,
+    conflict: `此订单号已用于另一笔内容不同的订单，${NEW_LINK_ZH}`,
     notPayable: '商户暂时无法收取此笔付款。',
     internal: '服务出现问题，未发生扣款，请稍后重试。',
   },

@@ -63,11 +63,6 @@ function pagePath(token: string, lang: Lang | null, extra = ''): string {
   return `/pay/${encodeURIComponent(token)}${query ? `?${query}` : ''}`
 }
 
-/** A payment link's answer: on to its order's checkout, the link's parameters kept out of the Referer. */
-function redirectToOrder(reply: FastifyReply, order: Order, lang: Lang | null) {
-  return reply.code(303).headers({ location: pagePath(order.payToken, lang), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send()
-}
-
 /** Pay, decline and channel choices per checkout token: ample for a person, a wall for a script. */
 const ACTIONS_PER_SECOND = 5
 
@@ -396,9 +391,9 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : ''
       const lang = parseLangParam(new URLSearchParams(rawQuery).get('lang')) ?? languageFromAcceptLanguage(req.headers['accept-language'])
       const t = messages(lang).linkErrors
-      const refuse = (status: number, reason: string, text: string) => {
+      const refuse = (status: number, reason: string, text: string, itsOrder: string | null = null) => {
         req.log.info({ key_id: req.params.keyId.slice(0, 80), reason, status, request_id: req.id }, 'payment link refused')
-        return sendPage(reply, status, errorPage(lang, text))
+        return sendPage(reply, status, errorPage(lang, text, itsOrder))
       }
 
       const { keyId } = req.params
@@ -412,11 +407,13 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const link = validateLinkParams(query.params, ctx.config.production)
       if ('kind' in link) return refuse(400, `${link.kind} ${link.param}`, (link.kind === 'unknown' ? t.unknown : t.invalid)(link.param))
       if (link.expiresAt * 1000 <= ctx.clock.now()) {
-        // A link that made its order before it expired still leads to it: a customer who paid and scans it again
-        // sees the order paid, not an advice to get a new link (and perhaps pay twice).
+        // Expired: the error page the contract asks for. If this link made its order while it was valid, the page
+        // also leads to it: a customer who paid and scans it again can see the order paid, rather than only the
+        // advice to get a new link (and perhaps pay twice). An order made after the link expired, by the API or a
+        // new link with the same number, is not this link's.
         const made = await ctx.storage.orders.byOutTradeNo(key.merchantId, key.mode, link.outTradeNo)
-        if (made && linkDescribes(made, link)) return redirectToOrder(reply, made, link.lang)
-        return refuse(410, 'expired', t.expired)
+        const itsOrder = made && made.createdAt < link.expiresAt * 1000 && linkDescribes(made, link) ? pagePath(made.payToken, link.lang) : null
+        return refuse(410, 'expired', t.expired, itsOrder)
       }
 
       let order: Order
@@ -427,7 +424,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
         if (err instanceof AppError && err.status < 500) return refuse(err.status, err.code, t.notPayable)
         throw err
       }
-      return redirectToOrder(reply, order, link.lang)
+      return reply.code(303).headers({ location: pagePath(order.payToken, link.lang), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send()
     })
   }
 }
