@@ -2,7 +2,7 @@
 // (the exact `success` reply), and every notification that must change nothing (forged, replayed, wrong
 // amount); a lost notification found by the reconciler; a success after close refunded with payment.unexpected.
 import assert from 'node:assert/strict'
-import { after, before, it } from 'node:test'
+import { it } from 'node:test'
 import { Webhook } from 'standardwebhooks'
 import { notifySignContent, rsa2Sign } from '../src/channels/alipay/signing.ts'
 import { AlipaySimulator } from '../src/channels/alipay/simulator.ts'
@@ -15,6 +15,7 @@ import type { RefundDeps } from '../src/core/use-cases/refund-deps.ts'
 import { generateRsaKeyPair } from '../src/channels/self-signed-certificate.ts'
 import { shanghaiDate } from '../src/channels/shanghai-time.ts'
 import { assertDailyBillChecks, assertRefundLines } from './helpers/daily-bills.ts'
+import { withChannelSimulator } from './helpers/channel-simulator.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -29,16 +30,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
   const notifyUrl = () => `${url()}/channels/alipay/notify/${t.server.merchant.merchant_id}`
   const hooksFor = (orderId: string, type: string) => receiver.received.filter((w) => JSON.parse(w.body).type === type && JSON.parse(w.body).data.id === orderId)
 
-  before(async () => {
-    await sim.start()
-    await receiver.start()
-    const set = await ctx().channelCredentials.set(t.server.merchant.merchant_id, 'alipay', sim.credentialsDocument())
-    assert.ok(set.ok, JSON.stringify(set))
-  })
-  after(async () => {
-    await sim.stop()
-    await receiver.stop()
-  })
+  withChannelSimulator(t, 'alipay', sim, receiver)
 
   async function liveOrder(outTradeNo: string) {
     const res = await api(url(), live(), 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 1234, subject: '拿铁 Latte', notify_url: receiver.url, channels: ['alipay', 'wechatpay'] })

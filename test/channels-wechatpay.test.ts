@@ -16,6 +16,7 @@ import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { selfSignedCertificate } from '../src/channels/self-signed-certificate.ts'
 import { rfc3339Shanghai, shanghaiDate } from '../src/channels/shanghai-time.ts'
 import { assertDailyBillChecks, assertRefundLines, billRefundLine } from './helpers/daily-bills.ts'
+import { withChannelSimulator } from './helpers/channel-simulator.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { assertUnchanged, snapshot } from './helpers/snapshot.ts'
@@ -34,16 +35,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
       return b.type === type && (b.data.id === orderId)
     })
 
-  before(async () => {
-    await sim.start()
-    await receiver.start()
-    const set = await ctx().channelCredentials.set(t.server.merchant.merchant_id, 'wechatpay', sim.credentialsDocument())
-    assert.ok(set.ok, JSON.stringify(set))
-  })
-  after(async () => {
-    await sim.stop()
-    await receiver.stop()
-  })
+  withChannelSimulator(t, 'wechatpay', sim, receiver)
 
   async function liveOrder(outTradeNo: string, extra: Record<string, unknown> = {}) {
     const res = await api(url(), live(), 'POST', '/v1/orders', { out_trade_no: outTradeNo, amount: 1234, subject: '拿铁 Latte', notify_url: receiver.url, channels: ['wechatpay'], ...extra })

@@ -1,10 +1,11 @@
 // scanpay order show, on both databases: a live WeChat Pay order paid through the simulator and refunded in part,
 // found by its id, by its payment's id (the number a customer's WeChat receipt shows) and by out_trade_no.
 import assert from 'node:assert/strict'
-import { after, before, it } from 'node:test'
+import { it } from 'node:test'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
 import { WechatPaySimulator } from '../src/channels/wechat-pay/simulator.ts'
 import { orderShowCommand, type OrderShowOptions } from '../src/cli/commands/order-show.ts'
+import { withChannelSimulator } from './helpers/channel-simulator.ts'
 import { describeEachDatabase } from './helpers/each-database.ts'
 import { api } from './helpers/server.ts'
 import { eventually, WebhookReceiver } from './helpers/webhook-receiver.ts'
@@ -21,16 +22,7 @@ describeEachDatabase('scanpay order show', (t) => {
     return { code, out: printed.filter((p) => !p.error).map((p) => p.line), err: printed.filter((p) => p.error).map((p) => p.line) }
   }
 
-  before(async () => {
-    await sim.start()
-    await receiver.start()
-    const set = await ctx().channelCredentials.set(t.server.merchant.merchant_id, 'wechatpay', sim.credentialsDocument())
-    assert.ok(set.ok, JSON.stringify(set))
-  })
-  after(async () => {
-    await sim.stop()
-    await receiver.stop()
-  })
+  withChannelSimulator(t, 'wechatpay', sim, receiver)
 
   it('shows the order, its channel attempts, refunds and events with their webhooks, however it is looked up', async () => {
     const created = await api(t.server.url, live(), 'POST', '/v1/orders', { out_trade_no: 'SHOW-1', amount: 1234, subject: 'Latte', notify_url: receiver.url, channels: ['wechatpay'] })
