@@ -1,5 +1,5 @@
 // scanpay order show, on both databases: a live WeChat Pay order paid through the simulator and refunded in part,
-// found by its id, by its payment's id (the number a customer's WeChat receipt shows) and by out_trade_no.
+// found by its id, by its payment's id (the number a customer's WeChat receipt shows), by a refund's and by out_trade_no.
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { openChannelPayment } from '../src/channels/open-channel-payment.ts'
@@ -49,8 +49,9 @@ describeEachDatabase('scanpay order show', (t) => {
     // Events oldest first, as they happened.
     assert.ok(text.indexOf('order.paid') < text.indexOf('refund.succeeded'))
 
-    // By the payment's id (WeChat Pay's out_trade_no) and by the merchant's number: the same order.
+    // By the payment's id (WeChat Pay's out_trade_no), a refund's, and the merchant's number: the same order.
     assert.deepEqual((await show({ id: opened.paymentId })).out, byId.out)
+    assert.deepEqual((await show({ id: refund.body.id })).out, byId.out)
     assert.deepEqual((await show({ merchant: t.server.merchant.merchant_id, outTradeNo: 'SHOW-1' })).out, byId.out)
 
     // As JSON, in the API's shapes, with the attempts the API does not show.
@@ -73,14 +74,15 @@ describeEachDatabase('scanpay order show', (t) => {
   it('says what it could not find, and changes nothing', async () => {
     assert.deepEqual(await show({ id: 'ord_nothing' }), { code: 1, out: [], err: ['no order ord_nothing'] })
     assert.deepEqual(await show({ id: 'pay_nothing' }), { code: 1, out: [], err: ['no payment pay_nothing'] })
-    assert.deepEqual(await show({ id: 'A-1001' }), { code: 2, out: [], err: ['A-1001 is neither an order id (ord_…) nor a payment id (pay_…)'] })
+    assert.deepEqual(await show({ id: 'rfd_nothing' }), { code: 1, out: [], err: ["no refund rfd_nothing (an unexpected payment's refund_id is not one: look its payment up)"] })
+    assert.deepEqual(await show({ id: 'A-1001' }), { code: 2, out: [], err: ['A-1001 is not an order id (ord_…), a payment id (pay_…) or a refund id (rfd_…)'] })
     assert.deepEqual(await show({ merchant: 'mch_nobody', outTradeNo: 'X' }), { code: 2, out: [], err: ['no merchant mch_nobody'] })
     assert.deepEqual(await show({ merchant: t.server.merchant.merchant_id, outTradeNo: 'NONE' }), { code: 1, out: [], err: [`merchant ${t.server.merchant.merchant_id} has no order "NONE"`] })
     // An id and a merchant's number at once, or neither: the usage.
     for (const opts of [{ id: 'ord_x', merchant: 'mch_x', outTradeNo: 'X' }, {}, { merchant: 'mch_x' }]) {
       const r = await show(opts)
       assert.equal(r.code, 2)
-      assert.match(r.err[0]!, /scanpay order show ord_…\|pay_…/)
+      assert.match(r.err[0]!, /scanpay order show ord_…\|pay_…\|rfd_…/)
     }
   })
 })

@@ -32,7 +32,7 @@ const USAGE = `Usage:
   scanpay channel set --merchant mch_… wechatpay|alipay --from-file creds.json [--check] [--db URL]
   scanpay channel bill --merchant mch_… wechatpay|alipay --date yyyy-MM-dd [--json] [--db URL]
   scanpay channel bill-checks [--merchant mch_…] [--json] [--db URL]   (the daily checks' outcomes)
-  scanpay order show ord_…|pay_… [--json] [--db URL]   (an order, its channel attempts, refunds, events and webhooks)
+  scanpay order show ord_…|pay_…|rfd_… [--json] [--db URL]   (an order, its channel attempts, refunds, events and webhooks)
   scanpay order show --merchant mch_… --out-trade-no NO [--json] [--db URL]   (the same, by the merchant's order number)
   scanpay unexpected list [--merchant mch_…] [--json] [--db URL]   (payments after their order closed, still to be refunded)
   scanpay unexpected retry|resolve pay_… [--force] [--db URL]   (ask the channel to refund again | record a refund made by hand)

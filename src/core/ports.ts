@@ -171,6 +171,8 @@ export interface RefundListFilter {
 export interface RefundStore {
   byId(merchantId: string, mode: Mode, id: string): Promise<Refund | null>
   byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null>
+  /** Whose refund an id is, and of which order, for an operator who has only the id. */
+  ownerOf(id: string): Promise<{ merchantId: string; orderId: string } | null>
   listForOrder(filter: RefundListFilter): Promise<Refund[]>
   /** Pending refunds whose next check is due, oldest first. */
   dueForCheck(now: number, limit: number): Promise<Refund[]>

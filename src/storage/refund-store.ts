@@ -75,6 +75,12 @@ export class SqlRefundStore implements RefundStore {
     return row && row.mode === mode ? rowToRefund(row) : null
   }
 
+  async ownerOf(id: string): Promise<{ merchantId: string; orderId: string } | null> {
+    // refunds_id_ix (migration 0018) serves it.
+    const row = await this.db.selectFrom('refunds').select(['merchant_id', 'order_id']).where('id', '=', id).limit(1).executeTakeFirst()
+    return row ? { merchantId: row.merchant_id, orderId: row.order_id } : null
+  }
+
   async byOutRefundNo(merchantId: string, mode: Mode, outRefundNo: string): Promise<Refund | null> {
     const row = await this.db
       .selectFrom('refunds')

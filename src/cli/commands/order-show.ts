@@ -1,7 +1,7 @@
 // scanpay order show: everything ScanPay knows of one order, for an operator answering "I paid, where is my
 // order?": the order, each channel attempt (the pay_… id is what WeChat Pay and Alipay show the customer as the
 // merchant's order number), its refunds, and each event with how its webhook went. Found by the order's id, a
-// payment's id, or the merchant's out_trade_no. Reads only.
+// payment's or a refund's id, or the merchant's out_trade_no. Reads only.
 import type { Config } from '../../config/config.ts'
 import type { AppContext } from '../../context.ts'
 import type { DeliveryAttempt, StoredEvent } from '../../core/events.ts'
@@ -13,8 +13,8 @@ import { presentEvent, presentOrder, presentRefund } from '../../http/presenters
 import { runOnContext, type Print } from './on-context.ts'
 
 export const ORDER_USAGE = `usage:
-  scanpay order show ord_…|pay_… [--json]   (an order by its id, or by a payment's: the merchant order number a
-    customer's WeChat Pay or Alipay receipt shows)
+  scanpay order show ord_…|pay_…|rfd_… [--json]   (an order by its id, a refund's, or a payment's: the merchant order
+    number a customer's WeChat Pay or Alipay receipt shows)
   scanpay order show --merchant mch_… --out-trade-no NO [--json]   (by the merchant's own number: live first, then test)`
 
 /** More than an order ever has in practice; a list cut here says so. */
@@ -87,8 +87,12 @@ async function findOrder(ctx: Pick<AppContext, 'storage'>, opts: OrderShowOption
       const payment = await ctx.storage.statement((w) => w.payments.byId(opts.id!))
       if (!payment) return { missing: `no payment ${opts.id}`, code: 1 }
       orderId = payment.orderId
+    } else if (opts.id.startsWith('rfd_')) {
+      const refund = await ctx.storage.refunds.ownerOf(opts.id)
+      if (!refund) return { missing: `no refund ${opts.id} (an unexpected payment's refund_id is not one: look its payment up)`, code: 1 }
+      orderId = refund.orderId
     } else if (!opts.id.startsWith('ord_')) {
-      return { missing: `${opts.id} is neither an order id (ord_…) nor a payment id (pay_…)`, code: 2 }
+      return { missing: `${opts.id} is not an order id (ord_…), a payment id (pay_…) or a refund id (rfd_…)`, code: 2 }
     }
     const owner = await ctx.storage.orders.ownerOf(orderId)
     const order = owner && (await ctx.storage.orders.byId(owner.merchantId, owner.mode, orderId))

@@ -17,6 +17,7 @@ import { m0014ChannelNotificationsPerMerchant } from './0014-channel-notificatio
 import { m0015OrdersPaidIndex } from './0015-orders-paid-index.ts'
 import { m0016RefundsSucceededIndex } from './0016-refunds-succeeded-index.ts'
 import { m0017PaymentsRefundRefusal } from './0017-payments-refund-refusal.ts'
+import { m0018RefundsById } from './0018-refunds-by-id.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -36,4 +37,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0015-orders-paid-index': m0015OrdersPaidIndex,
   '0016-refunds-succeeded-index': m0016RefundsSucceededIndex,
   '0017-payments-refund-refusal': m0017PaymentsRefundRefusal,
+  '0018-refunds-by-id': m0018RefundsById,
 }
