@@ -42,6 +42,7 @@ describeEachDatabase('scanpay order show', (t) => {
     const text = byId.out.join('\n')
     assert.match(byId.out[0]!, new RegExp(`^${order.id} live order "SHOW-1" of ${t.server.merchant.merchant_id} \\(Test Shop\\): partially_refunded, 12\\.34 CNY, 2\\.34 CNY refunded$`))
     assert.match(text, new RegExp(`paid \\S+ through wechatpay \\(${trade}\\)`))
+    assert.ok(byId.out.includes(`  webhooks to ${receiver.url}`), text)
     assert.match(text, new RegExp(`^  ${opened.paymentId} wechatpay succeeded, 12\\.34 CNY, trade ${trade}, opened `, 'm'))
     assert.match(text, new RegExp(`^  ${refund.body.id} "R-SHOW-1" succeeded, 2\\.34 CNY, asked \\S+, succeeded \\S+$`, 'm'))
     assert.match(text, /^  evt_\S+ order\.paid at \S+: delivered, 1 attempt, last \S+: 200$/m)
@@ -68,7 +69,11 @@ describeEachDatabase('scanpay order show', (t) => {
     const { out, code } = await show({ merchant: t.server.merchant.merchant_id, outTradeNo: 'SHOW-2' })
     assert.equal(code, 0)
     assert.match(out[0]!, new RegExp(`^${created.body.id} test order "SHOW-2" .*: pending, 5\\.00 CNY$`))
-    assert.deepEqual(out.slice(-3), ['no channel attempts', 'no refunds', 'no events'])
+    assert.deepEqual(out.slice(-4), ["  webhooks to none: the order has no notify_url and the merchant no default, so its events wait", 'no channel attempts', 'no refunds', 'no events'])
+    // Once the merchant has a default, it is where they go.
+    await ctx().storage.merchants.update(t.server.merchant.merchant_id, { webhookUrl: 'https://shop.example/hooks' })
+    assert.ok((await show({ id: created.body.id })).out.includes("  webhooks to https://shop.example/hooks (the merchant's default)"))
+    await ctx().storage.merchants.update(t.server.merchant.merchant_id, { webhookUrl: null })
   })
 
   it('says what it could not find, and changes nothing', async () => {

@@ -73,7 +73,7 @@ export async function orderShowCommand(ctx: Pick<AppContext, 'storage' | 'clock'
     }))
     return 0
   }
-  for (const line of describe(order, merchant?.name ?? null, payments, shown.refunds, shown.events, attempts, now)) print(line)
+  for (const line of describe(order, merchant ?? null, payments, shown.refunds, shown.events, attempts, now)) print(line)
   if (cut) print(`… more than ${LIMIT} refunds or events: the newest ${LIMIT} are shown`)
   return 0
 }
@@ -126,12 +126,14 @@ function presentPayment(p: Payment) {
 const iso = (ms: number) => new Date(ms).toISOString()
 const money = (amount: number, currency: string) => `${formatMinor(amount, currency)} ${currency}`
 
-function describe(order: Order, merchantName: string | null, payments: Payment[], refunds: Refund[], events: StoredEvent[], attempts: DeliveryAttempt[][], now: number): string[] {
+function describe(order: Order, merchant: { name: string; webhookUrl: string | null } | null, payments: Payment[], refunds: Refund[], events: StoredEvent[], attempts: DeliveryAttempt[][], now: number): string[] {
   const view = presentOrder('', order, now)
+  // Where its webhooks go: its own notify_url, else the merchant's default (read now: a change applies to retries).
+  const hooksTo = order.notifyUrl ?? (merchant?.webhookUrl ? `${merchant.webhookUrl} (the merchant's default)` : "none: the order has no notify_url and the merchant no default, so its events wait")
   const lines = [
-    `${order.id} ${order.mode} order ${JSON.stringify(order.outTradeNo)} of ${order.merchantId}${merchantName === null ? '' : ` (${merchantName})`}: ${view.status}, ${money(order.amount, order.currency)}${order.amountRefunded > 0 ? `, ${money(order.amountRefunded, order.currency)} refunded` : ''}`,
+    `${order.id} ${order.mode} order ${JSON.stringify(order.outTradeNo)} of ${order.merchantId}${merchant === null ? '' : ` (${merchant.name})`}: ${view.status}, ${money(order.amount, order.currency)}${order.amountRefunded > 0 ? `, ${money(order.amountRefunded, order.currency)} refunded` : ''}`,
     `  ${JSON.stringify(order.subject)}; created ${iso(order.createdAt)}, expires ${iso(order.expiresAt)}${order.paidAt === null ? '' : `, paid ${iso(order.paidAt)} through ${order.channel} (${order.channelTradeNo})`}${order.closedAt === null ? '' : `, closed ${iso(order.closedAt)}`}`,
-    `  notify_url ${order.notifyUrl ?? "(the merchant's default)"}`,
+    `  webhooks to ${hooksTo}`,
   ]
   lines.push(payments.length === 0 ? 'no channel attempts' : 'channel attempts (the pay_… id is the channel\'s out_trade_no):')
   for (const p of payments) {
