@@ -1,6 +1,6 @@
 // How orders, refunds and events look from outside: the contract's JSON shapes.
 import type { DeliveryAttempt, StoredEvent } from '../core/events.ts'
-import type { ListedOrder } from '../core/ports.ts'
+import type { ListedOrder, Payment } from '../core/ports.ts'
 import { effectiveStatus } from '../core/order.ts'
 import type { Refund } from '../core/refund.ts'
 import { AppError } from '../core/errors.ts'
@@ -86,6 +86,28 @@ export function presentRefund(r: Refund) {
     failure_reason: r.failureReason,
     created_at: iso(r.createdAt)!,
     succeeded_at: iso(r.succeededAt),
+  }
+}
+
+/**
+ * A channel attempt, for the operator's commands (the merchant API shows payments only through their order): its
+ * channel's trade number, whether it came after the order stopped taking money, and why a refund of it was refused.
+ */
+export function presentPayment(p: Payment) {
+  return {
+    id: p.id,
+    merchant_id: p.merchantId,
+    order_id: p.orderId,
+    channel: p.channel,
+    status: p.status,
+    channel_trade_no: p.channelTradeNo,
+    amount: p.amount,
+    currency: p.currency,
+    unexpected: p.unexpected,
+    created_at: isoTime(p.createdAt),
+    updated_at: isoTime(p.updatedAt),
+    next_check_at: iso(p.nextCheckAt ?? null),
+    refund_refused_reason: p.refundRefusedReason ?? null,
   }
 }
 

@@ -9,7 +9,7 @@ import { formatMinor } from '../../core/money.ts'
 import type { Mode, Order } from '../../core/order.ts'
 import type { Payment } from '../../core/ports.ts'
 import type { Refund } from '../../core/refund.ts'
-import { presentEvent, presentOrder, presentRefund } from '../../http/presenters.ts'
+import { isoTime as iso, presentEvent, presentOrder, presentPayment, presentRefund } from '../../http/presenters.ts'
 import { runOnContext, type Print } from './on-context.ts'
 
 export const ORDER_USAGE = `usage:
@@ -107,23 +107,6 @@ async function findOrder(ctx: Pick<AppContext, 'storage'>, opts: OrderShowOption
   return { missing: `merchant ${opts.merchant} has no order ${JSON.stringify(opts.outTradeNo)}`, code: 1 }
 }
 
-function presentPayment(p: Payment) {
-  return {
-    id: p.id,
-    channel: p.channel,
-    status: p.status,
-    channel_trade_no: p.channelTradeNo,
-    amount: p.amount,
-    currency: p.currency,
-    unexpected: p.unexpected,
-    created_at: iso(p.createdAt),
-    updated_at: iso(p.updatedAt),
-    next_check_at: p.nextCheckAt == null ? null : iso(p.nextCheckAt),
-    refund_refused_reason: p.refundRefusedReason ?? null,
-  }
-}
-
-const iso = (ms: number) => new Date(ms).toISOString()
 const money = (amount: number, currency: string) => `${formatMinor(amount, currency)} ${currency}`
 
 function describe(order: Order, merchant: { name: string; webhookUrl: string | null } | null, payments: Payment[], refunds: Refund[], events: StoredEvent[], attempts: DeliveryAttempt[][], now: number): string[] {

@@ -4,6 +4,7 @@ import type { Config } from '../../config/config.ts'
 import type { AppContext } from '../../context.ts'
 import { runOnContext, type Print } from './on-context.ts'
 import { formatMinor } from '../../core/money.ts'
+import { presentPayment } from '../../http/presenters.ts'
 import type { Payment } from '../../core/ports.ts'
 import { needsPerson, recordUnexpectedRefundByHand, retryUnexpectedRefund, type UnexpectedRefundAction } from '../../core/use-cases/unexpected-refunds.ts'
 
@@ -56,7 +57,7 @@ export async function unexpectedCommand(
       return 2
     }
     const payments = await ctx.storage.statement((w) => w.payments.awaitingRefund({ merchantId: opts.merchant, limit: 1000 }))
-    if (opts.json) print(JSON.stringify({ payments: payments.map((p) => ({ ...listed(p), needs_person: needsPerson(p) })) }))
+    if (opts.json) print(JSON.stringify({ payments: payments.map((p) => ({ ...presentPayment(p), needs_person: needsPerson(p) })) }))
     else if (payments.length === 0) print('no unexpected payment is waiting for its refund')
     else for (const p of payments) print(describe(p))
     return payments.some(needsPerson) ? 3 : 0
@@ -66,22 +67,6 @@ export async function unexpectedCommand(
     : await recordUnexpectedRefundByHand(ctx.channelDeps, opts.paymentId!, { outsideChannel: opts.force })
   print(outcome(done, opts.action === 'resolve'), done.result === 'not_possible')
   return done.result === 'not_possible' ? 1 : done.result === 'refused' ? 3 : 0
-}
-
-function listed(p: Payment) {
-  return {
-    id: p.id,
-    merchant_id: p.merchantId,
-    order_id: p.orderId,
-    channel: p.channel,
-    channel_trade_no: p.channelTradeNo,
-    amount: p.amount,
-    currency: p.currency,
-    created_at: new Date(p.createdAt).toISOString(),
-    updated_at: new Date(p.updatedAt).toISOString(),
-    next_check_at: p.nextCheckAt == null ? null : new Date(p.nextCheckAt).toISOString(),
-    refund_refused_reason: p.refundRefusedReason ?? null,
-  }
 }
 
 function describe(p: Payment): string {
