@@ -164,7 +164,14 @@ describe('/metrics of a --workers 2 cluster', { skip: (await postgresAvailable()
       }
     }
     const killer = setInterval(() => {
-      for (const pid of workersOf()) process.kill(pid, 'SIGKILL')
+      for (const pid of workersOf()) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch (err) {
+          // Listed, then gone before the signal (it died, or the primary stopped it): nothing left to kill.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+        }
+      }
     }, 300)
     try {
       await exited(child)
