@@ -217,15 +217,17 @@ describeEachDatabase('checkout', (t) => {
     assert.match(await changed.text(), /refunded/i)
   })
 
-  it('has a pending page reload itself where scripts do not run, and an ended one stay put', async () => {
+  it('has a pending page offer a look again where scripts do not run, never a timed reload, and an ended one neither', async () => {
     const order = await newOrder(t.server)
     const token = new URL(order.pay_url).pathname.split('/')[2]
-    const refresh = /<noscript><meta http-equiv="refresh" content="10;url=([^"]+)">/
-    assert.equal(refresh.exec((await get(order.pay_url)).text)?.[1], `/pay/${token}?lang=en`)
-    // After a decline, the reload goes to the page itself: it must not say "declined" again every 10 s.
-    assert.equal(refresh.exec((await get(`${order.pay_url}?lang=zh-CN&declined=1`)).text)?.[1], `/pay/${token}?lang=zh-CN`)
+    const checkAgain = /<noscript><a class="btn sub" href="([^"]+)">([^<]+)<\/a><\/noscript>/
+    const page = (await get(order.pay_url)).text
+    assert.deepEqual(checkAgain.exec(page)?.slice(1), [`/pay/${token}?lang=en`, 'Paid already? Check again'])
+    assert.doesNotMatch(page, /http-equiv="refresh"/)
+    // After a decline, the link goes to the page itself: it must not say "declined" again.
+    assert.deepEqual(checkAgain.exec((await get(`${order.pay_url}?lang=zh-CN&declined=1`)).text)?.slice(1), [`/pay/${token}?lang=zh-CN`, '已付款？点此刷新'])
     await api(t.server.url, t.server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
-    assert.doesNotMatch((await get(order.pay_url)).text, refresh)
+    assert.doesNotMatch((await get(order.pay_url)).text, checkAgain)
   })
 
   it('answers an unknown token with a 404 page that says so, in the customer’s language', async () => {
@@ -238,8 +240,12 @@ describeEachDatabase('checkout', (t) => {
       assert.match(page.text, /Payment page not found/)
       assert.doesNotMatch(page.text, /<script>alert/)
     }
-    const zh = await get(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, { 'accept-language': 'zh-CN' })
+    const zh = await get(`${t.server.url}/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA?x=1`, { 'accept-language': 'zh-CN' })
     assert.match(zh.text, /<html lang="zh-CN">[\s\S]*找不到支付页面/)
+    // A customer who cannot read it can have it in the other language: the same path, nothing else of the query.
+    const english = /<a href="([^"]+)" lang="en" hreflang="en">English<\/a>/.exec(zh.text)?.[1]
+    assert.equal(english, '/pay/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA?lang=en')
+    assert.match((await get(`${t.server.url}${english}`, { 'accept-language': 'zh-CN' })).text, /<html lang="en">[\s\S]*Payment page not found[\s\S]*hreflang="zh-CN">中文</)
     // A real token's link cut or mistyped (a trailing slash, a path below it), or a bare link path: the page too.
     const order = await newOrder(t.server)
     for (const path of [`${new URL(order.pay_url).pathname}/`, `${new URL(order.pay_url).pathname}/nope`, '/l/key_test_abcdefgh/extra']) {

@@ -430,6 +430,20 @@ describe('checkout in a browser', { skip }, () => {
     await paysThroughPlainForm({ javaScriptEnabled: false })
   })
 
+  it('shows a payment made elsewhere without JavaScript when the customer looks again', async () => {
+    const order = await newOrder()
+    const p = await phone({ javaScriptEnabled: false })
+    try {
+      await p.page.goto(order.pay_url)
+      await api(server.url, server.merchant.test.secret, 'POST', `/v1/test_helpers/orders/${order.id}/pay`)
+      await p.page.getByRole('link', { name: 'Paid already? Check again' }).tap()
+      await p.page.getByRole('heading', { name: 'Payment successful' }).waitFor({ timeout: 5000 })
+      assert.equal(await p.page.getByRole('link', { name: 'Paid already? Check again' }).count(), 0)
+    } finally {
+      await p.context.close()
+    }
+  })
+
   it('shows the longest subject and description whole without JavaScript, the pay button further down', async () => {
     const { subject, description } = LONGEST.en
     const order = await newOrder({ subject, description })

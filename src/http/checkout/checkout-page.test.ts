@@ -53,7 +53,7 @@ describe('checkoutPage', () => {
     // An ended order's page still shows them (and runs the script).
     assert.match(render({ status: 'paid', description: 'x' }), /<div id="tx">[\s\S]*<button id="mo"/)
     // Without script nothing could open them, so nothing is clamped; a message page has neither, nor the stylesheet.
-    assert.match(page, /<noscript><meta http-equiv="refresh" [^>]*><style>#tx>\*\{display:block\}<\/style><\/noscript>/)
+    assert.match(page, /<noscript><style>#tx>\*\{display:block\}<\/style><\/noscript>/)
     assert.match(render({ status: 'paid' }), /<noscript><style>#tx>\*\{display:block\}<\/style><\/noscript>/)
     assert.doesNotMatch(notFoundPage('en').toString(), /<noscript>/)
   })
@@ -124,6 +124,8 @@ describe('checkoutPage', () => {
     assert.match(page, /<button class="pick" type="submit" aria-current="true">[\s\S]*?<b>支付宝<\/b>/)
     assert.equal(page.match(/aria-current="true"/g)?.length, 1)
     assert.doesNotMatch(page, /class="qr"/)
+    // Looking again keeps the channel's QR on the page: the customer may not have scanned it yet.
+    assert.match(page, /<\/div>\n<noscript><a class="btn sub" href="\/pay\/tok_abcdefghijklmnopqrstu\?lang=zh-CN&amp;channel=alipay">已付款？点此刷新<\/a><\/noscript><\/section>/)
   })
 
   it('says so when a live order has no channel its merchant set up, and shows no QR to scan', () => {
@@ -221,6 +223,10 @@ describe('message pages', () => {
   it('say an unknown page is not found, in the language asked for', () => {
     assert.match(notFoundPage('en').toString(), /Payment page not found/)
     assert.match(notFoundPage('zh-CN').toString(), /<html lang="zh-CN">[\s\S]*找不到支付页面/)
+    assert.doesNotMatch(notFoundPage('en').toString(), /hreflang/)
+    assert.match(notFoundPage('en', '/pay/"x').toString(), /<a href="\/pay\/&quot;x\?lang=zh-CN" lang="zh-CN" hreflang="zh-CN">中文<\/a>/)
+    // A path a browser would take for another host's is not offered again.
+    for (const path of ['//evil.example/pay/x', '/\\evil.example/pay/x', 'pay/x', '']) assert.doesNotMatch(notFoundPage('en', path).toString(), /hreflang/, path)
   })
 
   it('escape the reason they give', () => {

@@ -136,7 +136,17 @@ function channelList(v: PageView, t: Messages, amount: string): SafeHtml {
   return html`<section class="sec" aria-labelledby="pw"><h2 id="pw">${t.payWith}</h2><ul class="ch">${items}</ul>
 ${wallet}<p id="msg" class="msg" role="status">${message}</p>
 <div id="cq" aria-live="polite">${v.channelQr && channelQrPanel(v.channelQr.channel, t, v.channelQr.src, v.channelQr.leftMs ?? null)}</div>
-${pageQr}</section>`
+${checkAgainWithoutScript(v, t)}${pageQr}</section>`
+}
+
+/**
+ * Without script a page cannot learn that the customer paid on their phone, so it offers to look again: a link
+ * the customer follows when they choose, not a timed reload (which would move the page under them, WCAG F41). It
+ * leads to the page without what said a moment's outcome (a decline), keeping a channel's QR shown.
+ */
+function checkAgainWithoutScript(v: PageView, t: Messages): SafeHtml {
+  const href = `${withLang(pagePath(v.order.payToken), v.lang)}${v.channelQr ? `&channel=${v.channelQr.channel}` : ''}`
+  return html`<noscript><a class="btn sub" href="${href}">${t.checkAgain}</a></noscript>`
 }
 
 /** The time left, in milliseconds for the script and as text for the reader: the only part of a page that changes with the clock. */
@@ -164,9 +174,6 @@ export function checkoutPageTemplate(v: PageView): PageTemplate {
 export function fillCheckoutPage(template: PageTemplate, order: Order, now: number): Buffer {
   return template.fill(timeLeftAt(order, now))
 }
-
-/** A pending page without scripts reloads itself this often, so its customer sees the payment land. */
-const NO_SCRIPT_REFRESH_S = 10
 
 function renderCheckout(v: PageView, left: TimeLeft): SafeHtml {
   const { order } = v
@@ -210,9 +217,6 @@ ${templates}
     body,
     // An ended page runs it too: it keeps watching, slowly, for what can still follow (checkout-script.ts).
     script: CHECKOUT_SCRIPT,
-    refreshWithoutScript: state
-      ? undefined
-      : { seconds: NO_SCRIPT_REFRESH_S, url: `${withLang(pagePath(order.payToken), v.lang)}${v.channelQr ? `&channel=${v.channelQr.channel}` : ''}` },
     switchTo: { lang: other, href: withLang(pagePath(order.payToken), other), name: messages(other).languageName },
   })
 }
@@ -223,21 +227,27 @@ interface PageLink {
   label: string
 }
 
-function messagePage(lang: Lang, title: string, text: string, link: PageLink | null = null): SafeHtml {
+function messagePage(lang: Lang, title: string, text: string, link: PageLink | null = null, path: string | null = null): SafeHtml {
   const t = messages(lang)
+  const other = LANGS.find((l) => l !== lang)!
   return documentShell({
     lang,
     t,
     title,
+    switchTo: path === null ? undefined : { lang: other, href: withLang(path, other), name: messages(other).languageName },
     body: html`<main><section class="end"><div class="ic">${ICONS.alert}</div><h1>${title}</h1><p>${text}</p>${
       link && html`<a class="btn sub" href="${link.href}">${link.label}</a>`
     }</section></main>`,
   })
 }
 
-export function notFoundPage(lang: Lang): SafeHtml {
+/**
+ * `path`: the path asked for (no query), offered again in the other language, as a customer may not read this
+ * one; only a path on this server (not `//host/…` nor `/\host/…`, which a browser takes for another site's).
+ */
+export function notFoundPage(lang: Lang, path: string | null = null): SafeHtml {
   const t = messages(lang)
-  return messagePage(lang, t.notFoundTitle, t.notFoundBody)
+  return messagePage(lang, t.notFoundTitle, t.notFoundBody, null, path !== null && /^\/[^/\\]/.test(path) ? path : null)
 }
 
 /**

@@ -66,6 +66,8 @@ export interface Messages {
   /** Too many taps in a moment (the per-order throttle). */
   tooMany: string
   backToPayment: string
+  /** A pending page without script: the link that looks at the order again (it cannot see a payment land). */
+  checkAgain: string
   /** On an expired link's page, the way to the order it made while it was valid (paid, perhaps). */
   viewOrder: string
   poweredBy: string
@@ -142,6 +144,7 @@ const en: Messages = {
   tooMany: 'Too many tries in a moment. Please wait a few seconds and try again.',
   backToPayment: 'Back to the payment page',
   viewOrder: 'View the order this link made',
+  checkAgain: 'Paid already? Check again',
   poweredBy: 'Secured by ScanPay',
   linkErrors: {
     key: `This link was made with a key the merchant no longer uses. ${NEW_LINK_EN}`,
@@ -202,6 +205,7 @@ const zhCN: Messages = {
   tooMany: '操作过于频繁，请稍候几秒再试。',
   backToPayment: '返回支付页面',
   viewOrder: '查看此链接创建的订单',
+  checkAgain: '已付款？点此刷新',
   poweredBy: 'ScanPay 安全支付',
   linkErrors: {
     key: `生成此链接的商户密钥已停用，${NEW_LINK_ZH}`,

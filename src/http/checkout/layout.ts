@@ -88,15 +88,9 @@ export interface ShellInput {
   script?: string
   /** Same page in the other language; omitted where switching would change what the page does. */
   switchTo?: { lang: Lang; href: string; name: string }
-  /**
-   * After `seconds`, a browser without scripts loads `url` (its only way to see the status change): the page
-   * without what said a moment's outcome (a decline), so the reload does not say it again.
-   */
-  refreshWithoutScript?: { seconds: number; url: string }
 }
 
 export function documentShell(p: ShellInput): SafeHtml {
-  const refresh = p.refreshWithoutScript
   return html`<!doctype html>
 <html lang="${p.lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
@@ -104,7 +98,7 @@ export function documentShell(p: ShellInput): SafeHtml {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${p.title}</title>
-${(refresh || p.script !== undefined) && html`<noscript>${refresh && html`<meta http-equiv="refresh" content="${`${refresh.seconds};url=${refresh.url}`}">`}${p.script !== undefined && html`<style>${unsafeRaw(NOSCRIPT_CSS)}</style>`}</noscript>`}
+${p.script !== undefined && html`<noscript><style>${unsafeRaw(NOSCRIPT_CSS)}</style></noscript>`}
 <style>${unsafeRaw(CSS)}</style></head>
 <body>${p.body}
 <footer>${p.t.poweredBy}${p.switchTo && html`<a href="${p.switchTo.href}" lang="${p.switchTo.lang}" hreflang="${p.switchTo.lang}">${p.switchTo.name}</a>`}</footer>

@@ -51,7 +51,7 @@ const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('
 
 /** The customer's 404 page, in their language: for unknown tokens and any other path under /pay/ or /l/. */
 export function sendCustomerNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendPage(reply, 404, notFoundPage(langOf(req)))
+  return sendPage(reply, 404, notFoundPage(langOf(req), req.url.split('?', 1)[0]))
 }
 
 function langOf(req: FastifyRequest): Lang {
