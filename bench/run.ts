@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     generator: { type: 'string' },
     'create-rounds': { type: 'string', default: '5' },
+    'growth-rounds': { type: 'string', default: '5' },
   },
 })
 const quick = args.quick!
@@ -63,8 +64,12 @@ const GROWTH_ORDERS = Number(args['growth-orders'] ?? (quick ? 50_000 : 1_000_00
  * creates, since single pairs of one code on one guest read 0.82–1.07 × (docs/performance.md, twentieth round).
  */
 const WEBHOOK_ROUNDS = quick ? 1 : 5
-/** Rounds of the growth group's create pair (stored orders against an empty database). */
-const GROWTH_ROUNDS = quick ? 1 : 3
+/**
+ * Rounds of the growth group's create pair (stored orders against an empty database): five, as for creates, since
+ * three pairs of one code read medians of 0.79 to 1.03 × (docs/performance.md, thirtieth round).
+ */
+const GROWTH_ROUNDS = quick ? 1 : Number(args['growth-rounds'])
+if (!Number.isInteger(GROWTH_ROUNDS) || GROWTH_ROUNDS < 1) throw new Error('--growth-rounds takes a whole number of at least 1')
 const PAY_SECONDS = quick ? 3 : 30
 const WEBHOOKS_PER_MERCHANT = quick ? 500 : 12_500
 const RESULTS = join(ROOT, 'bench', 'results')
@@ -603,6 +608,9 @@ async function growthGroup() {
   log(`growth: seeding ${GROWTH_ORDERS.toLocaleString()} orders by direct SQL`)
   const seedSeconds = seedSqliteOrders(db.url, m!.merchant_id, GROWTH_ORDERS)
   log(`seeded in ${seedSeconds.toFixed(1)} s`)
+  // Seeding writes without syncing: its hundreds of MB would otherwise go to the disk during the first rounds, a
+  // cost of the set-up, not of creating orders beside a million old ones.
+  execFileSync('sync')
   const sample = await sampleOrders(db.url, m!.merchant_id, 2000)
   // Creates on the stored orders against creates on an empty database, in interleaved rounds (who goes first
   // swaps every round) and paired by round, as the create-sqlite group pairs its two kinds: one run of each, even
