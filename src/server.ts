@@ -19,13 +19,20 @@ export interface RunningServer {
 
 /** What a configuration must hold before a server may start on it; throws the operator's error otherwise. */
 export function checkServable(config: Config): void {
-  // Customers open PUBLIC_URL's pages and the channels call back under it (WeChat Pay only ever calls https).
-  if (config.production && !config.publicUrl.startsWith('https://')) {
-    throw new ConfigError(`PUBLIC_URL must be an https origin when NODE_ENV=production (TLS ends at your load balancer), got ${config.publicUrl}`)
-  }
   if (config.production && config.databaseUrl.startsWith('sqlite:') && ['', ':memory:'].includes(sqlitePathOf(config.databaseUrl))) {
     throw new ConfigError(`DATABASE_URL ${config.databaseUrl} keeps nothing past the process: in production name a file (sqlite:./data/scanpay.db) or PostgreSQL`)
   }
+}
+
+/**
+ * What a server may start with but its operator should hear about at once. A public URL over http in production
+ * is one: the contract's default (`http://HOST:PORT`) must start, yet customers would open its pages unencrypted
+ * and WeChat Pay calls back only https.
+ */
+export function servingWarnings(config: Config): string[] {
+  return config.production && !config.publicUrl.startsWith('https://')
+    ? [`PUBLIC_URL ${config.publicUrl} is not https in production: customers' pages and channel callbacks travel unencrypted, and WeChat Pay calls back only https. Set PUBLIC_URL=https://… (TLS ends at your load balancer).`]
+    : []
 }
 
 export async function startServer(config: Config, options: ContextOptions = {}): Promise<RunningServer> {
@@ -42,6 +49,7 @@ export async function startServer(config: Config, options: ContextOptions = {}):
   let app: Awaited<ReturnType<typeof buildApp>> | null = null
   try {
     if (lock?.warning) ctx.logger.warn({ lock: lock.path }, lock.warning)
+    for (const warning of servingWarnings(config)) ctx.logger.warn({ public_url: config.publicUrl }, warning)
     if (lock) {
       const released = await releaseClaimsOfDeadServer(ctx.storage.idempotency, ctx.clock.now())
       if (released > 0) ctx.logger.warn({ released }, 'Idempotency-Key claims left in progress by a server that stopped mid-request were given back: their retries run afresh')

@@ -120,9 +120,25 @@ describeEachDatabase('operations', (t) => {
 
 const [kind] = await databaseKinds()
 
-it('production mode will not start with a public URL over http', async () => {
-  const env = { NODE_ENV: 'production', SCANPAY_MASTER_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'http://pay.example' }
-  await assert.rejects(startServer(loadConfig({ port: 1, db: 'sqlite::memory:' }, env)), /PUBLIC_URL must be an https origin when NODE_ENV=production/)
+it('production mode starts on the contract\'s default public URL (http://HOST:PORT), warning that it is not https', async () => {
+  const warnings = async (env: Record<string, string>) => {
+    const logged: any[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+    const ts = await startTestServer(kind!, { env: { NODE_ENV: 'production', ...env }, logger })
+    try {
+      assert.equal((await fetch(`${ts.url}/healthz`)).status, 200)
+      const order = await api(ts.url, ts.merchant.test.secret, 'POST', '/v1/orders', ORDER)
+      assert.equal(order.status, 201)
+      return { order: order.body, warned: logged.filter((l) => l.level === 40 && /PUBLIC_URL/.test(l.msg)).map((l) => l.msg) }
+    } finally {
+      await ts.stop()
+    }
+  }
+  const plain = await warnings({})
+  assert.match(plain.order.pay_url, /^http:\/\/127\.0\.0\.1:\d+\/pay\//)
+  assert.equal(plain.warned.length, 1)
+  assert.match(plain.warned[0], /^PUBLIC_URL http:\/\/127\.0\.0\.1:\d+ is not https in production: .*WeChat Pay calls back only https/)
+  assert.deepEqual((await warnings({ PUBLIC_URL: 'https://pay.example' })).warned, [])
 })
 
 it('production mode refuses merchant URLs that point at internal addresses, and writes nothing', async () => {

@@ -10,7 +10,6 @@ import { createMerchant } from '../../merchants/create-merchant.ts'
 import { SecretBox } from '../../security/secret-box.ts'
 import { dialectOf, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
-import { checkServable } from '../../server.ts'
 import { printable } from './merchant-create.ts'
 import { onStopSignals } from './stop-signals.ts'
 
@@ -50,8 +49,6 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     console.error(SQLITE_WORKERS_REFUSED)
     return 2
   }
-  // Refused here, before the database is touched, rather than by every worker as it starts.
-  checkServable(config)
   await prepareDatabase(config)
   let stopping = false
   // Until every worker listens, one that exits is a failed start, not one to replace.
