@@ -220,7 +220,7 @@ describeEachDatabase('checkout', (t) => {
   it('has a pending page offer a look again where scripts do not run, never a timed reload, and an ended one neither', async () => {
     const order = await newOrder(t.server)
     const token = new URL(order.pay_url).pathname.split('/')[2]
-    const checkAgain = /<noscript><a class="btn sub" href="([^"]+)">([^<]+)<\/a><\/noscript>/
+    const checkAgain = /<noscript><a class="again" href="([^"]+)">([^<]+)<\/a><\/noscript>/
     const page = (await get(order.pay_url)).text
     assert.deepEqual(checkAgain.exec(page)?.slice(1), [`/pay/${token}?lang=en`, 'Paid already? Check again'])
     assert.doesNotMatch(page, /http-equiv="refresh"/)

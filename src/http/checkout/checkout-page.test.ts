@@ -125,7 +125,7 @@ describe('checkoutPage', () => {
     assert.equal(page.match(/aria-current="true"/g)?.length, 1)
     assert.doesNotMatch(page, /class="qr"/)
     // Looking again keeps the channel's QR on the page: the customer may not have scanned it yet.
-    assert.match(page, /<\/div>\n<noscript><a class="btn sub" href="\/pay\/tok_abcdefghijklmnopqrstu\?lang=zh-CN&amp;channel=alipay">已付款？点此刷新<\/a><\/noscript><\/section>/)
+    assert.match(page, /<\/div>\n<noscript><a class="again" href="\/pay\/tok_abcdefghijklmnopqrstu\?lang=zh-CN&amp;channel=alipay">已付款？点此刷新<\/a><\/noscript><\/section>/)
   })
 
   it('says so when a live order has no channel its merchant set up, and shows no QR to scan', () => {

@@ -146,7 +146,7 @@ ${checkAgainWithoutScript(v, t)}${pageQr}</section>`
  */
 function checkAgainWithoutScript(v: PageView, t: Messages): SafeHtml {
   const href = `${withLang(pagePath(v.order.payToken), v.lang)}${v.channelQr ? `&channel=${v.channelQr.channel}` : ''}`
-  return html`<noscript><a class="btn sub" href="${href}">${t.checkAgain}</a></noscript>`
+  return html`<noscript><a class="again" href="${href}">${t.checkAgain}</a></noscript>`
 }
 
 /** The time left, in milliseconds for the script and as text for the reader: the only part of a page that changes with the clock. */

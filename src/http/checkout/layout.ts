@@ -38,7 +38,7 @@ h2:focus{outline:none}
 .ch small{display:block;color:var(--mu);font-size:13px}
 .dot{width:32px;height:32px;border-radius:9px;flex:none;display:grid;place-items:center;color:#fff}
 .dot svg{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linejoin:round}
-.ch .off{opacity:.55}
+.off .dot{opacity:.45}.off b{color:var(--mu)}
 .c-sandbox{background:#f59e0b}.c-wechatpay{background:#07c160}.c-alipay{background:#1677ff}
 .ch .p{display:block;padding:0;border:0}
 .pick{display:flex;gap:12px;align-items:center;width:100%;min-height:58px;padding:12px 14px;border:1px solid var(--ln);border-radius:14px;color:inherit;text-align:left;-webkit-tap-highlight-color:transparent}
@@ -60,6 +60,7 @@ form{margin:0}
 .sub{color:var(--fg);border-color:var(--ln)}
 .btn:disabled{opacity:.6;cursor:progress}
 .btn:focus-visible{outline:3px solid var(--br);outline-offset:2px}
+.again{display:block;padding:12px;text-align:center;color:var(--lk);font-size:15px}
 .msg{min-height:20px;margin:10px 0 -6px;text-align:center;color:var(--wa);font-size:14px}
 .end{text-align:center}
 .end h2,.end h1{font-size:21px;font-weight:600;color:var(--fg);letter-spacing:0;margin:0 0 6px}
