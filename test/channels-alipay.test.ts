@@ -251,7 +251,7 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     await eventually(async () => (await api(url(), live(), 'GET', `/v1/refunds/${res.body.id}`)).body.status === 'succeeded' || undefined, 10_000, 'refund settled')
     const notice = sim.attempts.slice(told).find((a) => a.params.out_trade_no === paymentId)!
     assert.deepEqual([notice.params.trade_status, notice.params.out_biz_no, notice.params.refund_fee, notice.reply], ['TRADE_SUCCESS', res.body.id, '1.00', 'success'])
-    await eventually(async () => hooksFor(res.body.id, 'refund.succeeded')[0], 10_000, 'refund.succeeded')
+    await eventually(async () => hooksFor(order.id, 'refund.succeeded').find((w) => JSON.parse(w.body).data.refund.id === res.body.id), 10_000, 'refund.succeeded')
     // A notification naming a refund that is not pending (settled, another merchant's, or none) brings nothing forward.
     assert.equal(await askAboutRefundNow(ctx().refundDeps, 'alipay', order.merchantId, res.body.id), false)
     assert.equal(await askAboutRefundNow(ctx().refundDeps, 'alipay', order.merchantId, 'rfd_none'), false)

@@ -294,7 +294,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     // instead of waiting a minute: the refunds job asks WeChat and settles it.
     await eventually(async () => Date.now() > simOrder.refunds[0]!.createdAt + 350, 5000, 'WeChat finishing the refund')
     await ctx().storage.database.db.updateTable('refunds').set({ next_check_at: 0 }).where('id', '=', res.body.id).execute()
-    const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
+    const hook = await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.refund.id === res.body.id), 10_000, 'refund.succeeded')
     new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>)
     assert.deepEqual(await gauges(), [0, 0])
     assert.deepEqual((await pending({ json: false })).printed, ['no live refund is waiting for its channel'])
@@ -307,12 +307,12 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     // The refund's next question is a minute away: only the notification can settle it within the wait below.
     const stored = await ctx().storage.refunds.byId(t.server.merchant.merchant_id, 'live', res.body.id)
     assert.ok(stored!.nextCheckAt > Date.now() + 30_000)
-    const refundHooks = () => receiver.received.filter((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id)
+    const refundHooks = () => receiver.received.filter((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.refund.id === res.body.id)
     const hook = await eventually(async () => refundHooks()[0], 10_000, 'refund.succeeded')
     const event = new Webhook(t.server.merchant.webhook_secret).verify(hook.body, hook.headers as Record<string, string>) as any
-    assert.equal(event.data.status, 'succeeded')
-    assert.equal(event.data.order.status, 'partially_refunded')
-    assert.equal(event.data.order.amount_refunded, 1000)
+    assert.equal(event.data.refund.status, 'succeeded')
+    assert.equal(event.data.status, 'partially_refunded')
+    assert.equal(event.data.amount_refunded, 1000)
     const told = sim.attempts.find((a) => !a.probe && a.url === notifyUrl() && JSON.parse(a.body).event_type === 'REFUND.SUCCESS')!
     assert.equal(told.status, 204)
     // WeChat's retry of the same notification, and the same news under a new notification id, change nothing.
@@ -347,7 +347,7 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.deepEqual([inBill.lines.map((l) => l.state), inBill.discrepancies], [['failed'], []])
     sim.abnormalRefunds = false
     sim.resolveAbnormalRefund(res.body.id)
-    await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === res.body.id), 10_000, 'refund.succeeded')
+    await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.refund.id === res.body.id), 10_000, 'refund.succeeded')
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'refunded')
   })
 

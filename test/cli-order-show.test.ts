@@ -33,7 +33,7 @@ describeEachDatabase('scanpay order show', (t) => {
     await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'order.paid' && JSON.parse(w.body).data.id === order.id), 10_000, 'order.paid delivered')
     const refund = await api(t.server.url, live(), 'POST', `/v1/orders/${order.id}/refunds`, { amount: 234, out_refund_no: 'R-SHOW-1' })
     assert.equal(refund.status, 201, JSON.stringify(refund.body))
-    await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === refund.body.id), 10_000, 'refund.succeeded delivered')
+    await eventually(async () => receiver.received.find((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.refund.id === refund.body.id), 10_000, 'refund.succeeded delivered')
     const trade = (await api(t.server.url, live(), 'GET', `/v1/orders/${order.id}`)).body.channel_trade_no as string
 
     const byId = await show({ id: order.id })

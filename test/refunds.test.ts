@@ -119,22 +119,26 @@ describeEachDatabase('refunds', (t) => {
     const events = (await api(url(), sk(), 'GET', `/v1/events?order_id=${o.id}`)).body.data
     assert.deepEqual(events.map((e: any) => e.type), ['refund.succeeded', 'refund.succeeded', 'order.paid'])
     const firstEvent = events[1] // the older refund event
-    assert.equal(firstEvent.data.id, r.id)
-    const { order: orderThen, ...refundThen } = firstEvent.data
-    assert.deepEqual(refundThen, r, 'data is the refund object as GET shows it')
-    assert.equal(orderThen.status, 'partially_refunded', 'with the order as it stood right after')
+    // data is the order object, as the contract says of every event, as it stood right after; the refund beside it.
+    const { refund: refundThen, ...orderThen } = firstEvent.data
+    assert.deepEqual(refundThen, r, 'the refund object as GET shows it')
+    assert.equal(orderThen.object, 'order')
+    assert.equal(orderThen.id, o.id)
+    assert.equal(orderThen.status, 'partially_refunded')
     assert.equal(orderThen.amount_refunded, 300)
-    assert.equal(events[0].data.order.status, 'refunded')
+    const orderNow = (await api(url(), sk(), 'GET', `/v1/orders/${o.id}`)).body
+    assert.deepEqual(Object.keys(orderThen).sort(), Object.keys(orderNow).sort(), 'the order object, every field')
+    assert.deepEqual(events[0].data, { ...orderNow, refund: rest.body }, 'the newer event: the order as it stands now, and its refund')
 
     // Delivered as Standard Webhooks, so its libraries verify them.
     const hooks = await eventually(async () => {
-      const mine = receiver.received.filter((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.order_id === o.id)
+      const mine = receiver.received.filter((w) => JSON.parse(w.body).type === 'refund.succeeded' && JSON.parse(w.body).data.id === o.id)
       return mine.length === 2 ? mine : null
     })
     const wh = new Webhook(t.server.merchant.webhook_secret)
     for (const hook of hooks) {
       const body = wh.verify(hook.body, hook.headers as Record<string, string>) as any
-      assert.equal(body.data.object, 'refund')
+      assert.deepEqual([body.data.object, body.data.refund.object], ['order', 'refund'])
     }
   })
 
@@ -264,7 +268,7 @@ describeEachDatabase('refunds', (t) => {
     assert.equal(listed.length, 6)
     const events = (await api(url(), sk(), 'GET', `/v1/events?order_id=${o.id}&limit=100`)).body.data
     assert.equal(events.filter((e: any) => e.type === 'refund.succeeded').length, 6)
-    const amounts = events.filter((e: any) => e.type === 'refund.succeeded').map((e: any) => e.data.order.amount_refunded).sort((a: number, b: number) => a - b)
+    const amounts = events.filter((e: any) => e.type === 'refund.succeeded').map((e: any) => e.data.amount_refunded).sort((a: number, b: number) => a - b)
     assert.deepEqual(amounts, [150, 300, 450, 600, 750, 900], 'each event carries the order as its own success left it')
 
     // 20 at once with exact amounts that fill the order: all of them fit, none more.
@@ -314,8 +318,8 @@ describeEachDatabase('refunds', (t) => {
     assert.equal(await reserved(t.server, o.id), 0)
     const events = (await api(url(), sk(), 'GET', `/v1/events?order_id=${o.id}`)).body.data
     assert.deepEqual(events.map((e: any) => e.type), ['refund.failed', 'order.paid'])
-    assert.equal(events[0].data.id, refund.id)
-    assert.equal(events[0].data.status, 'failed')
+    assert.deepEqual([events[0].data.id, events[0].data.status], [o.id, 'paid'], 'the order, its money back to refund')
+    assert.deepEqual([events[0].data.refund.id, events[0].data.refund.status], [refund.id, 'failed'])
 
     // A ChannelError saying the channel did not act fails the refund too.
     channel.refundAnswer = async () => {

@@ -64,10 +64,10 @@ it('tolerates reordering: a refund event before order.paid, and refunds out of o
   const r1 = refund('rfd_1', 234)
   const r2 = refund('rfd_2', 1000)
   // The second refund's event overtakes everything.
-  deliver(webhook('refund.succeeded', { ...r2, order: paidOrder({ status: 'refunded', amount_refunded: 1234 }) }))
+  deliver(webhook('refund.succeeded', { ...paidOrder({ status: 'refunded', amount_refunded: 1234 }), refund: r2 }))
   assert.equal(order().status, 'refunded')
   assert.equal(order().fulfilments, 1, 'the refund event proved it was paid')
-  deliver(webhook('refund.succeeded', { ...r1, order: paidOrder({ status: 'partially_refunded', amount_refunded: 234 }) }))
+  deliver(webhook('refund.succeeded', { ...paidOrder({ status: 'partially_refunded', amount_refunded: 234 }), refund: r1 }))
   deliver(webhook('order.paid', paidOrder()))
   assert.equal(order().status, 'refunded', 'older news never moves the status back')
   assert.equal(order().amountRefunded, 1234)
@@ -78,7 +78,7 @@ it('tolerates reordering: a refund event before order.paid, and refunds out of o
 it('keeps a failed refund failed and the money refundable again', () => {
   const { deliver, order } = shop()
   deliver(webhook('order.paid', paidOrder()))
-  deliver(webhook('refund.failed', { ...refund('rfd_f', 1234, 'failed'), order: paidOrder() }))
+  deliver(webhook('refund.failed', { ...paidOrder(), refund: refund('rfd_f', 1234, 'failed') }))
   assert.equal(order().status, 'paid')
   assert.equal(order().refunds.rfd_f!.status, 'failed')
   assert.equal(refundable(order()), 1234)
@@ -112,7 +112,7 @@ it('ignores a verified event for another ScanPay order with its order number: a 
   // Test and live share the webhook secret, and out_trade_no is unique per mode only.
   const other = webhook('order.paid', paidOrder({ id: 'ord_other', amount: 1 }))
   assert.deepEqual(deliver(other), { status: 200, body: 'ignored: not an order of this shop' })
-  assert.deepEqual(deliver(webhook('refund.succeeded', { ...refund('re_1', 1), order_id: 'ord_other', order: paidOrder({ id: 'ord_other', amount_refunded: 1 }) })), { status: 200, body: 'ignored: not an order of this shop' })
+  assert.deepEqual(deliver(webhook('refund.succeeded', { ...paidOrder({ id: 'ord_other', amount_refunded: 1 }), refund: { ...refund('re_1', 1), order_id: 'ord_other' } })), { status: 200, body: 'ignored: not an order of this shop' })
   assert.equal(order().status, 'awaiting_payment')
   assert.equal(order().fulfilments, 0)
   assert.equal(deliver(webhook('order.paid', paidOrder())).body, 'ok')

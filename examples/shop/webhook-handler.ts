@@ -10,11 +10,9 @@ export interface WebhookAnswer {
   body: string
 }
 
-/** The ScanPay order an event is about: the order itself, or a refund's `order`. */
+/** The ScanPay order an event is about: every event's `data` is the order. */
 function scanpayOrderOf(event: WebhookEvent): { id?: string; out_trade_no?: string } | null {
-  const data = event.data as { id?: string; out_trade_no?: string; order?: { id?: string; out_trade_no?: string } } | undefined
-  if (!data) return null
-  return (event.type.startsWith('refund.') ? data.order : data) ?? null
+  return (event.data as { id?: string; out_trade_no?: string } | undefined) ?? null
 }
 
 export function handleWebhook(store: ShopStore, secret: string, rawBody: Buffer, headers: IncomingHttpHeaders): WebhookAnswer {
@@ -49,9 +47,9 @@ export function handleWebhook(store: ShopStore, secret: string, rawBody: Buffer,
         case 'refund.succeeded':
         case 'refund.failed': {
           const data = event.data as RefundEventData
-          // A refund event may overtake order.paid: its order snapshot says paid, so the order is paid first.
-          applyScanPayOrder(o, data.order, 'webhook')
-          applyScanPayRefund(o, data)
+          // A refund event may overtake order.paid: its order says paid, so the order is paid first.
+          applyScanPayOrder(o, data, 'webhook')
+          applyScanPayRefund(o, data.refund)
           break
         }
         default:

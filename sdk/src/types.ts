@@ -46,9 +46,9 @@ export interface Refund {
   succeeded_at: string | null
 }
 
-/** A refund event's data: the refund, with its order as it stood right after the change. */
-export interface RefundEventData extends Refund {
-  order: Order
+/** A refund event's data: the order as it stood right after the change, as for every event, and the refund. */
+export interface RefundEventData extends Order {
+  refund: Refund
 }
 
 /** The money a `payment.unexpected` event reports: a channel payment that arrived for an order no longer pending. */

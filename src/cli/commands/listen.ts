@@ -66,12 +66,12 @@ export async function runListen(opts: { port?: string; host: string; secret?: st
 interface Delivered {
   id: string
   type: string
-  data?: { id?: string; status?: string; order?: { id?: string; status?: string } }
+  data?: { id?: string; status?: string; refund?: { id?: string; status?: string } }
 }
 
-/** One line per event: the order it is about and its status; a refund event names the refund and its order. */
+/** One line per event: the order it is about and its status; a refund event names the refund too. */
 export function summarize(event: Delivered): string {
   const d = event.data ?? {}
-  if (event.type.startsWith('refund.')) return `${event.type} ${event.id} refund=${d.id} status=${d.status} order=${d.order?.id} order_status=${d.order?.status}`
-  return `${event.type} ${event.id} order=${d.id} status=${d.status}`
+  const refund = d.refund ? ` refund=${d.refund.id} refund_status=${d.refund.status}` : ''
+  return `${event.type} ${event.id} order=${d.id} status=${d.status}${refund}`
 }

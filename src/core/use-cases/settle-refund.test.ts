@@ -66,7 +66,7 @@ describeEachStorage('settling a refund', (t) => {
       .executeTakeFirstOrThrow()
     const refunds = await t.database.db.selectFrom('refunds').select(['id', 'status']).where('order_id', '=', order.id).orderBy('id').execute()
     const events = (await t.storage.events.list({ merchantId: order.merchantId, mode: order.mode, orderId: order.id, limit: 10 }))
-      .map((e) => ({ type: e.type, refunded: (e.data as { order: { amount_refunded: number } }).order.amount_refunded }))
+      .map((e) => ({ type: e.type, refunded: (e.data as { amount_refunded: number }).amount_refunded }))
       .sort((a, b) => a.refunded - b.refunded)
     return { order: { ...row, amount_refunded: Number(row.amount_refunded), amount_refund_reserved: Number(row.amount_refund_reserved) }, refunds, events }
   }

@@ -9,9 +9,12 @@ import { orderEvent } from './order-events.ts'
 import type { RefundDeps } from './refund-deps.ts'
 import { oneStatement } from './one-statement.ts'
 
-/** The webhook's data for a refund event: the refund object, with the order as it stood right after. */
+/**
+ * The webhook's data for a refund event: the order object as it stood right after (the contract's `data` for every
+ * event), with the refund that moved it as `refund`, as `payment.unexpected` carries its `payment`.
+ */
 export function refundEventData(deps: RefundDeps, refund: Refund, order: Order): Record<string, unknown> {
-  return { ...deps.presentRefund(refund), order: deps.present(order) }
+  return { ...(deps.present(order) as Record<string, unknown>), refund: deps.presentRefund(refund) }
 }
 
 function refundEvent(deps: RefundDeps, type: EventType, refund: Refund, order: Order, now: number) {
