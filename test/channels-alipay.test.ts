@@ -115,6 +115,29 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
   })
 
+  it('a notification holding NUL, or ids no column holds, is refused with `fail` on every database and changes nothing', async () => {
+    const order = await liveOrder('ali-nul')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'alipay')
+    const genuine = Object.fromEntries(new URLSearchParams(paidBody))
+    const before = await snapshot(t.server)
+    for (const body of [
+      // Unsigned: anyone can send these, to either address.
+      'app_id=%00x&sign=abc&notify_id=1&out_trade_no=1',
+      'app_id=\u0000x&sign=abc&notify_id=1&out_trade_no=1',
+      // Signed as Alipay would, with what PostgreSQL cannot hold.
+      resign({ ...genuine, out_trade_no: paymentId, notify_id: 'n\u0000x' }),
+      resign({ ...genuine, out_trade_no: `${paymentId}\u0000` }),
+      resign({ ...genuine, out_trade_no: paymentId, notify_id: 'n'.repeat(129) }),
+      resign({ ...genuine, out_trade_no: 'p'.repeat(41), notify_id: 'long-out-trade-no' }),
+    ]) {
+      for (const path of [notifyUrl(), `${url()}/channels/alipay/notify`]) {
+        const res = await post(body, path)
+        assert.equal(await res.text(), 'fail', body)
+      }
+    }
+    await assertUnchanged(t.server, before)
+  })
+
   it('a lost notification: the reconciler asks Alipay and finds the payment', async () => {
     const order = await liveOrder('ali-lost')
     const { qrContent } = await openChannelPayment(ctx(), order, 'alipay')
@@ -292,5 +315,24 @@ describeEachDatabase('Alipay live payments through the simulator', (t) => {
     assert.deepEqual(printed, [`${opened.paymentId} recorded as refunded by hand`])
     assert.deepEqual([(await stored())!.status, (await stored())!.nextCheckAt], ['refunded', null])
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'closed')
+  })
+
+  it('a signed success whose amount or trade number cannot be read is refused, not recorded: its corrected retry pays', async () => {
+    const order = await liveOrder('ali-unreadable')
+    const { paymentId, qrContent } = await openChannelPayment(ctx(), order, 'alipay')
+    // Paid at Alipay (so its bill agrees), its notification written here instead.
+    const trade = sim.pay(qrContent, { notify: false })
+    const genuine = Object.fromEntries(new URLSearchParams(paidBody))
+    const retry = { ...genuine, out_trade_no: paymentId, notify_id: 'unreadable-1', total_amount: '12.34', trade_no: trade.tradeNo! }
+    const before = await snapshot(t.server)
+    for (const unreadable of [{ total_amount: '12.340' }, { total_amount: '1.234e1' }, { total_amount: 'abc' }, { total_amount: undefined }, { trade_no: undefined }, { trade_no: '2'.repeat(65) }]) {
+      const params = Object.fromEntries(Object.entries({ ...retry, ...unreadable }).filter(([, v]) => v !== undefined)) as Record<string, string>
+      const res = await post(resign(params))
+      assert.equal(await res.text(), 'fail', JSON.stringify(unreadable))
+    }
+    await assertUnchanged(t.server, before)
+    // Alipay sends the same notification again (same notify_id), readable this time: not taken for a duplicate.
+    assert.equal(await (await post(resign(retry))).text(), 'success')
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'paid')
   })
 })

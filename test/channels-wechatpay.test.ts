@@ -159,6 +159,25 @@ describeEachDatabase('WeChat Pay live payments through the simulator', (t) => {
     assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
   })
 
+  it('a genuinely signed success whose transaction_id or amount cannot be read is refused on every database, and changes nothing', async () => {
+    const order = await liveOrder('wx-unreadable')
+    const { paymentId } = await openChannelPayment(ctx(), order, 'wechatpay')
+    const before = await snapshot(t.server)
+    const amount = (total: unknown) => ({ amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' } })
+    for (const n of [
+      notification(paymentId, 1234, '4'.repeat(65)),
+      notification(paymentId, 1234, ''),
+      notification(paymentId, 1234, '42000000000000000000000000\u00001'),
+      notification(paymentId, 1234, '4200000000000000000000000011', amount(1234.5)),
+      notification(paymentId, 1234, '4200000000000000000000000011', amount('1234')),
+      notification(`${paymentId}\u0000`, 1234, '4200000000000000000000000011'),
+    ]) {
+      assert.equal((await post(n.headers, n.body)).status, 500, n.plain)
+    }
+    await assertUnchanged(t.server, before)
+    assert.equal((await api(url(), live(), 'GET', `/v1/orders/${order.id}`)).body.status, 'pending')
+  })
+
   it('the same genuine notification delivered 10 times at once pays the order once', async () => {
     const order = await liveOrder('wx-concurrent')
     const { paymentId, qrContent } = await openChannelPayment(ctx(), order, 'wechatpay')

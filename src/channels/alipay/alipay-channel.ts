@@ -250,7 +250,12 @@ export class AlipayChannel implements PaymentChannel {
       if (credentials.sellerId && params.seller_id !== credentials.sellerId) throw new NotificationRejected('account_mismatch', `the notification is for seller ${params.seller_id}`)
       // A refund's notification (B.7) also names the refund made, by its request number: ours is our refund id.
       const refundToAsk = params.out_biz_no && params.gmt_refund ? { refundToAsk: params.out_biz_no } : {}
-      return { notificationId: params.notify_id, paymentId: params.out_trade_no, state: paymentStateOf(params), merchantId, ...refundToAsk }
+      const state = paymentStateOf(params)
+      // A success Alipay signed but that cannot be read is refused, not recorded: its retry may read.
+      if (['TRADE_SUCCESS', 'TRADE_FINISHED'].includes(params.trade_status ?? '') && state.status !== 'succeeded') {
+        throw new NotificationRejected('body_invalid', 'the notification reports a success without a readable trade_no and total_amount')
+      }
+      return { notificationId: params.notify_id, paymentId: params.out_trade_no, state, merchantId, ...refundToAsk }
     }
     throw new NotificationRejected('signature_invalid', 'the notification signature does not verify')
   }

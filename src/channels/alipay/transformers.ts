@@ -2,6 +2,7 @@
 // converted from and to integer fen by string arithmetic only.
 import type { Order } from '../../core/order.ts'
 import type { ChannelPaymentState } from '../../core/payment-channel.ts'
+import { isChannelId, TRADE_NO_MAX } from '../channel-ids.ts'
 import { firstCharacters } from '../characters.ts'
 import { parseAlipayTime } from '../shanghai-time.ts'
 import { fenToYuan, yuanToFen } from '../yuan.ts'
@@ -95,7 +96,7 @@ export function paymentStateOf(r: { trade_status?: string; trade_no?: string; to
     case 'TRADE_SUCCESS':
     case 'TRADE_FINISHED': {
       const amount = r.total_amount === undefined ? null : yuanToFen(r.total_amount)
-      if (!r.trade_no || amount === null) return { status: 'pending' }
+      if (!isChannelId(r.trade_no, TRADE_NO_MAX) || amount === null) return { status: 'pending' }
       const when = r.gmt_payment ?? r.send_pay_date
       const paidAt = when ? parseAlipayTime(when) : null
       return { status: 'succeeded', channelTradeNo: r.trade_no, amount, ...(paidAt !== null ? { paidAt } : {}) }

@@ -2,6 +2,7 @@
 // counts integer fen, exactly our minor unit for CNY, so amounts pass through unchanged but are checked).
 import type { Order } from '../../core/order.ts'
 import type { ChannelNotification, ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
+import { isChannelId, TRADE_NO_MAX } from '../channel-ids.ts'
 import { firstUtf8Bytes } from '../characters.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseRfc3339, rfc3339Shanghai } from '../shanghai-time.ts'
@@ -127,7 +128,7 @@ export function paymentStateOf(tx: Transaction): ChannelPaymentState {
     case 'SUCCESS':
     case 'REFUND': {
       const total = tx.amount?.total
-      if (!tx.transaction_id || typeof total !== 'number' || !Number.isSafeInteger(total)) return { status: 'pending' }
+      if (!isChannelId(tx.transaction_id, TRADE_NO_MAX) || typeof total !== 'number' || !Number.isSafeInteger(total)) return { status: 'pending' }
       if ((tx.amount?.currency ?? 'CNY') !== 'CNY') return { status: 'pending' }
       const paidAt = tx.success_time ? parseRfc3339(tx.success_time) : null
       return { status: 'succeeded', channelTradeNo: tx.transaction_id, amount: total, ...(paidAt !== null ? { paidAt } : {}), ...(tx.trade_state === 'REFUND' ? { refunded: true as const } : {}) }

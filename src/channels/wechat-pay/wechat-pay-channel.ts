@@ -405,7 +405,12 @@ export class WechatPayChannel implements PaymentChannel {
     if (tx.appid !== undefined && tx.appid !== creds.appid) throw new NotificationRejected('account_mismatch', `the notification is for appid ${tx.appid}, not ${creds.appid}`)
     // Every order we open at WeChat Pay is in CNY: a success in another currency is believed by nobody.
     if (tx.trade_state === 'SUCCESS' && (tx.amount?.currency ?? 'CNY') !== 'CNY') throw new NotificationRejected('currency_mismatch', `the notification reports a payment in ${tx.amount?.currency}, not CNY`)
-    return { notificationId: envelope.id, paymentId: tx.out_trade_no, state: paymentStateOf(tx) }
+    const state = paymentStateOf(tx)
+    // A success WeChat Pay signed but that cannot be read is refused, not recorded: its retry may read.
+    if ((tx.trade_state === 'SUCCESS' || tx.trade_state === 'REFUND') && state.status !== 'succeeded') {
+      throw new NotificationRejected('body_invalid', 'the notification reports a success without a readable transaction_id and amount.total')
+    }
+    return { notificationId: envelope.id, paymentId: tx.out_trade_no, state }
   }
 
   /** 204 (no body needed) for accepted; 500 with WeChat's FAIL body, which makes WeChat retry. */

@@ -7,6 +7,7 @@ import { ALL_CHANNELS, type ChannelName } from '../../core/order.ts'
 import { applyChannelPaymentState } from '../../core/use-cases/apply-channel-payment-state.ts'
 import { applyChannelRefundState } from '../../core/use-cases/apply-channel-refund-state.ts'
 import { askAboutRefundNow } from '../../core/use-cases/reconcile-refunds.ts'
+import { isChannelId, NOTIFICATION_ID_MAX, PAYMENT_ID_MAX } from '../../channels/channel-ids.ts'
 import { NotificationRejected } from '../../channels/notification-rejected.ts'
 import { AppError } from '../../core/errors.ts'
 import { sendError } from '../error-response.ts'
@@ -17,6 +18,8 @@ interface NotifyParams {
 }
 
 const MERCHANT_ID = /^mch_[0-9a-z]{26}$/
+/** NUL as a byte, percent-encoded (a form) or escaped (JSON). */
+const HOLDS_NUL = /\u0000|%00|\\u0000/i
 
 /** Outcomes that were applied (or were already): the channel is told it was received. */
 const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored', 'refund_succeeded', 'refund_failed'])
@@ -46,6 +49,8 @@ export function channelNotifyRoutes(ctx: AppContext) {
       const rawBody = req.rawBody ?? ''
       // A merchant id no merchant could have: nothing to look up (anyone can post to any such URL).
       if (req.params.merchantId !== undefined && !MERCHANT_ID.test(req.params.merchantId)) return send('error', 'merchant_unknown')
+      // No channel sends NUL, raw or escaped, and PostgreSQL cannot even be asked about a value holding one.
+      if (HOLDS_NUL.test(rawBody)) return send('error', 'body_invalid')
       let notification
       try {
         notification = await channel.parseNotification({ headers: req.headers, rawBody, merchantId: req.params.merchantId })
@@ -55,6 +60,11 @@ export function channelNotifyRoutes(ctx: AppContext) {
           return send('error', err.reason)
         }
         throw err
+      }
+      // Verified, yet ids that no column could hold are not looked up nor stored: refused, so the channel retries.
+      if (!isChannelId(notification.notificationId, NOTIFICATION_ID_MAX) || (notification.paymentId !== '' && !isChannelId(notification.paymentId, PAYMENT_ID_MAX))) {
+        req.log.warn({ channel: name, request_id: req.id }, 'channel notification refused: its id or out_trade_no is not one ScanPay could have')
+        return send('error', 'body_invalid')
       }
       const merchantId = notification.merchantId ?? req.params.merchantId
       // The same notification again (a retry, or a replay inside the signature window) changes nothing. Only the
