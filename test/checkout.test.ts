@@ -232,7 +232,7 @@ describeEachDatabase('checkout', (t) => {
 
   it('answers an unknown token with a 404 page that says so, in the customer’s language', async () => {
     // Longer than any token, or not decodable: still a token that leads nowhere, so still the page.
-    const unknown = ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'A'.repeat(120), 'A'.repeat(3_000), 'a%ZZ', 'a%E0%A4%A']
+    const unknown = ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'short', '%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'A'.repeat(120), 'A'.repeat(3_000), 'a%ZZ', 'a%E0%A4%A', 'abc%00', `AAAAAAAAAAAAAAAAAAAAAAAA?lang=en%00`]
     for (const token of unknown) {
       const page = await get(`${t.server.url}/pay/${token}`)
       assert.equal(page.status, 404, token)
@@ -248,7 +248,7 @@ describeEachDatabase('checkout', (t) => {
     assert.match((await get(`${t.server.url}${english}`, { 'accept-language': 'zh-CN' })).text, /<html lang="en">[\s\S]*Payment page not found[\s\S]*hreflang="zh-CN">中文</)
     // A real token's link cut or mistyped (a trailing slash, a path below it), or a bare link path: the page too.
     const order = await newOrder(t.server)
-    for (const path of [`${new URL(order.pay_url).pathname}/`, `${new URL(order.pay_url).pathname}/nope`, '/l/key_test_abcdefgh/extra']) {
+    for (const path of [`${new URL(order.pay_url).pathname}/`, `${new URL(order.pay_url).pathname}/nope`, '/l/key_test_abcdefgh/extra', '/l/key_test_%00']) {
       const page = await get(`${t.server.url}${path}`)
       assert.equal(page.status, 404, path)
       assert.match(page.text, /Payment page not found/, path)
@@ -619,7 +619,8 @@ function linkTests(t: { readonly server: TestServer }) {
     const cases: Record<string, string>[] = [
       { amount: '12.34' }, { amount: '0' }, { amount: '0100' }, { amount: '100000000001' }, { currency: 'cny' }, { currency: 'ABC' }, { subject: 'a\u0000b' },
       { out_trade_no: 'bad no' }, { subject: '' }, { subject: 'x'.repeat(129) }, { expires_at: 'tomorrow' },
-      { return_url: 'javascript:alert(1)' }, { unknown: 'x' }, { lang: 'fr' },
+      { return_url: 'javascript:alert(1)' }, { unknown: 'x' }, { lang: 'fr' }, { notify_url: 'https://shop.example/\u0000' },
+      { description: 'a\u0000b' },
     ]
     for (const bad of cases) {
       const outTradeNo = nextNo()
@@ -644,6 +645,20 @@ function linkTests(t: { readonly server: TestServer }) {
     assert.equal(injected.status, 400)
     assert.match(injected.text, /This link gives a detail more than once\./)
     assert.doesNotMatch(injected.text, /evil\.example/)
+    // Escapes that are not UTF-8, signed over what a lenient reader makes of them (U+FFFD): refused, not read so.
+    for (const [name, raw, read] of [['subject', '%C3%28', '\uFFFD('], ['subject', '%ED%A0%80', '\uFFFD\uFFFD\uFFFD'], ['Pay+at+evil.example', '%FF', '\uFFFD']] as const) {
+      const outTradeNo = nextNo()
+      const params: Record<string, string> = { amount: '1234', currency: 'CNY', out_trade_no: outTradeNo, subject: 'Latte', expires_at: String(Math.floor(Date.now() / 1000) + 600) }
+      const lenient = { ...params, [name.replaceAll('+', ' ')]: read }
+      const sig = signPaymentLink(t.server.merchant.test.secret, lenient)
+      const { subject: _, ...withoutSubject } = params
+      const query = `${new URLSearchParams({ ...(name === 'subject' ? withoutSubject : params), sig })}&${name}=${raw}`
+      const page = await get(`${t.server.url}/l/${t.server.merchant.test.key_id}?${query}`)
+      assert.equal(page.status, 400, query)
+      assert.match(page.text, name === 'subject' ? /This link’s item name is missing or not valid\./ : /Part of this link cannot be read/, query)
+      assert.doesNotMatch(page.text, /evil\.example/)
+      assert.equal((await ordersByNo(t.server, outTradeNo)).length, 0)
+    }
   })
 
   it('payment link: opens when shared in WeChat, which appends its own parameters', async () => {

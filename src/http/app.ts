@@ -110,8 +110,14 @@ export async function buildApp(ctx: AppContext) {
       reply.header('connection', 'close')
       return void done(Object.assign(new AppError('service_unavailable', 'this server is stopping; the request changed nothing: send it again'), { headers: { 'retry-after': '1' } }))
     }
-    // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one.
-    if (req.url.includes('%00')) return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
+    // No id, key or query value holds NUL, and PostgreSQL cannot even be asked about one. A customer's link
+    // holding one leads nowhere: the page that says so, in their language.
+    if (req.url.includes('%00')) {
+      // A payment link's query checks its own (payment-link.ts), and says which field is wrong.
+      if (req.method === 'GET' && /^\/l\/[^?]*\?/.test(req.url) && !req.url.split('?', 1)[0]!.includes('%00')) return done()
+      if (req.method === 'GET' && CUSTOMER_PATH.test(req.url)) return void sendCustomerNotFound(req, reply)
+      return void sendError(req, reply, new AppError('request_invalid', 'the URL must not contain NUL (%00)'))
+    }
     // The query parser reads a malformed escape as it stands (a filter would then quietly match nothing). The
     // customer's links check their own query and answer with a page.
     if (hasMalformedQuery(req.url) && !CUSTOMER_PATH.test(req.url)) {

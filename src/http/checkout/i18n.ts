@@ -79,6 +79,8 @@ export interface Messages {
     unknown(param: string): string
     /** Null for a name links do not take: checked before the signature, so it may be anyone's text. */
     repeated(param: string | null): string
+    /** Escapes that are not UTF-8, or NUL, in a name links do not take (unverified text, so not repeated). */
+    damaged: string
     expired: string
     conflict: string
     notPayable: string
@@ -152,6 +154,7 @@ const en: Messages = {
     invalid: (param) => `This link’s ${LINK_FIELD_EN[param] ?? `“${param}”`} is missing or not valid. ${NEW_LINK_EN}`,
     unknown: (param) => `This link carries something payment links do not take (“${param}”). ${NEW_LINK_EN}`,
     repeated: (param) => `This link gives ${param ? `its ${LINK_FIELD_EN[param] ?? `“${param}”`}` : 'a detail'} more than once. ${NEW_LINK_EN}`,
+    damaged: `Part of this link cannot be read: it was damaged on the way. ${NEW_LINK_EN}`,
     expired: `This payment link has expired. ${NEW_LINK_EN}`,
     conflict: `The order this link is for was already made with other details. ${NEW_LINK_EN}`,
     notPayable: 'The merchant cannot take this payment.',
@@ -213,6 +216,7 @@ const zhCN: Messages = {
     invalid: (param) => `链接中的${LINK_FIELD_ZH[param] ?? `“${param}”`}缺失或有误，${NEW_LINK_ZH}`,
     unknown: (param) => `链接中含有支付链接不支持的内容（“${param}”），${NEW_LINK_ZH}`,
     repeated: (param) => `链接中的${param ? (LINK_FIELD_ZH[param] ?? `“${param}”`) : '内容'}重复出现，${NEW_LINK_ZH}`,
+    damaged: `链接的部分内容无法读取，可能在传递中被损坏，${NEW_LINK_ZH}`,
     expired: `此支付链接已过期，${NEW_LINK_ZH}`,
     conflict: `此订单号已用于另一笔内容不同的订单，${NEW_LINK_ZH}`,
     notPayable: '商户暂时无法收取此笔付款。',

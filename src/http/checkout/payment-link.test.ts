@@ -26,6 +26,14 @@ describe('readLinkQuery', () => {
     assert.deepEqual({ ...params('a=1&from=groupmessage&isappinstalled=0&scene=1&clicktime=1764150900&enterid=1764150900&from=timeline') }, { a: '1' })
   })
 
+  it('refuses escapes that are not UTF-8 and NUL, naming where; a + is a space', () => {
+    assert.deepEqual(readLinkQuery('amount=1&subject=%C3%28'), { malformed: 'subject' })
+    assert.deepEqual(readLinkQuery('subject=a%ZZ'), { malformed: 'subject' })
+    assert.deepEqual(readLinkQuery('subject=a%00b'), { malformed: 'subject' })
+    assert.deepEqual(readLinkQuery('%FF=1'), { malformed: '' })
+    assert.deepEqual({ ...params('subject=Latte+%26+cake') }, { subject: 'Latte & cake' })
+  })
+
   it('is not fooled by names that exist on Object.prototype', () => {
     assert.deepEqual({ ...params('constructor=1&toString=2') }, { constructor: '1', toString: '2' })
   })

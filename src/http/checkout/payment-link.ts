@@ -33,16 +33,32 @@ const SHARE_PARAMETERS = new Set(['from', 'isappinstalled', 'scene', 'clicktime'
 /**
  * The query as name → value, without what a chat app appended (SHARE_PARAMETERS). A repeated name is malformed:
  * the signature covers one value per name, and which of two a reader would take is exactly the ambiguity an
- * attacker looks for.
+ * attacker looks for. So is a value whose escapes are not UTF-8 (`%C3%28`), which a lenient reader would turn
+ * into U+FFFD (so two different links would carry one signature), or one holding NUL, which no field takes.
  */
-export function readLinkQuery(rawQuery: string): { params: Record<string, string> } | { repeated: string } {
+export function readLinkQuery(rawQuery: string): { params: Record<string, string> } | { repeated: string } | { malformed: string } {
   const params: Record<string, string> = Object.create(null)
-  for (const [name, value] of new URLSearchParams(rawQuery)) {
+  for (const pair of rawQuery.split('&')) {
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    const name = strictDecode(eq < 0 ? pair : pair.slice(0, eq))
+    const value = strictDecode(eq < 0 ? '' : pair.slice(eq + 1))
+    if (name === null) return { malformed: '' }
     if (SHARE_PARAMETERS.has(name)) continue
+    if (value === null || value.includes('\u0000')) return { malformed: name }
     if (Object.hasOwn(params, name)) return { repeated: name }
     params[name] = value
   }
   return { params }
+}
+
+/** A form's escapes (`+` a space) read as UTF-8, or null where they are not. */
+function strictDecode(s: string): string | null {
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '))
+  } catch {
+    return null
+  }
 }
 
 /** True when `sig` is the HMAC of every other parameter under the key's secret. */

@@ -402,6 +402,7 @@ export function checkoutRoutes(ctx: AppContext, fastPaths?: FastPaths) {
       const query = readLinkQuery(rawQuery)
       // Before the signature is checked: a name links do not take is anyone's text, not shown on the merchant's page.
       if ('repeated' in query) return refuse(400, `repeated ${query.repeated.slice(0, 40)}`, t.repeated(isLinkParameter(query.repeated) ? query.repeated : null))
+      if ('malformed' in query) return refuse(400, `malformed ${query.malformed.slice(0, 40)}`, isLinkParameter(query.malformed) ? t.invalid(query.malformed) : t.damaged)
       // The signature is checked before anything else is believed, and before anything is written.
       if (!verifyLinkSignature(key.secret, query.params)) return refuse(403, 'bad signature', t.signature)
       const link = validateLinkParams(query.params, ctx.config.production)
