@@ -305,7 +305,7 @@ describeEachDatabase('orders API', (t) => {
     assert.equal(future.body.data.length, 0)
     const past = await api(url(), s, 'GET', `/v1/orders?created_lt=${Math.floor(Date.now() / 1000) + 60}&limit=100`)
     assert.equal(past.body.data.length, 7)
-    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=zzz', 'created_gte=yesterday', 'created_gte=2026-11-26T10:00:00', 'colour=red']) {
+    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=zzz', 'created_gte=yesterday', 'created_gte=2026-11-26T10:00:00', 'colour=red', 'created_gte=2026-02-30', 'created_lt=2026-02-31T10:00:00Z', 'created_lt=2026-04-31']) {
       const r = await api(url(), s, 'GET', `/v1/orders?${q}`)
       assert.equal(r.status, 400, q)
       assert.equal(r.body.error.type, 'invalid_request', q)
@@ -320,6 +320,10 @@ describeEachDatabase('orders API', (t) => {
     assert.equal(bare.status, 400)
     assert.match(bare.body.error.message, /write an offset's \+ as %2B in a query string/)
     assert.equal((await api(url(), s, 'GET', '/v1/orders?created_gte=2026-11-29T00:59:00%2B08:00')).status, 200)
+    // A day that does not exist is refused, not rolled into the next month; a leap day is a day.
+    const rolled = await api(url(), s, 'GET', '/v1/orders?created_gte=2026-02-30')
+    assert.deepEqual([rolled.status, rolled.body.error.param], [400, 'created_gte'])
+    assert.equal((await api(url(), s, 'GET', '/v1/orders?created_gte=2028-02-29')).status, 200)
   })
 
   it('closes a pending order once; closing again returns it unchanged; a paid order answers 409', async () => {

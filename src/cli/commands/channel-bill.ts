@@ -3,16 +3,13 @@
 // scanpay channel bill-checks [--merchant mch_…]: the outcomes of the daily checks the server runs itself.
 import { shanghaiDate } from '../../channels/shanghai-time.ts'
 import type { Config } from '../../config/config.ts'
+import { isCalendarDate } from '../../core/calendar-date.ts'
 import type { BillDiscrepancy } from '../../channels/bill-reconciliation.ts'
 import { reconcileBill, storedBillRecords } from '../../channels/daily-bills.ts'
 import { createCommandContext, type AppContext } from '../../context.ts'
 import { presentBillCheck, presentDiscrepancy } from '../../http/presenters.ts'
 import { NEVER, type BillCheck } from '../../storage/bill-check-store.ts'
 
-/** `yyyy-MM-dd` naming a day that exists: 2026-13-01 would be read as an empty bill, not refused, by a channel. */
-function isCalendarDate(text: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text)
-}
 
 export async function runChannelBill(config: Config, opts: { merchant?: string; channel?: string; date?: string; json: boolean }): Promise<number> {
   if ((opts.channel !== 'wechatpay' && opts.channel !== 'alipay') || !opts.merchant || !opts.date) {

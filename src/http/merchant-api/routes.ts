@@ -1,6 +1,7 @@
 // The merchant API v1: orders, refunds, events, bill checks and test helpers, behind authentication.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
+import { isCalendarDate } from '../../core/calendar-date.ts'
 import { effectiveStatus, type ChannelName, type Order } from '../../core/order.ts'
 import type { ListedOrder } from '../../core/ports.ts'
 import { closeOrder } from '../../core/use-cases/close-order.ts'
@@ -60,7 +61,9 @@ function parseTime(value: string | undefined, param: string): number | undefined
   if (value === undefined) return undefined
   const ms = /^\d{1,12}$/.test(value) ? Number(value) * 1000 : Date.parse(value)
   // A date and time must say its offset: a time read in the server's zone would shift with the server.
-  if (!Number.isFinite(ms) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+  // A day that does not exist (2026-02-30) is refused, not rolled over into the next month.
+  const dated = /^\d{1,12}$|^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value) && (/^\d{1,12}$/.test(value) || isCalendarDate(value.slice(0, 10)))
+  if (!Number.isFinite(ms) || !dated) {
     // A '+' sent bare in a query string arrives as a space: the likeliest reason a time with an offset fails here.
     const hint = value.includes(' ') ? " (write an offset's + as %2B in a query string)" : ''
     throw new AppError('parameter_invalid', `${param} must be an ISO 8601 time with its offset, a date, or unix seconds${hint}`, param)
