@@ -233,6 +233,10 @@ describeEachDatabase('orders API', (t) => {
     // A request must arrive whole in time: a body never finished cannot hold its connection for ever.
     assert.equal(t.server.server.app.server.requestTimeout, REQUEST_TIMEOUT_MS)
     assert.ok(t.server.server.app.server.headersTimeout <= REQUEST_TIMEOUT_MS)
+    // Headers over Node's limit: the contract's shape, saying which limit.
+    const huge = await rawExchange(url(), `GET /v1/orders HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.match(huge, /^HTTP\/1\.1 431 /)
+    assert.match(huge, /"code":"request_invalid","message":"the request's headers are larger than 16 KiB"/)
     // A key written twice is ambiguous: JSON.parse keeps the last, other readers the first.
     const twice = await api(url(), sk(), 'POST', '/v1/orders', '{"out_trade_no":"e-3","amount":100,"amount":200,"subject":"s"}')
     assert.deepEqual([twice.status, twice.body.error.code], [400, 'body_invalid'])
@@ -265,14 +269,7 @@ describeEachDatabase('orders API', (t) => {
     }
     await assertUnchanged(t.server, before)
     // Not HTTP at all: still the contract's error shape.
-    const { port } = new URL(url())
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'))
-      let text = ''
-      socket.on('data', (d) => (text += d))
-      socket.on('end', () => resolve(text))
-      socket.on('error', reject)
-    })
+    const reply = await rawExchange(url(), 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n')
     assert.match(reply, /^HTTP\/1\.1 400 /)
     const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))
     assert.deepEqual([body.error.type, body.error.code], ['invalid_request', 'request_invalid'])
@@ -402,3 +399,15 @@ describeEachDatabase(
   },
   { clock, env: { SCANPAY_JOB_INTERVAL_MS: '3600000' } },
 )
+
+/** Writes raw bytes to the server and reads everything it answers until it closes. */
+function rawExchange(origin: string, request: string): Promise<string> {
+  const { port } = new URL(origin)
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request))
+    let text = ''
+    socket.on('data', (d) => (text += d))
+    socket.on('end', () => resolve(text))
+    socket.on('error', reject)
+  })
+}
