@@ -78,6 +78,8 @@ describe('scanpay merchant management', () => {
       })
     await usage(['update', '--merchant', made.merchant_id, '--db', db], /nothing to update/)
     await usage(['update', '--merchant', made.merchant_id, '--webhook-url', 'ftp://x', '--db', db], /http\(s\)/)
+    await usage(['update', '--merchant', made.merchant_id, '--name', 'Bean\u202Egnp.exe', '--db', db], /without control or bidirectional override/)
+    await usage(['update', '--merchant', made.merchant_id, '--webhook-url', 'http://x/a b', '--db', db], /without spaces/)
     await usage(['roll-key', '--merchant', made.merchant_id, 'prod', '--db', db], /test or live/)
     await usage(['roll-key', '--merchant', made.merchant_id, 'test', '--expire-old-in', '1h', '--db', db], /whole seconds/)
     await usage(['show', '--merchant', 'mch_nobody', '--db', db], /no merchant mch_nobody/)

@@ -6,16 +6,18 @@ import { SecretBox } from '../../security/secret-box.ts'
 import { databaseExists, migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore } from '../../storage/merchant-store.ts'
 import { isObviouslyInternal } from '../../webhooks/endpoint-guard.ts'
+import { SUBJECT_PATTERN } from '../../../sdk/src/signing.ts'
 
 export async function runMerchantCreate(
   config: Config,
   opts: { name?: string; webhookUrl?: string; json: boolean },
 ): Promise<number> {
-  const name = opts.name?.trim()
-  if (!name || name.length > 128) {
-    console.error(name ? `--name must be 1-128 characters, got ${name.length}` : '--name is required (1-128 characters)')
+  const nameProblem = merchantNameProblem(opts.name)
+  if (nameProblem) {
+    console.error(nameProblem)
     return 2
   }
+  const name = opts.name!.trim()
   const webhookUrl = opts.webhookUrl ?? null
   const problem = webhookUrl === null ? null : webhookUrlProblem(webhookUrl, config.production)
   if (problem) {
@@ -43,8 +45,25 @@ export async function runMerchantCreate(
   }
 }
 
+const NAME = new RegExp(SUBJECT_PATTERN, 'u')
+
+/**
+ * Why a --name cannot be a merchant's, or null when it can. Customers read it on the checkout page, so it follows
+ * an order subject's rule: 1-128 characters, on one line, saying something, no control or bidirectional override.
+ */
+export function merchantNameProblem(raw: string | undefined): string | null {
+  const name = raw?.trim()
+  if (!name) return '--name is required (1-128 characters)'
+  const length = Array.from(name).length
+  if (length > 128) return `--name must be 1-128 characters, got ${length}`
+  if (!NAME.test(name)) return '--name must say something on one line, without control or bidirectional override characters (customers read it on the checkout page)'
+  return null
+}
+
 /** Why a --webhook-url cannot be a merchant's default, or null when it can. */
 export function webhookUrlProblem(webhookUrl: string, production: boolean): string | null {
+  // As the API's notify_url: a space or a control character the URL parser would drop is not stored as given.
+  if (/[\s\u0000-\u001f\u007f]/.test(webhookUrl)) return '--webhook-url must be an http(s) URL without spaces or control characters'
   let url: URL
   try {
     url = new URL(webhookUrl)

@@ -8,7 +8,7 @@ import { newApiSecret, newKeyId, newWebhookSecret, sha256Hex } from '../../secur
 import { SecretBox } from '../../security/secret-box.ts'
 import { migrate, openDatabase } from '../../storage/database.ts'
 import { SqlMerchantStore, type ApiKeyListing } from '../../storage/merchant-store.ts'
-import { webhookUrlProblem } from './merchant-create.ts'
+import { merchantNameProblem, webhookUrlProblem } from './merchant-create.ts'
 
 export const MERCHANT_MANAGE_USAGE = `usage:
   scanpay merchant show --merchant mch_… [--json]
@@ -137,8 +137,10 @@ function usageProblem(opts: MerchantManageOptions, production: boolean): string 
   if (opts.action === 'update') {
     if (opts.name === undefined && opts.webhookUrl === undefined && !opts.clearWebhookUrl) return 'nothing to update: give --name, --webhook-url or --clear-webhook-url'
     if (opts.webhookUrl !== undefined && opts.clearWebhookUrl) return 'give --webhook-url or --clear-webhook-url, not both'
-    const name = opts.name?.trim()
-    if (opts.name !== undefined && (!name || name.length > 128)) return '--name must be 1-128 characters'
+    if (opts.name !== undefined) {
+      const problem = merchantNameProblem(opts.name)
+      if (problem) return problem
+    }
     if (opts.webhookUrl !== undefined) return webhookUrlProblem(opts.webhookUrl, production)
   }
   if (opts.action === 'roll-key' && opts.mode !== 'test' && opts.mode !== 'live') return 'roll-key needs the mode: test or live'
