@@ -18,6 +18,7 @@ import { m0015OrdersPaidIndex } from './0015-orders-paid-index.ts'
 import { m0016RefundsSucceededIndex } from './0016-refunds-succeeded-index.ts'
 import { m0017PaymentsRefundRefusal } from './0017-payments-refund-refusal.ts'
 import { m0018RefundsById } from './0018-refunds-by-id.ts'
+import { m0019RefundEventsOrderData } from './0019-refund-events-order-data.ts'
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001Initial,
@@ -38,4 +39,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016-refunds-succeeded-index': m0016RefundsSucceededIndex,
   '0017-payments-refund-refusal': m0017PaymentsRefundRefusal,
   '0018-refunds-by-id': m0018RefundsById,
+  '0019-refund-events-order-data': m0019RefundEventsOrderData,
 }
