@@ -6,6 +6,8 @@
 export const TRADE_NO_MAX = 64
 /** ScanPay's payment id as the channel gives it back (out_trade_no): `payments.id`. */
 export const PAYMENT_ID_MAX = 40
+/** ScanPay's refund id as the channel gives it back (out_refund_no): `refunds.id`. */
+export const REFUND_ID_MAX = 40
 /** A notification's own id (WeChat Pay's id, Alipay's notify_id): `channel_notifications.notification_id`. */
 export const NOTIFICATION_ID_MAX = 128
 

@@ -81,6 +81,10 @@ describe('WeChat Pay transformers', () => {
     assert.throws(() => wx.refundNoticeOf({ ...notice, amount: { refund: 10.5 } }, '1900000001'), { reason: 'body_invalid' })
     assert.throws(() => wx.refundNoticeOf({ ...notice, out_refund_no: undefined }, '1900000001'), { reason: 'body_invalid' })
     assert.throws(() => wx.refundNoticeOf({ ...notice, transaction_id: undefined }, '1900000001'), { reason: 'body_invalid' })
+    // Signed, yet ids no column holds (PostgreSQL refuses NUL and an over-long varchar): refused, not looked up.
+    for (const bad of [{ out_refund_no: 'rfd_1\u0000' }, { out_refund_no: 'r'.repeat(41) }, { refund_id: '5'.repeat(65) }, { transaction_id: '4'.repeat(65) }, { refund_id: '' }]) {
+      assert.throws(() => wx.refundNoticeOf({ ...notice, ...bad }, '1900000001'), { reason: 'body_invalid' }, JSON.stringify(bad))
+    }
   })
 })
 

@@ -7,6 +7,7 @@ import type { Database, EventsTable } from './schema.ts'
 import { olderThan } from './keyset.ts'
 import { EVENT_COLUMNS } from './columns.ts'
 import { CompiledOnce } from './compiled-once.ts'
+import { refundEventInOrderShape } from './refund-event-shape.ts'
 
 /** Built and compiled once: a text of named columns costs more to build than to run. */
 const eventById = new CompiledOnce()
@@ -18,7 +19,7 @@ export function rowToEvent(row: Selectable<EventsTable>): StoredEvent {
     mode: row.mode,
     orderId: row.order_id,
     type: row.type as EventType,
-    data: JSON.parse(row.data),
+    data: row.type.startsWith('refund.') ? refundEventInOrderShape(JSON.parse(row.data)) : JSON.parse(row.data),
     notifyUrl: row.notify_url,
     createdAt: Number(row.created_at),
     deliveryStatus: row.delivery_status as DeliveryStatus,

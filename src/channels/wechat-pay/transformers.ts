@@ -2,7 +2,7 @@
 // counts integer fen, exactly our minor unit for CNY, so amounts pass through unchanged but are checked).
 import type { Order } from '../../core/order.ts'
 import type { ChannelNotification, ChannelPaymentState, ChannelRefundState } from '../../core/payment-channel.ts'
-import { isChannelId, TRADE_NO_MAX } from '../channel-ids.ts'
+import { isChannelId, REFUND_ID_MAX, TRADE_NO_MAX } from '../channel-ids.ts'
 import { firstUtf8Bytes } from '../characters.ts'
 import { NotificationRejected } from '../notification-rejected.ts'
 import { parseRfc3339, rfc3339Shanghai } from '../shanghai-time.ts'
@@ -184,8 +184,12 @@ export interface RefundNotice {
 export function refundNoticeOf(n: RefundNotice, mchid: string): Omit<ChannelNotification, 'notificationId'> {
   if (n.mchid !== mchid) throw new NotificationRejected('account_mismatch', `the refund notification is for mchid ${String(n.mchid)}, not ${mchid}`)
   const amount = n.amount?.refund
-  if (typeof n.out_refund_no !== 'string' || typeof n.refund_id !== 'string' || typeof n.refund_status !== 'string' || typeof n.transaction_id !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
-    throw new NotificationRejected('body_invalid', 'the refund notification lacks out_refund_no, refund_id, refund_status, transaction_id or amount.refund')
+  if (typeof n.refund_status !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) {
+    throw new NotificationRejected('body_invalid', 'the refund notification lacks refund_status or amount.refund')
+  }
+  // Ids that no column of ours holds (NUL, or longer) are not looked up nor stored, even signed.
+  if (!isChannelId(n.out_refund_no, REFUND_ID_MAX) || !isChannelId(n.refund_id, TRADE_NO_MAX) || !isChannelId(n.transaction_id, TRADE_NO_MAX)) {
+    throw new NotificationRejected('body_invalid', 'the refund notification lacks a readable out_refund_no, refund_id or transaction_id')
   }
   const state = refundStateFrom(n.refund_status, n.refund_id)
   return { paymentId: '', state: { status: 'pending' }, refund: { refundId: n.out_refund_no, amount, channelTradeNo: n.transaction_id, state } }

@@ -18,8 +18,11 @@ interface NotifyParams {
 }
 
 const MERCHANT_ID = /^mch_[0-9a-z]{26}$/
-/** NUL as a byte, percent-encoded (a form) or escaped (JSON). */
-const HOLDS_NUL = /\u0000|%00|\\u0000/i
+/**
+ * NUL as a byte or percent-encoded, in a form (Alipay's). A JSON body holding one (escaped) never gets here: the
+ * JSON parser refuses it first (json-body.ts), and WeChat Pay's ids inside its ciphertext are checked where read.
+ */
+const HOLDS_NUL = /\u0000|%00/
 
 /** Outcomes that were applied (or were already): the channel is told it was received. */
 const ACCEPTED = new Set(['paid', 'duplicate', 'unexpected', 'failed', 'closed', 'ignored', 'refund_succeeded', 'refund_failed'])

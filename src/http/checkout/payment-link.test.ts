@@ -31,6 +31,7 @@ describe('readLinkQuery', () => {
     assert.deepEqual(readLinkQuery('subject=a%ZZ'), { malformed: 'subject' })
     assert.deepEqual(readLinkQuery('subject=a%00b'), { malformed: 'subject' })
     assert.deepEqual(readLinkQuery('%FF=1'), { malformed: '' })
+    assert.deepEqual(readLinkQuery('%00=1'), { malformed: '' })
     assert.deepEqual({ ...params('subject=Latte+%26+cake') }, { subject: 'Latte & cake' })
   })
 

@@ -43,7 +43,7 @@ export function readLinkQuery(rawQuery: string): { params: Record<string, string
     const eq = pair.indexOf('=')
     const name = strictDecode(eq < 0 ? pair : pair.slice(0, eq))
     const value = strictDecode(eq < 0 ? '' : pair.slice(eq + 1))
-    if (name === null) return { malformed: '' }
+    if (name === null || name.includes('\u0000')) return { malformed: '' }
     if (SHARE_PARAMETERS.has(name)) continue
     if (value === null || value.includes('\u0000')) return { malformed: name }
     if (Object.hasOwn(params, name)) return { repeated: name }
