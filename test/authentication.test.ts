@@ -35,6 +35,12 @@ describeEachDatabase('authentication', (t) => {
       assert.equal(body.error.type, 'authentication', name)
       assert.ok(res.headers.get('x-request-id'), name)
     }
+    // No credentials at all: said first, whatever the body would have been refused for.
+    for (const [type, body] of [['application/json', '{"amount":'], ['text/plain', 'x'], ['application/json', '[]']]) {
+      const res = await fetch(`${url()}/v1/orders`, { method: 'POST', headers: { 'content-type': type }, body })
+      const answer = (await res.json()) as any
+      assert.deepEqual([res.status, answer.error.type, answer.error.code], [401, 'authentication', 'authentication_required'], `${type} ${body}`)
+    }
   })
 
   it('reads the scheme in any case, as HTTP has it, and says which credential was sent in place of a secret', async () => {

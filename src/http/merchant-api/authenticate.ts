@@ -67,13 +67,18 @@ export class NonceClaim implements WriteGuard {
   }
 }
 
+/** A request without an Authorization header. */
+export function noCredentials(): AppError {
+  return new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
+}
+
 /**
  * With deferClaim, a signed request's nonce is not claimed here: the caller gets the claim, and must either
  * hand it to the write it guards or settle() it before answering. Otherwise the claim is made before this returns.
  */
 export async function authenticate(deps: AuthDeps, req: FastifyRequest, deferClaim = false): Promise<Authenticated> {
   const header = req.headers.authorization
-  if (!header) throw new AppError('authentication_required', 'send Authorization: Bearer sk_… or a SCANPAY-HMAC-SHA256 signature')
+  if (!header) throw noCredentials()
   // The scheme in any case, as HTTP has it: `bearer sk_…` is Bearer too.
   if (header.startsWith('Bearer ') || /^bearer /i.test(header)) return { key: await bearer(deps, header.slice(7).trim()), claim: null }
   return signed(deps, req, header, deferClaim)

@@ -24,7 +24,7 @@ import {
   OrderList,
   OrderResource,
 } from '../schemas.ts'
-import { authenticate, type NonceClaim } from './authenticate.ts'
+import { authenticate, noCredentials, type NonceClaim } from './authenticate.ts'
 import { billCheckRoutes } from './bill-check-routes.ts'
 import { refundRoutes } from './refund-routes.ts'
 import { withIdempotency } from './idempotency.ts'
@@ -111,6 +111,13 @@ export function merchantApi(ctx: AppContext) {
       const response: Record<string, unknown> = { ...(route.schema?.response as object | undefined) }
       for (const [status, schema] of Object.entries(ERROR_RESPONSES)) if (response[status] === undefined || response[status] === ErrorResource) response[status] = schema
       route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery, response }
+    })
+    // "Every /v1 request authenticates": one with no credentials at all is told so before its body is read, so a
+    // body it could not send anyway (malformed, of another type) does not answer first. A callback hook: every
+    // request runs it. (Credentials are checked after the body, which a signature covers.)
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.headers.authorization === undefined) return void done(noCredentials())
+      done()
     })
     app.addHook('preValidation', async (req) => {
       // A signed create without an Idempotency-Key claims its nonce in the same commit as its order: one commit
