@@ -36,7 +36,7 @@ describeEachDatabase('authentication', (t) => {
       assert.ok(res.headers.get('x-request-id'), name)
     }
     // No credentials at all: said first, whatever the body would have been refused for.
-    for (const [type, body] of [['application/json', '{"amount":'], ['text/plain', 'x'], ['application/json', '[]']]) {
+    for (const [type, body] of [['application/json', '{"amount":'], ['text/plain', 'x'], ['application/json', '[]']] as const) {
       const res = await fetch(`${url()}/v1/orders`, { method: 'POST', headers: { 'content-type': type }, body })
       const answer = (await res.json()) as any
       assert.deepEqual([res.status, answer.error.type, answer.error.code], [401, 'authentication', 'authentication_required'], `${type} ${body}`)

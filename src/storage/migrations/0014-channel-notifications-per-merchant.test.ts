@@ -2,25 +2,17 @@
 // keeps its data and gets its merchant as its key ('' for none), and the key now lets another merchant record the
 // same notification id while still refusing the same merchant's twice.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
-import { Migrator, sql, type Kysely } from 'kysely'
-import { databaseKinds, dropSchema, freshDatabase } from '../../../test/helpers/databases.ts'
+import { sql, type Kysely } from 'kysely'
+import { describeMigration, LATEST, type MigrationExercise } from '../../../test/helpers/migration-test.ts'
 import { SqlChannelNotificationStore } from '../channel-notification-store.ts'
-import { openDatabase } from '../database.ts'
 import type { Database } from '../schema.ts'
-import { MIGRATIONS } from './index.ts'
-
-const LATEST = Object.keys(MIGRATIONS).at(-1)!
-const kinds = await databaseKinds()
 
 const before0014 = (id: string, notificationId: string, merchantId: string | null) => ({
   id, channel: 'wechatpay', notification_id: notificationId, merchant_id: merchantId, payment_id: 'pay_1',
   received_at: 1000, outcome: 'paid', raw_body: `{"id":"${notificationId}"}`,
 })
 
-async function exercise(db: Kysely<Database>, schema?: string) {
-  const migrateTo = (name: string) =>
-    new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, ...(schema ? { migrationTableSchema: schema } : {}) }).migrateTo(name)
+async function exercise({ db, kind, migrateTo }: MigrationExercise) {
   assert.equal((await migrateTo('0013-retiring-webhook-secrets')).error, undefined)
   // Typed as the table was before 0014, without merchant_key.
   await (db as Kysely<any>)
@@ -52,24 +44,11 @@ async function exercise(db: Kysely<Database>, schema?: string) {
   // The key is enforced by the database itself, not only by the store's ON CONFLICT.
   await assert.rejects(db.insertInto('channel_notifications').values({ ...before0014('cnt_3', 'n-1', 'mch_a'), merchant_key: 'mch_a' }).execute(), /unique/i)
   await assert.rejects(db.insertInto('channel_notifications').values({ ...before0014('cnt_4', 'n-9', null), merchant_key: null as unknown as string }).execute(), /null/i)
+  if (kind === 'sqlite') {
+    // The rebuild left nothing behind.
+    const tables = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE name LIKE 'channel_notifications%' ORDER BY name`.execute(db)
+    assert.deepEqual(tables.rows.map((r) => r.name), ['channel_notifications'])
+  }
 }
 
-describe('migration 0014: channel notifications deduplicated per merchant', () => {
-  for (const kind of kinds) {
-    it(`on ${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, async () => {
-      const target = freshDatabase(kind)
-      const database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-      try {
-        await exercise(database.db, target.pgSchema)
-        if (kind === 'sqlite') {
-          // The rebuild left nothing behind.
-          const tables = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE name LIKE 'channel_notifications%' ORDER BY name`.execute(database.db)
-          assert.deepEqual(tables.rows.map((r) => r.name), ['channel_notifications'])
-        }
-      } finally {
-        await database.close()
-        await dropSchema(target)
-      }
-    })
-  }
-})
+describeMigration('migration 0014: channel notifications deduplicated per merchant', exercise)

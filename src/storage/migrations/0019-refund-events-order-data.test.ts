@@ -2,16 +2,10 @@
 // SQLite and PostgreSQL: each becomes the contract's shape (the order, the refund under `refund`), across pages;
 // other events, and refund events already in the new shape, are left as they were.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
-import { Migrator, type Kysely } from 'kysely'
-import { databaseKinds, dropSchema, freshDatabase } from '../../../test/helpers/databases.ts'
-import { openDatabase } from '../database.ts'
-import type { Database } from '../schema.ts'
-import { MIGRATIONS } from './index.ts'
+import { it } from 'node:test'
+import type { Kysely } from 'kysely'
+import { describeMigration, LATEST, type MigrationExercise } from '../../../test/helpers/migration-test.ts'
 import { refundEventDataInOrderShape } from './0019-refund-events-order-data.ts'
-
-const LATEST = Object.keys(MIGRATIONS).at(-1)!
-const kinds = await databaseKinds()
 
 const order = (i: number) => ({ id: `ord_${i}`, object: 'order', status: 'partially_refunded', amount: 1234, amount_refunded: 300 })
 const refund = (i: number) => ({ id: `rfd_${i}`, object: 'refund', order_id: `ord_${i}`, amount: 300, status: 'succeeded' })
@@ -26,9 +20,7 @@ it('rewrites the old shape and leaves anything else', () => {
   assert.equal(refundEventDataInOrderShape(JSON.stringify(order(1))), null)
 })
 
-async function exercise(db: Kysely<Database>, schema?: string) {
-  const migrateTo = (name: string) =>
-    new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, ...(schema ? { migrationTableSchema: schema } : {}) }).migrateTo(name)
+async function exercise({ db, migrateTo }: MigrationExercise) {
   assert.equal((await migrateTo('0018-refunds-by-id')).error, undefined)
   // More than a page (500) of old refund events over two merchants, among events of other kinds.
   const rows = []
@@ -51,17 +43,4 @@ async function exercise(db: Kysely<Database>, schema?: string) {
   }
 }
 
-describe('migration 0019: refund events carry the order as data, the refund under it', () => {
-  for (const kind of kinds) {
-    it(`on ${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, async () => {
-      const target = freshDatabase(kind)
-      const database = await openDatabase(target.url, target.pgSchema ? { pgSchema: target.pgSchema } : {})
-      try {
-        await exercise(database.db, target.pgSchema)
-      } finally {
-        await database.close()
-        await dropSchema(target)
-      }
-    })
-  }
-})
+describeMigration('migration 0019: refund events carry the order as data, the refund under it', exercise)
